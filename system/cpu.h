@@ -1,0 +1,174 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Virtual CPUs, guest threads, the scheduler, interrupt delivery by level,
+ * spin locks and waitable events: the "hardware + kernel core" that guest
+ * code (port/, miniports/, guest-tests/) runs on.
+ *
+ * Execution model (DESIGN.md, "Execution model"):
+ *  - One host thread. Each guest thread is a coroutine bound to one vCPU.
+ *    A vCPU runs one thread at a time; threads switch only when the running
+ *    one waits or ends (no time slicing at PASSIVE level).
+ *  - Guest code gives the machine control only at yield points: register
+ *    accesses, port calls that touch shared state, spin-lock operations,
+ *    IRQL changes, stalls. At each one the scheduler may switch vCPU and
+ *    pending interrupts may be delivered.
+ *  - Each vCPU has a level (the hardware side of IRQL): vector >> 4, as on
+ *    x64 Windows. An interrupt is delivered only when its level is above
+ *    the vCPU's current level, nested on the running stack; the vector is
+ *    "in service" until its handler returns, and a level-triggered line
+ *    still asserted then is pended again (local APIC IRR/ISR semantics).
+ */
+#ifndef SYSTEM_CPU_H
+#define SYSTEM_CPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+#define VCPU_MAX 64
+#define IRQ_VECTORS 256
+
+/* IRQL values, x64 Windows numbering. */
+enum {
+    LEVEL_PASSIVE = 0,
+    LEVEL_APC = 1,
+    LEVEL_DISPATCH = 2,
+    LEVEL_DIRQL_MIN = 3,   /* device interrupts: vectors 0x30..0xBF */
+    LEVEL_DIRQL_MAX = 11,
+    LEVEL_CLOCK = 13,
+    LEVEL_IPI = 14,
+    LEVEL_HIGH = 15,
+};
+
+static inline uint8_t vector_level(unsigned vector)
+{
+    return (uint8_t)(vector >> 4);
+}
+
+typedef enum SchedPolicy {
+    SCHED_FIFO,   /* run a vCPU until it blocks or its quantum ends */
+    SCHED_RANDOM, /* seeded: preempt at yield points with probability p */
+    SCHED_PCT,    /* seeded priorities with d priority-change points */
+} SchedPolicy;
+
+typedef struct SchedConfig {
+    SchedPolicy policy;
+    uint64_t seed;
+    double preempt;       /* SCHED_RANDOM: probability per yield point */
+    unsigned pct_depth;   /* SCHED_PCT: number of priority change points */
+    unsigned quantum;     /* SCHED_FIFO: yield points per turn */
+} SchedConfig;
+
+typedef struct VCpu VCpu;
+typedef struct GuestThread GuestThread;
+typedef struct GuestSpinLock GuestSpinLock;
+typedef struct GuestEvent GuestEvent;
+
+typedef void GuestThreadFunc(void *opaque);
+typedef void IrqHandlerFunc(unsigned cpu, unsigned vector, void *opaque);
+
+typedef enum ThreadState {
+    THREAD_RUNNABLE,
+    THREAD_WAITING,
+    THREAD_DONE,
+} ThreadState;
+
+struct GuestSpinLock {
+    const char *name;
+    int owner;          /* vCPU index holding it, -1 when free */
+    const char *owner_site; /* where it was taken, for deadlock reports */
+    uint64_t acquisitions;
+    uint64_t contentions;
+};
+
+#define GUEST_SPIN_LOCK_INIT(n) { .name = (n), .owner = -1 }
+
+struct GuestEvent {
+    const char *name;
+    bool signaled;
+    bool auto_reset;    /* SynchronizationEvent: one waiter released */
+};
+
+/* Machine-wide CPU state. */
+bool cpus_init(unsigned n, const SchedConfig *cfg, GError **errp);
+void cpus_fini(void);
+unsigned cpus_count(void);
+
+/* Threads */
+GuestThread *guest_thread_create(unsigned cpu, const char *name,
+                                 GuestThreadFunc *fn, void *opaque);
+ThreadState guest_thread_state(const GuestThread *t);
+GuestThread *guest_thread_self(void);
+const char *guest_thread_name(const GuestThread *t);
+
+/* The vCPU the caller runs on; -1 outside guest context. */
+int cpu_index(void);
+bool cpu_in_guest(void);
+uint8_t cpu_level(void);
+/* Raise to @level (>= current); returns the old level. */
+uint8_t cpu_raise_level(uint8_t level);
+/* Lower to @level (<= current); pending interrupts may run before return. */
+void cpu_lower_level(uint8_t level);
+/* Depth of interrupt nesting on this vCPU (0 = thread context). */
+unsigned cpu_interrupt_depth(void);
+
+/* A yield point; @why names it for traces and the scheduler. */
+void cpu_yield(const char *why);
+/* Busy-wait @ns of virtual time; interrupts above the level still run. */
+void cpu_stall(uint64_t ns);
+/* Block the calling thread until @ns of virtual time passed (sleep). */
+void guest_sleep(uint64_t ns);
+
+/* Interrupts */
+void irq_set_handler(unsigned vector, IrqHandlerFunc *fn, void *opaque,
+                     const char *name);
+/* Edge: set the vector pending on @cpu. */
+void irq_raise(unsigned cpu, unsigned vector);
+/* Level-triggered line feeding @vector on @cpu. */
+void irq_set_line(unsigned cpu, unsigned vector, bool asserted);
+bool irq_pending(unsigned cpu, unsigned vector);
+/* Software interrupt at DISPATCH level on @cpu (DPC delivery). */
+#define VECTOR_DISPATCH 0x2f
+/* Interrupts delivered so far on @cpu. */
+uint64_t irq_delivered(unsigned cpu);
+
+/* Spin locks: a vCPU spinning on a held lock yields and is not scheduled
+ * until the lock is released. @site names the caller for reports. */
+void guest_spin_lock_init(GuestSpinLock *l, const char *name);
+void guest_spin_lock(GuestSpinLock *l, const char *site);
+bool guest_spin_trylock(GuestSpinLock *l, const char *site);
+void guest_spin_unlock(GuestSpinLock *l);
+bool guest_spin_held_by_me(const GuestSpinLock *l);
+
+/* Waitable events (KEVENT-like); waiting is allowed below DISPATCH only. */
+void guest_event_init(GuestEvent *e, const char *name, bool auto_reset);
+void guest_event_set(GuestEvent *e);
+void guest_event_clear(GuestEvent *e);
+void guest_event_wait(GuestEvent *e);
+/* Wait with a virtual-time limit; false on time-out. */
+bool guest_event_wait_timeout(GuestEvent *e, uint64_t ns);
+
+/* Running the machine */
+typedef enum MachineStop {
+    MACHINE_STOP_NONE,
+    MACHINE_STOP_REQUESTED, /* machine_request_stop() */
+    MACHINE_STOP_IDLE,      /* every thread finished, nothing queued */
+    MACHINE_STOP_DEADLOCK,  /* every vCPU spins on a lock */
+    MACHINE_STOP_HANG,      /* threads wait, nothing can wake them */
+    MACHINE_STOP_LIMIT,     /* the virtual-time limit was reached */
+} MachineStop;
+
+/* Run until a stop condition; @time_limit is a virtual deadline. */
+MachineStop cpus_run(uint64_t time_limit);
+void machine_request_stop(int exit_code);
+int machine_requested_exit_code(void);
+/* Text of the last deadlock or hang report (owned by the machine). */
+const char *cpus_stop_report(void);
+
+/* Scheduler statistics (for tests and summaries). */
+uint64_t sched_switches(void);
+uint64_t sched_yields(void);
+/* A hash of every scheduling decision so far: equal runs, equal hash. */
+uint64_t sched_fingerprint(void);
+
+#endif

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Machine assembly and the top-level run: builds RAM, the address spaces,
+ * the vCPUs and scheduler, the PCI bus and the devices from a
+ * MachineConfig, runs the guest program, and turns the outcome into the
+ * process exit code (config.h).
+ */
+#ifndef SYSTEM_MACHINE_H
+#define SYSTEM_MACHINE_H
+
+#include <glib.h>
+#include "system/config.h"
+
+/* Build, run and tear down a machine; returns a process exit code. */
+int machine_main(const MachineConfig *cfg);
+
+/* Assembly steps, also used by tests that want a bare machine. */
+bool machine_init(const MachineConfig *cfg, GError **errp);
+void machine_fini(void);
+
+#endif
