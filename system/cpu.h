@@ -46,17 +46,17 @@ static inline uint8_t vector_level(unsigned vector)
 }
 
 typedef enum SchedPolicy {
-    SCHED_FIFO,   /* run a vCPU until it blocks or its quantum ends */
-    SCHED_RANDOM, /* seeded: preempt at yield points with probability p */
-    SCHED_PCT,    /* seeded priorities with d priority-change points */
+    SCHED_POLICY_FIFO,   /* run a vCPU until it blocks or its quantum ends */
+    SCHED_POLICY_RANDOM, /* seeded: preempt at yield points with probability p */
+    SCHED_POLICY_PCT,    /* seeded priorities with d priority-change points */
 } SchedPolicy;
 
 typedef struct SchedConfig {
     SchedPolicy policy;
     uint64_t seed;
-    double preempt;       /* SCHED_RANDOM: probability per yield point */
-    unsigned pct_depth;   /* SCHED_PCT: number of priority change points */
-    unsigned quantum;     /* SCHED_FIFO: yield points per turn */
+    double preempt;       /* SCHED_POLICY_RANDOM: probability per yield point */
+    unsigned pct_depth;   /* SCHED_POLICY_PCT: number of priority change points */
+    unsigned quantum;     /* SCHED_POLICY_FIFO: yield points per turn */
 } SchedConfig;
 
 typedef struct VCpu VCpu;

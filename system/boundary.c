@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The boundary layer: hook chain and the guest-side register accessors.
+ * Register accesses charge virtual time (a non-posted read costs more than
+ * a posted write, as on PCIe) and end in a yield point, so a driver that
+ * polls a register lets devices and other vCPUs make progress.
+ */
+#include "hw/core/memory.h"
+#include "system/boundary.h"
+#include "system/cpu.h"
+#include "system/event.h"
+#include "system/trace.h"
+
+unsigned bnd_nhooks;
+uint64_t bnd_counts[BND_KIND_COUNT];
+static BndHook hooks[BND_MAX_HOOKS];
+
+bool bnd_hook_add(const BndHook *hook)
+{
+    if (bnd_nhooks == BND_MAX_HOOKS) {
+        return false;
+    }
+    hooks[bnd_nhooks++] = *hook;
+    return true;
+}
+
+void bnd_hook_remove(const BndHook *hook)
+{
+    for (unsigned i = 0; i < bnd_nhooks; i++) {
+        if (hooks[i].before == hook->before && hooks[i].after == hook->after &&
+            hooks[i].opaque == hook->opaque) {
+            for (unsigned j = i + 1; j < bnd_nhooks; j++) {
+                hooks[j - 1] = hooks[j];
+            }
+            bnd_nhooks--;
+            return;
+        }
+    }
+}
+
+void bnd_hooks_clear(void)
+{
+    bnd_nhooks = 0;
+    for (unsigned k = 0; k < BND_KIND_COUNT; k++) {
+        bnd_counts[k] = 0;
+    }
+}
+
+uint64_t bnd_seq(void)
+{
+    uint64_t n = 0;
+    for (unsigned k = 0; k < BND_KIND_COUNT; k++) {
+        n += bnd_counts[k];
+    }
+    return n;
+}
+
+bool bnd_before_slow(BndAccess *a)
+{
+    for (unsigned i = 0; i < bnd_nhooks; i++) {
+        if (hooks[i].before && hooks[i].before(a, hooks[i].opaque)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+void bnd_after_slow(const BndAccess *a)
+{
+    for (unsigned i = 0; i < bnd_nhooks; i++) {
+        if (hooks[i].after) {
+            hooks[i].after(a, hooks[i].opaque);
+        }
+    }
+}
+
+static uint64_t reg_read(BndKind kind, AddressSpace *as, uint64_t addr,
+                         unsigned size)
+{
+    BndAccess a = {
+        .kind = kind, .size = (uint8_t)size, .cpu = (int16_t)cpu_index(),
+        .addr = addr,
+    };
+
+    if (!bnd_before(&a)) {
+        a.value = address_space_read(as, addr, size, &a.ok);
+    } else {
+        a.ok = true;
+    }
+    TRACE(bnd_reg_read, "%s 0x%" G_GINT64_MODIFIER "x/%u -> 0x%"
+          G_GINT64_MODIFIER "x", kind == BND_PIO_READ ? "pio" : "mmio",
+          addr, size, a.value);
+    vclock_advance(BND_MMIO_READ_NS);
+    bnd_after(&a);
+    if (cpu_in_guest()) {
+        cpu_yield("reg_read");
+    }
+    return a.value;
+}
+
+static void reg_write(BndKind kind, AddressSpace *as, uint64_t addr,
+                      uint64_t value, unsigned size)
+{
+    BndAccess a = {
+        .kind = kind, .size = (uint8_t)size, .cpu = (int16_t)cpu_index(),
+        .addr = addr, .value = value,
+    };
+
+    if (!bnd_before(&a)) {
+        address_space_write(as, addr, value, size, &a.ok);
+    } else {
+        a.ok = true;
+    }
+    TRACE(bnd_reg_write, "%s 0x%" G_GINT64_MODIFIER "x/%u <- 0x%"
+          G_GINT64_MODIFIER "x", kind == BND_PIO_WRITE ? "pio" : "mmio",
+          addr, size, value);
+    vclock_advance(BND_MMIO_WRITE_NS);
+    bnd_after(&a);
+    if (cpu_in_guest()) {
+        cpu_yield("reg_write");
+    }
+}
+
+uint64_t bnd_mmio_read(uint64_t gpa, unsigned size)
+{
+    return reg_read(BND_MMIO_READ, as_memory, gpa, size);
+}
+
+void bnd_mmio_write(uint64_t gpa, uint64_t value, unsigned size)
+{
+    reg_write(BND_MMIO_WRITE, as_memory, gpa, value, size);
+}
+
+uint64_t bnd_pio_read(uint16_t port, unsigned size)
+{
+    return reg_read(BND_PIO_READ, as_io, port, size);
+}
+
+void bnd_pio_write(uint16_t port, uint64_t value, unsigned size)
+{
+    reg_write(BND_PIO_WRITE, as_io, port, value, size);
+}

@@ -1,0 +1,987 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vCPUs, guest threads, the scheduler and the interrupt model.
+ *
+ * Every guest execution context (a thread, or a vCPU's idle loop) is a
+ * coroutine. A vCPU has one active context: the one whose stack is "on the
+ * CPU". The active context runs until a yield point, where it either goes
+ * on (the common, cheap case) or switches back to the main loop, recording
+ * why it stopped (its BlockKind). The main loop runs due events, asks the
+ * scheduler for a vCPU that can make progress, and resumes its active
+ * context. Everything that decides an order is either fixed by the rules
+ * below or drawn from the machine seed.
+ *
+ * Interrupts follow the local APIC: a pending bitmap (IRR), an in-service
+ * bitmap (ISR) and level-triggered line state per vCPU. The highest
+ * pending vector is delivered when its level (vector >> 4) is above the
+ * vCPU's level; it runs nested on the active stack at its own level; when
+ * its handler returns the vector leaves service and, if its level line is
+ * still asserted, is pended again.
+ */
+#include <string.h>
+#include "hw/core/memory.h"
+#include "system/boundary.h"
+#include "system/config.h"
+#include "system/coroutine.h"
+#include "system/cpu.h"
+#include "system/event.h"
+#include "system/rng.h"
+#include "system/trace.h"
+
+typedef enum BlockKind {
+    BLOCK_NONE,     /* preempted at a yield point, or not started */
+    BLOCK_SPIN,     /* spinning on a held spin lock */
+    BLOCK_STALL,    /* busy-waiting until stall_until */
+    BLOCK_WAIT,     /* a thread waiting for an event */
+    BLOCK_HALT,     /* the idle loop, nothing to do */
+} BlockKind;
+
+static const char *const block_names[] = {
+    [BLOCK_NONE] = "running", [BLOCK_SPIN] = "spinning",
+    [BLOCK_STALL] = "stalling", [BLOCK_WAIT] = "waiting",
+    [BLOCK_HALT] = "idle",
+};
+
+typedef struct Ctx {
+    Coroutine *co;
+    BlockKind block;
+    GuestThread *thread;    /* NULL for the idle loop */
+} Ctx;
+
+struct GuestThread {
+    Ctx ctx;
+    unsigned cpu;
+    char *name;
+    ThreadState state;
+    GuestThreadFunc *fn;
+    void *opaque;
+    GuestEvent *waiting_on;
+    bool wait_done;
+    bool timed_out;
+    Event timeout;
+};
+
+#define BITMAP_WORDS (IRQ_VECTORS / 64)
+
+struct VCpu {
+    unsigned index;
+    uint8_t level;
+    unsigned irq_depth;
+    Ctx *irq_ctx;           /* context holding nested interrupt frames */
+    uint64_t irr[BITMAP_WORDS];
+    uint64_t isr[BITMAP_WORDS];
+    uint64_t line[BITMAP_WORDS];
+    Ctx *active;
+    Ctx idle;
+    GQueue runq;            /* runnable threads waiting for the CPU */
+    GuestSpinLock *spinning_on;
+    const char *spin_site;
+    uint64_t stall_until;
+    Event wake;             /* ends a stall in virtual time */
+    uint64_t delivered;
+    uint64_t storm;         /* consecutive level re-deliveries */
+    unsigned storm_vector;
+    unsigned pct_priority;
+};
+
+typedef struct IrqVector {
+    IrqHandlerFunc *fn;
+    void *opaque;
+    const char *name;
+} IrqVector;
+
+#define STORM_LIMIT 100000
+#define PCT_HORIZON 100000
+
+static VCpu *cpus;
+static unsigned ncpus;
+static SchedConfig sched;
+static Rng sched_rng;
+static GPtrArray *threads;      /* every thread, in creation order */
+static IrqVector vectors[IRQ_VECTORS];
+static VCpu *cur;               /* the vCPU running guest code, or NULL */
+static int last_cpu = -1;
+static unsigned quantum_left;
+static bool stop_requested;
+static int stop_exit_code;
+static MachineStop guest_stop = MACHINE_STOP_NONE;
+static GString *stop_report;
+static uint64_t n_yields, n_switches, fingerprint;
+static uint64_t pct_change_points[16];
+static unsigned pct_next_change, pct_changes;
+
+static void thread_entry(void *opaque);
+static void idle_entry(void *opaque);
+static void wake_event(void *opaque);
+static void wait_timeout(void *opaque);
+
+/* ---- bitmaps ---- */
+
+static inline void bit_set(uint64_t *bm, unsigned v)
+{
+    bm[v / 64] |= 1ULL << (v % 64);
+}
+
+static inline void bit_clear(uint64_t *bm, unsigned v)
+{
+    bm[v / 64] &= ~(1ULL << (v % 64));
+}
+
+static inline bool bit_test(const uint64_t *bm, unsigned v)
+{
+    return bm[v / 64] & (1ULL << (v % 64));
+}
+
+static inline int bit_highest(const uint64_t *bm)
+{
+    for (int w = BITMAP_WORDS - 1; w >= 0; w--) {
+        if (bm[w]) {
+            return w * 64 + 63 - __builtin_clzll(bm[w]);
+        }
+    }
+    return -1;
+}
+
+/* The vector to deliver now on @c, or -1. */
+static inline int deliverable(const VCpu *c)
+{
+    int v = bit_highest(c->irr);
+    return (v >= 0 && vector_level((unsigned)v) > c->level) ? v : -1;
+}
+
+/* ---- set-up ---- */
+
+bool cpus_init(unsigned n, const SchedConfig *cfg, GError **errp)
+{
+    if (n == 0 || n > VCPU_MAX) {
+        g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                    "smp: %u vCPUs requested, 1..%d supported", n, VCPU_MAX);
+        return false;
+    }
+    cpus_fini();
+    ncpus = n;
+    sched = *cfg;
+    if (sched.quantum == 0) {
+        sched.quantum = 64;
+    }
+    rng_seed(&sched_rng, sched.seed, 0x5c4ed);
+    cpus = g_new0(VCpu, n);
+    threads = g_ptr_array_new();
+    memset(vectors, 0, sizeof(vectors));
+    for (unsigned i = 0; i < n; i++) {
+        VCpu *c = &cpus[i];
+        c->index = i;
+        c->idle.co = coroutine_create(idle_entry, c, COROUTINE_DEFAULT_STACK);
+        c->idle.block = BLOCK_NONE;
+        c->active = &c->idle;
+        g_queue_init(&c->runq);
+        event_init(&c->wake, "cpu_wake", wake_event, c);
+    }
+    if (sched.policy == SCHED_POLICY_PCT) {
+        /* PCT: distinct random priorities (higher runs first), then d-1
+         * points in the run where the running vCPU drops below all. */
+        for (unsigned i = 0; i < n; i++) {
+            cpus[i].pct_priority = 1000 + i;
+        }
+        for (unsigned i = n; i > 1; i--) {
+            unsigned j = (unsigned)rng_below(&sched_rng, i);
+            unsigned t = cpus[i - 1].pct_priority;
+            cpus[i - 1].pct_priority = cpus[j].pct_priority;
+            cpus[j].pct_priority = t;
+        }
+        pct_changes = MIN(sched.pct_depth ? sched.pct_depth - 1 : 0, 16u);
+        for (unsigned i = 0; i < pct_changes; i++) {
+            pct_change_points[i] = rng_below(&sched_rng, PCT_HORIZON);
+        }
+        /* sort ascending so they fire in order */
+        for (unsigned i = 1; i < pct_changes; i++) {
+            for (unsigned j = i; j > 0 &&
+                 pct_change_points[j] < pct_change_points[j - 1]; j--) {
+                uint64_t t = pct_change_points[j];
+                pct_change_points[j] = pct_change_points[j - 1];
+                pct_change_points[j - 1] = t;
+            }
+        }
+        pct_next_change = 0;
+    }
+    cur = NULL;
+    last_cpu = -1;
+    quantum_left = sched.quantum;
+    stop_requested = false;
+    stop_exit_code = 0;
+    guest_stop = MACHINE_STOP_NONE;
+    n_yields = n_switches = 0;
+    fingerprint = 0xcbf29ce484222325ULL;
+    if (!stop_report) {
+        stop_report = g_string_new(NULL);
+    }
+    g_string_truncate(stop_report, 0);
+    return true;
+}
+
+void cpus_fini(void)
+{
+    if (!cpus) {
+        return;
+    }
+    for (guint i = 0; i < threads->len; i++) {
+        GuestThread *t = g_ptr_array_index(threads, i);
+        event_cancel(&t->timeout);
+        coroutine_destroy(t->ctx.co);
+        g_free(t->name);
+        g_free(t);
+    }
+    g_ptr_array_free(threads, TRUE);
+    threads = NULL;
+    for (unsigned i = 0; i < ncpus; i++) {
+        event_cancel(&cpus[i].wake);
+        coroutine_destroy(cpus[i].idle.co);
+        g_queue_clear(&cpus[i].runq);
+    }
+    g_free(cpus);
+    cpus = NULL;
+    ncpus = 0;
+}
+
+unsigned cpus_count(void)
+{
+    return ncpus;
+}
+
+/* ---- threads ---- */
+
+GuestThread *guest_thread_create(unsigned cpu, const char *name,
+                                 GuestThreadFunc *fn, void *opaque)
+{
+    GuestThread *t = g_new0(GuestThread, 1);
+
+    g_assert(cpu < ncpus);
+    t->cpu = cpu;
+    t->name = g_strdup(name);
+    t->fn = fn;
+    t->opaque = opaque;
+    t->state = THREAD_RUNNABLE;
+    t->ctx.thread = t;
+    t->ctx.block = BLOCK_NONE;
+    t->ctx.co = coroutine_create(thread_entry, t, COROUTINE_DEFAULT_STACK);
+    event_init(&t->timeout, "thread_timeout", wait_timeout, t);
+    g_ptr_array_add(threads, t);
+    g_queue_push_tail(&cpus[cpu].runq, t);
+    TRACE(sched_thread_create, "cpu=%u thread=%s", cpu, name);
+    return t;
+}
+
+ThreadState guest_thread_state(const GuestThread *t)
+{
+    return t->state;
+}
+
+const char *guest_thread_name(const GuestThread *t)
+{
+    return t->name;
+}
+
+GuestThread *guest_thread_self(void)
+{
+    return cur ? cur->active->thread : NULL;
+}
+
+static void thread_entry(void *opaque)
+{
+    GuestThread *t = opaque;
+    t->fn(t->opaque);
+    t->state = THREAD_DONE;
+    TRACE(sched_thread_exit, "cpu=%u thread=%s", t->cpu, t->name);
+}
+
+/* ---- switching ---- */
+
+static void service_interrupts(VCpu *c);
+
+/* Give control back to the main loop; @why says what we wait for. */
+static void cpu_block(VCpu *c, BlockKind why)
+{
+    Ctx *me = c->active;
+
+    me->block = why;
+    coroutine_yield();
+    /* Resumed: the main loop made us active again. */
+    me->block = BLOCK_NONE;
+    service_interrupts(c);
+}
+
+static void idle_entry(void *opaque)
+{
+    VCpu *c = opaque;
+
+    for (;;) {
+        service_interrupts(c);
+        cpu_block(c, BLOCK_HALT);
+    }
+}
+
+static void wake_event(void *opaque)
+{
+    /* Nothing to do: reaching this time is what the staller waits for. */
+    (void)opaque;
+}
+
+int cpu_index(void)
+{
+    return cur ? (int)cur->index : -1;
+}
+
+bool cpu_in_guest(void)
+{
+    return cur != NULL;
+}
+
+uint8_t cpu_level(void)
+{
+    return cur ? cur->level : LEVEL_PASSIVE;
+}
+
+unsigned cpu_interrupt_depth(void)
+{
+    return cur ? cur->irq_depth : 0;
+}
+
+static void guest_stop_now(MachineStop why, int code)
+{
+    guest_stop = why;
+    stop_requested = true;
+    stop_exit_code = code;
+    /* Never resumed: the machine is stopping. */
+    coroutine_yield();
+    g_assert_not_reached();
+}
+
+void cpu_yield(const char *why)
+{
+    VCpu *c = cur;
+
+    g_assert(c != NULL);
+    n_yields++;
+    if (sched.policy == SCHED_POLICY_FIFO) {
+        if (!event_due() && !stop_requested && --quantum_left > 0) {
+            if (deliverable(c) >= 0) {
+                service_interrupts(c);
+            }
+            return;
+        }
+    } else if (!event_due() && !stop_requested) {
+        bool preempt;
+        if (sched.policy == SCHED_POLICY_RANDOM) {
+            preempt = rng_chance(&sched_rng, sched.preempt);
+        } else {
+            preempt = pct_next_change < pct_changes &&
+                      n_yields >= pct_change_points[pct_next_change];
+            if (preempt) {
+                /* This vCPU drops below every initial priority. */
+                c->pct_priority = pct_next_change++;
+            }
+        }
+        if (!preempt) {
+            if (deliverable(c) >= 0) {
+                service_interrupts(c);
+            }
+            return;
+        }
+    }
+    TRACE(sched_yield, "cpu=%u at=%s", c->index, why);
+    cpu_block(c, BLOCK_NONE);
+}
+
+/* ---- levels and interrupts ---- */
+
+uint8_t cpu_raise_level(uint8_t level)
+{
+    VCpu *c = cur;
+    uint8_t old;
+
+    g_assert(c != NULL);
+    old = c->level;
+    if (level < old) {
+        g_critical("cpu%u: raise to level %u below current %u", c->index,
+                   level, old);
+        guest_stop_now(MACHINE_STOP_REQUESTED, EXIT_VERIFIER);
+    }
+    c->level = level;
+    return old;
+}
+
+void cpu_lower_level(uint8_t level)
+{
+    VCpu *c = cur;
+
+    g_assert(c != NULL);
+    if (level > c->level) {
+        g_critical("cpu%u: lower to level %u above current %u", c->index,
+                   level, c->level);
+        guest_stop_now(MACHINE_STOP_REQUESTED, EXIT_VERIFIER);
+    }
+    c->level = level;
+    /* Lowering the level is a yield point: what it unmasks runs now. */
+    cpu_yield("lower_level");
+    if (deliverable(c) >= 0) {
+        service_interrupts(c);
+    }
+}
+
+void irq_set_handler(unsigned vector, IrqHandlerFunc *fn, void *opaque,
+                     const char *name)
+{
+    g_assert(vector < IRQ_VECTORS);
+    vectors[vector].fn = fn;
+    vectors[vector].opaque = opaque;
+    vectors[vector].name = name;
+}
+
+void irq_raise(unsigned cpu, unsigned vector)
+{
+    g_assert(cpu < ncpus && vector < IRQ_VECTORS);
+    bit_set(cpus[cpu].irr, vector);
+    TRACE(irq_raise, "cpu=%u vector=0x%x", cpu, vector);
+}
+
+void irq_set_line(unsigned cpu, unsigned vector, bool asserted)
+{
+    VCpu *c;
+
+    g_assert(cpu < ncpus && vector < IRQ_VECTORS);
+    c = &cpus[cpu];
+    if (asserted) {
+        if (!bit_test(c->line, vector)) {
+            bit_set(c->line, vector);
+            if (!bit_test(c->isr, vector)) {
+                bit_set(c->irr, vector);
+            }
+        }
+    } else {
+        bit_clear(c->line, vector);
+        /* A level interrupt that went away before delivery is not seen. */
+        bit_clear(c->irr, vector);
+        if (c->storm_vector == vector) {
+            c->storm = 0;
+        }
+    }
+    TRACE(irq_line, "cpu=%u vector=0x%x %s", cpu, vector,
+          asserted ? "asserted" : "deasserted");
+}
+
+bool irq_pending(unsigned cpu, unsigned vector)
+{
+    g_assert(cpu < ncpus && vector < IRQ_VECTORS);
+    return bit_test(cpus[cpu].irr, vector);
+}
+
+uint64_t irq_delivered(unsigned cpu)
+{
+    g_assert(cpu < ncpus);
+    return cpus[cpu].delivered;
+}
+
+static void deliver(VCpu *c, unsigned v)
+{
+    uint8_t old = c->level;
+    IrqVector *iv = &vectors[v];
+    BndAccess a = {
+        .kind = BND_IRQ_DELIVER, .cpu = (int16_t)c->index, .addr = v,
+        .value = old,
+    };
+
+    bit_clear(c->irr, v);
+    bit_set(c->isr, v);
+    c->level = vector_level(v);
+    if (c->irq_depth++ == 0) {
+        c->irq_ctx = c->active;
+    }
+    c->delivered++;
+    bnd_after(&a);
+    TRACE(irq_deliver, "cpu=%u vector=0x%x level=%u->%u depth=%u", c->index,
+          v, old, c->level, c->irq_depth);
+    if (iv->fn) {
+        iv->fn(c->index, v, iv->opaque);
+    } else {
+        guest_error("cpu%u: interrupt on vector 0x%x with no handler",
+                    c->index, v);
+    }
+    /* The handler may have lowered nothing: levels are restored here. */
+    c->irq_depth--;
+    bit_clear(c->isr, v);
+    c->level = old;
+    if (bit_test(c->line, v)) {
+        if (c->storm_vector != v) {
+            c->storm_vector = v;
+            c->storm = 0;
+        }
+        if (++c->storm > STORM_LIMIT) {
+            g_string_printf(stop_report, "interrupt storm: vCPU%u vector "
+                            "0x%x (%s) stayed asserted through %d handler "
+                            "runs", c->index, v, iv->name ? iv->name : "?",
+                            STORM_LIMIT);
+            guest_stop_now(MACHINE_STOP_HANG, EXIT_DEADLOCK);
+        }
+        bit_set(c->irr, v);
+    }
+}
+
+static void service_interrupts(VCpu *c)
+{
+    int v;
+
+    while ((v = deliverable(c)) >= 0) {
+        deliver(c, (unsigned)v);
+    }
+}
+
+/* ---- stalls and sleeps ---- */
+
+void cpu_stall(uint64_t ns)
+{
+    VCpu *c = cur;
+    uint64_t until;
+
+    g_assert(c != NULL);
+    if (ns == 0) {
+        cpu_yield("stall");
+        return;
+    }
+    until = vclock_now() + ns;
+    while (vclock_now() < until) {
+        /* An interrupt handler run in between may stall too and move the
+         * shared wake-up; set ours again on every turn. */
+        c->stall_until = until;
+        event_schedule(&c->wake, until);
+        cpu_block(c, BLOCK_STALL);
+    }
+}
+
+/* ---- spin locks ---- */
+
+void guest_spin_lock_init(GuestSpinLock *l, const char *name)
+{
+    memset(l, 0, sizeof(*l));
+    l->name = name;
+    l->owner = -1;
+}
+
+void guest_spin_lock(GuestSpinLock *l, const char *site)
+{
+    VCpu *c = cur;
+
+    g_assert(c != NULL);
+    cpu_yield("spin_lock");
+    if (l->owner >= 0) {
+        l->contentions++;
+        TRACE(sched_spin, "cpu=%u lock=%s held by cpu%d", c->index,
+              l->name, l->owner);
+    }
+    while (l->owner >= 0) {
+        c->spinning_on = l;
+        c->spin_site = site;
+        cpu_block(c, BLOCK_SPIN);
+    }
+    c->spinning_on = NULL;
+    l->owner = (int)c->index;
+    l->owner_site = site;
+    l->acquisitions++;
+}
+
+bool guest_spin_trylock(GuestSpinLock *l, const char *site)
+{
+    VCpu *c = cur;
+
+    g_assert(c != NULL);
+    cpu_yield("spin_trylock");
+    if (l->owner >= 0) {
+        return false;
+    }
+    l->owner = (int)c->index;
+    l->owner_site = site;
+    l->acquisitions++;
+    return true;
+}
+
+void guest_spin_unlock(GuestSpinLock *l)
+{
+    VCpu *c = cur;
+
+    g_assert(c != NULL);
+    if (l->owner != (int)c->index) {
+        guest_error("cpu%u releases spin lock '%s' owned by %d", c->index,
+                    l->name, l->owner);
+        return;
+    }
+    l->owner = -1;
+    l->owner_site = NULL;
+    cpu_yield("spin_unlock");
+}
+
+bool guest_spin_held_by_me(const GuestSpinLock *l)
+{
+    return cur && l->owner == (int)cur->index;
+}
+
+/* ---- events ---- */
+
+void guest_event_init(GuestEvent *e, const char *name, bool auto_reset)
+{
+    e->name = name;
+    e->signaled = false;
+    e->auto_reset = auto_reset;
+}
+
+static void make_runnable(GuestThread *t)
+{
+    VCpu *c = &cpus[t->cpu];
+
+    t->state = THREAD_RUNNABLE;
+    if (c->active != &t->ctx) {
+        g_queue_push_tail(&c->runq, t);
+    }
+}
+
+void guest_event_set(GuestEvent *e)
+{
+    e->signaled = true;
+    for (guint i = 0; i < threads->len; i++) {
+        GuestThread *t = g_ptr_array_index(threads, i);
+        if (t->state != THREAD_WAITING || t->waiting_on != e) {
+            continue;
+        }
+        t->waiting_on = NULL;
+        t->wait_done = true;
+        event_cancel(&t->timeout);
+        make_runnable(t);
+        if (e->auto_reset) {
+            e->signaled = false;    /* consumed by this one waiter */
+            break;
+        }
+    }
+}
+
+void guest_event_clear(GuestEvent *e)
+{
+    e->signaled = false;
+}
+
+static void wait_timeout(void *opaque)
+{
+    GuestThread *t = opaque;
+
+    if (t->state == THREAD_WAITING) {
+        t->waiting_on = NULL;
+        t->wait_done = true;
+        t->timed_out = true;
+        make_runnable(t);
+    }
+}
+
+static bool event_wait(GuestEvent *e, uint64_t ns, bool timed)
+{
+    VCpu *c = cur;
+    GuestThread *t;
+
+    if (!c || !c->active->thread || c->level >= LEVEL_DISPATCH ||
+        c->irq_depth) {
+        g_critical("wait on '%s' outside a thread or at level %u",
+                   e->name, c ? c->level : 0);
+        if (c) {
+            guest_stop_now(MACHINE_STOP_REQUESTED, EXIT_VERIFIER);
+        }
+        return false;
+    }
+    t = c->active->thread;
+    cpu_yield("wait");
+    if (e->signaled) {
+        if (e->auto_reset) {
+            e->signaled = false;
+        }
+        return true;
+    }
+    t->state = THREAD_WAITING;
+    t->waiting_on = e;
+    t->wait_done = false;
+    t->timed_out = false;
+    if (timed) {
+        event_schedule_in(&t->timeout, ns);
+    }
+    TRACE(sched_wait, "cpu=%u thread=%s event=%s", c->index, t->name,
+          e->name);
+    while (!t->wait_done) {
+        cpu_block(c, BLOCK_WAIT);
+        c = cur;    /* same vCPU: threads are bound */
+    }
+    return !t->timed_out;
+}
+
+void guest_event_wait(GuestEvent *e)
+{
+    event_wait(e, 0, false);
+}
+
+bool guest_event_wait_timeout(GuestEvent *e, uint64_t ns)
+{
+    return event_wait(e, ns, true);
+}
+
+void guest_sleep(uint64_t ns)
+{
+    GuestEvent never;
+
+    guest_event_init(&never, "sleep", false);
+    event_wait(&never, ns, true);
+}
+
+/* ---- the main loop ---- */
+
+/* Can @c make progress if resumed? Also switches its active context when
+ * its thread blocked and another thread can use the CPU. */
+static bool cpu_ready(VCpu *c)
+{
+    Ctx *a = c->active;
+    bool irq = deliverable(c) >= 0;
+
+    switch (a->block) {
+    case BLOCK_NONE:
+        return true;
+    case BLOCK_SPIN:
+        return c->spinning_on->owner < 0 || irq;
+    case BLOCK_STALL:
+        return vclock_now() >= c->stall_until || irq;
+    case BLOCK_WAIT:
+        if (a->thread->wait_done || irq) {
+            return true;
+        }
+        return c->irq_depth == 0 && !g_queue_is_empty(&c->runq);
+    case BLOCK_HALT:
+        return irq || (c->irq_depth == 0 && !g_queue_is_empty(&c->runq));
+    }
+    return false;
+}
+
+/* Pick the context to resume on @c (called when cpu_ready(c)). */
+static Ctx *cpu_context(VCpu *c)
+{
+    Ctx *a = c->active;
+
+    if (c->irq_depth == 0 && deliverable(c) < 0 &&
+        !g_queue_is_empty(&c->runq) &&
+        (a->block == BLOCK_HALT ||
+         (a->block == BLOCK_WAIT && !a->thread->wait_done))) {
+        GuestThread *t = g_queue_pop_head(&c->runq);
+        c->active = &t->ctx;
+        TRACE(sched_thread_switch, "cpu=%u -> thread=%s", c->index, t->name);
+    }
+    return c->active;
+}
+
+static int sched_pick(void)
+{
+    uint64_t mask = 0;
+    unsigned n = 0;
+    int pick = -1;
+    int cand[VCPU_MAX];
+
+    for (unsigned i = 0; i < ncpus; i++) {
+        if (cpu_ready(&cpus[i])) {
+            cand[n++] = (int)i;
+            mask |= 1ULL << (i % 64);
+        }
+    }
+    if (n == 0) {
+        return -1;
+    }
+    switch (sched.policy) {
+    case SCHED_POLICY_FIFO:
+        /* Keep the last vCPU while its quantum lasts, else round-robin. */
+        if (last_cpu >= 0 && quantum_left > 0 && cpu_ready(&cpus[last_cpu])) {
+            pick = last_cpu;
+        } else {
+            pick = cand[0];
+            for (unsigned k = 0; k < n; k++) {
+                if (cand[k] > last_cpu) {
+                    pick = cand[k];
+                    break;
+                }
+            }
+        }
+        break;
+    case SCHED_POLICY_RANDOM:
+        pick = cand[rng_below(&sched_rng, n)];
+        break;
+    case SCHED_POLICY_PCT:
+        pick = cand[0];
+        for (unsigned k = 1; k < n; k++) {
+            if (cpus[cand[k]].pct_priority > cpus[pick].pct_priority) {
+                pick = cand[k];
+            }
+        }
+        break;
+    }
+
+    BndAccess a = {
+        .kind = BND_SCHED, .cpu = (int16_t)pick, .addr = mask,
+        .value = (uint64_t)pick,
+    };
+    if (bnd_before(&a)) {
+        /* Replay dictates the pick; it must be a ready vCPU. */
+        if (a.value < ncpus && (mask & (1ULL << (a.value % 64)))) {
+            pick = (int)a.value;
+        }
+    }
+    a.value = (uint64_t)pick;
+    a.ok = true;
+    bnd_after(&a);
+    fingerprint = (fingerprint ^ (n_yields * 131 + (uint64_t)pick)) *
+                  0x100000001b3ULL;
+    return pick;
+}
+
+static void run_cpu(int i)
+{
+    VCpu *c = &cpus[i];
+    Ctx *ctx;
+
+    if (i != last_cpu || quantum_left == 0) {
+        quantum_left = sched.quantum;
+    }
+    if (i != last_cpu) {
+        n_switches++;
+    }
+    last_cpu = i;
+    ctx = cpu_context(c);
+    cur = c;
+    coroutine_enter(ctx->co);
+    cur = NULL;
+    if (coroutine_finished(ctx->co)) {
+        /* The thread returned: the CPU goes to the next one or idles. */
+        g_assert(ctx->thread && c->irq_depth == 0);
+        c->active = g_queue_is_empty(&c->runq) ?
+                    &c->idle : &((GuestThread *)g_queue_pop_head(&c->runq))->ctx;
+    }
+}
+
+static void report_stuck(void)
+{
+    GString *r = stop_report;
+
+    for (unsigned i = 0; i < ncpus; i++) {
+        VCpu *c = &cpus[i];
+        Ctx *a = c->active;
+        const char *who = a->thread ? a->thread->name : "idle";
+
+        g_string_append_printf(r, "  vCPU%u: %s (context '%s', level %u",
+                               i, block_names[a->block], who, c->level);
+        if (c->irq_depth) {
+            g_string_append_printf(r, ", %u interrupt(s) nested",
+                                   c->irq_depth);
+        }
+        g_string_append(r, ")");
+        if (a->block == BLOCK_SPIN) {
+            GuestSpinLock *l = c->spinning_on;
+            g_string_append_printf(r, " on lock '%s' at %s, held by vCPU%d "
+                                   "(taken at %s)", l->name,
+                                   c->spin_site ? c->spin_site : "?",
+                                   l->owner,
+                                   l->owner_site ? l->owner_site : "?");
+        } else if (a->block == BLOCK_WAIT && a->thread->waiting_on) {
+            g_string_append_printf(r, " for event '%s'",
+                                   a->thread->waiting_on->name);
+        }
+        g_string_append_c(r, '\n');
+    }
+    for (guint i = 0; i < threads->len; i++) {
+        GuestThread *t = g_ptr_array_index(threads, i);
+        if (t->state == THREAD_WAITING && cpus[t->cpu].active != &t->ctx) {
+            g_string_append_printf(r, "  thread '%s' (vCPU%u) waits for "
+                                   "event '%s'\n", t->name, t->cpu,
+                                   t->waiting_on ? t->waiting_on->name : "?");
+        }
+    }
+}
+
+MachineStop cpus_run(uint64_t time_limit)
+{
+    g_assert(cpus != NULL && cur == NULL);
+    g_string_truncate(stop_report, 0);
+    for (;;) {
+        if (stop_requested) {
+            return guest_stop != MACHINE_STOP_NONE ? guest_stop
+                                                  : MACHINE_STOP_REQUESTED;
+        }
+        event_run_due();
+        if (stop_requested) {
+            continue;
+        }
+        int i = sched_pick();
+        if (i >= 0) {
+            run_cpu(i);
+            continue;
+        }
+        if (event_queued()) {
+            if (time_limit && event_deadline > time_limit) {
+                g_string_printf(stop_report, "virtual time limit %"
+                                G_GUINT64_FORMAT " ns reached\n", time_limit);
+                report_stuck();
+                return MACHINE_STOP_LIMIT;
+            }
+            event_advance_to_next();
+            continue;
+        }
+        bool spinning = false, waiting = false;
+        for (unsigned k = 0; k < ncpus; k++) {
+            spinning |= cpus[k].active->block == BLOCK_SPIN;
+        }
+        for (guint k = 0; k < threads->len; k++) {
+            GuestThread *t = g_ptr_array_index(threads, k);
+            waiting |= t->state == THREAD_WAITING;
+        }
+        if (spinning) {
+            g_string_printf(stop_report, "deadlock at %" G_GUINT64_FORMAT
+                            " ns: no vCPU can make progress\n", vclock_now());
+            report_stuck();
+            return MACHINE_STOP_DEADLOCK;
+        }
+        if (waiting) {
+            g_string_printf(stop_report, "hang at %" G_GUINT64_FORMAT " ns: "
+                            "threads wait and nothing is pending that could "
+                            "wake them\n", vclock_now());
+            report_stuck();
+            return MACHINE_STOP_HANG;
+        }
+        return MACHINE_STOP_IDLE;
+    }
+}
+
+void machine_request_stop(int exit_code)
+{
+    stop_requested = true;
+    stop_exit_code = exit_code;
+}
+
+int machine_requested_exit_code(void)
+{
+    return stop_exit_code;
+}
+
+const char *cpus_stop_report(void)
+{
+    return stop_report ? stop_report->str : "";
+}
+
+uint64_t sched_switches(void)
+{
+    return n_switches;
+}
+
+uint64_t sched_yields(void)
+{
+    return n_yields;
+}
+
+uint64_t sched_fingerprint(void)
+{
+    return fingerprint;
+}

@@ -1,0 +1,519 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vCPUs and the scheduler: both policies' determinism, nested interrupt
+ * delivery by level, level-triggered re-delivery, spin locks and the
+ * deadlock report, hangs, stalls in virtual time, waitable events.
+ */
+#include <string.h>
+#include <glib.h>
+#include "system/cpu.h"
+#include "system/event.h"
+
+static GString *trail;
+
+static void machine_up(unsigned n, SchedPolicy pol, uint64_t seed)
+{
+    SchedConfig sc = { .policy = pol, .seed = seed, .preempt = 0.3,
+                       .pct_depth = 3, .quantum = 8 };
+    g_autoptr(GError) err = NULL;
+
+    event_loop_init();
+    g_assert_true(cpus_init(n, &sc, &err));
+    g_assert_no_error(err);
+    trail = g_string_new(NULL);
+}
+
+static void machine_down(void)
+{
+    cpus_fini();
+    event_loop_fini();
+    g_string_free(trail, TRUE);
+}
+
+/* ---- interleavings ---- */
+
+typedef struct Worker {
+    char tag;
+    int steps;
+    GuestSpinLock *lock;
+} Worker;
+
+static void worker(void *opaque)
+{
+    Worker *w = opaque;
+
+    for (int i = 0; i < w->steps; i++) {
+        g_string_append_c(trail, w->tag);
+        cpu_yield("step");
+    }
+}
+
+static char *interleaving(SchedPolicy pol, uint64_t seed)
+{
+    Worker w[4] = { { 'a', 40 }, { 'b', 40 }, { 'c', 40 }, { 'd', 40 } };
+    char *out;
+
+    machine_up(4, pol, seed);
+    for (unsigned i = 0; i < 4; i++) {
+        guest_thread_create(i, "w", worker, &w[i]);
+    }
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    out = g_strdup(trail->str);
+    machine_down();
+    return out;
+}
+
+static void test_fifo_runs_quantum_then_rotates(void)
+{
+    g_autofree char *s = interleaving(SCHED_POLICY_FIFO, 0);
+
+    g_assert_cmpuint(strlen(s), ==, 160);
+    /* quantum 8: each vCPU runs 8 steps before the next one */
+    g_assert_true(g_str_has_prefix(s, "aaaaaaaabbbbbbbbccccccccdddddddd"));
+}
+
+static void test_random_same_seed_same_run(void)
+{
+    g_autofree char *a = interleaving(SCHED_POLICY_RANDOM, 42);
+    g_autofree char *b = interleaving(SCHED_POLICY_RANDOM, 42);
+
+    g_assert_cmpstr(a, ==, b);
+}
+
+static void test_random_seeds_differ(void)
+{
+    g_autofree char *a = interleaving(SCHED_POLICY_RANDOM, 1);
+    g_autofree char *b = interleaving(SCHED_POLICY_RANDOM, 2);
+    g_autofree char *c = interleaving(SCHED_POLICY_RANDOM, 3);
+
+    g_assert_cmpuint(strlen(a), ==, 160);
+    /* Different seeds explore different interleavings ... */
+    g_assert_true(strcmp(a, b) != 0 || strcmp(a, c) != 0);
+    /* ... of the same work. */
+    for (char t = 'a'; t <= 'd'; t++) {
+        unsigned na = 0, nb = 0;
+        for (const char *p = a; *p; p++) {
+            na += *p == t;
+        }
+        for (const char *p = b; *p; p++) {
+            nb += *p == t;
+        }
+        g_assert_cmpuint(na, ==, 40);
+        g_assert_cmpuint(nb, ==, 40);
+    }
+}
+
+static void test_pct_deterministic(void)
+{
+    g_autofree char *a = interleaving(SCHED_POLICY_PCT, 7);
+    g_autofree char *b = interleaving(SCHED_POLICY_PCT, 7);
+
+    g_assert_cmpstr(a, ==, b);
+    g_assert_cmpuint(strlen(a), ==, 160);
+}
+
+/* ---- interrupts ---- */
+
+static void on_irq(unsigned cpu, unsigned vector, void *opaque)
+{
+    g_string_append_printf(trail, "<%x@%u", vector, cpu_level());
+    if (vector == 0x50) {
+        /* Raised from inside: higher runs nested, lower waits. */
+        irq_raise(cpu, 0x80);
+        irq_raise(cpu, 0x40);
+        cpu_yield("in-isr");
+    }
+    g_string_append_printf(trail, "%x>", vector);
+}
+
+static void raiser(void *opaque)
+{
+    g_string_append(trail, "T");
+    irq_raise(0, 0x50);
+    cpu_yield("after-raise");
+    g_string_append_printf(trail, "@%u", cpu_level());
+}
+
+static void test_nested_delivery_by_level(void)
+{
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    irq_set_handler(0x40, on_irq, NULL, "v40");
+    irq_set_handler(0x50, on_irq, NULL, "v50");
+    irq_set_handler(0x80, on_irq, NULL, "v80");
+    guest_thread_create(0, "t", raiser, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    /* 0x50 at level 5; 0x80 (level 8) nests inside it; 0x40 (level 4)
+     * waits until 0x50 returns; the thread ends back at PASSIVE. */
+    g_assert_cmpstr(trail->str, ==, "T<50@5<80@880>50><40@440>@0");
+    g_assert_cmpuint(irq_delivered(0), ==, 3);
+    machine_down();
+}
+
+static void masked_thread(void *opaque)
+{
+    uint8_t old = cpu_raise_level(6);
+
+    irq_raise(0, 0x50);     /* level 5 <= 6: held */
+    cpu_yield("masked");
+    g_string_append(trail, "M");
+    cpu_lower_level(old);   /* delivered here */
+    g_string_append(trail, "U");
+}
+
+static void test_level_masks_delivery(void)
+{
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    irq_set_handler(0x50, on_irq, NULL, "v50");
+    irq_set_handler(0x80, on_irq, NULL, "v80");
+    irq_set_handler(0x40, on_irq, NULL, "v40");
+    guest_thread_create(0, "t", masked_thread, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_true(g_str_has_prefix(trail->str, "M<50@5"));
+    g_assert_true(g_str_has_suffix(trail->str, "U"));
+    machine_down();
+}
+
+static int level_hits;
+
+static void level_isr(unsigned cpu, unsigned vector, void *opaque)
+{
+    /* The device de-asserts on the third service. */
+    if (++level_hits == 3) {
+        irq_set_line(cpu, vector, false);
+    }
+}
+
+static void test_level_triggered_redelivery(void)
+{
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    level_hits = 0;
+    irq_set_handler(0x60, level_isr, NULL, "lvl");
+    irq_set_line(0, 0x60, true);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpint(level_hits, ==, 3);
+    g_assert_false(irq_pending(0, 0x60));
+    machine_down();
+}
+
+static void stuck_isr(unsigned cpu, unsigned vector, void *opaque)
+{
+    (void)cpu, (void)vector, (void)opaque;
+}
+
+static void test_interrupt_storm_is_a_hang(void)
+{
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    irq_set_handler(0x60, stuck_isr, NULL, "stuck");
+    irq_set_line(0, 0x60, true);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_HANG);
+    g_assert_nonnull(strstr(cpus_stop_report(), "interrupt storm"));
+    machine_down();
+}
+
+static void cross_cpu_thread(void *opaque)
+{
+    irq_raise(1, 0x70);     /* another vCPU's interrupt */
+    cpu_yield("x");
+}
+
+static void record_cpu(unsigned cpu, unsigned vector, void *opaque)
+{
+    g_string_append_printf(trail, "cpu%u", cpu_index());
+}
+
+static void test_interrupt_on_idle_cpu(void)
+{
+    machine_up(2, SCHED_POLICY_FIFO, 0);
+    irq_set_handler(0x70, record_cpu, NULL, "x");
+    guest_thread_create(0, "t", cross_cpu_thread, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpstr(trail->str, ==, "cpu1");
+    machine_down();
+}
+
+/* ---- spin locks and deadlock ---- */
+
+static GuestSpinLock lock_a, lock_b;
+
+static void take_ab(void *opaque)
+{
+    guest_spin_lock(&lock_a, "take_ab:a");
+    cpu_stall(1000);
+    guest_spin_lock(&lock_b, "take_ab:b");
+    guest_spin_unlock(&lock_b);
+    guest_spin_unlock(&lock_a);
+}
+
+static void take_ba(void *opaque)
+{
+    guest_spin_lock(&lock_b, "take_ba:b");
+    cpu_stall(1000);
+    guest_spin_lock(&lock_a, "take_ba:a");
+    guest_spin_unlock(&lock_a);
+    guest_spin_unlock(&lock_b);
+}
+
+static void test_deadlock_detected(void)
+{
+    const char *r;
+
+    machine_up(2, SCHED_POLICY_FIFO, 0);
+    guest_spin_lock_init(&lock_a, "lock_a");
+    guest_spin_lock_init(&lock_b, "lock_b");
+    guest_thread_create(0, "ab", take_ab, NULL);
+    guest_thread_create(1, "ba", take_ba, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_DEADLOCK);
+    r = cpus_stop_report();
+    g_assert_nonnull(strstr(r, "deadlock"));
+    g_assert_nonnull(strstr(r, "vCPU0: spinning (context 'ab'"));
+    g_assert_nonnull(strstr(r, "on lock 'lock_b' at take_ab:b, held by vCPU1 "
+                               "(taken at take_ba:b)"));
+    g_assert_nonnull(strstr(r, "on lock 'lock_a' at take_ba:a, held by vCPU0"));
+    machine_down();
+}
+
+static int counter;
+
+static void locked_incr(void *opaque)
+{
+    for (int i = 0; i < 50; i++) {
+        guest_spin_lock(&lock_a, "incr");
+        int v = counter;
+        cpu_yield("inside");
+        counter = v + 1;
+        guest_spin_unlock(&lock_a);
+    }
+}
+
+static void test_lock_mutual_exclusion(void)
+{
+    machine_up(3, SCHED_POLICY_RANDOM, 99);
+    guest_spin_lock_init(&lock_a, "lock_a");
+    counter = 0;
+    for (unsigned i = 0; i < 3; i++) {
+        guest_thread_create(i, "inc", locked_incr, NULL);
+    }
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpint(counter, ==, 150);
+    g_assert_cmpuint(lock_a.acquisitions, ==, 150);
+    g_assert_cmpuint(lock_a.contentions, >, 0);
+    machine_down();
+}
+
+static void racy_incr(void *opaque)
+{
+    for (int i = 0; i < 50; i++) {
+        int v = counter;
+        cpu_yield("racy");
+        counter = v + 1;
+    }
+}
+
+static void test_random_exposes_race(void)
+{
+    /* Without the lock, some seed loses updates: the scheduler finds
+     * real races. With FIFO and a long quantum it would not. */
+    bool lost = false;
+
+    for (uint64_t seed = 1; seed <= 10 && !lost; seed++) {
+        machine_up(2, SCHED_POLICY_RANDOM, seed);
+        counter = 0;
+        guest_thread_create(0, "r0", racy_incr, NULL);
+        guest_thread_create(1, "r1", racy_incr, NULL);
+        g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+        lost = counter < 100;
+        machine_down();
+    }
+    g_assert_true(lost);
+}
+
+/* ---- events, stalls, hangs ---- */
+
+static GuestEvent ev_done;
+
+static void setter(void *opaque)
+{
+    cpu_stall(5000);
+    g_string_append(trail, "S");
+    guest_event_set(&ev_done);
+}
+
+static void waiter(void *opaque)
+{
+    g_string_append(trail, "W");
+    guest_event_wait(&ev_done);
+    g_string_append_printf(trail, "R%" G_GUINT64_FORMAT, vclock_now());
+}
+
+static void test_event_wakes_waiter(void)
+{
+    machine_up(2, SCHED_POLICY_FIFO, 0);
+    guest_event_init(&ev_done, "done", false);
+    guest_thread_create(0, "waiter", waiter, NULL);
+    guest_thread_create(1, "setter", setter, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpstr(trail->str, ==, "WSR5000");
+    machine_down();
+}
+
+static void same_cpu_setter(void *opaque)
+{
+    g_string_append(trail, "S");
+    guest_event_set(&ev_done);
+}
+
+static void test_two_threads_one_cpu(void)
+{
+    /* The waiter gives the CPU to the other thread on the same vCPU. */
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    guest_event_init(&ev_done, "done", false);
+    guest_thread_create(0, "waiter", waiter, NULL);
+    guest_thread_create(0, "setter", same_cpu_setter, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpstr(trail->str, ==, "WSR0");
+    machine_down();
+}
+
+static void timed_waiter(void *opaque)
+{
+    bool got = guest_event_wait_timeout(&ev_done, 3000);
+    g_string_append_printf(trail, "%s%" G_GUINT64_FORMAT,
+                           got ? "got" : "timeout", vclock_now());
+    guest_sleep(500);
+    g_string_append_printf(trail, ",%" G_GUINT64_FORMAT, vclock_now());
+}
+
+static void test_wait_timeout_and_sleep(void)
+{
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    guest_event_init(&ev_done, "never", false);
+    guest_thread_create(0, "tw", timed_waiter, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpstr(trail->str, ==, "timeout3000,3500");
+    machine_down();
+}
+
+static void forever(void *opaque)
+{
+    guest_event_wait(&ev_done);
+}
+
+static void test_hang_detected(void)
+{
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    guest_event_init(&ev_done, "never-set", false);
+    guest_thread_create(0, "stuck", forever, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_HANG);
+    g_assert_nonnull(strstr(cpus_stop_report(), "event 'never-set'"));
+    machine_down();
+}
+
+static void auto_waiter(void *opaque)
+{
+    guest_event_wait(&ev_done);
+    g_string_append_c(trail, *(char *)opaque);
+}
+
+static void auto_setter(void *opaque)
+{
+    cpu_stall(100);
+    guest_event_set(&ev_done);  /* releases exactly one */
+    cpu_stall(100);
+    guest_event_set(&ev_done);
+}
+
+static void test_auto_reset_releases_one(void)
+{
+    machine_up(3, SCHED_POLICY_FIFO, 0);
+    guest_event_init(&ev_done, "sync", true);
+    guest_thread_create(0, "w1", auto_waiter, "1");
+    guest_thread_create(1, "w2", auto_waiter, "2");
+    guest_thread_create(2, "s", auto_setter, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpstr(trail->str, ==, "12");
+    g_assert_false(ev_done.signaled);
+    machine_down();
+}
+
+static void stall_isr(unsigned cpu, unsigned vector, void *opaque)
+{
+    g_string_append_printf(trail, "i%" G_GUINT64_FORMAT, vclock_now());
+    cpu_stall(100);
+}
+
+static void stall_thread(void *opaque)
+{
+    irq_raise(0, 0x90);
+    cpu_stall(1000);
+    g_string_append_printf(trail, "t%" G_GUINT64_FORMAT, vclock_now());
+}
+
+static void test_stall_with_nested_stall(void)
+{
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    irq_set_handler(0x90, stall_isr, NULL, "s");
+    guest_thread_create(0, "st", stall_thread, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    /* The interrupt's own stall does not cut the thread's stall short. */
+    g_assert_cmpstr(trail->str, ==, "i0t1000");
+    machine_down();
+}
+
+static void endless(void *opaque)
+{
+    for (;;) {
+        cpu_stall(1000);
+    }
+}
+
+static void test_time_limit(void)
+{
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    guest_thread_create(0, "endless", endless, NULL);
+    g_assert_cmpint(cpus_run(50000), ==, MACHINE_STOP_LIMIT);
+    g_assert_cmpuint(vclock_now(), <=, 50000);
+    machine_down();
+}
+
+static void stopper(void *opaque)
+{
+    machine_request_stop(7);
+    cpu_yield("after-stop");
+    g_string_append(trail, "never");
+}
+
+static void test_request_stop(void)
+{
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    guest_thread_create(0, "stop", stopper, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_REQUESTED);
+    g_assert_cmpint(machine_requested_exit_code(), ==, 7);
+    g_assert_cmpstr(trail->str, ==, "");
+    machine_down();
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/cpu/sched/fifo-quantum", test_fifo_runs_quantum_then_rotates);
+    g_test_add_func("/cpu/sched/random-same-seed", test_random_same_seed_same_run);
+    g_test_add_func("/cpu/sched/random-seeds-differ", test_random_seeds_differ);
+    g_test_add_func("/cpu/sched/pct-deterministic", test_pct_deterministic);
+    g_test_add_func("/cpu/sched/random-exposes-race", test_random_exposes_race);
+    g_test_add_func("/cpu/irq/nested-by-level", test_nested_delivery_by_level);
+    g_test_add_func("/cpu/irq/level-masks", test_level_masks_delivery);
+    g_test_add_func("/cpu/irq/level-triggered", test_level_triggered_redelivery);
+    g_test_add_func("/cpu/irq/storm", test_interrupt_storm_is_a_hang);
+    g_test_add_func("/cpu/irq/idle-cpu", test_interrupt_on_idle_cpu);
+    g_test_add_func("/cpu/lock/deadlock", test_deadlock_detected);
+    g_test_add_func("/cpu/lock/mutual-exclusion", test_lock_mutual_exclusion);
+    g_test_add_func("/cpu/event/wake", test_event_wakes_waiter);
+    g_test_add_func("/cpu/event/two-threads-one-cpu", test_two_threads_one_cpu);
+    g_test_add_func("/cpu/event/timeout-sleep", test_wait_timeout_and_sleep);
+    g_test_add_func("/cpu/event/auto-reset", test_auto_reset_releases_one);
+    g_test_add_func("/cpu/hang", test_hang_detected);
+    g_test_add_func("/cpu/stall/nested", test_stall_with_nested_stall);
+    g_test_add_func("/cpu/time-limit", test_time_limit);
+    g_test_add_func("/cpu/request-stop", test_request_stop);
+    return g_test_run();
+}
