@@ -107,7 +107,7 @@ static int stop_exit_code;
 static MachineStop guest_stop = MACHINE_STOP_NONE;
 static GString *stop_report;
 static uint64_t n_yields, n_switches, fingerprint;
-static uint64_t pct_change_points[16];
+static uint64_t pct_change_points[SCHED_PCT_MAX_DEPTH - 1];
 static unsigned pct_next_change, pct_changes;
 
 static void thread_entry(void *opaque);
@@ -189,7 +189,8 @@ bool cpus_init(unsigned n, const SchedConfig *cfg, GError **errp)
             cpus[i - 1].pct_priority = cpus[j].pct_priority;
             cpus[j].pct_priority = t;
         }
-        pct_changes = MIN(sched.pct_depth ? sched.pct_depth - 1 : 0, 16u);
+        pct_changes = MIN(sched.pct_depth ? sched.pct_depth - 1 : 0,
+                          SCHED_PCT_MAX_DEPTH - 1u);
         for (unsigned i = 0; i < pct_changes; i++) {
             pct_change_points[i] = rng_below(&sched_rng, PCT_HORIZON);
         }

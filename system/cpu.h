@@ -51,6 +51,9 @@ typedef enum SchedPolicy {
     SCHED_POLICY_PCT,    /* seeded priorities with d priority-change points */
 } SchedPolicy;
 
+/* PCT depth d gives d - 1 priority change points. */
+#define SCHED_PCT_MAX_DEPTH 17
+
 typedef struct SchedConfig {
     SchedPolicy policy;
     uint64_t seed;

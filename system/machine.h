@@ -11,11 +11,18 @@
 #include <glib.h>
 #include "system/config.h"
 
+/* Make the built subsystems known to the command line (device create
+ * functions, option availability). Call once, before options_parse(). */
+void machine_register_types(void);
+
 /* Build, run and tear down a machine; returns a process exit code. */
 int machine_main(const MachineConfig *cfg);
 
 /* Assembly steps, also used by tests that want a bare machine. */
 bool machine_init(const MachineConfig *cfg, GError **errp);
 void machine_fini(void);
+
+/* The root PCI bus of the running machine. */
+struct PCIBus *machine_pci_bus(void);
 
 #endif

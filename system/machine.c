@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Machine assembly: trace set-up, the virtual clock, guest RAM, register
+ * address spaces, vCPUs and scheduler, the PCI bus with firmware-style
+ * resource assignment, the devices, then the run and its verdict.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include "hw/core/memory.h"
+#include "hw/core/pci.h"
+#include "hw/core/qdev.h"
+#include "hw/core/ram.h"
+#include "system/boundary.h"
+#include "system/cpu.h"
+#include "system/error.h"
+#include "system/event.h"
+#include "system/machine.h"
+#include "system/trace.h"
+
+static PCIBusState *root_bus;
+static FILE *trace_file;
+
+PCIBusState *machine_pci_bus(void)
+{
+    return root_bus;
+}
+
+void machine_register_types(void)
+{
+    /* Device models, the port and guest programs register here as they
+     * land (qdev_set_create, options_set_available). */
+}
+
+static bool setup_trace(const MachineConfig *cfg, GError **errp)
+{
+    trace_reset();
+    if (cfg->trace_file) {
+        trace_file = fopen(cfg->trace_file, "w");
+        if (!trace_file) {
+            g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
+                        "-trace: cannot open '%s' for writing: %s",
+                        cfg->trace_file, g_strerror(errno));
+            return false;
+        }
+        setvbuf(trace_file, NULL, _IOFBF, 1 << 16);
+        trace_set_output(trace_file);
+    }
+    for (guint i = 0; cfg->trace_patterns && i < cfg->trace_patterns->len;
+         i++) {
+        if (!trace_enable(g_ptr_array_index(cfg->trace_patterns, i), errp)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool machine_init(const MachineConfig *cfg, GError **errp)
+{
+    if (!setup_trace(cfg, errp)) {
+        return false;
+    }
+    event_loop_init();
+    memory_init();
+    bnd_hooks_clear();
+    if (!ram_init(cfg->mem_size, errp)) {
+        return false;
+    }
+    if (!cpus_init(cfg->smp, &cfg->sched, errp)) {
+        return false;
+    }
+    root_bus = pci_bus_new();
+    for (guint i = 0; cfg->devices && i < cfg->devices->len; i++) {
+        if (!qdev_create(g_ptr_array_index(cfg->devices, i), errp)) {
+            return false;
+        }
+    }
+    /* Firmware: place BARs, enable decode, route INTx. */
+    if (!pci_bus_assign(root_bus, errp)) {
+        return false;
+    }
+    return true;
+}
+
+void machine_fini(void)
+{
+    cpus_fini();
+    if (root_bus) {
+        PCIDevice *d;
+        while ((d = pci_bus_next(root_bus, NULL))) {
+            pci_device_fini(d);
+        }
+        pci_bus_free(root_bus);
+        root_bus = NULL;
+    }
+    ram_fini();
+    memory_fini();
+    event_loop_fini();
+    bnd_hooks_clear();
+    trace_reset();
+    if (trace_file) {
+        trace_set_output(NULL);
+        fclose(trace_file);
+        trace_file = NULL;
+    }
+}
+
+static const char *sched_name(SchedPolicy p)
+{
+    switch (p) {
+    case SCHED_POLICY_FIFO:
+        return "fifo";
+    case SCHED_POLICY_RANDOM:
+        return "random";
+    case SCHED_POLICY_PCT:
+        return "pct";
+    }
+    return "?";
+}
+
+static void print_machine(const MachineConfig *cfg)
+{
+    unsigned ndev = 0;
+
+    for (PCIDevice *d = pci_bus_next(root_bus, NULL); d;
+         d = pci_bus_next(root_bus, d)) {
+        ndev++;
+    }
+    printf("storemu: %u vCPU%s, %" G_GUINT64_FORMAT " MiB RAM, sched=%s "
+           "seed=%" G_GUINT64_FORMAT ", %u PCI device%s\n", cfg->smp,
+           cfg->smp == 1 ? "" : "s", cfg->mem_size >> 20,
+           sched_name(cfg->sched.policy), cfg->sched.seed, ndev,
+           ndev == 1 ? "" : "s");
+}
+
+int machine_main(const MachineConfig *cfg)
+{
+    g_autoptr(GError) err = NULL;
+    MachineStop st;
+    int rc = EXIT_OK;
+
+    if (!machine_init(cfg, &err)) {
+        g_printerr("storemu: %s\n", err->message);
+        machine_fini();
+        return EXIT_USAGE;
+    }
+    print_machine(cfg);
+    st = cpus_run(cfg->time_limit_ns);
+    switch (st) {
+    case MACHINE_STOP_IDLE:
+    case MACHINE_STOP_NONE:
+        break;
+    case MACHINE_STOP_REQUESTED:
+        rc = machine_requested_exit_code();
+        break;
+    case MACHINE_STOP_DEADLOCK:
+    case MACHINE_STOP_HANG:
+    case MACHINE_STOP_LIMIT:
+        g_printerr("storemu: %s", cpus_stop_report());
+        rc = EXIT_DEADLOCK;
+        break;
+    }
+    printf("storemu: stopped at %" G_GUINT64_FORMAT " ns virtual time, "
+           "%" G_GUINT64_FORMAT " events, %" G_GUINT64_FORMAT
+           " guest errors\n", vclock_now(), event_count(),
+           guest_errors_total());
+    machine_fini();
+    return rc;
+}

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Guest RAM: allocator alignment, boundaries, reuse and coalescing,
+ * determinism, exhaustion; DMA bounds checking and the boundary hook.
+ */
+#include <string.h>
+#include <glib.h>
+#include "hw/core/memory.h"
+#include "hw/core/ram.h"
+#include "system/boundary.h"
+#include "system/cpu.h"
+#include "system/event.h"
+
+static void ram_up(uint64_t size)
+{
+    g_autoptr(GError) err = NULL;
+    SchedConfig sc = { .policy = SCHED_POLICY_FIFO };
+
+    event_loop_init();
+    memory_init();
+    g_assert_true(cpus_init(1, &sc, &err));
+    g_assert_true(ram_init(size, &err));
+    g_assert_no_error(err);
+}
+
+static void ram_down(void)
+{
+    ram_fini();
+    cpus_fini();
+    memory_fini();
+    event_loop_fini();
+    bnd_hooks_clear();
+}
+
+static void test_bad_sizes(void)
+{
+    static const uint64_t bad[] = {
+        0, 4096, RAM_MIN_SIZE - 4096, RAM_MAX_SIZE + 4096, (8 << 20) + 1,
+    };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(bad); i++) {
+        g_autoptr(GError) err = NULL;
+        g_assert_false(ram_init(bad[i], &err));
+        g_assert_nonnull(err);
+        g_assert_nonnull(strstr(err->message, "guest RAM size"));
+    }
+}
+
+static void test_alignment_and_boundary(void)
+{
+    static const struct {
+        uint64_t size, align, boundary;
+    } tab[] = {
+        { 1, 16, 0 }, { 100, 64, 0 }, { 4096, 4096, 0 }, { 5000, 4096, 0 },
+        { 3000, 16, 4096 }, { 4096, 16, 4096 }, { 200, 512, 1024 },
+        { 65536, 65536, 0 }, { 17, 1, 0 }, { 8192, 128, 8192 },
+    };
+
+    ram_up(16 << 20);
+    for (unsigned i = 0; i < G_N_ELEMENTS(tab); i++) {
+        uint8_t *p = ram_alloc(tab[i].size, tab[i].align, tab[i].boundary,
+                               "t");
+        uint64_t gpa, a = MAX(tab[i].align, 16);
+        g_assert_nonnull(p);
+        g_assert_true(ram_gpa(p, &gpa));
+        g_assert_cmpuint(gpa % a, ==, 0);
+        g_assert_cmpuint(gpa, >=, RAM_RESERVED);
+        if (tab[i].boundary) {
+            g_assert_cmpuint(gpa / tab[i].boundary, ==,
+                             (gpa + tab[i].size - 1) / tab[i].boundary);
+        }
+        g_assert_cmpuint(ram_alloc_size(p), >=, tab[i].size);
+        for (uint64_t k = 0; k < tab[i].size; k++) {
+            g_assert_cmpuint(p[k], ==, 0);
+        }
+        memset(p, 0xa5, tab[i].size);
+    }
+    /* a block larger than its boundary cannot exist */
+    g_assert_null(ram_alloc(8192, 16, 4096, "t"));
+    ram_down();
+}
+
+static void test_free_coalesces(void)
+{
+    RamStats st0, st;
+    void *p[8];
+
+    ram_up(8 << 20);
+    ram_stats(&st0);
+    for (int i = 0; i < 8; i++) {
+        p[i] = ram_alloc(4096, 4096, 0, "blk");
+        g_assert_nonnull(p[i]);
+    }
+    ram_stats(&st);
+    g_assert_cmpuint(st.allocations_live, ==, 8);
+    g_assert_cmpuint(st.bytes_in_use, ==, 8 * 4096);
+    /* free in an order that needs both left and right merges */
+    static const int order[] = { 1, 3, 2, 0, 6, 4, 5, 7 };
+    for (unsigned i = 0; i < G_N_ELEMENTS(order); i++) {
+        ram_free(p[order[i]]);
+    }
+    ram_stats(&st);
+    g_assert_cmpuint(st.allocations_live, ==, 0);
+    g_assert_cmpuint(st.bytes_in_use, ==, 0);
+    g_assert_cmpuint(st.largest_free, ==, st0.largest_free);
+    /* the space is reused from the bottom: deterministic first fit */
+    g_assert_true(ram_alloc(4096, 4096, 0, "again") == p[0]);
+    ram_down();
+}
+
+static void test_bad_free_is_guest_error(void)
+{
+    uint64_t before;
+    char *p;
+
+    ram_up(8 << 20);
+    p = ram_alloc(64, 16, 0, "x");
+    before = guest_errors_total();
+    ram_free(p + 16);           /* not the start */
+    ram_free((void *)&before);  /* not guest memory */
+    g_assert_cmpuint(guest_errors_total(), ==, before + 2);
+    ram_free(p);
+    ram_free(p);                /* double free */
+    g_assert_cmpuint(guest_errors_total(), ==, before + 3);
+    ram_down();
+}
+
+static void test_exhaustion(void)
+{
+    RamStats st;
+    unsigned n = 0;
+
+    ram_up(RAM_MIN_SIZE);
+    while (ram_alloc(256 * 1024, 4096, 0, "fill")) {
+        n++;
+    }
+    ram_stats(&st);
+    g_assert_cmpuint(n, ==, (RAM_MIN_SIZE - RAM_RESERVED) / (256 * 1024));
+    g_assert_cmpuint(st.failures, ==, 1);
+    ram_down();
+}
+
+typedef struct Leak {
+    unsigned n;
+    uint64_t total;
+} Leak;
+
+static void count_leak(uint64_t gpa, uint64_t size, const char *tag,
+                       void *opaque)
+{
+    Leak *l = opaque;
+    g_assert_cmpstr(tag, ==, "leaky");
+    l->n++;
+    l->total += size;
+}
+
+static void test_foreach_lists_live(void)
+{
+    Leak l = { 0 };
+
+    ram_up(8 << 20);
+    ram_alloc(100, 16, 0, "leaky");
+    ram_free(ram_alloc(100, 16, 0, "freed"));
+    ram_alloc(300, 16, 0, "leaky");
+    ram_foreach_allocation(count_leak, &l);
+    g_assert_cmpuint(l.n, ==, 2);
+    g_assert_cmpuint(l.total, ==, 112 + 304);
+    ram_down();
+}
+
+static GArray *seen;
+
+static void note_dma(const BndAccess *a, void *opaque)
+{
+    if (a->kind == BND_DMA_READ || a->kind == BND_DMA_WRITE) {
+        g_array_append_val(seen, *a);
+    }
+}
+
+static bool fail_dma(BndAccess *a, void *opaque)
+{
+    if (a->kind == BND_DMA_READ && a->addr == *(uint64_t *)opaque) {
+        a->ok = false;
+        return true;
+    }
+    return false;
+}
+
+static void test_dma_bounds(void)
+{
+    static const struct {
+        uint64_t gpa, len;
+        bool ok;
+    } tab[] = {
+        { RAM_RESERVED, 64, true },
+        { 0, 16, true },                        /* reserved but RAM */
+        { (8 << 20) - 16, 16, true },           /* last bytes */
+        { (8 << 20) - 15, 16, false },          /* crosses the end */
+        { 8 << 20, 1, false },
+        { UINT64_MAX - 3, 8, false },           /* wraps */
+        { PCI_MMIO_BASE, 4, false },
+    };
+    uint8_t buf[64] = { 0 };
+    BndHook hook = { .name = "t", .after = note_dma };
+
+    ram_up(8 << 20);
+    seen = g_array_new(FALSE, FALSE, sizeof(BndAccess));
+    g_assert_true(bnd_hook_add(&hook));
+    for (unsigned i = 0; i < G_N_ELEMENTS(tab); i++) {
+        uint64_t faults = dma_faults();
+        memset(buf, 0x5a, sizeof(buf));
+        g_assert_cmpint(dma_write(tab[i].gpa, buf, tab[i].len), ==, tab[i].ok);
+        memset(buf, 0, sizeof(buf));
+        g_assert_cmpint(dma_read(tab[i].gpa, buf, tab[i].len), ==, tab[i].ok);
+        if (tab[i].ok) {
+            g_assert_cmpuint(buf[0], ==, 0x5a);
+            g_assert_cmpuint(buf[tab[i].len - 1], ==, 0x5a);
+        } else {
+            g_assert_cmpuint(dma_faults(), ==, faults + 2);
+        }
+    }
+    g_assert_cmpuint(seen->len, ==, 2 * G_N_ELEMENTS(tab));
+    g_assert_cmpint(g_array_index(seen, BndAccess, 0).kind, ==, BND_DMA_WRITE);
+    g_assert_cmpuint(g_array_index(seen, BndAccess, 0).len, ==, 64);
+    g_assert_false(g_array_index(seen, BndAccess, 7).ok);
+    g_array_free(seen, TRUE);
+    ram_down();
+}
+
+static void test_dma_hook_can_fail(void)
+{
+    uint64_t target = RAM_RESERVED + 4096;
+    BndHook hook = { .name = "fail", .before = fail_dma, .opaque = &target };
+    uint8_t buf[16];
+
+    ram_up(8 << 20);
+    g_assert_true(bnd_hook_add(&hook));
+    g_assert_false(dma_read(target, buf, sizeof(buf)));
+    g_assert_true(dma_read(target + 16, buf, sizeof(buf)));
+    ram_down();
+}
+
+static void test_msi_window_write_raises(void)
+{
+    uint32_t data = 0x61;
+
+    ram_up(8 << 20);
+    g_assert_true(dma_write(MSI_ADDR_BASE, &data, 4));
+    g_assert_true(irq_pending(0, 0x61));
+    ram_down();
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/ram/bad-sizes", test_bad_sizes);
+    g_test_add_func("/ram/alignment-boundary", test_alignment_and_boundary);
+    g_test_add_func("/ram/free-coalesces", test_free_coalesces);
+    g_test_add_func("/ram/bad-free", test_bad_free_is_guest_error);
+    g_test_add_func("/ram/exhaustion", test_exhaustion);
+    g_test_add_func("/ram/foreach-live", test_foreach_lists_live);
+    g_test_add_func("/ram/dma-bounds", test_dma_bounds);
+    g_test_add_func("/ram/dma-hook-fail", test_dma_hook_can_fail);
+    g_test_add_func("/ram/msi-window", test_msi_window_write_raises);
+    return g_test_run();
+}
