@@ -20,7 +20,7 @@ LIBS := $(GLIB_LIBS) $(URING_LIBS) $(PIXMAN_LIBS) -ldl -lm -lpthread
 
 # The machine and everything that runs on it, as one archive that the
 # binary, the tests and the fuzzers link.
-LIB_DIRS := system hw/core hw/block hw/scsi $(sort $(dir $(wildcard hw/*/*-regs.h))) \
+LIB_DIRS := system $(sort $(dir $(wildcard hw/*/*.c))) \
 	port $(sort $(dir $(wildcard miniports/*/*.c))) guest-tests/lib guest-tests
 LIB_SRCS := $(filter-out system/main.c system/trace-tool.c, \
 	$(sort $(foreach d,$(LIB_DIRS),$(wildcard $(d:%/=%)/*.c))))

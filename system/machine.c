@@ -17,8 +17,24 @@
 #include "system/machine.h"
 #include "system/trace.h"
 
+typedef struct Cleanup {
+    void (*fn)(void *opaque);
+    void *opaque;
+} Cleanup;
+
 static PCIBusState *root_bus;
 static FILE *trace_file;
+static GArray *cleanups;    /* Cleanup, run last to first */
+
+void machine_add_cleanup(void (*fn)(void *opaque), void *opaque)
+{
+    Cleanup c = { fn, opaque };
+
+    if (!cleanups) {
+        cleanups = g_array_new(FALSE, FALSE, sizeof(Cleanup));
+    }
+    g_array_append_val(cleanups, c);
+}
 
 PCIBusState *machine_pci_bus(void)
 {
@@ -83,7 +99,14 @@ bool machine_init(const MachineConfig *cfg, GError **errp)
 
 void machine_fini(void)
 {
-    cpus_fini();
+    if (cleanups) {
+        for (guint i = cleanups->len; i > 0; i--) {
+            Cleanup *c = &g_array_index(cleanups, Cleanup, i - 1);
+            c->fn(c->opaque);
+        }
+        g_array_free(cleanups, TRUE);
+        cleanups = NULL;
+    }
     if (root_bus) {
         PCIDevice *d;
         while ((d = pci_bus_next(root_bus, NULL))) {
@@ -92,6 +115,7 @@ void machine_fini(void)
         pci_bus_free(root_bus);
         root_bus = NULL;
     }
+    cpus_fini();
     ram_fini();
     memory_fini();
     event_loop_fini();

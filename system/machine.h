@@ -22,6 +22,13 @@ int machine_main(const MachineConfig *cfg);
 bool machine_init(const MachineConfig *cfg, GError **errp);
 void machine_fini(void);
 
+/*
+ * Register a teardown step for something assembly created (a device, a
+ * backend). Steps run in reverse order of registration at machine_fini(),
+ * before the vCPUs, RAM and address spaces go away.
+ */
+void machine_add_cleanup(void (*fn)(void *opaque), void *opaque);
+
 /* The root PCI bus of the running machine. */
 struct PCIBus *machine_pci_bus(void);
 

@@ -60,7 +60,7 @@ static void test_alignment_and_boundary(void)
     for (unsigned i = 0; i < G_N_ELEMENTS(tab); i++) {
         uint8_t *p = ram_alloc(tab[i].size, tab[i].align, tab[i].boundary,
                                "t");
-        uint64_t gpa, a = MAX(tab[i].align, 16);
+        uint64_t gpa = 0, a = MAX(tab[i].align, 16);
         g_assert_nonnull(p);
         g_assert_true(ram_gpa(p, &gpa));
         g_assert_cmpuint(gpa % a, ==, 0);
