@@ -1,0 +1,54 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+#
+# End-to-end: run the storemu binary the way a user does and check exit
+# codes and output. Prints TAP.
+
+set -u
+BIN=${STOREMU:-./storemu}
+n=0
+fails=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+# expect CODE DESCRIPTION PATTERN -- ARGS...
+expect() {
+    code=$1; desc=$2; pat=$3; shift 4
+    n=$((n + 1))
+    "$BIN" "$@" >"$out" 2>&1
+    rc=$?
+    if [ "$rc" -eq "$code" ] && grep -q -- "$pat" "$out"; then
+        echo "ok $n - $desc"
+    else
+        echo "not ok $n - $desc (exit $rc, wanted $code; pattern '$pat')"
+        sed 's/^/# /' "$out" | head -n 8
+        fails=$((fails + 1))
+    fi
+}
+
+expect 0 "no arguments runs the main job" "stopped at" --
+expect 0 "--version" "storemu [0-9]" -- --version
+expect 0 "--help lists exit codes" "deadlock or hang" -- --help
+expect 0 "-device help lists drivers" "virtio-scsi-pci" -- -device help
+expect 0 "-fault help lists kinds" "irq-drop" -- -fault help
+expect 0 "random scheduler with a seed" "sched=random seed=9" -- \
+    -machine smp=4,sched=random,seed=9
+expect 0 "-m shorthand in MiB" "64 MiB RAM" -- -m 64
+expect 2 "unknown option" "unknown option" -- -bogus
+expect 2 "positional argument" "disk.img" -- disk.img
+expect 2 "missing argument" "-smp" -- -smp
+expect 2 "bad number" "smp" -- -machine smp=many
+expect 2 "out of range" "out of range" -- -smp 65
+expect 2 "unknown sub-option key" "colour" -- -machine colour=red
+expect 2 "bad size" "mem" -- -machine mem=lots
+expect 2 "RAM below the minimum" "out of range (4M..3G)" -- -m 1
+expect 2 "bad scheduler" "sched" -- -machine sched=roundrobin
+expect 2 "unavailable subsystem refused" "not available yet" -- -record x.trace
+expect 2 "bad trace pattern" "trace" -- -trace 'a/b'
+expect 2 "trace file in a missing directory" "cannot open" -- \
+    -trace file=/nonexistent/dir/t.log
+expect 0 "trace to a file" "stopped at" -- -trace 'sched_*' \
+    -trace file=/dev/null
+
+echo "1..$n"
+[ "$fails" -eq 0 ]
