@@ -78,7 +78,9 @@ static uint64_t reg_read(BndKind kind, AddressSpace *as, uint64_t addr,
                          unsigned size)
 {
     BndAccess a = {
-        .kind = kind, .size = (uint8_t)size, .cpu = (int16_t)cpu_index(),
+        .kind = kind,
+        .size = (uint8_t)size,
+        .cpu = (int16_t)cpu_index(),
         .addr = addr,
     };
 
@@ -87,9 +89,9 @@ static uint64_t reg_read(BndKind kind, AddressSpace *as, uint64_t addr,
     } else {
         a.ok = true;
     }
-    TRACE(bnd_reg_read, "%s 0x%" G_GINT64_MODIFIER "x/%u -> 0x%"
-          G_GINT64_MODIFIER "x", kind == BND_PIO_READ ? "pio" : "mmio",
-          addr, size, a.value);
+    TRACE(bnd_reg_read,
+          "%s 0x%" G_GINT64_MODIFIER "x/%u -> 0x%" G_GINT64_MODIFIER "x",
+          kind == BND_PIO_READ ? "pio" : "mmio", addr, size, a.value);
     vclock_advance(BND_MMIO_READ_NS);
     bnd_after(&a);
     if (cpu_in_guest()) {
@@ -102,8 +104,11 @@ static void reg_write(BndKind kind, AddressSpace *as, uint64_t addr,
                       uint64_t value, unsigned size)
 {
     BndAccess a = {
-        .kind = kind, .size = (uint8_t)size, .cpu = (int16_t)cpu_index(),
-        .addr = addr, .value = value,
+        .kind = kind,
+        .size = (uint8_t)size,
+        .cpu = (int16_t)cpu_index(),
+        .addr = addr,
+        .value = value,
     };
 
     if (!bnd_before(&a)) {
@@ -111,9 +116,9 @@ static void reg_write(BndKind kind, AddressSpace *as, uint64_t addr,
     } else {
         a.ok = true;
     }
-    TRACE(bnd_reg_write, "%s 0x%" G_GINT64_MODIFIER "x/%u <- 0x%"
-          G_GINT64_MODIFIER "x", kind == BND_PIO_WRITE ? "pio" : "mmio",
-          addr, size, value);
+    TRACE(bnd_reg_write,
+          "%s 0x%" G_GINT64_MODIFIER "x/%u <- 0x%" G_GINT64_MODIFIER "x",
+          kind == BND_PIO_WRITE ? "pio" : "mmio", addr, size, value);
     vclock_advance(BND_MMIO_WRITE_NS);
     bnd_after(&a);
     if (cpu_in_guest()) {

@@ -26,24 +26,24 @@ typedef enum BndKind {
     BND_PIO_WRITE,
     BND_CFG_READ,
     BND_CFG_WRITE,
-    BND_IRQ_RAISE,      /* device side: addr = vector, cpu = target */
-    BND_IRQ_DELIVER,    /* vCPU side: addr = vector, value = old level */
-    BND_DMA_READ,       /* device reads guest RAM */
-    BND_DMA_WRITE,      /* device writes guest RAM */
-    BND_SCHED,          /* value = vCPU chosen, addr = candidate mask */
+    BND_IRQ_RAISE,   /* device side: addr = vector, cpu = target */
+    BND_IRQ_DELIVER, /* vCPU side: addr = vector, value = old level */
+    BND_DMA_READ,    /* device reads guest RAM */
+    BND_DMA_WRITE,   /* device writes guest RAM */
+    BND_SCHED,       /* value = vCPU chosen, addr = candidate mask */
     BND_KIND_COUNT
 } BndKind;
 
 typedef struct BndAccess {
     BndKind kind;
-    uint8_t size;       /* access size in bytes (register kinds) */
-    int16_t cpu;        /* vCPU involved, -1 for device context */
-    uint32_t devfn;     /* config space: bus/device/function */
-    uint64_t addr;      /* gpa, port, config offset, vector */
-    uint64_t value;     /* value read/written; scheduler choice */
-    uint64_t len;       /* DMA length */
-    const void *data;   /* DMA data (host pointer), if any */
-    bool ok;            /* the machine accepted the access */
+    uint8_t size;     /* access size in bytes (register kinds) */
+    int16_t cpu;      /* vCPU involved, -1 for device context */
+    uint32_t devfn;   /* config space: bus/device/function */
+    uint64_t addr;    /* gpa, port, config offset, vector */
+    uint64_t value;   /* value read/written; scheduler choice */
+    uint64_t len;     /* DMA length */
+    const void *data; /* DMA data (host pointer), if any */
+    bool ok;          /* the machine accepted the access */
 } BndAccess;
 
 typedef struct BndHook {
@@ -79,7 +79,7 @@ uint64_t bnd_pio_read(uint16_t port, unsigned size);
 void bnd_pio_write(uint16_t port, uint64_t value, unsigned size);
 
 /* Virtual-time cost of register accesses (non-posted read, posted write). */
-#define BND_MMIO_READ_NS 200
+#define BND_MMIO_READ_NS  200
 #define BND_MMIO_WRITE_NS 40
 
 /* Generic notification for crossings whose work happens elsewhere (config

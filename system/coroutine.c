@@ -10,7 +10,7 @@
  * (__sanitizer_start_switch_fiber before, __sanitizer_finish_switch_fiber
  * after), or it reports false stack errors.
  */
-#undef _FORTIFY_SOURCE  /* longjmp between stacks is the point here */
+#undef _FORTIFY_SOURCE /* longjmp between stacks is the point here */
 #include <setjmp.h>
 #include <stdint.h>
 #include <sys/mman.h>
@@ -33,8 +33,8 @@
 #endif
 
 struct Coroutine {
-    jmp_buf env;            /* where the coroutine resumes */
-    jmp_buf *ret_env;       /* where yield returns to */
+    jmp_buf env;      /* where the coroutine resumes */
+    jmp_buf *ret_env; /* where yield returns to */
     uint8_t *map;
     size_t map_size;
     uint8_t *stack;
@@ -42,7 +42,7 @@ struct Coroutine {
     CoroutineEntry *entry;
     void *opaque;
     bool finished;
-    void *fake_stack;       /* ASan fake stack of the suspended side */
+    void *fake_stack; /* ASan fake stack of the suspended side */
     const void *caller_bottom;
     size_t caller_size;
 };
@@ -95,7 +95,7 @@ Coroutine *coroutine_create(CoroutineEntry *entry, void *opaque,
     void *fake = NULL;
 
 #ifdef CO_ASAN
-    stack_size *= 4;    /* instrumented frames are much larger */
+    stack_size *= 4; /* instrumented frames are much larger */
 #endif
     stack_size = (stack_size + page - 1) & ~(page - 1);
     co->map_size = stack_size + page;
@@ -118,8 +118,8 @@ Coroutine *coroutine_create(CoroutineEntry *entry, void *opaque,
     uc.uc_stack.ss_sp = co->stack;
     uc.uc_stack.ss_size = co->stack_size;
     uc.uc_link = NULL;
-    makecontext(&uc, (void (*)(void))trampoline, 2,
-                (unsigned)(uintptr_t)co, (unsigned)((uintptr_t)co >> 32));
+    makecontext(&uc, (void (*)(void))trampoline, 2, (unsigned)(uintptr_t)co,
+                (unsigned)((uintptr_t)co >> 32));
 
     co->ret_env = &init_env;
     if (!_setjmp(init_env)) {
@@ -150,7 +150,7 @@ void coroutine_enter(Coroutine *co)
     jmp_buf env;
     void *fake = NULL;
 
-    g_assert(current == NULL);   /* asymmetric: only the main context */
+    g_assert(current == NULL); /* asymmetric: only the main context */
     g_assert(!co->finished);
     co->ret_env = &env;
     current = co;

@@ -29,15 +29,15 @@
 #include "system/trace.h"
 
 typedef enum BlockKind {
-    BLOCK_NONE,     /* preempted at a yield point, or not started */
-    BLOCK_SPIN,     /* spinning on a held spin lock */
-    BLOCK_STALL,    /* busy-waiting until stall_until */
-    BLOCK_WAIT,     /* a thread waiting for an event */
-    BLOCK_HALT,     /* the idle loop, nothing to do */
+    BLOCK_NONE,  /* preempted at a yield point, or not started */
+    BLOCK_SPIN,  /* spinning on a held spin lock */
+    BLOCK_STALL, /* busy-waiting until stall_until */
+    BLOCK_WAIT,  /* a thread waiting for an event */
+    BLOCK_HALT,  /* the idle loop, nothing to do */
 } BlockKind;
 
 static const char *const block_names[] = {
-    [BLOCK_NONE] = "running", [BLOCK_SPIN] = "spinning",
+    [BLOCK_NONE] = "running",   [BLOCK_SPIN] = "spinning",
     [BLOCK_STALL] = "stalling", [BLOCK_WAIT] = "waiting",
     [BLOCK_HALT] = "idle",
 };
@@ -45,7 +45,7 @@ static const char *const block_names[] = {
 typedef struct Ctx {
     Coroutine *co;
     BlockKind block;
-    GuestThread *thread;    /* NULL for the idle loop */
+    GuestThread *thread; /* NULL for the idle loop */
 } Ctx;
 
 struct GuestThread {
@@ -67,19 +67,19 @@ struct VCpu {
     unsigned index;
     uint8_t level;
     unsigned irq_depth;
-    Ctx *irq_ctx;           /* context holding nested interrupt frames */
+    Ctx *irq_ctx; /* context holding nested interrupt frames */
     uint64_t irr[BITMAP_WORDS];
     uint64_t isr[BITMAP_WORDS];
     uint64_t line[BITMAP_WORDS];
     Ctx *active;
     Ctx idle;
-    GQueue runq;            /* runnable threads waiting for the CPU */
+    GQueue runq; /* runnable threads waiting for the CPU */
     GuestSpinLock *spinning_on;
     const char *spin_site;
     uint64_t stall_until;
-    Event wake;             /* ends a stall in virtual time */
+    Event wake; /* ends a stall in virtual time */
     uint64_t delivered;
-    uint64_t storm;         /* consecutive level re-deliveries */
+    uint64_t storm; /* consecutive level re-deliveries */
     unsigned storm_vector;
     unsigned pct_priority;
 };
@@ -97,9 +97,9 @@ static VCpu *cpus;
 static unsigned ncpus;
 static SchedConfig sched;
 static Rng sched_rng;
-static GPtrArray *threads;      /* every thread, in creation order */
+static GPtrArray *threads; /* every thread, in creation order */
 static IrqVector vectors[IRQ_VECTORS];
-static VCpu *cur;               /* the vCPU running guest code, or NULL */
+static VCpu *cur; /* the vCPU running guest code, or NULL */
 static int last_cpu = -1;
 static unsigned quantum_left;
 static bool stop_requested;
@@ -196,8 +196,9 @@ bool cpus_init(unsigned n, const SchedConfig *cfg, GError **errp)
         }
         /* sort ascending so they fire in order */
         for (unsigned i = 1; i < pct_changes; i++) {
-            for (unsigned j = i; j > 0 &&
-                 pct_change_points[j] < pct_change_points[j - 1]; j--) {
+            for (unsigned j = i;
+                 j > 0 && pct_change_points[j] < pct_change_points[j - 1];
+                 j--) {
                 uint64_t t = pct_change_points[j];
                 pct_change_points[j] = pct_change_points[j - 1];
                 pct_change_points[j - 1] = t;
@@ -403,8 +404,8 @@ uint8_t cpu_raise_level(uint8_t level)
     g_assert(c != NULL);
     old = c->level;
     if (level < old) {
-        g_critical("cpu%u: raise to level %u below current %u", c->index,
-                   level, old);
+        g_critical("cpu%u: raise to level %u below current %u", c->index, level,
+                   old);
         guest_stop_now(MACHINE_STOP_REQUESTED, EXIT_VERIFIER);
     }
     c->level = level;
@@ -417,8 +418,8 @@ void cpu_lower_level(uint8_t level)
 
     g_assert(c != NULL);
     if (level > c->level) {
-        g_critical("cpu%u: lower to level %u above current %u", c->index,
-                   level, c->level);
+        g_critical("cpu%u: lower to level %u above current %u", c->index, level,
+                   c->level);
         guest_stop_now(MACHINE_STOP_REQUESTED, EXIT_VERIFIER);
     }
     c->level = level;
@@ -487,7 +488,9 @@ static void deliver(VCpu *c, unsigned v)
     uint8_t old = c->level;
     IrqVector *iv = &vectors[v];
     BndAccess a = {
-        .kind = BND_IRQ_DELIVER, .cpu = (int16_t)c->index, .addr = v,
+        .kind = BND_IRQ_DELIVER,
+        .cpu = (int16_t)c->index,
+        .addr = v,
         .value = old,
     };
 
@@ -499,13 +502,13 @@ static void deliver(VCpu *c, unsigned v)
     }
     c->delivered++;
     bnd_after(&a);
-    TRACE(irq_deliver, "cpu=%u vector=0x%x level=%u->%u depth=%u", c->index,
-          v, old, c->level, c->irq_depth);
+    TRACE(irq_deliver, "cpu=%u vector=0x%x level=%u->%u depth=%u", c->index, v,
+          old, c->level, c->irq_depth);
     if (iv->fn) {
         iv->fn(c->index, v, iv->opaque);
     } else {
-        guest_error("cpu%u: interrupt on vector 0x%x with no handler",
-                    c->index, v);
+        guest_error("cpu%u: interrupt on vector 0x%x with no handler", c->index,
+                    v);
     }
     /* The handler may have lowered nothing: levels are restored here. */
     c->irq_depth--;
@@ -517,9 +520,11 @@ static void deliver(VCpu *c, unsigned v)
             c->storm = 0;
         }
         if (++c->storm > STORM_LIMIT) {
-            g_string_printf(stop_report, "interrupt storm: vCPU%u vector "
+            g_string_printf(stop_report,
+                            "interrupt storm: vCPU%u vector "
                             "0x%x (%s) stayed asserted through %d handler "
-                            "runs", c->index, v, iv->name ? iv->name : "?",
+                            "runs",
+                            c->index, v, iv->name ? iv->name : "?",
                             STORM_LIMIT);
             guest_stop_now(MACHINE_STOP_HANG, EXIT_DEADLOCK);
         }
@@ -575,8 +580,8 @@ void guest_spin_lock(GuestSpinLock *l, const char *site)
     cpu_yield("spin_lock");
     if (l->owner >= 0) {
         l->contentions++;
-        TRACE(sched_spin, "cpu=%u lock=%s held by cpu%d", c->index,
-              l->name, l->owner);
+        TRACE(sched_spin, "cpu=%u lock=%s held by cpu%d", c->index, l->name,
+              l->owner);
     }
     while (l->owner >= 0) {
         c->spinning_on = l;
@@ -656,7 +661,7 @@ void guest_event_set(GuestEvent *e)
         event_cancel(&t->timeout);
         make_runnable(t);
         if (e->auto_reset) {
-            e->signaled = false;    /* consumed by this one waiter */
+            e->signaled = false; /* consumed by this one waiter */
             break;
         }
     }
@@ -686,8 +691,8 @@ static bool event_wait(GuestEvent *e, uint64_t ns, bool timed)
 
     if (!c || !c->active->thread || c->level >= LEVEL_DISPATCH ||
         c->irq_depth) {
-        g_critical("wait on '%s' outside a thread or at level %u",
-                   e->name, c ? c->level : 0);
+        g_critical("wait on '%s' outside a thread or at level %u", e->name,
+                   c ? c->level : 0);
         if (c) {
             guest_stop_now(MACHINE_STOP_REQUESTED, EXIT_VERIFIER);
         }
@@ -708,11 +713,10 @@ static bool event_wait(GuestEvent *e, uint64_t ns, bool timed)
     if (timed) {
         event_schedule_in(&t->timeout, ns);
     }
-    TRACE(sched_wait, "cpu=%u thread=%s event=%s", c->index, t->name,
-          e->name);
+    TRACE(sched_wait, "cpu=%u thread=%s event=%s", c->index, t->name, e->name);
     while (!t->wait_done) {
         cpu_block(c, BLOCK_WAIT);
-        c = cur;    /* same vCPU: threads are bound */
+        c = cur; /* same vCPU: threads are bound */
     }
     return !t->timed_out;
 }
@@ -823,7 +827,9 @@ static int sched_pick(void)
     }
 
     BndAccess a = {
-        .kind = BND_SCHED, .cpu = (int16_t)pick, .addr = mask,
+        .kind = BND_SCHED,
+        .cpu = (int16_t)pick,
+        .addr = mask,
         .value = (uint64_t)pick,
     };
     if (bnd_before(&a)) {
@@ -835,8 +841,8 @@ static int sched_pick(void)
     a.value = (uint64_t)pick;
     a.ok = true;
     bnd_after(&a);
-    fingerprint = (fingerprint ^ (n_yields * 131 + (uint64_t)pick)) *
-                  0x100000001b3ULL;
+    fingerprint =
+        (fingerprint ^ (n_yields * 131 + (uint64_t)pick)) * 0x100000001b3ULL;
     return pick;
 }
 
@@ -859,8 +865,9 @@ static void run_cpu(int i)
     if (coroutine_finished(ctx->co)) {
         /* The thread returned: the CPU goes to the next one or idles. */
         g_assert(ctx->thread && c->irq_depth == 0);
-        c->active = g_queue_is_empty(&c->runq) ?
-                    &c->idle : &((GuestThread *)g_queue_pop_head(&c->runq))->ctx;
+        c->active = g_queue_is_empty(&c->runq)
+                        ? &c->idle
+                        : &((GuestThread *)g_queue_pop_head(&c->runq))->ctx;
     }
 }
 
@@ -873,18 +880,18 @@ static void report_stuck(void)
         Ctx *a = c->active;
         const char *who = a->thread ? a->thread->name : "idle";
 
-        g_string_append_printf(r, "  vCPU%u: %s (context '%s', level %u",
-                               i, block_names[a->block], who, c->level);
+        g_string_append_printf(r, "  vCPU%u: %s (context '%s', level %u", i,
+                               block_names[a->block], who, c->level);
         if (c->irq_depth) {
-            g_string_append_printf(r, ", %u interrupt(s) nested",
-                                   c->irq_depth);
+            g_string_append_printf(r, ", %u interrupt(s) nested", c->irq_depth);
         }
         g_string_append(r, ")");
         if (a->block == BLOCK_SPIN) {
             GuestSpinLock *l = c->spinning_on;
-            g_string_append_printf(r, " on lock '%s' at %s, held by vCPU%d "
-                                   "(taken at %s)", l->name,
-                                   c->spin_site ? c->spin_site : "?",
+            g_string_append_printf(r,
+                                   " on lock '%s' at %s, held by vCPU%d "
+                                   "(taken at %s)",
+                                   l->name, c->spin_site ? c->spin_site : "?",
                                    l->owner,
                                    l->owner_site ? l->owner_site : "?");
         } else if (a->block == BLOCK_WAIT && a->thread->waiting_on) {
@@ -896,8 +903,10 @@ static void report_stuck(void)
     for (guint i = 0; i < threads->len; i++) {
         GuestThread *t = g_ptr_array_index(threads, i);
         if (t->state == THREAD_WAITING && cpus[t->cpu].active != &t->ctx) {
-            g_string_append_printf(r, "  thread '%s' (vCPU%u) waits for "
-                                   "event '%s'\n", t->name, t->cpu,
+            g_string_append_printf(r,
+                                   "  thread '%s' (vCPU%u) waits for "
+                                   "event '%s'\n",
+                                   t->name, t->cpu,
                                    t->waiting_on ? t->waiting_on->name : "?");
         }
     }
@@ -910,7 +919,7 @@ MachineStop cpus_run(uint64_t time_limit)
     for (;;) {
         if (stop_requested) {
             return guest_stop != MACHINE_STOP_NONE ? guest_stop
-                                                  : MACHINE_STOP_REQUESTED;
+                                                   : MACHINE_STOP_REQUESTED;
         }
         event_run_due();
         if (stop_requested) {
@@ -923,8 +932,10 @@ MachineStop cpus_run(uint64_t time_limit)
         }
         if (event_queued()) {
             if (time_limit && event_deadline > time_limit) {
-                g_string_printf(stop_report, "virtual time limit %"
-                                G_GUINT64_FORMAT " ns reached\n", time_limit);
+                g_string_printf(stop_report,
+                                "virtual time limit %" G_GUINT64_FORMAT
+                                " ns reached\n",
+                                time_limit);
                 report_stuck();
                 return MACHINE_STOP_LIMIT;
             }
@@ -940,15 +951,19 @@ MachineStop cpus_run(uint64_t time_limit)
             waiting |= t->state == THREAD_WAITING;
         }
         if (spinning) {
-            g_string_printf(stop_report, "deadlock at %" G_GUINT64_FORMAT
-                            " ns: no vCPU can make progress\n", vclock_now());
+            g_string_printf(stop_report,
+                            "deadlock at %" G_GUINT64_FORMAT
+                            " ns: no vCPU can make progress\n",
+                            vclock_now());
             report_stuck();
             return MACHINE_STOP_DEADLOCK;
         }
         if (waiting) {
-            g_string_printf(stop_report, "hang at %" G_GUINT64_FORMAT " ns: "
+            g_string_printf(stop_report,
+                            "hang at %" G_GUINT64_FORMAT " ns: "
                             "threads wait and nothing is pending that could "
-                            "wake them\n", vclock_now());
+                            "wake them\n",
+                            vclock_now());
             report_stuck();
             return MACHINE_STOP_HANG;
         }

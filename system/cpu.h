@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <glib.h>
 
-#define VCPU_MAX 64
+#define VCPU_MAX    64
 #define IRQ_VECTORS 256
 
 /* IRQL values, x64 Windows numbering. */
@@ -33,7 +33,7 @@ enum {
     LEVEL_PASSIVE = 0,
     LEVEL_APC = 1,
     LEVEL_DISPATCH = 2,
-    LEVEL_DIRQL_MIN = 3,   /* device interrupts: vectors 0x30..0xBF */
+    LEVEL_DIRQL_MIN = 3, /* device interrupts: vectors 0x30..0xBF */
     LEVEL_DIRQL_MAX = 11,
     LEVEL_CLOCK = 13,
     LEVEL_IPI = 14,
@@ -57,9 +57,9 @@ typedef enum SchedPolicy {
 typedef struct SchedConfig {
     SchedPolicy policy;
     uint64_t seed;
-    double preempt;       /* SCHED_POLICY_RANDOM: probability per yield point */
-    unsigned pct_depth;   /* SCHED_POLICY_PCT: number of priority change points */
-    unsigned quantum;     /* SCHED_POLICY_FIFO: yield points per turn */
+    double preempt;     /* SCHED_POLICY_RANDOM: probability per yield point */
+    unsigned pct_depth; /* SCHED_POLICY_PCT: number of priority change points */
+    unsigned quantum;   /* SCHED_POLICY_FIFO: yield points per turn */
 } SchedConfig;
 
 typedef struct VCpu VCpu;
@@ -78,18 +78,21 @@ typedef enum ThreadState {
 
 struct GuestSpinLock {
     const char *name;
-    int owner;          /* vCPU index holding it, -1 when free */
+    int owner;              /* vCPU index holding it, -1 when free */
     const char *owner_site; /* where it was taken, for deadlock reports */
     uint64_t acquisitions;
     uint64_t contentions;
 };
 
-#define GUEST_SPIN_LOCK_INIT(n) { .name = (n), .owner = -1 }
+#define GUEST_SPIN_LOCK_INIT(n)                                                \
+    {                                                                          \
+        .name = (n), .owner = -1                                               \
+    }
 
 struct GuestEvent {
     const char *name;
     bool signaled;
-    bool auto_reset;    /* SynchronizationEvent: one waiter released */
+    bool auto_reset; /* SynchronizationEvent: one waiter released */
 };
 
 /* Machine-wide CPU state. */

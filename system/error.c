@@ -2,4 +2,4 @@
 /* The project's GError domain (error.h). */
 #include "system/error.h"
 
-G_DEFINE_QUARK(storemu-error-quark, storemu_error)
+G_DEFINE_QUARK(storemu - error - quark, storemu_error)

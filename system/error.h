@@ -12,10 +12,10 @@
 #define STOREMU_ERROR (storemu_error_quark())
 
 typedef enum StoremuError {
-    STOREMU_ERROR_FAILED,       /* anything else */
-    STOREMU_ERROR_CONFIG,       /* a configuration that cannot work */
-    STOREMU_ERROR_UNAVAILABLE,  /* a subsystem not built yet */
-    STOREMU_ERROR_BUSY,         /* resource in use (image lock, slot) */
+    STOREMU_ERROR_FAILED,      /* anything else */
+    STOREMU_ERROR_CONFIG,      /* a configuration that cannot work */
+    STOREMU_ERROR_UNAVAILABLE, /* a subsystem not built yet */
+    STOREMU_ERROR_BUSY,        /* resource in use (image lock, slot) */
 } StoremuError;
 
 GQuark storemu_error_quark(void);

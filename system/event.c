@@ -11,7 +11,7 @@
 uint64_t vclock_ns;
 uint64_t event_deadline = VTIME_NEVER;
 
-static Event **heap;        /* heap[1..count] */
+static Event **heap; /* heap[1..count] */
 static uint32_t count, capacity;
 static uint64_t next_seq;
 static uint64_t events_run;

@@ -15,18 +15,18 @@
 #include <stdint.h>
 
 #define VTIME_NEVER UINT64_MAX
-#define NS_PER_US 1000ULL
-#define NS_PER_MS 1000000ULL
-#define NS_PER_SEC 1000000000ULL
+#define NS_PER_US   1000ULL
+#define NS_PER_MS   1000000ULL
+#define NS_PER_SEC  1000000000ULL
 
 typedef void EventFunc(void *opaque);
 
 typedef struct Event {
-    uint64_t when;      /* absolute virtual time, ns */
-    uint64_t seq;       /* tie-break: order of scheduling */
+    uint64_t when; /* absolute virtual time, ns */
+    uint64_t seq;  /* tie-break: order of scheduling */
     EventFunc *fn;
     void *opaque;
-    const char *name;   /* for traces and reports */
+    const char *name;    /* for traces and reports */
     uint32_t heap_index; /* 1-based position in the queue; 0 = idle */
 } Event;
 

@@ -24,11 +24,11 @@ typedef struct Cleanup {
 
 static PCIBusState *root_bus;
 static FILE *trace_file;
-static GArray *cleanups;    /* Cleanup, run last to first */
+static GArray *cleanups; /* Cleanup, run last to first */
 
 void machine_add_cleanup(void (*fn)(void *opaque), void *opaque)
 {
-    Cleanup c = { fn, opaque };
+    Cleanup c = {fn, opaque};
 
     if (!cleanups) {
         cleanups = g_array_new(FALSE, FALSE, sizeof(Cleanup));
@@ -150,8 +150,8 @@ static void print_machine(const MachineConfig *cfg)
         ndev++;
     }
     printf("storemu: %u vCPU%s, %" G_GUINT64_FORMAT " MiB RAM, sched=%s "
-           "seed=%" G_GUINT64_FORMAT ", %u PCI device%s\n", cfg->smp,
-           cfg->smp == 1 ? "" : "s", cfg->mem_size >> 20,
+           "seed=%" G_GUINT64_FORMAT ", %u PCI device%s\n",
+           cfg->smp, cfg->smp == 1 ? "" : "s", cfg->mem_size >> 20,
            sched_name(cfg->sched.policy), cfg->sched.seed, ndev,
            ndev == 1 ? "" : "s");
 }
@@ -184,9 +184,8 @@ int machine_main(const MachineConfig *cfg)
         break;
     }
     printf("storemu: stopped at %" G_GUINT64_FORMAT " ns virtual time, "
-           "%" G_GUINT64_FORMAT " events, %" G_GUINT64_FORMAT
-           " guest errors\n", vclock_now(), event_count(),
-           guest_errors_total());
+           "%" G_GUINT64_FORMAT " events, %" G_GUINT64_FORMAT " guest errors\n",
+           vclock_now(), event_count(), guest_errors_total());
     machine_fini();
     return rc;
 }

@@ -16,7 +16,7 @@ typedef struct TracePattern {
 } TracePattern;
 
 unsigned trace_generation = 1;
-static GArray *patterns;    /* TracePattern */
+static GArray *patterns; /* TracePattern */
 static FILE *trace_out;
 
 bool trace_enable(const char *pattern, GError **errp)
@@ -32,7 +32,8 @@ bool trace_enable(const char *pattern, GError **errp)
         if (!g_ascii_isalnum(*c) && !strchr("_*?-", *c)) {
             g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                         "-trace: '%s': names use letters, digits and _; "
-                        "patterns * and ?; a leading - disables", pattern);
+                        "patterns * and ?; a leading - disables",
+                        pattern);
             return false;
         }
     }

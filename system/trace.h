@@ -18,7 +18,7 @@
 
 typedef struct TraceSite {
     const char *name;
-    unsigned gen;   /* trace_generation when 'on' was computed */
+    unsigned gen; /* trace_generation when 'on' was computed */
     bool on;
 } TraceSite;
 
@@ -39,18 +39,18 @@ static inline bool trace_site_on(TraceSite *site)
     return site->on;
 }
 
-#define TRACE(tp, fmt, ...)                                             \
-    do {                                                                \
-        static TraceSite trace_site_ = { #tp, 0, false };               \
-        if (G_UNLIKELY(trace_site_on(&trace_site_))) {                  \
-            trace_emit(#tp, fmt, ##__VA_ARGS__);                        \
-        }                                                               \
+#define TRACE(tp, fmt, ...)                                                    \
+    do {                                                                       \
+        static TraceSite trace_site_ = {#tp, 0, false};                        \
+        if (G_UNLIKELY(trace_site_on(&trace_site_))) {                         \
+            trace_emit(#tp, fmt, ##__VA_ARGS__);                               \
+        }                                                                      \
     } while (0)
 
-#define TRACE_ON(tp)                                                    \
-    ({                                                                  \
-        static TraceSite trace_site_ = { #tp, 0, false };               \
-        trace_site_on(&trace_site_);                                    \
+#define TRACE_ON(tp)                                                           \
+    ({                                                                         \
+        static TraceSite trace_site_ = {#tp, 0, false};                        \
+        trace_site_on(&trace_site_);                                           \
     })
 
 #endif

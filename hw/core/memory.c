@@ -15,7 +15,7 @@
 
 struct AddressSpace {
     const char *name;
-    GPtrArray *regions;     /* MemoryRegion*, sorted by addr */
+    GPtrArray *regions; /* MemoryRegion*, sorted by addr */
     MemoryRegion *last;
     uint64_t limit;
 };
@@ -23,8 +23,8 @@ struct AddressSpace {
 AddressSpace *as_memory;
 AddressSpace *as_io;
 
-static uint8_t *mmio_window;    /* PROT_NONE stand-in for the PCI window */
-static uint8_t *pio_window;     /* PROT_NONE stand-in for port I/O */
+static uint8_t *mmio_window; /* PROT_NONE stand-in for the PCI window */
+static uint8_t *pio_window;  /* PROT_NONE stand-in for port I/O */
 static uint64_t n_guest_errors;
 
 static AddressSpace *as_new(const char *name, uint64_t limit)
@@ -55,7 +55,8 @@ static void *reserve(uint64_t size)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) {
         g_error("memory: cannot reserve a %" G_GUINT64_FORMAT
-                "-byte register window", size);
+                "-byte register window",
+                size);
     }
     return p;
 }
@@ -83,8 +84,7 @@ void memory_fini(void)
 }
 
 void memory_region_init(MemoryRegion *mr, const char *name,
-                        const MemoryRegionOps *ops, void *opaque,
-                        uint64_t size)
+                        const MemoryRegionOps *ops, void *opaque, uint64_t size)
 {
     mr->name = name;
     mr->ops = ops;
@@ -105,7 +105,8 @@ bool memory_region_map(MemoryRegion *mr, AddressSpace *as, uint64_t addr,
         addr + mr->size < addr) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "%s: region '%s' at 0x%" G_GINT64_MODIFIER "x does not "
-                    "fit the address space", as->name, mr->name, addr);
+                    "fit the address space",
+                    as->name, mr->name, addr);
         return false;
     }
     for (i = 0; i < as->regions->len; i++) {
@@ -113,7 +114,8 @@ bool memory_region_map(MemoryRegion *mr, AddressSpace *as, uint64_t addr,
         if (addr < o->addr + o->size && o->addr < addr + mr->size) {
             g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_BUSY,
                         "%s: region '%s' at 0x%" G_GINT64_MODIFIER "x overlaps "
-                        "'%s'", as->name, mr->name, addr, o->name);
+                        "'%s'",
+                        as->name, mr->name, addr, o->name);
             return false;
         }
         if (o->addr > addr) {
@@ -123,8 +125,9 @@ bool memory_region_map(MemoryRegion *mr, AddressSpace *as, uint64_t addr,
     mr->addr = addr;
     mr->as = as;
     g_ptr_array_insert(as->regions, (gint)i, mr);
-    TRACE(memory_map, "%s %s at 0x%" G_GINT64_MODIFIER "x size 0x%"
-          G_GINT64_MODIFIER "x", as->name, mr->name, addr, mr->size);
+    TRACE(memory_map,
+          "%s %s at 0x%" G_GINT64_MODIFIER "x size 0x%" G_GINT64_MODIFIER "x",
+          as->name, mr->name, addr, mr->size);
     return true;
 }
 
@@ -175,7 +178,8 @@ static MemoryRegion *access_check(AddressSpace *as, uint64_t addr,
 
     if (!mr) {
         guest_error("%s %s of %u bytes at 0x%" G_GINT64_MODIFIER "x hits no "
-                    "device", as->name, write ? "write" : "read", size, addr);
+                    "device",
+                    as->name, write ? "write" : "read", size, addr);
         return NULL;
     }
     min = mr->ops->min_access_size ? mr->ops->min_access_size : 1;
@@ -185,8 +189,8 @@ static MemoryRegion *access_check(AddressSpace *as, uint64_t addr,
         addr - mr->addr > mr->size - size) {
         mr->guest_errors++;
         guest_error("%s: %s %s of %u bytes at offset 0x%" G_GINT64_MODIFIER
-                    "x refused (allowed %u..%u bytes%s)", mr->name,
-                    as->name, write ? "write" : "read", size,
+                    "x refused (allowed %u..%u bytes%s)",
+                    mr->name, as->name, write ? "write" : "read", size,
                     addr - mr->addr, min, max,
                     mr->ops->unaligned ? "" : ", aligned");
         return NULL;

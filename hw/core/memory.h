@@ -20,17 +20,16 @@
 #include <glib.h>
 
 /* Guest-physical layout above RAM. */
-#define PCI_MMIO_BASE 0xE0000000ULL
-#define PCI_MMIO_SIZE 0x1EC00000ULL   /* up to 0xFEC00000 */
-#define MSI_ADDR_BASE 0xFEE00000ULL
-#define MSI_ADDR_SIZE 0x00100000ULL
+#define PCI_MMIO_BASE  0xE0000000ULL
+#define PCI_MMIO_SIZE  0x1EC00000ULL /* up to 0xFEC00000 */
+#define MSI_ADDR_BASE  0xFEE00000ULL
+#define MSI_ADDR_SIZE  0x00100000ULL
 #define PIO_SPACE_SIZE 0x10000ULL
-#define PCI_PIO_BASE 0x1000ULL
+#define PCI_PIO_BASE   0x1000ULL
 
 typedef struct MemoryRegionOps {
     uint64_t (*read)(void *opaque, uint64_t offset, unsigned size);
-    void (*write)(void *opaque, uint64_t offset, uint64_t value,
-                  unsigned size);
+    void (*write)(void *opaque, uint64_t offset, uint64_t value, unsigned size);
     /* Allowed access sizes in bytes (1, 2, 4, 8); 0 means 1 and 8. */
     unsigned min_access_size;
     unsigned max_access_size;
@@ -45,8 +44,8 @@ typedef struct MemoryRegion {
     const MemoryRegionOps *ops;
     void *opaque;
     uint64_t size;
-    uint64_t addr;      /* base while mapped */
-    AddressSpace *as;   /* NULL while unmapped */
+    uint64_t addr;    /* base while mapped */
+    AddressSpace *as; /* NULL while unmapped */
     uint64_t guest_errors;
 } MemoryRegion;
 

@@ -31,8 +31,8 @@ typedef struct Allocation {
 uint8_t *ram_base;
 uint64_t ram_size;
 
-static GArray *free_list;       /* FreeExtent, sorted by start */
-static GHashTable *live;        /* gpa -> Allocation* */
+static GArray *free_list; /* FreeExtent, sorted by start */
+static GHashTable *live;  /* gpa -> Allocation* */
 static RamStats stats;
 static uint64_t n_dma_faults;
 
@@ -40,11 +40,11 @@ bool ram_init(uint64_t size, GError **errp)
 {
     void *p;
 
-    if (size < RAM_MIN_SIZE || size > RAM_MAX_SIZE ||
-        size % GUEST_PAGE_SIZE) {
+    if (size < RAM_MIN_SIZE || size > RAM_MAX_SIZE || size % GUEST_PAGE_SIZE) {
         g_set_error(errp, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                     "guest RAM size %" G_GUINT64_FORMAT " must be a multiple "
-                    "of 4K between 4M and 3G", size);
+                    "of 4K between 4M and 3G",
+                    size);
         return false;
     }
     ram_fini();
@@ -59,7 +59,7 @@ bool ram_init(uint64_t size, GError **errp)
     ram_base = p;
     ram_size = size;
     free_list = g_array_new(FALSE, FALSE, sizeof(FreeExtent));
-    FreeExtent all = { RAM_RESERVED, size - RAM_RESERVED };
+    FreeExtent all = {RAM_RESERVED, size - RAM_RESERVED};
     g_array_append_val(free_list, all);
     live = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
     memset(&stats, 0, sizeof(stats));
@@ -135,7 +135,7 @@ void *ram_alloc(uint64_t size, uint64_t align, uint64_t boundary,
         uint64_t tail = fe_end - (a + size);
 
         if (head && tail) {
-            FreeExtent t = { a + size, tail };
+            FreeExtent t = {a + size, tail};
             fe->size = head;
             g_array_insert_val(free_list, i + 1, t);
         } else if (head) {
@@ -157,13 +157,15 @@ void *ram_alloc(uint64_t size, uint64_t align, uint64_t boundary,
         stats.allocations_live++;
         stats.allocations_total++;
         memset(ram_base + a, 0, size);
-        TRACE(ram_alloc, "gpa=0x%" G_GINT64_MODIFIER "x size=%" G_GUINT64_FORMAT
-              " tag=%s", a, size, tag ? tag : "-");
+        TRACE(ram_alloc,
+              "gpa=0x%" G_GINT64_MODIFIER "x size=%" G_GUINT64_FORMAT " tag=%s",
+              a, size, tag ? tag : "-");
         return ram_base + a;
     }
     stats.failures++;
-    TRACE(ram_alloc_fail, "size=%" G_GUINT64_FORMAT " align=%" G_GUINT64_FORMAT
-          " tag=%s", size, align, tag ? tag : "-");
+    TRACE(ram_alloc_fail,
+          "size=%" G_GUINT64_FORMAT " align=%" G_GUINT64_FORMAT " tag=%s", size,
+          align, tag ? tag : "-");
     return NULL;
 }
 
@@ -268,7 +270,11 @@ void ram_foreach_allocation(void (*fn)(uint64_t gpa, uint64_t size,
 static bool dma_access(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
 {
     BndAccess a = {
-        .kind = kind, .cpu = -1, .addr = gpa, .len = len, .data = buf,
+        .kind = kind,
+        .cpu = -1,
+        .addr = gpa,
+        .len = len,
+        .data = buf,
     };
     void *host = ram_ptr(gpa, len);
 

@@ -19,10 +19,10 @@
 #include <stdint.h>
 #include <glib.h>
 
-#define GUEST_PAGE_SIZE 4096ULL
-#define RAM_RESERVED (64 * 1024ULL)
-#define RAM_MIN_SIZE (4ULL << 20)
-#define RAM_MAX_SIZE (3ULL << 30)   /* below the PCI hole */
+#define GUEST_PAGE_SIZE  4096ULL
+#define RAM_RESERVED     (64 * 1024ULL)
+#define RAM_MIN_SIZE     (4ULL << 20)
+#define RAM_MAX_SIZE     (3ULL << 30) /* below the PCI hole */
 #define RAM_DEFAULT_SIZE (256ULL << 20)
 
 extern uint8_t *ram_base;

@@ -13,7 +13,7 @@ typedef struct Counter {
 static void count_entry(void *opaque)
 {
     Counter *c = opaque;
-    volatile char big[8192];    /* lives on the coroutine stack */
+    volatile char big[8192]; /* lives on the coroutine stack */
 
     big[0] = c->tag;
     for (c->steps = 0; c->steps < c->limit; c->steps++) {
@@ -25,7 +25,7 @@ static void count_entry(void *opaque)
 static void test_round_trips(void)
 {
     GString *log = g_string_new(NULL);
-    Counter c = { .limit = 5, .log = log, .tag = 'a' };
+    Counter c = {.limit = 5, .log = log, .tag = 'a'};
     Coroutine *co = coroutine_create(count_entry, &c, 64 * 1024);
 
     g_assert_null(coroutine_self());
@@ -44,8 +44,8 @@ static void test_round_trips(void)
 static void test_interleave(void)
 {
     GString *log = g_string_new(NULL);
-    Counter a = { .limit = 3, .log = log, .tag = 'a' };
-    Counter b = { .limit = 3, .log = log, .tag = 'b' };
+    Counter a = {.limit = 3, .log = log, .tag = 'a'};
+    Counter b = {.limit = 3, .log = log, .tag = 'b'};
     Coroutine *ca = coroutine_create(count_entry, &a, 64 * 1024);
     Coroutine *cb = coroutine_create(count_entry, &b, 64 * 1024);
 
@@ -87,7 +87,7 @@ static void test_many(void)
     GString *log = g_string_new(NULL);
 
     for (int i = 0; i < N; i++) {
-        c[i] = (Counter){ .limit = 2, .log = log, .tag = 'x' };
+        c[i] = (Counter){.limit = 2, .log = log, .tag = 'x'};
         co[i] = coroutine_create(count_entry, &c[i], 64 * 1024);
     }
     for (int round = 0; round < 3; round++) {

@@ -13,8 +13,11 @@ static GString *trail;
 
 static void machine_up(unsigned n, SchedPolicy pol, uint64_t seed)
 {
-    SchedConfig sc = { .policy = pol, .seed = seed, .preempt = 0.3,
-                       .pct_depth = 3, .quantum = 8 };
+    SchedConfig sc = {.policy = pol,
+                      .seed = seed,
+                      .preempt = 0.3,
+                      .pct_depth = 3,
+                      .quantum = 8};
     g_autoptr(GError) err = NULL;
 
     event_loop_init();
@@ -50,7 +53,7 @@ static void worker(void *opaque)
 
 static char *interleaving(SchedPolicy pol, uint64_t seed)
 {
-    Worker w[4] = { { 'a', 40 }, { 'b', 40 }, { 'c', 40 }, { 'd', 40 } };
+    Worker w[4] = {{'a', 40}, {'b', 40}, {'c', 40}, {'d', 40}};
     char *out;
 
     machine_up(4, pol, seed);
@@ -153,10 +156,10 @@ static void masked_thread(void *opaque)
 {
     uint8_t old = cpu_raise_level(6);
 
-    irq_raise(0, 0x50);     /* level 5 <= 6: held */
+    irq_raise(0, 0x50); /* level 5 <= 6: held */
     cpu_yield("masked");
     g_string_append(trail, "M");
-    cpu_lower_level(old);   /* delivered here */
+    cpu_lower_level(old); /* delivered here */
     g_string_append(trail, "U");
 }
 
@@ -212,7 +215,7 @@ static void test_interrupt_storm_is_a_hang(void)
 
 static void cross_cpu_thread(void *opaque)
 {
-    irq_raise(1, 0x70);     /* another vCPU's interrupt */
+    irq_raise(1, 0x70); /* another vCPU's interrupt */
     cpu_yield("x");
 }
 
@@ -417,7 +420,7 @@ static void auto_waiter(void *opaque)
 static void auto_setter(void *opaque)
 {
     cpu_stall(100);
-    guest_event_set(&ev_done);  /* releases exactly one */
+    guest_event_set(&ev_done); /* releases exactly one */
     cpu_stall(100);
     guest_event_set(&ev_done);
 }
@@ -495,14 +498,17 @@ static void test_request_stop(void)
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
-    g_test_add_func("/cpu/sched/fifo-quantum", test_fifo_runs_quantum_then_rotates);
-    g_test_add_func("/cpu/sched/random-same-seed", test_random_same_seed_same_run);
+    g_test_add_func("/cpu/sched/fifo-quantum",
+                    test_fifo_runs_quantum_then_rotates);
+    g_test_add_func("/cpu/sched/random-same-seed",
+                    test_random_same_seed_same_run);
     g_test_add_func("/cpu/sched/random-seeds-differ", test_random_seeds_differ);
     g_test_add_func("/cpu/sched/pct-deterministic", test_pct_deterministic);
     g_test_add_func("/cpu/sched/random-exposes-race", test_random_exposes_race);
     g_test_add_func("/cpu/irq/nested-by-level", test_nested_delivery_by_level);
     g_test_add_func("/cpu/irq/level-masks", test_level_masks_delivery);
-    g_test_add_func("/cpu/irq/level-triggered", test_level_triggered_redelivery);
+    g_test_add_func("/cpu/irq/level-triggered",
+                    test_level_triggered_redelivery);
     g_test_add_func("/cpu/irq/storm", test_interrupt_storm_is_a_hang);
     g_test_add_func("/cpu/irq/idle-cpu", test_interrupt_on_idle_cpu);
     g_test_add_func("/cpu/lock/deadlock", test_deadlock_detected);

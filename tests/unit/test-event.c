@@ -37,8 +37,11 @@ static void test_order_by_time(void)
 {
     Event e[5];
     /* scheduled out of order; expect time order */
-    static const struct { uint64_t t; const char *tag; } tab[] = {
-        { 500, "e" }, { 100, "a" }, { 300, "c" }, { 200, "b" }, { 400, "d" },
+    static const struct {
+        uint64_t t;
+        const char *tag;
+    } tab[] = {
+        {500, "e"}, {100, "a"}, {300, "c"}, {200, "b"}, {400, "d"},
     };
 
     setup();
@@ -86,8 +89,8 @@ static void test_cancel_and_reschedule(void)
     event_schedule(&c, 30);
     event_cancel(&b);
     g_assert_false(event_pending(&b));
-    event_cancel(&b);               /* cancelling twice is harmless */
-    event_schedule(&a, 40);         /* moves a after c */
+    event_cancel(&b);       /* cancelling twice is harmless */
+    event_schedule(&a, 40); /* moves a after c */
     g_assert_cmpuint(event_queued(), ==, 2);
     drain();
     g_assert_cmpstr(log_->str, ==, "ca");
@@ -125,7 +128,7 @@ static void chain_fn(void *opaque)
 
 static void test_handler_reschedules(void)
 {
-    Chain ch = { .left = 4 };
+    Chain ch = {.left = 4};
 
     setup();
     event_init(&ch.ev, "chain", chain_fn, &ch);
@@ -175,8 +178,7 @@ int main(int argc, char **argv)
     g_test_add_func("/event/order-by-time", test_order_by_time);
     g_test_add_func("/event/ties-in-schedule-order",
                     test_ties_in_schedule_order);
-    g_test_add_func("/event/cancel-and-reschedule",
-                    test_cancel_and_reschedule);
+    g_test_add_func("/event/cancel-and-reschedule", test_cancel_and_reschedule);
     g_test_add_func("/event/past-means-now", test_past_means_now);
     g_test_add_func("/event/handler-reschedules", test_handler_reschedules);
     g_test_add_func("/event/heap-stress", test_heap_stress);

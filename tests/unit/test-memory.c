@@ -30,8 +30,10 @@ static void regs_write(void *opaque, uint64_t off, uint64_t v, unsigned size)
 }
 
 static const MemoryRegionOps regs_ops = {
-    .read = regs_read, .write = regs_write,
-    .min_access_size = 4, .max_access_size = 4,
+    .read = regs_read,
+    .write = regs_write,
+    .min_access_size = 4,
+    .max_access_size = 4,
 };
 
 static void test_dispatch_and_checks(void)
@@ -41,11 +43,11 @@ static void test_dispatch_and_checks(void)
         unsigned size;
         bool ok;
     } tab[] = {
-        { 0, 4, true }, { 12, 4, true }, { 2, 4, false }, { 0, 2, false },
-        { 0, 8, false }, { 0, 1, false }, { 16, 4, false }, { 14, 4, false },
-        { 0, 3, false },
+        {0, 4, true},   {12, 4, true},  {2, 4, false},
+        {0, 2, false},  {0, 8, false},  {0, 1, false},
+        {16, 4, false}, {14, 4, false}, {0, 3, false},
     };
-    Regs s = { .r = { 1, 2, 3, 4 } };
+    Regs s = {.r = {1, 2, 3, 4}};
     MemoryRegion mr;
     bool ok;
 
@@ -87,7 +89,7 @@ static void test_unmapped_reads_all_ones(void)
 
 static void test_overlap_refused_and_unmap(void)
 {
-    Regs s = { 0 };
+    Regs s = {0};
     MemoryRegion a, b;
     g_autoptr(GError) err = NULL;
     bool ok;
@@ -141,9 +143,9 @@ static bool answer_reads(BndAccess *a, void *opaque)
 
 static void test_boundary_accessors(void)
 {
-    Regs s = { .r = { 5 } };
+    Regs s = {.r = {5}};
     MemoryRegion mr;
-    BndHook hook = { .name = "answer", .before = answer_reads };
+    BndHook hook = {.name = "answer", .before = answer_reads};
     uint64_t t0;
 
     event_loop_init();
@@ -160,7 +162,7 @@ static void test_boundary_accessors(void)
     g_assert_cmpuint(bnd_counts[BND_MMIO_WRITE], ==, 1);
     g_assert_true(bnd_hook_add(&hook));
     g_assert_cmpuint(bnd_mmio_read(PCI_MMIO_BASE, 4), ==, 0x77);
-    g_assert_cmpuint(s.reads, ==, 1);   /* the device was not asked */
+    g_assert_cmpuint(s.reads, ==, 1); /* the device was not asked */
     bnd_hook_remove(&hook);
     g_assert_cmpuint(bnd_nhooks, ==, 0);
     g_assert_cmpuint(bnd_mmio_read(PCI_MMIO_BASE + 4, 4), ==, 9);

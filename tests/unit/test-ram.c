@@ -14,7 +14,7 @@
 static void ram_up(uint64_t size)
 {
     g_autoptr(GError) err = NULL;
-    SchedConfig sc = { .policy = SCHED_POLICY_FIFO };
+    SchedConfig sc = {.policy = SCHED_POLICY_FIFO};
 
     event_loop_init();
     memory_init();
@@ -51,15 +51,15 @@ static void test_alignment_and_boundary(void)
     static const struct {
         uint64_t size, align, boundary;
     } tab[] = {
-        { 1, 16, 0 }, { 100, 64, 0 }, { 4096, 4096, 0 }, { 5000, 4096, 0 },
-        { 3000, 16, 4096 }, { 4096, 16, 4096 }, { 200, 512, 1024 },
-        { 65536, 65536, 0 }, { 17, 1, 0 }, { 8192, 128, 8192 },
+        {1, 16, 0},        {100, 64, 0},      {4096, 4096, 0},
+        {5000, 4096, 0},   {3000, 16, 4096},  {4096, 16, 4096},
+        {200, 512, 1024},  {65536, 65536, 0}, {17, 1, 0},
+        {8192, 128, 8192},
     };
 
     ram_up(16 << 20);
     for (unsigned i = 0; i < G_N_ELEMENTS(tab); i++) {
-        uint8_t *p = ram_alloc(tab[i].size, tab[i].align, tab[i].boundary,
-                               "t");
+        uint8_t *p = ram_alloc(tab[i].size, tab[i].align, tab[i].boundary, "t");
         uint64_t gpa = 0, a = MAX(tab[i].align, 16);
         g_assert_nonnull(p);
         g_assert_true(ram_gpa(p, &gpa));
@@ -95,7 +95,7 @@ static void test_free_coalesces(void)
     g_assert_cmpuint(st.allocations_live, ==, 8);
     g_assert_cmpuint(st.bytes_in_use, ==, 8 * 4096);
     /* free in an order that needs both left and right merges */
-    static const int order[] = { 1, 3, 2, 0, 6, 4, 5, 7 };
+    static const int order[] = {1, 3, 2, 0, 6, 4, 5, 7};
     for (unsigned i = 0; i < G_N_ELEMENTS(order); i++) {
         ram_free(p[order[i]]);
     }
@@ -116,11 +116,11 @@ static void test_bad_free_is_guest_error(void)
     ram_up(8 << 20);
     p = ram_alloc(64, 16, 0, "x");
     before = guest_errors_total();
-    ram_free(p + 16);           /* not the start */
-    ram_free((void *)&before);  /* not guest memory */
+    ram_free(p + 16);          /* not the start */
+    ram_free((void *)&before); /* not guest memory */
     g_assert_cmpuint(guest_errors_total(), ==, before + 2);
     ram_free(p);
-    ram_free(p);                /* double free */
+    ram_free(p); /* double free */
     g_assert_cmpuint(guest_errors_total(), ==, before + 3);
     ram_down();
 }
@@ -156,7 +156,7 @@ static void count_leak(uint64_t gpa, uint64_t size, const char *tag,
 
 static void test_foreach_lists_live(void)
 {
-    Leak l = { 0 };
+    Leak l = {0};
 
     ram_up(8 << 20);
     ram_alloc(100, 16, 0, "leaky");
@@ -192,16 +192,14 @@ static void test_dma_bounds(void)
         uint64_t gpa, len;
         bool ok;
     } tab[] = {
-        { RAM_RESERVED, 64, true },
-        { 0, 16, true },                        /* reserved but RAM */
-        { (8 << 20) - 16, 16, true },           /* last bytes */
-        { (8 << 20) - 15, 16, false },          /* crosses the end */
-        { 8 << 20, 1, false },
-        { UINT64_MAX - 3, 8, false },           /* wraps */
-        { PCI_MMIO_BASE, 4, false },
+        {RAM_RESERVED, 64, true},    {0, 16, true}, /* reserved but RAM */
+        {(8 << 20) - 16, 16, true},                 /* last bytes */
+        {(8 << 20) - 15, 16, false},                /* crosses the end */
+        {8 << 20, 1, false},         {UINT64_MAX - 3, 8, false}, /* wraps */
+        {PCI_MMIO_BASE, 4, false},
     };
-    uint8_t buf[64] = { 0 };
-    BndHook hook = { .name = "t", .after = note_dma };
+    uint8_t buf[64] = {0};
+    BndHook hook = {.name = "t", .after = note_dma};
 
     ram_up(8 << 20);
     seen = g_array_new(FALSE, FALSE, sizeof(BndAccess));
@@ -230,7 +228,7 @@ static void test_dma_bounds(void)
 static void test_dma_hook_can_fail(void)
 {
     uint64_t target = RAM_RESERVED + 4096;
-    BndHook hook = { .name = "fail", .before = fail_dma, .opaque = &target };
+    BndHook hook = {.name = "fail", .before = fail_dma, .opaque = &target};
     uint8_t buf[16];
 
     ram_up(8 << 20);
