@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The miniport boundary: the only file that calls the miniport's Hw*
+ * routines. Each call gets the IRQL and the lock its DDI page documents,
+ * is pushed on the calling vCPU's routine stack (what the verifier names
+ * in its reports), and has its return code checked.
+ *
+ * IRQL and locks, per the DDI reference:
+ *   HwStorFindAdapter, passive init, work items,
+ *   query/start/remove unit control          PASSIVE_LEVEL, no lock
+ *   HwStorInitialize                          DIRQL, interrupt lock
+ *                                             (DISPATCH for virtual)
+ *   HwStorBuildIo                             DISPATCH_LEVEL, no lock
+ *   HwStorStartIo  full duplex                DISPATCH_LEVEL, StartIo lock
+ *                  half duplex                DIRQL, interrupt lock
+ *                  concurrent channels        DISPATCH_LEVEL, no lock
+ *                  virtual miniport           caller's IRQL (<= DISPATCH)
+ *   HwStorInterrupt                           DIRQL, interrupt lock
+ *   HwMSInterruptRoutine                      DIRQL, interrupt lock or the
+ *                                             message's lock (per message)
+ *   HwStorDpcRoutine                          DISPATCH_LEVEL
+ *   HwStorTimer                               as HwStorStartIo
+ *   HwStorResetBus                            DISPATCH_LEVEL, StartIo lock
+ *   ScsiStopAdapter / ScsiRestartAdapter      DIRQL, interrupt lock
+ *   other adapter control, unit power         PASSIVE / DISPATCH
+ */
+#include "port/port.h"
+#include "system/trace.h"
+
+#define MP_MAX_DEPTH 16
+
+typedef struct MpFrame {
+    MpRoutine routine;
+    PortAdapter *adapter;
+    PortRequest *req;
+    bool half_duplex_startio;
+} MpFrame;
+
+static MpFrame frames[VCPU_MAX][MP_MAX_DEPTH];
+static unsigned depth[VCPU_MAX];
+
+static const char *const routine_names[MP_ROUTINE_COUNT] = {
+    [MP_NONE] = "port code",
+    [MP_DRIVER_ENTRY] = "DriverEntry",
+    [MP_FIND_ADAPTER] = "HwStorFindAdapter",
+    [MP_INITIALIZE] = "HwStorInitialize",
+    [MP_PASSIVE_INIT] = "HwStorPassiveInitializeRoutine",
+    [MP_BUILDIO] = "HwStorBuildIo",
+    [MP_STARTIO] = "HwStorStartIo",
+    [MP_INTERRUPT] = "HwStorInterrupt",
+    [MP_MSI] = "HwStorMessageSignaledInterruptRoutine",
+    [MP_DPC] = "HwStorDpcRoutine",
+    [MP_TIMER] = "HwStorTimer",
+    [MP_RESET_BUS] = "HwStorResetBus",
+    [MP_ADAPTER_CONTROL] = "HwStorAdapterControl",
+    [MP_UNIT_CONTROL] = "HwStorUnitControl",
+    [MP_WORKITEM] = "HwStorWorkItem",
+    [MP_TRACING] = "HwStorTracingEnabled",
+    [MP_FREE_RESOURCES] = "HwStorFreeAdapterResources",
+    [MP_SYNC_ACCESS] = "StorPortSynchronizeAccess routine",
+};
+
+const char *mp_routine_name(MpRoutine r)
+{
+    return r < MP_ROUTINE_COUNT ? routine_names[r] : "?";
+}
+
+static MpFrame *top(void)
+{
+    int c = cpu_index();
+    return (c >= 0 && depth[c]) ? &frames[c][depth[c] - 1] : NULL;
+}
+
+MpRoutine mp_current(void)
+{
+    MpFrame *f = top();
+    return f ? f->routine : MP_NONE;
+}
+
+PortRequest *mp_current_request(void)
+{
+    int c = cpu_index();
+
+    if (c < 0) {
+        return NULL;
+    }
+    for (unsigned i = depth[c]; i > 0; i--) {
+        if (frames[c][i - 1].req) {
+            return frames[c][i - 1].req;
+        }
+    }
+    return NULL;
+}
+
+bool mp_in_half_duplex_startio(void)
+{
+    MpFrame *f = top();
+    return f && f->half_duplex_startio;
+}
+
+static void push(MpRoutine r, PortAdapter *a, PortRequest *req, bool hd)
+{
+    int c = cpu_index();
+
+    g_assert(c >= 0);
+    g_assert(depth[c] < MP_MAX_DEPTH);
+    frames[c][depth[c]++] = (MpFrame){ r, a, req, hd };
+    TRACE(mp_enter, "cpu=%d %s%s%" G_GUINT64_FORMAT, c, routine_names[r],
+          req ? " req=" : "", req ? req->id : 0);
+}
+
+static void pop(void)
+{
+    int c = cpu_index();
+
+    g_assert(c >= 0 && depth[c] > 0);
+    depth[c]--;
+    TRACE(mp_exit, "cpu=%d %s", c, routine_names[frames[c][depth[c]].routine]);
+}
+
+/* A routine documented for PASSIVE_LEVEL called above it is a port bug,
+ * not the miniport's: assert it. */
+static void expect_level(KIRQL want, MpRoutine r)
+{
+    if (cpu_level() != want) {
+        g_error("port: %s called at IRQL %u, wants %u", routine_names[r],
+                cpu_level(), want);
+    }
+}
+
+/* Take the lock @l at @level; returns the previous IRQL. */
+static KIRQL lock_at(GuestSpinLock *l, KIRQL level, const char *site)
+{
+    KIRQL old = cpu_level();
+
+    if (level > old) {
+        cpu_raise_level(level);
+    }
+    if (l) {
+        guest_spin_lock(l, site);
+    }
+    return old;
+}
+
+static void unlock_to(GuestSpinLock *l, KIRQL old)
+{
+    if (l) {
+        guest_spin_unlock(l);
+    }
+    if (cpu_level() > old) {
+        cpu_lower_level(old);
+    }
+}
+
+ULONG mp_driver_entry(PortDriver *d)
+{
+    ULONG st;
+
+    expect_level(PASSIVE_LEVEL, MP_DRIVER_ENTRY);
+    push(MP_DRIVER_ENTRY, NULL, NULL, false);
+    /* DriverObject: the port's driver record; RegistryPath: the name. */
+    st = d->driver_entry(d, d->name);
+    pop();
+    return st;
+}
+
+ULONG mp_find_adapter(PortAdapter *a, PBOOLEAN again)
+{
+    PortDriver *d = a->drv;
+    const char *arg = g_hash_table_lookup(d->params, "DriverParameter");
+    ULONG st;
+
+    expect_level(PASSIVE_LEVEL, MP_FIND_ADAPTER);
+    push(MP_FIND_ADAPTER, a, NULL, false);
+    if (d->virtual_miniport) {
+        PVIRTUAL_HW_FIND_ADAPTER fn =
+            (PVIRTUAL_HW_FIND_ADAPTER)(void *)d->hw.HwFindAdapter;
+        st = fn(a->devext, d->hw_context, NULL, NULL, (PCHAR)arg, a->cfg,
+                again);
+    } else {
+        st = d->hw.HwFindAdapter(a->devext, d->hw_context, NULL, (PCHAR)arg,
+                                 a->cfg, again);
+    }
+    pop();
+    return st;
+}
+
+BOOLEAN mp_initialize(PortAdapter *a)
+{
+    BOOLEAN ok;
+    KIRQL old;
+
+    if (a->drv->virtual_miniport) {
+        old = lock_at(NULL, DISPATCH_LEVEL, "HwStorInitialize");
+        push(MP_INITIALIZE, a, NULL, false);
+        ok = a->drv->hw.HwInitialize(a->devext);
+        pop();
+        unlock_to(NULL, old);
+        return ok;
+    }
+    old = lock_at(&a->interrupt_lock, a->dirql, "HwStorInitialize");
+    push(MP_INITIALIZE, a, NULL, false);
+    ok = a->drv->hw.HwInitialize(a->devext);
+    pop();
+    unlock_to(&a->interrupt_lock, old);
+    return ok;
+}
+
+BOOLEAN mp_passive_initialize(PortAdapter *a)
+{
+    BOOLEAN ok;
+
+    expect_level(PASSIVE_LEVEL, MP_PASSIVE_INIT);
+    push(MP_PASSIVE_INIT, a, NULL, false);
+    ok = a->passive_init(a->devext);
+    pop();
+    return ok;
+}
+
+void mp_start_request(PortAdapter *a, PortRequest *req)
+{
+    HW_INITIALIZATION_DATA *hw = &a->drv->hw;
+    bool virt = a->drv->virtual_miniport;
+    KIRQL entry = cpu_level(), old;
+    GuestSpinLock *lock = NULL;
+    KIRQL level = DISPATCH_LEVEL;
+    bool hd = false;
+    BOOLEAN ok;
+
+    req->state = REQ_STARTING;
+    req->in_startio = true;
+    if (!virt && entry < DISPATCH_LEVEL) {
+        cpu_raise_level(DISPATCH_LEVEL);
+    }
+    if (hw->HwBuildIo && !virt) {
+        push(MP_BUILDIO, a, req, false);
+        ok = hw->HwBuildIo(a->devext, req->srb);
+        pop();
+        if (!ok) {
+            /* FALSE: the miniport completed the request in BuildIo. */
+            req->in_startio = false;
+            if (req->state == REQ_STARTING) {
+                verifier_report(VC_BAD_CALL, req,
+                                "HwStorBuildIo returned FALSE without "
+                                "completing the request");
+                SrbSetSrbStatus(req->srb, SRB_STATUS_ERROR);
+                port_complete_from_miniport(a, req->srb);
+            }
+            goto out;
+        }
+    }
+    if (virt || a->concurrent_channels) {
+        lock = NULL;
+    } else if (a->sync == StorSynchronizeHalfDuplex) {
+        lock = &a->interrupt_lock;
+        level = a->dirql;
+        hd = true;
+    } else {
+        lock = &a->startio_lock;
+    }
+    old = lock_at(lock, virt ? cpu_level() : level, "HwStorStartIo");
+    push(MP_STARTIO, a, req, hd);
+    ok = hw->HwStartIo(a->devext, req->srb);
+    pop();
+    unlock_to(lock, old);
+    req->in_startio = false;
+    if (req->state == REQ_STARTING) {
+        if (ok) {
+            req->state = REQ_ACTIVE;
+        } else {
+            /* FALSE: not started and not completed; fail it. */
+            TRACE(port_startio_false, "req=%" G_GUINT64_FORMAT, req->id);
+            SrbSetSrbStatus(req->srb, SRB_STATUS_ERROR);
+            port_complete_from_miniport(a, req->srb);
+        }
+    }
+out:
+    if (cpu_level() > entry) {
+        cpu_lower_level(entry);
+    }
+}
+
+BOOLEAN mp_interrupt(PortAdapter *a)
+{
+    BOOLEAN claimed;
+    KIRQL old = lock_at(&a->interrupt_lock, a->dirql, "HwStorInterrupt");
+
+    push(MP_INTERRUPT, a, NULL, false);
+    claimed = a->drv->hw.HwInterrupt(a->devext);
+    pop();
+    unlock_to(&a->interrupt_lock, old);
+    return claimed;
+}
+
+BOOLEAN mp_message_interrupt(PortAdapter *a, ULONG message)
+{
+    GuestSpinLock *l = a->isync == InterruptSynchronizePerMessage
+                           ? &a->msg[message].lock
+                           : &a->interrupt_lock;
+    PHW_MESSAGE_SIGNALED_INTERRUPT_ROUTINE fn = a->cfg->HwMSInterruptRoutine;
+    BOOLEAN claimed;
+    KIRQL old = lock_at(l, a->dirql, "HwMSInterruptRoutine");
+
+    push(MP_MSI, a, NULL, false);
+    claimed = fn(a->devext, message);
+    pop();
+    unlock_to(l, old);
+    return claimed;
+}
+
+void mp_dpc(PortAdapter *a, PSTOR_DPC dpc, PHW_DPC_ROUTINE fn, PVOID a1,
+            PVOID a2)
+{
+    push(MP_DPC, a, NULL, false);
+    fn(dpc, a->devext, a1, a2);
+    pop();
+}
+
+void mp_timer(PortTimer *t)
+{
+    PortAdapter *a = t->adapter;
+    GuestSpinLock *lock = NULL;
+    KIRQL level = DISPATCH_LEVEL, old;
+    bool hd = false;
+
+    /* The RequestTimerCall timer is synchronized with HwStorStartIo, as
+     * the StartIo spin lock is documented to apply to it. */
+    if (!t->is_ex && !a->drv->virtual_miniport && !a->concurrent_channels) {
+        if (a->sync == StorSynchronizeHalfDuplex) {
+            lock = &a->interrupt_lock;
+            level = a->dirql;
+            hd = true;
+        } else {
+            lock = &a->startio_lock;
+        }
+    }
+    old = lock_at(lock, level, "HwStorTimer");
+    push(MP_TIMER, a, NULL, hd);
+    if (t->is_ex) {
+        t->hw_timer_ex(a->devext, t->context);
+    } else if (t->hw_timer) {
+        t->hw_timer(a->devext);
+    }
+    pop();
+    unlock_to(lock, old);
+}
+
+BOOLEAN mp_reset_bus(PortAdapter *a, ULONG path)
+{
+    BOOLEAN ok;
+    KIRQL old = lock_at(a->drv->virtual_miniport ? NULL : &a->startio_lock,
+                        DISPATCH_LEVEL, "HwStorResetBus");
+
+    push(MP_RESET_BUS, a, NULL, false);
+    ok = a->drv->hw.HwResetBus(a->devext, path);
+    pop();
+    unlock_to(a->drv->virtual_miniport ? NULL : &a->startio_lock, old);
+    return ok;
+}
+
+SCSI_ADAPTER_CONTROL_STATUS mp_adapter_control(PortAdapter *a,
+                                               SCSI_ADAPTER_CONTROL_TYPE t,
+                                               PVOID params)
+{
+    SCSI_ADAPTER_CONTROL_STATUS st;
+    GuestSpinLock *lock = NULL;
+    KIRQL level = PASSIVE_LEVEL, old;
+
+    if ((t == ScsiStopAdapter || t == ScsiRestartAdapter) &&
+        !a->drv->virtual_miniport) {
+        lock = &a->interrupt_lock;
+        level = a->dirql;
+    }
+    old = lock_at(lock, level, "HwStorAdapterControl");
+    push(MP_ADAPTER_CONTROL, a, NULL, false);
+    st = a->drv->hw.HwAdapterControl(a->devext, t, params);
+    pop();
+    unlock_to(lock, old);
+    return st;
+}
+
+SCSI_UNIT_CONTROL_STATUS mp_unit_control(PortAdapter *a,
+                                         SCSI_UNIT_CONTROL_TYPE t,
+                                         PVOID params)
+{
+    SCSI_UNIT_CONTROL_STATUS st;
+    KIRQL old = cpu_level();
+    bool dispatch = t == ScsiUnitPower || t == ScsiUnitPoFxPowerRequired ||
+                    t == ScsiUnitPoFxPowerActive ||
+                    t == ScsiUnitPoFxPowerSetFState ||
+                    t == ScsiUnitPoFxPowerControl;
+
+    if (dispatch) {
+        cpu_raise_level(DISPATCH_LEVEL);
+    }
+    push(MP_UNIT_CONTROL, a, NULL, false);
+    st = a->drv->hw.HwUnitControl(a->devext, t, params);
+    pop();
+    if (dispatch) {
+        cpu_lower_level(old);
+    }
+    return st;
+}
+
+void mp_work_item(PortAdapter *a, PHW_WORKITEM fn, PVOID ctx, PVOID worker)
+{
+    expect_level(PASSIVE_LEVEL, MP_WORKITEM);
+    push(MP_WORKITEM, a, NULL, false);
+    fn(a->devext, ctx, worker);
+    pop();
+}
+
+void mp_tracing_enabled(PortAdapter *a, BOOLEAN enabled)
+{
+    if (!a->drv->hw.HwTracingEnabled) {
+        return;
+    }
+    push(MP_TRACING, a, NULL, false);
+    a->drv->hw.HwTracingEnabled(a->devext, enabled);
+    pop();
+}
+
+void mp_free_resources(PortAdapter *a)
+{
+    if (!a->drv->hw.HwFreeAdapterResources) {
+        return;
+    }
+    push(MP_FREE_RESOURCES, a, NULL, false);
+    a->drv->hw.HwFreeAdapterResources(a->devext);
+    pop();
+}
+
+BOOLEAN mp_synchronize_access(PortAdapter *a, PSTOR_SYNCHRONIZED_ACCESS fn,
+                              PVOID ctx)
+{
+    bool held = guest_spin_held_by_me(&a->interrupt_lock) ||
+                a->drv->virtual_miniport;
+    GuestSpinLock *lock = held ? NULL : &a->interrupt_lock;
+    KIRQL old;
+    BOOLEAN r;
+
+    if (!held && cpu_level() > a->dirql) {
+        verifier_report(VC_IRQL, mp_current_request(),
+                        "StorPortSynchronizeAccess at IRQL %u, above the "
+                        "adapter's DIRQL %u",
+                        cpu_level(), a->dirql);
+        return FALSE;
+    }
+    old = lock_at(lock, held ? cpu_level() : a->dirql,
+                  "StorPortSynchronizeAccess");
+    push(MP_SYNC_ACCESS, a, mp_current_request(), mp_in_half_duplex_startio());
+    r = fn(a->devext, ctx);
+    pop();
+    unlock_to(lock, old);
+    return r;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The port's upper edge: what the class layer (guest-tests/lib) and guest
+ * programs use, in the role Windows' disk class driver plays. Everything
+ * here runs in guest context (a guest thread or DPC), never in the
+ * machine's main loop.
+ *
+ * Life cycle: port_start() runs the miniport's DriverEntry, finds and
+ * initializes every adapter it supports and enumerates their logical
+ * units; port_power() stops and restarts adapters; port_shutdown() sends
+ * the flush and shutdown requests and removes the adapters.
+ */
+#ifndef PORT_PORT_API_H
+#define PORT_PORT_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+
+typedef struct PortLu PortLu;
+typedef struct PortRequest PortRequest;
+typedef struct PortAdapter PortAdapter;
+
+typedef void PortDoneFunc(PortRequest *req, void *opaque);
+
+/* PASSIVE_LEVEL, on a guest thread. False when no adapter started. */
+bool port_start(GError **errp);
+
+unsigned port_lun_count(void);
+PortLu *port_lun_at(unsigned i);
+void port_lun_address(const PortLu *lu, unsigned *path, unsigned *target,
+                      unsigned *lun);
+/* The standard INQUIRY data read at enumeration (36 bytes at least). */
+const uint8_t *port_lun_inquiry(const PortLu *lu);
+unsigned port_lun_adapter(const PortLu *lu);
+
+/* Requests: allocate once, reuse for many I/Os. */
+PortRequest *port_request_new(PortLu *lu);
+void port_request_free(PortRequest *req);
+
+typedef enum PortXfer {
+    PORT_XFER_NONE,
+    PORT_XFER_IN,       /* device to memory */
+    PORT_XFER_OUT,      /* memory to device */
+} PortXfer;
+
+/*
+ * Set @req up as an SRB_FUNCTION_EXECUTE_SCSI request. @buf must be guest
+ * memory (ram_alloc); @timeout_s 0 means the default (10 s).
+ */
+void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
+                       void *buf, uint32_t len, PortXfer dir,
+                       unsigned timeout_s);
+/* Set @req up as another SRB function (SRB_FUNCTION_FLUSH, ...). */
+void port_request_function(PortRequest *req, uint8_t function);
+
+/* Queue @req; @done runs at DISPATCH_LEVEL on the submitting vCPU. */
+void port_submit(PortRequest *req, PortDoneFunc *done, void *opaque);
+/* Submit and wait (PASSIVE_LEVEL). */
+void port_execute(PortRequest *req);
+
+uint8_t port_request_srb_status(const PortRequest *req);
+uint8_t port_request_scsi_status(const PortRequest *req);
+uint32_t port_request_transferred(const PortRequest *req);
+/* Sense data the miniport returned (autosense), its length. */
+const uint8_t *port_request_sense(const PortRequest *req, unsigned *len);
+uint64_t port_request_id(const PortRequest *req);
+
+typedef enum PortPowerAction {
+    PORT_POWER_STOP,        /* device removal/disable: ScsiStopAdapter */
+    PORT_POWER_HIBERNATE,   /* flush, then ScsiStopAdapter */
+    PORT_POWER_RESUME,      /* ScsiRestartAdapter, queues resume */
+} PortPowerAction;
+
+/* PASSIVE_LEVEL: waits for I/O in flight before stopping. */
+bool port_power(PortPowerAction action, GError **errp);
+/* PASSIVE_LEVEL: flush + shutdown requests, stop, free, leak checks. */
+void port_shutdown(void);
+
+/* Counters for reports. */
+typedef struct PortStats {
+    uint64_t started, completed, busy_returns, resets, timeouts;
+    uint64_t interrupts, spurious_interrupts;
+    uint64_t violations;
+} PortStats;
+void port_stats(PortStats *st);
+
+#endif

@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Storport re-implementation: internal state shared by the port files.
+ *
+ * Concurrency inside the port: guest code only changes vCPU at yield
+ * points (system/cpu.h), so a stretch of port code that makes no register
+ * access, takes no lock and calls no miniport routine runs atomically.
+ * Port bookkeeping relies on that and needs no lock of its own; the locks
+ * modelled here (StartIo, interrupt, per-message, DPC) are the ones the
+ * DDI makes visible to the miniport.
+ *
+ * Exactly one file, miniport-call.c, calls the miniport's Hw* routines:
+ * it sets the IRQL and locks each routine is documented to run with,
+ * keeps the per-vCPU "which routine am I in" stack the verifier reports
+ * from, and converts return codes.
+ */
+#ifndef PORT_PORT_H
+#define PORT_PORT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include "hw/core/pci.h"
+#include "system/config.h"
+#include "system/cpu.h"
+#include "system/event.h"
+#include <storport.h>
+
+#define PORT_MAX_ADAPTERS 8
+#define PORT_MAX_MESSAGES 64
+#define PORT_MAX_TIMERS 16
+#define PORT_MAX_RANGES 8
+#define PORT_SENSE_SIZE 255     /* SENSE_BUFFER_SIZE_EX */
+#define PORT_DEFAULT_TIMEOUT_S 10
+#define PORT_DEFAULT_QUEUE_DEPTH 32
+#define PORT_TICK_NS NS_PER_SEC /* request time-outs are checked per second */
+#define PORT_RESET_HOLD_S 4     /* default BusResetHoldTime */
+/* KeQueryTickCount increments every 15.625 ms (64 Hz), as on x64 Windows. */
+#define PORT_TICK_COUNT_NS 15625000ULL
+/* StorPortStallExecution: the DDI limits one call to 1 ms. */
+#define PORT_STALL_LIMIT_US 1000
+
+typedef struct PortDriver PortDriver;
+typedef struct PortAdapter PortAdapter;
+typedef struct PortLu PortLu;
+typedef struct PortRequest PortRequest;
+
+/* ---- deferred work: DPCs and port work at DISPATCH_LEVEL ---- */
+
+typedef struct PortWork PortWork;
+typedef void PortWorkFunc(PortWork *w);
+
+struct PortWork {
+    PortWorkFunc *fn;
+    PortWork *next;
+    bool queued;
+};
+
+/* Queue @w on @cpu's DPC list and request the DISPATCH software interrupt.
+ * False if it was queued already. Callable in any context, including the
+ * machine's event handlers (device and timer events). */
+bool port_work_queue(PortWork *w, unsigned cpu);
+/* Remove @w if still queued; true if it was. */
+bool port_work_cancel(PortWork *w);
+
+/* ---- the miniport and its adapters ---- */
+
+struct PortDriver {
+    char *name;                 /* "virtio-scsi" or the .so path */
+    HW_INITIALIZATION_DATA hw;  /* copied by StorPortInitialize */
+    bool initialized;           /* StorPortInitialize succeeded */
+    bool virtual_miniport;
+    PVOID hw_context;
+    GHashTable *params;         /* param.KEY=VALUE, registry values */
+    bool tracing;
+    void *dl_handle;
+    ULONG (*driver_entry)(PVOID, PVOID);
+};
+
+typedef enum PortAdapterState {
+    ADAPTER_NEW,
+    ADAPTER_RUNNING,
+    ADAPTER_STOPPED,
+    ADAPTER_FAILED,
+    ADAPTER_REMOVED,
+} PortAdapterState;
+
+typedef struct PortRange {
+    uint64_t gpa;
+    uint64_t size;
+    bool io;
+    void *base;     /* the host window address handed to the miniport */
+    bool mapped;    /* StorPortGetDeviceBase returned it */
+} PortRange;
+
+typedef struct PortMessage {
+    unsigned cpu;
+    unsigned vector;
+    uint64_t addr;
+    uint32_t data;
+    GuestSpinLock lock;     /* InterruptSynchronizePerMessage */
+    PortAdapter *adapter;
+    ULONG id;
+    uint64_t count;
+} PortMessage;
+
+typedef struct PortTimer {
+    PortAdapter *adapter;
+    Event ev;
+    PortWork work;
+    PHW_TIMER hw_timer;         /* RequestTimerCall timer */
+    PHW_TIMER_EX hw_timer_ex;   /* StorPortRequestTimer timers */
+    PVOID context;
+    bool allocated;
+    bool is_ex;
+} PortTimer;
+
+typedef struct PortWorkItem PortWorkItem;
+
+struct PortAdapter {
+    PortDriver *drv;
+    unsigned index;
+    char name[32];
+    PortAdapterState state;
+    PCIDevice *pci;             /* NULL for a virtual adapter */
+    PVOID devext;               /* guest RAM */
+    PPORT_CONFIGURATION_INFORMATION cfg;   /* guest RAM, kept after find */
+    PortRange ranges[PORT_MAX_RANGES];
+    unsigned nranges;
+
+    /* interrupts */
+    uint8_t dirql;
+    bool use_msi;
+    unsigned nmsg;
+    PortMessage msg[PORT_MAX_MESSAGES];
+    bool intx;
+    unsigned intx_cpu, intx_vector;
+    GuestSpinLock interrupt_lock;
+    GuestSpinLock startio_lock;
+    uint64_t spurious_interrupts;
+
+    /* synchronization */
+    STOR_SYNCHRONIZATION_MODEL sync;
+    INTERRUPT_SYNCHRONIZATION_MODE isync;
+    bool concurrent_channels;
+    ULONG channels;
+    ULONG perf_flags;
+
+    /* memory */
+    void *uncached;
+    uint64_t uncached_size;
+    GHashTable *pool;           /* guest ptr -> tag, StorPortAllocatePool */
+    GPtrArray *dpc_locks;       /* GuestSpinLock* behind STOR_DPC.Lock */
+
+    /* logical units and requests */
+    GPtrArray *lus;             /* PortLu*, enumeration order */
+    GHashTable *lu_map;         /* address key -> PortLu* */
+    unsigned outstanding;       /* requests inside the miniport */
+
+    /* queue control */
+    ULONG busy_count;           /* StorPortBusy: completions to wait for */
+    bool busy;
+    bool paused;
+    Event pause_ev;             /* StorPortPause time-out */
+    Event busy_ev;              /* StorPortBusy with nothing to wait for */
+    Event reset_ev;             /* end of the bus reset hold */
+    PortWork resume_work;       /* restart every queue, at DISPATCH */
+    bool resetting;
+    uint64_t reset_hold_until;
+    Event tick_ev;
+    PortWork tick_work;
+
+    /* timers, passive init, work items */
+    PortTimer timer;            /* the RequestTimerCall timer */
+    PortTimer xtimers[PORT_MAX_TIMERS];
+    PHW_PASSIVE_INITIALIZE_ROUTINE passive_init;
+    GuestThread *worker;
+    GuestEvent worker_ev;
+    GQueue work_items;          /* PortWorkItem* queued */
+    GPtrArray *workers;         /* PortWorkItem* from InitializeWorker */
+    bool worker_exit;
+
+    /* control types the miniport supports (from the query) */
+    bool adapter_ctl[ScsiAdapterControlMax + 1];
+    bool unit_ctl[ScsiUnitControlMax + 1];
+
+    /* statistics */
+    uint64_t started, completed, busy_returns, resets, timeouts;
+    uint64_t notifications[AsyncNotificationDetected - EnablePassiveInitialization + 1 +
+                           GetExtendedFunctionTable + 1];
+    bool bus_change_pending;
+};
+
+struct PortLu {
+    PortAdapter *adapter;
+    UCHAR path, target, lun;
+    PVOID luext;                /* guest RAM, SpecificLuExtensionSize */
+    GQueue pending;             /* PortRequest* waiting to start */
+    unsigned outstanding;
+    unsigned depth;
+    ULONG busy_count;           /* StorPortDeviceBusy */
+    bool busy;
+    bool paused;
+    Event pause_ev;             /* StorPortPauseDevice time-out */
+    Event retry_ev;             /* BUSY retry / DeviceBusy hold */
+    PortWork resume_work;       /* restart this queue, at DISPATCH */
+    bool present;
+    bool started;               /* ScsiUnitStart done */
+    INQUIRYDATA inquiry;
+    uint64_t started_requests, completed_requests;
+};
+
+typedef enum PortReqState {
+    REQ_IDLE,
+    REQ_QUEUED,
+    REQ_STARTING,   /* inside HwStorBuildIo / HwStorStartIo */
+    REQ_ACTIVE,     /* started, the miniport owns it */
+    REQ_COMPLETING, /* RequestComplete seen, port completion pending */
+    REQ_DONE,
+    REQ_ABANDONED,  /* timed out past reset: a late completion is a bug */
+} PortReqState;
+
+typedef enum PortDir {
+    PORT_DIR_NONE,
+    PORT_DIR_IN,
+    PORT_DIR_OUT,
+} PortDir;
+
+typedef void PortDoneFunc(PortRequest *req, void *opaque);
+
+struct PortRequest {
+    PortLu *lu;
+    PVOID srb;              /* guest RAM: SCSI_ or STORAGE_REQUEST_BLOCK */
+    bool extended;
+    uint32_t srb_bytes;     /* size of the SRB block (for poisoning) */
+    PVOID srb_ext;          /* current SRB extension, guest RAM */
+    PVOID sense;            /* guest RAM, PORT_SENSE_SIZE */
+    PSTOR_SCATTER_GATHER_LIST sgl;
+    unsigned sgl_max;
+    PortReqState state;
+    uint64_t id;            /* sequence number: trace correlator */
+    unsigned cpu;           /* vCPU that submitted: completes there */
+    uint64_t deadline;      /* virtual ns; 0 = none */
+    unsigned busy_retries;
+    bool reset_seen;        /* timed out once, a reset was tried */
+    bool in_startio;        /* BUSY is legal only while this is set */
+    bool poisoned;          /* SRB and extension poisoned after completion */
+    bool internal;          /* issued by the port itself */
+    PortDoneFunc *done;
+    void *opaque;
+    GuestEvent event;
+    PortRequest *next;      /* completion list */
+
+    /* results, copied out of the SRB when the port completes it */
+    UCHAR srb_status;
+    UCHAR scsi_status;
+    ULONG transferred;
+    UCHAR sense_len;
+    UCHAR sense_copy[PORT_SENSE_SIZE];
+};
+
+/* ---- global port state ---- */
+
+typedef struct Port {
+    PortDriver *drv;
+    PortAdapter *adapters[PORT_MAX_ADAPTERS];
+    unsigned nadapters;
+    GHashTable *srb_map;        /* SRB pointer -> PortRequest* */
+    VerifierMode verifier;
+    uint64_t next_request_id;
+    bool loaded;
+} Port;
+
+extern Port port;
+
+/* lifecycle (pnp.c) */
+typedef ULONG PortDriverEntry(PVOID DriverObject, PVOID RegistryPath);
+/* Built-in miniports, by name for -miniport NAME. */
+void port_register_builtin(const char *name, PortDriverEntry *entry);
+bool port_load(const Opts *miniport, VerifierMode verifier, GError **errp);
+void port_unload(void);
+PortAdapter *port_adapter_from_devext(PVOID devext);
+PortAdapter *port_adapter_for_caller(PVOID devext, const char *routine);
+
+/* requests and queues (queue.c) */
+PortRequest *port_request_from_srb(PVOID srb);
+UCHAR port_request_opcode(const PortRequest *req);
+void port_queue_init_adapter(PortAdapter *a);
+void port_start_next(PortLu *lu);
+void port_restart_all_queues(PortAdapter *a);
+void port_complete_from_miniport(PortAdapter *a, PVOID srb);
+void port_complete_all(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun,
+                       UCHAR status);
+PortLu *port_lu_find(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun);
+PortLu *port_lu_get(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun);
+void port_tick_arm(PortAdapter *a);
+
+/* DPCs and kernel services (kernel.c) */
+void port_kernel_init(void);
+void port_kernel_fini(void);
+void port_dpc_init(PSTOR_DPC dpc, PortAdapter *a, PHW_DPC_ROUTINE routine);
+BOOLEAN port_dpc_issue(PSTOR_DPC dpc, PVOID arg1, PVOID arg2);
+GuestSpinLock *port_dpc_lock(PSTOR_DPC dpc);
+void port_timer_set(PortTimer *t, uint64_t us);
+/* Raise to @level (from below or equal); returns the old level. */
+KIRQL port_raise(KIRQL level);
+void port_lower(KIRQL old);
+
+/* the miniport boundary (miniport-call.c) */
+typedef enum MpRoutine {
+    MP_NONE,
+    MP_DRIVER_ENTRY,
+    MP_FIND_ADAPTER,
+    MP_INITIALIZE,
+    MP_PASSIVE_INIT,
+    MP_BUILDIO,
+    MP_STARTIO,
+    MP_INTERRUPT,
+    MP_MSI,
+    MP_DPC,
+    MP_TIMER,
+    MP_RESET_BUS,
+    MP_ADAPTER_CONTROL,
+    MP_UNIT_CONTROL,
+    MP_WORKITEM,
+    MP_TRACING,
+    MP_FREE_RESOURCES,
+    MP_SYNC_ACCESS,
+    MP_ROUTINE_COUNT
+} MpRoutine;
+
+const char *mp_routine_name(MpRoutine r);
+/* The innermost miniport routine running on this vCPU (MP_NONE if none). */
+MpRoutine mp_current(void);
+/* The request the innermost routine was called for, or NULL. */
+PortRequest *mp_current_request(void);
+/* True while this vCPU runs HwStorStartIo in half-duplex mode. */
+bool mp_in_half_duplex_startio(void);
+
+ULONG mp_driver_entry(PortDriver *d);
+ULONG mp_find_adapter(PortAdapter *a, PBOOLEAN again);
+BOOLEAN mp_initialize(PortAdapter *a);
+BOOLEAN mp_passive_initialize(PortAdapter *a);
+/* BuildIo then StartIo for @req, with the documented IRQL and locks. */
+void mp_start_request(PortAdapter *a, PortRequest *req);
+BOOLEAN mp_interrupt(PortAdapter *a);
+BOOLEAN mp_message_interrupt(PortAdapter *a, ULONG message);
+void mp_dpc(PortAdapter *a, PSTOR_DPC dpc, PHW_DPC_ROUTINE fn, PVOID a1,
+            PVOID a2);
+void mp_timer(PortTimer *t);
+BOOLEAN mp_reset_bus(PortAdapter *a, ULONG path);
+SCSI_ADAPTER_CONTROL_STATUS mp_adapter_control(PortAdapter *a,
+                                               SCSI_ADAPTER_CONTROL_TYPE t,
+                                               PVOID params);
+SCSI_UNIT_CONTROL_STATUS mp_unit_control(PortAdapter *a,
+                                         SCSI_UNIT_CONTROL_TYPE t,
+                                         PVOID params);
+void mp_work_item(PortAdapter *a, PHW_WORKITEM fn, PVOID ctx, PVOID worker);
+void mp_tracing_enabled(PortAdapter *a, BOOLEAN enabled);
+void mp_free_resources(PortAdapter *a);
+BOOLEAN mp_synchronize_access(PortAdapter *a, PSTOR_SYNCHRONIZED_ACCESS fn,
+                              PVOID ctx);
+
+/* the verifier (verifier.c) */
+typedef enum VerifierCheck {
+    VC_DOUBLE_COMPLETION,
+    VC_UNKNOWN_SRB,
+    VC_SRB_AFTER_COMPLETION,
+    VC_BUSY_MID_TRANSACTION,
+    VC_IRQL,
+    VC_LOCK_ORDER,
+    VC_LOCK_RECURSION,
+    VC_LOCK_RELEASE,
+    VC_REGISTER_RANGE,
+    VC_DMA_RANGE,
+    VC_STALL_TOO_LONG,
+    VC_REQUEST_HANG,
+    VC_POOL_LEAK,
+    VC_BAD_CALL,
+    VC_COUNT
+} VerifierCheck;
+
+void verifier_report(VerifierCheck c, PortRequest *req, const char *fmt, ...)
+    G_GNUC_PRINTF(3, 4);
+uint64_t verifier_count(VerifierCheck c);
+uint64_t verifier_total(void);
+const char *verifier_check_name(VerifierCheck c);
+void verifier_reset(void);
+/* Verifier checks that need the boundary layer (DMA into unmapped memory). */
+void verifier_attach(void);
+void verifier_detach(void);
+void verifier_map_range(uint64_t gpa, uint64_t len);
+/* "not implemented" line, once per routine. */
+void port_not_implemented(const char *routine);
+
+#endif

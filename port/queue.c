@@ -1,0 +1,976 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Requests and queues: SRB allocation in guest memory, per-LU queues with
+ * a queue depth, the start path (HwStorBuildIo + HwStorStartIo through
+ * miniport-call.c), completion (RequestComplete records, a per-vCPU DPC
+ * finishes), SRB_STATUS_BUSY retry with a fresh SRB extension, adapter and
+ * device busy/pause, per-request time-outs with HwStorResetBus, and the
+ * poisoning that catches a miniport touching an SRB after completing it.
+ */
+#include <string.h>
+#include "hw/core/ram.h"
+#include "port/port-api.h"
+#include "port/port.h"
+#include "system/trace.h"
+
+#define POISON_BYTE 0xdb
+#define BUSY_RETRY_NS (NS_PER_MS)
+#define BUSY_RETRY_MAX 100
+
+typedef struct CompletionQueue {
+    PortWork work;          /* first: the work item that drains it */
+    unsigned cpu;
+    PortRequest *head, *tail;
+} CompletionQueue;
+
+static CompletionQueue cq[VCPU_MAX];
+
+/* ---- SRB layout ---- */
+
+#define ALIGN8(x) (((x) + 7u) & ~7u)
+
+typedef struct SrbLayout {
+    uint32_t addr_off, cdb_off, total;
+} SrbLayout;
+
+static SrbLayout extended_layout(void)
+{
+    SrbLayout l;
+
+    l.addr_off = ALIGN8((uint32_t)sizeof(STORAGE_REQUEST_BLOCK));
+    l.cdb_off = ALIGN8(l.addr_off + (uint32_t)sizeof(STOR_ADDR_BTL8));
+    l.total = l.cdb_off + (uint32_t)sizeof(SRBEX_DATA_SCSI_CDB16);
+    return l;
+}
+
+static bool use_extended(const PortAdapter *a)
+{
+    return a->cfg->SrbType == SRB_TYPE_STORAGE_REQUEST_BLOCK;
+}
+
+static void *alloc_extension(PortAdapter *a)
+{
+    ULONG n = a->cfg->SrbExtensionSize;
+    return n ? ram_alloc(n, 64, 0, "srb-extension") : NULL;
+}
+
+PortRequest *port_request_new(PortLu *lu)
+{
+    PortAdapter *a = lu->adapter;
+    PortRequest *req = g_new0(PortRequest, 1);
+    unsigned elems = a->cfg->NumberOfPhysicalBreaks + 1;
+    uint32_t sgl_bytes;
+
+    elems = CLAMP(elems, 1u, 1024u);
+    req->lu = lu;
+    req->extended = use_extended(a);
+    req->srb_bytes = req->extended ? extended_layout().total
+                                   : (uint32_t)sizeof(SCSI_REQUEST_BLOCK);
+    req->srb = ram_alloc(req->srb_bytes, 64, 0, "srb");
+    req->sense = ram_alloc(PORT_SENSE_SIZE, 16, 0, "sense");
+    sgl_bytes = (uint32_t)(sizeof(STOR_SCATTER_GATHER_LIST) +
+                           elems * sizeof(STOR_SCATTER_GATHER_ELEMENT));
+    req->sgl = ram_alloc(sgl_bytes, 16, 0, "sg-list");
+    req->sgl_max = elems;
+    req->srb_ext = alloc_extension(a);
+    if (!req->srb || !req->sense || !req->sgl ||
+        (a->cfg->SrbExtensionSize && !req->srb_ext)) {
+        g_error("port: guest RAM exhausted allocating a request");
+    }
+    guest_event_init(&req->event, "request", false);
+    req->state = REQ_IDLE;
+    g_hash_table_insert(port.srb_map, req->srb, req);
+    return req;
+}
+
+static void check_poison(PortRequest *req)
+{
+    const uint8_t *p = req->srb;
+
+    if (!req->poisoned) {
+        return;
+    }
+    req->poisoned = false;
+    for (uint32_t i = 0; i < req->srb_bytes; i++) {
+        if (p[i] != POISON_BYTE) {
+            verifier_report(VC_SRB_AFTER_COMPLETION, req,
+                            "the SRB was written after it was completed "
+                            "(byte %u changed)",
+                            i);
+            return;
+        }
+    }
+    p = req->srb_ext;
+    for (ULONG i = 0; p && i < req->lu->adapter->cfg->SrbExtensionSize; i++) {
+        if (p[i] != POISON_BYTE) {
+            verifier_report(VC_SRB_AFTER_COMPLETION, req,
+                            "the SRB extension was written after the request "
+                            "completed (byte %lu changed)",
+                            (unsigned long)i);
+            return;
+        }
+    }
+}
+
+void port_request_free(PortRequest *req)
+{
+    if (!req) {
+        return;
+    }
+    g_assert(req->state == REQ_IDLE || req->state == REQ_DONE ||
+             req->state == REQ_ABANDONED);
+    check_poison(req);
+    if (req->state != REQ_ABANDONED) {
+        /* An abandoned SRB stays known so a late completion is named. */
+        g_hash_table_remove(port.srb_map, req->srb);
+        ram_free(req->srb);
+        ram_free(req->sense);
+        ram_free(req->sgl);
+        if (req->srb_ext) {
+            ram_free(req->srb_ext);
+        }
+        g_free(req);
+    } else {
+        req->done = NULL;
+    }
+}
+
+static void fill_common(PortRequest *req)
+{
+    PortLu *lu = req->lu;
+
+    check_poison(req);
+    memset(req->srb, 0, req->srb_bytes);
+    if (req->extended) {
+        PSTORAGE_REQUEST_BLOCK s = req->srb;
+        SrbLayout l = extended_layout();
+        PSTOR_ADDR_BTL8 addr = (PSTOR_ADDR_BTL8)((uint8_t *)s + l.addr_off);
+        PSRBEX_DATA_SCSI_CDB16 cdb =
+            (PSRBEX_DATA_SCSI_CDB16)((uint8_t *)s + l.cdb_off);
+
+        s->Length = sizeof(STORAGE_REQUEST_BLOCK_HEADER);
+        s->Function = SRB_FUNCTION_STORAGE_REQUEST_BLOCK;
+        s->Signature = SRB_SIGNATURE;
+        s->Version = STORAGE_REQUEST_BLOCK_VERSION_1;
+        s->SrbLength = l.total;
+        s->AddressOffset = l.addr_off;
+        s->NumSrbExData = 1;
+        s->SrbExDataOffset[0] = l.cdb_off;
+        s->OriginalRequest = req;
+        addr->Type = STOR_ADDRESS_TYPE_BTL8;
+        addr->AddressLength = STOR_ADDR_BTL8_ADDRESS_LENGTH;
+        addr->Path = lu->path;
+        addr->Target = lu->target;
+        addr->Lun = lu->lun;
+        cdb->Type = SrbExDataTypeScsiCdb16;
+        cdb->Length = SRBEX_DATA_SCSI_CDB16_LENGTH;
+    } else {
+        PSCSI_REQUEST_BLOCK s = req->srb;
+        s->Length = sizeof(SCSI_REQUEST_BLOCK);
+        s->PathId = lu->path;
+        s->TargetId = lu->target;
+        s->Lun = lu->lun;
+        s->OriginalRequest = req;
+    }
+    SrbSetSrbStatus(req->srb, SRB_STATUS_PENDING);
+}
+
+void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
+                       void *buf, uint32_t len, PortXfer dir,
+                       unsigned timeout_s)
+{
+    ULONG flags = SRB_FLAGS_QUEUE_ACTION_ENABLE;
+
+    g_assert(req->state == REQ_IDLE || req->state == REQ_DONE);
+    g_assert(cdb_len <= 16);
+    g_assert(!len || ram_contains(buf, len));
+    fill_common(req);
+    if (req->extended) {
+        PSTORAGE_REQUEST_BLOCK s = req->srb;
+        s->SrbFunction = SRB_FUNCTION_EXECUTE_SCSI;
+    } else {
+        PSCSI_REQUEST_BLOCK s = req->srb;
+        s->Function = SRB_FUNCTION_EXECUTE_SCSI;
+        s->QueueAction = SRB_SIMPLE_TAG_REQUEST;
+    }
+    if (dir == PORT_XFER_IN) {
+        flags |= SRB_FLAGS_DATA_IN;
+    } else if (dir == PORT_XFER_OUT) {
+        flags |= SRB_FLAGS_DATA_OUT;
+    } else {
+        flags |= SRB_FLAGS_NO_DATA_TRANSFER;
+    }
+    SrbAssignSrbFlags(req->srb, flags);
+    SrbSetCdbLength(req->srb, (UCHAR)cdb_len);
+    memcpy(SrbGetCdb(req->srb), cdb, cdb_len);
+    SrbSetDataBuffer(req->srb, len ? buf : NULL);
+    SrbSetDataTransferLength(req->srb, len);
+    SrbSetTimeOutValue(req->srb, timeout_s ? timeout_s
+                                           : PORT_DEFAULT_TIMEOUT_S);
+    SrbSetSenseInfoBuffer(req->srb, req->sense);
+    SrbSetSenseInfoBufferLength(req->srb, PORT_SENSE_SIZE);
+}
+
+void port_request_function(PortRequest *req, uint8_t function)
+{
+    g_assert(req->state == REQ_IDLE || req->state == REQ_DONE);
+    fill_common(req);
+    if (req->extended) {
+        ((PSTORAGE_REQUEST_BLOCK)req->srb)->SrbFunction = function;
+    } else {
+        ((PSCSI_REQUEST_BLOCK)req->srb)->Function = function;
+    }
+    SrbAssignSrbFlags(req->srb, SRB_FLAGS_NO_DATA_TRANSFER);
+    SrbSetTimeOutValue(req->srb, PORT_DEFAULT_TIMEOUT_S);
+}
+
+UCHAR port_request_opcode(const PortRequest *req)
+{
+    PCDB cdb = SrbGetCdbLength(req->srb) ? SrbGetCdb(req->srb) : NULL;
+    return cdb ? cdb->AsByte[0] : 0;
+}
+
+PortRequest *port_request_from_srb(PVOID srb)
+{
+    return srb ? g_hash_table_lookup(port.srb_map, srb) : NULL;
+}
+
+/* ---- starting ---- */
+
+static bool lu_can_start(PortLu *lu)
+{
+    PortAdapter *a = lu->adapter;
+
+    return a->state == ADAPTER_RUNNING && !a->paused && !a->busy &&
+           !a->resetting && vclock_now() >= a->reset_hold_until &&
+           !lu->paused && !lu->busy && lu->outstanding < lu->depth;
+}
+
+/* Build the SG list for the request's data buffer. Guest RAM is one
+ * physically contiguous region, so a buffer is one element, as a DMA
+ * adapter would merge contiguous pages. */
+static bool build_sgl(PortRequest *req)
+{
+    PVOID buf = SrbGetDataBuffer(req->srb);
+    ULONG len = SrbGetDataTransferLength(req->srb);
+    uint64_t gpa;
+
+    req->sgl->NumberOfElements = 0;
+    if (!len || !buf) {
+        return true;
+    }
+    if (!ram_gpa(buf, &gpa) || !ram_contains(buf, len)) {
+        return false;
+    }
+    req->sgl->List[0].PhysicalAddress.QuadPart = (LONGLONG)gpa;
+    req->sgl->List[0].Length = len;
+    req->sgl->NumberOfElements = 1;
+    return true;
+}
+
+static void finish_request(PortRequest *req);
+
+static void start_one(PortRequest *req)
+{
+    PortLu *lu = req->lu;
+    PortAdapter *a = lu->adapter;
+    ULONG len = SrbGetDataTransferLength(req->srb);
+
+    if (a->cfg->MaximumTransferLength && len > a->cfg->MaximumTransferLength) {
+        /* The class layer must split; the port refuses, as Windows'
+         * would fail an oversized request. */
+        SrbSetSrbStatus(req->srb, SRB_STATUS_INVALID_REQUEST);
+        req->state = REQ_COMPLETING;
+        lu->outstanding++;
+        a->outstanding++;
+        finish_request(req);
+        return;
+    }
+    if (!build_sgl(req)) {
+        SrbSetSrbStatus(req->srb, SRB_STATUS_INVALID_REQUEST);
+        req->state = REQ_COMPLETING;
+        lu->outstanding++;
+        a->outstanding++;
+        finish_request(req);
+        return;
+    }
+    if (req->srb_ext) {
+        memset(req->srb_ext, 0, a->cfg->SrbExtensionSize);
+    }
+    if (req->extended) {
+        ((PSTORAGE_REQUEST_BLOCK)req->srb)->MiniportContext = req->srb_ext;
+    } else {
+        ((PSCSI_REQUEST_BLOCK)req->srb)->SrbExtension = req->srb_ext;
+    }
+    req->deadline = vclock_now() +
+                    (uint64_t)SrbGetTimeOutValue(req->srb) * NS_PER_SEC;
+    lu->outstanding++;
+    a->outstanding++;
+    a->started++;
+    lu->started_requests++;
+    TRACE(port_start, "req=%" G_GUINT64_FORMAT " lu=%u:%u:%u op=0x%02x",
+          req->id, lu->path, lu->target, lu->lun,
+          port_request_opcode(req));
+    port_tick_arm(a);
+    mp_start_request(a, req);
+}
+
+void port_start_next(PortLu *lu)
+{
+    while (!g_queue_is_empty(&lu->pending) && lu_can_start(lu)) {
+        start_one(g_queue_pop_head(&lu->pending));
+    }
+}
+
+void port_restart_all_queues(PortAdapter *a)
+{
+    for (guint i = 0; i < a->lus->len; i++) {
+        port_start_next(g_ptr_array_index(a->lus, i));
+    }
+}
+
+void port_submit(PortRequest *req, PortDoneFunc *done, void *opaque)
+{
+    PortLu *lu = req->lu;
+    PortAdapter *a = lu->adapter;
+    int cpu = cpu_index();
+
+    g_assert(cpu >= 0);
+    cpu_yield("port_submit");
+    g_assert(req->state == REQ_IDLE || req->state == REQ_DONE);
+    req->done = done;
+    req->opaque = opaque;
+    req->cpu = (unsigned)cpu;
+    req->id = ++port.next_request_id;
+    req->busy_retries = 0;
+    req->reset_seen = false;
+    guest_event_clear(&req->event);
+    if (a->state == ADAPTER_FAILED || a->state == ADAPTER_REMOVED) {
+        SrbSetSrbStatus(req->srb, SRB_STATUS_NO_DEVICE);
+        req->state = REQ_COMPLETING;
+        lu->outstanding++;
+        a->outstanding++;
+        finish_request(req);
+        return;
+    }
+    req->state = REQ_QUEUED;
+    g_queue_push_tail(&lu->pending, req);
+    port_start_next(lu);
+}
+
+static void wake_waiter(PortRequest *req, void *opaque)
+{
+    guest_event_set(&req->event);
+}
+
+void port_execute(PortRequest *req)
+{
+    port_submit(req, wake_waiter, NULL);
+    guest_event_wait(&req->event);
+}
+
+/* ---- completion ---- */
+
+static void drain_completions(PortWork *w)
+{
+    CompletionQueue *q = (CompletionQueue *)w;
+    PortRequest *req;
+
+    while ((req = q->head)) {
+        q->head = req->next;
+        if (!q->head) {
+            q->tail = NULL;
+        }
+        req->next = NULL;
+        finish_request(req);
+    }
+}
+
+void port_complete_from_miniport(PortAdapter *a, PVOID srb)
+{
+    PortRequest *req = port_request_from_srb(srb);
+    UCHAR st;
+    int cpu = cpu_index();
+    CompletionQueue *q;
+
+    if (!req || req->lu->adapter != a) {
+        verifier_report(VC_UNKNOWN_SRB, NULL,
+                        "RequestComplete for SRB %p, which the port never "
+                        "gave this adapter",
+                        srb);
+        return;
+    }
+    switch (req->state) {
+    case REQ_STARTING:
+    case REQ_ACTIVE:
+        break;
+    case REQ_ABANDONED:
+        verifier_report(VC_REQUEST_HANG, req,
+                        "RequestComplete for a request the port already "
+                        "failed after its time-out and reset");
+        return;
+    case REQ_QUEUED:
+    case REQ_IDLE:
+        verifier_report(VC_UNKNOWN_SRB, req,
+                        "RequestComplete for a request the miniport was "
+                        "never given");
+        return;
+    default:
+        verifier_report(VC_DOUBLE_COMPLETION, req,
+                        "RequestComplete for a request already completed");
+        return;
+    }
+    st = SRB_STATUS(SrbGetSrbStatus(srb));
+    if (st == SRB_STATUS_PENDING) {
+        verifier_report(VC_BAD_CALL, req,
+                        "RequestComplete with SRB_STATUS_PENDING");
+    } else if (st == SRB_STATUS_BUSY && !req->in_startio) {
+        verifier_report(VC_BUSY_MID_TRANSACTION, req,
+                        "SRB_STATUS_BUSY after HwStorStartIo returned: "
+                        "the transaction had started");
+    }
+    req->state = REQ_COMPLETING;
+    TRACE(port_complete, "req=%" G_GUINT64_FORMAT " status=0x%02x",
+          req->id, SrbGetSrbStatus(srb));
+    q = &cq[cpu < 0 ? 0 : cpu];
+    if (q->tail) {
+        q->tail->next = req;
+    } else {
+        q->head = req;
+    }
+    q->tail = req;
+    port_work_queue(&q->work, q->cpu);
+}
+
+static void busy_retry(PortRequest *req)
+{
+    PortLu *lu = req->lu;
+    PortAdapter *a = lu->adapter;
+    void *fresh;
+
+    a->busy_returns++;
+    if (++req->busy_retries > BUSY_RETRY_MAX) {
+        /* Give up and let the class driver see BUSY. */
+        return;
+    }
+    /* A fresh extension: the old one is poisoned and any later write to
+     * it is caught when it is freed. */
+    fresh = alloc_extension(a);
+    if (req->srb_ext) {
+        memset(req->srb_ext, POISON_BYTE, a->cfg->SrbExtensionSize);
+        ram_free(req->srb_ext);
+    }
+    req->srb_ext = fresh;
+    req->state = REQ_QUEUED;
+    g_queue_push_head(&lu->pending, req);
+    if (!lu->outstanding && !event_pending(&lu->retry_ev)) {
+        /* Nothing in flight will trigger the retry: a timer does. */
+        lu->busy = true;
+        lu->busy_count = 0;
+        event_schedule_in(&lu->retry_ev, BUSY_RETRY_NS);
+    }
+}
+
+static void finish_request(PortRequest *req)
+{
+    PortLu *lu = req->lu;
+    PortAdapter *a = lu->adapter;
+    PVOID srb = req->srb;
+    UCHAR st = SrbGetSrbStatus(srb);
+
+    g_assert(req->state == REQ_COMPLETING);
+    g_assert(lu->outstanding > 0 && a->outstanding > 0);
+    lu->outstanding--;
+    a->outstanding--;
+    a->completed++;
+    lu->completed_requests++;
+    if (a->busy && a->busy_count && --a->busy_count == 0) {
+        a->busy = false;
+    }
+    if (lu->busy && lu->busy_count && --lu->busy_count == 0) {
+        lu->busy = false;
+    }
+    if (SRB_STATUS(st) == SRB_STATUS_BUSY &&
+        req->busy_retries < BUSY_RETRY_MAX) {
+        busy_retry(req);
+        if (req->state == REQ_QUEUED) {
+            port_restart_all_queues(a);
+            return;
+        }
+    }
+    req->srb_status = st;
+    req->scsi_status = SrbGetScsiStatus(srb);
+    req->transferred = SrbGetDataTransferLength(srb);
+    req->sense_len = 0;
+    if (st & SRB_STATUS_AUTOSENSE_VALID) {
+        UCHAR n = SrbGetSenseInfoBufferLength(srb);
+        req->sense_len = MIN(n, PORT_SENSE_SIZE);
+        memcpy(req->sense_copy, req->sense, req->sense_len);
+    }
+    if (SRB_STATUS(st) == SRB_STATUS_TIMEOUT ||
+        SRB_STATUS(st) == SRB_STATUS_COMMAND_TIMEOUT) {
+        a->timeouts++;
+    }
+    /* Poison: the miniport must not touch either after completion. */
+    memset(srb, POISON_BYTE, req->srb_bytes);
+    if (req->srb_ext) {
+        memset(req->srb_ext, POISON_BYTE, a->cfg->SrbExtensionSize);
+    }
+    req->poisoned = true;
+    req->state = REQ_DONE;
+    TRACE(port_done, "req=%" G_GUINT64_FORMAT " srb=0x%02x scsi=0x%02x "
+          "len=%lu", req->id, req->srb_status, req->scsi_status,
+          (unsigned long)req->transferred);
+    if (req->done) {
+        req->done(req, req->opaque);
+    }
+    port_restart_all_queues(a);
+}
+
+void port_complete_all(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun,
+                       UCHAR status)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    GPtrArray *hit = g_ptr_array_new();
+
+    g_hash_table_iter_init(&it, port.srb_map);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        PortRequest *req = v;
+        PortLu *lu = req->lu;
+        if (lu->adapter != a ||
+            (req->state != REQ_ACTIVE && req->state != REQ_STARTING)) {
+            continue;
+        }
+        if ((path != SP_UNTAGGED && path != lu->path) ||
+            (target != SP_UNTAGGED && target != lu->target) ||
+            (lun != SP_UNTAGGED && lun != lu->lun)) {
+            continue;
+        }
+        g_ptr_array_add(hit, req);
+    }
+    /* Complete in submission order so the result does not depend on the
+     * hash table's layout. */
+    for (guint i = 1; i < hit->len; i++) {
+        for (guint j = i; j > 0; j--) {
+            PortRequest *x = g_ptr_array_index(hit, j - 1);
+            PortRequest *y = g_ptr_array_index(hit, j);
+            if (x->id <= y->id) {
+                break;
+            }
+            hit->pdata[j - 1] = y;
+            hit->pdata[j] = x;
+        }
+    }
+    for (guint i = 0; i < hit->len; i++) {
+        PortRequest *req = g_ptr_array_index(hit, i);
+        SrbSetSrbStatus(req->srb, status);
+        port_complete_from_miniport(a, req->srb);
+    }
+    g_ptr_array_free(hit, TRUE);
+}
+
+/* ---- time-outs ---- */
+
+static void tick_event(void *opaque)
+{
+    PortAdapter *a = opaque;
+    port_work_queue(&a->tick_work, 0);
+}
+
+void port_tick_arm(PortAdapter *a)
+{
+    if (!event_pending(&a->tick_ev)) {
+        event_schedule_in(&a->tick_ev, PORT_TICK_NS);
+    }
+}
+
+static void abandon(PortRequest *req)
+{
+    PortAdapter *a = req->lu->adapter;
+
+    verifier_report(VC_REQUEST_HANG, req,
+                    "request never completed: timed out again after "
+                    "HwStorResetBus (opcode 0x%02x)",
+                    port_request_opcode(req));
+    a->timeouts++;
+    req->lu->outstanding--;
+    a->outstanding--;
+    req->srb_status = SRB_STATUS_TIMEOUT;
+    req->scsi_status = 0;
+    req->transferred = 0;
+    req->sense_len = 0;
+    req->state = REQ_ABANDONED;
+    if (req->done) {
+        req->done(req, req->opaque);
+    }
+}
+
+static void tick_work(PortWork *w)
+{
+    PortAdapter *a = G_STRUCT_MEMBER_P(w, -(glong)G_STRUCT_OFFSET(PortAdapter,
+                                                                 tick_work));
+    GHashTableIter it;
+    gpointer k, v;
+    g_autoptr(GPtrArray) expired = g_ptr_array_new();
+    uint64_t now = vclock_now();
+    bool need_reset = false;
+    ULONG path = 0;
+
+    g_hash_table_iter_init(&it, port.srb_map);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        PortRequest *req = v;
+        if (req->lu->adapter == a &&
+            (req->state == REQ_ACTIVE || req->state == REQ_STARTING) &&
+            req->deadline && req->deadline <= now) {
+            g_ptr_array_add(expired, req);
+        }
+    }
+    for (guint i = 0; i < expired->len; i++) {
+        PortRequest *req = g_ptr_array_index(expired, i);
+        if (req->reset_seen) {
+            abandon(req);
+        } else {
+            req->reset_seen = true;
+            req->deadline = now + (uint64_t)SrbGetTimeOutValue(req->srb) *
+                                      NS_PER_SEC;
+            need_reset = true;
+            path = req->lu->path;
+            TRACE(port_timeout, "req=%" G_GUINT64_FORMAT, req->id);
+        }
+    }
+    if (need_reset && a->state == ADAPTER_RUNNING) {
+        BOOLEAN ok;
+        a->resets++;
+        a->resetting = true;
+        ok = mp_reset_bus(a, path);
+        a->resetting = false;
+        a->reset_hold_until = now + (uint64_t)(a->cfg->BusResetHoldTime
+                                                   ? a->cfg->BusResetHoldTime
+                                                   : PORT_RESET_HOLD_S *
+                                                         1000000ULL) *
+                                        NS_PER_US;
+        TRACE(port_reset_bus, "adapter=%s ok=%d", a->name, ok);
+        if (!ok) {
+            verifier_report(VC_REQUEST_HANG, NULL,
+                            "HwStorResetBus failed on adapter %s after a "
+                            "request time-out",
+                            a->name);
+        }
+        /* Queues start again once the reset hold has passed. */
+        event_schedule(&a->reset_ev, a->reset_hold_until);
+    }
+    if (a->outstanding) {
+        port_tick_arm(a);
+    }
+}
+
+/* ---- queue control exported to the miniport ---- */
+
+static void adapter_resume_work(PortWork *w)
+{
+    PortAdapter *a = G_STRUCT_MEMBER_P(
+        w, -(glong)G_STRUCT_OFFSET(PortAdapter, resume_work));
+    port_restart_all_queues(a);
+}
+
+static void lu_resume_work(PortWork *w)
+{
+    PortLu *lu =
+        G_STRUCT_MEMBER_P(w, -(glong)G_STRUCT_OFFSET(PortLu, resume_work));
+    port_start_next(lu);
+}
+
+/* The event handlers run in the main loop: they change state and leave
+ * the restart to a DPC on vCPU 0. */
+static void adapter_pause_over(void *opaque)
+{
+    PortAdapter *a = opaque;
+    a->paused = false;
+    port_work_queue(&a->resume_work, 0);
+}
+
+static void adapter_busy_over(void *opaque)
+{
+    PortAdapter *a = opaque;
+    a->busy = false;
+    a->busy_count = 0;
+    port_work_queue(&a->resume_work, 0);
+}
+
+static void adapter_reset_over(void *opaque)
+{
+    PortAdapter *a = opaque;
+    port_work_queue(&a->resume_work, 0);
+}
+
+static void lu_pause_over(void *opaque)
+{
+    PortLu *lu = opaque;
+    lu->paused = false;
+    port_work_queue(&lu->resume_work, 0);
+}
+
+static void lu_retry(void *opaque)
+{
+    PortLu *lu = opaque;
+    lu->busy = false;
+    lu->busy_count = 0;
+    port_work_queue(&lu->resume_work, 0);
+}
+
+void port_queue_init_adapter(PortAdapter *a)
+{
+    event_init(&a->tick_ev, "port_tick", tick_event, a);
+    a->tick_work.fn = tick_work;
+    event_init(&a->pause_ev, "port_pause", adapter_pause_over, a);
+    event_init(&a->busy_ev, "port_busy", adapter_busy_over, a);
+    event_init(&a->reset_ev, "port_reset_hold", adapter_reset_over, a);
+    a->resume_work.fn = adapter_resume_work;
+    for (unsigned c = 0; c < cpus_count(); c++) {
+        cq[c].work.fn = drain_completions;
+        cq[c].cpu = c;
+    }
+}
+
+PortLu *port_lu_find(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun)
+{
+    guint key = ((guint)path << 16) | ((guint)target << 8) | lun;
+    return g_hash_table_lookup(a->lu_map, GUINT_TO_POINTER(key + 1));
+}
+
+PortLu *port_lu_get(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun)
+{
+    guint key = ((guint)path << 16) | ((guint)target << 8) | lun;
+    PortLu *lu = port_lu_find(a, path, target, lun);
+
+    if (lu) {
+        return lu;
+    }
+    lu = g_new0(PortLu, 1);
+    lu->adapter = a;
+    lu->path = path;
+    lu->target = target;
+    lu->lun = lun;
+    lu->depth = a->cfg->InitialLunQueueDepth ? a->cfg->InitialLunQueueDepth
+                                             : PORT_DEFAULT_QUEUE_DEPTH;
+    if (a->drv->hw.SpecificLuExtensionSize) {
+        lu->luext = ram_alloc(a->drv->hw.SpecificLuExtensionSize, 16, 0,
+                              "lu-extension");
+    }
+    g_queue_init(&lu->pending);
+    event_init(&lu->pause_ev, "lu_pause", lu_pause_over, lu);
+    event_init(&lu->retry_ev, "lu_retry", lu_retry, lu);
+    lu->resume_work.fn = lu_resume_work;
+    g_hash_table_insert(a->lu_map, GUINT_TO_POINTER(key + 1), lu);
+    return lu;
+}
+
+BOOLEAN NTAPI StorPortBusy(PVOID HwDeviceExtension, ULONG RequestsToComplete)
+{
+    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
+                                             "StorPortBusy");
+    if (!a) {
+        return FALSE;
+    }
+    cpu_yield("StorPortBusy");
+    /* Busy until that many of the outstanding requests complete; with
+     * none outstanding, no completion can end it, so a short hold does. */
+    a->busy = true;
+    a->busy_count = MIN(RequestsToComplete, a->outstanding);
+    if (!a->busy_count) {
+        event_schedule_in(&a->busy_ev, BUSY_RETRY_NS);
+    }
+    return TRUE;
+}
+
+BOOLEAN NTAPI StorPortReady(PVOID HwDeviceExtension)
+{
+    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
+                                             "StorPortReady");
+    if (!a) {
+        return FALSE;
+    }
+    cpu_yield("StorPortReady");
+    event_cancel(&a->busy_ev);
+    a->busy = false;
+    a->busy_count = 0;
+    port_restart_all_queues(a);
+    return TRUE;
+}
+
+BOOLEAN NTAPI StorPortDeviceBusy(PVOID HwDeviceExtension, UCHAR PathId,
+                                 UCHAR TargetId, UCHAR Lun,
+                                 ULONG RequestsToComplete)
+{
+    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
+                                             "StorPortDeviceBusy");
+    PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
+
+    if (!lu) {
+        return FALSE;
+    }
+    cpu_yield("StorPortDeviceBusy");
+    lu->busy = true;
+    lu->busy_count = MIN(RequestsToComplete, lu->outstanding);
+    if (!lu->busy_count) {
+        event_schedule_in(&lu->retry_ev, BUSY_RETRY_NS);
+    }
+    return TRUE;
+}
+
+BOOLEAN NTAPI StorPortDeviceReady(PVOID HwDeviceExtension, UCHAR PathId,
+                                  UCHAR TargetId, UCHAR Lun)
+{
+    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
+                                             "StorPortDeviceReady");
+    PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
+
+    if (!lu) {
+        return FALSE;
+    }
+    cpu_yield("StorPortDeviceReady");
+    event_cancel(&lu->retry_ev);
+    lu->busy = false;
+    lu->busy_count = 0;
+    port_start_next(lu);
+    return TRUE;
+}
+
+BOOLEAN NTAPI StorPortPause(PVOID HwDeviceExtension, ULONG TimeOut)
+{
+    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
+                                             "StorPortPause");
+    if (!a) {
+        return FALSE;
+    }
+    cpu_yield("StorPortPause");
+    a->paused = true;
+    event_schedule_in(&a->pause_ev, (uint64_t)TimeOut * NS_PER_SEC);
+    return TRUE;
+}
+
+BOOLEAN NTAPI StorPortResume(PVOID HwDeviceExtension)
+{
+    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
+                                             "StorPortResume");
+    if (!a) {
+        return FALSE;
+    }
+    cpu_yield("StorPortResume");
+    event_cancel(&a->pause_ev);
+    a->paused = false;
+    port_restart_all_queues(a);
+    return TRUE;
+}
+
+BOOLEAN NTAPI StorPortPauseDevice(PVOID HwDeviceExtension, UCHAR PathId,
+                                  UCHAR TargetId, UCHAR Lun, ULONG TimeOut)
+{
+    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
+                                             "StorPortPauseDevice");
+    PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
+
+    if (!lu) {
+        return FALSE;
+    }
+    cpu_yield("StorPortPauseDevice");
+    lu->paused = true;
+    event_schedule_in(&lu->pause_ev, (uint64_t)TimeOut * NS_PER_SEC);
+    return TRUE;
+}
+
+BOOLEAN NTAPI StorPortResumeDevice(PVOID HwDeviceExtension, UCHAR PathId,
+                                   UCHAR TargetId, UCHAR Lun)
+{
+    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
+                                             "StorPortResumeDevice");
+    PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
+
+    if (!lu) {
+        return FALSE;
+    }
+    cpu_yield("StorPortResumeDevice");
+    event_cancel(&lu->pause_ev);
+    lu->paused = false;
+    port_start_next(lu);
+    return TRUE;
+}
+
+BOOLEAN NTAPI StorPortSetDeviceQueueDepth(PVOID HwDeviceExtension,
+                                          UCHAR PathId, UCHAR TargetId,
+                                          UCHAR Lun, ULONG Depth)
+{
+    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
+                                             "StorPortSetDeviceQueueDepth");
+    PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
+
+    if (!lu || Depth == 0 || Depth > 254) {
+        return FALSE;
+    }
+    lu->depth = Depth;
+    port_start_next(lu);
+    return TRUE;
+}
+
+VOID NTAPI StorPortCompleteRequest(PVOID HwDeviceExtension, UCHAR PathId,
+                                   UCHAR TargetId, UCHAR Lun, UCHAR SrbStatus)
+{
+    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
+                                             "StorPortCompleteRequest");
+    if (a) {
+        cpu_yield("StorPortCompleteRequest");
+        port_complete_all(a, PathId, TargetId, Lun, SrbStatus);
+    }
+}
+
+PVOID NTAPI StorPortGetLogicalUnit(PVOID HwDeviceExtension, UCHAR PathId,
+                                   UCHAR TargetId, UCHAR Lun)
+{
+    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
+                                             "StorPortGetLogicalUnit");
+    PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
+    return lu ? lu->luext : NULL;
+}
+
+PSTOR_SCATTER_GATHER_LIST NTAPI
+StorPortGetScatterGatherList(PVOID HwDeviceExtension, PSCSI_REQUEST_BLOCK Srb)
+{
+    PortRequest *req = port_request_from_srb(Srb);
+
+    if (!req || (req->state != REQ_STARTING && req->state != REQ_ACTIVE)) {
+        verifier_report(VC_BAD_CALL, req,
+                        "StorPortGetScatterGatherList for an SRB that is not "
+                        "active in the miniport");
+        return NULL;
+    }
+    return req->sgl->NumberOfElements ? req->sgl : NULL;
+}
+
+/* ---- class-facing accessors ---- */
+
+uint8_t port_request_srb_status(const PortRequest *req)
+{
+    return req->srb_status;
+}
+
+uint8_t port_request_scsi_status(const PortRequest *req)
+{
+    return req->scsi_status;
+}
+
+uint32_t port_request_transferred(const PortRequest *req)
+{
+    return req->transferred;
+}
+
+const uint8_t *port_request_sense(const PortRequest *req, unsigned *len)
+{
+    *len = req->sense_len;
+    return req->sense_copy;
+}
+
+uint64_t port_request_id(const PortRequest *req)
+{
+    return req->id;
+}
