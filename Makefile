@@ -44,6 +44,16 @@ $(B)/%.o: %.c config.mak
 	@echo "  CC      $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
+# Built-in miniports keep their Windows source unchanged: each one's
+# DriverEntry is renamed to NAME_DriverEntry (dashes become underscores)
+# so several can live in one binary; port/builtin.c lists them.
+$(B)/miniports/%.o: miniports/%.c config.mak
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) \
+		-DDriverEntry=$(subst -,_,$(firstword $(subst /, ,$*)))_DriverEntry \
+		-c -o $@ $<
+
 $(LIB): $(LIB_OBJS)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^

@@ -52,6 +52,11 @@ void port_register_builtin(const char *name, PortDriverEntry *entry)
     g_array_append_val(builtins, b);
 }
 
+bool port_have_builtins(void)
+{
+    return builtins && builtins->len;
+}
+
 static PortDriverEntry *builtin_find(const char *name)
 {
     for (guint i = 0; builtins && i < builtins->len; i++) {

@@ -277,6 +277,10 @@ extern Port port;
 typedef ULONG PortDriverEntry(PVOID DriverObject, PVOID RegistryPath);
 /* Built-in miniports, by name for -miniport NAME. */
 void port_register_builtin(const char *name, PortDriverEntry *entry);
+/* Register every miniport built into this binary (port/builtin.c). */
+void port_register_builtins(void);
+/* True when at least one built-in miniport exists. */
+bool port_have_builtins(void);
 bool port_load(const Opts *miniport, VerifierMode verifier, GError **errp);
 void port_unload(void);
 PortAdapter *port_adapter_from_devext(PVOID devext);

@@ -10,11 +10,15 @@
 #include "hw/core/pci.h"
 #include "hw/core/qdev.h"
 #include "hw/core/ram.h"
+#include "guest-tests/guest.h"
+#include "port/port-api.h"
+#include "port/port.h"
 #include "system/boundary.h"
 #include "system/cpu.h"
 #include "system/error.h"
 #include "system/event.h"
 #include "system/machine.h"
+#include "system/options.h"
 #include "system/trace.h"
 
 typedef struct Cleanup {
@@ -45,6 +49,10 @@ void machine_register_types(void)
 {
     /* Device models, the port and guest programs register here as they
      * land (qdev_set_create, options_set_available). */
+    port_register_builtins();
+    options_set_available("-miniport", true);
+    guest_programs_register();
+    options_set_available("-guest", true);
 }
 
 static bool setup_trace(const MachineConfig *cfg, GError **errp)
@@ -94,11 +102,16 @@ bool machine_init(const MachineConfig *cfg, GError **errp)
     if (!pci_bus_assign(root_bus, errp)) {
         return false;
     }
+    if (cfg->miniport &&
+        !port_load(cfg->miniport, cfg->verifier, errp)) {
+        return false;
+    }
     return true;
 }
 
 void machine_fini(void)
 {
+    port_unload();
     if (cleanups) {
         for (guint i = cleanups->len; i > 0; i--) {
             Cleanup *c = &g_array_index(cleanups, Cleanup, i - 1);
@@ -156,18 +169,83 @@ static void print_machine(const MachineConfig *cfg)
            ndev == 1 ? "" : "s");
 }
 
+typedef struct MainThread {
+    const GuestProgram *prog;
+    const Opts *args;
+    bool with_port;
+} MainThread;
+
+/* vCPU 0's first thread: bring the port up, run the program, shut the
+ * port down, stop the machine with the program's verdict. */
+static void main_thread(void *opaque)
+{
+    MainThread *m = opaque;
+    g_autoptr(GError) err = NULL;
+    int rc;
+
+    if (m->with_port && !port_start(&err)) {
+        g_printerr("storemu: %s\n", err->message);
+        machine_request_stop(EXIT_GUEST_FAILED);
+        return;
+    }
+    rc = m->prog->main(m->args);
+    if (m->with_port) {
+        port_shutdown();
+    }
+    machine_request_stop(rc);
+}
+
+static const GuestProgram *resolve_program(const MachineConfig *cfg,
+                                           GError **errp)
+{
+    const char *name = cfg->guest ? opts_get_str(cfg->guest, "name", NULL)
+                                  : GUEST_DEFAULT_PROGRAM;
+    const GuestProgram *p = guest_program_find(name);
+
+    if (!p) {
+        if (cfg->guest) {
+            g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
+                        "-guest: no program '%s' (-guest help lists them)",
+                        name);
+        }
+        return NULL;
+    }
+    if (p->needs_port && !cfg->miniport) {
+        g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
+                    "-guest %s drives a miniport: give one with -miniport "
+                    "NAME",
+                    p->name);
+        return NULL;
+    }
+    return p;
+}
+
 int machine_main(const MachineConfig *cfg)
 {
     g_autoptr(GError) err = NULL;
+    MainThread m = { 0 };
     MachineStop st;
     int rc = EXIT_OK;
 
+    m.prog = resolve_program(cfg, &err);
+    if (err) {
+        g_printerr("storemu: %s\n", err->message);
+        return EXIT_USAGE;
+    }
     if (!machine_init(cfg, &err)) {
         g_printerr("storemu: %s\n", err->message);
         machine_fini();
         return EXIT_USAGE;
     }
     print_machine(cfg);
+    if (m.prog) {
+        m.args = cfg->guest;
+        m.with_port = cfg->miniport != NULL;
+        guest_thread_create(0, m.prog->name, main_thread, &m);
+    } else if (cfg->miniport) {
+        g_printerr("storemu: no guest program is built into this binary; "
+                   "the miniport has nothing to run\n");
+    }
     st = cpus_run(cfg->time_limit_ns);
     switch (st) {
     case MACHINE_STOP_IDLE:
@@ -183,9 +261,14 @@ int machine_main(const MachineConfig *cfg)
         rc = EXIT_DEADLOCK;
         break;
     }
+    if (port.loaded && verifier_total()) {
+        g_printerr("storemu: %" G_GUINT64_FORMAT " verifier violation(s)\n",
+                   verifier_total());
+    }
     printf("storemu: stopped at %" G_GUINT64_FORMAT " ns virtual time, "
-           "%" G_GUINT64_FORMAT " events, %" G_GUINT64_FORMAT " guest errors\n",
-           vclock_now(), event_count(), guest_errors_total());
+           "%" G_GUINT64_FORMAT " events, %" G_GUINT64_FORMAT
+           " guest errors\n", vclock_now(), event_count(),
+           guest_errors_total());
     machine_fini();
     return rc;
 }
