@@ -6,10 +6,13 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include "hw/block/aio.h"
+#include "hw/block/block.h"
 #include "hw/core/memory.h"
 #include "hw/core/pci.h"
 #include "hw/core/qdev.h"
 #include "hw/core/ram.h"
+#include "hw/scsi/scsi-disk.h"
 #include "guest-tests/guest.h"
 #include "port/port-api.h"
 #include "port/port.h"
@@ -49,6 +52,8 @@ void machine_register_types(void)
 {
     /* Device models, the port and guest programs register here as they
      * land (qdev_set_create, options_set_available). */
+    options_set_available("-drive", true);
+    qdev_set_create("scsi-hd", scsi_hd_create);
     port_register_builtins();
     options_set_available("-miniport", true);
     guest_programs_register();
@@ -93,6 +98,11 @@ bool machine_init(const MachineConfig *cfg, GError **errp)
         return false;
     }
     root_bus = pci_bus_new();
+    for (guint i = 0; cfg->drives && i < cfg->drives->len; i++) {
+        if (!blk_new_from_opts(g_ptr_array_index(cfg->drives, i), errp)) {
+            return false;
+        }
+    }
     for (guint i = 0; cfg->devices && i < cfg->devices->len; i++) {
         if (!qdev_create(g_ptr_array_index(cfg->devices, i), errp)) {
             return false;
@@ -128,6 +138,9 @@ void machine_fini(void)
         pci_bus_free(root_bus);
         root_bus = NULL;
     }
+    /* HBAs (cleanups above) released their disks; now the images. */
+    blk_close_all();
+    aio_shutdown();
     cpus_fini();
     ram_fini();
     memory_fini();

@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Host I/O engines for the block backends: io_uring, a thread pool, and
+ * two synchronous variants for tests and fuzzing (see aio.h). Only the
+ * machine thread calls in here; the pool's workers touch nothing but the
+ * ops they are handed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config-host.h"
+#include "hw/block/aio.h"
+#include "system/error.h"
+#include "system/trace.h"
+
+#ifdef CONFIG_URING
+#include <liburing.h>
+#endif
+
+#define AIO_URING_ENTRIES 256
+#define AIO_THREADS 4
+
+static AioEngine cur_engine = AIO_ENGINE_AUTO;
+static bool started;
+static unsigned in_flight;
+static unsigned plug_depth;
+
+/* Run one op with blocking system calls (pool workers, sync engines). */
+static int64_t aio_op_exec(AioOp *op)
+{
+    ssize_t r;
+
+    switch (op->type) {
+    case AIO_OP_READ:
+        r = preadv2(op->fd, op->iov, op->iovcnt, (off_t)op->offset, 0);
+        break;
+    case AIO_OP_WRITE:
+        r = pwritev2(op->fd, op->iov, op->iovcnt, (off_t)op->offset,
+                     op->rw_flags);
+        break;
+    case AIO_OP_FDATASYNC:
+        r = fdatasync(op->fd);
+        break;
+    case AIO_OP_FALLOCATE:
+        r = fallocate(op->fd, op->mode, (off_t)op->offset, (off_t)op->len);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    return r < 0 ? -errno : r;
+}
+
+/* ---- thread pool ------------------------------------------------------ */
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_work = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t pool_done = PTHREAD_COND_INITIALIZER;
+static AioOp *pool_head, *pool_tail;
+static pthread_t pool_threads[AIO_THREADS];
+static unsigned pool_nthreads;
+static bool pool_quit;
+
+static void *pool_worker(void *arg)
+{
+    pthread_mutex_lock(&pool_lock);
+    for (;;) {
+        AioOp *op;
+        int64_t r;
+
+        while (!pool_head && !pool_quit) {
+            pthread_cond_wait(&pool_work, &pool_lock);
+        }
+        if (!pool_head) {
+            break;
+        }
+        op = pool_head;
+        pool_head = op->next;
+        if (!pool_head) {
+            pool_tail = NULL;
+        }
+        pthread_mutex_unlock(&pool_lock);
+        r = aio_op_exec(op);
+        pthread_mutex_lock(&pool_lock);
+        op->result = r;
+        op->done = true;
+        pthread_cond_broadcast(&pool_done);
+    }
+    pthread_mutex_unlock(&pool_lock);
+    return NULL;
+}
+
+static bool pool_start(GError **errp)
+{
+    pool_quit = false;
+    for (pool_nthreads = 0; pool_nthreads < AIO_THREADS; pool_nthreads++) {
+        int err = pthread_create(&pool_threads[pool_nthreads], NULL,
+                                 pool_worker, NULL);
+        if (err) {
+            if (pool_nthreads > 0) {
+                break;  /* fewer workers still work */
+            }
+            g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_FAILED,
+                        "block I/O thread pool: cannot start a thread: %s",
+                        g_strerror(err));
+            return false;
+        }
+    }
+    return true;
+}
+
+static void pool_stop(void)
+{
+    pthread_mutex_lock(&pool_lock);
+    pool_quit = true;
+    pthread_cond_broadcast(&pool_work);
+    pthread_mutex_unlock(&pool_lock);
+    for (unsigned i = 0; i < pool_nthreads; i++) {
+        pthread_join(pool_threads[i], NULL);
+    }
+    pool_nthreads = 0;
+}
+
+static void pool_submit(AioOp *op)
+{
+    pthread_mutex_lock(&pool_lock);
+    op->next = NULL;
+    if (pool_tail) {
+        pool_tail->next = op;
+    } else {
+        pool_head = op;
+    }
+    pool_tail = op;
+    pthread_cond_signal(&pool_work);
+    pthread_mutex_unlock(&pool_lock);
+}
+
+static void pool_wait(AioOp *op)
+{
+    pthread_mutex_lock(&pool_lock);
+    while (!op->done) {
+        pthread_cond_wait(&pool_done, &pool_lock);
+    }
+    pthread_mutex_unlock(&pool_lock);
+}
+
+/* ---- io_uring --------------------------------------------------------- */
+
+#ifdef CONFIG_URING
+static struct io_uring ring;
+static unsigned ring_cq_entries;
+
+static bool uring_start(GError **errp)
+{
+    int r = io_uring_queue_init(AIO_URING_ENTRIES, &ring, 0);
+
+    if (r < 0) {
+        g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_UNAVAILABLE,
+                    "io_uring is not usable here: %s", g_strerror(-r));
+        return false;
+    }
+    ring_cq_entries = ring.cq.ring_entries;
+    return true;
+}
+
+static void uring_stop(void)
+{
+    io_uring_queue_exit(&ring);
+}
+
+/* Hand every completion already queued to its op; no system call. */
+static unsigned uring_reap(void)
+{
+    struct io_uring_cqe *cqe;
+    unsigned head, n = 0;
+
+    io_uring_for_each_cqe(&ring, head, cqe) {
+        AioOp *op = io_uring_cqe_get_data(cqe);
+
+        if (cqe->res == -EAGAIN || cqe->res == -EINTR) {
+            /* Rare on regular files; finishing it here keeps the
+             * engine free of resubmission state. */
+            op->result = aio_op_exec(op);
+        } else {
+            op->result = cqe->res;
+        }
+        op->done = true;
+        in_flight--;
+        n++;
+    }
+    io_uring_cq_advance(&ring, n);
+    return n;
+}
+
+static void uring_enter_wait(void)
+{
+    int r;
+
+    do {
+        r = io_uring_submit_and_wait(&ring, 1);
+    } while (r == -EINTR);
+    g_assert(r >= 0 || r == -EBUSY);
+}
+
+static void uring_submit(AioOp *op)
+{
+    struct io_uring_sqe *sqe;
+
+    /* Never let more ops be outstanding than the CQ ring holds. */
+    while (in_flight >= ring_cq_entries) {
+        if (!uring_reap()) {
+            uring_enter_wait();
+        }
+    }
+    sqe = io_uring_get_sqe(&ring);
+    if (!sqe) {
+        io_uring_submit(&ring);
+        sqe = io_uring_get_sqe(&ring);
+        g_assert(sqe);
+    }
+    switch (op->type) {
+    case AIO_OP_READ:
+        io_uring_prep_readv2(sqe, op->fd, op->iov, op->iovcnt, op->offset, 0);
+        break;
+    case AIO_OP_WRITE:
+        io_uring_prep_writev2(sqe, op->fd, op->iov, op->iovcnt, op->offset,
+                              op->rw_flags);
+        break;
+    case AIO_OP_FDATASYNC:
+        io_uring_prep_fsync(sqe, op->fd, IORING_FSYNC_DATASYNC);
+        break;
+    case AIO_OP_FALLOCATE:
+        io_uring_prep_fallocate(sqe, op->fd, op->mode, (off_t)op->offset,
+                                (off_t)op->len);
+        break;
+    }
+    io_uring_sqe_set_data(sqe, op);
+    if (!plug_depth) {
+        io_uring_submit(&ring);
+    }
+}
+
+static void uring_wait(AioOp *op)
+{
+    while (!op->done) {
+        if (!uring_reap()) {
+            uring_enter_wait();
+        }
+    }
+}
+#endif
+
+/* ---- deferred (tests) ------------------------------------------------- */
+
+static AioOp *defer_head, *defer_tail;
+
+static void defer_unlink(AioOp *op)
+{
+    AioOp **pp = &defer_head, *prev = NULL;
+
+    while (*pp && *pp != op) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    g_assert(*pp);
+    *pp = op->next;
+    if (defer_tail == op) {
+        defer_tail = prev;
+    }
+}
+
+static void defer_run(AioOp *op)
+{
+    defer_unlink(op);
+    op->result = aio_op_exec(op);
+    op->done = true;
+    in_flight--;
+}
+
+unsigned aio_deferred_run(bool newest_first)
+{
+    unsigned n = 0;
+
+    while (defer_head) {
+        AioOp *op = defer_head;
+
+        if (newest_first) {
+            op = defer_tail;
+        }
+        defer_run(op);
+        n++;
+    }
+    return n;
+}
+
+/* ---- engine selection and the common entry points --------------------- */
+
+const char *aio_engine_name(AioEngine engine)
+{
+    static const char *const names[] = {
+        [AIO_ENGINE_AUTO] = "auto",
+        [AIO_ENGINE_URING] = "io_uring",
+        [AIO_ENGINE_THREADS] = "threads",
+        [AIO_ENGINE_SYNC] = "sync",
+        [AIO_ENGINE_DEFERRED] = "deferred",
+    };
+    return names[engine];
+}
+
+static void engine_stop(void)
+{
+    if (!started) {
+        return;
+    }
+    switch (cur_engine) {
+#ifdef CONFIG_URING
+    case AIO_ENGINE_URING:
+        uring_stop();
+        break;
+#endif
+    case AIO_ENGINE_THREADS:
+        pool_stop();
+        break;
+    default:
+        break;
+    }
+    started = false;
+}
+
+static bool engine_start(AioEngine engine, GError **errp)
+{
+    switch (engine) {
+    case AIO_ENGINE_URING:
+#ifdef CONFIG_URING
+        if (!uring_start(errp)) {
+            return false;
+        }
+        break;
+#else
+        g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_UNAVAILABLE,
+                    "io_uring is not built in (apt-get install "
+                    "liburing-dev, then ./configure)");
+        return false;
+#endif
+    case AIO_ENGINE_THREADS:
+        if (!pool_start(errp)) {
+            return false;
+        }
+        break;
+    case AIO_ENGINE_SYNC:
+    case AIO_ENGINE_DEFERRED:
+        break;
+    case AIO_ENGINE_AUTO:
+        g_assert_not_reached();
+    }
+    cur_engine = engine;
+    started = true;
+    TRACE(blk_aio_engine, "engine %s", aio_engine_name(engine));
+    return true;
+}
+
+static AioEngine engine_from_env(void)
+{
+    const char *e = getenv("STOREMU_AIO");
+
+    if (!e) {
+        return AIO_ENGINE_AUTO;
+    }
+    if (!strcmp(e, "uring") || !strcmp(e, "io_uring")) {
+        return AIO_ENGINE_URING;
+    }
+    if (!strcmp(e, "threads")) {
+        return AIO_ENGINE_THREADS;
+    }
+    if (!strcmp(e, "sync")) {
+        return AIO_ENGINE_SYNC;
+    }
+    return AIO_ENGINE_AUTO;
+}
+
+static void engine_start_auto(void)
+{
+    AioEngine want = engine_from_env();
+
+    if (want != AIO_ENGINE_AUTO && engine_start(want, NULL)) {
+        return;
+    }
+#ifdef CONFIG_URING
+    if (engine_start(AIO_ENGINE_URING, NULL)) {
+        return;
+    }
+#endif
+    if (engine_start(AIO_ENGINE_THREADS, NULL)) {
+        return;
+    }
+    /* Not even one thread: run the I/O inline rather than not at all. */
+    engine_start(AIO_ENGINE_SYNC, NULL);
+}
+
+bool aio_set_engine(AioEngine engine, GError **errp)
+{
+    g_assert(in_flight == 0);
+    engine_stop();
+    if (engine == AIO_ENGINE_AUTO) {
+        engine_start_auto();
+        return true;
+    }
+    return engine_start(engine, errp);
+}
+
+AioEngine aio_engine(void)
+{
+    if (!started) {
+        engine_start_auto();
+    }
+    return cur_engine;
+}
+
+unsigned aio_in_flight(void)
+{
+    return in_flight;
+}
+
+void aio_submit(AioOp *op)
+{
+    if (!started) {
+        engine_start_auto();
+    }
+    g_assert(op->type == AIO_OP_FDATASYNC || op->type == AIO_OP_FALLOCATE ||
+             (op->iovcnt > 0 && op->iovcnt <= AIO_IOV_MAX));
+    op->done = false;
+    op->waited = false;
+    op->result = 0;
+    op->next = NULL;
+    in_flight++;
+    switch (cur_engine) {
+#ifdef CONFIG_URING
+    case AIO_ENGINE_URING:
+        uring_submit(op);
+        break;
+#endif
+    case AIO_ENGINE_THREADS:
+        pool_submit(op);
+        break;
+    case AIO_ENGINE_DEFERRED:
+        if (defer_tail) {
+            defer_tail->next = op;
+        } else {
+            defer_head = op;
+        }
+        defer_tail = op;
+        break;
+    default:
+        op->result = aio_op_exec(op);
+        op->done = true;
+        in_flight--;
+        break;
+    }
+}
+
+void aio_wait(AioOp *op)
+{
+    if (cur_engine == AIO_ENGINE_THREADS) {
+        /* op->done is written by a worker: read it under the lock, and
+         * count the op out here, on the machine thread. */
+        if (!op->waited) {
+            pool_wait(op);
+            op->waited = true;
+            in_flight--;
+        }
+        return;
+    }
+    if (op->done) {
+        return;
+    }
+    switch (cur_engine) {
+#ifdef CONFIG_URING
+    case AIO_ENGINE_URING:
+        uring_wait(op);
+        break;
+#endif
+    case AIO_ENGINE_DEFERRED:
+        defer_run(op);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+}
+
+void aio_plug(void)
+{
+    plug_depth++;
+}
+
+void aio_unplug(void)
+{
+    g_assert(plug_depth > 0);
+    if (--plug_depth == 0 && started) {
+#ifdef CONFIG_URING
+        if (cur_engine == AIO_ENGINE_URING) {
+            io_uring_submit(&ring);
+        }
+#endif
+    }
+}
+
+void aio_shutdown(void)
+{
+    /* Callers wait for their own ops; anything left is a leak upstream. */
+    g_assert(in_flight == 0);
+    engine_stop();
+    cur_engine = AIO_ENGINE_AUTO;
+}

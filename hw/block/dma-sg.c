@@ -1,0 +1,189 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scatter-gather mapping and boundary reporting for zero-copy DMA between
+ * disk images and guest RAM (see dma-sg.h).
+ */
+#include "hw/block/dma-sg.h"
+#include "hw/core/ram.h"
+#include "hw/core/memory.h"
+
+uint64_t dma_sg_size(const DmaSgEntry *sg, unsigned nsg)
+{
+    uint64_t total = 0;
+
+    for (unsigned i = 0; i < nsg; i++) {
+        if (sg[i].len > UINT64_MAX - total) {
+            return UINT64_MAX;
+        }
+        total += sg[i].len;
+    }
+    return total;
+}
+
+/*
+ * Walk the chunks of the list that cover [skip, skip + len); @fn gets each
+ * chunk's guest address and length and stops the walk by returning false.
+ * Returns false when @fn stopped it or the list ended before @len bytes.
+ */
+typedef bool SgChunkFunc(uint64_t gpa, uint64_t len, void *opaque);
+
+static bool sg_walk(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
+                    uint64_t len, SgChunkFunc *fn, void *opaque,
+                    uint64_t *end_gpa)
+{
+    for (unsigned i = 0; i < nsg && len > 0; i++) {
+        uint64_t elen = sg[i].len;
+        uint64_t n;
+
+        if (skip >= elen) {
+            skip -= elen;
+            continue;
+        }
+        n = MIN(elen - skip, len);
+        /* A wrapping address is passed on as one that no RAM holds. */
+        if (!fn(sg[i].addr > UINT64_MAX - skip ? UINT64_MAX
+                                                : sg[i].addr + skip,
+                n, opaque)) {
+            return false;
+        }
+        skip = 0;
+        len -= n;
+        if (end_gpa) {
+            *end_gpa = sg[i].addr + sg[i].len;
+        }
+    }
+    return len == 0;
+}
+
+typedef struct IovMap {
+    GArray *iov;
+    uint64_t bad_gpa;
+    bool bad;
+} IovMap;
+
+static bool iov_chunk(uint64_t gpa, uint64_t len, void *opaque)
+{
+    IovMap *m = opaque;
+    void *host = ram_ptr(gpa, len);
+    struct iovec v;
+
+    if (!host || len > SIZE_MAX) {
+        m->bad_gpa = gpa;
+        m->bad = true;
+        return false;
+    }
+    v.iov_base = host;
+    v.iov_len = len;
+    g_array_append_val(m->iov, v);
+    return true;
+}
+
+bool dma_sg_to_iov(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
+                   uint64_t len, GArray *iov, uint64_t *bad_gpa)
+{
+    IovMap m = { .iov = iov };
+    uint64_t end = 0;
+
+    if (!sg_walk(sg, nsg, skip, len, iov_chunk, &m, &end)) {
+        /* Either an element outside RAM or a list too short for @len. */
+        *bad_gpa = m.bad ? m.bad_gpa : end;
+        return false;
+    }
+    return true;
+}
+
+typedef struct BndWalk {
+    BndKind kind;
+    bool ok;
+    bool refused;
+} BndWalk;
+
+static bool bnd_begin_chunk(uint64_t gpa, uint64_t len, void *opaque)
+{
+    BndWalk *w = opaque;
+    BndAccess a = {
+        .kind = w->kind, .cpu = -1, .addr = gpa, .len = len,
+        .data = ram_ptr(gpa, len),
+    };
+
+    if (bnd_before(&a) && !a.ok) {
+        w->refused = true;
+        return false;
+    }
+    return true;
+}
+
+static bool bnd_end_chunk(uint64_t gpa, uint64_t len, void *opaque)
+{
+    BndWalk *w = opaque;
+    BndAccess a = {
+        .kind = w->kind, .cpu = -1, .addr = gpa, .len = len,
+        .data = ram_ptr(gpa, len), .ok = w->ok,
+    };
+
+    bnd_after(&a);
+    return true;
+}
+
+bool dma_sg_begin(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
+                  uint64_t skip, uint64_t len)
+{
+    BndWalk w = { .kind = kind };
+
+    if (!bnd_nhooks) {
+        return true;
+    }
+    sg_walk(sg, nsg, skip, len, bnd_begin_chunk, &w, NULL);
+    return !w.refused;
+}
+
+void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
+                uint64_t skip, uint64_t len, bool ok)
+{
+    BndWalk w = { .kind = kind, .ok = ok };
+
+    sg_walk(sg, nsg, skip, len, bnd_end_chunk, &w, NULL);
+}
+
+typedef struct CopyWalk {
+    uint8_t *buf;
+    bool to_guest;
+    bool failed;
+} CopyWalk;
+
+static bool copy_chunk(uint64_t gpa, uint64_t len, void *opaque)
+{
+    CopyWalk *c = opaque;
+    bool ok = c->to_guest ? dma_write(gpa, c->buf, len)
+                          : dma_read(gpa, c->buf, len);
+
+    if (!ok) {
+        c->failed = true;
+        return false;
+    }
+    c->buf += len;
+    return true;
+}
+
+static int64_t sg_copy(const DmaSgEntry *sg, unsigned nsg, void *buf,
+                       uint64_t len, bool to_guest)
+{
+    CopyWalk c = { .buf = buf, .to_guest = to_guest };
+    uint64_t n = MIN(len, dma_sg_size(sg, nsg));
+
+    g_assert(n <= INT64_MAX);
+    sg_walk(sg, nsg, 0, n, copy_chunk, &c, NULL);
+    return c.failed ? -1 : (int64_t)n;
+}
+
+int64_t dma_sg_copy_to_guest(const DmaSgEntry *sg, unsigned nsg,
+                             const void *buf, uint64_t len)
+{
+    return sg_copy(sg, nsg, (void *)buf, len, true);
+}
+
+int64_t dma_sg_copy_from_guest(const DmaSgEntry *sg, unsigned nsg,
+                               void *buf, uint64_t len)
+{
+    return sg_copy(sg, nsg, buf, len, false);
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Scatter-gather lists of guest-physical (address, length) pairs and the
+ * one place where a device moves data between a disk image and guest RAM
+ * without a copy. A list is mapped onto host iovecs that point straight
+ * into guest RAM (hw/core/ram.h); an element outside RAM makes the mapping
+ * fail, which the device turns into its DMA error status.
+ *
+ * Zero-copy transfers bypass dma_read()/dma_write(), so they report
+ * themselves to the boundary layer (system/boundary.h) here instead:
+ * dma_sg_begin() consults the before-hooks when the transfer is set up and
+ * dma_sg_end() runs the after-hooks once the data has moved, one BndAccess
+ * per SG element, exactly as ram.c does for a copied DMA. Small transfers
+ * (INQUIRY data, parameter lists) go through dma_sg_copy_*(), which use
+ * dma_read()/dma_write() and so are counted by ram.c itself.
+ */
+#ifndef HW_BLOCK_DMA_SG_H
+#define HW_BLOCK_DMA_SG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/uio.h>
+#include <glib.h>
+#include "system/boundary.h"
+
+typedef struct DmaSgEntry {
+    uint64_t addr;      /* guest-physical */
+    uint64_t len;       /* bytes */
+} DmaSgEntry;
+
+/* Total length of the list, saturating at UINT64_MAX. */
+uint64_t dma_sg_size(const DmaSgEntry *sg, unsigned nsg);
+
+/*
+ * Append to @iov (a GArray of struct iovec) host iovecs covering bytes
+ * [@skip, @skip + @len) of the list. Elements of length zero are skipped.
+ * Returns false, with *@bad_gpa set to the first offending guest address,
+ * when part of the range lies outside guest RAM or past the end of the
+ * list; @iov may then hold a partial mapping, which the caller discards.
+ */
+bool dma_sg_to_iov(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
+                   uint64_t len, GArray *iov, uint64_t *bad_gpa);
+
+/*
+ * Boundary notifications for a zero-copy transfer of bytes [@skip, @skip +
+ * @len) of the list. @kind is BND_DMA_WRITE for data going into guest RAM
+ * (a disk read) and BND_DMA_READ for data coming out of it (a disk write).
+ * dma_sg_begin() returns false when a before-hook refused an element (an
+ * injected DMA error); the device then fails the request without moving
+ * data and still calls dma_sg_end() with ok = false so every before() has
+ * its after(). A hook that answers with ok = true lets the transfer go on.
+ */
+bool dma_sg_begin(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
+                  uint64_t skip, uint64_t len);
+void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
+                uint64_t skip, uint64_t len, bool ok);
+
+/*
+ * Copy @len bytes between @buf and the list, starting at byte 0 of the
+ * list, through dma_write()/dma_read(). Returns the bytes copied (the
+ * smaller of @len and the list's size) or -1 when an element lies outside
+ * guest RAM or a boundary hook refused it.
+ */
+int64_t dma_sg_copy_to_guest(const DmaSgEntry *sg, unsigned nsg,
+                             const void *buf, uint64_t len);
+int64_t dma_sg_copy_from_guest(const DmaSgEntry *sg, unsigned nsg,
+                               void *buf, uint64_t len);
+
+#endif

@@ -1,0 +1,784 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Block backends (hw/block/block.h, aio.h): configuration errors, image
+ * locking, temporary images, the snapshot overlay, the write-cache model
+ * under power cuts, error injection, O_DIRECT bouncing, the AIO engines and
+ * request ordering independent of host completion order.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "hw/block/aio.h"
+#include "hw/block/block.h"
+#include "system/error.h"
+#include "system/opts.h"
+
+static char *tmpdir;
+
+/* A file of @size bytes under the test directory, byte i = pattern(i). */
+static char *make_image(const char *name, uint64_t size, uint8_t seed)
+{
+    char *path = g_build_filename(tmpdir, name, NULL);
+    g_autofree uint8_t *buf = g_malloc(size ? size : 1);
+
+    for (uint64_t i = 0; i < size; i++) {
+        buf[i] = (uint8_t)(i * 7 + seed + (i >> 9));
+    }
+    g_assert_true(g_file_set_contents(path, (char *)buf, size, NULL));
+    return path;
+}
+
+static uint8_t *file_bytes(const char *path, gsize *len)
+{
+    gchar *data = NULL;
+
+    g_assert_true(g_file_get_contents(path, &data, len, NULL));
+    return (uint8_t *)data;
+}
+
+static void fill(uint8_t *p, size_t n, uint8_t v)
+{
+    memset(p, v, n);
+}
+
+static bool all_bytes(const uint8_t *p, size_t n, uint8_t v)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] != v) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- configuration errors ------------------------------------------- */
+
+typedef struct OpenErrorCase {
+    const char *name;
+    int kind;           /* what to create */
+    unsigned flags;
+    const char *needle; /* part of the message */
+    int code;
+} OpenErrorCase;
+
+enum { MISSING, DIRECTORY, EMPTY, ODD_SIZE, READONLY_FILE, READONLY_OK,
+       SNAPSHOT_OF_READONLY };
+
+static const OpenErrorCase open_cases[] = {
+    { "missing", MISSING, 0, "does not exist", STOREMU_ERROR_CONFIG },
+    { "directory", DIRECTORY, 0, "neither a regular file",
+      STOREMU_ERROR_CONFIG },
+    { "empty", EMPTY, 0, "is empty", STOREMU_ERROR_CONFIG },
+    { "odd-size", ODD_SIZE, 0, "not a multiple of 512",
+      STOREMU_ERROR_CONFIG },
+    { "readonly-file", READONLY_FILE, 0, "use readonly=on",
+      STOREMU_ERROR_CONFIG },
+    { "readonly-file-readonly-on", READONLY_OK, BLK_OPEN_READONLY, NULL, 0 },
+    { "readonly-file-snapshot", SNAPSHOT_OF_READONLY, BLK_OPEN_SNAPSHOT,
+      NULL, 0 },
+};
+
+static void test_open_errors(gconstpointer data)
+{
+    const OpenErrorCase *c = data;
+    g_autofree char *path = g_build_filename(tmpdir, c->name, NULL);
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk;
+
+    switch (c->kind) {
+    case MISSING:
+        break;
+    case DIRECTORY:
+        g_assert_cmpint(g_mkdir(path, 0700), ==, 0);
+        break;
+    case EMPTY:
+        g_assert_true(g_file_set_contents(path, "", 0, NULL));
+        break;
+    case ODD_SIZE:
+        g_assert_true(g_file_set_contents(path, "abc", 3, NULL));
+        break;
+    default:
+        g_free(make_image(c->name, 4096, 1));
+        g_assert_cmpint(chmod(path, 0444), ==, 0);
+        break;
+    }
+    blk = blk_open(path, c->flags, &err);
+    if (c->needle) {
+        g_assert_null(blk);
+        g_assert_error(err, STOREMU_ERROR, c->code);
+        g_assert_nonnull(strstr(err->message, c->needle));
+    } else {
+        g_assert_no_error(err);
+        g_assert_nonnull(blk);
+        g_assert_cmpuint(blk_size(blk), ==, 4096);
+        g_assert_cmpint(blk_is_readonly(blk), ==,
+                        !!(c->flags & BLK_OPEN_READONLY));
+        if (c->kind == SNAPSHOT_OF_READONLY) {
+            uint8_t buf[512];
+            fill(buf, sizeof(buf), 0x5a);
+            g_assert_cmpint(blk_pwrite(blk, 0, buf, 512, 0), ==, 0);
+        } else {
+            uint8_t buf[512] = { 0 };
+            g_assert_cmpint(blk_pwrite(blk, 0, buf, 512, 0), ==, -EROFS);
+        }
+        blk_close(blk);
+    }
+    if (c->kind == DIRECTORY) {
+        g_rmdir(path);
+    } else {
+        g_unlink(path);
+    }
+}
+
+static void test_temp_errors(void)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_null(blk_new_temp(0, 0, &err));
+    g_assert_nonnull(strstr(err->message, "empty"));
+    g_clear_error(&err);
+    g_assert_null(blk_new_temp(1000, 0, &err));
+    g_assert_nonnull(strstr(err->message, "multiple of 512"));
+}
+
+static void test_temp_image(void)
+{
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk = blk_new_temp(1 << 20, 0, &err);
+    uint8_t buf[4096], out[4096];
+
+    g_assert_no_error(err);
+    g_assert_cmpuint(blk_size(blk), ==, 1 << 20);
+    g_assert_cmpint(blk_pread(blk, 0, out, sizeof(out)), ==, 0);
+    g_assert_true(all_bytes(out, sizeof(out), 0));
+    fill(buf, sizeof(buf), 0xa5);
+    g_assert_cmpint(blk_pwrite(blk, 8192, buf, sizeof(buf), 0), ==, 0);
+    g_assert_cmpint(blk_pread(blk, 8192, out, sizeof(out)), ==, 0);
+    g_assert_true(all_bytes(out, sizeof(out), 0xa5));
+    /* Out of range and unaligned writes are refused, not crashes. */
+    g_assert_cmpint(blk_pread(blk, (1 << 20) - 512, out, 1024), ==, -EINVAL);
+    g_assert_cmpint(blk_pwrite(blk, 100, buf, 512, 0), ==, -EINVAL);
+    blk_close(blk);
+}
+
+/* ---- locking ------------------------------------------------------- */
+
+typedef struct LockCase {
+    const char *name;
+    unsigned first, second;
+    bool second_ok;
+} LockCase;
+
+static const LockCase lock_cases[] = {
+    { "rw-rw", 0, 0, false },
+    { "rw-ro", 0, BLK_OPEN_READONLY, false },
+    { "ro-rw", BLK_OPEN_READONLY, 0, false },
+    { "rw-snapshot", 0, BLK_OPEN_SNAPSHOT, false },
+    { "ro-ro", BLK_OPEN_READONLY, BLK_OPEN_READONLY, true },
+    { "snapshot-snapshot", BLK_OPEN_SNAPSHOT, BLK_OPEN_SNAPSHOT, true },
+    { "ro-snapshot", BLK_OPEN_READONLY, BLK_OPEN_SNAPSHOT, true },
+};
+
+static void test_lock(gconstpointer data)
+{
+    const LockCase *c = data;
+    g_autofree char *path = make_image(c->name, 64 * 1024, 2);
+    g_autoptr(GError) err = NULL;
+    BlockBackend *a = blk_open(path, c->first, &err);
+    BlockBackend *b;
+
+    g_assert_no_error(err);
+    b = blk_open(path, c->second, &err);
+    if (c->second_ok) {
+        g_assert_no_error(err);
+        g_assert_nonnull(b);
+        blk_close(b);
+    } else {
+        g_assert_null(b);
+        g_assert_error(err, STOREMU_ERROR, STOREMU_ERROR_BUSY);
+        g_assert_nonnull(strstr(err->message, "in use by another storemu"));
+        g_clear_error(&err);
+    }
+    /* Closing releases the lock. */
+    blk_close(a);
+    b = blk_open(path, c->second, &err);
+    g_assert_no_error(err);
+    blk_close(b);
+    g_unlink(path);
+}
+
+/* ---- -drive options ------------------------------------------------- */
+
+static const OptDesc drive_desc[] = {
+    { "id", OPT_STRING, "id" },
+    { "file", OPT_STRING, "file" },
+    { "format", OPT_STRING, "format" },
+    { "snapshot", OPT_BOOL, "snapshot" },
+    { "cache", OPT_STRING, "cache" },
+    { "readonly", OPT_BOOL, "readonly" },
+    { "size", OPT_SIZE, "size" },
+    { NULL }
+};
+
+static const OptsSchema drive_schema = {
+    .option = "-drive",
+    .desc = drive_desc,
+};
+
+typedef struct DriveCase {
+    const char *opts;
+    const char *needle;     /* NULL: success */
+} DriveCase;
+
+static const DriveCase drive_cases[] = {
+    { "size=1M", "id= is required" },
+    { "id=d0", "needs file=PATH" },
+    { "id=d0,size=1M,format=qcow2", "format 'qcow2' is not supported" },
+    { "id=d0,size=1M,cache=sometimes", "cache 'sometimes'" },
+    { "id=d0,size=1M,file=/x", "either file= or size=" },
+    { "id=d0,size=1000", "multiple of 512" },
+    { "id=d0,file=/nonexistent/img", "does not exist" },
+    { "id=d0,size=1M", NULL },
+    { "id=d0,size=64K,format=raw,cache=unsafe,snapshot=off", NULL },
+};
+
+static void test_drive_opts(gconstpointer data)
+{
+    const DriveCase *c = data;
+    g_autoptr(GError) err = NULL;
+    Opts *o = opts_parse(&drive_schema, c->opts, &err);
+    BlockBackend *blk;
+
+    g_assert_no_error(err);
+    blk = blk_new_from_opts(o, &err);
+    if (c->needle) {
+        g_assert_null(blk);
+        g_assert_nonnull(err);
+        if (!strstr(err->message, c->needle)) {
+            g_error("'%s': expected '%s' in '%s'", c->opts, c->needle,
+                    err->message);
+        }
+    } else {
+        g_assert_no_error(err);
+        g_assert_true(blk_find("d0") == blk);
+        g_assert_cmpstr(blk_id(blk), ==, "d0");
+        /* The id is taken now. */
+        g_assert_null(blk_new_from_opts(o, &err));
+        g_assert_nonnull(strstr(err->message, "used twice"));
+        blk_close(blk);
+        g_assert_null(blk_find("d0"));
+    }
+    opts_free(o);
+}
+
+static void test_attach_once(void)
+{
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk = blk_new_temp(4096, 0, &err);
+
+    g_assert_true(blk_attach(blk, "disk0", &err));
+    g_assert_false(blk_attach(blk, "disk1", &err));
+    g_assert_nonnull(strstr(err->message, "already used by disk0"));
+    blk_detach(blk);
+    g_clear_error(&err);
+    g_assert_true(blk_attach(blk, "disk1", &err));
+    blk_close(blk);
+}
+
+/* ---- snapshot overlay ---------------------------------------------- */
+
+static void test_snapshot_overlay(void)
+{
+    const uint64_t size = 256 * 1024;
+    g_autofree char *path = make_image("snap.img", size, 3);
+    g_autofree uint8_t *orig = NULL, *after = NULL;
+    g_autofree uint8_t *view = g_malloc(size);
+    g_autoptr(GError) err = NULL;
+    gsize olen, alen;
+    BlockBackend *blk;
+    uint8_t w[1536];
+
+    orig = file_bytes(path, &olen);
+    blk = blk_open(path, BLK_OPEN_SNAPSHOT, &err);
+    g_assert_no_error(err);
+    g_assert_true(blk_is_snapshot(blk));
+    fill(w, sizeof(w), 0xee);
+    /* Writes of odd sector runs, a discard and a FUA write. */
+    g_assert_cmpint(blk_pwrite(blk, 512, w, 1024, 0), ==, 0);
+    g_assert_cmpint(blk_pwrite(blk, 4096 + 1536, w, 1536, BLK_REQ_FUA), ==,
+                    0);
+    g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_DISCARD, 65536, 8192,
+                                        NULL, 0, 0), NULL), ==, 0);
+    g_assert_cmpint(blk_flush(blk), ==, 0);
+    /* A read spanning image and overlay sectors merges them. */
+    g_assert_cmpint(blk_pread(blk, 0, view, size), ==, 0);
+    for (uint64_t i = 0; i < size; i++) {
+        uint8_t want = orig[i];
+        if ((i >= 512 && i < 1536) || (i >= 5632 && i < 7168)) {
+            want = 0xee;
+        } else if (i >= 65536 && i < 73728) {
+            want = 0;
+        }
+        if (view[i] != want) {
+            g_error("byte %" G_GUINT64_FORMAT ": 0x%02x, expected 0x%02x", i,
+                    view[i], want);
+        }
+    }
+    /* Unaligned small read inside a written sector and across. */
+    g_assert_cmpint(blk_pread(blk, 1500, view, 100), ==, 0);
+    g_assert_true(all_bytes(view, 36, 0xee));
+    g_assert_cmpint(view[36], ==, orig[1536]);
+    blk_close(blk);
+    after = file_bytes(path, &alen);
+    g_assert_cmpuint(alen, ==, olen);
+    g_assert_true(memcmp(orig, after, olen) == 0);
+    g_unlink(path);
+}
+
+/* ---- write cache and power cut ------------------------------------- */
+
+typedef enum { STEP_WRITE, STEP_WRITE_FUA, STEP_FLUSH, STEP_WCE_OFF,
+               STEP_WCE_ON, STEP_DISCARD, STEP_READ_FUA, STEP_END } StepKind;
+
+typedef struct CacheStep {
+    StepKind kind;
+    uint64_t offset, len;
+    uint8_t value;
+} CacheStep;
+
+typedef struct CacheCase {
+    const char *name;
+    bool snapshot;
+    CacheStep steps[8];
+    /* After the power cut: expected bytes in these ranges (the rest is
+     * the original pattern). */
+    CacheStep expect[4];
+} CacheCase;
+
+#define W(o, l, v) { STEP_WRITE, (o), (l), (v) }
+#define WF(o, l, v) { STEP_WRITE_FUA, (o), (l), (v) }
+#define E(o, l, v) { STEP_WRITE, (o), (l), (v) }
+#define FLUSH { STEP_FLUSH }
+#define END { STEP_END }
+
+static const CacheCase cache_cases[] = {
+    { "unflushed-lost", false, { W(0, 4096, 1), W(8192, 512, 2), END },
+      { END } },
+    { "flushed-kept", false, { W(0, 4096, 1), FLUSH, W(8192, 512, 2), END },
+      { E(0, 4096, 1), END } },
+    { "fua-kept", false, { W(0, 4096, 1), WF(512, 1024, 3), END },
+      { E(512, 1024, 3), END } },
+    { "fua-then-cached", false, { WF(0, 1024, 3), W(512, 512, 4), END },
+      { E(0, 1024, 3), END } },
+    { "wce-off-durable", false, { { STEP_WCE_OFF }, W(0, 2048, 5), END },
+      { E(0, 2048, 5), END } },
+    { "wce-off-flushes", false, { W(0, 2048, 5), { STEP_WCE_OFF },
+      { STEP_WCE_ON }, W(4096, 512, 6), END }, { E(0, 2048, 5), END } },
+    { "discard-lost", false, { { STEP_DISCARD, 0, 8192 }, END }, { END } },
+    { "fua-read-writes-back", false, { W(0, 512, 7),
+      { STEP_READ_FUA, 0, 512 }, W(16384, 512, 8), END },
+      { E(0, 512, 7), END } },
+    { "snapshot-unflushed-lost", true, { W(0, 4096, 1), FLUSH,
+      W(4096, 512, 9), END }, { E(0, 4096, 1), END } },
+};
+
+static void test_power_cut(gconstpointer data)
+{
+    const CacheCase *c = data;
+    const uint64_t size = 64 * 1024;
+    g_autofree char *path = make_image(c->name, size, 4);
+    g_autofree uint8_t *orig = NULL, *img = NULL;
+    g_autofree uint8_t *view = g_malloc(size);
+    g_autofree uint8_t *buf = g_malloc(size);
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk;
+    gsize olen, ilen;
+    BlkStats st;
+
+    orig = file_bytes(path, &olen);
+    blk = blk_open(path, c->snapshot ? BLK_OPEN_SNAPSHOT : 0, &err);
+    g_assert_no_error(err);
+    g_assert_true(blk_write_cache(blk));
+    for (const CacheStep *s = c->steps; s->kind != STEP_END; s++) {
+        fill(buf, s->len, s->value);
+        switch (s->kind) {
+        case STEP_WRITE:
+        case STEP_WRITE_FUA:
+            g_assert_cmpint(blk_pwrite(blk, s->offset, buf, s->len,
+                                       s->kind == STEP_WRITE_FUA
+                                           ? BLK_REQ_FUA : 0), ==, 0);
+            break;
+        case STEP_FLUSH:
+            g_assert_cmpint(blk_flush(blk), ==, 0);
+            break;
+        case STEP_WCE_OFF:
+            blk_set_write_cache(blk, false);
+            break;
+        case STEP_WCE_ON:
+            blk_set_write_cache(blk, true);
+            break;
+        case STEP_DISCARD:
+            g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_DISCARD, s->offset,
+                                                s->len, NULL, 0, 0), NULL),
+                            ==, 0);
+            break;
+        case STEP_READ_FUA: {
+            struct iovec v = { view, s->len };
+            g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_READ, s->offset,
+                                                s->len, &v, 1, BLK_REQ_FUA),
+                                     NULL), ==, 0);
+            break;
+        }
+        default:
+            g_assert_not_reached();
+        }
+    }
+    /* Before the cut every write is visible. */
+    for (const CacheStep *s = c->steps; s->kind != STEP_END; s++) {
+        if (s->kind == STEP_WRITE || s->kind == STEP_WRITE_FUA) {
+            g_assert_cmpint(blk_pread(blk, s->offset, view, s->len), ==, 0);
+        }
+    }
+    blk_power_cut(blk);
+    blk_get_stats(blk, &st);
+    g_assert_cmpuint(st.power_cuts, ==, 1);
+    g_assert_cmpuint(blk_cache_dirty_bytes(blk), ==, 0);
+    g_assert_cmpint(blk_pread(blk, 0, view, size), ==, 0);
+    memcpy(buf, orig, size);
+    for (const CacheStep *e = c->expect; e->kind != STEP_END; e++) {
+        memset(buf + e->offset, e->value, e->len);
+    }
+    for (uint64_t i = 0; i < size; i++) {
+        if (view[i] != buf[i]) {
+            g_error("%s: byte %" G_GUINT64_FORMAT " is 0x%02x, expected "
+                    "0x%02x", c->name, i, view[i], buf[i]);
+        }
+    }
+    blk_close(blk);
+    /* The file itself holds what survived (or, with a snapshot, nothing
+     * new at all). */
+    img = file_bytes(path, &ilen);
+    g_assert_true(memcmp(img, c->snapshot ? orig : buf, size) == 0);
+    g_unlink(path);
+}
+
+static void test_cache_limit(void)
+{
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk = blk_new_temp(1 << 20, 0, &err);
+    g_autofree uint8_t *buf = g_malloc(64 * 1024);
+    g_autofree uint8_t *view = g_malloc(64 * 1024);
+    BlkStats st;
+
+    blk_set_cache_limit(blk, 16 * 1024);
+    fill(buf, 64 * 1024, 0x11);
+    /* Four 4 KiB writes fill the cache; the fifth flushes it first. */
+    for (int i = 0; i < 5; i++) {
+        g_assert_cmpint(blk_pwrite(blk, i * 4096, buf, 4096, 0), ==, 0);
+        g_assert_cmpuint(blk_cache_dirty_bytes(blk), <=, 16 * 1024);
+    }
+    blk_get_stats(blk, &st);
+    g_assert_cmpuint(st.implicit_flushes, ==, 1);
+    g_assert_cmpuint(blk_cache_dirty_bytes(blk), ==, 4096);
+    /* A write bigger than the cache goes through, durable. */
+    fill(buf, 64 * 1024, 0x22);
+    g_assert_cmpint(blk_pwrite(blk, 256 * 1024, buf, 64 * 1024, 0), ==, 0);
+    blk_power_cut(blk);
+    g_assert_cmpint(blk_pread(blk, 0, view, 4 * 4096), ==, 0);
+    g_assert_true(all_bytes(view, 4 * 4096, 0x11));     /* written back */
+    g_assert_cmpint(blk_pread(blk, 4 * 4096, view, 4096), ==, 0);
+    g_assert_true(all_bytes(view, 4096, 0));            /* lost */
+    g_assert_cmpint(blk_pread(blk, 256 * 1024, view, 64 * 1024), ==, 0);
+    g_assert_true(all_bytes(view, 64 * 1024, 0x22));    /* write-through */
+    blk_close(blk);
+}
+
+/* ---- error injection ------------------------------------------------ */
+
+static void test_inject(void)
+{
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk = blk_new_temp(1 << 20, 0, &err);
+    uint8_t buf[4096];
+    uint64_t off = 0;
+    BlkStats st;
+    struct iovec v = { buf, sizeof(buf) };
+
+    fill(buf, sizeof(buf), 0x33);
+    g_assert_cmpint(blk_pwrite(blk, 8192, buf, 4096, 0), ==, 0);
+    /* Reads touching [10000, 10001) fail once, with the offset. */
+    blk_inject_error(blk, EIO, BLK_OP_BIT(BLK_OP_READ), 10000, 1, 1);
+    g_assert_cmpint(blk_pread(blk, 0, buf, 4096), ==, 0);   /* no overlap */
+    g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_READ, 8192, 4096, &v, 1,
+                                        0), &off), ==, -EIO);
+    g_assert_cmpuint(off, ==, 10000);
+    g_assert_cmpint(blk_pread(blk, 8192, buf, 4096), ==, 0);
+    g_assert_true(all_bytes(buf, 4096, 0x33));
+    /* ENOSPC on writes anywhere, twice; the data is not written. */
+    blk_inject_error(blk, ENOSPC, BLK_OP_BIT(BLK_OP_WRITE), 0, 0, 2);
+    fill(buf, sizeof(buf), 0x44);
+    g_assert_cmpint(blk_pwrite(blk, 8192, buf, 4096, 0), ==, -ENOSPC);
+    g_assert_cmpint(blk_pwrite(blk, 8192, buf, 4096, 0), ==, -ENOSPC);
+    g_assert_cmpint(blk_pread(blk, 8192, buf, 4096), ==, 0);
+    g_assert_true(all_bytes(buf, 4096, 0x33));
+    fill(buf, sizeof(buf), 0x44);
+    g_assert_cmpint(blk_pwrite(blk, 8192, buf, 4096, 0), ==, 0);
+    /* Flushes fail until cleared. */
+    blk_inject_error(blk, EIO, BLK_OP_BIT(BLK_OP_FLUSH), 0, 0, 0);
+    g_assert_cmpint(blk_flush(blk), ==, -EIO);
+    g_assert_cmpint(blk_flush(blk), ==, -EIO);
+    blk_clear_injected_errors(blk);
+    g_assert_cmpint(blk_flush(blk), ==, 0);
+    blk_get_stats(blk, &st);
+    g_assert_cmpuint(st.injected, ==, 5);
+    g_assert_cmpuint(st.errors, ==, 5);
+    blk_close(blk);
+}
+
+/* A file shrunk behind our back: reads past its end are errors. */
+static void test_short_read(void)
+{
+    g_autofree char *path = make_image("short.img", 64 * 1024, 5);
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk = blk_open(path, BLK_OPEN_READONLY, &err);
+    uint8_t buf[4096];
+
+    g_assert_no_error(err);
+    g_assert_cmpint(truncate(path, 32 * 1024), ==, 0);
+    g_assert_cmpint(blk_pread(blk, 0, buf, 4096), ==, 0);
+    g_assert_cmpint(blk_pread(blk, 30 * 1024, buf, 4096), ==, -EIO);
+    blk_close(blk);
+    g_unlink(path);
+}
+
+/* ---- discard and write-zeroes ---------------------------------------- */
+
+static void test_discard(void)
+{
+    g_autofree char *path = make_image("discard.img", 1 << 20, 6);
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk = blk_open(path, 0, &err);
+    g_autofree uint8_t *buf = g_malloc(65536);
+    struct stat st1, st2;
+
+    g_assert_no_error(err);
+    g_assert_cmpint(stat(path, &st1), ==, 0);
+    g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_DISCARD, 65536, 65536,
+                                        NULL, 0, BLK_REQ_FUA), NULL), ==, 0);
+    g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_WRITE_ZEROES, 0, 4096,
+                                        NULL, 0, BLK_REQ_FUA), NULL), ==, 0);
+    g_assert_cmpint(blk_pread(blk, 65536, buf, 65536), ==, 0);
+    g_assert_true(all_bytes(buf, 65536, 0));
+    g_assert_cmpint(blk_pread(blk, 0, buf, 4096), ==, 0);
+    g_assert_true(all_bytes(buf, 4096, 0));
+    g_assert_cmpint(blk_pread(blk, 4096, buf, 1), ==, 0);
+    g_assert_cmpint(buf[0], !=, 0);
+    blk_close(blk);
+    /* The hole is real (the file holds fewer blocks) and the size kept. */
+    g_assert_cmpint(stat(path, &st2), ==, 0);
+    g_assert_cmpint(st2.st_size, ==, st1.st_size);
+    g_assert_cmpint(st2.st_blocks, <, st1.st_blocks);
+    g_unlink(path);
+}
+
+/* ---- cache=none ------------------------------------------------------ */
+
+static void test_nocache(void)
+{
+    g_autofree char *path = make_image("direct.img", 1 << 20, 7);
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk = blk_open(path, BLK_OPEN_NOCACHE, &err);
+    g_autofree uint8_t *raw = g_malloc(3 * 4096 + 1);
+    uint8_t *odd = raw + 1;     /* deliberately misaligned */
+    g_autofree uint8_t *orig = NULL;
+    gsize olen;
+    BlkStats st;
+
+    if (!blk && strstr(err->message, "O_DIRECT")) {
+        g_test_skip(err->message);
+        g_unlink(path);
+        return;
+    }
+    g_assert_no_error(err);
+    orig = file_bytes(path, &olen);
+    g_assert_cmpint(blk_pread(blk, 512, odd, 3 * 4096), ==, 0);
+    g_assert_true(memcmp(odd, orig + 512, 3 * 4096) == 0);
+    g_assert_cmpint(blk_pread(blk, 1000, odd, 77), ==, 0);  /* unaligned */
+    g_assert_true(memcmp(odd, orig + 1000, 77) == 0);
+    fill(odd, 4096, 0x77);
+    g_assert_cmpint(blk_pwrite(blk, 4096 + 512, odd, 4096, 0), ==, 0);
+    g_assert_cmpint(blk_flush(blk), ==, 0);
+    blk_get_stats(blk, &st);
+    g_assert_cmpuint(st.bounced, >=, 3);
+    blk_close(blk);
+    g_free(orig);
+    orig = file_bytes(path, &olen);
+    g_assert_true(all_bytes(orig + 4096 + 512, 4096, 0x77));
+    g_unlink(path);
+}
+
+/* snapshot=on with cache=none: the image read with O_DIRECT under the
+ * overlay, pre-images of cached writes included. */
+static void test_snapshot_nocache(void)
+{
+    g_autofree char *path = make_image("snapdirect.img", 1 << 20, 8);
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk = blk_open(path, BLK_OPEN_SNAPSHOT | BLK_OPEN_NOCACHE,
+                                 &err);
+    g_autofree uint8_t *orig = NULL, *after = NULL;
+    g_autofree uint8_t *raw = g_malloc(8192 + 1);
+    uint8_t *odd = raw + 1;
+    gsize olen, alen;
+
+    if (!blk && strstr(err->message, "O_DIRECT")) {
+        g_test_skip(err->message);
+        g_unlink(path);
+        return;
+    }
+    g_assert_no_error(err);
+    orig = file_bytes(path, &olen);
+    fill(odd, 512, 0x42);
+    /* A cached write: its pre-image is read from the O_DIRECT image into
+     * an unaligned buffer. */
+    g_assert_cmpint(blk_pwrite(blk, 4096 + 512, odd, 512, 0), ==, 0);
+    g_assert_cmpuint(blk_cache_dirty_bytes(blk), ==, 4096);
+    g_assert_cmpint(blk_pread(blk, 4000, odd, 2000), ==, 0);
+    g_assert_true(memcmp(odd, orig + 4000, 608) == 0);
+    g_assert_true(all_bytes(odd + 608, 512, 0x42));
+    g_assert_true(memcmp(odd + 1120, orig + 5120, 880) == 0);
+    blk_power_cut(blk);
+    g_assert_cmpint(blk_pread(blk, 4096, odd, 4096), ==, 0);
+    g_assert_true(memcmp(odd, orig + 4096, 4096) == 0);
+    blk_close(blk);
+    after = file_bytes(path, &alen);
+    g_assert_true(memcmp(orig, after, olen) == 0);
+    g_unlink(path);
+}
+
+/* ---- engines and ordering ------------------------------------------ */
+
+typedef struct EngineCase {
+    const char *name;
+    AioEngine engine;
+} EngineCase;
+
+static const EngineCase engine_cases[] = {
+    { "io_uring", AIO_ENGINE_URING },
+    { "threads", AIO_ENGINE_THREADS },
+    { "sync", AIO_ENGINE_SYNC },
+    { "deferred", AIO_ENGINE_DEFERRED },
+};
+
+/*
+ * Many requests in flight at once, overlapping writes among them: the
+ * result is what submission order says, with every engine.
+ */
+static void test_engine(gconstpointer data)
+{
+    const EngineCase *c = data;
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk;
+    enum { N = 64 };
+    BlkRequest *reqs[N];
+    static uint8_t bufs[N][4096];
+    uint8_t out[4096];
+    struct iovec v[N];
+
+    if (!aio_set_engine(c->engine, &err)) {
+        g_test_skip(err->message);
+        return;
+    }
+    g_assert_cmpint(aio_engine(), ==, c->engine);
+    blk = blk_new_temp(1 << 20, 0, &err);
+    g_assert_no_error(err);
+    blk_io_plug();
+    for (int i = 0; i < N; i++) {
+        /* Requests i and i + 8 write the same 4 KiB: the later wins. */
+        fill(bufs[i], 4096, (uint8_t)(i + 1));
+        v[i].iov_base = bufs[i];
+        v[i].iov_len = 4096;
+        reqs[i] = blk_submit(blk, BLK_OP_WRITE, (i % 8) * 4096, 4096, &v[i], 1,
+                             0);
+    }
+    blk_io_unplug();
+    if (c->engine == AIO_ENGINE_DEFERRED) {
+        /* Host completes newest first: must not change the result. */
+        aio_deferred_run(true);
+    }
+    for (int i = N - 1; i >= 0; i--) {
+        g_assert_cmpint(blk_wait(reqs[i], NULL), ==, 0);
+    }
+    g_assert_cmpuint(aio_in_flight(), ==, 0);
+    for (int k = 0; k < 8; k++) {
+        g_assert_cmpint(blk_pread(blk, k * 4096, out, 4096), ==, 0);
+        g_assert_true(all_bytes(out, 4096, (uint8_t)(N - 8 + k + 1)));
+    }
+    /* A read submitted after a write sees it, whichever finishes first
+     * on the host. */
+    fill(bufs[0], 4096, 0xab);
+    reqs[0] = blk_submit(blk, BLK_OP_WRITE, 0, 4096, &v[0], 1, 0);
+    v[1].iov_base = out;
+    reqs[1] = blk_submit(blk, BLK_OP_READ, 0, 4096, &v[1], 1, 0);
+    if (c->engine == AIO_ENGINE_DEFERRED) {
+        aio_deferred_run(true);
+    }
+    g_assert_cmpint(blk_wait(reqs[1], NULL), ==, 0);
+    g_assert_cmpint(blk_wait(reqs[0], NULL), ==, 0);
+    g_assert_true(all_bytes(out, 4096, 0xab));
+    blk_close(blk);
+    aio_shutdown();
+}
+
+int main(int argc, char **argv)
+{
+    int ret;
+
+    g_test_init(&argc, &argv, NULL);
+    tmpdir = g_dir_make_tmp("test-block-XXXXXX", NULL);
+    g_assert_nonnull(tmpdir);
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(open_cases); i++) {
+        g_autofree char *n = g_strdup_printf("/block/open-error/%s",
+                                             open_cases[i].name);
+        g_test_add_data_func(n, &open_cases[i], test_open_errors);
+    }
+    g_test_add_func("/block/temp/errors", test_temp_errors);
+    g_test_add_func("/block/temp/io", test_temp_image);
+    for (unsigned i = 0; i < G_N_ELEMENTS(lock_cases); i++) {
+        g_autofree char *n = g_strdup_printf("/block/lock/%s",
+                                             lock_cases[i].name);
+        g_test_add_data_func(n, &lock_cases[i], test_lock);
+    }
+    for (unsigned i = 0; i < G_N_ELEMENTS(drive_cases); i++) {
+        g_autofree char *n = g_strdup_printf("/block/drive-opts/%u", i);
+        g_test_add_data_func(n, &drive_cases[i], test_drive_opts);
+    }
+    g_test_add_func("/block/attach-once", test_attach_once);
+    g_test_add_func("/block/snapshot/overlay", test_snapshot_overlay);
+    for (unsigned i = 0; i < G_N_ELEMENTS(cache_cases); i++) {
+        g_autofree char *n = g_strdup_printf("/block/power-cut/%s",
+                                             cache_cases[i].name);
+        g_test_add_data_func(n, &cache_cases[i], test_power_cut);
+    }
+    g_test_add_func("/block/cache-limit", test_cache_limit);
+    g_test_add_func("/block/inject", test_inject);
+    g_test_add_func("/block/short-read", test_short_read);
+    g_test_add_func("/block/discard", test_discard);
+    g_test_add_func("/block/nocache", test_nocache);
+    g_test_add_func("/block/snapshot/nocache", test_snapshot_nocache);
+    for (unsigned i = 0; i < G_N_ELEMENTS(engine_cases); i++) {
+        g_autofree char *n = g_strdup_printf("/block/engine/%s",
+                                             engine_cases[i].name);
+        g_test_add_data_func(n, &engine_cases[i], test_engine);
+    }
+    ret = g_test_run();
+    g_rmdir(tmpdir);
+    g_free(tmpdir);
+    return ret;
+}
