@@ -21,7 +21,7 @@
 #define PORT_EPOCH_100NS 134116992000000000LL
 
 typedef struct PortDpc {
-    PortWork work;          /* must be first: the queue links it */
+    PortWork work; /* must be first: the queue links it */
     PortAdapter *adapter;
     PHW_DPC_ROUTINE routine;
     PVOID arg1, arg2;
@@ -244,8 +244,8 @@ static void timer_expired(void *opaque)
 
 static void timer_work(PortWork *w)
 {
-    PortTimer *t = G_STRUCT_MEMBER_P(w, -(glong)G_STRUCT_OFFSET(PortTimer,
-                                                                 work));
+    PortTimer *t =
+        G_STRUCT_MEMBER_P(w, -(glong)G_STRUCT_OFFSET(PortTimer, work));
     mp_timer(t);
 }
 
@@ -262,8 +262,7 @@ void port_timer_set(PortTimer *t, uint64_t us)
     }
 }
 
-ULONG NTAPI StorPortInitializeTimer(PVOID HwDeviceExtension,
-                                   PVOID *TimerHandle)
+ULONG NTAPI StorPortInitializeTimer(PVOID HwDeviceExtension, PVOID *TimerHandle)
 {
     PortAdapter *a =
         port_adapter_for_caller(HwDeviceExtension, "StorPortInitializeTimer");
@@ -424,8 +423,8 @@ ULONG NTAPI StorPortFreeWorker(PVOID HwDeviceExtension, PVOID Worker)
 
 /* ---- spin locks ---- */
 
-static GuestSpinLock *lock_for(PortAdapter *a, STOR_SPINLOCK which,
-                               PVOID ctx, KIRQL *level)
+static GuestSpinLock *lock_for(PortAdapter *a, STOR_SPINLOCK which, PVOID ctx,
+                               KIRQL *level)
 {
     switch (which) {
     case DpcLock:
@@ -512,7 +511,7 @@ VOID NTAPI StorPortReleaseSpinLock(PVOID DeviceExtension,
     }
     l = LockHandle->Context.LockQueue.Lock;
     if (!l) {
-        return;     /* the acquire failed and was reported */
+        return; /* the acquire failed and was reported */
     }
     if (!guest_spin_held_by_me(l)) {
         verifier_report(VC_LOCK_RELEASE, mp_current_request(),
@@ -527,8 +526,7 @@ VOID NTAPI StorPortReleaseSpinLock(PVOID DeviceExtension,
 }
 
 ULONG NTAPI StorPortAcquireSpinLockEx(PVOID HwDeviceExtension,
-                                      STOR_SPINLOCK SpinLock,
-                                      PVOID LockContext,
+                                      STOR_SPINLOCK SpinLock, PVOID LockContext,
                                       PSTOR_LOCK_HANDLE LockHandle)
 {
     if (!port_adapter_from_devext(HwDeviceExtension) || !LockHandle) {
@@ -552,8 +550,8 @@ static PortMessage *msg_checked(PortAdapter *a, ULONG id, const char *fn)
     return &a->msg[id];
 }
 
-ULONG NTAPI StorPortAcquireMSISpinLock(PVOID HwDeviceExtension,
-                                       ULONG MessageId, PULONG OldIrql)
+ULONG NTAPI StorPortAcquireMSISpinLock(PVOID HwDeviceExtension, ULONG MessageId,
+                                       PULONG OldIrql)
 {
     PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
                                              "StorPortAcquireMSISpinLock");
@@ -574,8 +572,8 @@ ULONG NTAPI StorPortAcquireMSISpinLock(PVOID HwDeviceExtension,
     return STOR_STATUS_SUCCESS;
 }
 
-ULONG NTAPI StorPortReleaseMSISpinLock(PVOID HwDeviceExtension,
-                                       ULONG MessageId, ULONG OldIrql)
+ULONG NTAPI StorPortReleaseMSISpinLock(PVOID HwDeviceExtension, ULONG MessageId,
+                                       ULONG OldIrql)
 {
     PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
                                              "StorPortReleaseMSISpinLock");
@@ -596,11 +594,11 @@ ULONG NTAPI StorPortReleaseMSISpinLock(PVOID HwDeviceExtension,
 }
 
 BOOLEAN NTAPI StorPortSynchronizeAccess(
-    PVOID HwDeviceExtension, PSTOR_SYNCHRONIZED_ACCESS SynchronizedAccessRoutine,
-    PVOID Context)
+    PVOID HwDeviceExtension,
+    PSTOR_SYNCHRONIZED_ACCESS SynchronizedAccessRoutine, PVOID Context)
 {
-    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
-                                             "StorPortSynchronizeAccess");
+    PortAdapter *a =
+        port_adapter_for_caller(HwDeviceExtension, "StorPortSynchronizeAccess");
 
     if (!a || !SynchronizedAccessRoutine) {
         return FALSE;
@@ -740,8 +738,8 @@ VOID StorPortDebugPrint(ULONG DebugPrintLevel, PCSTR DebugMessage, ...)
     TRACE(miniport_print, "[%lu] %s", (unsigned long)DebugPrintLevel, msg);
 }
 
-VOID RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName,
-               ULONG LineNumber, PSTR MutableMessage)
+VOID RtlAssert(PVOID VoidFailedAssertion, PVOID VoidFileName, ULONG LineNumber,
+               PSTR MutableMessage)
 {
     verifier_report(VC_BAD_CALL, mp_current_request(),
                     "miniport assertion failed: %s at %s:%lu%s%s",

@@ -104,7 +104,7 @@ static void push(MpRoutine r, PortAdapter *a, PortRequest *req, bool hd)
 
     g_assert(c >= 0);
     g_assert(depth[c] < MP_MAX_DEPTH);
-    frames[c][depth[c]++] = (MpFrame){ r, a, req, hd };
+    frames[c][depth[c]++] = (MpFrame){r, a, req, hd};
     TRACE(mp_enter, "cpu=%d %s%s%" G_GUINT64_FORMAT, c, routine_names[r],
           req ? " req=" : "", req ? req->id : 0);
 }
@@ -175,8 +175,8 @@ ULONG mp_find_adapter(PortAdapter *a, PBOOLEAN again)
     if (d->virtual_miniport) {
         PVIRTUAL_HW_FIND_ADAPTER fn =
             (PVIRTUAL_HW_FIND_ADAPTER)(void *)d->hw.HwFindAdapter;
-        st = fn(a->devext, d->hw_context, NULL, NULL, (PCHAR)arg, a->cfg,
-                again);
+        st =
+            fn(a->devext, d->hw_context, NULL, NULL, (PCHAR)arg, a->cfg, again);
     } else {
         st = d->hw.HwFindAdapter(a->devext, d->hw_context, NULL, (PCHAR)arg,
                                  a->cfg, again);
@@ -358,9 +358,8 @@ BOOLEAN mp_reset_bus(PortAdapter *a, ULONG path)
     return ok;
 }
 
-SCSI_ADAPTER_CONTROL_STATUS mp_adapter_control(PortAdapter *a,
-                                               SCSI_ADAPTER_CONTROL_TYPE t,
-                                               PVOID params)
+SCSI_ADAPTER_CONTROL_STATUS
+mp_adapter_control(PortAdapter *a, SCSI_ADAPTER_CONTROL_TYPE t, PVOID params)
 {
     SCSI_ADAPTER_CONTROL_STATUS st;
     GuestSpinLock *lock = NULL;
@@ -380,8 +379,7 @@ SCSI_ADAPTER_CONTROL_STATUS mp_adapter_control(PortAdapter *a,
 }
 
 SCSI_UNIT_CONTROL_STATUS mp_unit_control(PortAdapter *a,
-                                         SCSI_UNIT_CONTROL_TYPE t,
-                                         PVOID params)
+                                         SCSI_UNIT_CONTROL_TYPE t, PVOID params)
 {
     SCSI_UNIT_CONTROL_STATUS st;
     KIRQL old = cpu_level();
@@ -433,8 +431,8 @@ void mp_free_resources(PortAdapter *a)
 BOOLEAN mp_synchronize_access(PortAdapter *a, PSTOR_SYNCHRONIZED_ACCESS fn,
                               PVOID ctx)
 {
-    bool held = guest_spin_held_by_me(&a->interrupt_lock) ||
-                a->drv->virtual_miniport;
+    bool held =
+        guest_spin_held_by_me(&a->interrupt_lock) || a->drv->virtual_miniport;
     GuestSpinLock *lock = held ? NULL : &a->interrupt_lock;
     KIRQL old;
     BOOLEAN r;

@@ -20,11 +20,11 @@
 #include "system/machine.h"
 #include "system/trace.h"
 
-#define DEFAULT_MAX_TRANSFER (128 * 1024)
+#define DEFAULT_MAX_TRANSFER    (128 * 1024)
 #define DEFAULT_PHYSICAL_BREAKS 32
-#define MSI_LEVEL_FIRST 6       /* adapter i's messages use level 6 + i */
-#define DRAIN_POLL_NS (100 * NS_PER_US)
-#define DRAIN_LIMIT_NS (60 * NS_PER_SEC)
+#define MSI_LEVEL_FIRST         6 /* adapter i's messages use level 6 + i */
+#define DRAIN_POLL_NS           (100 * NS_PER_US)
+#define DRAIN_LIMIT_NS          (60 * NS_PER_SEC)
 
 Port port;
 
@@ -33,12 +33,12 @@ typedef struct Builtin {
     PortDriverEntry *entry;
 } Builtin;
 
-static GArray *builtins;    /* Builtin */
-static GPtrArray *luns;     /* PortLu*: present units, all adapters */
+static GArray *builtins; /* Builtin */
+static GPtrArray *luns;  /* PortLu*: present units, all adapters */
 
 void port_register_builtin(const char *name, PortDriverEntry *entry)
 {
-    Builtin b = { name, entry };
+    Builtin b = {name, entry};
 
     if (!builtins) {
         builtins = g_array_new(FALSE, FALSE, sizeof(Builtin));
@@ -112,8 +112,7 @@ bool port_load(const Opts *miniport, VerifierMode verifier, GError **errp)
                         "-miniport: cannot load '%s': %s", name, dlerror());
             goto fail;
         }
-        d->driver_entry = (PortDriverEntry *)dlsym(d->dl_handle,
-                                                   "DriverEntry");
+        d->driver_entry = (PortDriverEntry *)dlsym(d->dl_handle, "DriverEntry");
         if (!d->driver_entry) {
             g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                         "-miniport: '%s' has no DriverEntry symbol", name);
@@ -183,12 +182,12 @@ static PortAdapter *adapter_new(PCIDevice *pci)
     a->index = port.nadapters;
     a->pci = pci;
     snprintf(a->name, sizeof(a->name), "%s%u", d->name, a->index);
-    a->devext = ram_alloc(d->hw.DeviceExtensionSize ? d->hw.DeviceExtensionSize
-                                                    : 16,
-                          16, 0, "device-extension");
-    a->cfg = cfg = ram_alloc(sizeof(*cfg) + PORT_MAX_RANGES *
-                                                sizeof(ACCESS_RANGE),
-                             16, 0, "port-config");
+    a->devext =
+        ram_alloc(d->hw.DeviceExtensionSize ? d->hw.DeviceExtensionSize : 16,
+                  16, 0, "device-extension");
+    a->cfg = cfg =
+        ram_alloc(sizeof(*cfg) + PORT_MAX_RANGES * sizeof(ACCESS_RANGE), 16, 0,
+                  "port-config");
     if (!a->devext || !a->cfg) {
         g_error("port: guest RAM exhausted creating an adapter");
     }
@@ -347,8 +346,8 @@ static bool connect_msix(PortAdapter *a)
     uint64_t table_gpa;
     uint16_t ctrl;
 
-    for (ptr = (uint8_t)pci_config_read(dev, PCI_CFG_CAP_PTR, 1);
-         ptr >= 0x40; ptr = (uint8_t)pci_config_read(dev, ptr + 1, 1)) {
+    for (ptr = (uint8_t)pci_config_read(dev, PCI_CFG_CAP_PTR, 1); ptr >= 0x40;
+         ptr = (uint8_t)pci_config_read(dev, ptr + 1, 1)) {
         if (pci_config_read(dev, ptr, 1) == PCI_CAP_ID_MSIX) {
             cap = ptr;
             break;
@@ -480,8 +479,8 @@ static bool initialize_adapter(PortAdapter *a, GError **errp)
 
 static PortRequest *probe_req;
 
-static bool probe(PortLu *lu, const uint8_t *cdb, unsigned cdb_len,
-                  void *buf, uint32_t len)
+static bool probe(PortLu *lu, const uint8_t *cdb, unsigned cdb_len, void *buf,
+                  uint32_t len)
 {
     PortRequest *req = port_request_new(lu);
     bool ok;
@@ -500,7 +499,7 @@ static bool probe(PortLu *lu, const uint8_t *cdb, unsigned cdb_len,
 
 static bool probe_lun(PortAdapter *a, PortLu *lu, uint8_t *buf)
 {
-    static const uint8_t inquiry[6] = { SCSIOP_INQUIRY, 0, 0, 0, 96, 0 };
+    static const uint8_t inquiry[6] = {SCSIOP_INQUIRY, 0, 0, 0, 96, 0};
 
     memset(buf, 0, 96);
     if (!probe(lu, inquiry, 6, buf, 96)) {
@@ -545,7 +544,7 @@ static void enumerate(PortAdapter *a)
     for (UCHAR path = 0; path < c->NumberOfBuses; path++) {
         for (unsigned t = 0; t < c->MaximumNumberOfTargets; t++) {
             PortLu *lu0 = port_lu_get(a, path, (UCHAR)t, 0);
-            uint8_t rl[16] = { SCSIOP_REPORT_LUNS };
+            uint8_t rl[16] = {SCSIOP_REPORT_LUNS};
             bool have0 = probe_lun(a, lu0, buf);
             bool listed = false;
 
@@ -554,11 +553,12 @@ static void enumerate(PortAdapter *a)
             }
             /* REPORT LUNS to LUN 0 lists the others (SPC: LUN 0 answers
              * it even when no device is attached there). */
-            rl[8] = 0x10;   /* allocation length 4096, big-endian 6..9 */
+            rl[8] = 0x10; /* allocation length 4096, big-endian 6..9 */
             memset(buf, 0, 4096);
             if (probe(lu0, rl, 12, buf, 4096)) {
                 uint32_t n = ((uint32_t)buf[0] << 24 | buf[1] << 16 |
-                              buf[2] << 8 | buf[3]) / 8;
+                              buf[2] << 8 | buf[3]) /
+                             8;
                 g_autofree uint8_t *copy = g_memdup2(buf, 4096);
                 listed = true;
                 for (uint32_t i = 0; i < n && i < 511; i++) {
@@ -577,9 +577,8 @@ static void enumerate(PortAdapter *a)
                 }
             }
             if (!listed && have0) {
-                for (unsigned l = 1; l < c->MaximumNumberOfLogicalUnits &&
-                                     l < 256;
-                     l++) {
+                for (unsigned l = 1;
+                     l < c->MaximumNumberOfLogicalUnits && l < 256; l++) {
                     PortLu *lu = port_lu_get(a, path, (UCHAR)t, (UCHAR)l);
                     if (probe_lun(a, lu, buf)) {
                         add_present(a, lu);
@@ -613,8 +612,8 @@ static void start_units(PortAdapter *a)
         addr->Path = lu->path;
         addr->Target = lu->target;
         addr->Lun = lu->lun;
-        lu->started = mp_unit_control(a, ScsiUnitStart, addr) ==
-                      ScsiUnitControlSuccess;
+        lu->started =
+            mp_unit_control(a, ScsiUnitStart, addr) == ScsiUnitControlSuccess;
         ram_free(addr);
     }
 }
@@ -654,8 +653,9 @@ bool port_start(GError **errp)
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "%s: DriverEntry failed (status 0x%08lx)%s", d->name,
                     (unsigned long)st,
-                    d->initialized ? "" : "; StorPortInitialize did not "
-                                          "succeed");
+                    d->initialized ? ""
+                                   : "; StorPortInitialize did not "
+                                     "succeed");
         return false;
     }
     if (d->virtual_miniport) {
@@ -671,7 +671,7 @@ bool port_start(GError **errp)
             uint32_t class = pci_config_read(dev, PCI_CFG_REVISION_ID, 4) >> 16;
             GError *err = NULL;
             if ((class >> 8) != 0x01) {
-                continue;   /* not a mass-storage controller */
+                continue; /* not a mass-storage controller */
             }
             PortAdapter *a = adapter_new(dev);
             if (!start_adapter(a, &err)) {
@@ -773,7 +773,7 @@ static bool stop_adapter(PortAdapter *a, GError **errp)
         return false;
     }
     a->paused = false;
-    a->busy = true;     /* only the internal flushes may pass */
+    a->busy = true; /* only the internal flushes may pass */
     for (guint i = 0; i < a->lus->len; i++) {
         PortLu *lu = g_ptr_array_index(a->lus, i);
         a->busy = false;
@@ -848,8 +848,8 @@ static void report_leaks(PortAdapter *a)
     g_hash_table_iter_init(&it, a->pool);
     while (g_hash_table_iter_next(&it, &k, &v)) {
         guint32 tag = GPOINTER_TO_UINT(v);
-        char t[5] = { (char)(tag & 0xff), (char)(tag >> 8 & 0xff),
-                      (char)(tag >> 16 & 0xff), (char)(tag >> 24), 0 };
+        char t[5] = {(char)(tag & 0xff), (char)(tag >> 8 & 0xff),
+                     (char)(tag >> 16 & 0xff), (char)(tag >> 24), 0};
         for (int i = 0; i < 4; i++) {
             if (!g_ascii_isprint(t[i])) {
                 t[i] = '.';

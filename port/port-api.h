@@ -40,8 +40,8 @@ void port_request_free(PortRequest *req);
 
 typedef enum PortXfer {
     PORT_XFER_NONE,
-    PORT_XFER_IN,       /* device to memory */
-    PORT_XFER_OUT,      /* memory to device */
+    PORT_XFER_IN,  /* device to memory */
+    PORT_XFER_OUT, /* memory to device */
 } PortXfer;
 
 /*
@@ -67,9 +67,9 @@ const uint8_t *port_request_sense(const PortRequest *req, unsigned *len);
 uint64_t port_request_id(const PortRequest *req);
 
 typedef enum PortPowerAction {
-    PORT_POWER_STOP,        /* device removal/disable: ScsiStopAdapter */
-    PORT_POWER_HIBERNATE,   /* flush, then ScsiStopAdapter */
-    PORT_POWER_RESUME,      /* ScsiRestartAdapter, queues resume */
+    PORT_POWER_STOP,      /* device removal/disable: ScsiStopAdapter */
+    PORT_POWER_HIBERNATE, /* flush, then ScsiStopAdapter */
+    PORT_POWER_RESUME,    /* ScsiRestartAdapter, queues resume */
 } PortPowerAction;
 
 /* PASSIVE_LEVEL: waits for I/O in flight before stopping. */

@@ -26,15 +26,15 @@
 #include "system/event.h"
 #include <storport.h>
 
-#define PORT_MAX_ADAPTERS 8
-#define PORT_MAX_MESSAGES 64
-#define PORT_MAX_TIMERS 16
-#define PORT_MAX_RANGES 8
-#define PORT_SENSE_SIZE 255     /* SENSE_BUFFER_SIZE_EX */
-#define PORT_DEFAULT_TIMEOUT_S 10
+#define PORT_MAX_ADAPTERS        8
+#define PORT_MAX_MESSAGES        64
+#define PORT_MAX_TIMERS          16
+#define PORT_MAX_RANGES          8
+#define PORT_SENSE_SIZE          255 /* SENSE_BUFFER_SIZE_EX */
+#define PORT_DEFAULT_TIMEOUT_S   10
 #define PORT_DEFAULT_QUEUE_DEPTH 32
-#define PORT_TICK_NS NS_PER_SEC /* request time-outs are checked per second */
-#define PORT_RESET_HOLD_S 4     /* default BusResetHoldTime */
+#define PORT_TICK_NS             NS_PER_SEC /* request time-outs are checked per second */
+#define PORT_RESET_HOLD_S        4 /* default BusResetHoldTime */
 /* KeQueryTickCount increments every 15.625 ms (64 Hz), as on x64 Windows. */
 #define PORT_TICK_COUNT_NS 15625000ULL
 /* StorPortStallExecution: the DDI limits one call to 1 ms. */
@@ -66,12 +66,12 @@ bool port_work_cancel(PortWork *w);
 /* ---- the miniport and its adapters ---- */
 
 struct PortDriver {
-    char *name;                 /* "virtio-scsi" or the .so path */
-    HW_INITIALIZATION_DATA hw;  /* copied by StorPortInitialize */
-    bool initialized;           /* StorPortInitialize succeeded */
+    char *name;                /* "virtio-scsi" or the .so path */
+    HW_INITIALIZATION_DATA hw; /* copied by StorPortInitialize */
+    bool initialized;          /* StorPortInitialize succeeded */
     bool virtual_miniport;
     PVOID hw_context;
-    GHashTable *params;         /* param.KEY=VALUE, registry values */
+    GHashTable *params; /* param.KEY=VALUE, registry values */
     bool tracing;
     void *dl_handle;
     ULONG (*driver_entry)(PVOID, PVOID);
@@ -89,8 +89,8 @@ typedef struct PortRange {
     uint64_t gpa;
     uint64_t size;
     bool io;
-    void *base;     /* the host window address handed to the miniport */
-    bool mapped;    /* StorPortGetDeviceBase returned it */
+    void *base;  /* the host window address handed to the miniport */
+    bool mapped; /* StorPortGetDeviceBase returned it */
 } PortRange;
 
 typedef struct PortMessage {
@@ -98,7 +98,7 @@ typedef struct PortMessage {
     unsigned vector;
     uint64_t addr;
     uint32_t data;
-    GuestSpinLock lock;     /* InterruptSynchronizePerMessage */
+    GuestSpinLock lock; /* InterruptSynchronizePerMessage */
     PortAdapter *adapter;
     ULONG id;
     uint64_t count;
@@ -108,8 +108,8 @@ typedef struct PortTimer {
     PortAdapter *adapter;
     Event ev;
     PortWork work;
-    PHW_TIMER hw_timer;         /* RequestTimerCall timer */
-    PHW_TIMER_EX hw_timer_ex;   /* StorPortRequestTimer timers */
+    PHW_TIMER hw_timer;       /* RequestTimerCall timer */
+    PHW_TIMER_EX hw_timer_ex; /* StorPortRequestTimer timers */
     PVOID context;
     bool allocated;
     bool is_ex;
@@ -122,9 +122,9 @@ struct PortAdapter {
     unsigned index;
     char name[32];
     PortAdapterState state;
-    PCIDevice *pci;             /* NULL for a virtual adapter */
-    PVOID devext;               /* guest RAM */
-    PPORT_CONFIGURATION_INFORMATION cfg;   /* guest RAM, kept after find */
+    PCIDevice *pci;                      /* NULL for a virtual adapter */
+    PVOID devext;                        /* guest RAM */
+    PPORT_CONFIGURATION_INFORMATION cfg; /* guest RAM, kept after find */
     PortRange ranges[PORT_MAX_RANGES];
     unsigned nranges;
 
@@ -149,35 +149,35 @@ struct PortAdapter {
     /* memory */
     void *uncached;
     uint64_t uncached_size;
-    GHashTable *pool;           /* guest ptr -> tag, StorPortAllocatePool */
-    GPtrArray *dpc_locks;       /* GuestSpinLock* behind STOR_DPC.Lock */
+    GHashTable *pool;     /* guest ptr -> tag, StorPortAllocatePool */
+    GPtrArray *dpc_locks; /* GuestSpinLock* behind STOR_DPC.Lock */
 
     /* logical units and requests */
-    GPtrArray *lus;             /* PortLu*, enumeration order */
-    GHashTable *lu_map;         /* address key -> PortLu* */
-    unsigned outstanding;       /* requests inside the miniport */
+    GPtrArray *lus;       /* PortLu*, enumeration order */
+    GHashTable *lu_map;   /* address key -> PortLu* */
+    unsigned outstanding; /* requests inside the miniport */
 
     /* queue control */
-    ULONG busy_count;           /* StorPortBusy: completions to wait for */
+    ULONG busy_count; /* StorPortBusy: completions to wait for */
     bool busy;
     bool paused;
-    Event pause_ev;             /* StorPortPause time-out */
-    Event busy_ev;              /* StorPortBusy with nothing to wait for */
-    Event reset_ev;             /* end of the bus reset hold */
-    PortWork resume_work;       /* restart every queue, at DISPATCH */
+    Event pause_ev;       /* StorPortPause time-out */
+    Event busy_ev;        /* StorPortBusy with nothing to wait for */
+    Event reset_ev;       /* end of the bus reset hold */
+    PortWork resume_work; /* restart every queue, at DISPATCH */
     bool resetting;
     uint64_t reset_hold_until;
     Event tick_ev;
     PortWork tick_work;
 
     /* timers, passive init, work items */
-    PortTimer timer;            /* the RequestTimerCall timer */
+    PortTimer timer; /* the RequestTimerCall timer */
     PortTimer xtimers[PORT_MAX_TIMERS];
     PHW_PASSIVE_INITIALIZE_ROUTINE passive_init;
     GuestThread *worker;
     GuestEvent worker_ev;
-    GQueue work_items;          /* PortWorkItem* queued */
-    GPtrArray *workers;         /* PortWorkItem* from InitializeWorker */
+    GQueue work_items;  /* PortWorkItem* queued */
+    GPtrArray *workers; /* PortWorkItem* from InitializeWorker */
     bool worker_exit;
 
     /* control types the miniport supports (from the query) */
@@ -186,7 +186,8 @@ struct PortAdapter {
 
     /* statistics */
     uint64_t started, completed, busy_returns, resets, timeouts;
-    uint64_t notifications[AsyncNotificationDetected - EnablePassiveInitialization + 1 +
+    uint64_t notifications[AsyncNotificationDetected -
+                           EnablePassiveInitialization + 1 +
                            GetExtendedFunctionTable + 1];
     bool bus_change_pending;
 };
@@ -194,18 +195,18 @@ struct PortAdapter {
 struct PortLu {
     PortAdapter *adapter;
     UCHAR path, target, lun;
-    PVOID luext;                /* guest RAM, SpecificLuExtensionSize */
-    GQueue pending;             /* PortRequest* waiting to start */
+    PVOID luext;    /* guest RAM, SpecificLuExtensionSize */
+    GQueue pending; /* PortRequest* waiting to start */
     unsigned outstanding;
     unsigned depth;
-    ULONG busy_count;           /* StorPortDeviceBusy */
+    ULONG busy_count; /* StorPortDeviceBusy */
     bool busy;
     bool paused;
-    Event pause_ev;             /* StorPortPauseDevice time-out */
-    Event retry_ev;             /* BUSY retry / DeviceBusy hold */
-    PortWork resume_work;       /* restart this queue, at DISPATCH */
+    Event pause_ev;       /* StorPortPauseDevice time-out */
+    Event retry_ev;       /* BUSY retry / DeviceBusy hold */
+    PortWork resume_work; /* restart this queue, at DISPATCH */
     bool present;
-    bool started;               /* ScsiUnitStart done */
+    bool started; /* ScsiUnitStart done */
     INQUIRYDATA inquiry;
     uint64_t started_requests, completed_requests;
 };
@@ -217,7 +218,7 @@ typedef enum PortReqState {
     REQ_ACTIVE,     /* started, the miniport owns it */
     REQ_COMPLETING, /* RequestComplete seen, port completion pending */
     REQ_DONE,
-    REQ_ABANDONED,  /* timed out past reset: a late completion is a bug */
+    REQ_ABANDONED, /* timed out past reset: a late completion is a bug */
 } PortReqState;
 
 typedef enum PortDir {
@@ -230,26 +231,26 @@ typedef void PortDoneFunc(PortRequest *req, void *opaque);
 
 struct PortRequest {
     PortLu *lu;
-    PVOID srb;              /* guest RAM: SCSI_ or STORAGE_REQUEST_BLOCK */
+    PVOID srb; /* guest RAM: SCSI_ or STORAGE_REQUEST_BLOCK */
     bool extended;
-    uint32_t srb_bytes;     /* size of the SRB block (for poisoning) */
-    PVOID srb_ext;          /* current SRB extension, guest RAM */
-    PVOID sense;            /* guest RAM, PORT_SENSE_SIZE */
+    uint32_t srb_bytes; /* size of the SRB block (for poisoning) */
+    PVOID srb_ext;      /* current SRB extension, guest RAM */
+    PVOID sense;        /* guest RAM, PORT_SENSE_SIZE */
     PSTOR_SCATTER_GATHER_LIST sgl;
     unsigned sgl_max;
     PortReqState state;
-    uint64_t id;            /* sequence number: trace correlator */
-    unsigned cpu;           /* vCPU that submitted: completes there */
-    uint64_t deadline;      /* virtual ns; 0 = none */
+    uint64_t id;       /* sequence number: trace correlator */
+    unsigned cpu;      /* vCPU that submitted: completes there */
+    uint64_t deadline; /* virtual ns; 0 = none */
     unsigned busy_retries;
-    bool reset_seen;        /* timed out once, a reset was tried */
-    bool in_startio;        /* BUSY is legal only while this is set */
-    bool poisoned;          /* SRB and extension poisoned after completion */
-    bool internal;          /* issued by the port itself */
+    bool reset_seen; /* timed out once, a reset was tried */
+    bool in_startio; /* BUSY is legal only while this is set */
+    bool poisoned;   /* SRB and extension poisoned after completion */
+    bool internal;   /* issued by the port itself */
     PortDoneFunc *done;
     void *opaque;
     GuestEvent event;
-    PortRequest *next;      /* completion list */
+    PortRequest *next; /* completion list */
 
     /* results, copied out of the SRB when the port completes it */
     UCHAR srb_status;
@@ -265,7 +266,7 @@ typedef struct Port {
     PortDriver *drv;
     PortAdapter *adapters[PORT_MAX_ADAPTERS];
     unsigned nadapters;
-    GHashTable *srb_map;        /* SRB pointer -> PortRequest* */
+    GHashTable *srb_map; /* SRB pointer -> PortRequest* */
     VerifierMode verifier;
     uint64_t next_request_id;
     bool loaded;
@@ -353,12 +354,10 @@ void mp_dpc(PortAdapter *a, PSTOR_DPC dpc, PHW_DPC_ROUTINE fn, PVOID a1,
             PVOID a2);
 void mp_timer(PortTimer *t);
 BOOLEAN mp_reset_bus(PortAdapter *a, ULONG path);
-SCSI_ADAPTER_CONTROL_STATUS mp_adapter_control(PortAdapter *a,
-                                               SCSI_ADAPTER_CONTROL_TYPE t,
-                                               PVOID params);
-SCSI_UNIT_CONTROL_STATUS mp_unit_control(PortAdapter *a,
-                                         SCSI_UNIT_CONTROL_TYPE t,
-                                         PVOID params);
+SCSI_ADAPTER_CONTROL_STATUS
+mp_adapter_control(PortAdapter *a, SCSI_ADAPTER_CONTROL_TYPE t, PVOID params);
+SCSI_UNIT_CONTROL_STATUS
+mp_unit_control(PortAdapter *a, SCSI_UNIT_CONTROL_TYPE t, PVOID params);
 void mp_work_item(PortAdapter *a, PHW_WORKITEM fn, PVOID ctx, PVOID worker);
 void mp_tracing_enabled(PortAdapter *a, BOOLEAN enabled);
 void mp_free_resources(PortAdapter *a);

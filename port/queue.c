@@ -13,12 +13,12 @@
 #include "port/port.h"
 #include "system/trace.h"
 
-#define POISON_BYTE 0xdb
-#define BUSY_RETRY_NS (NS_PER_MS)
+#define POISON_BYTE    0xdb
+#define BUSY_RETRY_NS  (NS_PER_MS)
 #define BUSY_RETRY_MAX 100
 
 typedef struct CompletionQueue {
-    PortWork work;          /* first: the work item that drains it */
+    PortWork work; /* first: the work item that drains it */
     unsigned cpu;
     PortRequest *head, *tail;
 } CompletionQueue;
@@ -205,8 +205,8 @@ void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
     memcpy(SrbGetCdb(req->srb), cdb, cdb_len);
     SrbSetDataBuffer(req->srb, len ? buf : NULL);
     SrbSetDataTransferLength(req->srb, len);
-    SrbSetTimeOutValue(req->srb, timeout_s ? timeout_s
-                                           : PORT_DEFAULT_TIMEOUT_S);
+    SrbSetTimeOutValue(req->srb,
+                       timeout_s ? timeout_s : PORT_DEFAULT_TIMEOUT_S);
     SrbSetSenseInfoBuffer(req->srb, req->sense);
     SrbSetSenseInfoBufferLength(req->srb, PORT_SENSE_SIZE);
 }
@@ -302,15 +302,14 @@ static void start_one(PortRequest *req)
     } else {
         ((PSCSI_REQUEST_BLOCK)req->srb)->SrbExtension = req->srb_ext;
     }
-    req->deadline = vclock_now() +
-                    (uint64_t)SrbGetTimeOutValue(req->srb) * NS_PER_SEC;
+    req->deadline =
+        vclock_now() + (uint64_t)SrbGetTimeOutValue(req->srb) * NS_PER_SEC;
     lu->outstanding++;
     a->outstanding++;
     a->started++;
     lu->started_requests++;
     TRACE(port_start, "req=%" G_GUINT64_FORMAT " lu=%u:%u:%u op=0x%02x",
-          req->id, lu->path, lu->target, lu->lun,
-          port_request_opcode(req));
+          req->id, lu->path, lu->target, lu->lun, port_request_opcode(req));
     port_tick_arm(a);
     mp_start_request(a, req);
 }
@@ -430,8 +429,8 @@ void port_complete_from_miniport(PortAdapter *a, PVOID srb)
                         "the transaction had started");
     }
     req->state = REQ_COMPLETING;
-    TRACE(port_complete, "req=%" G_GUINT64_FORMAT " status=0x%02x",
-          req->id, SrbGetSrbStatus(srb));
+    TRACE(port_complete, "req=%" G_GUINT64_FORMAT " status=0x%02x", req->id,
+          SrbGetSrbStatus(srb));
     q = &cq[cpu < 0 ? 0 : cpu];
     if (q->tail) {
         q->tail->next = req;
@@ -518,8 +517,10 @@ static void finish_request(PortRequest *req)
     }
     req->poisoned = true;
     req->state = REQ_DONE;
-    TRACE(port_done, "req=%" G_GUINT64_FORMAT " srb=0x%02x scsi=0x%02x "
-          "len=%lu", req->id, req->srb_status, req->scsi_status,
+    TRACE(port_done,
+          "req=%" G_GUINT64_FORMAT " srb=0x%02x scsi=0x%02x "
+          "len=%lu",
+          req->id, req->srb_status, req->scsi_status,
           (unsigned long)req->transferred);
     if (req->done) {
         req->done(req, req->opaque);
@@ -608,8 +609,8 @@ static void abandon(PortRequest *req)
 
 static void tick_work(PortWork *w)
 {
-    PortAdapter *a = G_STRUCT_MEMBER_P(w, -(glong)G_STRUCT_OFFSET(PortAdapter,
-                                                                 tick_work));
+    PortAdapter *a =
+        G_STRUCT_MEMBER_P(w, -(glong)G_STRUCT_OFFSET(PortAdapter, tick_work));
     GHashTableIter it;
     gpointer k, v;
     g_autoptr(GPtrArray) expired = g_ptr_array_new();
@@ -632,8 +633,8 @@ static void tick_work(PortWork *w)
             abandon(req);
         } else {
             req->reset_seen = true;
-            req->deadline = now + (uint64_t)SrbGetTimeOutValue(req->srb) *
-                                      NS_PER_SEC;
+            req->deadline =
+                now + (uint64_t)SrbGetTimeOutValue(req->srb) * NS_PER_SEC;
             need_reset = true;
             path = req->lu->path;
             TRACE(port_timeout, "req=%" G_GUINT64_FORMAT, req->id);
@@ -645,11 +646,11 @@ static void tick_work(PortWork *w)
         a->resetting = true;
         ok = mp_reset_bus(a, path);
         a->resetting = false;
-        a->reset_hold_until = now + (uint64_t)(a->cfg->BusResetHoldTime
-                                                   ? a->cfg->BusResetHoldTime
-                                                   : PORT_RESET_HOLD_S *
-                                                         1000000ULL) *
-                                        NS_PER_US;
+        a->reset_hold_until =
+            now + (uint64_t)(a->cfg->BusResetHoldTime
+                                 ? a->cfg->BusResetHoldTime
+                                 : PORT_RESET_HOLD_S * 1000000ULL) *
+                      NS_PER_US;
         TRACE(port_reset_bus, "adapter=%s ok=%d", a->name, ok);
         if (!ok) {
             verifier_report(VC_REQUEST_HANG, NULL,
@@ -669,8 +670,8 @@ static void tick_work(PortWork *w)
 
 static void adapter_resume_work(PortWork *w)
 {
-    PortAdapter *a = G_STRUCT_MEMBER_P(
-        w, -(glong)G_STRUCT_OFFSET(PortAdapter, resume_work));
+    PortAdapter *a =
+        G_STRUCT_MEMBER_P(w, -(glong)G_STRUCT_OFFSET(PortAdapter, resume_work));
     port_restart_all_queues(a);
 }
 
@@ -768,8 +769,7 @@ PortLu *port_lu_get(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun)
 
 BOOLEAN NTAPI StorPortBusy(PVOID HwDeviceExtension, ULONG RequestsToComplete)
 {
-    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
-                                             "StorPortBusy");
+    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension, "StorPortBusy");
     if (!a) {
         return FALSE;
     }
@@ -786,8 +786,8 @@ BOOLEAN NTAPI StorPortBusy(PVOID HwDeviceExtension, ULONG RequestsToComplete)
 
 BOOLEAN NTAPI StorPortReady(PVOID HwDeviceExtension)
 {
-    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
-                                             "StorPortReady");
+    PortAdapter *a =
+        port_adapter_for_caller(HwDeviceExtension, "StorPortReady");
     if (!a) {
         return FALSE;
     }
@@ -803,8 +803,8 @@ BOOLEAN NTAPI StorPortDeviceBusy(PVOID HwDeviceExtension, UCHAR PathId,
                                  UCHAR TargetId, UCHAR Lun,
                                  ULONG RequestsToComplete)
 {
-    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
-                                             "StorPortDeviceBusy");
+    PortAdapter *a =
+        port_adapter_for_caller(HwDeviceExtension, "StorPortDeviceBusy");
     PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
 
     if (!lu) {
@@ -822,8 +822,8 @@ BOOLEAN NTAPI StorPortDeviceBusy(PVOID HwDeviceExtension, UCHAR PathId,
 BOOLEAN NTAPI StorPortDeviceReady(PVOID HwDeviceExtension, UCHAR PathId,
                                   UCHAR TargetId, UCHAR Lun)
 {
-    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
-                                             "StorPortDeviceReady");
+    PortAdapter *a =
+        port_adapter_for_caller(HwDeviceExtension, "StorPortDeviceReady");
     PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
 
     if (!lu) {
@@ -839,8 +839,8 @@ BOOLEAN NTAPI StorPortDeviceReady(PVOID HwDeviceExtension, UCHAR PathId,
 
 BOOLEAN NTAPI StorPortPause(PVOID HwDeviceExtension, ULONG TimeOut)
 {
-    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
-                                             "StorPortPause");
+    PortAdapter *a =
+        port_adapter_for_caller(HwDeviceExtension, "StorPortPause");
     if (!a) {
         return FALSE;
     }
@@ -852,8 +852,8 @@ BOOLEAN NTAPI StorPortPause(PVOID HwDeviceExtension, ULONG TimeOut)
 
 BOOLEAN NTAPI StorPortResume(PVOID HwDeviceExtension)
 {
-    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
-                                             "StorPortResume");
+    PortAdapter *a =
+        port_adapter_for_caller(HwDeviceExtension, "StorPortResume");
     if (!a) {
         return FALSE;
     }
@@ -867,8 +867,8 @@ BOOLEAN NTAPI StorPortResume(PVOID HwDeviceExtension)
 BOOLEAN NTAPI StorPortPauseDevice(PVOID HwDeviceExtension, UCHAR PathId,
                                   UCHAR TargetId, UCHAR Lun, ULONG TimeOut)
 {
-    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
-                                             "StorPortPauseDevice");
+    PortAdapter *a =
+        port_adapter_for_caller(HwDeviceExtension, "StorPortPauseDevice");
     PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
 
     if (!lu) {
@@ -883,8 +883,8 @@ BOOLEAN NTAPI StorPortPauseDevice(PVOID HwDeviceExtension, UCHAR PathId,
 BOOLEAN NTAPI StorPortResumeDevice(PVOID HwDeviceExtension, UCHAR PathId,
                                    UCHAR TargetId, UCHAR Lun)
 {
-    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
-                                             "StorPortResumeDevice");
+    PortAdapter *a =
+        port_adapter_for_caller(HwDeviceExtension, "StorPortResumeDevice");
     PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
 
     if (!lu) {
@@ -897,9 +897,9 @@ BOOLEAN NTAPI StorPortResumeDevice(PVOID HwDeviceExtension, UCHAR PathId,
     return TRUE;
 }
 
-BOOLEAN NTAPI StorPortSetDeviceQueueDepth(PVOID HwDeviceExtension,
-                                          UCHAR PathId, UCHAR TargetId,
-                                          UCHAR Lun, ULONG Depth)
+BOOLEAN NTAPI StorPortSetDeviceQueueDepth(PVOID HwDeviceExtension, UCHAR PathId,
+                                          UCHAR TargetId, UCHAR Lun,
+                                          ULONG Depth)
 {
     PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
                                              "StorPortSetDeviceQueueDepth");
@@ -916,8 +916,8 @@ BOOLEAN NTAPI StorPortSetDeviceQueueDepth(PVOID HwDeviceExtension,
 VOID NTAPI StorPortCompleteRequest(PVOID HwDeviceExtension, UCHAR PathId,
                                    UCHAR TargetId, UCHAR Lun, UCHAR SrbStatus)
 {
-    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
-                                             "StorPortCompleteRequest");
+    PortAdapter *a =
+        port_adapter_for_caller(HwDeviceExtension, "StorPortCompleteRequest");
     if (a) {
         cpu_yield("StorPortCompleteRequest");
         port_complete_all(a, PathId, TargetId, Lun, SrbStatus);
@@ -927,8 +927,8 @@ VOID NTAPI StorPortCompleteRequest(PVOID HwDeviceExtension, UCHAR PathId,
 PVOID NTAPI StorPortGetLogicalUnit(PVOID HwDeviceExtension, UCHAR PathId,
                                    UCHAR TargetId, UCHAR Lun)
 {
-    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
-                                             "StorPortGetLogicalUnit");
+    PortAdapter *a =
+        port_adapter_for_caller(HwDeviceExtension, "StorPortGetLogicalUnit");
     PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
     return lu ? lu->luext : NULL;
 }

@@ -45,8 +45,9 @@ ULONG NTAPI StorPortInitialize(PVOID Argument1, PVOID Argument2,
         return (ULONG)STATUS_REVISION_MISMATCH;
     }
     memset(&d->hw, 0, sizeof(d->hw));
-    memcpy(&d->hw, hw, MIN(hw->HwInitializationDataSize,
-                           (ULONG)sizeof(HW_INITIALIZATION_DATA)));
+    memcpy(&d->hw, hw,
+           MIN(hw->HwInitializationDataSize,
+               (ULONG)sizeof(HW_INITIALIZATION_DATA)));
     d->hw.HwInitializationDataSize = sizeof(HW_INITIALIZATION_DATA);
     virt = (d->hw.FeatureSupport & STOR_FEATURE_VIRTUAL_MINIPORT) != 0;
     if (!d->hw.HwInitialize) {
@@ -88,8 +89,8 @@ ULONG NTAPI StorPortInitialize(PVOID Argument1, PVOID Argument2,
 VOID StorPortNotification(SCSI_NOTIFICATION_TYPE NotificationType,
                           PVOID HwDeviceExtension, ...)
 {
-    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
-                                             "StorPortNotification");
+    PortAdapter *a =
+        port_adapter_for_caller(HwDeviceExtension, "StorPortNotification");
     va_list ap;
 
     if (!a) {
@@ -271,8 +272,8 @@ static uint64_t reg_read(const volatile void *p, unsigned size, bool port_io,
     return io ? bnd_pio_read((uint16_t)gpa, size) : bnd_mmio_read(gpa, size);
 }
 
-static void reg_write(volatile void *p, uint64_t v, unsigned size,
-                      bool port_io, const char *fn)
+static void reg_write(volatile void *p, uint64_t v, unsigned size, bool port_io,
+                      const char *fn)
 {
     uint64_t gpa;
     bool io;
@@ -334,8 +335,8 @@ PVOID NTAPI StorPortGetDeviceBase(PVOID HwDeviceExtension,
                                   STOR_PHYSICAL_ADDRESS IoAddress,
                                   ULONG NumberOfBytes, BOOLEAN InIoSpace)
 {
-    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
-                                             "StorPortGetDeviceBase");
+    PortAdapter *a =
+        port_adapter_for_caller(HwDeviceExtension, "StorPortGetDeviceBase");
     uint64_t gpa = (uint64_t)IoAddress.QuadPart;
 
     if (!a) {
@@ -361,8 +362,7 @@ PVOID NTAPI StorPortGetDeviceBase(PVOID HwDeviceExtension,
     return NULL;
 }
 
-VOID NTAPI StorPortFreeDeviceBase(PVOID HwDeviceExtension,
-                                  PVOID MappedAddress)
+VOID NTAPI StorPortFreeDeviceBase(PVOID HwDeviceExtension, PVOID MappedAddress)
 {
     /* Mappings live as long as the adapter; nothing to release. */
 }
@@ -385,8 +385,8 @@ ULONG NTAPI StorPortGetBusData(PVOID DeviceExtension, ULONG BusDataType,
                                ULONG SystemIoBusNumber, ULONG SlotNumber,
                                PVOID Buffer, ULONG Length)
 {
-    PortAdapter *a = port_adapter_for_caller(DeviceExtension,
-                                             "StorPortGetBusData");
+    PortAdapter *a =
+        port_adapter_for_caller(DeviceExtension, "StorPortGetBusData");
     UCHAR *out = Buffer;
 
     if (!a || !a->pci || BusDataType != PCIConfiguration || !Buffer) {
@@ -404,14 +404,13 @@ ULONG NTAPI StorPortGetBusData(PVOID DeviceExtension, ULONG BusDataType,
     return Length;
 }
 
-ULONG NTAPI StorPortSetBusDataByOffset(PVOID DeviceExtension,
-                                       ULONG BusDataType,
+ULONG NTAPI StorPortSetBusDataByOffset(PVOID DeviceExtension, ULONG BusDataType,
                                        ULONG SystemIoBusNumber,
                                        ULONG SlotNumber, PVOID Buffer,
                                        ULONG Offset, ULONG Length)
 {
-    PortAdapter *a = port_adapter_for_caller(DeviceExtension,
-                                             "StorPortSetBusDataByOffset");
+    PortAdapter *a =
+        port_adapter_for_caller(DeviceExtension, "StorPortSetBusDataByOffset");
     const UCHAR *in = Buffer;
 
     if (!a || !a->pci || BusDataType != PCIConfiguration || !Buffer ||
@@ -428,10 +427,9 @@ ULONG NTAPI StorPortSetBusDataByOffset(PVOID DeviceExtension,
 
 /* ---- memory and physical addresses ---- */
 
-PVOID NTAPI StorPortGetUncachedExtension(PVOID HwDeviceExtension,
-                                         PPORT_CONFIGURATION_INFORMATION
-                                             ConfigInfo,
-                                         ULONG NumberOfBytes)
+PVOID NTAPI StorPortGetUncachedExtension(
+    PVOID HwDeviceExtension, PPORT_CONFIGURATION_INFORMATION ConfigInfo,
+    ULONG NumberOfBytes)
 {
     PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
                                              "StorPortGetUncachedExtension");
@@ -451,8 +449,8 @@ PVOID NTAPI StorPortGetUncachedExtension(PVOID HwDeviceExtension,
          * same extension back if it fits. */
         return NumberOfBytes <= a->uncached_size ? a->uncached : NULL;
     }
-    a->uncached = ram_alloc(NumberOfBytes ? NumberOfBytes : 1,
-                            GUEST_PAGE_SIZE, 0, "uncached-extension");
+    a->uncached = ram_alloc(NumberOfBytes ? NumberOfBytes : 1, GUEST_PAGE_SIZE,
+                            0, "uncached-extension");
     if (!a->uncached) {
         return NULL;
     }
@@ -462,11 +460,12 @@ PVOID NTAPI StorPortGetUncachedExtension(PVOID HwDeviceExtension,
     return a->uncached;
 }
 
-STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(
-    PVOID HwDeviceExtension, PSCSI_REQUEST_BLOCK Srb, PVOID VirtualAddress,
-    ULONG *Length)
+STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
+                                                       PSCSI_REQUEST_BLOCK Srb,
+                                                       PVOID VirtualAddress,
+                                                       ULONG *Length)
 {
-    STOR_PHYSICAL_ADDRESS pa = { .QuadPart = 0 };
+    STOR_PHYSICAL_ADDRESS pa = {.QuadPart = 0};
     PortAdapter *a = port_adapter_from_devext(HwDeviceExtension);
     uint64_t gpa, len;
     uintptr_t va = (uintptr_t)VirtualAddress;
@@ -510,8 +509,7 @@ PVOID NTAPI StorPortGetVirtualAddress(PVOID HwDeviceExtension,
     return ram_ptr((uint64_t)PhysicalAddress.QuadPart, 1);
 }
 
-VOID NTAPI StorPortMoveMemory(PVOID WriteBuffer, PVOID ReadBuffer,
-                              ULONG Length)
+VOID NTAPI StorPortMoveMemory(PVOID WriteBuffer, PVOID ReadBuffer, ULONG Length)
 {
     memmove(WriteBuffer, ReadBuffer, Length);
 }
@@ -521,8 +519,8 @@ VOID NTAPI StorPortMoveMemory(PVOID WriteBuffer, PVOID ReadBuffer,
 ULONG NTAPI StorPortGetMSIInfo(PVOID HwDeviceExtension, ULONG MessageId,
                                PMESSAGE_INTERRUPT_INFORMATION InterruptInfo)
 {
-    PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
-                                             "StorPortGetMSIInfo");
+    PortAdapter *a =
+        port_adapter_for_caller(HwDeviceExtension, "StorPortGetMSIInfo");
     PortMessage *m;
 
     if (!a || !InterruptInfo || !a->use_msi || MessageId >= a->nmsg) {
@@ -539,21 +537,20 @@ ULONG NTAPI StorPortGetMSIInfo(PVOID HwDeviceExtension, ULONG MessageId,
 }
 
 #define PERF_SUPPORTED                                                         \
-    (STOR_PERF_DPC_REDIRECTION | STOR_PERF_CONCURRENT_CHANNELS |             \
-     STOR_PERF_INTERRUPT_MESSAGE_RANGES |                                     \
-     STOR_PERF_OPTIMIZE_FOR_COMPLETION_DURING_STARTIO |                       \
+    (STOR_PERF_DPC_REDIRECTION | STOR_PERF_CONCURRENT_CHANNELS |               \
+     STOR_PERF_INTERRUPT_MESSAGE_RANGES |                                      \
+     STOR_PERF_OPTIMIZE_FOR_COMPLETION_DURING_STARTIO |                        \
      STOR_PERF_DPC_REDIRECTION_CURRENT_CPU | STOR_PERF_NO_SGL)
 
-ULONG NTAPI StorPortInitializePerfOpts(PVOID HwDeviceExtension,
-                                       BOOLEAN Query,
+ULONG NTAPI StorPortInitializePerfOpts(PVOID HwDeviceExtension, BOOLEAN Query,
                                        PPERF_CONFIGURATION_DATA PerfConfigData)
 {
     PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
                                              "StorPortInitializePerfOpts");
     PPERF_CONFIGURATION_DATA p = PerfConfigData;
 
-    if (!a || !p || p->Version < STOR_PERF_VERSION_2 || p->Version >
-                                                            STOR_PERF_VERSION) {
+    if (!a || !p || p->Version < STOR_PERF_VERSION_2 ||
+        p->Version > STOR_PERF_VERSION) {
         return STOR_STATUS_INVALID_PARAMETER;
     }
     if (Query) {
@@ -575,9 +572,9 @@ ULONG NTAPI StorPortInitializePerfOpts(PVOID HwDeviceExtension,
     return STOR_STATUS_SUCCESS;
 }
 
-ULONG NTAPI StorPortGetStartIoPerfParams(
-    PVOID HwDeviceExtension, PSCSI_REQUEST_BLOCK Srb,
-    PSTARTIO_PERFORMANCE_PARAMETERS StartIoPerfParams)
+ULONG NTAPI
+StorPortGetStartIoPerfParams(PVOID HwDeviceExtension, PSCSI_REQUEST_BLOCK Srb,
+                             PSTARTIO_PERFORMANCE_PARAMETERS StartIoPerfParams)
 {
     PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
                                              "StorPortGetStartIoPerfParams");

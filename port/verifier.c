@@ -110,7 +110,8 @@ void port_not_implemented(const char *routine)
     if (!g_hash_table_contains(not_implemented, routine)) {
         g_hash_table_add(not_implemented, (gpointer)routine);
         g_message("storport: %s is not implemented; returning its "
-                  "documented failure value", routine);
+                  "documented failure value",
+                  routine);
     }
 }
 
@@ -118,7 +119,7 @@ void port_not_implemented(const char *routine)
 
 void verifier_map_range(uint64_t gpa, uint64_t len)
 {
-    Range r = { gpa, gpa + len };
+    Range r = {gpa, gpa + len};
 
     if (!dma_ranges) {
         dma_ranges = g_array_new(FALSE, FALSE, sizeof(Range));
@@ -184,7 +185,7 @@ static void dma_check(const BndAccess *a, void *opaque)
                     a->addr);
 }
 
-static const BndHook dma_hook = { .name = "verifier", .after = dma_check };
+static const BndHook dma_hook = {.name = "verifier", .after = dma_check};
 
 void verifier_attach(void)
 {

@@ -112,8 +112,7 @@ bool machine_init(const MachineConfig *cfg, GError **errp)
     if (!pci_bus_assign(root_bus, errp)) {
         return false;
     }
-    if (cfg->miniport &&
-        !port_load(cfg->miniport, cfg->verifier, errp)) {
+    if (cfg->miniport && !port_load(cfg->miniport, cfg->verifier, errp)) {
         return false;
     }
     return true;
@@ -236,7 +235,7 @@ static const GuestProgram *resolve_program(const MachineConfig *cfg,
 int machine_main(const MachineConfig *cfg)
 {
     g_autoptr(GError) err = NULL;
-    MainThread m = { 0 };
+    MainThread m = {0};
     MachineStop st;
     int rc = EXIT_OK;
 
@@ -279,9 +278,8 @@ int machine_main(const MachineConfig *cfg)
                    verifier_total());
     }
     printf("storemu: stopped at %" G_GUINT64_FORMAT " ns virtual time, "
-           "%" G_GUINT64_FORMAT " events, %" G_GUINT64_FORMAT
-           " guest errors\n", vclock_now(), event_count(),
-           guest_errors_total());
+           "%" G_GUINT64_FORMAT " events, %" G_GUINT64_FORMAT " guest errors\n",
+           vclock_now(), event_count(), guest_errors_total());
     machine_fini();
     return rc;
 }

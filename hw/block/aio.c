@@ -22,7 +22,7 @@
 #endif
 
 #define AIO_URING_ENTRIES 256
-#define AIO_THREADS 4
+#define AIO_THREADS       4
 
 static AioEngine cur_engine = AIO_ENGINE_AUTO;
 static bool started;
@@ -101,7 +101,7 @@ static bool pool_start(GError **errp)
                                  pool_worker, NULL);
         if (err) {
             if (pool_nthreads > 0) {
-                break;  /* fewer workers still work */
+                break; /* fewer workers still work */
             }
             g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_FAILED,
                         "block I/O thread pool: cannot start a thread: %s",
@@ -177,7 +177,8 @@ static unsigned uring_reap(void)
     struct io_uring_cqe *cqe;
     unsigned head, n = 0;
 
-    io_uring_for_each_cqe(&ring, head, cqe) {
+    io_uring_for_each_cqe(&ring, head, cqe)
+    {
         AioOp *op = io_uring_cqe_get_data(cqe);
 
         if (cqe->res == -EAGAIN || cqe->res == -EINTR) {
@@ -301,10 +302,8 @@ unsigned aio_deferred_run(bool newest_first)
 const char *aio_engine_name(AioEngine engine)
 {
     static const char *const names[] = {
-        [AIO_ENGINE_AUTO] = "auto",
-        [AIO_ENGINE_URING] = "io_uring",
-        [AIO_ENGINE_THREADS] = "threads",
-        [AIO_ENGINE_SYNC] = "sync",
+        [AIO_ENGINE_AUTO] = "auto",         [AIO_ENGINE_URING] = "io_uring",
+        [AIO_ENGINE_THREADS] = "threads",   [AIO_ENGINE_SYNC] = "sync",
         [AIO_ENGINE_DEFERRED] = "deferred",
     };
     return names[engine];

@@ -30,10 +30,10 @@
 #include <glib.h>
 
 typedef enum AioOpType {
-    AIO_OP_READ,        /* preadv2(fd, iov, iovcnt, offset) */
-    AIO_OP_WRITE,       /* pwritev2(..., rw_flags) */
-    AIO_OP_FDATASYNC,   /* fdatasync(fd) */
-    AIO_OP_FALLOCATE,   /* fallocate(fd, mode, offset, len) */
+    AIO_OP_READ,      /* preadv2(fd, iov, iovcnt, offset) */
+    AIO_OP_WRITE,     /* pwritev2(..., rw_flags) */
+    AIO_OP_FDATASYNC, /* fdatasync(fd) */
+    AIO_OP_FALLOCATE, /* fallocate(fd, mode, offset, len) */
 } AioOpType;
 
 /* Most iovecs one read/write op may carry (the kernel's IOV_MAX). */
@@ -42,18 +42,18 @@ typedef enum AioOpType {
 typedef struct AioOp {
     AioOpType type;
     int fd;
-    int rw_flags;           /* RWF_* for writes (RWF_DSYNC for FUA) */
-    int mode;               /* fallocate mode */
+    int rw_flags; /* RWF_* for writes (RWF_DSYNC for FUA) */
+    int mode;     /* fallocate mode */
     uint64_t offset;
-    uint64_t len;           /* fallocate length */
+    uint64_t len; /* fallocate length */
     const struct iovec *iov;
-    int iovcnt;             /* 1..AIO_IOV_MAX for reads and writes */
+    int iovcnt; /* 1..AIO_IOV_MAX for reads and writes */
     /* Filled by the engine: bytes transferred (0 for sync/fallocate) or
      * -errno. Valid once aio_wait() returned. */
     int64_t result;
     bool done;
-    bool waited;            /* engine-private */
-    struct AioOp *next;     /* engine queue link */
+    bool waited;        /* engine-private */
+    struct AioOp *next; /* engine queue link */
 } AioOp;
 
 typedef enum AioEngine {

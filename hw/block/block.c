@@ -29,14 +29,14 @@
 #include "system/error.h"
 #include "system/trace.h"
 
-#define BLK_ZERO_BUF_SIZE (64 * 1024)
-#define DIV_ROUND_UP(n, d) (((n) + (d) - 1) / (d))
+#define BLK_ZERO_BUF_SIZE  (64 * 1024)
+#define DIV_ROUND_UP(n, d) (((n) + (d)-1) / (d))
 
 typedef struct BlkErrorRule {
     int err;
     unsigned op_mask;
-    uint64_t offset, len;   /* len 0: to the end */
-    unsigned count;         /* 0: unlimited */
+    uint64_t offset, len; /* len 0: to the end */
+    unsigned count;       /* 0: unlimited */
 } BlkErrorRule;
 
 typedef struct PreImage {
@@ -48,29 +48,29 @@ struct BlockBackend {
     char *id;
     char *filename;
     char *owner;
-    int fd;                 /* the image; read-only in snapshot mode */
-    int ovl_fd;             /* snapshot overlay, or -1 */
-    uint64_t *ovl_map;      /* snapshot: one bit per sector written */
+    int fd;            /* the image; read-only in snapshot mode */
+    int ovl_fd;        /* snapshot overlay, or -1 */
+    uint64_t *ovl_map; /* snapshot: one bit per sector written */
     uint64_t size;
     unsigned flags;
-    bool readonly;          /* guest writes refused */
-    uint32_t dio_align;     /* @fd is O_DIRECT with this alignment, or 0 */
-    bool no_punch;          /* hole punching unsupported: write zeros */
+    bool readonly;      /* guest writes refused */
+    uint32_t dio_align; /* @fd is O_DIRECT with this alignment, or 0 */
+    bool no_punch;      /* hole punching unsupported: write zeros */
 
     bool wce;
-    GHashTable *pre;        /* cache block index -> PreImage */
+    GHashTable *pre; /* cache block index -> PreImage */
     uint64_t pre_bytes;
     uint64_t cache_limit;
 
-    GQueue inflight;        /* BlkRequest whose host I/O is not reaped */
-    GArray *rules;          /* BlkErrorRule */
+    GQueue inflight; /* BlkRequest whose host I/O is not reaped */
+    GArray *rules;   /* BlkErrorRule */
     BlkStats stats;
 };
 
 typedef struct BlkSlot {
     AioOp aio;
-    uint64_t expect;        /* bytes a read/write op must move */
-    struct iovec *iov;      /* owned */
+    uint64_t expect;   /* bytes a read/write op must move */
+    struct iovec *iov; /* owned */
 } BlkSlot;
 
 struct BlkRequest {
@@ -80,16 +80,16 @@ struct BlkRequest {
     uint64_t offset, bytes;
     int ret;
     uint64_t err_offset;
-    bool submitted;         /* ops handed to the engine */
-    bool finished;          /* host I/O reaped */
-    bool tracked;           /* in blk->inflight */
-    GArray *slots;          /* BlkSlot; not resized once submitted */
-    void *bounce;           /* aligned buffer for O_DIRECT */
-    GArray *copy_iov;       /* read through bounce: copy out to these */
-    uint64_t copy_skip;     /* ... from bounce + copy_skip */
+    bool submitted;     /* ops handed to the engine */
+    bool finished;      /* host I/O reaped */
+    bool tracked;       /* in blk->inflight */
+    GArray *slots;      /* BlkSlot; not resized once submitted */
+    void *bounce;       /* aligned buffer for O_DIRECT */
+    GArray *copy_iov;   /* read through bounce: copy out to these */
+    uint64_t copy_skip; /* ... from bounce + copy_skip */
 };
 
-static GHashTable *registry;    /* id -> BlockBackend */
+static GHashTable *registry; /* id -> BlockBackend */
 static uint8_t zero_buf[BLK_ZERO_BUF_SIZE] __attribute__((aligned(4096)));
 
 static const char *const op_names[BLK_OP_COUNT] = {
@@ -170,8 +170,7 @@ static void *aligned_alloc_or_die(uint64_t align, uint64_t len)
     void *p = NULL;
 
     if (posix_memalign(&p, MAX(align, sizeof(void *)), MAX(len, 1)) != 0) {
-        g_error("out of memory allocating a %" PRIu64 "-byte I/O buffer",
-                len);
+        g_error("out of memory allocating a %" PRIu64 "-byte I/O buffer", len);
     }
     return p;
 }
@@ -222,13 +221,12 @@ static void req_free(BlkRequest *req)
 }
 
 /* Add read or write ops for @iov at @offset, at most AIO_IOV_MAX each. */
-static void req_add_rw(BlkRequest *req, AioOpType type, int fd,
-                       uint64_t offset, const struct iovec *iov,
-                       unsigned niov, int rw_flags)
+static void req_add_rw(BlkRequest *req, AioOpType type, int fd, uint64_t offset,
+                       const struct iovec *iov, unsigned niov, int rw_flags)
 {
     while (niov > 0) {
         unsigned n = MIN(niov, AIO_IOV_MAX);
-        BlkSlot s = { 0 };
+        BlkSlot s = {0};
 
         s.iov = g_memdup2(iov, n * sizeof(*iov));
         s.expect = iov_bytes(iov, n);
@@ -249,10 +247,10 @@ static void req_add_rw(BlkRequest *req, AioOpType type, int fd,
     }
 }
 
-static void req_add_simple(BlkRequest *req, AioOpType type, int fd,
-                           int mode, uint64_t offset, uint64_t len)
+static void req_add_simple(BlkRequest *req, AioOpType type, int fd, int mode,
+                           uint64_t offset, uint64_t len)
 {
-    BlkSlot s = { 0 };
+    BlkSlot s = {0};
 
     s.aio.type = type;
     s.aio.fd = fd;
@@ -269,9 +267,8 @@ static void req_add_zero_write(BlkRequest *req, int fd, uint64_t offset,
     g_autoptr(GArray) iov = g_array_new(FALSE, FALSE, sizeof(struct iovec));
 
     for (uint64_t done = 0; done < len; done += BLK_ZERO_BUF_SIZE) {
-        struct iovec v = {
-            zero_buf, MIN(len - done, (uint64_t)BLK_ZERO_BUF_SIZE)
-        };
+        struct iovec v = {zero_buf,
+                          MIN(len - done, (uint64_t)BLK_ZERO_BUF_SIZE)};
         g_array_append_val(iov, v);
     }
     req_add_rw(req, AIO_OP_WRITE, fd, offset, (struct iovec *)iov->data,
@@ -294,8 +291,8 @@ static void req_add_read_merged(BlkRequest *req, uint64_t offset,
     while (pos < end) {
         bool in_ovl = map_test(blk, pos / BLK_SECTOR_SIZE);
         uint64_t run_end = (pos / BLK_SECTOR_SIZE + 1) * BLK_SECTOR_SIZE;
-        g_autoptr(GArray) part = g_array_new(FALSE, FALSE,
-                                             sizeof(struct iovec));
+        g_autoptr(GArray) part =
+            g_array_new(FALSE, FALSE, sizeof(struct iovec));
 
         while (run_end < end &&
                map_test(blk, run_end / BLK_SECTOR_SIZE) == in_ovl) {
@@ -317,13 +314,12 @@ static int blk_read_internal(BlockBackend *blk, uint64_t offset, void *buf,
                              uint64_t len)
 {
     BlkRequest *req = req_new(blk, BLK_OP_READ, offset, len, 0);
-    struct iovec v = { buf, len };
+    struct iovec v = {buf, len};
 
     /* The image may be O_DIRECT under an overlay too: bounce whenever the
      * buffer or range is not aligned. */
-    if (blk->dio_align &&
-        (offset % blk->dio_align || len % blk->dio_align ||
-         (uintptr_t)buf % blk->dio_align)) {
+    if (blk->dio_align && (offset % blk->dio_align || len % blk->dio_align ||
+                           (uintptr_t)buf % blk->dio_align)) {
         uint32_t a = blk->dio_align;
         uint64_t lo = offset / a * a;
         uint64_t hi = MIN(DIV_ROUND_UP(offset + len, a) * a, blk->size);
@@ -424,11 +420,11 @@ static void req_build_read(BlkRequest *req, const struct iovec *iov,
         return;
     }
     {
-        g_autoptr(GArray) part = g_array_new(FALSE, FALSE,
-                                             sizeof(struct iovec));
+        g_autoptr(GArray) part =
+            g_array_new(FALSE, FALSE, sizeof(struct iovec));
         iov_slice(iov, niov, 0, len, part);
-        req_add_read_merged(req, offset, (struct iovec *)part->data,
-                            part->len, len);
+        req_add_read_merged(req, offset, (struct iovec *)part->data, part->len,
+                            len);
     }
 }
 
@@ -445,8 +441,8 @@ static void req_build_discard(BlkRequest *req, bool zeroes, bool durable)
         req_add_zero_write(req, fd, req->offset, req->bytes, rw_flags);
     } else {
         req_add_simple(req, AIO_OP_FALLOCATE, fd,
-                       FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                       req->offset, req->bytes);
+                       FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, req->offset,
+                       req->bytes);
     }
 }
 
@@ -479,8 +475,8 @@ static int64_t write_rest(BlkSlot *s, uint64_t done)
 /* A discard the file system cannot punch: zeros do the same for reads. */
 static int64_t punch_fallback(BlockBackend *blk, BlkSlot *s)
 {
-    BlkRequest *z = req_new(blk, BLK_OP_WRITE_ZEROES, s->aio.offset,
-                            s->aio.len, 0);
+    BlkRequest *z =
+        req_new(blk, BLK_OP_WRITE_ZEROES, s->aio.offset, s->aio.len, 0);
 
     blk->no_punch = true;
     TRACE(blk_no_punch, "hole punching unsupported on %s; writing zeros",
@@ -506,7 +502,7 @@ static void req_reap(BlkRequest *req)
         switch (s->aio.type) {
         case AIO_OP_READ:
             if (r >= 0 && (uint64_t)r < s->expect) {
-                r = -EIO;   /* the file ends early: shrunk under us */
+                r = -EIO; /* the file ends early: shrunk under us */
             }
             break;
         case AIO_OP_WRITE:
@@ -599,7 +595,7 @@ static void drain_conflicts(BlockBackend *blk, const BlkRequest *req)
     while (l) {
         BlkRequest *x = l->data;
 
-        l = l->next;    /* reaping unlinks x */
+        l = l->next; /* reaping unlinks x */
         if (req_conflict(x, req)) {
             req_reap(x);
         }
@@ -643,9 +639,8 @@ static int cache_writeback(BlockBackend *blk)
 
 /* Pre-image data covering [offset, offset + len) becomes @data (@data
  * NULL: zeros): that data is now what survives a power cut. */
-static void cache_make_durable(BlockBackend *blk, uint64_t offset,
-                               uint64_t len, const struct iovec *iov,
-                               unsigned niov)
+static void cache_make_durable(BlockBackend *blk, uint64_t offset, uint64_t len,
+                               const struct iovec *iov, unsigned niov)
 {
     if (!g_hash_table_size(blk->pre)) {
         return;
@@ -753,8 +748,9 @@ bool blk_write_cache(const BlockBackend *blk)
 
 void blk_set_cache_limit(BlockBackend *blk, uint64_t bytes)
 {
-    blk->cache_limit = MAX(DIV_ROUND_UP(bytes, BLK_CACHE_BLOCK) *
-                           BLK_CACHE_BLOCK, (uint64_t)BLK_CACHE_BLOCK);
+    blk->cache_limit =
+        MAX(DIV_ROUND_UP(bytes, BLK_CACHE_BLOCK) * BLK_CACHE_BLOCK,
+            (uint64_t)BLK_CACHE_BLOCK);
     if (blk->pre_bytes > blk->cache_limit) {
         blk_drain(blk);
         blk->stats.implicit_flushes++;
@@ -778,9 +774,9 @@ void blk_power_cut(BlockBackend *blk)
     while (g_hash_table_iter_next(&it, &key, &value)) {
         uint64_t idx = *(uint64_t *)key;
         PreImage *p = value;
-        BlkRequest *req = req_new(blk, BLK_OP_WRITE, idx * BLK_CACHE_BLOCK,
-                                  p->len, 0);
-        struct iovec v = { p->data, p->len };
+        BlkRequest *req =
+            req_new(blk, BLK_OP_WRITE, idx * BLK_CACHE_BLOCK, p->len, 0);
+        struct iovec v = {p->data, p->len};
         int r = req_build_write(req, &v, 1, req->offset, p->len, false);
 
         if (r == 0) {
@@ -790,7 +786,8 @@ void blk_power_cut(BlockBackend *blk)
         }
         if (r < 0) {
             g_warning("power cut on %s: rolling back block %" PRIu64
-                      " failed: %s", blk->filename, idx, g_strerror(-r));
+                      " failed: %s",
+                      blk->filename, idx, g_strerror(-r));
         }
         n++;
     }
@@ -810,7 +807,9 @@ void blk_inject_error(BlockBackend *blk, int err, unsigned op_mask,
         .err = err > 0 ? err : EIO,
         .op_mask = op_mask ? op_mask
                            : BLK_OP_BIT(BLK_OP_READ) | BLK_OP_BIT(BLK_OP_WRITE),
-        .offset = offset, .len = len, .count = count,
+        .offset = offset,
+        .len = len,
+        .count = count,
     };
 
     g_array_append_val(blk->rules, r);
@@ -837,8 +836,8 @@ static bool inject_match(BlockBackend *blk, BlkRequest *req)
             continue;
         }
         req->ret = -r->err;
-        req->err_offset = req->op == BLK_OP_FLUSH ? 0
-                                                  : MAX(req->offset, r->offset);
+        req->err_offset =
+            req->op == BLK_OP_FLUSH ? 0 : MAX(req->offset, r->offset);
         if (r->count && --r->count == 0) {
             g_array_remove_index(blk->rules, i);
         }
@@ -857,8 +856,8 @@ static BlkRequest *req_fail_now(BlkRequest *req, int err)
 }
 
 BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
-                       uint64_t bytes, const struct iovec *iov,
-                       unsigned niov, unsigned flags)
+                       uint64_t bytes, const struct iovec *iov, unsigned niov,
+                       unsigned flags)
 {
     BlkRequest *req = req_new(blk, op, offset, bytes, flags);
     bool durable;
@@ -947,8 +946,8 @@ int blk_wait(BlkRequest *req, uint64_t *err_offset)
     if (ret < 0) {
         blk->stats.errors++;
         TRACE(blk_error, "%s %s off=%" PRIu64 " len=%" PRIu64 ": %s",
-              blk->id ? blk->id : blk->filename, op_names[req->op],
-              req->offset, req->bytes, g_strerror(-ret));
+              blk->id ? blk->id : blk->filename, op_names[req->op], req->offset,
+              req->bytes, g_strerror(-ret));
     } else if (req->op == BLK_OP_READ) {
         blk->stats.bytes_read += req->bytes;
     } else if (req->op == BLK_OP_WRITE) {
@@ -963,16 +962,15 @@ int blk_wait(BlkRequest *req, uint64_t *err_offset)
 
 int blk_pread(BlockBackend *blk, uint64_t offset, void *buf, uint64_t len)
 {
-    struct iovec v = { buf, len };
+    struct iovec v = {buf, len};
 
-    return blk_wait(blk_submit(blk, BLK_OP_READ, offset, len, &v, 1, 0),
-                    NULL);
+    return blk_wait(blk_submit(blk, BLK_OP_READ, offset, len, &v, 1, 0), NULL);
 }
 
 int blk_pwrite(BlockBackend *blk, uint64_t offset, const void *buf,
                uint64_t len, unsigned flags)
 {
-    struct iovec v = { (void *)buf, len };
+    struct iovec v = {(void *)buf, len};
 
     return blk_wait(blk_submit(blk, BLK_OP_WRITE, offset, len, &v, 1, flags),
                     NULL);
@@ -1005,8 +1003,8 @@ static BlockBackend *blk_alloc(const char *filename, unsigned flags)
     blk->ovl_fd = -1;
     blk->wce = true;
     blk->cache_limit = BLK_CACHE_LIMIT_DEFAULT;
-    blk->pre = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
-                                     g_free);
+    blk->pre =
+        g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
     blk->rules = g_array_new(FALSE, TRUE, sizeof(BlkErrorRule));
     g_queue_init(&blk->inflight);
     return blk;
@@ -1032,22 +1030,22 @@ static void blk_release(BlockBackend *blk)
 /* A sparse, already unlinked file of @size bytes in the temporary dir. */
 static int temp_file(uint64_t size, const char *what, GError **errp)
 {
-    g_autofree char *path = g_build_filename(g_get_tmp_dir(),
-                                             "storemu-XXXXXX", NULL);
+    g_autofree char *path =
+        g_build_filename(g_get_tmp_dir(), "storemu-XXXXXX", NULL);
     int fd = g_mkstemp_full(path, O_RDWR | O_CLOEXEC, 0600);
 
     if (fd < 0) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "cannot create the %s in %s: %s (set TMPDIR to a "
-                    "writable directory)", what, g_get_tmp_dir(),
-                    g_strerror(errno));
+                    "writable directory)",
+                    what, g_get_tmp_dir(), g_strerror(errno));
         return -1;
     }
     unlink(path);
     if (ftruncate(fd, (off_t)size) < 0) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
-                    "cannot size the %s to %" PRIu64 " bytes in %s: %s",
-                    what, size, g_get_tmp_dir(), g_strerror(errno));
+                    "cannot size the %s to %" PRIu64 " bytes in %s: %s", what,
+                    size, g_get_tmp_dir(), g_strerror(errno));
         close(fd);
         return -1;
     }
@@ -1059,14 +1057,15 @@ static bool check_size(const char *name, uint64_t size, GError **errp)
     if (size == 0) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "image '%s' is empty (0 bytes); a disk needs at least "
-                    "one sector", name);
+                    "one sector",
+                    name);
         return false;
     }
     if (size % BLK_SECTOR_SIZE) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "image '%s' has %" PRIu64 " bytes, not a multiple of "
-                    "%u; resize it (truncate -s) to whole sectors", name,
-                    size, BLK_SECTOR_SIZE);
+                    "%u; resize it (truncate -s) to whole sectors",
+                    name, size, BLK_SECTOR_SIZE);
         return false;
     }
     return true;
@@ -1090,22 +1089,23 @@ static bool lock_image(BlockBackend *blk, bool write, GError **errp)
     if (errno == EAGAIN || errno == EACCES) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_BUSY,
                     "image '%s' is in use by another storemu (it holds a "
-                    "%s lock); stop that one first%s", blk->filename,
-                    write ? "conflicting" : "write",
+                    "%s lock); stop that one first%s",
+                    blk->filename, write ? "conflicting" : "write",
                     write ? ", or open both with readonly=on" : "");
         return false;
     }
     /* File systems without lock support (some network mounts): go on
      * unprotected, as QEMU does, but say so. */
     g_warning("image '%s': cannot lock it (%s); another process could "
-              "write it at the same time", blk->filename, g_strerror(errno));
+              "write it at the same time",
+              blk->filename, g_strerror(errno));
     return true;
 }
 
 /* Find the O_DIRECT alignment by reading the first sector(s). */
 static bool probe_dio(BlockBackend *blk, GError **errp)
 {
-    static const uint32_t sizes[] = { 512, 4096 };
+    static const uint32_t sizes[] = {512, 4096};
     void *buf = aligned_alloc_or_die(4096, 4096);
 
     for (unsigned i = 0; i < G_N_ELEMENTS(sizes); i++) {
@@ -1118,15 +1118,16 @@ static bool probe_dio(BlockBackend *blk, GError **errp)
     if (!blk->dio_align) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "cache=none: O_DIRECT reads of '%s' fail with any "
-                    "alignment; use cache=writeback", blk->filename);
+                    "alignment; use cache=writeback",
+                    blk->filename);
         return false;
     }
     if (blk->size % blk->dio_align) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "cache=none: image '%s' (%" PRIu64 " bytes) is not a "
                     "multiple of the host's %u-byte direct I/O block; "
-                    "resize it or use cache=writeback", blk->filename,
-                    blk->size, blk->dio_align);
+                    "resize it or use cache=writeback",
+                    blk->filename, blk->size, blk->dio_align);
         return false;
     }
     return true;
@@ -1167,16 +1168,21 @@ BlockBackend *blk_open(const char *path, unsigned flags, GError **errp)
         return NULL;
     }
     if (stat(path, &st) < 0) {
-        g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
-                    errno == ENOENT ? "image '%s' does not exist (create it "
-                    "with truncate -s SIZE, or use size=SIZE for a temporary "
-                    "image)" : "image '%s': %s", path, g_strerror(errno));
+        g_set_error(
+            errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
+            errno == ENOENT
+                ? "image '%s' does not exist (create it "
+                  "with truncate -s SIZE, or use size=SIZE for a temporary "
+                  "image)"
+                : "image '%s': %s",
+            path, g_strerror(errno));
         return NULL;
     }
     if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "image '%s' is neither a regular file nor a block "
-                    "device", path);
+                    "device",
+                    path);
         return NULL;
     }
     /* A file nobody may write is read-only even to root. */
@@ -1184,7 +1190,8 @@ BlockBackend *blk_open(const char *path, unsigned flags, GError **errp)
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "image '%s' is read-only but the disk would be "
                     "writable: use readonly=on, or snapshot=on to keep "
-                    "writes in a temporary overlay", path);
+                    "writes in a temporary overlay",
+                    path);
         return NULL;
     }
 
@@ -1194,7 +1201,8 @@ BlockBackend *blk_open(const char *path, unsigned flags, GError **errp)
     if (blk->fd < 0 && direct && errno == EINVAL) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "cache=none: the file system holding '%s' does not "
-                    "support O_DIRECT; use cache=writeback", path);
+                    "support O_DIRECT; use cache=writeback",
+                    path);
         goto fail;
     }
     if (blk->fd < 0) {
@@ -1204,7 +1212,8 @@ BlockBackend *blk_open(const char *path, unsigned flags, GError **errp)
             g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                         "image '%s' cannot be opened for writing (%s): use "
                         "readonly=on, or snapshot=on to keep writes in a "
-                        "temporary overlay", path, g_strerror(err));
+                        "temporary overlay",
+                        path, g_strerror(err));
         } else {
             g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                         "cannot open image '%s': %s", path, g_strerror(err));
@@ -1214,8 +1223,8 @@ BlockBackend *blk_open(const char *path, unsigned flags, GError **errp)
     if (S_ISBLK(st.st_mode)) {
         if (ioctl(blk->fd, BLKGETSIZE64, &blk->size) < 0) {
             g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
-                        "cannot get the size of block device '%s': %s",
-                        path, g_strerror(errno));
+                        "cannot get the size of block device '%s': %s", path,
+                        g_strerror(errno));
             goto fail;
         }
     } else {
@@ -1262,8 +1271,8 @@ BlockBackend *blk_new_temp(uint64_t size, unsigned flags, GError **errp)
         return NULL;
     }
     /* The temporary file is private: no overlay, lock or O_DIRECT. */
-    blk = blk_alloc("(temporary)", flags & ~(BLK_OPEN_SNAPSHOT |
-                                             BLK_OPEN_NOCACHE));
+    blk = blk_alloc("(temporary)",
+                    flags & ~(BLK_OPEN_SNAPSHOT | BLK_OPEN_NOCACHE));
     blk->readonly = flags & BLK_OPEN_READONLY;
     blk->size = size;
     blk->fd = temp_file(size, "temporary image", errp);
@@ -1278,12 +1287,12 @@ BlockBackend *blk_new_temp(uint64_t size, unsigned flags, GError **errp)
 BlockBackend *blk_new_from_opts(const Opts *o, GError **errp)
 {
     const char *id = opts_has(o, "id") ? opts_get_str(o, "id", NULL) : NULL;
-    const char *file = opts_has(o, "file") ? opts_get_str(o, "file", NULL)
-                                           : NULL;
-    const char *format = opts_has(o, "format") ? opts_get_str(o, "format",
-                                                              NULL) : NULL;
-    const char *cache = opts_has(o, "cache") ? opts_get_str(o, "cache", NULL)
-                                             : NULL;
+    const char *file =
+        opts_has(o, "file") ? opts_get_str(o, "file", NULL) : NULL;
+    const char *format =
+        opts_has(o, "format") ? opts_get_str(o, "format", NULL) : NULL;
+    const char *cache =
+        opts_has(o, "cache") ? opts_get_str(o, "cache", NULL) : NULL;
     unsigned flags = 0;
     BlockBackend *blk;
 
@@ -1301,7 +1310,8 @@ BlockBackend *blk_new_from_opts(const Opts *o, GError **errp)
     if (format && strcmp(format, "raw") != 0) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "-drive %s: format '%s' is not supported (only raw; "
-                    "convert with qemu-img convert -O raw)", id, format);
+                    "convert with qemu-img convert -O raw)",
+                    id, format);
         return NULL;
     }
     if (cache && !strcmp(cache, "none")) {
@@ -1311,7 +1321,8 @@ BlockBackend *blk_new_from_opts(const Opts *o, GError **errp)
     } else if (cache && strcmp(cache, "writeback") != 0) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "-drive %s: cache '%s' is not one of writeback, none, "
-                    "unsafe", id, cache);
+                    "unsafe",
+                    id, cache);
         return NULL;
     }
     if (opts_has(o, "snapshot") && opts_get_bool(o, "snapshot", false)) {
@@ -1323,7 +1334,8 @@ BlockBackend *blk_new_from_opts(const Opts *o, GError **errp)
     if (file && opts_has(o, "size")) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "-drive %s: give either file= or size= (size= makes a "
-                    "temporary image)", id);
+                    "temporary image)",
+                    id);
         return NULL;
     }
     if (file) {
@@ -1333,7 +1345,8 @@ BlockBackend *blk_new_from_opts(const Opts *o, GError **errp)
     } else {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "-drive %s: needs file=PATH, or size=SIZE for a "
-                    "temporary image", id);
+                    "temporary image",
+                    id);
         return NULL;
     }
     if (!blk) {
@@ -1432,8 +1445,8 @@ bool blk_attach(BlockBackend *blk, const char *owner, GError **errp)
     if (blk->owner) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "drive '%s' is already used by %s; give each disk its "
-                    "own -drive", blk->id ? blk->id : blk->filename,
-                    blk->owner);
+                    "own -drive",
+                    blk->id ? blk->id : blk->filename, blk->owner);
         return false;
     }
     blk->owner = g_strdup(owner);

@@ -41,24 +41,25 @@ typedef struct BlkRequest BlkRequest;
 
 /* blk_open() / blk_new_temp() flags. */
 enum {
-    BLK_OPEN_READONLY = 1u << 0,   /* the guest may not write */
-    BLK_OPEN_SNAPSHOT = 1u << 1,   /* writes go to a temporary overlay */
-    BLK_OPEN_NOCACHE = 1u << 2,    /* cache=none: O_DIRECT, bounce if needed */
-    BLK_OPEN_UNSAFE = 1u << 3,     /* cache=unsafe: host flushes skipped */
+    BLK_OPEN_READONLY = 1u << 0, /* the guest may not write */
+    BLK_OPEN_SNAPSHOT = 1u << 1, /* writes go to a temporary overlay */
+    BLK_OPEN_NOCACHE = 1u << 2,  /* cache=none: O_DIRECT, bounce if needed */
+    BLK_OPEN_UNSAFE = 1u << 3,   /* cache=unsafe: host flushes skipped */
 };
 
 typedef enum BlkOp {
     BLK_OP_READ,
     BLK_OP_WRITE,
     BLK_OP_FLUSH,
-    BLK_OP_DISCARD,         /* punch a hole; reads return zeros after */
-    BLK_OP_WRITE_ZEROES,    /* write zeros, keeping the range allocated */
+    BLK_OP_DISCARD,      /* punch a hole; reads return zeros after */
+    BLK_OP_WRITE_ZEROES, /* write zeros, keeping the range allocated */
     BLK_OP_COUNT
 } BlkOp;
 
 #define BLK_OP_BIT(op) (1u << (op))
 /* Request flags. */
-#define BLK_REQ_FUA (1u << 0)   /* durable on completion (reads: write back
+#define BLK_REQ_FUA                                                            \
+    (1u << 0) /* durable on completion (reads: write back
                                    cached data of the range first) */
 
 /* Image sizes are multiples of this; the overlay map's granularity. */
@@ -100,7 +101,7 @@ void blk_close(BlockBackend *blk);
 /* Close every registered backend (machine teardown). */
 void blk_close_all(void);
 
-const char *blk_id(const BlockBackend *blk);     /* NULL if unregistered */
+const char *blk_id(const BlockBackend *blk); /* NULL if unregistered */
 const char *blk_filename(const BlockBackend *blk);
 uint64_t blk_size(const BlockBackend *blk);
 bool blk_is_readonly(const BlockBackend *blk);
@@ -123,8 +124,8 @@ void blk_detach(BlockBackend *blk);
  * injected errno).
  */
 BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
-                       uint64_t bytes, const struct iovec *iov,
-                       unsigned niov, unsigned flags);
+                       uint64_t bytes, const struct iovec *iov, unsigned niov,
+                       unsigned flags);
 /*
  * Wait for the host I/O of @req and free it. Returns 0 or -errno (EIO for
  * reads past the end of a shrunken file); with @err_offset non-NULL, the
@@ -176,15 +177,15 @@ void blk_inject_error(BlockBackend *blk, int err, unsigned op_mask,
 void blk_clear_injected_errors(BlockBackend *blk);
 
 typedef struct BlkStats {
-    uint64_t ops[BLK_OP_COUNT];     /* requests submitted, per op */
+    uint64_t ops[BLK_OP_COUNT]; /* requests submitted, per op */
     uint64_t bytes_read, bytes_written;
-    uint64_t errors;                /* requests that failed */
-    uint64_t injected;              /* of which injected */
-    uint64_t host_flushes;          /* fdatasync calls issued */
-    uint64_t implicit_flushes;      /* cache flushed for its bound */
-    uint64_t bounced;               /* requests through a bounce buffer */
+    uint64_t errors;           /* requests that failed */
+    uint64_t injected;         /* of which injected */
+    uint64_t host_flushes;     /* fdatasync calls issued */
+    uint64_t implicit_flushes; /* cache flushed for its bound */
+    uint64_t bounced;          /* requests through a bounce buffer */
     uint64_t power_cuts;
-    uint64_t blocks_rolled_back;    /* pre-images written back */
+    uint64_t blocks_rolled_back; /* pre-images written back */
 } BlkStats;
 
 void blk_get_stats(const BlockBackend *blk, BlkStats *st);

@@ -41,8 +41,7 @@ static bool sg_walk(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
         }
         n = MIN(elen - skip, len);
         /* A wrapping address is passed on as one that no RAM holds. */
-        if (!fn(sg[i].addr > UINT64_MAX - skip ? UINT64_MAX
-                                                : sg[i].addr + skip,
+        if (!fn(sg[i].addr > UINT64_MAX - skip ? UINT64_MAX : sg[i].addr + skip,
                 n, opaque)) {
             return false;
         }
@@ -81,7 +80,7 @@ static bool iov_chunk(uint64_t gpa, uint64_t len, void *opaque)
 bool dma_sg_to_iov(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
                    uint64_t len, GArray *iov, uint64_t *bad_gpa)
 {
-    IovMap m = { .iov = iov };
+    IovMap m = {.iov = iov};
     uint64_t end = 0;
 
     if (!sg_walk(sg, nsg, skip, len, iov_chunk, &m, &end)) {
@@ -102,7 +101,10 @@ static bool bnd_begin_chunk(uint64_t gpa, uint64_t len, void *opaque)
 {
     BndWalk *w = opaque;
     BndAccess a = {
-        .kind = w->kind, .cpu = -1, .addr = gpa, .len = len,
+        .kind = w->kind,
+        .cpu = -1,
+        .addr = gpa,
+        .len = len,
         .data = ram_ptr(gpa, len),
     };
 
@@ -117,8 +119,12 @@ static bool bnd_end_chunk(uint64_t gpa, uint64_t len, void *opaque)
 {
     BndWalk *w = opaque;
     BndAccess a = {
-        .kind = w->kind, .cpu = -1, .addr = gpa, .len = len,
-        .data = ram_ptr(gpa, len), .ok = w->ok,
+        .kind = w->kind,
+        .cpu = -1,
+        .addr = gpa,
+        .len = len,
+        .data = ram_ptr(gpa, len),
+        .ok = w->ok,
     };
 
     bnd_after(&a);
@@ -128,7 +134,7 @@ static bool bnd_end_chunk(uint64_t gpa, uint64_t len, void *opaque)
 bool dma_sg_begin(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
                   uint64_t skip, uint64_t len)
 {
-    BndWalk w = { .kind = kind };
+    BndWalk w = {.kind = kind};
 
     if (!bnd_nhooks) {
         return true;
@@ -137,10 +143,10 @@ bool dma_sg_begin(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
     return !w.refused;
 }
 
-void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
-                uint64_t skip, uint64_t len, bool ok)
+void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
+                uint64_t len, bool ok)
 {
-    BndWalk w = { .kind = kind, .ok = ok };
+    BndWalk w = {.kind = kind, .ok = ok};
 
     sg_walk(sg, nsg, skip, len, bnd_end_chunk, &w, NULL);
 }
@@ -154,8 +160,8 @@ typedef struct CopyWalk {
 static bool copy_chunk(uint64_t gpa, uint64_t len, void *opaque)
 {
     CopyWalk *c = opaque;
-    bool ok = c->to_guest ? dma_write(gpa, c->buf, len)
-                          : dma_read(gpa, c->buf, len);
+    bool ok =
+        c->to_guest ? dma_write(gpa, c->buf, len) : dma_read(gpa, c->buf, len);
 
     if (!ok) {
         c->failed = true;
@@ -168,7 +174,7 @@ static bool copy_chunk(uint64_t gpa, uint64_t len, void *opaque)
 static int64_t sg_copy(const DmaSgEntry *sg, unsigned nsg, void *buf,
                        uint64_t len, bool to_guest)
 {
-    CopyWalk c = { .buf = buf, .to_guest = to_guest };
+    CopyWalk c = {.buf = buf, .to_guest = to_guest};
     uint64_t n = MIN(len, dma_sg_size(sg, nsg));
 
     g_assert(n <= INT64_MAX);
@@ -182,8 +188,8 @@ int64_t dma_sg_copy_to_guest(const DmaSgEntry *sg, unsigned nsg,
     return sg_copy(sg, nsg, (void *)buf, len, true);
 }
 
-int64_t dma_sg_copy_from_guest(const DmaSgEntry *sg, unsigned nsg,
-                               void *buf, uint64_t len)
+int64_t dma_sg_copy_from_guest(const DmaSgEntry *sg, unsigned nsg, void *buf,
+                               uint64_t len)
 {
     return sg_copy(sg, nsg, buf, len, false);
 }

@@ -24,8 +24,8 @@
 #include "system/boundary.h"
 
 typedef struct DmaSgEntry {
-    uint64_t addr;      /* guest-physical */
-    uint64_t len;       /* bytes */
+    uint64_t addr; /* guest-physical */
+    uint64_t len;  /* bytes */
 } DmaSgEntry;
 
 /* Total length of the list, saturating at UINT64_MAX. */
@@ -52,8 +52,8 @@ bool dma_sg_to_iov(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
  */
 bool dma_sg_begin(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
                   uint64_t skip, uint64_t len);
-void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
-                uint64_t skip, uint64_t len, bool ok);
+void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
+                uint64_t len, bool ok);
 
 /*
  * Copy @len bytes between @buf and the list, starting at byte 0 of the
@@ -63,7 +63,7 @@ void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
  */
 int64_t dma_sg_copy_to_guest(const DmaSgEntry *sg, unsigned nsg,
                              const void *buf, uint64_t len);
-int64_t dma_sg_copy_from_guest(const DmaSgEntry *sg, unsigned nsg,
-                               void *buf, uint64_t len);
+int64_t dma_sg_copy_from_guest(const DmaSgEntry *sg, unsigned nsg, void *buf,
+                               uint64_t len);
 
 #endif

@@ -17,8 +17,8 @@ struct SCSIBus {
     char *name;
     const SCSIBusOps *ops;
     void *opaque;
-    GHashTable *devs;       /* (target << 32 | lun) -> SCSIDevice */
-    GQueue orphans;         /* requests without a logical unit, in flight */
+    GHashTable *devs; /* (target << 32 | lun) -> SCSIDevice */
+    GQueue orphans;   /* requests without a logical unit, in flight */
 };
 
 static GPtrArray *buses;
@@ -50,7 +50,8 @@ SCSIBus *scsi_bus_new(const char *name, const SCSIBusOps *ops, void *opaque,
             if (!strcmp(b->name, name)) {
                 g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                             "SCSI bus '%s' exists already; give each HBA "
-                            "its own id", name);
+                            "its own id",
+                            name);
                 return NULL;
             }
         }
@@ -97,8 +98,9 @@ static GPtrArray *bus_devices(const SCSIBus *bus, int64_t target)
 static void req_abort(SCSIRequest *req, SCSIHostStatus hs);
 
 /* End every request of @q (a snapshot of it: completions may submit). */
-static void abort_queue(GQueue *q, SCSIHostStatus hs, bool (*match)(
-                            SCSIRequest *, const void *), const void *arg)
+static void abort_queue(GQueue *q, SCSIHostStatus hs,
+                        bool (*match)(SCSIRequest *, const void *),
+                        const void *arg)
 {
     g_autoptr(GPtrArray) snap = g_ptr_array_new();
 
@@ -254,7 +256,7 @@ void scsi_device_queue_ua(SCSIDevice *dev, SCSISense s, bool except_initiator,
     gpointer key, value;
 
     if (except_initiator) {
-        ua_queue(dev, initiator);   /* so it is not created with @s */
+        ua_queue(dev, initiator); /* so it is not created with @s */
     }
     g_hash_table_iter_init(&it, dev->nexus);
     while (g_hash_table_iter_next(&it, &key, &value)) {
@@ -281,22 +283,23 @@ bool scsi_device_take_ua(SCSIDevice *dev, uint32_t initiator, SCSISense *s)
     return true;
 }
 
-bool scsi_device_attach(SCSIBus *bus, SCSIDevice *dev,
-                        const SCSIDeviceOps *ops, uint32_t target,
-                        uint32_t lun, GError **errp)
+bool scsi_device_attach(SCSIBus *bus, SCSIDevice *dev, const SCSIDeviceOps *ops,
+                        uint32_t target, uint32_t lun, GError **errp)
 {
     uint64_t key = dev_key(target, lun);
 
     if (target > SCSI_MAX_TARGET || lun > SCSI_MAX_LUN) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "SCSI address %u:%u is out of range (target 0-%u, lun "
-                    "0-%u)", target, lun, SCSI_MAX_TARGET, SCSI_MAX_LUN);
+                    "0-%u)",
+                    target, lun, SCSI_MAX_TARGET, SCSI_MAX_LUN);
         return false;
     }
     if (g_hash_table_contains(bus->devs, &key)) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "SCSI bus '%s': target %u lun %u is taken already; "
-                    "use another target= or lun=", bus->name, target, lun);
+                    "use another target= or lun=",
+                    bus->name, target, lun);
         return false;
     }
     dev->ops = ops;
@@ -370,8 +373,7 @@ void scsi_req_set_sense(SCSIRequest *req, const SCSISenseInfo *si)
     bool desc = req->dev && req->dev->desc_sense;
 
     req->status = SCSI_STATUS_CHECK_CONDITION;
-    req->sense_len = scsi_sense_build(req->sense, sizeof(req->sense), si,
-                                      desc);
+    req->sense_len = scsi_sense_build(req->sense, sizeof(req->sense), si, desc);
     g_clear_pointer(&req->data_in, g_free);
     req->data_in_len = 0;
     TRACE(scsi_sense, "tag=0x%" PRIx64 " %x/%02x/%02x%s", req->tag,
@@ -381,7 +383,7 @@ void scsi_req_set_sense(SCSIRequest *req, const SCSISenseInfo *si)
 
 void scsi_req_check_condition(SCSIRequest *req, SCSISense s)
 {
-    SCSISenseInfo si = { .sense = s };
+    SCSISenseInfo si = {.sense = s};
 
     scsi_req_set_sense(req, &si);
 }
@@ -391,7 +393,7 @@ static void req_field_error(SCSIRequest *req, SCSISense s, bool cdb,
 {
     SCSISenseInfo si = {
         .sense = s,
-        .field = { .valid = true, .cdb = cdb, .byte = byte, .bit = bit },
+        .field = {.valid = true, .cdb = cdb, .byte = byte, .bit = bit},
     };
 
     scsi_req_set_sense(req, &si);
@@ -537,17 +539,19 @@ static void req_finalize(SCSIRequest *req)
         req->transferred = 0;
     }
     req->residual = req->dir == SCSI_XFER_NONE
-                        ? 0 : req->sg_len - MIN(req->transferred, req->sg_len);
+                        ? 0
+                        : req->sg_len - MIN(req->transferred, req->sg_len);
     if (req->dev) {
         g_queue_remove(&req->dev->requests, req);
     } else {
         g_queue_remove(&bus->orphans, req);
     }
     req->in_flight = false;
-    TRACE(scsi_req_complete, "tag=0x%" PRIx64 " host=%s status=0x%02x "
-          "xfer=%" PRIu64 " resid=%" PRIu64 " over=%" PRIu64, req->tag,
-          host_status_names[req->host_status], req->status, req->transferred,
-          req->residual, req->overrun);
+    TRACE(scsi_req_complete,
+          "tag=0x%" PRIx64 " host=%s status=0x%02x "
+          "xfer=%" PRIu64 " resid=%" PRIu64 " over=%" PRIu64,
+          req->tag, host_status_names[req->host_status], req->status,
+          req->transferred, req->residual, req->overrun);
     bus->ops->complete(req, bus->opaque);
 }
 
@@ -603,9 +607,9 @@ static void put_lun(uint8_t *p, uint32_t lun)
 {
     memset(p, 0, 8);
     if (lun < 256) {
-        p[1] = lun;     /* peripheral device addressing, bus 0 */
+        p[1] = lun; /* peripheral device addressing, bus 0 */
     } else {
-        p[0] = 0x40 | (lun >> 8);   /* flat space addressing */
+        p[0] = 0x40 | (lun >> 8); /* flat space addressing */
         p[1] = lun & 0xff;
     }
 }
@@ -613,8 +617,7 @@ static void put_lun(uint8_t *p, uint32_t lun)
 void scsi_bus_report_luns(SCSIRequest *req)
 {
     static const uint8_t usage[12] = {
-        0xff, 0x00, 0xff, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00,
-        0x04,
+        0xff, 0x00, 0xff, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x04,
     };
     g_autoptr(GPtrArray) devs = NULL;
     uint8_t select;
@@ -637,8 +640,8 @@ void scsi_bus_report_luns(SCSIRequest *req)
         return;
     }
     /* 01h asks for well-known LUs only, of which there are none. */
-    devs = select == 0x01 ? g_ptr_array_new()
-                          : bus_devices(req->bus, req->target);
+    devs =
+        select == 0x01 ? g_ptr_array_new() : bus_devices(req->bus, req->target);
     len = 8 + 8 * (uint64_t)devs->len;
     buf = g_malloc0(len);
     scsi_put_be32(buf, devs->len * 8);
@@ -650,7 +653,7 @@ void scsi_bus_report_luns(SCSIRequest *req)
 
 static void no_lun_inquiry(SCSIRequest *req)
 {
-    static const uint8_t usage[6] = { 0xff, 0x01, 0xff, 0xff, 0xff, 0x04 };
+    static const uint8_t usage[6] = {0xff, 0x01, 0xff, 0xff, 0xff, 0x04};
     uint16_t alloc;
     uint8_t *buf;
     uint64_t len;
@@ -670,8 +673,8 @@ static void no_lun_inquiry(SCSIRequest *req)
         len = 36;
         buf = g_malloc0(len);
         buf[0] = 0x7f;
-        buf[2] = 0x07;      /* SPC-5 */
-        buf[3] = 0x02;      /* response data format */
+        buf[2] = 0x07; /* SPC-5 */
+        buf[3] = 0x02; /* response data format */
         buf[4] = len - 5;
         memset(buf + 8, ' ', 28);
     }
@@ -680,8 +683,8 @@ static void no_lun_inquiry(SCSIRequest *req)
 
 static void no_lun_request_sense(SCSIRequest *req)
 {
-    static const uint8_t usage[6] = { 0xff, 0x01, 0x00, 0x00, 0xff, 0x04 };
-    SCSISenseInfo si = { .sense = SENSE_LUN_NOT_SUPPORTED };
+    static const uint8_t usage[6] = {0xff, 0x01, 0x00, 0x00, 0xff, 0x04};
+    SCSISenseInfo si = {.sense = SENSE_LUN_NOT_SUPPORTED};
     uint8_t *buf;
     size_t len;
 
@@ -749,9 +752,11 @@ SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
     req->in_flight = true;
     event_init(&req->done_ev, "scsi-req", req_done_event, req);
 
-    TRACE(scsi_req_submit, "tag=0x%" PRIx64 " %s %u:%u op=0x%02x dir=%d "
-          "sg=%" PRIu64 " init=%u", req->tag, bus->name, req->target,
-          req->lun, req->cdb[0], req->dir, req->sg_len, req->initiator);
+    TRACE(scsi_req_submit,
+          "tag=0x%" PRIx64 " %s %u:%u op=0x%02x dir=%d "
+          "sg=%" PRIu64 " init=%u",
+          req->tag, bus->name, req->target, req->lun, req->cdb[0], req->dir,
+          req->sg_len, req->initiator);
 
     dev = scsi_device_find(bus, cmd->target, cmd->lun);
     if (!dev) {
@@ -773,8 +778,8 @@ SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
         scsi_req_schedule(req, 0);
         return req;
     }
-    if (!ua_exempt(req->cdb[0]) && scsi_device_take_ua(dev, req->initiator,
-                                                       &ua)) {
+    if (!ua_exempt(req->cdb[0]) &&
+        scsi_device_take_ua(dev, req->initiator, &ua)) {
         scsi_req_check_condition(req, ua);
         scsi_req_schedule(req, 0);
         return req;
@@ -806,7 +811,7 @@ static bool match_target(SCSIRequest *req, const void *arg)
 SCSITmfResponse scsi_bus_tmf(SCSIBus *bus, SCSITmf tmf, uint32_t target,
                              uint32_t lun, uint64_t tag, uint32_t initiator)
 {
-    SCSIRequest key = { .tag = tag, .initiator = initiator };
+    SCSIRequest key = {.tag = tag, .initiator = initiator};
     SCSIDevice *dev;
 
     TRACE(scsi_tmf, "%s %u:%u tmf=%d tag=0x%" PRIx64 " init=%u", bus->name,

@@ -61,25 +61,25 @@ typedef struct SCSIBus SCSIBus;
 typedef struct SCSIDevice SCSIDevice;
 typedef struct SCSIRequest SCSIRequest;
 
-#define SCSI_CDB_MAX 32
+#define SCSI_CDB_MAX    32
 #define SCSI_MAX_TARGET 255
-#define SCSI_MAX_LUN 16383      /* flat space addressing (SAM-5 4.7.7) */
-#define SCSI_UA_MAX 8           /* unit attentions queued per I_T nexus */
+#define SCSI_MAX_LUN    16383 /* flat space addressing (SAM-5 4.7.7) */
+#define SCSI_UA_MAX     8     /* unit attentions queued per I_T nexus */
 
-#define SCSI_DEFAULT_SERVICE_NS (10 * NS_PER_US)
+#define SCSI_DEFAULT_SERVICE_NS    (10 * NS_PER_US)
 #define SCSI_DEFAULT_BYTES_PER_SEC 4000000000ULL
 
 typedef enum SCSIXferDir {
     SCSI_XFER_NONE,
-    SCSI_XFER_FROM_DEV,     /* data-in: target to guest memory */
-    SCSI_XFER_TO_DEV,       /* data-out: guest memory to target */
+    SCSI_XFER_FROM_DEV, /* data-in: target to guest memory */
+    SCSI_XFER_TO_DEV,   /* data-out: guest memory to target */
 } SCSIXferDir;
 
 typedef enum SCSITaskAttr {
     SCSI_TASK_SIMPLE,
     SCSI_TASK_ORDERED,
-    SCSI_TASK_HEAD_OF_QUEUE,    /* run as SIMPLE */
-    SCSI_TASK_ACA,              /* run as SIMPLE (NACA is not supported) */
+    SCSI_TASK_HEAD_OF_QUEUE, /* run as SIMPLE */
+    SCSI_TASK_ACA,           /* run as SIMPLE (NACA is not supported) */
 } SCSITaskAttr;
 
 typedef enum SCSIHostStatus {
@@ -94,11 +94,11 @@ typedef enum SCSIHostStatus {
 typedef struct SCSICommand {
     uint32_t target;
     uint32_t lun;
-    uint64_t tag;               /* the HBA's; the trace correlator */
-    uint32_t initiator;         /* initiator port: the I_T nexus for UAs */
+    uint64_t tag;       /* the HBA's; the trace correlator */
+    uint32_t initiator; /* initiator port: the I_T nexus for UAs */
     SCSITaskAttr attr;
     const uint8_t *cdb;
-    unsigned cdb_len;           /* bytes valid in @cdb (<= SCSI_CDB_MAX) */
+    unsigned cdb_len; /* bytes valid in @cdb (<= SCSI_CDB_MAX) */
     SCSIXferDir dir;
     const DmaSgEntry *sg;
     unsigned nsg;
@@ -107,7 +107,7 @@ typedef struct SCSICommand {
 struct SCSIRequest {
     /* The command (read-only for everyone after submit). */
     SCSIBus *bus;
-    SCSIDevice *dev;            /* NULL: no logical unit at the address */
+    SCSIDevice *dev; /* NULL: no logical unit at the address */
     uint32_t target, lun, initiator;
     uint64_t tag;
     SCSITaskAttr attr;
@@ -130,11 +130,11 @@ struct SCSIRequest {
 
     /* Bus and target state. */
     Event done_ev;
-    uint64_t submitted_at;      /* virtual ns */
-    uint64_t due;               /* completion time */
-    uint8_t *data_in;           /* buffered data-in, copied at completion */
+    uint64_t submitted_at; /* virtual ns */
+    uint64_t due;          /* completion time */
+    uint8_t *data_in;      /* buffered data-in, copied at completion */
     uint64_t data_in_len;
-    void *dev_private;          /* the target's per-request state */
+    void *dev_private; /* the target's per-request state */
     bool in_flight;
 };
 
@@ -173,19 +173,19 @@ bool scsi_req_cancel(SCSIRequest *req);
 void scsi_req_free(SCSIRequest *req);
 
 typedef enum SCSITmf {
-    SCSI_TMF_ABORT_TASK,        /* the request with @tag from @initiator */
-    SCSI_TMF_ABORT_TASK_SET,    /* every request from @initiator */
-    SCSI_TMF_CLEAR_TASK_SET,    /* every request on the LUN */
+    SCSI_TMF_ABORT_TASK,     /* the request with @tag from @initiator */
+    SCSI_TMF_ABORT_TASK_SET, /* every request from @initiator */
+    SCSI_TMF_CLEAR_TASK_SET, /* every request on the LUN */
     SCSI_TMF_LUN_RESET,
-    SCSI_TMF_TARGET_RESET,      /* every LUN of the target */
-    SCSI_TMF_QUERY_TASK,        /* is @tag from @initiator in flight? */
+    SCSI_TMF_TARGET_RESET, /* every LUN of the target */
+    SCSI_TMF_QUERY_TASK,   /* is @tag from @initiator in flight? */
 } SCSITmf;
 
 typedef enum SCSITmfResponse {
-    SCSI_TMF_RESP_COMPLETE,         /* FUNCTION COMPLETE */
-    SCSI_TMF_RESP_SUCCEEDED,        /* FUNCTION SUCCEEDED (query: found) */
-    SCSI_TMF_RESP_REJECTED,         /* FUNCTION REJECTED */
-    SCSI_TMF_RESP_INCORRECT_LUN,    /* no such logical unit / target */
+    SCSI_TMF_RESP_COMPLETE,      /* FUNCTION COMPLETE */
+    SCSI_TMF_RESP_SUCCEEDED,     /* FUNCTION SUCCEEDED (query: found) */
+    SCSI_TMF_RESP_REJECTED,      /* FUNCTION REJECTED */
+    SCSI_TMF_RESP_INCORRECT_LUN, /* no such logical unit / target */
 } SCSITmfResponse;
 
 /*
@@ -233,14 +233,14 @@ struct SCSIDevice {
     const SCSIDeviceOps *ops;
     SCSIBus *bus;
     uint32_t target, lun;
-    GQueue requests;            /* in flight, submission order */
-    GHashTable *nexus;          /* initiator -> UA queue (GArray) */
-    GArray *ua_new;             /* UAs for initiators not yet seen */
-    bool desc_sense;            /* D_SENSE: descriptor-format sense */
-    uint64_t service_ns;        /* latency model */
+    GQueue requests;     /* in flight, submission order */
+    GHashTable *nexus;   /* initiator -> UA queue (GArray) */
+    GArray *ua_new;      /* UAs for initiators not yet seen */
+    bool desc_sense;     /* D_SENSE: descriptor-format sense */
+    uint64_t service_ns; /* latency model */
     uint64_t bytes_per_sec;
-    uint64_t barrier;           /* completion of the last ORDERED request */
-    uint64_t last_due;          /* latest completion scheduled */
+    uint64_t barrier;  /* completion of the last ORDERED request */
+    uint64_t last_due; /* latest completion scheduled */
 };
 
 /*
@@ -248,9 +248,8 @@ struct SCSIDevice {
  * lun). Establishes the power-on unit attention for every initiator.
  * Fails if the address is taken or out of range.
  */
-bool scsi_device_attach(SCSIBus *bus, SCSIDevice *dev,
-                        const SCSIDeviceOps *ops, uint32_t target,
-                        uint32_t lun, GError **errp);
+bool scsi_device_attach(SCSIBus *bus, SCSIDevice *dev, const SCSIDeviceOps *ops,
+                        uint32_t target, uint32_t lun, GError **errp);
 /* End the device's requests (SCSI_HOST_RESET) and detach it. */
 void scsi_device_detach(SCSIDevice *dev);
 SCSIDevice *scsi_device_find(SCSIBus *bus, uint32_t target, uint32_t lun);
@@ -285,8 +284,7 @@ void scsi_req_invalid_param(SCSIRequest *req, unsigned byte, int bit);
  * bit set, or NACA/LINK in the control byte fails @req with 05/24/00
  * pointing at the first offending bit. True if the CDB is clean.
  */
-bool scsi_req_check_cdb(SCSIRequest *req, const uint8_t *usage,
-                        unsigned len);
+bool scsi_req_check_cdb(SCSIRequest *req, const uint8_t *usage, unsigned len);
 /* Hand buffered data-in (g_malloc'd, taken over) to the bus, which copies
  * it to the SG at completion time. */
 void scsi_req_set_data_in(SCSIRequest *req, uint8_t *buf, uint64_t len);

@@ -26,25 +26,25 @@
 #include "system/error.h"
 #include "system/trace.h"
 
-#define SDISK_VENDOR "STOREMU"
-#define SDISK_PRODUCT "STOREMU HARDDISK"
+#define SDISK_VENDOR      "STOREMU"
+#define SDISK_PRODUCT     "STOREMU HARDDISK"
 #define SDISK_PATTERN_BUF (64 * 1024)
 
 /* Command flags. */
-#define SDISK_F_MEDIA (1u << 0)     /* NOT READY while stopped */
+#define SDISK_F_MEDIA (1u << 0) /* NOT READY while stopped */
 
 /* Mode pages (SBC-4 6.5). */
-#define MODE_PAGE_CACHING 0x08
+#define MODE_PAGE_CACHING     0x08
 #define MODE_PAGE_CACHING_LEN 20
-#define MODE_PAGE_CONTROL 0x0a
+#define MODE_PAGE_CONTROL     0x0a
 #define MODE_PAGE_CONTROL_LEN 12
-#define MODE_PAGE_ALL 0x3f
-#define CACHING_WCE 0x04
-#define CONTROL_D_SENSE 0x04
+#define MODE_PAGE_ALL         0x3f
+#define CACHING_WCE           0x04
+#define CONTROL_D_SENSE       0x04
 
 struct SCSIDiskState {
     SCSIDevice dev;
-    char *name;                 /* for messages and traces */
+    char *name; /* for messages and traces */
     BlockBackend *blk;
     uint32_t block_size;
     uint64_t nblocks;
@@ -72,24 +72,24 @@ typedef enum SDiskIo {
     SDISK_IO_VERIFY,
     SDISK_IO_WRITE_VERIFY,
     SDISK_IO_FLUSH,
-    SDISK_IO_DISCARD,       /* UNMAP, WRITE SAME */
+    SDISK_IO_DISCARD, /* UNMAP, WRITE SAME */
 } SDiskIo;
 
 /* Per-request state of a command that has backend I/O in flight. */
 typedef struct SDiskReq {
     SDiskIo kind;
-    GPtrArray *io;          /* BlkRequest* */
-    GArray *iov;            /* host iovecs into guest RAM or buffers */
+    GPtrArray *io; /* BlkRequest* */
+    GArray *iov;   /* host iovecs into guest RAM or buffers */
     BndKind dma_kind;
-    uint64_t dma_len;       /* zero-copy bytes announced to the boundary */
-    uint64_t want;          /* data-in the command had */
-    uint64_t xfer;          /* data moved with the guest (zero copy) */
+    uint64_t dma_len; /* zero-copy bytes announced to the boundary */
+    uint64_t want;    /* data-in the command had */
+    uint64_t xfer;    /* data moved with the guest (zero copy) */
     uint64_t lba;
     uint32_t nblocks;
     int bytchk;
-    uint8_t *buf;           /* medium data (verify), data-out copy */
-    uint8_t *cmp;           /* data-out to compare with (verify) */
-    void *pattern;          /* WRITE SAME: page-aligned, free() */
+    uint8_t *buf;  /* medium data (verify), data-out copy */
+    uint8_t *cmp;  /* data-out to compare with (verify) */
+    void *pattern; /* WRITE SAME: page-aligned, free() */
 } SDiskReq;
 
 typedef struct SDiskCmd SDiskCmd;
@@ -97,12 +97,12 @@ typedef uint64_t SDiskExec(SCSIDiskState *s, SCSIRequest *req);
 
 struct SDiskCmd {
     uint8_t opcode;
-    int16_t sa;             /* service action, or -1 */
+    int16_t sa; /* service action, or -1 */
     uint8_t cdb_len;
     unsigned flags;
     const char *name;
     SDiskExec *exec;
-    uint8_t usage[16];      /* CDB usage data; SA bits open */
+    uint8_t usage[16]; /* CDB usage data; SA bits open */
 };
 
 static inline SCSIDiskState *to_disk(SCSIDevice *dev)
@@ -146,8 +146,8 @@ static void sdisk_submit_io(SCSIDiskState *s, SDiskReq *dr, BlkOp op,
                             const struct iovec *iov, unsigned niov,
                             unsigned flags)
 {
-    g_ptr_array_add(dr->io, blk_submit(s->blk, op, offset, bytes, iov, niov,
-                                       flags));
+    g_ptr_array_add(dr->io,
+                    blk_submit(s->blk, op, offset, bytes, iov, niov, flags));
 }
 
 /* Wait for every backend request; the first error wins. */
@@ -172,7 +172,7 @@ static int sdisk_wait_io(SDiskReq *dr, uint64_t *err_offset)
 static void sdisk_io_error(SCSIDiskState *s, SCSIRequest *req, int err,
                            uint64_t err_offset, bool write)
 {
-    SCSISenseInfo si = { 0 };
+    SCSISenseInfo si = {0};
 
     switch (-err) {
     case ENOSPC:
@@ -221,7 +221,7 @@ static void rw_decode(const uint8_t *cdb, uint64_t *lba, uint32_t *n,
     switch (scsi_cdb_length(cdb[0])) {
     case 6:
         *lba = scsi_be24(cdb + 1) & 0x1fffff;
-        *n = cdb[4] ? cdb[4] : 256;     /* SBC-4 5.16: 0 means 256 */
+        *n = cdb[4] ? cdb[4] : 256; /* SBC-4 5.16: 0 means 256 */
         *len_byte = 4;
         break;
     case 10:
@@ -290,15 +290,17 @@ static void start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba,
     dr->xfer = xfer;
     dr->lba = lba;
     dr->nblocks = n;
-    TRACE(sdisk_rw, "%s tag=0x%" PRIx64 " %s lba=%" PRIu64 " n=%u xfer=%"
-          PRIu64 "%s", s->name, req->tag, write ? "write" : "read", lba, n,
-          xfer, flags & BLK_REQ_FUA ? " fua" : "");
+    TRACE(sdisk_rw,
+          "%s tag=0x%" PRIx64 " %s lba=%" PRIu64 " n=%u xfer=%" PRIu64 "%s",
+          s->name, req->tag, write ? "write" : "read", lba, n, xfer,
+          flags & BLK_REQ_FUA ? " fua" : "");
     if (!xfer) {
         return;
     }
     if (!dma_sg_to_iov(req->sg, req->nsg, 0, xfer, dr->iov, &bad)) {
         guest_error("%s: SG element outside guest RAM at 0x%" PRIx64
-                    " (tag 0x%" PRIx64 ")", s->name, bad, req->tag);
+                    " (tag 0x%" PRIx64 ")",
+                    s->name, bad, req->tag);
         scsi_req_dma_error(req, bad);
         sdisk_req_free(req);
         return;
@@ -312,8 +314,8 @@ static void start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba,
     }
     dr->dma_len = xfer;
     sdisk_submit_io(s, dr, write ? BLK_OP_WRITE : BLK_OP_READ,
-                    lba * s->block_size, xfer,
-                    (struct iovec *)dr->iov->data, dr->iov->len, flags);
+                    lba * s->block_size, xfer, (struct iovec *)dr->iov->data,
+                    dr->iov->len, flags);
 }
 
 static uint8_t *alloc_data(uint64_t len)
@@ -339,12 +341,12 @@ static void pad_copy(char *dst, const char *src, size_t n)
 
 static uint64_t exec_tur(SCSIDiskState *s, SCSIRequest *req)
 {
-    return 0;   /* SDISK_F_MEDIA did the work */
+    return 0; /* SDISK_F_MEDIA did the work */
 }
 
 static uint64_t exec_request_sense(SCSIDiskState *s, SCSIRequest *req)
 {
-    SCSISenseInfo si = { .sense = SENSE_NO_SENSE };
+    SCSISenseInfo si = {.sense = SENSE_NO_SENSE};
     uint8_t *buf = alloc_data(32);
     size_t len;
 
@@ -396,23 +398,23 @@ static uint64_t exec_prevent_allow(SCSIDiskState *s, SCSIRequest *req)
 
 /* ---- INQUIRY ---------------------------------------------------------- */
 
-static const uint8_t vpd_pages[] = { 0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2 };
+static const uint8_t vpd_pages[] = {0x00, 0x80, 0x83, 0xb0, 0xb1, 0xb2};
 
 static uint64_t inquiry_standard(SCSIDiskState *s, uint8_t *buf)
 {
     static const uint16_t versions[] = {
-        0x00a0,     /* SAM-5 */
-        0x05c0,     /* SPC-5 */
-        0x0600,     /* SBC-4 */
+        0x00a0, /* SAM-5 */
+        0x05c0, /* SPC-5 */
+        0x0600, /* SBC-4 */
     };
     const uint64_t len = 96;
 
-    buf[0] = 0x00;          /* peripheral qualifier 0, direct access */
-    buf[1] = 0x00;          /* RMB = 0 */
-    buf[2] = 0x07;          /* SPC-5 */
-    buf[3] = 0x10 | 0x02;   /* HISUP, response data format 2 */
+    buf[0] = 0x00;        /* peripheral qualifier 0, direct access */
+    buf[1] = 0x00;        /* RMB = 0 */
+    buf[2] = 0x07;        /* SPC-5 */
+    buf[3] = 0x10 | 0x02; /* HISUP, response data format 2 */
     buf[4] = len - 5;
-    buf[7] = 0x02;          /* CMDQUE */
+    buf[7] = 0x02; /* CMDQUE */
     pad_copy((char *)buf + 8, s->vendor, 8);
     pad_copy((char *)buf + 16, s->product, 16);
     pad_copy((char *)buf + 32, s->revision, 4);
@@ -464,7 +466,7 @@ static uint64_t inquiry_vpd(SCSIDiskState *s, SCSIRequest *req, uint8_t *p)
     case 0xb0:
         /* Block Limits (SBC-4 6.6.4). */
         len = 0x40;
-        p[4] = 0x01;    /* WSNZ: WRITE SAME of zero blocks is refused */
+        p[4] = 0x01; /* WSNZ: WRITE SAME of zero blocks is refused */
         scsi_put_be16(p + 6, MAX(4096 / s->block_size, 1u));
         scsi_put_be32(p + 8, s->max_xfer_blocks);
         scsi_put_be32(p + 12, MIN(s->max_xfer_blocks,
@@ -545,7 +547,7 @@ static uint64_t exec_read_capacity_16(SCSIDiskState *s, SCSIRequest *req)
     buf = alloc_data(32);
     scsi_put_be64(buf, s->nblocks - 1);
     scsi_put_be32(buf + 8, s->block_size);
-    buf[14] = 0x80 | 0x40;  /* LBPME, LBPRZ */
+    buf[14] = 0x80 | 0x40; /* LBPME, LBPRZ */
     set_data_in(req, buf, 32, scsi_be32(req->cdb + 10));
     return 0;
 }
@@ -665,7 +667,9 @@ static int64_t first_diff(const uint8_t *a, const uint8_t *b, uint64_t len)
 static void miscompare(SCSIRequest *req, uint64_t offset)
 {
     SCSISenseInfo si = {
-        .sense = SENSE_MISCOMPARE, .info_valid = true, .info = offset,
+        .sense = SENSE_MISCOMPARE,
+        .info_valid = true,
+        .info = offset,
     };
 
     scsi_req_set_sense(req, &si);
@@ -786,7 +790,7 @@ static uint64_t exec_write_same(SCSIDiskState *s, SCSIRequest *req)
         memcpy((uint8_t *)dr->pattern + off, block, bs);
     }
     for (uint64_t done = 0; done < bytes; done += chunk) {
-        struct iovec v = { dr->pattern, MIN(chunk, bytes - done) };
+        struct iovec v = {dr->pattern, MIN(chunk, bytes - done)};
         g_array_append_val(dr->iov, v);
     }
     sdisk_submit_io(s, dr, BLK_OP_WRITE, lba * bs, bytes,
@@ -857,9 +861,8 @@ static uint64_t exec_unmap(SCSIDiskState *s, SCSIRequest *req)
         uint64_t n = scsi_be32(d + 8);
 
         if (n) {
-            sdisk_submit_io(s, dr, BLK_OP_DISCARD,
-                            scsi_be64(d) * s->block_size, n * s->block_size,
-                            NULL, 0, 0);
+            sdisk_submit_io(s, dr, BLK_OP_DISCARD, scsi_be64(d) * s->block_size,
+                            n * s->block_size, NULL, 0, 0);
         }
     }
     return 0;
@@ -892,7 +895,7 @@ static void page_control(SCSIDiskState *s, int pc, uint8_t *p)
     if (pc == 0 && s->d_sense) {
         p[2] = CONTROL_D_SENSE;
     }
-    p[3] = 0x10;    /* QUEUE ALGORITHM MODIFIER 1: unrestricted reordering */
+    p[3] = 0x10; /* QUEUE ALGORITHM MODIFIER 1: unrestricted reordering */
 }
 
 static uint64_t exec_mode_sense(SCSIDiskState *s, SCSIRequest *req)
@@ -923,13 +926,12 @@ static uint64_t exec_mode_sense(SCSIDiskState *s, SCSIRequest *req)
         scsi_req_invalid_field(req, 3, -1);
         return 0;
     }
-    buf = alloc_data(hdr + 16 + MODE_PAGE_CACHING_LEN +
-                     MODE_PAGE_CONTROL_LEN);
+    buf = alloc_data(hdr + 16 + MODE_PAGE_CACHING_LEN + MODE_PAGE_CONTROL_LEN);
     p = buf + hdr;
     if (bdlen == 8) {
         if (pc != 1) {
             scsi_put_be32(p, MIN(s->nblocks, (uint64_t)UINT32_MAX));
-            scsi_put_be32(p + 4, s->block_size);    /* byte 4 reserved */
+            scsi_put_be32(p + 4, s->block_size); /* byte 4 reserved */
             p[4] = 0;
         }
         p += 8;
@@ -971,8 +973,8 @@ static bool select_block_desc(SCSIDiskState *s, SCSIRequest *req,
     const uint8_t *bd = p + off;
     uint64_t n = long_lba ? scsi_be64(bd) : scsi_be32(bd);
     uint32_t bl = long_lba ? scsi_be32(bd + 12) : scsi_be24(bd + 5);
-    uint64_t cur = long_lba ? s->nblocks : MIN(s->nblocks,
-                                               (uint64_t)UINT32_MAX);
+    uint64_t cur =
+        long_lba ? s->nblocks : MIN(s->nblocks, (uint64_t)UINT32_MAX);
 
     if (n != 0 && n != cur) {
         scsi_req_invalid_param(req, off, -1);
@@ -1115,8 +1117,7 @@ static uint64_t exec_mode_select(SCSIDiskState *s, SCSIRequest *req)
         off += plen;
     }
     if (wce != s->wce || d_sense != s->d_sense) {
-        TRACE(sdisk_mode_change, "%s wce=%d d_sense=%d", s->name, wce,
-              d_sense);
+        TRACE(sdisk_mode_change, "%s wce=%d d_sense=%d", s->name, wce, d_sense);
         if (wce != s->wce) {
             blk_set_write_cache(s->blk, wce);
         }
@@ -1124,8 +1125,7 @@ static uint64_t exec_mode_select(SCSIDiskState *s, SCSIRequest *req)
         s->d_sense = d_sense;
         s->dev.desc_sense = d_sense;
         /* SPC-5 7.5.1: everyone but the sender learns of the change. */
-        scsi_device_queue_ua(&s->dev, SENSE_MODE_CHANGED, true,
-                             req->initiator);
+        scsi_device_queue_ua(&s->dev, SENSE_MODE_CHANGED, true, req->initiator);
     }
     return 0;
 }
@@ -1140,95 +1140,240 @@ static uint64_t exec_report_luns(SCSIDiskState *s, SCSIRequest *req)
 
 static uint64_t exec_rsoc(SCSIDiskState *s, SCSIRequest *req);
 
-#define CTL 0x04    /* control byte usage: NACA is evaluated */
+#define CTL 0x04 /* control byte usage: NACA is evaluated */
 
 static const SDiskCmd sdisk_cmds[] = {
-    { SCSI_OP_TEST_UNIT_READY, -1, 6, SDISK_F_MEDIA, "TEST UNIT READY",
-      exec_tur, { 0xff, 0, 0, 0, 0, CTL } },
-    { SCSI_OP_REQUEST_SENSE, -1, 6, 0, "REQUEST SENSE", exec_request_sense,
-      { 0xff, 0x01, 0, 0, 0xff, CTL } },
-    { SCSI_OP_READ_6, -1, 6, SDISK_F_MEDIA, "READ(6)", exec_read,
-      { 0xff, 0x1f, 0xff, 0xff, 0xff, CTL } },
-    { SCSI_OP_WRITE_6, -1, 6, SDISK_F_MEDIA, "WRITE(6)", exec_write,
-      { 0xff, 0x1f, 0xff, 0xff, 0xff, CTL } },
-    { SCSI_OP_INQUIRY, -1, 6, 0, "INQUIRY", exec_inquiry,
-      { 0xff, 0x01, 0xff, 0xff, 0xff, CTL } },
-    { SCSI_OP_MODE_SELECT_6, -1, 6, 0, "MODE SELECT(6)", exec_mode_select,
-      { 0xff, 0x11, 0, 0, 0xff, CTL } },
-    { SCSI_OP_MODE_SENSE_6, -1, 6, 0, "MODE SENSE(6)", exec_mode_sense,
-      { 0xff, 0x08, 0xff, 0xff, 0xff, CTL } },
-    { SCSI_OP_START_STOP_UNIT, -1, 6, 0, "START STOP UNIT", exec_start_stop,
-      { 0xff, 0x01, 0, 0, 0x07, CTL } },
-    { SCSI_OP_PREVENT_ALLOW, -1, 6, 0, "PREVENT ALLOW MEDIUM REMOVAL",
-      exec_prevent_allow, { 0xff, 0, 0, 0, 0x03, CTL } },
-    { SCSI_OP_READ_CAPACITY_10, -1, 10, SDISK_F_MEDIA, "READ CAPACITY(10)",
-      exec_read_capacity_10,
-      { 0xff, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x01, CTL } },
-    { SCSI_OP_READ_10, -1, 10, SDISK_F_MEDIA, "READ(10)", exec_read,
-      { 0xff, 0x1c, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CTL } },
-    { SCSI_OP_WRITE_10, -1, 10, SDISK_F_MEDIA, "WRITE(10)", exec_write,
-      { 0xff, 0x18, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CTL } },
-    { SCSI_OP_WRITE_VERIFY_10, -1, 10, SDISK_F_MEDIA, "WRITE AND VERIFY(10)",
-      exec_write_verify,
-      { 0xff, 0x16, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CTL } },
-    { SCSI_OP_VERIFY_10, -1, 10, SDISK_F_MEDIA, "VERIFY(10)", exec_verify,
-      { 0xff, 0x16, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CTL } },
-    { SCSI_OP_SYNCHRONIZE_CACHE_10, -1, 10, SDISK_F_MEDIA,
-      "SYNCHRONIZE CACHE(10)", exec_sync_cache,
-      { 0xff, 0x02, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CTL } },
-    { SCSI_OP_WRITE_SAME_10, -1, 10, SDISK_F_MEDIA, "WRITE SAME(10)",
-      exec_write_same,
-      { 0xff, 0x08, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CTL } },
-    { SCSI_OP_UNMAP, -1, 10, SDISK_F_MEDIA, "UNMAP", exec_unmap,
-      { 0xff, 0, 0, 0, 0, 0, 0x1f, 0xff, 0xff, CTL } },
-    { SCSI_OP_MODE_SELECT_10, -1, 10, 0, "MODE SELECT(10)", exec_mode_select,
-      { 0xff, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, CTL } },
-    { SCSI_OP_MODE_SENSE_10, -1, 10, 0, "MODE SENSE(10)", exec_mode_sense,
-      { 0xff, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, CTL } },
-    { SCSI_OP_READ_16, -1, 16, SDISK_F_MEDIA, "READ(16)", exec_read,
-      { 0xff, 0x1c, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0x1f, CTL } },
-    { SCSI_OP_WRITE_16, -1, 16, SDISK_F_MEDIA, "WRITE(16)", exec_write,
-      { 0xff, 0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0x1f, CTL } },
-    { SCSI_OP_WRITE_VERIFY_16, -1, 16, SDISK_F_MEDIA, "WRITE AND VERIFY(16)",
-      exec_write_verify,
-      { 0xff, 0x16, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0x1f, CTL } },
-    { SCSI_OP_VERIFY_16, -1, 16, SDISK_F_MEDIA, "VERIFY(16)", exec_verify,
-      { 0xff, 0x16, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0x1f, CTL } },
-    { SCSI_OP_SYNCHRONIZE_CACHE_16, -1, 16, SDISK_F_MEDIA,
-      "SYNCHRONIZE CACHE(16)", exec_sync_cache,
-      { 0xff, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0x1f, CTL } },
-    { SCSI_OP_WRITE_SAME_16, -1, 16, SDISK_F_MEDIA, "WRITE SAME(16)",
-      exec_write_same,
-      { 0xff, 0x09, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0x1f, CTL } },
-    { SCSI_OP_SERVICE_ACTION_IN_16, SCSI_SAI_READ_CAPACITY_16, 16,
-      SDISK_F_MEDIA, "READ CAPACITY(16)", exec_read_capacity_16,
-      { 0xff, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-        0xff, 0xff, 0xff, 0xff, 0x01, CTL } },
-    { SCSI_OP_REPORT_LUNS, -1, 12, 0, "REPORT LUNS", exec_report_luns,
-      { 0xff, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, CTL } },
-    { SCSI_OP_MAINTENANCE_IN, SCSI_MI_REPORT_SUPPORTED_OPCODES, 12, 0,
-      "REPORT SUPPORTED OPERATION CODES", exec_rsoc,
-      { 0xff, 0x1f, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0,
-        CTL } },
-    { SCSI_OP_READ_12, -1, 12, SDISK_F_MEDIA, "READ(12)", exec_read,
-      { 0xff, 0x1c, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f,
-        CTL } },
-    { SCSI_OP_WRITE_12, -1, 12, SDISK_F_MEDIA, "WRITE(12)", exec_write,
-      { 0xff, 0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f,
-        CTL } },
-    { SCSI_OP_WRITE_VERIFY_12, -1, 12, SDISK_F_MEDIA, "WRITE AND VERIFY(12)",
-      exec_write_verify,
-      { 0xff, 0x16, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f,
-        CTL } },
-    { SCSI_OP_VERIFY_12, -1, 12, SDISK_F_MEDIA, "VERIFY(12)", exec_verify,
-      { 0xff, 0x16, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f,
-        CTL } },
+    {SCSI_OP_TEST_UNIT_READY,
+     -1,
+     6,
+     SDISK_F_MEDIA,
+     "TEST UNIT READY",
+     exec_tur,
+     {0xff, 0, 0, 0, 0, CTL}},
+    {SCSI_OP_REQUEST_SENSE,
+     -1,
+     6,
+     0,
+     "REQUEST SENSE",
+     exec_request_sense,
+     {0xff, 0x01, 0, 0, 0xff, CTL}},
+    {SCSI_OP_READ_6,
+     -1,
+     6,
+     SDISK_F_MEDIA,
+     "READ(6)",
+     exec_read,
+     {0xff, 0x1f, 0xff, 0xff, 0xff, CTL}},
+    {SCSI_OP_WRITE_6,
+     -1,
+     6,
+     SDISK_F_MEDIA,
+     "WRITE(6)",
+     exec_write,
+     {0xff, 0x1f, 0xff, 0xff, 0xff, CTL}},
+    {SCSI_OP_INQUIRY,
+     -1,
+     6,
+     0,
+     "INQUIRY",
+     exec_inquiry,
+     {0xff, 0x01, 0xff, 0xff, 0xff, CTL}},
+    {SCSI_OP_MODE_SELECT_6,
+     -1,
+     6,
+     0,
+     "MODE SELECT(6)",
+     exec_mode_select,
+     {0xff, 0x11, 0, 0, 0xff, CTL}},
+    {SCSI_OP_MODE_SENSE_6,
+     -1,
+     6,
+     0,
+     "MODE SENSE(6)",
+     exec_mode_sense,
+     {0xff, 0x08, 0xff, 0xff, 0xff, CTL}},
+    {SCSI_OP_START_STOP_UNIT,
+     -1,
+     6,
+     0,
+     "START STOP UNIT",
+     exec_start_stop,
+     {0xff, 0x01, 0, 0, 0x07, CTL}},
+    {SCSI_OP_PREVENT_ALLOW,
+     -1,
+     6,
+     0,
+     "PREVENT ALLOW MEDIUM REMOVAL",
+     exec_prevent_allow,
+     {0xff, 0, 0, 0, 0x03, CTL}},
+    {SCSI_OP_READ_CAPACITY_10,
+     -1,
+     10,
+     SDISK_F_MEDIA,
+     "READ CAPACITY(10)",
+     exec_read_capacity_10,
+     {0xff, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0x01, CTL}},
+    {SCSI_OP_READ_10,
+     -1,
+     10,
+     SDISK_F_MEDIA,
+     "READ(10)",
+     exec_read,
+     {0xff, 0x1c, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CTL}},
+    {SCSI_OP_WRITE_10,
+     -1,
+     10,
+     SDISK_F_MEDIA,
+     "WRITE(10)",
+     exec_write,
+     {0xff, 0x18, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CTL}},
+    {SCSI_OP_WRITE_VERIFY_10,
+     -1,
+     10,
+     SDISK_F_MEDIA,
+     "WRITE AND VERIFY(10)",
+     exec_write_verify,
+     {0xff, 0x16, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CTL}},
+    {SCSI_OP_VERIFY_10,
+     -1,
+     10,
+     SDISK_F_MEDIA,
+     "VERIFY(10)",
+     exec_verify,
+     {0xff, 0x16, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CTL}},
+    {SCSI_OP_SYNCHRONIZE_CACHE_10,
+     -1,
+     10,
+     SDISK_F_MEDIA,
+     "SYNCHRONIZE CACHE(10)",
+     exec_sync_cache,
+     {0xff, 0x02, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CTL}},
+    {SCSI_OP_WRITE_SAME_10,
+     -1,
+     10,
+     SDISK_F_MEDIA,
+     "WRITE SAME(10)",
+     exec_write_same,
+     {0xff, 0x08, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, CTL}},
+    {SCSI_OP_UNMAP,
+     -1,
+     10,
+     SDISK_F_MEDIA,
+     "UNMAP",
+     exec_unmap,
+     {0xff, 0, 0, 0, 0, 0, 0x1f, 0xff, 0xff, CTL}},
+    {SCSI_OP_MODE_SELECT_10,
+     -1,
+     10,
+     0,
+     "MODE SELECT(10)",
+     exec_mode_select,
+     {0xff, 0x11, 0, 0, 0, 0, 0, 0xff, 0xff, CTL}},
+    {SCSI_OP_MODE_SENSE_10,
+     -1,
+     10,
+     0,
+     "MODE SENSE(10)",
+     exec_mode_sense,
+     {0xff, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, CTL}},
+    {SCSI_OP_READ_16,
+     -1,
+     16,
+     SDISK_F_MEDIA,
+     "READ(16)",
+     exec_read,
+     {0xff, 0x1c, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+      0xff, 0xff, 0x1f, CTL}},
+    {SCSI_OP_WRITE_16,
+     -1,
+     16,
+     SDISK_F_MEDIA,
+     "WRITE(16)",
+     exec_write,
+     {0xff, 0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+      0xff, 0xff, 0x1f, CTL}},
+    {SCSI_OP_WRITE_VERIFY_16,
+     -1,
+     16,
+     SDISK_F_MEDIA,
+     "WRITE AND VERIFY(16)",
+     exec_write_verify,
+     {0xff, 0x16, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+      0xff, 0xff, 0x1f, CTL}},
+    {SCSI_OP_VERIFY_16,
+     -1,
+     16,
+     SDISK_F_MEDIA,
+     "VERIFY(16)",
+     exec_verify,
+     {0xff, 0x16, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+      0xff, 0xff, 0x1f, CTL}},
+    {SCSI_OP_SYNCHRONIZE_CACHE_16,
+     -1,
+     16,
+     SDISK_F_MEDIA,
+     "SYNCHRONIZE CACHE(16)",
+     exec_sync_cache,
+     {0xff, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+      0xff, 0xff, 0x1f, CTL}},
+    {SCSI_OP_WRITE_SAME_16,
+     -1,
+     16,
+     SDISK_F_MEDIA,
+     "WRITE SAME(16)",
+     exec_write_same,
+     {0xff, 0x09, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+      0xff, 0xff, 0x1f, CTL}},
+    {SCSI_OP_SERVICE_ACTION_IN_16,
+     SCSI_SAI_READ_CAPACITY_16,
+     16,
+     SDISK_F_MEDIA,
+     "READ CAPACITY(16)",
+     exec_read_capacity_16,
+     {0xff, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+      0xff, 0xff, 0x01, CTL}},
+    {SCSI_OP_REPORT_LUNS,
+     -1,
+     12,
+     0,
+     "REPORT LUNS",
+     exec_report_luns,
+     {0xff, 0, 0xff, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, CTL}},
+    {SCSI_OP_MAINTENANCE_IN,
+     SCSI_MI_REPORT_SUPPORTED_OPCODES,
+     12,
+     0,
+     "REPORT SUPPORTED OPERATION CODES",
+     exec_rsoc,
+     {0xff, 0x1f, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, CTL}},
+    {SCSI_OP_READ_12,
+     -1,
+     12,
+     SDISK_F_MEDIA,
+     "READ(12)",
+     exec_read,
+     {0xff, 0x1c, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, CTL}},
+    {SCSI_OP_WRITE_12,
+     -1,
+     12,
+     SDISK_F_MEDIA,
+     "WRITE(12)",
+     exec_write,
+     {0xff, 0x18, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, CTL}},
+    {SCSI_OP_WRITE_VERIFY_12,
+     -1,
+     12,
+     SDISK_F_MEDIA,
+     "WRITE AND VERIFY(12)",
+     exec_write_verify,
+     {0xff, 0x16, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, CTL}},
+    {SCSI_OP_VERIFY_12,
+     -1,
+     12,
+     SDISK_F_MEDIA,
+     "VERIFY(12)",
+     exec_verify,
+     {0xff, 0x16, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, CTL}},
 };
 
 static bool opcode_has_sa(uint8_t opcode)
@@ -1281,7 +1426,7 @@ static uint64_t exec_rsoc(SCSIDiskState *s, SCSIRequest *req)
             scsi_put_be16(p + 6, c->cdb_len);
             p += 8;
             if (rctd) {
-                scsi_put_be16(p, 0x0a);     /* timeouts not specified */
+                scsi_put_be16(p, 0x0a); /* timeouts not specified */
                 p += 12;
             }
         }
@@ -1303,7 +1448,7 @@ static uint64_t exec_rsoc(SCSIDiskState *s, SCSIRequest *req)
     }
     buf = alloc_data(4 + 16 + 12);
     if (c) {
-        buf[1] = (rctd ? 0x80 : 0) | 0x03;  /* supported per standard */
+        buf[1] = (rctd ? 0x80 : 0) | 0x03; /* supported per standard */
         scsi_put_be16(buf + 2, c->cdb_len);
         cmd_usage(c, buf + 4);
         p = buf + 4 + c->cdb_len;
@@ -1312,7 +1457,7 @@ static uint64_t exec_rsoc(SCSIDiskState *s, SCSIRequest *req)
             p += 12;
         }
     } else {
-        buf[1] = 0x01;                      /* not supported */
+        buf[1] = 0x01; /* not supported */
         p = buf + 4;
     }
     set_data_in(req, buf, p - buf, alloc);
@@ -1334,8 +1479,8 @@ static void sdisk_submit(SCSIDevice *dev, SCSIRequest *req)
     }
     c = find_cmd(opcode, sa);
     if (!c) {
-        TRACE(sdisk_cmd, "%s tag=0x%" PRIx64 " op=0x%02x unsupported",
-              s->name, req->tag, opcode);
+        TRACE(sdisk_cmd, "%s tag=0x%" PRIx64 " op=0x%02x unsupported", s->name,
+              req->tag, opcode);
         if (opcode_has_sa(opcode)) {
             scsi_req_invalid_field(req, 1, 4);
         } else {
@@ -1370,10 +1515,9 @@ static void sdisk_finish(SCSIDevice *dev, SCSIRequest *req)
         dma_sg_end(dr->dma_kind, req->sg, req->nsg, 0, dr->dma_len, !err);
     }
     if (err) {
-        sdisk_io_error(s, req, err,
-                       dr->kind == SDISK_IO_FLUSH ? UINT64_MAX : err_off,
-                       dr->kind != SDISK_IO_READ &&
-                       dr->kind != SDISK_IO_VERIFY);
+        sdisk_io_error(
+            s, req, err, dr->kind == SDISK_IO_FLUSH ? UINT64_MAX : err_off,
+            dr->kind != SDISK_IO_READ && dr->kind != SDISK_IO_VERIFY);
         sdisk_req_free(req);
         return;
     }
@@ -1472,22 +1616,25 @@ SCSIDiskState *scsi_disk_new(SCSIBus *bus, uint32_t target, uint32_t lun,
                              GError **errp)
 {
     uint32_t bs = props->logical_block_size ? props->logical_block_size : 512;
-    g_autofree char *name = props->id ? g_strdup(props->id)
-        : g_strdup_printf("scsi-hd %u:%u", target, lun);
+    g_autofree char *name = props->id
+                                ? g_strdup(props->id)
+                                : g_strdup_printf("scsi-hd %u:%u", target, lun);
     SCSIDiskState *s;
     size_t vl;
 
     if (bs != 512 && bs != 4096) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "%s: logical_block_size %u is not supported (512 or "
-                    "4096)", name, bs);
+                    "4096)",
+                    name, bs);
         return NULL;
     }
     if (blk_size(blk) % bs || blk_size(blk) < bs) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "%s: image size %" PRIu64 " is not a multiple of the "
                     "logical block size %u; resize the image or use "
-                    "logical_block_size=512", name, blk_size(blk), bs);
+                    "logical_block_size=512",
+                    name, blk_size(blk), bs);
         return NULL;
     }
     if (!blk_attach(blk, name, errp)) {
@@ -1512,7 +1659,8 @@ SCSIDiskState *scsi_disk_new(SCSIBus *bus, uint32_t target, uint32_t lun,
         s->revision[vl - 1] = '\0';
     }
     s->serial = g_strdup(props->serial ? props->serial
-                         : blk_id(blk) ? blk_id(blk) : "STOREMU0");
+                         : blk_id(blk) ? blk_id(blk)
+                                       : "STOREMU0");
     if (strlen(s->serial) > 36) {
         s->serial[36] = '\0';
     }
@@ -1550,8 +1698,8 @@ SCSIDevice *scsi_disk_device(SCSIDiskState *s)
 bool scsi_hd_create(Opts *opts, GError **errp)
 {
     const char *drive = opts_get_str(opts, "drive", NULL);
-    const char *busname = opts_has(opts, "bus") ? opts_get_str(opts, "bus",
-                                                               NULL) : NULL;
+    const char *busname =
+        opts_has(opts, "bus") ? opts_get_str(opts, "bus", NULL) : NULL;
     SCSIDiskProps props = SCSI_DISK_PROPS_DEFAULT;
     BlockBackend *blk;
     SCSIBus *bus;
@@ -1566,7 +1714,8 @@ bool scsi_hd_create(Opts *opts, GError **errp)
     if (!blk) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "-device scsi-hd: drive '%s' does not exist; define it "
-                    "with -drive id=%s,file=...", drive, drive);
+                    "with -drive id=%s,file=...",
+                    drive, drive);
         return false;
     }
     bus = scsi_bus_find(busname);
@@ -1574,8 +1723,8 @@ bool scsi_hd_create(Opts *opts, GError **errp)
         if (busname) {
             g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                         "-device scsi-hd: no SCSI bus '%s'; give the HBA "
-                        "that id (-device virtio-scsi-pci,id=%s)", busname,
-                        busname);
+                        "that id (-device virtio-scsi-pci,id=%s)",
+                        busname, busname);
         } else {
             g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                         "-device scsi-hd: no SCSI HBA to attach to; add "
@@ -1593,15 +1742,15 @@ bool scsi_hd_create(Opts *opts, GError **errp)
         props.product = opts_get_str(opts, "product", NULL);
     }
     if (opts_has(opts, "logical_block_size")) {
-        props.logical_block_size = opts_get_uint(opts, "logical_block_size",
-                                                 512);
+        props.logical_block_size =
+            opts_get_uint(opts, "logical_block_size", 512);
     }
     if (opts_has(opts, "id")) {
         props.id = opts_get_str(opts, "id", NULL);
     }
-    return scsi_disk_new(bus, opts_has(opts, "target")
-                                  ? opts_get_uint(opts, "target", 0) : 0,
-                         opts_has(opts, "lun") ? opts_get_uint(opts, "lun", 0)
-                                               : 0,
-                         blk, &props, errp) != NULL;
+    return scsi_disk_new(
+               bus,
+               opts_has(opts, "target") ? opts_get_uint(opts, "target", 0) : 0,
+               opts_has(opts, "lun") ? opts_get_uint(opts, "lun", 0) : 0, blk,
+               &props, errp) != NULL;
 }

@@ -22,17 +22,20 @@ typedef struct SCSIDiskState SCSIDiskState;
 #define SDISK_MAX_WS_BYTES (64ULL << 20)
 /* Largest UNMAP, in total, and its descriptor count. */
 #define SDISK_MAX_UNMAP_BYTES (1ULL << 30)
-#define SDISK_MAX_UNMAP_DESC 256
+#define SDISK_MAX_UNMAP_DESC  256
 
 typedef struct SCSIDiskProps {
-    bool wce;                   /* volatile write cache enabled at reset */
-    const char *serial;         /* VPD 80h; NULL: the drive id */
-    const char *product;        /* INQUIRY product; NULL: "STOREMU HARDDISK" */
-    uint32_t logical_block_size;    /* 512 or 4096; 0 means 512 */
-    const char *id;             /* device id for messages; may be NULL */
+    bool wce;                    /* volatile write cache enabled at reset */
+    const char *serial;          /* VPD 80h; NULL: the drive id */
+    const char *product;         /* INQUIRY product; NULL: "STOREMU HARDDISK" */
+    uint32_t logical_block_size; /* 512 or 4096; 0 means 512 */
+    const char *id;              /* device id for messages; may be NULL */
 } SCSIDiskProps;
 
-#define SCSI_DISK_PROPS_DEFAULT { .wce = true, .logical_block_size = 512 }
+#define SCSI_DISK_PROPS_DEFAULT                                                \
+    {                                                                          \
+        .wce = true, .logical_block_size = 512                                 \
+    }
 
 /*
  * Create a disk on @bus at (@target, @lun) over @blk, which it attaches

@@ -9,9 +9,9 @@
 #include "hw/scsi/scsi-defs.h"
 
 #define FIXED_VALID 0x80
-#define SKS_SKSV 0x80
-#define SKS_CD 0x40
-#define SKS_BPV 0x08
+#define SKS_SKSV    0x80
+#define SKS_CD      0x40
+#define SKS_BPV     0x08
 
 /* The three sense-key specific bytes of a field pointer. */
 static void sks_encode(const SCSIFieldPointer *fp, uint8_t out[3])
@@ -35,7 +35,7 @@ static void sks_decode(const uint8_t in[3], SCSIFieldPointer *fp)
 size_t scsi_sense_build(uint8_t *buf, size_t size, const SCSISenseInfo *si,
                         bool desc)
 {
-    uint8_t tmp[32] = { 0 };
+    uint8_t tmp[32] = {0};
     size_t len;
 
     if (desc) {
@@ -151,6 +151,6 @@ unsigned scsi_cdb_length(uint8_t opcode)
     case 5:
         return 12;
     default:
-        return 0;   /* 3: variable/reserved, 6-7: vendor specific */
+        return 0; /* 3: variable/reserved, 6-7: vendor specific */
     }
 }

@@ -30,10 +30,10 @@
 #include "hw/scsi/scsi-disk.h"
 #include "system/event.h"
 
-#define FUZZ_RAM (4ULL << 20)
-#define FUZZ_IMG (1ULL << 20)
+#define FUZZ_RAM          (4ULL << 20)
+#define FUZZ_IMG          (1ULL << 20)
 #define FUZZ_MAX_INFLIGHT 16
-#define FUZZ_DATA_GPA (256 * 1024)  /* where fill actions write */
+#define FUZZ_DATA_GPA     (256 * 1024) /* where fill actions write */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -64,7 +64,7 @@ static uint8_t take8(Input *in)
 
 static uint32_t take16(Input *in)
 {
-    uint8_t b[2] = { 0, 0 };
+    uint8_t b[2] = {0, 0};
 
     take(in, b, 2);
     return b[0] | b[1] << 8;
@@ -109,7 +109,7 @@ static void step_events(void)
 
 static void submit_one(Input *in, SCSIBus *bus)
 {
-    uint8_t cdb[SCSI_CDB_MAX] = { 0 };
+    uint8_t cdb[SCSI_CDB_MAX] = {0};
     DmaSgEntry sg[4];
     uint8_t flags = take8(in);
     uint8_t addr = take8(in);
@@ -162,8 +162,8 @@ static void task_management(Input *in, SCSIBus *bus)
         }
         break;
     default:
-        scsi_bus_tmf(bus, (SCSITmf)(v % 6), (v >> 3) & 1, (v >> 4) & 1,
-                     v, (v >> 5) & 3);
+        scsi_bus_tmf(bus, (SCSITmf)(v % 6), (v >> 3) & 1, (v >> 4) & 1, v,
+                     (v >> 5) & 3);
         break;
     case 7:
         scsi_bus_reset(bus);
@@ -174,7 +174,7 @@ static void task_management(Input *in, SCSIBus *bus)
 static void backend_action(Input *in, BlockBackend *blk)
 {
     uint8_t v = take8(in);
-    static const int errs[] = { 5 /* EIO */, 28 /* ENOSPC */, 122, 30 };
+    static const int errs[] = {5 /* EIO */, 28 /* ENOSPC */, 122, 30};
 
     switch (v % 4) {
     case 0:
@@ -196,7 +196,7 @@ static void backend_action(Input *in, BlockBackend *blk)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    Input in = { data, size };
+    Input in = {data, size};
     SCSIDiskProps props = SCSI_DISK_PROPS_DEFAULT;
     uint8_t setup = take8(&in);
     BlockBackend *blk;
@@ -206,8 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     event_loop_init();
     memset(ram_base, 0, FUZZ_RAM);
     bus = scsi_bus_new("hba0", &fuzz_ops, NULL, NULL);
-    blk = blk_new_temp(FUZZ_IMG, setup & 0x04 ? BLK_OPEN_READONLY : 0,
-                       NULL);
+    blk = blk_new_temp(FUZZ_IMG, setup & 0x04 ? BLK_OPEN_READONLY : 0, NULL);
     g_assert(bus && blk);
     props.wce = !(setup & 0x01);
     props.logical_block_size = setup & 0x02 ? 4096 : 512;
@@ -249,7 +248,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     g_assert(inflight->len == 0);
     g_assert(aio_in_flight() == 0);
-    scsi_bus_free(bus);     /* destroys the disk */
+    scsi_bus_free(bus); /* destroys the disk */
     blk_close(blk);
     event_loop_fini();
     return 0;

@@ -61,27 +61,32 @@ static bool all_bytes(const uint8_t *p, size_t n, uint8_t v)
 
 typedef struct OpenErrorCase {
     const char *name;
-    int kind;           /* what to create */
+    int kind; /* what to create */
     unsigned flags;
     const char *needle; /* part of the message */
     int code;
 } OpenErrorCase;
 
-enum { MISSING, DIRECTORY, EMPTY, ODD_SIZE, READONLY_FILE, READONLY_OK,
-       SNAPSHOT_OF_READONLY };
+enum {
+    MISSING,
+    DIRECTORY,
+    EMPTY,
+    ODD_SIZE,
+    READONLY_FILE,
+    READONLY_OK,
+    SNAPSHOT_OF_READONLY
+};
 
 static const OpenErrorCase open_cases[] = {
-    { "missing", MISSING, 0, "does not exist", STOREMU_ERROR_CONFIG },
-    { "directory", DIRECTORY, 0, "neither a regular file",
-      STOREMU_ERROR_CONFIG },
-    { "empty", EMPTY, 0, "is empty", STOREMU_ERROR_CONFIG },
-    { "odd-size", ODD_SIZE, 0, "not a multiple of 512",
-      STOREMU_ERROR_CONFIG },
-    { "readonly-file", READONLY_FILE, 0, "use readonly=on",
-      STOREMU_ERROR_CONFIG },
-    { "readonly-file-readonly-on", READONLY_OK, BLK_OPEN_READONLY, NULL, 0 },
-    { "readonly-file-snapshot", SNAPSHOT_OF_READONLY, BLK_OPEN_SNAPSHOT,
-      NULL, 0 },
+    {"missing", MISSING, 0, "does not exist", STOREMU_ERROR_CONFIG},
+    {"directory", DIRECTORY, 0, "neither a regular file", STOREMU_ERROR_CONFIG},
+    {"empty", EMPTY, 0, "is empty", STOREMU_ERROR_CONFIG},
+    {"odd-size", ODD_SIZE, 0, "not a multiple of 512", STOREMU_ERROR_CONFIG},
+    {"readonly-file", READONLY_FILE, 0, "use readonly=on",
+     STOREMU_ERROR_CONFIG},
+    {"readonly-file-readonly-on", READONLY_OK, BLK_OPEN_READONLY, NULL, 0},
+    {"readonly-file-snapshot", SNAPSHOT_OF_READONLY, BLK_OPEN_SNAPSHOT, NULL,
+     0},
 };
 
 static void test_open_errors(gconstpointer data)
@@ -124,7 +129,7 @@ static void test_open_errors(gconstpointer data)
             fill(buf, sizeof(buf), 0x5a);
             g_assert_cmpint(blk_pwrite(blk, 0, buf, 512, 0), ==, 0);
         } else {
-            uint8_t buf[512] = { 0 };
+            uint8_t buf[512] = {0};
             g_assert_cmpint(blk_pwrite(blk, 0, buf, 512, 0), ==, -EROFS);
         }
         blk_close(blk);
@@ -176,13 +181,13 @@ typedef struct LockCase {
 } LockCase;
 
 static const LockCase lock_cases[] = {
-    { "rw-rw", 0, 0, false },
-    { "rw-ro", 0, BLK_OPEN_READONLY, false },
-    { "ro-rw", BLK_OPEN_READONLY, 0, false },
-    { "rw-snapshot", 0, BLK_OPEN_SNAPSHOT, false },
-    { "ro-ro", BLK_OPEN_READONLY, BLK_OPEN_READONLY, true },
-    { "snapshot-snapshot", BLK_OPEN_SNAPSHOT, BLK_OPEN_SNAPSHOT, true },
-    { "ro-snapshot", BLK_OPEN_READONLY, BLK_OPEN_SNAPSHOT, true },
+    {"rw-rw", 0, 0, false},
+    {"rw-ro", 0, BLK_OPEN_READONLY, false},
+    {"ro-rw", BLK_OPEN_READONLY, 0, false},
+    {"rw-snapshot", 0, BLK_OPEN_SNAPSHOT, false},
+    {"ro-ro", BLK_OPEN_READONLY, BLK_OPEN_READONLY, true},
+    {"snapshot-snapshot", BLK_OPEN_SNAPSHOT, BLK_OPEN_SNAPSHOT, true},
+    {"ro-snapshot", BLK_OPEN_READONLY, BLK_OPEN_SNAPSHOT, true},
 };
 
 static void test_lock(gconstpointer data)
@@ -216,15 +221,10 @@ static void test_lock(gconstpointer data)
 /* ---- -drive options ------------------------------------------------- */
 
 static const OptDesc drive_desc[] = {
-    { "id", OPT_STRING, "id" },
-    { "file", OPT_STRING, "file" },
-    { "format", OPT_STRING, "format" },
-    { "snapshot", OPT_BOOL, "snapshot" },
-    { "cache", OPT_STRING, "cache" },
-    { "readonly", OPT_BOOL, "readonly" },
-    { "size", OPT_SIZE, "size" },
-    { NULL }
-};
+    {"id", OPT_STRING, "id"},         {"file", OPT_STRING, "file"},
+    {"format", OPT_STRING, "format"}, {"snapshot", OPT_BOOL, "snapshot"},
+    {"cache", OPT_STRING, "cache"},   {"readonly", OPT_BOOL, "readonly"},
+    {"size", OPT_SIZE, "size"},       {NULL}};
 
 static const OptsSchema drive_schema = {
     .option = "-drive",
@@ -233,19 +233,19 @@ static const OptsSchema drive_schema = {
 
 typedef struct DriveCase {
     const char *opts;
-    const char *needle;     /* NULL: success */
+    const char *needle; /* NULL: success */
 } DriveCase;
 
 static const DriveCase drive_cases[] = {
-    { "size=1M", "id= is required" },
-    { "id=d0", "needs file=PATH" },
-    { "id=d0,size=1M,format=qcow2", "format 'qcow2' is not supported" },
-    { "id=d0,size=1M,cache=sometimes", "cache 'sometimes'" },
-    { "id=d0,size=1M,file=/x", "either file= or size=" },
-    { "id=d0,size=1000", "multiple of 512" },
-    { "id=d0,file=/nonexistent/img", "does not exist" },
-    { "id=d0,size=1M", NULL },
-    { "id=d0,size=64K,format=raw,cache=unsafe,snapshot=off", NULL },
+    {"size=1M", "id= is required"},
+    {"id=d0", "needs file=PATH"},
+    {"id=d0,size=1M,format=qcow2", "format 'qcow2' is not supported"},
+    {"id=d0,size=1M,cache=sometimes", "cache 'sometimes'"},
+    {"id=d0,size=1M,file=/x", "either file= or size="},
+    {"id=d0,size=1000", "multiple of 512"},
+    {"id=d0,file=/nonexistent/img", "does not exist"},
+    {"id=d0,size=1M", NULL},
+    {"id=d0,size=64K,format=raw,cache=unsafe,snapshot=off", NULL},
 };
 
 static void test_drive_opts(gconstpointer data)
@@ -311,10 +311,11 @@ static void test_snapshot_overlay(void)
     fill(w, sizeof(w), 0xee);
     /* Writes of odd sector runs, a discard and a FUA write. */
     g_assert_cmpint(blk_pwrite(blk, 512, w, 1024, 0), ==, 0);
-    g_assert_cmpint(blk_pwrite(blk, 4096 + 1536, w, 1536, BLK_REQ_FUA), ==,
-                    0);
-    g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_DISCARD, 65536, 8192,
-                                        NULL, 0, 0), NULL), ==, 0);
+    g_assert_cmpint(blk_pwrite(blk, 4096 + 1536, w, 1536, BLK_REQ_FUA), ==, 0);
+    g_assert_cmpint(
+        blk_wait(blk_submit(blk, BLK_OP_DISCARD, 65536, 8192, NULL, 0, 0),
+                 NULL),
+        ==, 0);
     g_assert_cmpint(blk_flush(blk), ==, 0);
     /* A read spanning image and overlay sectors merges them. */
     g_assert_cmpint(blk_pread(blk, 0, view, size), ==, 0);
@@ -343,8 +344,16 @@ static void test_snapshot_overlay(void)
 
 /* ---- write cache and power cut ------------------------------------- */
 
-typedef enum { STEP_WRITE, STEP_WRITE_FUA, STEP_FLUSH, STEP_WCE_OFF,
-               STEP_WCE_ON, STEP_DISCARD, STEP_READ_FUA, STEP_END } StepKind;
+typedef enum {
+    STEP_WRITE,
+    STEP_WRITE_FUA,
+    STEP_FLUSH,
+    STEP_WCE_OFF,
+    STEP_WCE_ON,
+    STEP_DISCARD,
+    STEP_READ_FUA,
+    STEP_END
+} StepKind;
 
 typedef struct CacheStep {
     StepKind kind;
@@ -361,31 +370,58 @@ typedef struct CacheCase {
     CacheStep expect[4];
 } CacheCase;
 
-#define W(o, l, v) { STEP_WRITE, (o), (l), (v) }
-#define WF(o, l, v) { STEP_WRITE_FUA, (o), (l), (v) }
-#define E(o, l, v) { STEP_WRITE, (o), (l), (v) }
-#define FLUSH { STEP_FLUSH }
-#define END { STEP_END }
+#define W(o, l, v)                                                             \
+    {                                                                          \
+        STEP_WRITE, (o), (l), (v)                                              \
+    }
+#define WF(o, l, v)                                                            \
+    {                                                                          \
+        STEP_WRITE_FUA, (o), (l), (v)                                          \
+    }
+#define E(o, l, v)                                                             \
+    {                                                                          \
+        STEP_WRITE, (o), (l), (v)                                              \
+    }
+#define FLUSH                                                                  \
+    {                                                                          \
+        STEP_FLUSH                                                             \
+    }
+#define END                                                                    \
+    {                                                                          \
+        STEP_END                                                               \
+    }
 
 static const CacheCase cache_cases[] = {
-    { "unflushed-lost", false, { W(0, 4096, 1), W(8192, 512, 2), END },
-      { END } },
-    { "flushed-kept", false, { W(0, 4096, 1), FLUSH, W(8192, 512, 2), END },
-      { E(0, 4096, 1), END } },
-    { "fua-kept", false, { W(0, 4096, 1), WF(512, 1024, 3), END },
-      { E(512, 1024, 3), END } },
-    { "fua-then-cached", false, { WF(0, 1024, 3), W(512, 512, 4), END },
-      { E(0, 1024, 3), END } },
-    { "wce-off-durable", false, { { STEP_WCE_OFF }, W(0, 2048, 5), END },
-      { E(0, 2048, 5), END } },
-    { "wce-off-flushes", false, { W(0, 2048, 5), { STEP_WCE_OFF },
-      { STEP_WCE_ON }, W(4096, 512, 6), END }, { E(0, 2048, 5), END } },
-    { "discard-lost", false, { { STEP_DISCARD, 0, 8192 }, END }, { END } },
-    { "fua-read-writes-back", false, { W(0, 512, 7),
-      { STEP_READ_FUA, 0, 512 }, W(16384, 512, 8), END },
-      { E(0, 512, 7), END } },
-    { "snapshot-unflushed-lost", true, { W(0, 4096, 1), FLUSH,
-      W(4096, 512, 9), END }, { E(0, 4096, 1), END } },
+    {"unflushed-lost", false, {W(0, 4096, 1), W(8192, 512, 2), END}, {END}},
+    {"flushed-kept",
+     false,
+     {W(0, 4096, 1), FLUSH, W(8192, 512, 2), END},
+     {E(0, 4096, 1), END}},
+    {"fua-kept",
+     false,
+     {W(0, 4096, 1), WF(512, 1024, 3), END},
+     {E(512, 1024, 3), END}},
+    {"fua-then-cached",
+     false,
+     {WF(0, 1024, 3), W(512, 512, 4), END},
+     {E(0, 1024, 3), END}},
+    {"wce-off-durable",
+     false,
+     {{STEP_WCE_OFF}, W(0, 2048, 5), END},
+     {E(0, 2048, 5), END}},
+    {"wce-off-flushes",
+     false,
+     {W(0, 2048, 5), {STEP_WCE_OFF}, {STEP_WCE_ON}, W(4096, 512, 6), END},
+     {E(0, 2048, 5), END}},
+    {"discard-lost", false, {{STEP_DISCARD, 0, 8192}, END}, {END}},
+    {"fua-read-writes-back",
+     false,
+     {W(0, 512, 7), {STEP_READ_FUA, 0, 512}, W(16384, 512, 8), END},
+     {E(0, 512, 7), END}},
+    {"snapshot-unflushed-lost",
+     true,
+     {W(0, 4096, 1), FLUSH, W(4096, 512, 9), END},
+     {E(0, 4096, 1), END}},
 };
 
 static void test_power_cut(gconstpointer data)
@@ -410,9 +446,10 @@ static void test_power_cut(gconstpointer data)
         switch (s->kind) {
         case STEP_WRITE:
         case STEP_WRITE_FUA:
-            g_assert_cmpint(blk_pwrite(blk, s->offset, buf, s->len,
-                                       s->kind == STEP_WRITE_FUA
-                                           ? BLK_REQ_FUA : 0), ==, 0);
+            g_assert_cmpint(
+                blk_pwrite(blk, s->offset, buf, s->len,
+                           s->kind == STEP_WRITE_FUA ? BLK_REQ_FUA : 0),
+                ==, 0);
             break;
         case STEP_FLUSH:
             g_assert_cmpint(blk_flush(blk), ==, 0);
@@ -425,14 +462,16 @@ static void test_power_cut(gconstpointer data)
             break;
         case STEP_DISCARD:
             g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_DISCARD, s->offset,
-                                                s->len, NULL, 0, 0), NULL),
+                                                s->len, NULL, 0, 0),
+                                     NULL),
                             ==, 0);
             break;
         case STEP_READ_FUA: {
-            struct iovec v = { view, s->len };
+            struct iovec v = {view, s->len};
             g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_READ, s->offset,
                                                 s->len, &v, 1, BLK_REQ_FUA),
-                                     NULL), ==, 0);
+                                     NULL),
+                            ==, 0);
             break;
         }
         default:
@@ -457,7 +496,8 @@ static void test_power_cut(gconstpointer data)
     for (uint64_t i = 0; i < size; i++) {
         if (view[i] != buf[i]) {
             g_error("%s: byte %" G_GUINT64_FORMAT " is 0x%02x, expected "
-                    "0x%02x", c->name, i, view[i], buf[i]);
+                    "0x%02x",
+                    c->name, i, view[i], buf[i]);
         }
     }
     blk_close(blk);
@@ -491,11 +531,11 @@ static void test_cache_limit(void)
     g_assert_cmpint(blk_pwrite(blk, 256 * 1024, buf, 64 * 1024, 0), ==, 0);
     blk_power_cut(blk);
     g_assert_cmpint(blk_pread(blk, 0, view, 4 * 4096), ==, 0);
-    g_assert_true(all_bytes(view, 4 * 4096, 0x11));     /* written back */
+    g_assert_true(all_bytes(view, 4 * 4096, 0x11)); /* written back */
     g_assert_cmpint(blk_pread(blk, 4 * 4096, view, 4096), ==, 0);
-    g_assert_true(all_bytes(view, 4096, 0));            /* lost */
+    g_assert_true(all_bytes(view, 4096, 0)); /* lost */
     g_assert_cmpint(blk_pread(blk, 256 * 1024, view, 64 * 1024), ==, 0);
-    g_assert_true(all_bytes(view, 64 * 1024, 0x22));    /* write-through */
+    g_assert_true(all_bytes(view, 64 * 1024, 0x22)); /* write-through */
     blk_close(blk);
 }
 
@@ -508,15 +548,16 @@ static void test_inject(void)
     uint8_t buf[4096];
     uint64_t off = 0;
     BlkStats st;
-    struct iovec v = { buf, sizeof(buf) };
+    struct iovec v = {buf, sizeof(buf)};
 
     fill(buf, sizeof(buf), 0x33);
     g_assert_cmpint(blk_pwrite(blk, 8192, buf, 4096, 0), ==, 0);
     /* Reads touching [10000, 10001) fail once, with the offset. */
     blk_inject_error(blk, EIO, BLK_OP_BIT(BLK_OP_READ), 10000, 1, 1);
-    g_assert_cmpint(blk_pread(blk, 0, buf, 4096), ==, 0);   /* no overlap */
-    g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_READ, 8192, 4096, &v, 1,
-                                        0), &off), ==, -EIO);
+    g_assert_cmpint(blk_pread(blk, 0, buf, 4096), ==, 0); /* no overlap */
+    g_assert_cmpint(
+        blk_wait(blk_submit(blk, BLK_OP_READ, 8192, 4096, &v, 1, 0), &off), ==,
+        -EIO);
     g_assert_cmpuint(off, ==, 10000);
     g_assert_cmpint(blk_pread(blk, 8192, buf, 4096), ==, 0);
     g_assert_true(all_bytes(buf, 4096, 0x33));
@@ -569,10 +610,14 @@ static void test_discard(void)
 
     g_assert_no_error(err);
     g_assert_cmpint(stat(path, &st1), ==, 0);
-    g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_DISCARD, 65536, 65536,
-                                        NULL, 0, BLK_REQ_FUA), NULL), ==, 0);
-    g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_WRITE_ZEROES, 0, 4096,
-                                        NULL, 0, BLK_REQ_FUA), NULL), ==, 0);
+    g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_DISCARD, 65536, 65536, NULL,
+                                        0, BLK_REQ_FUA),
+                             NULL),
+                    ==, 0);
+    g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_WRITE_ZEROES, 0, 4096, NULL,
+                                        0, BLK_REQ_FUA),
+                             NULL),
+                    ==, 0);
     g_assert_cmpint(blk_pread(blk, 65536, buf, 65536), ==, 0);
     g_assert_true(all_bytes(buf, 65536, 0));
     g_assert_cmpint(blk_pread(blk, 0, buf, 4096), ==, 0);
@@ -595,7 +640,7 @@ static void test_nocache(void)
     g_autoptr(GError) err = NULL;
     BlockBackend *blk = blk_open(path, BLK_OPEN_NOCACHE, &err);
     g_autofree uint8_t *raw = g_malloc(3 * 4096 + 1);
-    uint8_t *odd = raw + 1;     /* deliberately misaligned */
+    uint8_t *odd = raw + 1; /* deliberately misaligned */
     g_autofree uint8_t *orig = NULL;
     gsize olen;
     BlkStats st;
@@ -609,7 +654,7 @@ static void test_nocache(void)
     orig = file_bytes(path, &olen);
     g_assert_cmpint(blk_pread(blk, 512, odd, 3 * 4096), ==, 0);
     g_assert_true(memcmp(odd, orig + 512, 3 * 4096) == 0);
-    g_assert_cmpint(blk_pread(blk, 1000, odd, 77), ==, 0);  /* unaligned */
+    g_assert_cmpint(blk_pread(blk, 1000, odd, 77), ==, 0); /* unaligned */
     g_assert_true(memcmp(odd, orig + 1000, 77) == 0);
     fill(odd, 4096, 0x77);
     g_assert_cmpint(blk_pwrite(blk, 4096 + 512, odd, 4096, 0), ==, 0);
@@ -629,8 +674,8 @@ static void test_snapshot_nocache(void)
 {
     g_autofree char *path = make_image("snapdirect.img", 1 << 20, 8);
     g_autoptr(GError) err = NULL;
-    BlockBackend *blk = blk_open(path, BLK_OPEN_SNAPSHOT | BLK_OPEN_NOCACHE,
-                                 &err);
+    BlockBackend *blk =
+        blk_open(path, BLK_OPEN_SNAPSHOT | BLK_OPEN_NOCACHE, &err);
     g_autofree uint8_t *orig = NULL, *after = NULL;
     g_autofree uint8_t *raw = g_malloc(8192 + 1);
     uint8_t *odd = raw + 1;
@@ -669,10 +714,10 @@ typedef struct EngineCase {
 } EngineCase;
 
 static const EngineCase engine_cases[] = {
-    { "io_uring", AIO_ENGINE_URING },
-    { "threads", AIO_ENGINE_THREADS },
-    { "sync", AIO_ENGINE_SYNC },
-    { "deferred", AIO_ENGINE_DEFERRED },
+    {"io_uring", AIO_ENGINE_URING},
+    {"threads", AIO_ENGINE_THREADS},
+    {"sync", AIO_ENGINE_SYNC},
+    {"deferred", AIO_ENGINE_DEFERRED},
 };
 
 /*
@@ -703,8 +748,8 @@ static void test_engine(gconstpointer data)
         fill(bufs[i], 4096, (uint8_t)(i + 1));
         v[i].iov_base = bufs[i];
         v[i].iov_len = 4096;
-        reqs[i] = blk_submit(blk, BLK_OP_WRITE, (i % 8) * 4096, 4096, &v[i], 1,
-                             0);
+        reqs[i] =
+            blk_submit(blk, BLK_OP_WRITE, (i % 8) * 4096, 4096, &v[i], 1, 0);
     }
     blk_io_unplug();
     if (c->engine == AIO_ENGINE_DEFERRED) {
@@ -744,15 +789,15 @@ int main(int argc, char **argv)
     g_assert_nonnull(tmpdir);
 
     for (unsigned i = 0; i < G_N_ELEMENTS(open_cases); i++) {
-        g_autofree char *n = g_strdup_printf("/block/open-error/%s",
-                                             open_cases[i].name);
+        g_autofree char *n =
+            g_strdup_printf("/block/open-error/%s", open_cases[i].name);
         g_test_add_data_func(n, &open_cases[i], test_open_errors);
     }
     g_test_add_func("/block/temp/errors", test_temp_errors);
     g_test_add_func("/block/temp/io", test_temp_image);
     for (unsigned i = 0; i < G_N_ELEMENTS(lock_cases); i++) {
-        g_autofree char *n = g_strdup_printf("/block/lock/%s",
-                                             lock_cases[i].name);
+        g_autofree char *n =
+            g_strdup_printf("/block/lock/%s", lock_cases[i].name);
         g_test_add_data_func(n, &lock_cases[i], test_lock);
     }
     for (unsigned i = 0; i < G_N_ELEMENTS(drive_cases); i++) {
@@ -762,8 +807,8 @@ int main(int argc, char **argv)
     g_test_add_func("/block/attach-once", test_attach_once);
     g_test_add_func("/block/snapshot/overlay", test_snapshot_overlay);
     for (unsigned i = 0; i < G_N_ELEMENTS(cache_cases); i++) {
-        g_autofree char *n = g_strdup_printf("/block/power-cut/%s",
-                                             cache_cases[i].name);
+        g_autofree char *n =
+            g_strdup_printf("/block/power-cut/%s", cache_cases[i].name);
         g_test_add_data_func(n, &cache_cases[i], test_power_cut);
     }
     g_test_add_func("/block/cache-limit", test_cache_limit);
@@ -773,8 +818,8 @@ int main(int argc, char **argv)
     g_test_add_func("/block/nocache", test_nocache);
     g_test_add_func("/block/snapshot/nocache", test_snapshot_nocache);
     for (unsigned i = 0; i < G_N_ELEMENTS(engine_cases); i++) {
-        g_autofree char *n = g_strdup_printf("/block/engine/%s",
-                                             engine_cases[i].name);
+        g_autofree char *n =
+            g_strdup_printf("/block/engine/%s", engine_cases[i].name);
         g_test_add_data_func(n, &engine_cases[i], test_engine);
     }
     ret = g_test_run();

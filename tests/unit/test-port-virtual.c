@@ -16,12 +16,12 @@
 #include "system/event.h"
 
 #define TVM_BLOCKS 256
-#define TVM_BLOCK 512
+#define TVM_BLOCK  512
 
 typedef struct TvmExtension {
     PUCHAR disk;
     ULONG reads, writes, flushes, shutdowns;
-    BOOLEAN double_complete;    /* misbehave: complete READs twice */
+    BOOLEAN double_complete; /* misbehave: complete READs twice */
 } TvmExtension;
 
 static HW_INITIALIZE tvm_initialize;
@@ -142,8 +142,8 @@ static BOOLEAN tvm_reset_bus(PVOID DeviceExtension, ULONG PathId)
 }
 
 static SCSI_ADAPTER_CONTROL_STATUS
-tvm_adapter_control(PVOID DeviceExtension, SCSI_ADAPTER_CONTROL_TYPE ControlType,
-                    PVOID Parameters)
+tvm_adapter_control(PVOID DeviceExtension,
+                    SCSI_ADAPTER_CONTROL_TYPE ControlType, PVOID Parameters)
 {
     TvmExtension *x = DeviceExtension;
 
@@ -181,18 +181,20 @@ static ULONG tvm_driver_entry(PVOID DriverObject, PVOID RegistryPath)
 /* ---- harness ---- */
 
 static const OptDesc mp_desc[] = {
-    { "name", OPT_STRING, "miniport" },
-    { "tracing", OPT_BOOL, "tracing" },
-    { NULL },
+    {"name", OPT_STRING, "miniport"},
+    {"tracing", OPT_BOOL, "tracing"},
+    {NULL},
 };
 static const OptsSchema mp_schema = {
-    .option = "-miniport", .implied = "name", .desc = mp_desc,
+    .option = "-miniport",
+    .implied = "name",
+    .desc = mp_desc,
     .wildcard_prefix = "param",
 };
 
 static void machine_up(VerifierMode v)
 {
-    SchedConfig sc = { .policy = SCHED_POLICY_FIFO, .quantum = 64 };
+    SchedConfig sc = {.policy = SCHED_POLICY_FIFO, .quantum = 64};
     g_autoptr(GError) err = NULL;
     g_autoptr(Opts) o = opts_parse(&mp_schema, "tvm,param.x=1", &err);
 
@@ -223,7 +225,7 @@ static void read_write_program(void *opaque)
     PortLu *lu;
     PortRequest *req;
     uint8_t *buf;
-    uint8_t cdb[10] = { 0 };
+    uint8_t cdb[10] = {0};
     unsigned p, t, l;
     unsigned len;
 
@@ -244,8 +246,8 @@ static void read_write_program(void *opaque)
         buf[i] = (uint8_t)(i * 7 + 1);
     }
     cdb[0] = SCSIOP_WRITE;
-    cdb[5] = 10;    /* LBA 10 */
-    cdb[8] = 8;     /* 8 blocks */
+    cdb[5] = 10; /* LBA 10 */
+    cdb[8] = 8;  /* 8 blocks */
     port_request_scsi(req, cdb, 10, buf, 4096, PORT_XFER_OUT, 0);
     port_execute(req);
     g_assert_cmpuint(port_request_srb_status(req), ==, SRB_STATUS_SUCCESS);
@@ -284,7 +286,7 @@ static void read_write_program(void *opaque)
     g_assert_true(port_power(PORT_POWER_STOP, &err));
     g_assert_true(port_power(PORT_POWER_RESUME, &err));
     port_shutdown();
-    g_assert_cmpuint(last_ext->flushes, ==, 2);    /* stop + shutdown */
+    g_assert_cmpuint(last_ext->flushes, ==, 2); /* stop + shutdown */
     g_assert_cmpuint(last_ext->shutdowns, ==, 1);
     g_assert_cmpuint(last_ext->reads, ==, 1);
     g_assert_cmpuint(last_ext->writes, ==, 1);
@@ -314,7 +316,7 @@ static void double_program(void *opaque)
     g_autoptr(GError) err = NULL;
     PortRequest *req;
     uint8_t *buf;
-    uint8_t cdb[10] = { SCSIOP_READ, 0, 0, 0, 0, 1, 0, 0, 1, 0 };
+    uint8_t cdb[10] = {SCSIOP_READ, 0, 0, 0, 0, 1, 0, 0, 1, 0};
 
     g_assert_true(port_start(&err));
     buf = ram_alloc(512, 512, 0, "b");

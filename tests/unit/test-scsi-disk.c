@@ -25,15 +25,15 @@
 
 #define IMG_SIZE (8ULL << 20)
 #define BUF_SIZE (4ULL << 20)
-#define BS 512
+#define BS       512
 
 /* ---- the test HBA --------------------------------------------------- */
 
 typedef struct TestHba {
     SCSIBus *bus;
-    GPtrArray *done;        /* SCSIRequest*, completion order */
-    GArray *done_at;        /* uint64_t virtual time of each */
-    GPtrArray *all;         /* every request, freed at teardown */
+    GPtrArray *done; /* SCSIRequest*, completion order */
+    GArray *done_at; /* uint64_t virtual time of each */
+    GPtrArray *all;  /* every request, freed at teardown */
     uint64_t next_tag;
 } TestHba;
 
@@ -41,9 +41,9 @@ typedef struct Fixture {
     TestHba hba;
     BlockBackend *blk;
     SCSIDiskState *disk;
-    uint64_t gpa;           /* data buffer in guest RAM */
+    uint64_t gpa; /* data buffer in guest RAM */
     uint8_t *buf;
-    uint64_t gpa2;          /* second buffer */
+    uint64_t gpa2; /* second buffer */
     uint8_t *buf2;
 } Fixture;
 
@@ -91,18 +91,25 @@ static void run_all(void)
 typedef struct Cmd {
     uint32_t target, lun, initiator;
     SCSIXferDir dir;
-    uint64_t gpa, len;      /* one SG element (len 0: none) */
+    uint64_t gpa, len; /* one SG element (len 0: none) */
     SCSITaskAttr attr;
 } Cmd;
 
 static SCSIRequest *submit(Fixture *f, const uint8_t *cdb, unsigned cdb_len,
                            const Cmd *c)
 {
-    DmaSgEntry sg = { c->gpa, c->len };
+    DmaSgEntry sg = {c->gpa, c->len};
     SCSICommand cmd = {
-        .target = c->target, .lun = c->lun, .tag = f->hba.next_tag++,
-        .initiator = c->initiator, .attr = c->attr, .cdb = cdb,
-        .cdb_len = cdb_len, .dir = c->dir, .sg = &sg, .nsg = c->len ? 1 : 0,
+        .target = c->target,
+        .lun = c->lun,
+        .tag = f->hba.next_tag++,
+        .initiator = c->initiator,
+        .attr = c->attr,
+        .cdb = cdb,
+        .cdb_len = cdb_len,
+        .dir = c->dir,
+        .sg = &sg,
+        .nsg = c->len ? 1 : 0,
     };
     SCSIRequest *req = scsi_req_submit(f->hba.bus, &cmd, NULL);
 
@@ -116,7 +123,7 @@ static SCSIRequest *submit(Fixture *f, const uint8_t *cdb, unsigned cdb_len,
 static SCSIRequest *run_cmd(Fixture *f, const uint8_t *cdb, unsigned cdb_len,
                             SCSIXferDir dir, uint64_t len, uint32_t init)
 {
-    Cmd c = { .dir = dir, .gpa = f->gpa, .len = len, .initiator = init };
+    Cmd c = {.dir = dir, .gpa = f->gpa, .len = len, .initiator = init};
     SCSIRequest *req = submit(f, cdb, cdb_len, &c);
 
     run_until_done(&f->hba, req);
@@ -142,8 +149,7 @@ static SCSIRequest *run_none(Fixture *f, const uint8_t *cdb, unsigned cdb_len)
 
 static void assert_good(SCSIRequest *req)
 {
-    if (req->host_status != SCSI_HOST_OK ||
-        req->status != SCSI_STATUS_GOOD) {
+    if (req->host_status != SCSI_HOST_OK || req->status != SCSI_STATUS_GOOD) {
         SCSISenseInfo si;
         scsi_sense_parse(req->sense, req->sense_len, &si);
         g_error("op 0x%02x: host %d status 0x%02x sense %x/%02x/%02x",
@@ -164,8 +170,8 @@ static void assert_sense(SCSIRequest *req, SCSISense s, int byte, int bit,
     g_assert_true(scsi_sense_parse(req->sense, req->sense_len, &si));
     if (!scsi_sense_eq(si.sense, s)) {
         g_error("op 0x%02x: sense %x/%02x/%02x, expected %x/%02x/%02x",
-                req->cdb[0], si.sense.key, si.sense.asc, si.sense.ascq,
-                s.key, s.asc, s.ascq);
+                req->cdb[0], si.sense.key, si.sense.asc, si.sense.ascq, s.key,
+                s.asc, s.ascq);
     }
     if (byte < 0) {
         g_assert_false(si.field.valid);
@@ -199,7 +205,7 @@ static void hba_fini(TestHba *h)
 
 static void clear_ua(Fixture *f, uint32_t initiator)
 {
-    static const uint8_t tur[6] = { 0 };
+    static const uint8_t tur[6] = {0};
     SCSIRequest *req = run_cmd(f, tur, 6, SCSI_XFER_NONE, 0, initiator);
 
     assert_sense(req, SENSE_RESET, -1, -1, false, false);
@@ -244,7 +250,7 @@ static void fixture_teardown(Fixture *f, gconstpointer data)
 /* Switch the sense format through the control mode page. */
 static void set_d_sense(Fixture *f, bool on)
 {
-    static const uint8_t cdb[6] = { SCSI_OP_MODE_SELECT_6, 0x10, 0, 0, 16 };
+    static const uint8_t cdb[6] = {SCSI_OP_MODE_SELECT_6, 0x10, 0, 0, 16};
     uint8_t *p = f->buf;
 
     memset(p, 0, 16);
@@ -264,131 +270,149 @@ typedef struct ErrCase {
     SCSIXferDir dir;
     uint32_t len;
     SCSISense sense;
-    int byte, bit;      /* field pointer; byte -1: none */
+    int byte, bit; /* field pointer; byte -1: none */
 } ErrCase;
 
-#define IR(l, b, bt, ...) .sense = SENSE_INVALID_FIELD, .byte = (b), \
-    .bit = (bt), .cdb_len = (l), .cdb = __VA_ARGS__
+#define IR(l, b, bt, ...)                                                      \
+    .sense = SENSE_INVALID_FIELD, .byte = (b), .bit = (bt), .cdb_len = (l),    \
+    .cdb = __VA_ARGS__
 
 static const ErrCase err_cases[] = {
-    { "invalid-opcode",
-      { 0x02 }, 6, .sense = SENSE_INVALID_OPCODE, .byte = -1 },
-    { "vendor-opcode", { 0xc0 }, 6, .sense = SENSE_INVALID_OPCODE, .byte = -1 },
-    { "tur-reserved", IR(6, 1, 7, { 0x00, 0x80 }) },
-    { "tur-reserved-byte4", IR(6, 4, 0, { 0x00, 0, 0, 0, 0x01 }) },
-    { "tur-naca", IR(6, 5, 2, { 0x00, 0, 0, 0, 0, 0x04 }) },
-    { "tur-link", IR(6, 5, 0, { 0x00, 0, 0, 0, 0, 0x01 }) },
-    { "short-cdb", IR(6, 0, -1, { SCSI_OP_READ_10, 0, 0, 0, 0, 0, 0, 0, 1 }) },
-    { "read10-rdprotect",
-      IR(10, 1, 5, { SCSI_OP_READ_10, 0x20, 0, 0, 0, 0, 0, 0, 1 }) },
-    { "read10-obsolete-bit",
-      IR(10, 1, 1, { SCSI_OP_READ_10, 0x02, 0, 0, 0, 0, 0, 0, 1 }) },
-    { "read10-too-long",
-      IR(10, 7, -1, { SCSI_OP_READ_10, 0, 0, 0, 0, 0, 0, 0x40, 0x01 }) },
-    { "read10-out-of-range",
-      { SCSI_OP_READ_10, 0, 0, 0, 0x40, 0x00, 0, 0, 1 }, 10,
-      .sense = SENSE_LBA_OUT_OF_RANGE, .byte = -1 },
-    { "read10-straddles-end",
-      { SCSI_OP_READ_10, 0, 0, 0, 0x3f, 0xff, 0, 0, 2 }, 10,
-      .sense = SENSE_LBA_OUT_OF_RANGE, .byte = -1 },
-    { "read16-lba-wraps",
-      { SCSI_OP_READ_16, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0,
-        0, 0, 2 }, 16, .sense = SENSE_LBA_OUT_OF_RANGE, .byte = -1 },
-    { "read16-dld",
-      IR(16, 14, 7, { SCSI_OP_READ_16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
-        0x80 }) },
-    { "read12-restricted",
-      IR(12, 10, 7, { SCSI_OP_READ_12, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x80 }) },
-    { "read6-out-of-range",
-      { SCSI_OP_READ_6, 0x1f, 0xff, 0xff, 1 }, 6,
-      .sense = SENSE_LBA_OUT_OF_RANGE, .byte = -1 },
-    { "write10-wrprotect",
-      IR(10, 1, 5, { SCSI_OP_WRITE_10, 0x20, 0, 0, 0, 0, 0, 0, 1 }) },
-    { "write10-rarc",
-      IR(10, 1, 2, { SCSI_OP_WRITE_10, 0x04, 0, 0, 0, 0, 0, 0, 1 }) },
-    { "write16-out-of-range",
-      { SCSI_OP_WRITE_16, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 1 }, 16,
-      .dir = SCSI_XFER_TO_DEV, .len = 512, .sense = SENSE_LBA_OUT_OF_RANGE,
-      .byte = -1 },
-    { "write10-short-sg",
-      { SCSI_OP_WRITE_10, 0, 0, 0, 0, 0, 0, 0, 2 }, 10, .dir = SCSI_XFER_TO_DEV,
-        .len = 1000, .sense = SENSE_DATA_PHASE_ERROR, .byte = -1 },
-    { "write10-no-data",
-      { SCSI_OP_WRITE_10, 0, 0, 0, 0, 0, 0, 0, 1 }, 10, .sense =
-        SENSE_DATA_PHASE_ERROR, .byte = -1 },
-    { "inquiry-page-without-evpd",
-      IR(6, 2, -1, { SCSI_OP_INQUIRY, 0, 0x80, 0, 255 }) },
-    { "inquiry-unknown-vpd",
-      IR(6, 2, -1, { SCSI_OP_INQUIRY, 1, 0x99, 0, 255 }) },
-    { "inquiry-cmddt", IR(6, 1, 1, { SCSI_OP_INQUIRY, 0x02, 0, 0, 255 }) },
-    { "request-sense-reserved",
-      IR(6, 2, 0, { SCSI_OP_REQUEST_SENSE, 0, 1, 0, 18 }) },
-    { "mode-sense-saved",
-      { SCSI_OP_MODE_SENSE_6, 0, 0xc0 | 0x3f, 0, 255 }, 6, .sense =
-        SENSE_SAVING_NOT_SUPPORTED, .byte = -1 },
-    { "mode-sense-bad-page",
-      IR(6, 2, 5, { SCSI_OP_MODE_SENSE_6, 0, 0x1c, 0, 255 }) },
-    { "mode-sense-subpage",
-      IR(10, 3, -1, { SCSI_OP_MODE_SENSE_10, 0, 0x08, 0x01, 0, 0, 0, 0, 255 })
-        },
-    { "mode-sense10-reserved",
-      IR(10, 1, 0, { SCSI_OP_MODE_SENSE_10, 0x01, 0x08 }) },
-    { "mode-select-sp", IR(6, 1, 0, { SCSI_OP_MODE_SELECT_6, 0x11, 0, 0, 0 }) },
-    { "mode-select10-reserved",
-      IR(10, 3, 0, { SCSI_OP_MODE_SELECT_10, 0x10, 0, 1 }) },
-    { "start-stop-loej",
-      IR(6, 4, 1, { SCSI_OP_START_STOP_UNIT, 0, 0, 0, 0x03 }) },
-    { "start-stop-power-condition",
-      IR(6, 4, 4, { SCSI_OP_START_STOP_UNIT, 0, 0, 0, 0x11 }) },
-    { "start-stop-modifier",
-      IR(6, 3, 0, { SCSI_OP_START_STOP_UNIT, 0, 0, 0x01, 1 }) },
-    { "prevent-obsolete",
-      IR(6, 4, 1, { SCSI_OP_PREVENT_ALLOW, 0, 0, 0, 0x02 }) },
-    { "read-capacity-lba-no-pmi",
-      IR(10, 2, -1, { SCSI_OP_READ_CAPACITY_10, 0, 0, 0, 0, 1 }) },
-    { "read-capacity16-bad-sa",
-      IR(16, 1, 4, { SCSI_OP_SERVICE_ACTION_IN_16, 0x11 }) },
-    { "maintenance-in-bad-sa", IR(12, 1, 4, { SCSI_OP_MAINTENANCE_IN, 0x0a }) },
-    { "report-luns-short-alloc",
-      IR(12, 6, -1, { SCSI_OP_REPORT_LUNS, 0, 0, 0, 0, 0, 0, 0, 0, 15 }) },
-    { "report-luns-select",
-      IR(12, 2, -1, { SCSI_OP_REPORT_LUNS, 0, 0x10, 0, 0, 0, 0, 0, 1, 0 }) },
-    { "rsoc-bad-options",
-      IR(12, 2, 2, { SCSI_OP_MAINTENANCE_IN, 0x0c, 0x04, 0, 0, 0, 0, 0, 1, 0 })
-        },
-    { "rsoc-opcode-has-sa",
-      IR(12, 2, -1, { SCSI_OP_MAINTENANCE_IN, 0x0c, 0x01, 0x9e, 0, 0, 0, 0, 1, 0
-        }) },
-    { "rsoc-opcode-without-sa",
-      IR(12, 2, -1, { SCSI_OP_MAINTENANCE_IN, 0x0c, 0x02, 0x28, 0, 0, 0, 0, 1, 0
-        }) },
-    { "verify-bytchk-10b",
-      IR(10, 1, 2, { SCSI_OP_VERIFY_10, 0x04, 0, 0, 0, 0, 0, 0, 1 }) },
-    { "verify-vrprotect",
-      IR(16, 1, 5, { SCSI_OP_VERIFY_16, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1
-        }) },
-    { "write-verify-bytchk-11b",
-      IR(10, 1, 2, { SCSI_OP_WRITE_VERIFY_10, 0x06, 0, 0, 0, 0, 0, 0, 1 }) },
-    { "write-same-zero-blocks",
-      IR(10, 7, -1, { SCSI_OP_WRITE_SAME_10, 0, 0, 0, 0, 0, 0, 0, 0 }) },
-    { "write-same16-too-long",
-      IR(16, 10, -1, { SCSI_OP_WRITE_SAME_16, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0x02, 0, 1 }) },
-    { "write-same16-anchor",
-      IR(16, 1, 4, { SCSI_OP_WRITE_SAME_16, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-        0, 1 }) },
-    { "write-same-out-of-range",
-      { SCSI_OP_WRITE_SAME_16, 0x01, 0, 0, 0, 0, 0, 0, 0x3f, 0xff, 0, 0, 0, 2 },
-        16, .sense = SENSE_LBA_OUT_OF_RANGE, .byte = -1 },
-    { "unmap-anchor",
-      IR(10, 1, 0, { SCSI_OP_UNMAP, 0x01, 0, 0, 0, 0, 0, 0, 24 }) },
-    { "unmap-reserved",
-      IR(10, 4, 0, { SCSI_OP_UNMAP, 0, 0, 0, 0x01, 0, 0, 0, 24 }) },
-    { "sync-cache-out-of-range",
-      { SCSI_OP_SYNCHRONIZE_CACHE_10, 0, 0, 0, 0x40, 0, 0, 0, 0 }, 10,
-      .sense = SENSE_LBA_OUT_OF_RANGE, .byte = -1 },
-    { "sync-cache16-sync-nv",
-      IR(16, 1, 2, { SCSI_OP_SYNCHRONIZE_CACHE_16, 0x04 }) },
+    {"invalid-opcode", {0x02}, 6, .sense = SENSE_INVALID_OPCODE, .byte = -1},
+    {"vendor-opcode", {0xc0}, 6, .sense = SENSE_INVALID_OPCODE, .byte = -1},
+    {"tur-reserved", IR(6, 1, 7, {0x00, 0x80})},
+    {"tur-reserved-byte4", IR(6, 4, 0, {0x00, 0, 0, 0, 0x01})},
+    {"tur-naca", IR(6, 5, 2, {0x00, 0, 0, 0, 0, 0x04})},
+    {"tur-link", IR(6, 5, 0, {0x00, 0, 0, 0, 0, 0x01})},
+    {"short-cdb", IR(6, 0, -1, {SCSI_OP_READ_10, 0, 0, 0, 0, 0, 0, 0, 1})},
+    {"read10-rdprotect",
+     IR(10, 1, 5, {SCSI_OP_READ_10, 0x20, 0, 0, 0, 0, 0, 0, 1})},
+    {"read10-obsolete-bit",
+     IR(10, 1, 1, {SCSI_OP_READ_10, 0x02, 0, 0, 0, 0, 0, 0, 1})},
+    {"read10-too-long",
+     IR(10, 7, -1, {SCSI_OP_READ_10, 0, 0, 0, 0, 0, 0, 0x40, 0x01})},
+    {"read10-out-of-range",
+     {SCSI_OP_READ_10, 0, 0, 0, 0x40, 0x00, 0, 0, 1},
+     10,
+     .sense = SENSE_LBA_OUT_OF_RANGE,
+     .byte = -1},
+    {"read10-straddles-end",
+     {SCSI_OP_READ_10, 0, 0, 0, 0x3f, 0xff, 0, 0, 2},
+     10,
+     .sense = SENSE_LBA_OUT_OF_RANGE,
+     .byte = -1},
+    {"read16-lba-wraps",
+     {SCSI_OP_READ_16, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0, 0,
+      0, 2},
+     16,
+     .sense = SENSE_LBA_OUT_OF_RANGE,
+     .byte = -1},
+    {"read16-dld",
+     IR(16, 14, 7,
+        {SCSI_OP_READ_16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x80})},
+    {"read12-restricted",
+     IR(12, 10, 7, {SCSI_OP_READ_12, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0x80})},
+    {"read6-out-of-range",
+     {SCSI_OP_READ_6, 0x1f, 0xff, 0xff, 1},
+     6,
+     .sense = SENSE_LBA_OUT_OF_RANGE,
+     .byte = -1},
+    {"write10-wrprotect",
+     IR(10, 1, 5, {SCSI_OP_WRITE_10, 0x20, 0, 0, 0, 0, 0, 0, 1})},
+    {"write10-rarc",
+     IR(10, 1, 2, {SCSI_OP_WRITE_10, 0x04, 0, 0, 0, 0, 0, 0, 1})},
+    {"write16-out-of-range",
+     {SCSI_OP_WRITE_16, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0, 0, 1},
+     16,
+     .dir = SCSI_XFER_TO_DEV,
+     .len = 512,
+     .sense = SENSE_LBA_OUT_OF_RANGE,
+     .byte = -1},
+    {"write10-short-sg",
+     {SCSI_OP_WRITE_10, 0, 0, 0, 0, 0, 0, 0, 2},
+     10,
+     .dir = SCSI_XFER_TO_DEV,
+     .len = 1000,
+     .sense = SENSE_DATA_PHASE_ERROR,
+     .byte = -1},
+    {"write10-no-data",
+     {SCSI_OP_WRITE_10, 0, 0, 0, 0, 0, 0, 0, 1},
+     10,
+     .sense = SENSE_DATA_PHASE_ERROR,
+     .byte = -1},
+    {"inquiry-page-without-evpd",
+     IR(6, 2, -1, {SCSI_OP_INQUIRY, 0, 0x80, 0, 255})},
+    {"inquiry-unknown-vpd", IR(6, 2, -1, {SCSI_OP_INQUIRY, 1, 0x99, 0, 255})},
+    {"inquiry-cmddt", IR(6, 1, 1, {SCSI_OP_INQUIRY, 0x02, 0, 0, 255})},
+    {"request-sense-reserved",
+     IR(6, 2, 0, {SCSI_OP_REQUEST_SENSE, 0, 1, 0, 18})},
+    {"mode-sense-saved",
+     {SCSI_OP_MODE_SENSE_6, 0, 0xc0 | 0x3f, 0, 255},
+     6,
+     .sense = SENSE_SAVING_NOT_SUPPORTED,
+     .byte = -1},
+    {"mode-sense-bad-page",
+     IR(6, 2, 5, {SCSI_OP_MODE_SENSE_6, 0, 0x1c, 0, 255})},
+    {"mode-sense-subpage",
+     IR(10, 3, -1, {SCSI_OP_MODE_SENSE_10, 0, 0x08, 0x01, 0, 0, 0, 0, 255})},
+    {"mode-sense10-reserved",
+     IR(10, 1, 0, {SCSI_OP_MODE_SENSE_10, 0x01, 0x08})},
+    {"mode-select-sp", IR(6, 1, 0, {SCSI_OP_MODE_SELECT_6, 0x11, 0, 0, 0})},
+    {"mode-select10-reserved",
+     IR(10, 3, 0, {SCSI_OP_MODE_SELECT_10, 0x10, 0, 1})},
+    {"start-stop-loej", IR(6, 4, 1, {SCSI_OP_START_STOP_UNIT, 0, 0, 0, 0x03})},
+    {"start-stop-power-condition",
+     IR(6, 4, 4, {SCSI_OP_START_STOP_UNIT, 0, 0, 0, 0x11})},
+    {"start-stop-modifier",
+     IR(6, 3, 0, {SCSI_OP_START_STOP_UNIT, 0, 0, 0x01, 1})},
+    {"prevent-obsolete", IR(6, 4, 1, {SCSI_OP_PREVENT_ALLOW, 0, 0, 0, 0x02})},
+    {"read-capacity-lba-no-pmi",
+     IR(10, 2, -1, {SCSI_OP_READ_CAPACITY_10, 0, 0, 0, 0, 1})},
+    {"read-capacity16-bad-sa",
+     IR(16, 1, 4, {SCSI_OP_SERVICE_ACTION_IN_16, 0x11})},
+    {"maintenance-in-bad-sa", IR(12, 1, 4, {SCSI_OP_MAINTENANCE_IN, 0x0a})},
+    {"report-luns-short-alloc",
+     IR(12, 6, -1, {SCSI_OP_REPORT_LUNS, 0, 0, 0, 0, 0, 0, 0, 0, 15})},
+    {"report-luns-select",
+     IR(12, 2, -1, {SCSI_OP_REPORT_LUNS, 0, 0x10, 0, 0, 0, 0, 0, 1, 0})},
+    {"rsoc-bad-options",
+     IR(12, 2, 2, {SCSI_OP_MAINTENANCE_IN, 0x0c, 0x04, 0, 0, 0, 0, 0, 1, 0})},
+    {"rsoc-opcode-has-sa",
+     IR(12, 2, -1,
+        {SCSI_OP_MAINTENANCE_IN, 0x0c, 0x01, 0x9e, 0, 0, 0, 0, 1, 0})},
+    {"rsoc-opcode-without-sa",
+     IR(12, 2, -1,
+        {SCSI_OP_MAINTENANCE_IN, 0x0c, 0x02, 0x28, 0, 0, 0, 0, 1, 0})},
+    {"verify-bytchk-10b",
+     IR(10, 1, 2, {SCSI_OP_VERIFY_10, 0x04, 0, 0, 0, 0, 0, 0, 1})},
+    {"verify-vrprotect",
+     IR(16, 1, 5,
+        {SCSI_OP_VERIFY_16, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})},
+    {"write-verify-bytchk-11b",
+     IR(10, 1, 2, {SCSI_OP_WRITE_VERIFY_10, 0x06, 0, 0, 0, 0, 0, 0, 1})},
+    {"write-same-zero-blocks",
+     IR(10, 7, -1, {SCSI_OP_WRITE_SAME_10, 0, 0, 0, 0, 0, 0, 0, 0})},
+    {"write-same16-too-long",
+     IR(16, 10, -1,
+        {SCSI_OP_WRITE_SAME_16, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x02, 0, 1})},
+    {"write-same16-anchor",
+     IR(16, 1, 4,
+        {SCSI_OP_WRITE_SAME_16, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1})},
+    {"write-same-out-of-range",
+     {SCSI_OP_WRITE_SAME_16, 0x01, 0, 0, 0, 0, 0, 0, 0x3f, 0xff, 0, 0, 0, 2},
+     16,
+     .sense = SENSE_LBA_OUT_OF_RANGE,
+     .byte = -1},
+    {"unmap-anchor", IR(10, 1, 0, {SCSI_OP_UNMAP, 0x01, 0, 0, 0, 0, 0, 0, 24})},
+    {"unmap-reserved",
+     IR(10, 4, 0, {SCSI_OP_UNMAP, 0, 0, 0, 0x01, 0, 0, 0, 24})},
+    {"sync-cache-out-of-range",
+     {SCSI_OP_SYNCHRONIZE_CACHE_10, 0, 0, 0, 0x40, 0, 0, 0, 0},
+     10,
+     .sense = SENSE_LBA_OUT_OF_RANGE,
+     .byte = -1},
+    {"sync-cache16-sync-nv",
+     IR(16, 1, 2, {SCSI_OP_SYNCHRONIZE_CACHE_16, 0x04})},
 };
 
 static void test_cdb_errors(Fixture *f, gconstpointer data)
@@ -399,8 +423,8 @@ static void test_cdb_errors(Fixture *f, gconstpointer data)
         set_d_sense(f, desc);
         for (unsigned i = 0; i < G_N_ELEMENTS(err_cases); i++) {
             const ErrCase *c = &err_cases[i];
-            SCSIRequest *req = run_cmd(f, c->cdb, c->cdb_len, c->dir, c->len,
-                                       0);
+            SCSIRequest *req =
+                run_cmd(f, c->cdb, c->cdb_len, c->dir, c->len, 0);
 
             if (g_test_verbose()) {
                 g_test_message("%s (%s)", c->name, desc ? "desc" : "fixed");
@@ -412,8 +436,8 @@ static void test_cdb_errors(Fixture *f, gconstpointer data)
             if (scsi_sense_eq(c->sense, SENSE_DATA_PHASE_ERROR)) {
                 uint64_t need = (uint64_t)c->cdb[8] * BS;
                 g_assert_cmpuint(req->overrun, ==,
-                                 need - (c->dir == SCSI_XFER_TO_DEV ? c->len
-                                                                   : 0));
+                                 need -
+                                     (c->dir == SCSI_XFER_TO_DEV ? c->len : 0));
             }
         }
     }
@@ -422,16 +446,16 @@ static void test_cdb_errors(Fixture *f, gconstpointer data)
 /* The same sense byte for byte, in each format. */
 static void test_sense_layout(Fixture *f, gconstpointer data)
 {
-    static const uint8_t cdb[10] = { SCSI_OP_READ_10, 0x20, 0, 0, 0, 0, 0, 0,
-                                     1 };
+    static const uint8_t cdb[10] = {SCSI_OP_READ_10, 0x20, 0, 0, 0, 0, 0, 0, 1};
     SCSIRequest *req = run_in(f, cdb, 10, 512);
     static const uint8_t fixed[18] = {
-        0x70, 0, 0x05, 0, 0, 0, 0, 10, 0, 0, 0, 0, 0x24, 0x00, 0,
-        0xc0 | 0x08 | 5, 0x00, 0x01,
+        0x70, 0,    0x05, 0, 0,    0,    0, 10,
+        0,    0,    0,    0, 0x24, 0x00, 0, 0xc0 | 0x08 | 5,
+        0x00, 0x01,
     };
     static const uint8_t desc[16] = {
-        0x72, 0x05, 0x24, 0x00, 0, 0, 0, 8,
-        0x02, 0x06, 0, 0, 0xc0 | 0x08 | 5, 0x00, 0x01, 0,
+        0x72, 0x05, 0x24, 0x00, 0, 0, 0, 8, 0x02, 0x06, 0, 0, 0xc0 | 0x08 | 5,
+        0x00, 0x01, 0,
     };
 
     g_assert_cmpuint(req->sense_len, ==, sizeof(fixed));
@@ -474,8 +498,8 @@ static void check_inquiry(Fixture *f, SCSIRequest *req)
 
 static void check_vpd00(Fixture *f, SCSIRequest *req)
 {
-    static const uint8_t want[] = { 0, 0, 0, 6, 0x00, 0x80, 0x83, 0xb0, 0xb1,
-                                    0xb2 };
+    static const uint8_t want[] = {0,    0,    0,    6,    0x00,
+                                   0x80, 0x83, 0xb0, 0xb1, 0xb2};
     g_assert_true(memcmp(f->buf, want, sizeof(want)) == 0);
 }
 
@@ -514,7 +538,7 @@ static void check_vpdb0(Fixture *f, SCSIRequest *req)
 
     g_assert_cmpint(p[1], ==, 0xb0);
     g_assert_cmpint(scsi_be16(p + 2), ==, 0x3c);
-    g_assert_cmpint(p[4] & 1, ==, 1);                       /* WSNZ */
+    g_assert_cmpint(p[4] & 1, ==, 1); /* WSNZ */
     g_assert_cmpuint(scsi_be32(p + 8), ==, SDISK_MAX_XFER_BYTES / BS);
     g_assert_cmpuint(scsi_be32(p + 20), ==, SDISK_MAX_UNMAP_BYTES / BS);
     g_assert_cmpuint(scsi_be32(p + 24), ==, SDISK_MAX_UNMAP_DESC);
@@ -524,7 +548,7 @@ static void check_vpdb0(Fixture *f, SCSIRequest *req)
 static void check_vpdb1(Fixture *f, SCSIRequest *req)
 {
     g_assert_cmpint(f->buf[1], ==, 0xb1);
-    g_assert_cmpint(scsi_be16(f->buf + 4), ==, 1);      /* non-rotating */
+    g_assert_cmpint(scsi_be16(f->buf + 4), ==, 1); /* non-rotating */
 }
 
 static void check_vpdb2(Fixture *f, SCSIRequest *req)
@@ -532,7 +556,7 @@ static void check_vpdb2(Fixture *f, SCSIRequest *req)
     g_assert_cmpint(f->buf[1], ==, 0xb2);
     g_assert_cmpint(scsi_be16(f->buf + 2), ==, 4);
     g_assert_cmpint(f->buf[5], ==, 0x80 | 0x40 | 0x20 | 0x04);
-    g_assert_cmpint(f->buf[6] & 7, ==, 0x02);           /* thin */
+    g_assert_cmpint(f->buf[6] & 7, ==, 0x02); /* thin */
 }
 
 static void check_capacity10(Fixture *f, SCSIRequest *req)
@@ -545,7 +569,7 @@ static void check_capacity16(Fixture *f, SCSIRequest *req)
 {
     g_assert_cmpuint(scsi_be64(f->buf), ==, IMG_SIZE / BS - 1);
     g_assert_cmpuint(scsi_be32(f->buf + 8), ==, BS);
-    g_assert_cmpint(f->buf[14] & 0xc0, ==, 0xc0);       /* LBPME, LBPRZ */
+    g_assert_cmpint(f->buf[14] & 0xc0, ==, 0xc0); /* LBPME, LBPRZ */
 }
 
 static void check_mode_sense6_all(Fixture *f, SCSIRequest *req)
@@ -553,16 +577,16 @@ static void check_mode_sense6_all(Fixture *f, SCSIRequest *req)
     uint8_t *p = f->buf;
 
     g_assert_cmpint(p[0], ==, 4 + 8 + 20 + 12 - 1);
-    g_assert_cmpint(p[2], ==, 0x10);            /* DPOFUA, not WP */
+    g_assert_cmpint(p[2], ==, 0x10); /* DPOFUA, not WP */
     g_assert_cmpint(p[3], ==, 8);
     g_assert_cmpuint(scsi_be32(p + 4), ==, IMG_SIZE / BS);
     g_assert_cmpuint(scsi_be24(p + 9), ==, BS);
     g_assert_cmpint(p[12], ==, 0x08);
     g_assert_cmpint(p[13], ==, 0x12);
-    g_assert_cmpint(p[14], ==, 0x04);           /* WCE */
+    g_assert_cmpint(p[14], ==, 0x04); /* WCE */
     g_assert_cmpint(p[32], ==, 0x0a);
     g_assert_cmpint(p[33], ==, 0x0a);
-    g_assert_cmpint(p[34] & 0x04, ==, 0);       /* D_SENSE */
+    g_assert_cmpint(p[34] & 0x04, ==, 0); /* D_SENSE */
 }
 
 static void check_mode_sense10_long(Fixture *f, SCSIRequest *req)
@@ -570,7 +594,7 @@ static void check_mode_sense10_long(Fixture *f, SCSIRequest *req)
     uint8_t *p = f->buf;
 
     g_assert_cmpint(scsi_be16(p), ==, 8 + 16 + 20 - 2);
-    g_assert_cmpint(p[4] & 1, ==, 1);           /* LONGLBA */
+    g_assert_cmpint(p[4] & 1, ==, 1); /* LONGLBA */
     g_assert_cmpint(scsi_be16(p + 6), ==, 16);
     g_assert_cmpuint(scsi_be64(p + 8), ==, IMG_SIZE / BS);
     g_assert_cmpuint(scsi_be32(p + 20), ==, BS);
@@ -581,20 +605,20 @@ static void check_mode_sense_changeable(Fixture *f, SCSIRequest *req)
 {
     uint8_t *p = f->buf;
 
-    g_assert_cmpint(p[3], ==, 0);               /* DBD */
+    g_assert_cmpint(p[3], ==, 0); /* DBD */
     g_assert_cmpint(p[4], ==, 0x08);
-    g_assert_cmpint(p[6], ==, 0x04);            /* only WCE changeable */
+    g_assert_cmpint(p[6], ==, 0x04); /* only WCE changeable */
     for (int i = 7; i < 24; i++) {
         g_assert_cmpint(p[i], ==, 0);
     }
     g_assert_cmpint(p[24], ==, 0x0a);
-    g_assert_cmpint(p[26], ==, 0x04);           /* only D_SENSE */
+    g_assert_cmpint(p[26], ==, 0x04); /* only D_SENSE */
     g_assert_cmpint(p[27], ==, 0);
 }
 
 static void check_report_luns(Fixture *f, SCSIRequest *req)
 {
-    static const uint8_t want[16] = { 0, 0, 0, 8 };
+    static const uint8_t want[16] = {0, 0, 0, 8};
 
     g_assert_true(memcmp(f->buf, want, 16) == 0);
 }
@@ -633,7 +657,7 @@ static void check_rsoc_all(Fixture *f, SCSIRequest *req)
         if (d[0] == SCSI_OP_SERVICE_ACTION_IN_16) {
             seen_rc16 = true;
             g_assert_cmpint(scsi_be16(d + 2), ==, 0x10);
-            g_assert_cmpint(d[5], ==, 0x01);    /* SERVACTV */
+            g_assert_cmpint(d[5], ==, 0x01); /* SERVACTV */
         }
     }
     g_assert_true(seen_read16 && seen_rc16);
@@ -642,14 +666,14 @@ static void check_rsoc_all(Fixture *f, SCSIRequest *req)
 static void check_rsoc_all_timeouts(Fixture *f, SCSIRequest *req)
 {
     g_assert_cmpuint(scsi_be32(f->buf), ==, n_cmds() * 20);
-    g_assert_cmpint(f->buf[4 + 5], ==, 0x02);   /* CTDP */
+    g_assert_cmpint(f->buf[4 + 5], ==, 0x02); /* CTDP */
     g_assert_cmpint(scsi_be16(f->buf + 12), ==, 0x0a);
 }
 
 static void check_rsoc_read10(Fixture *f, SCSIRequest *req)
 {
-    static const uint8_t usage[10] = { 0x28, 0x1c, 0xff, 0xff, 0xff, 0xff,
-                                       0x1f, 0xff, 0xff, 0x04 };
+    static const uint8_t usage[10] = {0x28, 0x1c, 0xff, 0xff, 0xff,
+                                      0xff, 0x1f, 0xff, 0xff, 0x04};
     g_assert_cmpint(f->buf[1] & 0x07, ==, 0x03);
     g_assert_cmpint(scsi_be16(f->buf + 2), ==, 10);
     g_assert_true(memcmp(f->buf + 4, usage, 10) == 0);
@@ -670,70 +694,160 @@ static void check_rsoc_unsupported(Fixture *f, SCSIRequest *req)
 }
 
 static const OkCase ok_cases[] = {
-    { "tur", { 0 }, 6 },
-    { "inquiry", { SCSI_OP_INQUIRY, 0, 0, 0, 255 }, 6, 255, 96, 0,
-      check_inquiry },
-    { "inquiry-alloc-short", { SCSI_OP_INQUIRY, 0, 0, 0, 36 }, 6, 255, 36, 0,
-      check_inquiry },
-    { "inquiry-buffer-short", { SCSI_OP_INQUIRY, 0, 0, 0, 96 }, 6, 20, 20,
-      76 },
-    { "vpd-00", { SCSI_OP_INQUIRY, 1, 0x00, 0, 255 }, 6, 255, 10, 0,
-      check_vpd00 },
-    { "vpd-80", { SCSI_OP_INQUIRY, 1, 0x80, 0, 255 }, 6, 255, 13, 0,
-      check_vpd80 },
-    { "vpd-83", { SCSI_OP_INQUIRY, 1, 0x83, 0, 255 }, 6, 255, 53, 0,
-      check_vpd83 },
-    { "vpd-b0", { SCSI_OP_INQUIRY, 1, 0xb0, 0, 255 }, 6, 255, 64, 0,
-      check_vpdb0 },
-    { "vpd-b1", { SCSI_OP_INQUIRY, 1, 0xb1, 0, 255 }, 6, 255, 64, 0,
-      check_vpdb1 },
-    { "vpd-b2", { SCSI_OP_INQUIRY, 1, 0xb2, 0, 255 }, 6, 255, 8, 0,
-      check_vpdb2 },
-    { "read-capacity-10", { SCSI_OP_READ_CAPACITY_10 }, 10, 8, 8, 0,
-      check_capacity10 },
-    { "read-capacity-16", { SCSI_OP_SERVICE_ACTION_IN_16, 0x10, 0, 0, 0, 0,
-      0, 0, 0, 0, 0, 0, 0, 32 }, 16, 64, 32, 0, check_capacity16 },
-    { "read-capacity-16-alloc-12", { SCSI_OP_SERVICE_ACTION_IN_16, 0x10, 0, 0,
-      0, 0, 0, 0, 0, 0, 0, 0, 0, 12 }, 16, 64, 12, 0 },
-    { "mode-sense-6-all", { SCSI_OP_MODE_SENSE_6, 0, 0x3f, 0, 255 }, 6, 255,
-      44, 0, check_mode_sense6_all },
-    { "mode-sense-6-all-subpages", { SCSI_OP_MODE_SENSE_6, 0, 0x3f, 0xff,
-      255 }, 6, 255, 44, 0, check_mode_sense6_all },
-    { "mode-sense-10-llbaa", { SCSI_OP_MODE_SENSE_10, 0x10, 0x08, 0, 0, 0, 0,
-      0, 255 }, 10, 255, 44, 0, check_mode_sense10_long },
-    { "mode-sense-6-changeable", { SCSI_OP_MODE_SENSE_6, 0x08, 0x7f, 0,
-      255 }, 6, 255, 36, 0, check_mode_sense_changeable },
-    { "mode-sense-6-default-truncated", { SCSI_OP_MODE_SENSE_6, 0, 0xbf, 0,
-      4 }, 6, 255, 4, 0 },
-    { "report-luns", { SCSI_OP_REPORT_LUNS, 0, 0, 0, 0, 0, 0, 0, 1, 0 }, 12,
-      256, 16, 0, check_report_luns },
-    { "report-luns-well-known", { SCSI_OP_REPORT_LUNS, 0, 1, 0, 0, 0, 0, 0, 0,
-      16 }, 12, 256, 8, 0 },
-    { "request-sense", { SCSI_OP_REQUEST_SENSE, 0, 0, 0, 252 }, 6, 252, 18,
-      0, check_no_sense },
-    { "request-sense-desc", { SCSI_OP_REQUEST_SENSE, 1, 0, 0, 252 }, 6, 252,
-      8, 0, check_no_sense_desc },
-    { "prevent", { SCSI_OP_PREVENT_ALLOW, 0, 0, 0, 1 }, 6 },
-    { "allow", { SCSI_OP_PREVENT_ALLOW, 0, 0, 0, 0 }, 6 },
-    { "start", { SCSI_OP_START_STOP_UNIT, 1, 0, 0, 1 }, 6 },
-    { "sync-cache-10", { SCSI_OP_SYNCHRONIZE_CACHE_10, 0x02, 0, 0, 0, 0, 0,
-      0, 0 }, 10 },
-    { "sync-cache-16-range", { SCSI_OP_SYNCHRONIZE_CACHE_16, 0, 0, 0, 0, 0,
-      0, 0, 0, 0x10, 0, 0, 0, 0x10 }, 16 },
-    { "rsoc-all", { SCSI_OP_MAINTENANCE_IN, 0x0c, 0, 0, 0, 0, 0, 0, 4, 0 }, 12,
-      1024, 4 + 32 * 8, 0, check_rsoc_all },
-    { "rsoc-all-timeouts", { SCSI_OP_MAINTENANCE_IN, 0x0c, 0x80, 0, 0, 0, 0,
-      0, 4, 0 }, 12, 1024, 4 + 32 * 20, 0, check_rsoc_all_timeouts },
-    { "rsoc-read10", { SCSI_OP_MAINTENANCE_IN, 0x0c, 0x01, 0x28, 0, 0, 0, 0,
-      1, 0 }, 12, 256, 14, 0, check_rsoc_read10 },
-    { "rsoc-read-capacity-16", { SCSI_OP_MAINTENANCE_IN, 0x0c, 0x02, 0x9e, 0,
-      0x10, 0, 0, 1, 0 }, 12, 256, 20, 0, check_rsoc_rc16 },
-    { "rsoc-either", { SCSI_OP_MAINTENANCE_IN, 0x0c, 0x03, 0x2a, 0, 0, 0, 0,
-      1, 0 }, 12, 256, 14, 0 },
-    { "rsoc-unsupported", { SCSI_OP_MAINTENANCE_IN, 0x0c, 0x01, 0x02, 0, 0,
-      0, 0, 1, 0 }, 12, 256, 4, 0, check_rsoc_unsupported },
-    { "rsoc-truncated", { SCSI_OP_MAINTENANCE_IN, 0x0c, 0, 0, 0, 0, 0, 0, 0,
-      10 }, 12, 1024, 10, 0 },
+    {"tur", {0}, 6},
+    {"inquiry", {SCSI_OP_INQUIRY, 0, 0, 0, 255}, 6, 255, 96, 0, check_inquiry},
+    {"inquiry-alloc-short",
+     {SCSI_OP_INQUIRY, 0, 0, 0, 36},
+     6,
+     255,
+     36,
+     0,
+     check_inquiry},
+    {"inquiry-buffer-short", {SCSI_OP_INQUIRY, 0, 0, 0, 96}, 6, 20, 20, 76},
+    {"vpd-00", {SCSI_OP_INQUIRY, 1, 0x00, 0, 255}, 6, 255, 10, 0, check_vpd00},
+    {"vpd-80", {SCSI_OP_INQUIRY, 1, 0x80, 0, 255}, 6, 255, 13, 0, check_vpd80},
+    {"vpd-83", {SCSI_OP_INQUIRY, 1, 0x83, 0, 255}, 6, 255, 53, 0, check_vpd83},
+    {"vpd-b0", {SCSI_OP_INQUIRY, 1, 0xb0, 0, 255}, 6, 255, 64, 0, check_vpdb0},
+    {"vpd-b1", {SCSI_OP_INQUIRY, 1, 0xb1, 0, 255}, 6, 255, 64, 0, check_vpdb1},
+    {"vpd-b2", {SCSI_OP_INQUIRY, 1, 0xb2, 0, 255}, 6, 255, 8, 0, check_vpdb2},
+    {"read-capacity-10",
+     {SCSI_OP_READ_CAPACITY_10},
+     10,
+     8,
+     8,
+     0,
+     check_capacity10},
+    {"read-capacity-16",
+     {SCSI_OP_SERVICE_ACTION_IN_16, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32},
+     16,
+     64,
+     32,
+     0,
+     check_capacity16},
+    {"read-capacity-16-alloc-12",
+     {SCSI_OP_SERVICE_ACTION_IN_16, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 12},
+     16,
+     64,
+     12,
+     0},
+    {"mode-sense-6-all",
+     {SCSI_OP_MODE_SENSE_6, 0, 0x3f, 0, 255},
+     6,
+     255,
+     44,
+     0,
+     check_mode_sense6_all},
+    {"mode-sense-6-all-subpages",
+     {SCSI_OP_MODE_SENSE_6, 0, 0x3f, 0xff, 255},
+     6,
+     255,
+     44,
+     0,
+     check_mode_sense6_all},
+    {"mode-sense-10-llbaa",
+     {SCSI_OP_MODE_SENSE_10, 0x10, 0x08, 0, 0, 0, 0, 0, 255},
+     10,
+     255,
+     44,
+     0,
+     check_mode_sense10_long},
+    {"mode-sense-6-changeable",
+     {SCSI_OP_MODE_SENSE_6, 0x08, 0x7f, 0, 255},
+     6,
+     255,
+     36,
+     0,
+     check_mode_sense_changeable},
+    {"mode-sense-6-default-truncated",
+     {SCSI_OP_MODE_SENSE_6, 0, 0xbf, 0, 4},
+     6,
+     255,
+     4,
+     0},
+    {"report-luns",
+     {SCSI_OP_REPORT_LUNS, 0, 0, 0, 0, 0, 0, 0, 1, 0},
+     12,
+     256,
+     16,
+     0,
+     check_report_luns},
+    {"report-luns-well-known",
+     {SCSI_OP_REPORT_LUNS, 0, 1, 0, 0, 0, 0, 0, 0, 16},
+     12,
+     256,
+     8,
+     0},
+    {"request-sense",
+     {SCSI_OP_REQUEST_SENSE, 0, 0, 0, 252},
+     6,
+     252,
+     18,
+     0,
+     check_no_sense},
+    {"request-sense-desc",
+     {SCSI_OP_REQUEST_SENSE, 1, 0, 0, 252},
+     6,
+     252,
+     8,
+     0,
+     check_no_sense_desc},
+    {"prevent", {SCSI_OP_PREVENT_ALLOW, 0, 0, 0, 1}, 6},
+    {"allow", {SCSI_OP_PREVENT_ALLOW, 0, 0, 0, 0}, 6},
+    {"start", {SCSI_OP_START_STOP_UNIT, 1, 0, 0, 1}, 6},
+    {"sync-cache-10",
+     {SCSI_OP_SYNCHRONIZE_CACHE_10, 0x02, 0, 0, 0, 0, 0, 0, 0},
+     10},
+    {"sync-cache-16-range",
+     {SCSI_OP_SYNCHRONIZE_CACHE_16, 0, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 0, 0,
+      0x10},
+     16},
+    {"rsoc-all",
+     {SCSI_OP_MAINTENANCE_IN, 0x0c, 0, 0, 0, 0, 0, 0, 4, 0},
+     12,
+     1024,
+     4 + 32 * 8,
+     0,
+     check_rsoc_all},
+    {"rsoc-all-timeouts",
+     {SCSI_OP_MAINTENANCE_IN, 0x0c, 0x80, 0, 0, 0, 0, 0, 4, 0},
+     12,
+     1024,
+     4 + 32 * 20,
+     0,
+     check_rsoc_all_timeouts},
+    {"rsoc-read10",
+     {SCSI_OP_MAINTENANCE_IN, 0x0c, 0x01, 0x28, 0, 0, 0, 0, 1, 0},
+     12,
+     256,
+     14,
+     0,
+     check_rsoc_read10},
+    {"rsoc-read-capacity-16",
+     {SCSI_OP_MAINTENANCE_IN, 0x0c, 0x02, 0x9e, 0, 0x10, 0, 0, 1, 0},
+     12,
+     256,
+     20,
+     0,
+     check_rsoc_rc16},
+    {"rsoc-either",
+     {SCSI_OP_MAINTENANCE_IN, 0x0c, 0x03, 0x2a, 0, 0, 0, 0, 1, 0},
+     12,
+     256,
+     14,
+     0},
+    {"rsoc-unsupported",
+     {SCSI_OP_MAINTENANCE_IN, 0x0c, 0x01, 0x02, 0, 0, 0, 0, 1, 0},
+     12,
+     256,
+     4,
+     0,
+     check_rsoc_unsupported},
+    {"rsoc-truncated",
+     {SCSI_OP_MAINTENANCE_IN, 0x0c, 0, 0, 0, 0, 0, 0, 0, 10},
+     12,
+     1024,
+     10,
+     0},
 };
 
 static void test_ok_cases(Fixture *f, gconstpointer data)
@@ -750,9 +864,11 @@ static void test_ok_cases(Fixture *f, gconstpointer data)
     for (unsigned i = 0; i < G_N_ELEMENTS(ok_cases); i++) {
         const OkCase *c = &ok_cases[i];
         Cmd cmd = {
-            .target = 1, .dir = c->sg_len ? SCSI_XFER_FROM_DEV
-                                         : SCSI_XFER_NONE,
-            .gpa = f->gpa, .len = c->sg_len, .initiator = 7,
+            .target = 1,
+            .dir = c->sg_len ? SCSI_XFER_FROM_DEV : SCSI_XFER_NONE,
+            .gpa = f->gpa,
+            .len = c->sg_len,
+            .initiator = 7,
         };
         SCSIRequest *req;
 
@@ -801,11 +917,11 @@ typedef struct RwCase {
 } RwCase;
 
 static const RwCase rw_cases[] = {
-    { "6", SCSI_OP_READ_6, SCSI_OP_WRITE_6, 0x1234, 7 },
-    { "6-256-blocks", SCSI_OP_READ_6, SCSI_OP_WRITE_6, 100, 256 },
-    { "10", SCSI_OP_READ_10, SCSI_OP_WRITE_10, 9, 16 },
-    { "12", SCSI_OP_READ_12, SCSI_OP_WRITE_12, 16383 - 40, 40 },
-    { "16", SCSI_OP_READ_16, SCSI_OP_WRITE_16, 5000, 1000 },
+    {"6", SCSI_OP_READ_6, SCSI_OP_WRITE_6, 0x1234, 7},
+    {"6-256-blocks", SCSI_OP_READ_6, SCSI_OP_WRITE_6, 100, 256},
+    {"10", SCSI_OP_READ_10, SCSI_OP_WRITE_10, 9, 16},
+    {"12", SCSI_OP_READ_12, SCSI_OP_WRITE_12, 16383 - 40, 40},
+    {"16", SCSI_OP_READ_16, SCSI_OP_WRITE_16, 5000, 1000},
 };
 
 static void make_rw_cdb(uint8_t *cdb, uint8_t op, uint64_t lba, uint32_t n,
@@ -903,13 +1019,15 @@ static void test_sg_list(Fixture *f, gconstpointer data)
 {
     /* 700 + 1 + 1347 = 2048 bytes: four blocks in three pieces. */
     DmaSgEntry sg[3] = {
-        { f->gpa + 100, 700 }, { f->gpa2 + 3, 1 }, { f->gpa + 4096, 1347 },
+        {f->gpa + 100, 700},
+        {f->gpa2 + 3, 1},
+        {f->gpa + 4096, 1347},
     };
     const uint64_t total = 4 * BS;
     uint8_t cdb[16];
     uint8_t src[4 * BS], img[4 * BS];
-    SCSICommand cmd = { .tag = 99, .cdb = cdb, .cdb_len = 10, .sg = sg,
-                        .nsg = 3 };
+    SCSICommand cmd = {
+        .tag = 99, .cdb = cdb, .cdb_len = 10, .sg = sg, .nsg = 3};
     SCSIRequest *req;
 
     pattern(src, total, 9);
@@ -980,11 +1098,11 @@ static void dma_after(const BndAccess *a, void *opaque)
  * SG outside RAM are DMA errors. */
 static void test_dma(Fixture *f, gconstpointer data)
 {
-    DmaCounter cnt = { 0 };
-    BndHook hook = { "test", dma_before, dma_after, &cnt };
+    DmaCounter cnt = {0};
+    BndHook hook = {"test", dma_before, dma_after, &cnt};
     uint8_t cdb[16];
     SCSIRequest *req;
-    Cmd c = { .dir = SCSI_XFER_TO_DEV, .gpa = ram_size - 512, .len = 1024 };
+    Cmd c = {.dir = SCSI_XFER_TO_DEV, .gpa = ram_size - 512, .len = 1024};
     uint8_t img[1024];
 
     g_assert_true(bnd_hook_add(&hook));
@@ -1035,21 +1153,20 @@ typedef struct VerifyCase {
     uint8_t op;
     uint8_t byte1;
     uint32_t n;
-    int corrupt;        /* byte of data-out to change, -1 none */
+    int corrupt; /* byte of data-out to change, -1 none */
     bool good;
     uint64_t info;
 } VerifyCase;
 
 static const VerifyCase verify_cases[] = {
-    { "medium", SCSI_OP_VERIFY_10, 0x00, 8, -1, true },
-    { "bytchk-match", SCSI_OP_VERIFY_16, 0x02, 8, -1, true },
-    { "bytchk-miscompare", SCSI_OP_VERIFY_10, 0x02, 8, 1300, false, 1300 },
-    { "bytchk-one-block", SCSI_OP_VERIFY_12, 0x06, 8, -1, true },
-    { "bytchk-one-block-miscompare", SCSI_OP_VERIFY_10, 0x06, 8, 5, false,
-      5 },
-    { "write-verify", SCSI_OP_WRITE_VERIFY_10, 0x00, 8, -1, true },
-    { "write-verify-bytchk", SCSI_OP_WRITE_VERIFY_16, 0x02, 8, -1, true },
-    { "write-verify-12", SCSI_OP_WRITE_VERIFY_12, 0x12, 3, -1, true },
+    {"medium", SCSI_OP_VERIFY_10, 0x00, 8, -1, true},
+    {"bytchk-match", SCSI_OP_VERIFY_16, 0x02, 8, -1, true},
+    {"bytchk-miscompare", SCSI_OP_VERIFY_10, 0x02, 8, 1300, false, 1300},
+    {"bytchk-one-block", SCSI_OP_VERIFY_12, 0x06, 8, -1, true},
+    {"bytchk-one-block-miscompare", SCSI_OP_VERIFY_10, 0x06, 8, 5, false, 5},
+    {"write-verify", SCSI_OP_WRITE_VERIFY_10, 0x00, 8, -1, true},
+    {"write-verify-bytchk", SCSI_OP_WRITE_VERIFY_16, 0x02, 8, -1, true},
+    {"write-verify-12", SCSI_OP_WRITE_VERIFY_12, 0x12, 3, -1, true},
 };
 
 static void test_verify(Fixture *f, gconstpointer data)
@@ -1104,7 +1221,7 @@ static void test_write_same(Fixture *f, gconstpointer data)
 {
     g_autofree uint8_t *img = g_malloc(300 * BS);
     uint8_t block[BS];
-    uint8_t cdb[16] = { 0 };
+    uint8_t cdb[16] = {0};
     SCSIRequest *req;
 
     /* WRITE SAME(10) of a pattern over 300 blocks. */
@@ -1164,24 +1281,24 @@ typedef struct UnmapCase {
     unsigned ndesc;
     uint64_t lba;
     uint32_t n;
-    SCSISense sense;        /* SENSE_NO_SENSE: GOOD */
+    SCSISense sense; /* SENSE_NO_SENSE: GOOD */
     int byte;
 } UnmapCase;
 
 static const UnmapCase unmap_cases[] = {
-    { "one", 24, 22, 16, 0, 1, 2000, 64, SENSE_NO_SENSE, -1 },
-    { "two", 40, 38, 32, 0, 2, 3000, 8, SENSE_NO_SENSE, -1 },
-    { "partial-descriptor-ignored", 30, 28, 22, 0, 1, 4000, 8,
-      SENSE_NO_SENSE, -1 },
-    { "empty-list", 0, 0, 0, 0, 0, 0, 0, SENSE_NO_SENSE, -1 },
-    { "short-list", 4, 2, 0, 0, 0, 0, 0, SENSE_PARAM_LIST_LENGTH, -1 },
-    { "data-length-too-big", 24, 30, 16, 0, 1, 0, 1, SENSE_INVALID_PARAM, 0 },
-    { "bd-length-too-big", 24, 22, 32, 0, 1, 0, 1, SENSE_INVALID_PARAM, 2 },
-    { "reserved-header", 24, 22, 16, 1, 1, 0, 1, SENSE_INVALID_PARAM, 4 },
-    { "out-of-range", 24, 22, 16, 0, 1, IMG_SIZE / BS - 1, 2,
-      SENSE_LBA_OUT_OF_RANGE, -1 },
-    { "too-many-blocks", 24, 22, 16, 0, 1, 0, SDISK_MAX_UNMAP_BYTES / BS + 1,
-      SENSE_LBA_OUT_OF_RANGE, -1 },
+    {"one", 24, 22, 16, 0, 1, 2000, 64, SENSE_NO_SENSE, -1},
+    {"two", 40, 38, 32, 0, 2, 3000, 8, SENSE_NO_SENSE, -1},
+    {"partial-descriptor-ignored", 30, 28, 22, 0, 1, 4000, 8, SENSE_NO_SENSE,
+     -1},
+    {"empty-list", 0, 0, 0, 0, 0, 0, 0, SENSE_NO_SENSE, -1},
+    {"short-list", 4, 2, 0, 0, 0, 0, 0, SENSE_PARAM_LIST_LENGTH, -1},
+    {"data-length-too-big", 24, 30, 16, 0, 1, 0, 1, SENSE_INVALID_PARAM, 0},
+    {"bd-length-too-big", 24, 22, 32, 0, 1, 0, 1, SENSE_INVALID_PARAM, 2},
+    {"reserved-header", 24, 22, 16, 1, 1, 0, 1, SENSE_INVALID_PARAM, 4},
+    {"out-of-range", 24, 22, 16, 0, 1, IMG_SIZE / BS - 1, 2,
+     SENSE_LBA_OUT_OF_RANGE, -1},
+    {"too-many-blocks", 24, 22, 16, 0, 1, 0, SDISK_MAX_UNMAP_BYTES / BS + 1,
+     SENSE_LBA_OUT_OF_RANGE, -1},
 };
 
 static void test_unmap(Fixture *f, gconstpointer data)
@@ -1190,7 +1307,7 @@ static void test_unmap(Fixture *f, gconstpointer data)
 
     for (unsigned i = 0; i < G_N_ELEMENTS(unmap_cases); i++) {
         const UnmapCase *c = &unmap_cases[i];
-        uint8_t cdb[10] = { SCSI_OP_UNMAP };
+        uint8_t cdb[10] = {SCSI_OP_UNMAP};
         uint8_t *p = f->buf;
         SCSIRequest *req;
 
@@ -1212,8 +1329,8 @@ static void test_unmap(Fixture *f, gconstpointer data)
         if (scsi_sense_eq(c->sense, SENSE_NO_SENSE)) {
             assert_good(req);
             if (c->n) {
-                g_assert_cmpint(blk_pread(f->blk, c->lba * BS, img,
-                                          c->n * BS), ==, 0);
+                g_assert_cmpint(blk_pread(f->blk, c->lba * BS, img, c->n * BS),
+                                ==, 0);
                 for (uint64_t b = 0; b < c->n * BS; b++) {
                     g_assert_cmpint(img[b], ==, 0);
                 }
@@ -1229,7 +1346,7 @@ static void test_unmap_too_many(Fixture *f, gconstpointer data)
 {
     unsigned n = SDISK_MAX_UNMAP_DESC + 1;
     uint16_t plen = 8 + 16 * n;
-    uint8_t cdb[10] = { SCSI_OP_UNMAP };
+    uint8_t cdb[10] = {SCSI_OP_UNMAP};
     SCSIRequest *req;
 
     memset(f->buf, 0, plen);
@@ -1250,57 +1367,138 @@ typedef struct SelectCase {
     bool ten;
     uint8_t data[48];
     uint8_t len;
-    SCSISense sense;        /* SENSE_NO_SENSE: GOOD */
+    SCSISense sense; /* SENSE_NO_SENSE: GOOD */
     int byte, bit;
 } SelectCase;
 
 /* Header (6): 4 bytes; block descriptor 8; caching page 20. */
-#define CACHING_PAGE(wce) 0x08, 0x12, (wce) ? 0x04 : 0, 0, 0, 0, 0, 0, 0, 0, \
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0
+#define CACHING_PAGE(wce)                                                      \
+    0x08, 0x12, (wce) ? 0x04 : 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, \
+        0, 0
 
 static const SelectCase select_cases[] = {
-    { "wce-off", false, { 0, 0, 0, 0, CACHING_PAGE(0) }, 24, SENSE_NO_SENSE,
-      -1, -1 },
-    { "with-block-descriptor", false, { 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0x02,
-      0x00, CACHING_PAGE(1) }, 32, SENSE_NO_SENSE, -1, -1 },
-    { "ten-long-lba", true, { 0, 0, 0, 0, 1, 0, 0, 16, 0, 0, 0, 0, 0, 0, 0x40,
-      0, 0, 0, 0, 0, 0, 0, 0x02, 0x00 }, 24, SENSE_NO_SENSE, -1, -1 },
-    { "bad-block-length", false, { 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0x10, 0x00 },
-      12, SENSE_INVALID_PARAM, 9, -1 },
-    { "bad-block-count", false, { 0, 0, 0, 8, 0, 0, 0, 5, 0, 0, 0x02, 0x00 },
-      12, SENSE_INVALID_PARAM, 4, -1 },
-    { "mode-data-length-set", false, { 23, 0, 0, 0, CACHING_PAGE(0) }, 24,
-      SENSE_INVALID_PARAM, 0, -1 },
-    { "medium-type", false, { 0, 1, 0, 0 }, 4, SENSE_INVALID_PARAM, 1, -1 },
-    { "bd-length", false, { 0, 0, 0, 4, 0, 0, 0, 0 }, 8, SENSE_INVALID_PARAM,
-      3, -1 },
-    { "not-changeable-bit", false, { 0, 0, 0, 0, 0x08, 0x12, 0x05 }, 24,
-      SENSE_INVALID_PARAM, 6, 0 },
-    { "not-changeable-byte", false, { 0, 0, 0, 0, 0x08, 0x12, 0x04, 0, 0,
-      0, 0, 0, 0x80 }, 24, SENSE_INVALID_PARAM, 12, 7 },
-    { "page-length", false, { 0, 0, 0, 0, 0x08, 0x10 }, 22,
-      SENSE_INVALID_PARAM, 5, -1 },
-    { "unknown-page", false, { 0, 0, 0, 0, 0x1c, 0x0a }, 16,
-      SENSE_INVALID_PARAM, 4, 5 },
-    { "subpage-format", false, { 0, 0, 0, 0, 0x48, 0x12 }, 24,
-      SENSE_INVALID_PARAM, 4, 6 },
-    { "truncated-page", false, { 0, 0, 0, 0, 0x08, 0x12, 0x04 }, 10,
-      SENSE_PARAM_LIST_LENGTH, -1, -1 },
-    { "short-header", true, { 0, 0, 0, 0 }, 4, SENSE_PARAM_LIST_LENGTH, -1,
-      -1 },
-    { "lone-byte", false, { 0, 0, 0, 0, 0x08 }, 5, SENSE_PARAM_LIST_LENGTH,
-      -1, -1 },
-    { "control-d-sense", false, { 0, 0, 0, 0, 0x0a, 0x0a, 0x04, 0x10 }, 16,
-      SENSE_NO_SENSE, -1, -1 },
-    { "control-not-changeable", false, { 0, 0, 0, 0, 0x0a, 0x0a, 0x00, 0x00 },
-      16, SENSE_INVALID_PARAM, 7, 4 },
+    {"wce-off",
+     false,
+     {0, 0, 0, 0, CACHING_PAGE(0)},
+     24,
+     SENSE_NO_SENSE,
+     -1,
+     -1},
+    {"with-block-descriptor",
+     false,
+     {0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0x02, 0x00, CACHING_PAGE(1)},
+     32,
+     SENSE_NO_SENSE,
+     -1,
+     -1},
+    {"ten-long-lba",
+     true,
+     {0, 0, 0,    0, 1, 0, 0, 16, 0, 0, 0,    0,
+      0, 0, 0x40, 0, 0, 0, 0, 0,  0, 0, 0x02, 0x00},
+     24,
+     SENSE_NO_SENSE,
+     -1,
+     -1},
+    {"bad-block-length",
+     false,
+     {0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0x10, 0x00},
+     12,
+     SENSE_INVALID_PARAM,
+     9,
+     -1},
+    {"bad-block-count",
+     false,
+     {0, 0, 0, 8, 0, 0, 0, 5, 0, 0, 0x02, 0x00},
+     12,
+     SENSE_INVALID_PARAM,
+     4,
+     -1},
+    {"mode-data-length-set",
+     false,
+     {23, 0, 0, 0, CACHING_PAGE(0)},
+     24,
+     SENSE_INVALID_PARAM,
+     0,
+     -1},
+    {"medium-type", false, {0, 1, 0, 0}, 4, SENSE_INVALID_PARAM, 1, -1},
+    {"bd-length",
+     false,
+     {0, 0, 0, 4, 0, 0, 0, 0},
+     8,
+     SENSE_INVALID_PARAM,
+     3,
+     -1},
+    {"not-changeable-bit",
+     false,
+     {0, 0, 0, 0, 0x08, 0x12, 0x05},
+     24,
+     SENSE_INVALID_PARAM,
+     6,
+     0},
+    {"not-changeable-byte",
+     false,
+     {0, 0, 0, 0, 0x08, 0x12, 0x04, 0, 0, 0, 0, 0, 0x80},
+     24,
+     SENSE_INVALID_PARAM,
+     12,
+     7},
+    {"page-length",
+     false,
+     {0, 0, 0, 0, 0x08, 0x10},
+     22,
+     SENSE_INVALID_PARAM,
+     5,
+     -1},
+    {"unknown-page",
+     false,
+     {0, 0, 0, 0, 0x1c, 0x0a},
+     16,
+     SENSE_INVALID_PARAM,
+     4,
+     5},
+    {"subpage-format",
+     false,
+     {0, 0, 0, 0, 0x48, 0x12},
+     24,
+     SENSE_INVALID_PARAM,
+     4,
+     6},
+    {"truncated-page",
+     false,
+     {0, 0, 0, 0, 0x08, 0x12, 0x04},
+     10,
+     SENSE_PARAM_LIST_LENGTH,
+     -1,
+     -1},
+    {"short-header", true, {0, 0, 0, 0}, 4, SENSE_PARAM_LIST_LENGTH, -1, -1},
+    {"lone-byte",
+     false,
+     {0, 0, 0, 0, 0x08},
+     5,
+     SENSE_PARAM_LIST_LENGTH,
+     -1,
+     -1},
+    {"control-d-sense",
+     false,
+     {0, 0, 0, 0, 0x0a, 0x0a, 0x04, 0x10},
+     16,
+     SENSE_NO_SENSE,
+     -1,
+     -1},
+    {"control-not-changeable",
+     false,
+     {0, 0, 0, 0, 0x0a, 0x0a, 0x00, 0x00},
+     16,
+     SENSE_INVALID_PARAM,
+     7,
+     4},
 };
 
 static void test_mode_select(Fixture *f, gconstpointer data)
 {
     for (unsigned i = 0; i < G_N_ELEMENTS(select_cases); i++) {
         const SelectCase *c = &select_cases[i];
-        uint8_t cdb[10] = { 0 };
+        uint8_t cdb[10] = {0};
         SCSIRequest *req;
 
         cdb[0] = c->ten ? SCSI_OP_MODE_SELECT_10 : SCSI_OP_MODE_SELECT_6;
@@ -1322,8 +1520,9 @@ static void test_mode_select(Fixture *f, gconstpointer data)
             assert_sense(req, c->sense, c->byte, c->bit, false, false);
         }
         /* Back to defaults for the next case. */
-        g_assert_cmpint(scsi_bus_tmf(f->hba.bus, SCSI_TMF_LUN_RESET, 0, 0, 0,
-                                     0), ==, SCSI_TMF_RESP_COMPLETE);
+        g_assert_cmpint(
+            scsi_bus_tmf(f->hba.bus, SCSI_TMF_LUN_RESET, 0, 0, 0, 0), ==,
+            SCSI_TMF_RESP_COMPLETE);
         clear_ua(f, 0);
     }
 }
@@ -1332,16 +1531,15 @@ static void test_mode_select(Fixture *f, gconstpointer data)
  * change is a unit attention for everyone but the sender. */
 static void test_mode_change_ua(Fixture *f, gconstpointer data)
 {
-    static const uint8_t sel[6] = { SCSI_OP_MODE_SELECT_6, 0x10, 0, 0, 24 };
-    static const uint8_t sense6[6] = { SCSI_OP_MODE_SENSE_6, 0x08, 0x08, 0,
-                                       255 };
-    static const uint8_t tur[6] = { 0 };
+    static const uint8_t sel[6] = {SCSI_OP_MODE_SELECT_6, 0x10, 0, 0, 24};
+    static const uint8_t sense6[6] = {SCSI_OP_MODE_SENSE_6, 0x08, 0x08, 0, 255};
+    static const uint8_t tur[6] = {0};
     SCSIRequest *req;
 
     clear_ua(f, 1);
     g_assert_true(blk_write_cache(f->blk));
     memset(f->buf, 0, 24);
-    memcpy(f->buf + 4, (uint8_t[]){ 0x08, 0x12, 0x00 }, 3);
+    memcpy(f->buf + 4, (uint8_t[]){0x08, 0x12, 0x00}, 3);
     assert_good(run_out(f, sel, 6, 24));
     g_assert_false(blk_write_cache(f->blk));
     req = run_in(f, sense6, 6, 255);
@@ -1360,7 +1558,7 @@ static void test_mode_change_ua(Fixture *f, gconstpointer data)
     assert_good(run_cmd(f, tur, 6, SCSI_XFER_NONE, 0, 9));
     /* Same values again: no change, no UA. */
     memset(f->buf, 0, 24);
-    memcpy(f->buf + 4, (uint8_t[]){ 0x08, 0x12, 0x00 }, 3);
+    memcpy(f->buf + 4, (uint8_t[]){0x08, 0x12, 0x00}, 3);
     assert_good(run_out(f, sel, 6, 24));
     assert_good(run_cmd(f, tur, 6, SCSI_XFER_NONE, 0, 1));
     /* A LUN reset restores the default (WCE on). */
@@ -1372,13 +1570,13 @@ static void test_mode_change_ua(Fixture *f, gconstpointer data)
 
 static void test_unit_attention(Fixture *f, gconstpointer data)
 {
-    static const uint8_t tur[6] = { 0 };
-    static const uint8_t inq[6] = { SCSI_OP_INQUIRY, 0, 0, 0, 36 };
-    static const uint8_t luns[12] = { SCSI_OP_REPORT_LUNS, 0, 0, 0, 0, 0, 0,
-                                      0, 0, 16 };
-    static const uint8_t rs[6] = { SCSI_OP_REQUEST_SENSE, 0, 0, 0, 18 };
-    static const uint8_t rs_desc[6] = { SCSI_OP_REQUEST_SENSE, 1, 0, 0, 32 };
-    static const uint8_t bad[6] = { 0x02 };
+    static const uint8_t tur[6] = {0};
+    static const uint8_t inq[6] = {SCSI_OP_INQUIRY, 0, 0, 0, 36};
+    static const uint8_t luns[12] = {
+        SCSI_OP_REPORT_LUNS, 0, 0, 0, 0, 0, 0, 0, 0, 16};
+    static const uint8_t rs[6] = {SCSI_OP_REQUEST_SENSE, 0, 0, 0, 18};
+    static const uint8_t rs_desc[6] = {SCSI_OP_REQUEST_SENSE, 1, 0, 0, 32};
+    static const uint8_t bad[6] = {0x02};
     SCSIRequest *req;
     SCSISenseInfo si;
 
@@ -1426,14 +1624,14 @@ static void test_unit_attention(Fixture *f, gconstpointer data)
 /* A reset replaces a queued mode-change UA. */
 static void test_ua_reset_supersedes(Fixture *f, gconstpointer data)
 {
-    static const uint8_t tur[6] = { 0 };
+    static const uint8_t tur[6] = {0};
 
     clear_ua(f, 1);
     scsi_device_queue_ua(scsi_disk_device(f->disk), SENSE_MODE_CHANGED, true,
                          0);
     scsi_bus_tmf(f->hba.bus, SCSI_TMF_LUN_RESET, 0, 0, 0, 0);
-    assert_sense(run_cmd(f, tur, 6, SCSI_XFER_NONE, 0, 1), SENSE_RESET, -1,
-                 -1, false, false);
+    assert_sense(run_cmd(f, tur, 6, SCSI_XFER_NONE, 0, 1), SENSE_RESET, -1, -1,
+                 false, false);
     assert_good(run_cmd(f, tur, 6, SCSI_XFER_NONE, 0, 1));
 }
 
@@ -1441,11 +1639,11 @@ static void test_ua_reset_supersedes(Fixture *f, gconstpointer data)
 
 static void test_start_stop(Fixture *f, gconstpointer data)
 {
-    static const uint8_t stop[6] = { SCSI_OP_START_STOP_UNIT, 0, 0, 0, 0 };
-    static const uint8_t start[6] = { SCSI_OP_START_STOP_UNIT, 0, 0, 0, 1 };
-    static const uint8_t tur[6] = { 0 };
-    static const uint8_t inq[6] = { SCSI_OP_INQUIRY, 0, 0, 0, 36 };
-    static const uint8_t rs[6] = { SCSI_OP_REQUEST_SENSE, 0, 0, 0, 18 };
+    static const uint8_t stop[6] = {SCSI_OP_START_STOP_UNIT, 0, 0, 0, 0};
+    static const uint8_t start[6] = {SCSI_OP_START_STOP_UNIT, 0, 0, 0, 1};
+    static const uint8_t tur[6] = {0};
+    static const uint8_t inq[6] = {SCSI_OP_INQUIRY, 0, 0, 0, 36};
+    static const uint8_t rs[6] = {SCSI_OP_REQUEST_SENSE, 0, 0, 0, 18};
     uint8_t rd[16], img[512];
     SCSIRequest *req;
     SCSISenseInfo si;
@@ -1460,8 +1658,8 @@ static void test_start_stop(Fixture *f, gconstpointer data)
     assert_sense(run_none(f, tur, 6), SENSE_NOT_READY_START_REQUIRED, -1, -1,
                  false, false);
     make_rw_cdb(rd, SCSI_OP_READ_10, 0, 1, 0);
-    assert_sense(run_in(f, rd, 10, BS), SENSE_NOT_READY_START_REQUIRED, -1,
-                 -1, false, false);
+    assert_sense(run_in(f, rd, 10, BS), SENSE_NOT_READY_START_REQUIRED, -1, -1,
+                 false, false);
     assert_good(run_in(f, inq, 6, 36));
     req = run_in(f, rs, 6, 18);
     assert_good(req);
@@ -1478,7 +1676,7 @@ static void test_start_stop(Fixture *f, gconstpointer data)
 
 static void test_scsi_power_cut(Fixture *f, gconstpointer data)
 {
-    static const uint8_t sync[10] = { SCSI_OP_SYNCHRONIZE_CACHE_10 };
+    static const uint8_t sync[10] = {SCSI_OP_SYNCHRONIZE_CACHE_10};
     uint8_t cdb[16], img[BS];
 
     /* LBA 0 cached then synced, 1 FUA, 2 cached only, 3 FUA via (16). */
@@ -1497,7 +1695,7 @@ static void test_scsi_power_cut(Fixture *f, gconstpointer data)
     assert_good(run_out(f, cdb, 16, BS));
     blk_power_cut(f->blk);
     for (int i = 0; i < 4; i++) {
-        static const uint8_t want[4] = { 0x01, 0x02, 0x00, 0x04 };
+        static const uint8_t want[4] = {0x01, 0x02, 0x00, 0x04};
         g_assert_cmpint(blk_pread(f->blk, i * 8 * BS, img, BS), ==, 0);
         g_assert_cmpint(img[0], ==, want[i]);
         g_assert_cmpint(img[BS - 1], ==, want[i]);
@@ -1506,10 +1704,9 @@ static void test_scsi_power_cut(Fixture *f, gconstpointer data)
 
 static void test_wce_off_prop(void)
 {
-    Fixture fx = { 0 }, *f = &fx;
+    Fixture fx = {0}, *f = &fx;
     SCSIDiskProps props = SCSI_DISK_PROPS_DEFAULT;
-    static const uint8_t sense6[6] = { SCSI_OP_MODE_SENSE_6, 0x08, 0x08, 0,
-                                       255 };
+    static const uint8_t sense6[6] = {SCSI_OP_MODE_SENSE_6, 0x08, 0x08, 0, 255};
     uint8_t cdb[16], img[BS];
 
     props.wce = false;
@@ -1540,18 +1737,18 @@ typedef struct IoErrCase {
 } IoErrCase;
 
 static const IoErrCase ioerr_cases[] = {
-    { "read-eio", EIO, BLK_OP_BIT(BLK_OP_READ), SCSI_OP_READ_10, 100, 8,
-      SENSE_READ_ERROR, true, 104 },
-    { "write-eio", EIO, BLK_OP_BIT(BLK_OP_WRITE), SCSI_OP_WRITE_16, 100, 8,
-      SENSE_WRITE_ERROR, true, 104 },
-    { "write-enospc", ENOSPC, BLK_OP_BIT(BLK_OP_WRITE), SCSI_OP_WRITE_10,
-      100, 8, SENSE_SPACE_ALLOC_FAILED, false },
-    { "verify-eio", EIO, BLK_OP_BIT(BLK_OP_READ), SCSI_OP_VERIFY_10, 104, 8,
-      SENSE_READ_ERROR, true, 104 },
-    { "sync-cache-eio", EIO, BLK_OP_BIT(BLK_OP_FLUSH),
-      SCSI_OP_SYNCHRONIZE_CACHE_10, 0, 0, SENSE_WRITE_ERROR, false },
-    { "unmap-eio", EIO, BLK_OP_BIT(BLK_OP_DISCARD), SCSI_OP_UNMAP, 100, 8,
-      SENSE_WRITE_ERROR, true, 104 },
+    {"read-eio", EIO, BLK_OP_BIT(BLK_OP_READ), SCSI_OP_READ_10, 100, 8,
+     SENSE_READ_ERROR, true, 104},
+    {"write-eio", EIO, BLK_OP_BIT(BLK_OP_WRITE), SCSI_OP_WRITE_16, 100, 8,
+     SENSE_WRITE_ERROR, true, 104},
+    {"write-enospc", ENOSPC, BLK_OP_BIT(BLK_OP_WRITE), SCSI_OP_WRITE_10, 100, 8,
+     SENSE_SPACE_ALLOC_FAILED, false},
+    {"verify-eio", EIO, BLK_OP_BIT(BLK_OP_READ), SCSI_OP_VERIFY_10, 104, 8,
+     SENSE_READ_ERROR, true, 104},
+    {"sync-cache-eio", EIO, BLK_OP_BIT(BLK_OP_FLUSH),
+     SCSI_OP_SYNCHRONIZE_CACHE_10, 0, 0, SENSE_WRITE_ERROR, false},
+    {"unmap-eio", EIO, BLK_OP_BIT(BLK_OP_DISCARD), SCSI_OP_UNMAP, 100, 8,
+     SENSE_WRITE_ERROR, true, 104},
 };
 
 static void test_io_errors(Fixture *f, gconstpointer data)
@@ -1599,14 +1796,13 @@ static void test_io_errors(Fixture *f, gconstpointer data)
 
 static void test_readonly(void)
 {
-    Fixture fx = { 0 }, *f = &fx;
+    Fixture fx = {0}, *f = &fx;
     g_autoptr(GError) err = NULL;
     g_autofree char *dir = g_dir_make_tmp("test-scsi-XXXXXX", NULL);
     g_autofree char *path = g_build_filename(dir, "ro.img", NULL);
     g_autofree uint8_t *zeros = g_malloc0(1 << 20);
     SCSIDiskProps props = SCSI_DISK_PROPS_DEFAULT;
-    static const uint8_t sense6[6] = { SCSI_OP_MODE_SENSE_6, 0, 0x08, 0,
-                                       255 };
+    static const uint8_t sense6[6] = {SCSI_OP_MODE_SENSE_6, 0, 0x08, 0, 255};
     uint8_t cdb[16];
 
     g_assert_true(g_file_set_contents(path, (char *)zeros, 1 << 20, NULL));
@@ -1621,13 +1817,13 @@ static void test_readonly(void)
     ram_gpa(f->buf, &f->gpa);
     clear_ua(f, 0);
     make_rw_cdb(cdb, SCSI_OP_WRITE_10, 0, 1, 0);
-    assert_sense(run_out(f, cdb, 10, BS), SENSE_WRITE_PROTECTED, -1, -1,
-                 false, false);
+    assert_sense(run_out(f, cdb, 10, BS), SENSE_WRITE_PROTECTED, -1, -1, false,
+                 false);
     cdb[0] = SCSI_OP_WRITE_SAME_10;
-    assert_sense(run_out(f, cdb, 10, BS), SENSE_WRITE_PROTECTED, -1, -1,
-                 false, false);
+    assert_sense(run_out(f, cdb, 10, BS), SENSE_WRITE_PROTECTED, -1, -1, false,
+                 false);
     assert_good(run_in(f, sense6, 6, 255));
-    g_assert_cmpint(f->buf[2] & 0x80, ==, 0x80);    /* WP */
+    g_assert_cmpint(f->buf[2] & 0x80, ==, 0x80); /* WP */
     make_rw_cdb(cdb, SCSI_OP_READ_10, 0, 1, 0);
     assert_good(run_in(f, cdb, 10, BS));
     fixture_teardown(f, NULL);
@@ -1639,15 +1835,15 @@ static void test_readonly(void)
  * aligned ones straight to the image; the data is the same. */
 static void test_nocache_disk(void)
 {
-    Fixture fx = { 0 }, *f = &fx;
+    Fixture fx = {0}, *f = &fx;
     g_autoptr(GError) err = NULL;
     g_autofree char *dir = g_dir_make_tmp("test-scsi-XXXXXX", NULL);
     g_autofree char *path = g_build_filename(dir, "direct.img", NULL);
     g_autofree uint8_t *zeros = g_malloc0(1 << 20);
     g_autofree uint8_t *img = g_malloc(64 * BS);
     SCSIDiskProps props = SCSI_DISK_PROPS_DEFAULT;
-    uint8_t cdb[16] = { 0 };
-    Cmd c = { .dir = SCSI_XFER_TO_DEV, .len = 8 * BS };
+    uint8_t cdb[16] = {0};
+    Cmd c = {.dir = SCSI_XFER_TO_DEV, .len = 8 * BS};
     SCSIRequest *req;
     BlkStats st;
 
@@ -1704,7 +1900,7 @@ static void test_nocache_disk(void)
 static void test_abort(Fixture *f, gconstpointer data)
 {
     uint8_t cdb[16];
-    Cmd c = { .dir = SCSI_XFER_FROM_DEV, .gpa = f->gpa, .len = 64 * BS };
+    Cmd c = {.dir = SCSI_XFER_FROM_DEV, .gpa = f->gpa, .len = 64 * BS};
     SCSIRequest *a, *b, *d;
 
     make_rw_cdb(cdb, SCSI_OP_READ_10, 0, 64, 0);
@@ -1720,20 +1916,25 @@ static void test_abort(Fixture *f, gconstpointer data)
     g_assert_cmpuint(a->transferred, ==, 0);
     g_assert_false(scsi_req_cancel(a));
     /* QUERY TASK and ABORT TASK by tag, for the right initiator only. */
-    g_assert_cmpint(scsi_bus_tmf(f->hba.bus, SCSI_TMF_QUERY_TASK, 0, 0, b->tag,
-                                 0), ==, SCSI_TMF_RESP_SUCCEEDED);
-    g_assert_cmpint(scsi_bus_tmf(f->hba.bus, SCSI_TMF_QUERY_TASK, 0, 0, b->tag,
-                                 5), ==, SCSI_TMF_RESP_COMPLETE);
-    g_assert_cmpint(scsi_bus_tmf(f->hba.bus, SCSI_TMF_ABORT_TASK, 0, 0, b->tag,
-                                 5), ==, SCSI_TMF_RESP_COMPLETE);
+    g_assert_cmpint(
+        scsi_bus_tmf(f->hba.bus, SCSI_TMF_QUERY_TASK, 0, 0, b->tag, 0), ==,
+        SCSI_TMF_RESP_SUCCEEDED);
+    g_assert_cmpint(
+        scsi_bus_tmf(f->hba.bus, SCSI_TMF_QUERY_TASK, 0, 0, b->tag, 5), ==,
+        SCSI_TMF_RESP_COMPLETE);
+    g_assert_cmpint(
+        scsi_bus_tmf(f->hba.bus, SCSI_TMF_ABORT_TASK, 0, 0, b->tag, 5), ==,
+        SCSI_TMF_RESP_COMPLETE);
     g_assert_false(is_done(&f->hba, b));
-    g_assert_cmpint(scsi_bus_tmf(f->hba.bus, SCSI_TMF_ABORT_TASK, 0, 0, b->tag,
-                                 0), ==, SCSI_TMF_RESP_COMPLETE);
+    g_assert_cmpint(
+        scsi_bus_tmf(f->hba.bus, SCSI_TMF_ABORT_TASK, 0, 0, b->tag, 0), ==,
+        SCSI_TMF_RESP_COMPLETE);
     g_assert_true(is_done(&f->hba, b));
     g_assert_cmpint(b->host_status, ==, SCSI_HOST_ABORTED);
     /* ABORT TASK SET of initiator 5. */
-    g_assert_cmpint(scsi_bus_tmf(f->hba.bus, SCSI_TMF_ABORT_TASK_SET, 0, 0, 0,
-                                 5), ==, SCSI_TMF_RESP_COMPLETE);
+    g_assert_cmpint(
+        scsi_bus_tmf(f->hba.bus, SCSI_TMF_ABORT_TASK_SET, 0, 0, 0, 5), ==,
+        SCSI_TMF_RESP_COMPLETE);
     g_assert_true(is_done(&f->hba, d));
     g_assert_cmpint(d->host_status, ==, SCSI_HOST_ABORTED);
     g_assert_cmpuint(scsi_bus_in_flight(f->hba.bus), ==, 0);
@@ -1741,37 +1942,37 @@ static void test_abort(Fixture *f, gconstpointer data)
     /* No such LUN. */
     g_assert_cmpint(scsi_bus_tmf(f->hba.bus, SCSI_TMF_LUN_RESET, 0, 3, 0, 0),
                     ==, SCSI_TMF_RESP_INCORRECT_LUN);
-    g_assert_cmpint(scsi_bus_tmf(f->hba.bus, SCSI_TMF_TARGET_RESET, 4, 0, 0,
-                                 0), ==, SCSI_TMF_RESP_INCORRECT_LUN);
+    g_assert_cmpint(scsi_bus_tmf(f->hba.bus, SCSI_TMF_TARGET_RESET, 4, 0, 0, 0),
+                    ==, SCSI_TMF_RESP_INCORRECT_LUN);
 }
 
 typedef struct ResetCase {
     const char *name;
-    int kind;       /* 0 LUN reset, 1 target reset, 2 bus reset, 3 clear */
+    int kind; /* 0 LUN reset, 1 target reset, 2 bus reset, 3 clear */
     SCSIHostStatus hs;
 } ResetCase;
 
 static const ResetCase reset_cases[] = {
-    { "lun-reset", 0, SCSI_HOST_RESET },
-    { "target-reset", 1, SCSI_HOST_RESET },
-    { "bus-reset", 2, SCSI_HOST_RESET },
-    { "clear-task-set", 3, SCSI_HOST_ABORTED },
+    {"lun-reset", 0, SCSI_HOST_RESET},
+    {"target-reset", 1, SCSI_HOST_RESET},
+    {"bus-reset", 2, SCSI_HOST_RESET},
+    {"clear-task-set", 3, SCSI_HOST_ABORTED},
 };
 
 static void test_reset_in_flight(Fixture *f, gconstpointer data)
 {
-    static const uint8_t tur[6] = { 0 };
+    static const uint8_t tur[6] = {0};
 
     for (unsigned k = 0; k < G_N_ELEMENTS(reset_cases); k++) {
         const ResetCase *rc = &reset_cases[k];
         uint8_t cdb[16];
-        Cmd c = { .dir = SCSI_XFER_TO_DEV, .gpa = f->gpa, .len = 8 * BS };
+        Cmd c = {.dir = SCSI_XFER_TO_DEV, .gpa = f->gpa, .len = 8 * BS};
         SCSIRequest *r[4];
         guint first = f->hba.done->len;
 
         for (int i = 0; i < 4; i++) {
-            make_rw_cdb(cdb, i % 2 ? SCSI_OP_WRITE_10 : SCSI_OP_READ_10,
-                        i * 8, 8, 0);
+            make_rw_cdb(cdb, i % 2 ? SCSI_OP_WRITE_10 : SCSI_OP_READ_10, i * 8,
+                        8, 0);
             c.dir = i % 2 ? SCSI_XFER_TO_DEV : SCSI_XFER_FROM_DEV;
             r[i] = submit(f, cdb, 10, &c);
         }
@@ -1810,16 +2011,16 @@ static void test_reset_in_flight(Fixture *f, gconstpointer data)
 
 static void test_addressing(Fixture *f, gconstpointer data)
 {
-    static const uint8_t inq[6] = { SCSI_OP_INQUIRY, 0, 0, 0, 96 };
-    static const uint8_t tur[6] = { 0 };
-    static const uint8_t rs[6] = { SCSI_OP_REQUEST_SENSE, 0, 0, 0, 18 };
-    static const uint8_t luns[12] = { SCSI_OP_REPORT_LUNS, 0, 0, 0, 0, 0, 0,
-                                      0, 1, 0 };
+    static const uint8_t inq[6] = {SCSI_OP_INQUIRY, 0, 0, 0, 96};
+    static const uint8_t tur[6] = {0};
+    static const uint8_t rs[6] = {SCSI_OP_REQUEST_SENSE, 0, 0, 0, 18};
+    static const uint8_t luns[12] = {
+        SCSI_OP_REPORT_LUNS, 0, 0, 0, 0, 0, 0, 0, 1, 0};
     g_autoptr(GError) err = NULL;
     BlockBackend *b2 = blk_new_temp(1 << 20, 0, &err);
     SCSIDiskProps props = SCSI_DISK_PROPS_DEFAULT;
     SCSIDiskState *d2;
-    Cmd c = { .lun = 1, .dir = SCSI_XFER_FROM_DEV, .gpa = f->gpa, .len = 96 };
+    Cmd c = {.lun = 1, .dir = SCSI_XFER_FROM_DEV, .gpa = f->gpa, .len = 96};
     SCSIRequest *req;
     SCSISenseInfo si;
 
@@ -1868,8 +2069,8 @@ static void test_addressing(Fixture *f, gconstpointer data)
     g_assert_nonnull(err);
     g_clear_error(&err);
     scsi_disk_free(d2);
-    g_assert_null(scsi_disk_new(f->hba.bus, 0, SCSI_MAX_LUN + 1, b2, &props,
-                                &err));
+    g_assert_null(
+        scsi_disk_new(f->hba.bus, 0, SCSI_MAX_LUN + 1, b2, &props, &err));
     g_assert_nonnull(strstr(err->message, "out of range"));
     blk_close(b2);
 }
@@ -1901,17 +2102,18 @@ static void test_bus_find(void)
 
 typedef struct HdCase {
     const char *opts;
-    const char *needle;     /* NULL: success */
+    const char *needle; /* NULL: success */
     uint32_t target, lun;
 } HdCase;
 
 static const HdCase hd_cases[] = {
-    { "scsi-hd,drive=d0", NULL, 0, 0 },
-    { "scsi-hd,drive=d0,bus=hba0.0,target=2,lun=3,wce=off,serial=ABC,"
-      "product=MyDisk,id=disk0", NULL, 2, 3 },
-    { "scsi-hd,drive=d1", "drive 'd1' does not exist" },
-    { "scsi-hd,drive=d0,bus=hbaX", "no SCSI bus 'hbaX'" },
-    { "scsi-hd,drive=d4k,logical_block_size=4096", "not a multiple" },
+    {"scsi-hd,drive=d0", NULL, 0, 0},
+    {"scsi-hd,drive=d0,bus=hba0.0,target=2,lun=3,wce=off,serial=ABC,"
+     "product=MyDisk,id=disk0",
+     NULL, 2, 3},
+    {"scsi-hd,drive=d1", "drive 'd1' does not exist"},
+    {"scsi-hd,drive=d0,bus=hbaX", "no SCSI bus 'hbaX'"},
+    {"scsi-hd,drive=d4k,logical_block_size=4096", "not a multiple"},
 };
 
 static void test_scsi_hd_create(gconstpointer data)
@@ -1958,9 +2160,9 @@ static void test_scsi_hd_create(gconstpointer data)
 
 static void test_block_size_4k(void)
 {
-    Fixture fx = { 0 }, *f = &fx;
+    Fixture fx = {0}, *f = &fx;
     SCSIDiskProps props = SCSI_DISK_PROPS_DEFAULT;
-    static const uint8_t rc[10] = { SCSI_OP_READ_CAPACITY_10 };
+    static const uint8_t rc[10] = {SCSI_OP_READ_CAPACITY_10};
     uint8_t cdb[16];
     uint8_t img[4096];
 
@@ -1985,14 +2187,14 @@ static void test_block_size_4k(void)
 typedef struct OrderCase {
     const char *name;
     AioEngine engine;
-    int host_order;     /* deferred: 0 oldest first, 1 newest first */
+    int host_order; /* deferred: 0 oldest first, 1 newest first */
 } OrderCase;
 
 static const OrderCase order_cases[] = {
-    { "deferred-host-big-first", AIO_ENGINE_DEFERRED, 0 },
-    { "deferred-host-small-first", AIO_ENGINE_DEFERRED, 1 },
-    { "io_uring", AIO_ENGINE_URING, -1 },
-    { "threads", AIO_ENGINE_THREADS, -1 },
+    {"deferred-host-big-first", AIO_ENGINE_DEFERRED, 0},
+    {"deferred-host-small-first", AIO_ENGINE_DEFERRED, 1},
+    {"io_uring", AIO_ENGINE_URING, -1},
+    {"threads", AIO_ENGINE_THREADS, -1},
 };
 
 /*
@@ -2003,12 +2205,12 @@ static const OrderCase order_cases[] = {
 static void test_virtual_order(gconstpointer data)
 {
     const OrderCase *oc = data;
-    Fixture fx = { 0 }, *f = &fx;
+    Fixture fx = {0}, *f = &fx;
     SCSIDiskProps props = SCSI_DISK_PROPS_DEFAULT;
     g_autoptr(GError) err = NULL;
     uint8_t big[16], small[16];
-    Cmd cb = { .dir = SCSI_XFER_FROM_DEV, .len = 2 << 20 };
-    Cmd cs = { .dir = SCSI_XFER_FROM_DEV, .len = 4096 };
+    Cmd cb = {.dir = SCSI_XFER_FROM_DEV, .len = 2 << 20};
+    Cmd cs = {.dir = SCSI_XFER_FROM_DEV, .len = 4096};
     SCSIRequest *rb, *rs;
     uint64_t t0;
     g_autofree uint8_t *img = g_malloc(2 << 20);
@@ -2039,10 +2241,12 @@ static void test_virtual_order(gconstpointer data)
     g_assert_cmpuint(f->hba.done->len, >=, 2);
     g_assert_true(f->hba.done->pdata[f->hba.done->len - 2] == rs);
     g_assert_true(f->hba.done->pdata[f->hba.done->len - 1] == rb);
-    g_assert_cmpuint(g_array_index(f->hba.done_at, uint64_t,
-                                   f->hba.done_at->len - 2), ==, rs->due);
-    g_assert_cmpuint(g_array_index(f->hba.done_at, uint64_t,
-                                   f->hba.done_at->len - 1), ==, rb->due);
+    g_assert_cmpuint(
+        g_array_index(f->hba.done_at, uint64_t, f->hba.done_at->len - 2), ==,
+        rs->due);
+    g_assert_cmpuint(
+        g_array_index(f->hba.done_at, uint64_t, f->hba.done_at->len - 1), ==,
+        rb->due);
     assert_good(rs);
     assert_good(rb);
     g_assert_true(memcmp(f->buf, img, 2 << 20) == 0);
@@ -2054,8 +2258,8 @@ static void test_virtual_order(gconstpointer data)
 static void test_ordered(Fixture *f, gconstpointer data)
 {
     uint8_t big[16], small[16];
-    Cmd cb = { .dir = SCSI_XFER_FROM_DEV, .gpa = f->gpa, .len = 1 << 20 };
-    Cmd cs = { .dir = SCSI_XFER_FROM_DEV, .gpa = f->gpa2, .len = 512 };
+    Cmd cb = {.dir = SCSI_XFER_FROM_DEV, .gpa = f->gpa, .len = 1 << 20};
+    Cmd cs = {.dir = SCSI_XFER_FROM_DEV, .gpa = f->gpa2, .len = 512};
     SCSIRequest *r1, *r2, *r3;
     guint n0 = f->hba.done->len;
 
@@ -2076,13 +2280,12 @@ static void test_ordered(Fixture *f, gconstpointer data)
 
 static void test_latency_model(Fixture *f, gconstpointer data)
 {
-    static const uint8_t tur[6] = { 0 };
+    static const uint8_t tur[6] = {0};
     uint8_t cdb[16];
     SCSIRequest *req;
     uint64_t t0;
 
-    scsi_device_set_latency(scsi_disk_device(f->disk), 1 * NS_PER_MS,
-                            1000000);
+    scsi_device_set_latency(scsi_disk_device(f->disk), 1 * NS_PER_MS, 1000000);
     t0 = vclock_now();
     req = run_none(f, tur, 6);
     g_assert_cmpuint(req->due, ==, t0 + NS_PER_MS);
@@ -2099,7 +2302,7 @@ static void test_latency_model(Fixture *f, gconstpointer data)
     assert_good(req);
 }
 
-#define ADD(path, fn) \
+#define ADD(path, fn)                                                          \
     g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 
 int main(int argc, char **argv)
@@ -2137,8 +2340,8 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/scsi-disk/block-size-4k", test_block_size_4k);
     for (unsigned i = 0; i < G_N_ELEMENTS(order_cases); i++) {
-        g_autofree char *n = g_strdup_printf("/scsi-disk/virtual-order/%s",
-                                             order_cases[i].name);
+        g_autofree char *n =
+            g_strdup_printf("/scsi-disk/virtual-order/%s", order_cases[i].name);
         g_test_add_data_func(n, &order_cases[i], test_virtual_order);
     }
     ADD("/scsi-disk/ordered", test_ordered);
