@@ -60,11 +60,11 @@ $(LIB): $(LIB_OBJS)
 
 storemu: $(B)/system/main.o $(LIB)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -rdynamic -o $@ $(filter-out $(LIB),$^) -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LIBS)
 
 $(B)/tests/%: $(B)/tests/%.o $(TEST_HELPER_OBJS) $(LIB)
 	@echo "  LINK    $@"
-	$(Q)$(CC) $(LDFLAGS) -rdynamic -o $@ $^ $(LIBS)
+	$(Q)$(CC) $(LDFLAGS) -rdynamic -o $@ $(filter-out $(LIB),$^) -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LIBS)
 
 tests: $(UNIT_BINS)
 

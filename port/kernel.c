@@ -423,6 +423,11 @@ ULONG NTAPI StorPortFreeWorker(PVOID HwDeviceExtension, PVOID Worker)
 
 /* ---- spin locks ---- */
 
+/* A handle's lock pointer after a release: tells a second release from a
+ * handle whose acquire failed (NULL). */
+static GuestSpinLock released_marker;
+#define LOCK_RELEASED (&released_marker)
+
 static GuestSpinLock *lock_for(PortAdapter *a, STOR_SPINLOCK which, PVOID ctx,
                                KIRQL *level)
 {
@@ -476,8 +481,8 @@ VOID NTAPI StorPortAcquireSpinLock(PVOID DeviceExtension,
         verifier_report(VC_IRQL, mp_current_request(),
                         "StorPortAcquireSpinLock in a half-duplex "
                         "HwStorStartIo (not allowed by the DDI)");
-    }
-    if (cpu_level() > level) {
+        level = MAX(level, cpu_level());
+    } else if (cpu_level() > level) {
         verifier_report(VC_LOCK_ORDER, mp_current_request(),
                         "StorPortAcquireSpinLock(%s) at IRQL %u, above the "
                         "lock's IRQL %u (take locks in StartIo -> "
@@ -520,7 +525,7 @@ VOID NTAPI StorPortReleaseSpinLock(PVOID DeviceExtension,
                         l->name);
         return;
     }
-    LockHandle->Context.LockQueue.Lock = NULL;
+    LockHandle->Context.LockQueue.Lock = LOCK_RELEASED;
     guest_spin_unlock(l);
     port_lower(LockHandle->Context.OldIrql);
 }
@@ -658,6 +663,11 @@ ULONG NTAPI StorPortFreePool(PVOID HwDeviceExtension, PVOID BufferPointer)
     cpu_yield("StorPortFreePool");
     if (!a || !BufferPointer) {
         return STOR_STATUS_INVALID_PARAMETER;
+    }
+    if (cpu_level() > DISPATCH_LEVEL) {
+        verifier_report(VC_IRQL, mp_current_request(),
+                        "StorPortFreePool at IRQL %u (DISPATCH_LEVEL at most)",
+                        cpu_level());
     }
     if (!g_hash_table_remove(a->pool, BufferPointer)) {
         verifier_report(VC_BAD_CALL, mp_current_request(),

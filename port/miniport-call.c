@@ -24,6 +24,7 @@
  *   ScsiStopAdapter / ScsiRestartAdapter      DIRQL, interrupt lock
  *   other adapter control, unit power         PASSIVE / DISPATCH
  */
+#include <string.h>
 #include "port/port.h"
 #include "system/trace.h"
 
@@ -58,7 +59,33 @@ static const char *const routine_names[MP_ROUTINE_COUNT] = {
     [MP_TRACING] = "HwStorTracingEnabled",
     [MP_FREE_RESOURCES] = "HwStorFreeAdapterResources",
     [MP_SYNC_ACCESS] = "StorPortSynchronizeAccess routine",
+    [MP_SG_EXECUTE] = "ExecutionRoutine (StorPortBuildScatterGatherList)",
+    [MP_STATE_CHANGE] = "HwStorStateChange",
+    [MP_SYSTEM_THREAD] = "system thread (StorPortCreateSystemThread)",
 };
+
+unsigned mp_depth(void)
+{
+    int c = cpu_index();
+    return c >= 0 ? depth[c] : 0;
+}
+
+void mp_unwind(unsigned d)
+{
+    int c = cpu_index();
+
+    if (c >= 0 && depth[c] > d) {
+        depth[c] = d;
+    }
+}
+
+void mp_reset(void)
+{
+    /* A machine stopped inside a miniport routine leaves frames behind;
+     * the next machine starts with empty stacks. */
+    memset(frames, 0, sizeof(frames));
+    memset(depth, 0, sizeof(depth));
+}
 
 const char *mp_routine_name(MpRoutine r)
 {
@@ -451,4 +478,34 @@ BOOLEAN mp_synchronize_access(PortAdapter *a, PSTOR_SYNCHRONIZED_ACCESS fn,
     pop();
     unlock_to(lock, old);
     return r;
+}
+
+void mp_sg_execute(PortAdapter *a, PPOST_SCATTER_GATHER_EXECUTE fn,
+                   PSTOR_SCATTER_GATHER_LIST sgl, PVOID ctx)
+{
+    /* Runs as a DPC, at DISPATCH_LEVEL; DeviceObject and Irp are not
+     * used by miniports. */
+    push(MP_SG_EXECUTE, a, NULL, false);
+    fn(NULL, NULL, sgl, ctx);
+    pop();
+}
+
+void mp_state_change(PortAdapter *a, PHW_STATE_CHANGE fn, PVOID ctx, SHORT type,
+                     PVOID addr, ULONG status)
+{
+    GuestSpinLock *lock = a->drv->virtual_miniport ? NULL : &a->startio_lock;
+    KIRQL old = lock_at(lock, DISPATCH_LEVEL, "HwStorStateChange");
+
+    push(MP_STATE_CHANGE, a, NULL, false);
+    fn(a->devext, ctx, type, addr, status);
+    pop();
+    unlock_to(lock, old);
+}
+
+void mp_system_thread(PortAdapter *a, PSTOR_THREAD_START_ROUTINE fn, PVOID ctx)
+{
+    expect_level(PASSIVE_LEVEL, MP_SYSTEM_THREAD);
+    push(MP_SYSTEM_THREAD, a, NULL, false);
+    fn(ctx);
+    pop();
 }

@@ -136,6 +136,8 @@ bool port_load(const Opts *miniport, VerifierMode verifier, GError **errp)
     port.loaded = true;
     luns = g_ptr_array_new();
     verifier_reset();
+    mp_reset();
+    port_regio_reset();
     return true;
 
 fail:
@@ -762,9 +764,10 @@ static bool stop_adapter(PortAdapter *a, GError **errp)
         return true;
     }
     /* Hold new requests, let the ones in flight finish, flush. */
-    a->paused = true;
+    a->holding = true;
     if (!drain(a)) {
-        a->paused = false;
+        a->holding = false;
+        port_restart_all_queues(a);
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_FAILED,
                     "%s: %u request(s) still outstanding after %llu s; not "
                     "stopping",
@@ -772,19 +775,14 @@ static bool stop_adapter(PortAdapter *a, GError **errp)
                     (unsigned long long)(DRAIN_LIMIT_NS / NS_PER_SEC));
         return false;
     }
-    a->paused = false;
-    a->busy = true; /* only the internal flushes may pass */
     for (guint i = 0; i < a->lus->len; i++) {
-        PortLu *lu = g_ptr_array_index(a->lus, i);
-        a->busy = false;
-        send_function(lu, SRB_FUNCTION_FLUSH);
-        a->busy = true;
+        send_function(g_ptr_array_index(a->lus, i), SRB_FUNCTION_FLUSH);
     }
-    a->busy = false;
     if (a->adapter_ctl[ScsiStopAdapter]) {
         mp_adapter_control(a, ScsiStopAdapter, NULL);
     }
     a->state = ADAPTER_STOPPED;
+    a->holding = false;
     TRACE(port_adapter_stop, "%s", a->name);
     return true;
 }
@@ -872,6 +870,7 @@ void port_shutdown(void)
         if (a->state != ADAPTER_RUNNING) {
             continue;
         }
+        a->holding = true;
         drain(a);
         for (guint j = 0; j < a->lus->len; j++) {
             PortLu *lu = g_ptr_array_index(a->lus, j);
@@ -881,9 +880,14 @@ void port_shutdown(void)
         if (a->adapter_ctl[ScsiStopAdapter]) {
             mp_adapter_control(a, ScsiStopAdapter, NULL);
         }
+        if (a->adapter_ctl[ScsiSetBootConfig]) {
+            mp_adapter_control(a, ScsiSetBootConfig, NULL);
+        }
         mp_free_resources(a);
         a->state = ADAPTER_REMOVED;
+        a->holding = false;
         report_leaks(a);
+        port_misc_adapter_teardown(a);
         if (a->worker) {
             a->worker_exit = true;
             guest_event_set(&a->worker_ev);
@@ -899,6 +903,7 @@ static void discard_adapter(PortAdapter *a)
         ram_free(a->uncached);
     }
     report_leaks(a);
+    port_misc_adapter_teardown(a);
     g_hash_table_destroy(a->pool);
     g_ptr_array_free(a->dpc_locks, TRUE);
     g_ptr_array_free(a->lus, TRUE);
@@ -919,6 +924,7 @@ void port_unload(void)
         return;
     }
     verifier_detach();
+    port_misc_fini();
     for (unsigned i = 0; i < port.nadapters; i++) {
         PortAdapter *a = port.adapters[i];
         port_timer_set(&a->timer, 0);
@@ -965,6 +971,8 @@ void port_unload(void)
         luns = NULL;
     }
     port_kernel_fini();
+    mp_reset();
+    port_regio_reset();
     if (port.drv) {
         if (port.drv->dl_handle) {
             dlclose(port.drv->dl_handle);

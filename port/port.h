@@ -166,6 +166,7 @@ struct PortAdapter {
     Event reset_ev;       /* end of the bus reset hold */
     PortWork resume_work; /* restart every queue, at DISPATCH */
     bool resetting;
+    bool holding; /* stop/shutdown: only the port's own requests pass */
     uint64_t reset_hold_until;
     Event tick_ev;
     PortWork tick_work;
@@ -235,6 +236,9 @@ struct PortRequest {
     bool extended;
     uint32_t srb_bytes; /* size of the SRB block (for poisoning) */
     PVOID srb_ext;      /* current SRB extension, guest RAM */
+    PVOID stale_ext;    /* the extension a BUSY retry replaced, poisoned
+                         until the request completes */
+    uint8_t *srb_save;  /* SRB snapshot kept across a BUSY retry */
     PVOID sense;        /* guest RAM, PORT_SENSE_SIZE */
     PSTOR_SCATTER_GATHER_LIST sgl;
     unsigned sgl_max;
@@ -331,10 +335,21 @@ typedef enum MpRoutine {
     MP_TRACING,
     MP_FREE_RESOURCES,
     MP_SYNC_ACCESS,
+    MP_SG_EXECUTE,
+    MP_STATE_CHANGE,
+    MP_SYSTEM_THREAD,
     MP_ROUTINE_COUNT
 } MpRoutine;
 
 const char *mp_routine_name(MpRoutine r);
+/* This vCPU's routine-stack depth, and a return to it (a routine left by
+ * longjmp, as StorPortTerminateSystemThread does). */
+unsigned mp_depth(void);
+void mp_unwind(unsigned depth);
+/* Forget every routine frame (a new machine). */
+void mp_reset(void);
+/* Forget the register-range cache (adapters are gone). */
+void port_regio_reset(void);
 /* The innermost miniport routine running on this vCPU (MP_NONE if none). */
 MpRoutine mp_current(void);
 /* The request the innermost routine was called for, or NULL. */
@@ -361,6 +376,11 @@ mp_unit_control(PortAdapter *a, SCSI_UNIT_CONTROL_TYPE t, PVOID params);
 void mp_work_item(PortAdapter *a, PHW_WORKITEM fn, PVOID ctx, PVOID worker);
 void mp_tracing_enabled(PortAdapter *a, BOOLEAN enabled);
 void mp_free_resources(PortAdapter *a);
+void mp_sg_execute(PortAdapter *a, PPOST_SCATTER_GATHER_EXECUTE fn,
+                   PSTOR_SCATTER_GATHER_LIST sgl, PVOID ctx);
+void mp_state_change(PortAdapter *a, PHW_STATE_CHANGE fn, PVOID ctx, SHORT type,
+                     PVOID addr, ULONG status);
+void mp_system_thread(PortAdapter *a, PSTOR_THREAD_START_ROUTINE fn, PVOID ctx);
 BOOLEAN mp_synchronize_access(PortAdapter *a, PSTOR_SYNCHRONIZED_ACCESS fn,
                               PVOID ctx);
 
@@ -393,6 +413,12 @@ void verifier_reset(void);
 void verifier_attach(void);
 void verifier_detach(void);
 void verifier_map_range(uint64_t gpa, uint64_t len);
+/* Leaf routines' side state (storport-misc.c). */
+void port_misc_adapter_teardown(PortAdapter *a);
+void port_misc_print_log(FILE *f);
+unsigned port_misc_log_count(void);
+void port_misc_fini(void);
+
 /* "not implemented" line, once per routine. */
 void port_not_implemented(const char *routine);
 

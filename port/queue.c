@@ -48,6 +48,11 @@ static bool use_extended(const PortAdapter *a)
     return a->cfg->SrbType == SRB_TYPE_STORAGE_REQUEST_BLOCK;
 }
 
+static ULONG ext_size(const PortRequest *req)
+{
+    return req->lu->adapter->cfg->SrbExtensionSize;
+}
+
 static void *alloc_extension(PortAdapter *a)
 {
     ULONG n = a->cfg->SrbExtensionSize;
@@ -83,32 +88,59 @@ PortRequest *port_request_new(PortLu *lu)
     return req;
 }
 
+static bool poison_intact(const void *p, ULONG n, ULONG *bad)
+{
+    const uint8_t *b = p;
+
+    for (ULONG i = 0; b && i < n; i++) {
+        if (b[i] != POISON_BYTE) {
+            *bad = i;
+            return false;
+        }
+    }
+    return true;
+}
+
+/* A BUSY retry's replaced extension: any write to it after the retry is a
+ * write to memory the miniport no longer owns. */
+static void check_stale_extension(PortRequest *req)
+{
+    ULONG bad;
+
+    if (!req->stale_ext) {
+        return;
+    }
+    if (!poison_intact(req->stale_ext, ext_size(req), &bad)) {
+        verifier_report(VC_SRB_AFTER_COMPLETION, req,
+                        "the SRB extension replaced by a BUSY retry was "
+                        "written afterwards (byte %lu changed)",
+                        (unsigned long)bad);
+    }
+    ram_free(req->stale_ext);
+    req->stale_ext = NULL;
+}
+
 static void check_poison(PortRequest *req)
 {
-    const uint8_t *p = req->srb;
+    ULONG bad;
 
+    check_stale_extension(req);
     if (!req->poisoned) {
         return;
     }
     req->poisoned = false;
-    for (uint32_t i = 0; i < req->srb_bytes; i++) {
-        if (p[i] != POISON_BYTE) {
-            verifier_report(VC_SRB_AFTER_COMPLETION, req,
-                            "the SRB was written after it was completed "
-                            "(byte %u changed)",
-                            i);
-            return;
-        }
+    if (!poison_intact(req->srb, req->srb_bytes, &bad)) {
+        verifier_report(VC_SRB_AFTER_COMPLETION, req,
+                        "the SRB was written after it was completed "
+                        "(byte %lu changed)",
+                        (unsigned long)bad);
+        return;
     }
-    p = req->srb_ext;
-    for (ULONG i = 0; p && i < req->lu->adapter->cfg->SrbExtensionSize; i++) {
-        if (p[i] != POISON_BYTE) {
-            verifier_report(VC_SRB_AFTER_COMPLETION, req,
-                            "the SRB extension was written after the request "
-                            "completed (byte %lu changed)",
-                            (unsigned long)i);
-            return;
-        }
+    if (!poison_intact(req->srb_ext, ext_size(req), &bad)) {
+        verifier_report(VC_SRB_AFTER_COMPLETION, req,
+                        "the SRB extension was written after the request "
+                        "completed (byte %lu changed)",
+                        (unsigned long)bad);
     }
 }
 
@@ -129,6 +161,7 @@ void port_request_free(PortRequest *req)
         if (req->srb_ext) {
             ram_free(req->srb_ext);
         }
+        g_free(req->srb_save);
         g_free(req);
     } else {
         req->done = NULL;
@@ -240,7 +273,14 @@ PortRequest *port_request_from_srb(PVOID srb)
 static bool lu_can_start(PortLu *lu)
 {
     PortAdapter *a = lu->adapter;
+    PortRequest *head = g_queue_peek_head(&lu->pending);
 
+    if (a->holding) {
+        /* Power transition: the port's flush and shutdown requests (put
+         * at the head) go through; class requests wait. */
+        return head && head->internal && a->state == ADAPTER_RUNNING &&
+               lu->outstanding < lu->depth;
+    }
     return a->state == ADAPTER_RUNNING && !a->paused && !a->busy &&
            !a->resetting && vclock_now() >= a->reset_hold_until &&
            !lu->paused && !lu->busy && lu->outstanding < lu->depth;
@@ -270,6 +310,40 @@ static bool build_sgl(PortRequest *req)
 
 static void finish_request(PortRequest *req);
 
+/*
+ * RequestComplete: the request is the port's again. Take the results out
+ * of the SRB now and poison it (and the extension), so a miniport that
+ * touches either afterwards is caught, however soon after. A BUSY request
+ * will be sent again: keep a snapshot of its SRB to restore.
+ */
+static void capture_results(PortRequest *req)
+{
+    PVOID srb = req->srb;
+    ULONG n = ext_size(req);
+
+    req->srb_status = SrbGetSrbStatus(srb);
+    req->scsi_status = SrbGetScsiStatus(srb);
+    req->transferred = SrbGetDataTransferLength(srb);
+    req->sense_len = 0;
+    if (req->srb_status & SRB_STATUS_AUTOSENSE_VALID) {
+        UCHAR len = SrbGetSenseInfoBufferLength(srb);
+        req->sense_len = MIN(len, PORT_SENSE_SIZE);
+        memcpy(req->sense_copy, req->sense, req->sense_len);
+    }
+    if (SRB_STATUS(req->srb_status) == SRB_STATUS_BUSY) {
+        if (!req->srb_save) {
+            req->srb_save = g_malloc(req->srb_bytes);
+        }
+        memcpy(req->srb_save, srb, req->srb_bytes);
+    }
+    memset(srb, POISON_BYTE, req->srb_bytes);
+    if (req->srb_ext) {
+        memset(req->srb_ext, POISON_BYTE, n);
+    }
+    req->poisoned = true;
+    req->state = REQ_COMPLETING;
+}
+
 static void start_one(PortRequest *req)
 {
     PortLu *lu = req->lu;
@@ -280,7 +354,7 @@ static void start_one(PortRequest *req)
         /* The class layer must split; the port refuses, as Windows'
          * would fail an oversized request. */
         SrbSetSrbStatus(req->srb, SRB_STATUS_INVALID_REQUEST);
-        req->state = REQ_COMPLETING;
+        capture_results(req);
         lu->outstanding++;
         a->outstanding++;
         finish_request(req);
@@ -288,7 +362,7 @@ static void start_one(PortRequest *req)
     }
     if (!build_sgl(req)) {
         SrbSetSrbStatus(req->srb, SRB_STATUS_INVALID_REQUEST);
-        req->state = REQ_COMPLETING;
+        capture_results(req);
         lu->outstanding++;
         a->outstanding++;
         finish_request(req);
@@ -345,15 +419,20 @@ void port_submit(PortRequest *req, PortDoneFunc *done, void *opaque)
     req->reset_seen = false;
     guest_event_clear(&req->event);
     if (a->state == ADAPTER_FAILED || a->state == ADAPTER_REMOVED) {
+        check_poison(req);
         SrbSetSrbStatus(req->srb, SRB_STATUS_NO_DEVICE);
-        req->state = REQ_COMPLETING;
+        capture_results(req);
         lu->outstanding++;
         a->outstanding++;
         finish_request(req);
         return;
     }
     req->state = REQ_QUEUED;
-    g_queue_push_tail(&lu->pending, req);
+    if (req->internal && a->holding) {
+        g_queue_push_head(&lu->pending, req);
+    } else {
+        g_queue_push_tail(&lu->pending, req);
+    }
     port_start_next(lu);
 }
 
@@ -428,9 +507,9 @@ void port_complete_from_miniport(PortAdapter *a, PVOID srb)
                         "SRB_STATUS_BUSY after HwStorStartIo returned: "
                         "the transaction had started");
     }
-    req->state = REQ_COMPLETING;
+    capture_results(req);
     TRACE(port_complete, "req=%" G_GUINT64_FORMAT " status=0x%02x", req->id,
-          SrbGetSrbStatus(srb));
+          req->srb_status);
     q = &cq[cpu < 0 ? 0 : cpu];
     if (q->tail) {
         q->tail->next = req;
@@ -445,21 +524,21 @@ static void busy_retry(PortRequest *req)
 {
     PortLu *lu = req->lu;
     PortAdapter *a = lu->adapter;
-    void *fresh;
 
     a->busy_returns++;
     if (++req->busy_retries > BUSY_RETRY_MAX) {
         /* Give up and let the class driver see BUSY. */
         return;
     }
-    /* A fresh extension: the old one is poisoned and any later write to
-     * it is caught when it is freed. */
-    fresh = alloc_extension(a);
-    if (req->srb_ext) {
-        memset(req->srb_ext, POISON_BYTE, a->cfg->SrbExtensionSize);
-        ram_free(req->srb_ext);
-    }
-    req->srb_ext = fresh;
+    /* The SRB goes back as it was; the extension is a fresh one, and the
+     * old one stays poisoned until the request completes, so a write to
+     * it in between is caught. */
+    memcpy(req->srb, req->srb_save, req->srb_bytes);
+    SrbSetSrbStatus(req->srb, SRB_STATUS_PENDING);
+    req->poisoned = false;
+    check_stale_extension(req);
+    req->stale_ext = req->srb_ext;
+    req->srb_ext = alloc_extension(a);
     req->state = REQ_QUEUED;
     g_queue_push_head(&lu->pending, req);
     if (!lu->outstanding && !event_pending(&lu->retry_ev)) {
@@ -474,8 +553,7 @@ static void finish_request(PortRequest *req)
 {
     PortLu *lu = req->lu;
     PortAdapter *a = lu->adapter;
-    PVOID srb = req->srb;
-    UCHAR st = SrbGetSrbStatus(srb);
+    UCHAR st = req->srb_status;
 
     g_assert(req->state == REQ_COMPLETING);
     g_assert(lu->outstanding > 0 && a->outstanding > 0);
@@ -492,34 +570,16 @@ static void finish_request(PortRequest *req)
     if (SRB_STATUS(st) == SRB_STATUS_BUSY &&
         req->busy_retries < BUSY_RETRY_MAX) {
         busy_retry(req);
-        if (req->state == REQ_QUEUED) {
-            port_restart_all_queues(a);
-            return;
-        }
+        port_restart_all_queues(a);
+        return;
     }
-    req->srb_status = st;
-    req->scsi_status = SrbGetScsiStatus(srb);
-    req->transferred = SrbGetDataTransferLength(srb);
-    req->sense_len = 0;
-    if (st & SRB_STATUS_AUTOSENSE_VALID) {
-        UCHAR n = SrbGetSenseInfoBufferLength(srb);
-        req->sense_len = MIN(n, PORT_SENSE_SIZE);
-        memcpy(req->sense_copy, req->sense, req->sense_len);
-    }
+    check_stale_extension(req);
     if (SRB_STATUS(st) == SRB_STATUS_TIMEOUT ||
         SRB_STATUS(st) == SRB_STATUS_COMMAND_TIMEOUT) {
         a->timeouts++;
     }
-    /* Poison: the miniport must not touch either after completion. */
-    memset(srb, POISON_BYTE, req->srb_bytes);
-    if (req->srb_ext) {
-        memset(req->srb_ext, POISON_BYTE, a->cfg->SrbExtensionSize);
-    }
-    req->poisoned = true;
     req->state = REQ_DONE;
-    TRACE(port_done,
-          "req=%" G_GUINT64_FORMAT " srb=0x%02x scsi=0x%02x "
-          "len=%lu",
+    TRACE(port_done, "req=%" G_GUINT64_FORMAT " srb=0x%02x scsi=0x%02x len=%lu",
           req->id, req->srb_status, req->scsi_status,
           (unsigned long)req->transferred);
     if (req->done) {
@@ -668,6 +728,24 @@ static void tick_work(PortWork *w)
 
 /* ---- queue control exported to the miniport ---- */
 
+/*
+ * Queues released by the miniport start again from a DPC on this vCPU,
+ * never inline: the caller may hold the StartIo lock (HwStorTimer,
+ * HwStorStartIo), and starting a request inline would re-enter
+ * HwStorStartIo under it.
+ */
+static void defer_adapter_restart(PortAdapter *a)
+{
+    int cpu = cpu_index();
+    port_work_queue(&a->resume_work, cpu < 0 ? 0 : (unsigned)cpu);
+}
+
+static void defer_lu_restart(PortLu *lu)
+{
+    int cpu = cpu_index();
+    port_work_queue(&lu->resume_work, cpu < 0 ? 0 : (unsigned)cpu);
+}
+
 static void adapter_resume_work(PortWork *w)
 {
     PortAdapter *a =
@@ -795,7 +873,7 @@ BOOLEAN NTAPI StorPortReady(PVOID HwDeviceExtension)
     event_cancel(&a->busy_ev);
     a->busy = false;
     a->busy_count = 0;
-    port_restart_all_queues(a);
+    defer_adapter_restart(a);
     return TRUE;
 }
 
@@ -833,7 +911,7 @@ BOOLEAN NTAPI StorPortDeviceReady(PVOID HwDeviceExtension, UCHAR PathId,
     event_cancel(&lu->retry_ev);
     lu->busy = false;
     lu->busy_count = 0;
-    port_start_next(lu);
+    defer_lu_restart(lu);
     return TRUE;
 }
 
@@ -860,7 +938,7 @@ BOOLEAN NTAPI StorPortResume(PVOID HwDeviceExtension)
     cpu_yield("StorPortResume");
     event_cancel(&a->pause_ev);
     a->paused = false;
-    port_restart_all_queues(a);
+    defer_adapter_restart(a);
     return TRUE;
 }
 
@@ -893,7 +971,7 @@ BOOLEAN NTAPI StorPortResumeDevice(PVOID HwDeviceExtension, UCHAR PathId,
     cpu_yield("StorPortResumeDevice");
     event_cancel(&lu->pause_ev);
     lu->paused = false;
-    port_start_next(lu);
+    defer_lu_restart(lu);
     return TRUE;
 }
 
@@ -909,7 +987,7 @@ BOOLEAN NTAPI StorPortSetDeviceQueueDepth(PVOID HwDeviceExtension, UCHAR PathId,
         return FALSE;
     }
     lu->depth = Depth;
-    port_start_next(lu);
+    defer_lu_restart(lu);
     return TRUE;
 }
 

@@ -214,6 +214,12 @@ BOOLEAN NTAPI StorPortEnablePassiveInitialization(
 
 static PortRange *last_range;
 
+void port_regio_reset(void)
+{
+    /* The cache points into an adapter; adapters die with the machine. */
+    last_range = NULL;
+}
+
 static PortRange *range_of(uint64_t gpa, unsigned size, bool io)
 {
     if (last_range && last_range->io == io && gpa >= last_range->gpa &&

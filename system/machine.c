@@ -273,6 +273,9 @@ int machine_main(const MachineConfig *cfg)
         rc = EXIT_DEADLOCK;
         break;
     }
+    if (port.loaded) {
+        port_misc_print_log(stderr);
+    }
     if (port.loaded && verifier_total()) {
         g_printerr("storemu: %" G_GUINT64_FORMAT " verifier violation(s)\n",
                    verifier_total());

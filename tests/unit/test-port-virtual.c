@@ -125,10 +125,13 @@ static BOOLEAN tvm_startio(PVOID DeviceExtension, PSCSI_REQUEST_BLOCK Srb)
             RtlCopyMemory(x->disk + lba * TVM_BLOCK, buf, n * TVM_BLOCK);
             x->writes++;
         }
-        complete(x, Srb, SRB_STATUS_SUCCESS);
+        /* Decide before completing: the SRB is the port's afterwards. */
         if (x->double_complete && cdb->AsByte[0] == SCSIOP_READ) {
+            complete(x, Srb, SRB_STATUS_SUCCESS);
             StorPortNotification(RequestComplete, x, Srb);
+            return TRUE;
         }
+        complete(x, Srb, SRB_STATUS_SUCCESS);
         return TRUE;
     default:
         complete(x, Srb, SRB_STATUS_INVALID_REQUEST);

@@ -1,0 +1,124 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Port contract: concurrent channels (StorPortInitializePerfOpts with
+ * STOR_PERF_CONCURRENT_CHANNELS). The port then takes no StartIo lock and
+ * may call HwStorStartIo on several processors at once; without the flag
+ * a full-duplex StartIo is serialized by the StartIo lock. Guest threads
+ * on every vCPU submit reads at once while StartIo stalls a little; the
+ * miniport counts how many StartIo calls overlap. Run on 2 and 4 vCPUs,
+ * with the FIFO scheduler and with seeded random preemption.
+ */
+#include <glib.h>
+#include "tests/helpers/tp-port.h"
+
+#define PER_THREAD 6
+
+typedef struct ChannelCase {
+    const char *name;
+    unsigned smp;
+    SchedPolicy policy;
+    uint64_t seed;
+    bool channels;
+} ChannelCase;
+
+static const ChannelCase cases[] = {
+    {"smp2-fifo", 2, SCHED_POLICY_FIFO, 0, true},
+    {"smp4-fifo", 4, SCHED_POLICY_FIFO, 0, true},
+    {"smp2-random-seed1", 2, SCHED_POLICY_RANDOM, 1, true},
+    {"smp2-random-seed2", 2, SCHED_POLICY_RANDOM, 2, true},
+    {"smp4-random-seed3", 4, SCHED_POLICY_RANDOM, 3, true},
+    {"smp4-random-seed4", 4, SCHED_POLICY_RANDOM, 4, true},
+    /* The control: the StartIo lock serializes without the flag. */
+    {"smp4-fifo-no-channels", 4, SCHED_POLICY_FIFO, 0, false},
+    {"smp4-random-no-channels", 4, SCHED_POLICY_RANDOM, 5, false},
+};
+
+static GuestEvent workers_done;
+static unsigned workers_left;
+static unsigned failures;
+
+static void worker(void *opaque)
+{
+    TpBatch b;
+
+    tp_batch_init(&b);
+    for (unsigned i = 0; i < PER_THREAD; i++) {
+        tp_batch_submit(&b, port_lun_at(0), SCSIOP_READ,
+                        GPOINTER_TO_UINT(opaque) * 100 + i, 1, 0);
+    }
+    tp_batch_wait(&b);
+    for (unsigned i = 0; i < PER_THREAD; i++) {
+        failures += b.status[i] != SRB_STATUS_SUCCESS;
+    }
+    if (--workers_left == 0) {
+        guest_event_set(&workers_done);
+    }
+}
+
+static void spread_io(void *opaque)
+{
+    unsigned n = cpus_count();
+
+    guest_event_init(&workers_done, "workers", false);
+    workers_left = n;
+    for (unsigned c = 0; c < n; c++) {
+        guest_thread_create(c, "tp-worker", worker, GUINT_TO_POINTER(c));
+    }
+    guest_event_wait(&workers_done);
+}
+
+static void test_channels(gconstpointer data)
+{
+    const ChannelCase *c = data;
+    TpMachine m = {
+        .smp = c->smp,
+        .policy = c->policy,
+        .seed = c->seed,
+        .preempt = 0.2,
+        .verifier = VERIFIER_ON,
+    };
+    PortAdapter *a;
+    unsigned startio_cpus = 0;
+
+    tp_mp_defaults();
+    tp_mp.channels = c->channels;
+    tp_mp.startio_stall_us = 5;
+    failures = 0;
+    tp_machine_up(&m);
+    g_assert_cmpint(tp_run(0, spread_io, NULL, 10), ==, MACHINE_STOP_REQUESTED);
+    g_assert_cmpint(machine_requested_exit_code(), ==, EXIT_OK);
+    g_assert_cmpuint(failures, ==, 0);
+    a = port_adapter_from_devext(tp_ext);
+    g_assert_nonnull(a);
+    g_assert_cmpint(a->concurrent_channels, ==, c->channels);
+    for (guint i = 0; i < tp_log->len; i++) {
+        TpEvent *e = tp_log_at(i);
+        if (e->call != TP_STARTIO) {
+            continue;
+        }
+        g_assert_cmpuint(e->irql, ==, DISPATCH_LEVEL);
+        g_assert_cmphex(e->locks, ==, c->channels ? 0 : TP_LOCK_STARTIO);
+        startio_cpus |= 1u << e->cpu;
+    }
+    /* Requests started on the vCPU that submitted them: all of them. */
+    g_assert_cmphex(startio_cpus, ==, (1u << c->smp) - 1);
+    if (c->channels) {
+        g_assert_cmpuint(tp_ext->max_in_startio, >=, 2);
+        g_assert_cmpuint(tp_ext->max_in_startio, <=, c->smp);
+    } else {
+        g_assert_cmpuint(tp_ext->max_in_startio, ==, 1);
+    }
+    g_assert_cmpuint(tp_verifier_total_delta(), ==, 0);
+    tp_machine_down();
+}
+
+int main(int argc, char **argv)
+{
+    g_test_init(&argc, &argv, NULL);
+    for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/port/channels/%s", cases[i].name);
+        g_test_add_data_func(path, &cases[i], test_channels);
+    }
+    return g_test_run();
+}
