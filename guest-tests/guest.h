@@ -19,10 +19,10 @@
 
 typedef struct GuestProgram {
     const char *name;
-    const char *help;           /* one line for "-guest help" */
-    const OptsSchema *schema;   /* implied key "name" */
+    const char *help;         /* one line for "-guest help" */
+    const OptsSchema *schema; /* implied key "name" */
     int (*main)(const Opts *args);
-    bool needs_port;            /* false: runs on the bare machine */
+    bool needs_port; /* false: runs on the bare machine */
 } GuestProgram;
 
 const GuestProgram *guest_program_find(const char *name);

@@ -132,8 +132,8 @@ static void push(MpRoutine r, PortAdapter *a, PortRequest *req, bool hd)
     g_assert(c >= 0);
     g_assert(depth[c] < MP_MAX_DEPTH);
     frames[c][depth[c]++] = (MpFrame){r, a, req, hd};
-    TRACE(mp_enter, "cpu=%d %s%s%" G_GUINT64_FORMAT, c, routine_names[r],
-          req ? " req=" : "", req ? req->id : 0);
+    TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, c, routine_names[r],
+          req ? req->id : 0);
 }
 
 static void pop(void)

@@ -10,6 +10,7 @@
  * shutdown requests, leak checks and teardown.
  */
 #include <dlfcn.h>
+#include "config-host.h"
 #include <string.h>
 #include "hw/core/irqchip.h"
 #include "hw/core/ram.h"
@@ -106,7 +107,14 @@ bool port_load(const Opts *miniport, VerifierMode verifier, GError **errp)
                         name, known->str);
             goto fail;
         }
+        /* DEEPBIND: the .so's own functions win over same-named ones in
+         * the binary (a built-in copy of the same miniport). ASan refuses
+         * it, so sanitizer builds rely on -Wl,-Bsymbolic (README). */
+#if defined(CONFIG_SANITIZERS) || !defined(RTLD_DEEPBIND)
         d->dl_handle = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+#else
+        d->dl_handle = dlopen(name, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+#endif
         if (!d->dl_handle) {
             g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                         "-miniport: cannot load '%s': %s", name, dlerror());
@@ -183,7 +191,14 @@ static PortAdapter *adapter_new(PCIDevice *pci)
     a->drv = d;
     a->index = port.nadapters;
     a->pci = pci;
-    snprintf(a->name, sizeof(a->name), "%s%u", d->name, a->index);
+    {
+        /* "virtio-scsi0"; a shared object is named by its file name. */
+        g_autofree char *base = g_path_get_basename(d->name);
+        if (g_str_has_suffix(base, ".so")) {
+            base[strlen(base) - 3] = 0;
+        }
+        snprintf(a->name, sizeof(a->name), "%s%u", base, a->index);
+    }
     a->devext =
         ram_alloc(d->hw.DeviceExtensionSize ? d->hw.DeviceExtensionSize : 16,
                   16, 0, "device-extension");
