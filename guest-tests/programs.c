@@ -15,6 +15,13 @@ PROGRAM(guest_program_verify);
 PROGRAM(guest_program_iobench);
 PROGRAM(guest_program_scsi);
 PROGRAM(guest_program_power);
+PROGRAM(guest_program_t_lifecycle);
+PROGRAM(guest_program_t_scan);
+PROGRAM(guest_program_t_integrity);
+PROGRAM(guest_program_t_errors);
+PROGRAM(guest_program_t_power);
+PROGRAM(guest_program_t_qdepth);
+PROGRAM(guest_program_t_multiqueue);
 
 static const GuestProgram *const *table(unsigned *n)
 {
@@ -23,9 +30,12 @@ static const GuestProgram *const *table(unsigned *n)
 
     if (!count) {
         const GuestProgram *all[] = {
-            &guest_program_boot,    &guest_program_verify,
-            &guest_program_iobench, &guest_program_scsi,
-            &guest_program_power,
+            &guest_program_boot,     &guest_program_verify,
+            &guest_program_iobench,  &guest_program_scsi,
+            &guest_program_power,    &guest_program_t_lifecycle,
+            &guest_program_t_scan,   &guest_program_t_integrity,
+            &guest_program_t_errors, &guest_program_t_power,
+            &guest_program_t_qdepth, &guest_program_t_multiqueue,
         };
         for (unsigned i = 0; i < G_N_ELEMENTS(all); i++) {
             if (all[i]) {

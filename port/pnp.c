@@ -751,6 +751,31 @@ unsigned port_lun_adapter(const PortLu *lu)
     return lu->adapter->index;
 }
 
+uint32_t port_lun_max_transfer(const PortLu *lu)
+{
+    return lu->adapter->cfg->MaximumTransferLength;
+}
+
+uint32_t port_lun_srb_extension_size(const PortLu *lu)
+{
+    return lu->adapter->cfg->SrbExtensionSize;
+}
+
+unsigned port_lun_queue_depth(const PortLu *lu)
+{
+    return lu->depth;
+}
+
+unsigned port_lun_outstanding(const PortLu *lu)
+{
+    return lu->outstanding;
+}
+
+bool port_is_loaded(void)
+{
+    return port.loaded;
+}
+
 /* ---- power ---- */
 
 static bool drain(PortAdapter *a)

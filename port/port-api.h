@@ -33,6 +33,15 @@ void port_lun_address(const PortLu *lu, unsigned *path, unsigned *target,
 /* The standard INQUIRY data read at enumeration (36 bytes at least). */
 const uint8_t *port_lun_inquiry(const PortLu *lu);
 unsigned port_lun_adapter(const PortLu *lu);
+/* The adapter's limits and the unit's queue, as a class driver learns
+ * them (IOCTL_STORAGE_QUERY_PROPERTY, adapter descriptor). */
+uint32_t port_lun_max_transfer(const PortLu *lu);
+uint32_t port_lun_srb_extension_size(const PortLu *lu);
+unsigned port_lun_queue_depth(const PortLu *lu);
+/* Requests of the unit inside the miniport right now. */
+unsigned port_lun_outstanding(const PortLu *lu);
+/* True once a miniport is loaded (port_start may be called). */
+bool port_is_loaded(void);
 
 /* Requests: allocate once, reuse for many I/Os. */
 PortRequest *port_request_new(PortLu *lu);
@@ -54,7 +63,8 @@ void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
 /* Set @req up as another SRB function (SRB_FUNCTION_FLUSH, ...). */
 void port_request_function(PortRequest *req, uint8_t function);
 
-/* Queue @req; @done runs at DISPATCH_LEVEL on the submitting vCPU. */
+/* Queue @req; @done runs at DISPATCH_LEVEL on the vCPU where the miniport
+ * completed it (the vCPU of its ISR or DPC), as without DPC redirection. */
 void port_submit(PortRequest *req, PortDoneFunc *done, void *opaque);
 /* Submit and wait (PASSIVE_LEVEL). */
 void port_execute(PortRequest *req);

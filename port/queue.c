@@ -80,7 +80,14 @@ PortRequest *port_request_new(PortLu *lu)
     req->srb_ext = alloc_extension(a);
     if (!req->srb || !req->sense || !req->sgl ||
         (a->cfg->SrbExtensionSize && !req->srb_ext)) {
-        g_error("port: guest RAM exhausted allocating a request");
+        void *parts[] = { req->srb, req->sense, req->sgl, req->srb_ext };
+        for (unsigned i = 0; i < G_N_ELEMENTS(parts); i++) {
+            if (parts[i]) {
+                ram_free(parts[i]);
+            }
+        }
+        g_free(req);
+        return NULL;
     }
     guest_event_init(&req->event, "request", false);
     req->state = REQ_IDLE;

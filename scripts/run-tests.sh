@@ -53,6 +53,7 @@ for t in tests/e2e/*.sh; do
     [ -f "$t" ] || continue
     run_one "$t" sh "$t"
 done
+run_one guest-tests/tests.cfg sh scripts/run-guest-tests.sh
 
 if [ -n "$failed_names" ]; then
     echo "failed:$failed_names"

@@ -32,6 +32,7 @@ typedef struct Cleanup {
 static PCIBusState *root_bus;
 static FILE *trace_file;
 static GArray *cleanups; /* Cleanup, run last to first */
+static uint64_t seed;
 
 void machine_add_cleanup(void (*fn)(void *opaque), void *opaque)
 {
@@ -83,8 +84,14 @@ static bool setup_trace(const MachineConfig *cfg, GError **errp)
     return true;
 }
 
+uint64_t machine_seed(void)
+{
+    return seed;
+}
+
 bool machine_init(const MachineConfig *cfg, GError **errp)
 {
+    seed = cfg->sched.seed;
     if (!setup_trace(cfg, errp)) {
         return false;
     }

@@ -29,6 +29,9 @@ void machine_fini(void);
  */
 void machine_add_cleanup(void (*fn)(void *opaque), void *opaque);
 
+/* -machine seed=N: guest programs derive their data patterns from it. */
+uint64_t machine_seed(void);
+
 /* The root PCI bus of the running machine. */
 struct PCIBus *machine_pci_bus(void);
 

@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Workload jobs (work.h). The per-I/O path is: pick a slot, maybe fill a
+ * pattern, cls_submit(); on return from cls_wait(), one histogram add and
+ * maybe a pattern check. Offsets and the read/write mix come from a
+ * seeded stream, so the same seed issues the same I/O in the same order.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "guest-tests/lib/work.h"
+#include "system/event.h"
+#include "system/rng.h"
+
+/* runtime= needs a moving clock: after this many I/Os completed at one
+ * virtual instant the job stops instead of spinning forever. */
+#define WL_STALL_IOS 100000
+
+const char *const wl_rw_names[] = {
+    "read", "write", "randread", "randwrite", "randrw", NULL,
+};
+
+struct WlJob {
+    WlConfig cfg;
+    char name[32];
+    ClsDisk *disk;
+    ClsQueue *q;
+    ClsIo *io0; /* the queue's I/Os are an array from here */
+    unsigned depth;
+    Rng rng;
+    uint64_t tag;
+    uint64_t nslots;
+    uint64_t next_seq;
+    uint32_t next_gen;
+    uint32_t *slot_gen; /* verify: generation on disk, 0 = unknown */
+    uint8_t *slot_busy; /* verify: an I/O is in flight on the slot */
+    uint32_t *io_gen;   /* verify: generation a write carries */
+    uint64_t written_slots;
+    WlStats st;
+    uint64_t issued, completed, limit;
+    uint64_t run_start;
+    uint64_t stall_clock, stall_count;
+    unsigned reported;
+    bool running, verify_after;
+    GuestEvent done_ev;
+};
+
+/* ---- histogram ---- */
+
+static inline unsigned hist_index(uint64_t v)
+{
+    unsigned e;
+
+    if (v < 64) {
+        return (unsigned)v;
+    }
+    e = 63u - (unsigned)__builtin_clzll(v);
+    return 64 + (e - 6) * 32 + (unsigned)((v >> (e - 5)) & 31);
+}
+
+static uint64_t hist_mid(unsigned i)
+{
+    unsigned e, sub;
+
+    if (i < 64) {
+        return i;
+    }
+    e = (i - 64) / 32 + 6;
+    sub = (i - 64) % 32;
+    return ((1ULL << e) | ((uint64_t)sub << (e - 5))) + (1ULL << (e - 6));
+}
+
+void wl_hist_reset(WlHist *h)
+{
+    memset(h, 0, sizeof(*h));
+}
+
+void wl_hist_add(WlHist *h, uint64_t v)
+{
+    if (!h->n || v < h->min) {
+        h->min = v;
+    }
+    if (v > h->max) {
+        h->max = v;
+    }
+    h->n++;
+    h->sum += v;
+    h->bucket[hist_index(v)]++;
+}
+
+void wl_hist_merge(WlHist *dst, const WlHist *src)
+{
+    if (!src->n) {
+        return;
+    }
+    if (!dst->n || src->min < dst->min) {
+        dst->min = src->min;
+    }
+    dst->max = MAX(dst->max, src->max);
+    dst->n += src->n;
+    dst->sum += src->sum;
+    for (unsigned i = 0; i < WL_HIST_BUCKETS; i++) {
+        dst->bucket[i] += src->bucket[i];
+    }
+}
+
+uint64_t wl_hist_pct(const WlHist *h, double pct)
+{
+    uint64_t rank, seen = 0;
+
+    if (!h->n) {
+        return 0;
+    }
+    /* The smallest value with at least pct% of the samples at or below. */
+    rank = (uint64_t)((pct / 100.0) * (double)h->n + 0.999999);
+    rank = CLAMP(rank, 1, h->n);
+    for (unsigned i = 0; i < WL_HIST_BUCKETS; i++) {
+        seen += h->bucket[i];
+        if (seen >= rank) {
+            return CLAMP(hist_mid(i), h->min, h->max);
+        }
+    }
+    return h->max;
+}
+
+/* ---- set-up ---- */
+
+bool wl_config_check(const WlConfig *cfg, const ClsDisk *d, char **why)
+{
+    uint64_t bytes = (uint64_t)cfg->bs_blocks * d->block_size;
+
+    if (!d->blocks) {
+        *why = g_strdup("the LUN's capacity is unknown");
+        return false;
+    }
+    if (!cfg->bs_blocks || bytes > 64 * 1024 * 1024) {
+        *why = g_strdup("the I/O size must be 1 block to 64 MiB");
+        return false;
+    }
+    if (!cfg->blocks || cfg->first_lba >= d->blocks ||
+        cfg->blocks > d->blocks - cfg->first_lba) {
+        *why = g_strdup_printf("the region (LBA %" G_GUINT64_FORMAT
+                               ", %" G_GUINT64_FORMAT " blocks) is outside the "
+                               "LUN (%" G_GUINT64_FORMAT " blocks)",
+                               cfg->first_lba, cfg->blocks, d->blocks);
+        return false;
+    }
+    if (!cfg->iodepth || cfg->rwmixread > 100) {
+        *why = g_strdup("iodepth must be at least 1, rwmixread 0..100");
+        return false;
+    }
+    return true;
+}
+
+WlJob *wl_job_new(ClsDisk *d, const WlConfig *cfg)
+{
+    WlJob *j = g_new0(WlJob, 1);
+    uint32_t bytes = cfg->bs_blocks * d->block_size;
+
+    j->cfg = *cfg;
+    g_strlcpy(j->name, cfg->name ? cfg->name : "job", sizeof(j->name));
+    j->cfg.name = j->name;
+    j->disk = d;
+    j->nslots = (cfg->blocks + cfg->bs_blocks - 1) / cfg->bs_blocks;
+    j->depth = cfg->iodepth;
+    if (cfg->verify) {
+        /* Never two I/Os on one slot: the depth cannot exceed the slots. */
+        j->depth = (unsigned)MIN((uint64_t)j->depth, j->nslots);
+    }
+    j->q = cls_queue_new(d, j->depth, bytes);
+    if (!j->q) {
+        g_free(j);
+        return NULL;
+    }
+    j->io0 = cls_queue_io(j->q, 0);
+    rng_seed(&j->rng, cfg->seed, 0x10b0u + cfg->stream);
+    j->tag = pat_seed_tag(cfg->seed);
+    if (cfg->verify) {
+        j->slot_gen = g_new0(uint32_t, j->nslots);
+        j->slot_busy = g_new0(uint8_t, j->nslots);
+        j->io_gen = g_new0(uint32_t, j->depth);
+    }
+    j->limit = cfg->count;
+    if (!cfg->count && !cfg->runtime_ns) {
+        j->limit = j->nslots;
+    }
+    guest_event_init(&j->done_ev, "wl-done", false);
+    return j;
+}
+
+void wl_job_free(WlJob *j)
+{
+    if (!j) {
+        return;
+    }
+    cls_queue_free(j->q);
+    g_free(j->slot_gen);
+    g_free(j->slot_busy);
+    g_free(j->io_gen);
+    g_free(j);
+}
+
+const WlStats *wl_job_stats(const WlJob *j)
+{
+    return &j->st;
+}
+
+ClsQueue *wl_job_queue(WlJob *j)
+{
+    return j->q;
+}
+
+uint64_t wl_job_completed(const WlJob *j)
+{
+    return j->completed;
+}
+
+uint64_t wl_job_written_slots(const WlJob *j)
+{
+    return j->written_slots;
+}
+
+/* ---- the I/O path ---- */
+
+static inline uint32_t slot_blocks(const WlJob *j, uint64_t slot)
+{
+    uint64_t left = j->cfg.blocks - slot * j->cfg.bs_blocks;
+    return (uint32_t)MIN(left, (uint64_t)j->cfg.bs_blocks);
+}
+
+static inline uint64_t slot_lba(const WlJob *j, uint64_t slot)
+{
+    return j->cfg.first_lba + slot * j->cfg.bs_blocks;
+}
+
+static uint64_t pick_slot(WlJob *j)
+{
+    uint64_t s;
+
+    switch (j->cfg.rw) {
+    case WL_READ:
+    case WL_WRITE:
+        s = j->next_seq++ % j->nslots;
+        break;
+    default:
+        s = rng_below(&j->rng, j->nslots);
+        break;
+    }
+    if (j->slot_busy) {
+        /* At most depth - 1 slots are busy, and depth <= slots. */
+        while (j->slot_busy[s]) {
+            s = s + 1 == j->nslots ? 0 : s + 1;
+        }
+    }
+    return s;
+}
+
+static bool pick_write(WlJob *j)
+{
+    switch (j->cfg.rw) {
+    case WL_WRITE:
+    case WL_RANDWRITE:
+        return true;
+    case WL_RANDRW:
+        return rng_below(&j->rng, 100) >= j->cfg.rwmixread;
+    default:
+        return false;
+    }
+}
+
+static bool can_issue(const WlJob *j)
+{
+    if (j->st.clock_stalled) {
+        return false;
+    }
+    if (j->limit && j->issued >= j->limit) {
+        return false;
+    }
+    return !j->cfg.runtime_ns ||
+           vclock_now() - j->run_start < j->cfg.runtime_ns;
+}
+
+static void issue(WlJob *j, ClsIo *io)
+{
+    uint64_t slot = pick_slot(j);
+    uint64_t lba = slot_lba(j, slot);
+    uint32_t n = slot_blocks(j, slot);
+    bool write = pick_write(j);
+
+    if (j->slot_busy) {
+        j->slot_busy[slot] = 1;
+        if (write) {
+            uint32_t gen = ++j->next_gen;
+            j->io_gen[io - j->io0] = gen;
+            pat_fill(io->buf, lba, n, j->disk->block_size, gen, j->tag);
+        }
+    }
+    cls_io_set_rw(io, write ? CLS_WRITE : CLS_READ, lba, n, io->buf);
+    io->tag = slot;
+    j->issued++;
+    cls_submit(io);
+}
+
+static void note_error(WlJob *j, const ClsIo *io)
+{
+    char msg[256];
+
+    j->st.errors++;
+    if (!j->st.first_error_valid) {
+        j->st.first_error = io->res;
+        j->st.first_error_valid = true;
+    }
+    if (j->reported < j->cfg.report_max) {
+        j->reported++;
+        printf("%s: %s of LBA %" G_GUINT64_FORMAT " (%u blocks) failed: %s\n",
+               j->name, cls_op_name(io->op), io->lba, io->blocks,
+               cls_result_str(&io->res, msg, sizeof(msg)));
+    }
+}
+
+static uint64_t check_read(WlJob *j, const ClsIo *io, uint64_t slot)
+{
+    uint32_t gen = j->slot_gen[slot];
+    PatCheck first;
+    unsigned bad;
+
+    if (!gen) {
+        j->st.unverified_reads++;
+        return 0;
+    }
+    bad = pat_check(io->buf, io->lba, io->blocks, j->disk->block_size, gen,
+                    j->tag, j->st.mismatch, &first);
+    j->st.verified_blocks += io->blocks;
+    if (bad) {
+        char msg[200];
+        if (!j->st.mismatches) {
+            j->st.first_bad = first;
+        }
+        j->st.mismatches += bad;
+        if (j->reported < j->cfg.report_max) {
+            j->reported++;
+            pat_describe(&first, msg, sizeof(msg));
+            printf("%s: %s%s\n", j->name, msg,
+                   bad > 1 ? " (and more in this I/O)" : "");
+        }
+    }
+    return bad;
+}
+
+static void complete(WlJob *j, ClsIo *io)
+{
+    uint64_t slot = io->tag;
+    unsigned dir = io->op == CLS_WRITE ? WL_DIR_WRITE : WL_DIR_READ;
+
+    j->completed++;
+    if (io->done_cpu != io->submit_cpu) {
+        j->st.done_elsewhere++;
+    }
+    if (io->res.status != CLS_OK) {
+        note_error(j, io);
+        if (j->slot_busy) {
+            if (dir == WL_DIR_WRITE && j->slot_gen[slot]) {
+                /* What a failed write left behind is unknown. */
+                j->slot_gen[slot] = 0;
+                j->written_slots--;
+            }
+            j->slot_busy[slot] = 0;
+        }
+        return;
+    }
+    wl_hist_add(&j->st.lat[dir], io->done_ns - io->submit_ns);
+    j->st.ios[dir]++;
+    j->st.bytes[dir] += (uint64_t)io->blocks * j->disk->block_size;
+    if (j->slot_busy) {
+        if (dir == WL_DIR_WRITE) {
+            if (!j->slot_gen[slot]) {
+                j->written_slots++;
+            }
+            j->slot_gen[slot] = j->io_gen[io - j->io0];
+        } else {
+            check_read(j, io, slot);
+        }
+        j->slot_busy[slot] = 0;
+    }
+    if (j->cfg.runtime_ns) {
+        if (io->done_ns != j->stall_clock) {
+            j->stall_clock = io->done_ns;
+            j->stall_count = 0;
+        } else if (++j->stall_count >= WL_STALL_IOS) {
+            j->st.clock_stalled = true;
+        }
+    }
+}
+
+static void run_loop(WlJob *j)
+{
+    j->run_start = vclock_now();
+    j->st.t_start = j->run_start;
+    j->stall_clock = j->run_start;
+    j->stall_count = 0;
+    j->running = true;
+    for (;;) {
+        ClsIo *io;
+
+        while (can_issue(j) && (io = cls_io_get(j->q))) {
+            issue(j, io);
+        }
+        io = cls_wait(j->q);
+        if (!io) {
+            break;
+        }
+        complete(j, io);
+        cls_io_put(io);
+    }
+    j->running = false;
+    j->st.t_end = vclock_now();
+}
+
+void wl_job_run(WlJob *j)
+{
+    run_loop(j);
+}
+
+void wl_job_extend(WlJob *j, uint64_t count)
+{
+    j->limit = j->issued + (count ? count : j->nslots);
+}
+
+void wl_job_prefill(WlJob *j)
+{
+    WlRw rw = j->cfg.rw;
+    uint64_t runtime = j->cfg.runtime_ns;
+    uint64_t left = j->limit ? j->limit - MIN(j->limit, j->issued) : 0;
+    bool had_limit = j->limit != 0;
+    g_autofree WlStats *saved = g_memdup2(&j->st, sizeof(j->st));
+
+    if (!j->slot_gen) {
+        return;
+    }
+    j->cfg.rw = WL_WRITE;
+    j->cfg.runtime_ns = 0;
+    j->next_seq = 0;
+    j->limit = j->issued + j->nslots;
+    run_loop(j);
+    /* Not part of the measurement: only the errors are kept. */
+    saved->errors = j->st.errors;
+    j->st = *saved;
+    j->cfg.rw = rw;
+    j->cfg.runtime_ns = runtime;
+    j->next_seq = 0;
+    j->limit = had_limit ? j->issued + left : 0;
+}
+
+uint64_t wl_job_verify(WlJob *j)
+{
+    uint64_t before = j->st.mismatches;
+    uint64_t slot = 0;
+
+    if (!j->slot_gen) {
+        return 0;
+    }
+    for (;;) {
+        ClsIo *io;
+
+        while (slot < j->nslots && (io = cls_io_get(j->q))) {
+            while (slot < j->nslots && !j->slot_gen[slot]) {
+                slot++;
+            }
+            if (slot == j->nslots) {
+                cls_io_put(io);
+                break;
+            }
+            cls_io_set_rw(io, CLS_READ, slot_lba(j, slot), slot_blocks(j, slot),
+                          io->buf);
+            io->tag = slot++;
+            cls_submit(io);
+        }
+        io = cls_wait(j->q);
+        if (!io) {
+            break;
+        }
+        if (io->res.status != CLS_OK) {
+            note_error(j, io);
+        } else {
+            check_read(j, io, io->tag);
+        }
+        cls_io_put(io);
+    }
+    return j->st.mismatches - before;
+}
+
+/* ---- threads and control ---- */
+
+static void job_thread(void *opaque)
+{
+    WlJob *j = opaque;
+
+    run_loop(j);
+    if (j->verify_after) {
+        wl_job_verify(j);
+    }
+    guest_event_set(&j->done_ev);
+}
+
+void wl_job_start(WlJob *j, unsigned cpu, bool verify_after)
+{
+    g_assert(!j->running);
+    j->verify_after = verify_after;
+    j->running = true;
+    guest_event_clear(&j->done_ev);
+    guest_thread_create(cpu, j->name, job_thread, j);
+}
+
+void wl_job_join(WlJob *j)
+{
+    guest_event_wait(&j->done_ev);
+}
