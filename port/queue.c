@@ -80,7 +80,7 @@ PortRequest *port_request_new(PortLu *lu)
     req->srb_ext = alloc_extension(a);
     if (!req->srb || !req->sense || !req->sgl ||
         (a->cfg->SrbExtensionSize && !req->srb_ext)) {
-        void *parts[] = { req->srb, req->sense, req->sgl, req->srb_ext };
+        void *parts[] = {req->srb, req->sense, req->sgl, req->srb_ext};
         for (unsigned i = 0; i < G_N_ELEMENTS(parts); i++) {
             if (parts[i]) {
                 ram_free(parts[i]);
