@@ -13,6 +13,7 @@
 #include "hw/core/qdev.h"
 #include "hw/core/ram.h"
 #include "hw/scsi/scsi-disk.h"
+#include "hw/virtio-scsi/virtio-scsi.h"
 #include "guest-tests/guest.h"
 #include "port/port-api.h"
 #include "port/port.h"
@@ -55,6 +56,7 @@ void machine_register_types(void)
      * land (qdev_set_create, options_set_available). */
     options_set_available("-drive", true);
     qdev_set_create("scsi-hd", scsi_hd_create);
+    qdev_set_create("virtio-scsi-pci", virtio_scsi_pci_create);
     port_register_builtins();
     options_set_available("-miniport", true);
     guest_programs_register();

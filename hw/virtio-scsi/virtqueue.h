@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Split virtqueues, device side (OASIS virtio 1.2/1.3, 2.7): taking
+ * descriptor chains off the available ring (direct and indirect, 2.7.5),
+ * returning them on the used ring (2.7.8), and used-buffer notification
+ * suppression by VIRTQ_AVAIL_F_NO_INTERRUPT or VIRTIO_F_EVENT_IDX
+ * (2.7.7, 2.7.10).
+ *
+ * Everything the driver wrote is untrusted. A ring the device cannot
+ * follow (an index out of range, a descriptor loop, a chain longer than
+ * the queue, a total length past 2^32, a buffer outside guest RAM, a
+ * device-readable buffer after a device-writable one, a malformed
+ * indirect table, the available index running ahead by more than the
+ * queue size) breaks the queue: the failure is a traced guest error,
+ * counted, and the owner's on_error callback runs (the transport sets
+ * DEVICE_NEEDS_RESET). Ring memory is reached by pci_dma_read/write, so
+ * every access is bounds-checked, recorded and gated by bus mastering.
+ */
+#ifndef HW_VIRTIO_SCSI_VIRTQUEUE_H
+#define HW_VIRTIO_SCSI_VIRTQUEUE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <glib.h>
+#include "hw/block/dma-sg.h"
+#include "hw/core/pci.h"
+#include "system/event.h"
+
+typedef struct VirtQueue VirtQueue;
+
+typedef enum VqPopResult {
+    VQ_POP_EMPTY, /* nothing available */
+    VQ_POP_OK,    /* @elem holds a chain */
+    VQ_POP_ERROR, /* the queue is broken (reported) */
+} VqPopResult;
+
+/*
+ * One descriptor chain: its device-readable buffers ("out") then its
+ * device-writable ones ("in"), as guest-physical segments already checked
+ * to lie in guest RAM. @sg grows on demand and is kept across pops, so a
+ * reused element costs no allocation.
+ */
+typedef struct VirtQueueElement {
+    uint16_t head;
+    unsigned n_out;   /* sg[0 .. n_out) */
+    unsigned n_in;    /* sg[n_out .. n_out + n_in) */
+    uint64_t out_len; /* bytes */
+    uint64_t in_len;
+    DmaSgEntry *sg;
+    unsigned sg_cap;
+} VirtQueueElement;
+
+struct VirtQueue {
+    /* Configuration, from the common configuration registers. */
+    uint16_t index;
+    uint16_t size; /* a power of two, <= max_size */
+    uint16_t max_size;
+    uint16_t msix_vector;
+    bool enabled;
+    uint64_t desc;  /* descriptor area */
+    uint64_t avail; /* driver area */
+    uint64_t used;  /* device area */
+
+    /* Negotiated features that change the ring's behaviour. */
+    bool event_idx;
+    bool indirect;
+
+    /* Ring state. */
+    uint16_t last_avail_idx; /* next available entry to take */
+    uint16_t used_idx;       /* next used entry to fill */
+    uint16_t signalled_used; /* used_idx at the last notification check */
+    bool signalled_valid;
+    bool broken;
+
+    /* Owner: DMA through @dev, errors counted in *@guest_errors. */
+    PCIDevice *dev;
+    const char *owner;
+    uint64_t *guest_errors;
+    void (*on_error)(VirtQueue *vq, void *opaque);
+    void *opaque;
+
+    /* Transport events: queue work after a doorbell, used interrupt. */
+    Event notify_ev;
+    Event irq_ev;
+    bool irq_wanted; /* used entries pushed since the last check */
+
+    uint64_t pops;
+    uint64_t pushes;
+};
+
+void vq_init(VirtQueue *vq, PCIDevice *dev, const char *owner, uint16_t index,
+             uint16_t max_size, uint64_t *guest_errors);
+/* Back to the reset state (2.6.1): disabled, maximum size, no vector,
+ * addresses 0, indices 0. Events are the transport's to cancel. */
+void vq_reset(VirtQueue *vq);
+/*
+ * Called when the driver enables the queue: the areas must be aligned
+ * (2.7, table) and lie in guest RAM. False (and the queue broken) if not.
+ */
+bool vq_validate(VirtQueue *vq);
+
+/* Entries the driver has made available and the device has not taken. */
+bool vq_avail_count(VirtQueue *vq, uint16_t *count);
+VqPopResult vq_pop(VirtQueue *vq, VirtQueueElement *elem);
+/* Return chain @head with @len bytes written; the used element is written
+ * before the index that publishes it. False on a DMA failure. */
+bool vq_push(VirtQueue *vq, uint16_t head, uint32_t len);
+/* Whether the driver wants a used-buffer notification now (2.7.7, 2.7.10);
+ * to be called once per batch of vq_push(). */
+bool vq_should_notify(VirtQueue *vq);
+/* With EVENT_IDX, ask to be notified from the next entry on (2.7.10). */
+void vq_update_avail_event(VirtQueue *vq);
+
+/* Copy bytes at @off of the chain's readable part to @buf, or @buf to the
+ * writable part. The range must lie within the part (callers check the
+ * lengths first); false on a DMA failure, which breaks the queue. */
+bool vq_elem_read(VirtQueue *vq, const VirtQueueElement *elem, uint64_t off,
+                  void *buf, uint64_t len);
+bool vq_elem_write(VirtQueue *vq, const VirtQueueElement *elem, uint64_t off,
+                   const void *buf, uint64_t len);
+/*
+ * Segments of the readable (@writable false) or writable part past its
+ * first @skip bytes, into *@sg (grown as needed, *@cap entries). Returns
+ * the number of segments; no data is copied.
+ */
+unsigned vq_elem_slice(const VirtQueueElement *elem, bool writable,
+                       uint64_t skip, DmaSgEntry **sg, unsigned *cap);
+void vq_elem_free(VirtQueueElement *elem);
+
+#endif
