@@ -86,7 +86,7 @@ $(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(LIBS)
 
 bench: all
-	$(Q)sh scripts/bench.sh
+	$(Q)python3 scripts/bench.py
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin
