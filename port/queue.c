@@ -11,6 +11,7 @@
 #include "hw/core/ram.h"
 #include "port/port-api.h"
 #include "port/port.h"
+#include "system/boundary.h"
 #include "system/trace.h"
 
 #define POISON_BYTE    0xdb
@@ -95,29 +96,40 @@ PortRequest *port_request_new(PortLu *lu)
     return req;
 }
 
-static bool poison_intact(const void *p, ULONG n, ULONG *bad)
+/* Offset of the first byte of [p, p+n) that is not poison, or -1. */
+static long poison_mismatch(const void *p, ULONG n)
 {
+    static uint8_t poison[4096];
     const uint8_t *b = p;
 
-    for (ULONG i = 0; b && i < n; i++) {
-        if (b[i] != POISON_BYTE) {
-            *bad = i;
-            return false;
+    if (!poison[0]) {
+        memset(poison, POISON_BYTE, sizeof(poison));
+    }
+    /* memcmp per 4 KiB chunk (vectorized); find the byte only on a miss. */
+    for (ULONG off = 0; b && off < n; off += sizeof(poison)) {
+        ULONG len = MIN(n - off, (ULONG)sizeof(poison));
+        if (memcmp(b + off, poison, len) != 0) {
+            for (ULONG i = 0; i < len; i++) {
+                if (b[off + i] != POISON_BYTE) {
+                    return (long)(off + i);
+                }
+            }
         }
     }
-    return true;
+    return -1;
 }
 
 /* A BUSY retry's replaced extension: any write to it after the retry is a
  * write to memory the miniport no longer owns. */
 static void check_stale_extension(PortRequest *req)
 {
-    ULONG bad;
+    long bad;
 
     if (!req->stale_ext) {
         return;
     }
-    if (!poison_intact(req->stale_ext, ext_size(req), &bad)) {
+    bad = poison_mismatch(req->stale_ext, ext_size(req));
+    if (bad >= 0) {
         verifier_report(VC_SRB_AFTER_COMPLETION, req,
                         "the SRB extension replaced by a BUSY retry was "
                         "written afterwards (byte %lu changed)",
@@ -129,21 +141,23 @@ static void check_stale_extension(PortRequest *req)
 
 static void check_poison(PortRequest *req)
 {
-    ULONG bad;
+    long bad;
 
     check_stale_extension(req);
     if (!req->poisoned) {
         return;
     }
     req->poisoned = false;
-    if (!poison_intact(req->srb, req->srb_bytes, &bad)) {
+    bad = poison_mismatch(req->srb, req->srb_bytes);
+    if (bad >= 0) {
         verifier_report(VC_SRB_AFTER_COMPLETION, req,
                         "the SRB was written after it was completed "
                         "(byte %lu changed)",
                         (unsigned long)bad);
         return;
     }
-    if (!poison_intact(req->srb_ext, ext_size(req), &bad)) {
+    bad = poison_mismatch(req->srb_ext, ext_size(req));
+    if (bad >= 0) {
         verifier_report(VC_SRB_AFTER_COMPLETION, req,
                         "the SRB extension was written after the request "
                         "completed (byte %lu changed)",
@@ -548,9 +562,13 @@ static void busy_retry(PortRequest *req)
     req->srb_ext = alloc_extension(a);
     req->state = REQ_QUEUED;
     g_queue_push_head(&lu->pending, req);
-    if (!lu->outstanding && !event_pending(&lu->retry_ev)) {
-        /* Nothing in flight will trigger the retry: a timer does. */
-        lu->busy = true;
+    /* Hold the unit until one of its requests completes (the miniport
+     * had no room: retrying at once would only meet BUSY again), or, with
+     * none in flight, for a short time. */
+    lu->busy = true;
+    if (lu->outstanding) {
+        lu->busy_count = 1;
+    } else if (!event_pending(&lu->retry_ev)) {
         lu->busy_count = 0;
         event_schedule_in(&lu->retry_ev, BUSY_RETRY_NS);
     }
@@ -568,11 +586,15 @@ static void finish_request(PortRequest *req)
     a->outstanding--;
     a->completed++;
     lu->completed_requests++;
-    if (a->busy && a->busy_count && --a->busy_count == 0) {
-        a->busy = false;
-    }
-    if (lu->busy && lu->busy_count && --lu->busy_count == 0) {
-        lu->busy = false;
+    /* A request sent back with BUSY is not one of the completions a
+     * StorPortBusy / StorPortDeviceBusy count waits for. */
+    if (SRB_STATUS(st) != SRB_STATUS_BUSY) {
+        if (a->busy && a->busy_count && --a->busy_count == 0) {
+            a->busy = false;
+        }
+        if (lu->busy && lu->busy_count && --lu->busy_count == 0) {
+            lu->busy = false;
+        }
     }
     if (SRB_STATUS(st) == SRB_STATUS_BUSY &&
         req->busy_retries < BUSY_RETRY_MAX) {

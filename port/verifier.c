@@ -124,14 +124,16 @@ void verifier_map_range(uint64_t gpa, uint64_t len)
     if (!dma_ranges) {
         dma_ranges = g_array_new(FALSE, FALSE, sizeof(Range));
     }
-    /* Keep it small: merge with an overlapping or adjacent range. */
-    for (guint i = 0; i < dma_ranges->len; i++) {
+    /* Merge with every overlapping or adjacent range (transitively). */
+    for (guint i = 0; i < dma_ranges->len;) {
         Range *o = &g_array_index(dma_ranges, Range, i);
         if (r.start <= o->end && o->start <= r.end) {
-            o->start = MIN(o->start, r.start);
-            o->end = MAX(o->end, r.end);
-            return;
+            r.start = MIN(o->start, r.start);
+            r.end = MAX(o->end, r.end);
+            g_array_remove_index_fast(dma_ranges, i);
+            continue;
         }
+        i++;
     }
     g_array_append_val(dma_ranges, r);
 }

@@ -567,6 +567,41 @@ static bool vscsi_task_in_flight(VirtioScsiState *s, uint32_t target,
     return false;
 }
 
+/*
+ * Commands the target has finished but the device still holds for its
+ * latency belong to the task set too: an abort or reset ends them with
+ * @response, before the function's own response is used (5.6.6.2), as it
+ * ends the ones still on the bus. SAM allows their effects to have
+ * happened already.
+ */
+static void vscsi_tmf_end_held(VirtioScsiState *s, uint32_t target,
+                               uint32_t lun, bool whole_target,
+                               bool match_tag, uint64_t tag,
+                               uint8_t response)
+{
+    g_autoptr(GPtrArray) hit = g_ptr_array_new();
+
+    for (unsigned q = VIRTIO_SCSI_VQ_REQUEST; q < s->vp.num_queues; q++) {
+        for (GList *l = s->inflight[q].head; l; l = l->next) {
+            VScsiReq *req = l->data;
+            if (req->sreq || !event_pending(&req->done_ev) ||
+                req->target != target || (!whole_target && req->lun != lun) ||
+                (match_tag && req->tag != tag)) {
+                continue;
+            }
+            g_ptr_array_add(hit, req);
+        }
+    }
+    for (guint i = 0; i < hit->len; i++) {
+        VScsiReq *req = g_ptr_array_index(hit, i);
+        event_cancel(&req->done_ev);
+        req->response = response;
+        req->status = 0;
+        req->sense_len = 0;
+        vscsi_cmd_finish(req);
+    }
+}
+
 static uint8_t vscsi_tmf(VirtioScsiState *s, uint32_t subtype,
                          const uint8_t *lunb, uint64_t tag)
 {
@@ -581,20 +616,30 @@ static uint8_t vscsi_tmf(VirtioScsiState *s, uint32_t subtype,
           target, lun, tag);
     switch (subtype) {
     case VIRTIO_SCSI_T_TMF_ABORT_TASK:
+        vscsi_tmf_end_held(s, target, lun, false, true, tag,
+                           VIRTIO_SCSI_S_ABORTED);
         r = scsi_bus_tmf(s->bus, SCSI_TMF_ABORT_TASK, target, lun, tag, 0);
         break;
     case VIRTIO_SCSI_T_TMF_ABORT_TASK_SET:
+        vscsi_tmf_end_held(s, target, lun, false, false, 0,
+                           VIRTIO_SCSI_S_ABORTED);
         r = scsi_bus_tmf(s->bus, SCSI_TMF_ABORT_TASK_SET, target, lun, 0, 0);
         break;
     case VIRTIO_SCSI_T_TMF_CLEAR_TASK_SET:
+        vscsi_tmf_end_held(s, target, lun, false, false, 0,
+                           VIRTIO_SCSI_S_ABORTED);
         r = scsi_bus_tmf(s->bus, SCSI_TMF_CLEAR_TASK_SET, target, lun, 0, 0);
         break;
     case VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET:
         /* The only initiator is this HBA: its nexus with the target is
          * every LUN of the target (the LUN field is ignored). */
+        vscsi_tmf_end_held(s, target, 0, true, false, 0,
+                           VIRTIO_SCSI_S_RESET);
         r = scsi_bus_tmf(s->bus, SCSI_TMF_TARGET_RESET, target, 0, 0, 0);
         break;
     case VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET:
+        vscsi_tmf_end_held(s, target, lun, false, false, 0,
+                           VIRTIO_SCSI_S_RESET);
         r = scsi_bus_tmf(s->bus, SCSI_TMF_LUN_RESET, target, lun, 0, 0);
         break;
     case VIRTIO_SCSI_T_TMF_QUERY_TASK:

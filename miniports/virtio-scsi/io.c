@@ -1,0 +1,631 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * vioscsi: the I/O path (virtio 5.6.6.1, 5.6.6.3).
+ *
+ * HwStorBuildIo, without any lock, turns an EXECUTE_SCSI SRB into a
+ * virtio_scsi_cmd_req and an indirect descriptor table in the SRB
+ * extension: the request header, data-out segments, the response, data-in
+ * segments, from StorPortGetScatterGatherList. HwStorStartIo then picks
+ * the request queue of its channel, takes a ring slot under that queue's
+ * lock, makes it available and rings the doorbell only when EVENT_IDX
+ * says the device is waiting; a full ring answers SRB_STATUS_BUSY from
+ * StartIo, before anything reached the device. Other SRB functions are
+ * answered in StartIo or become task management functions (power.c).
+ *
+ * Interrupt routines only queue the DPC of the queue that interrupted (or
+ * of every queue, for INTx and a shared message). A DPC takes back every
+ * used buffer under the queue's lock, re-arms the interrupt, and completes
+ * the batch outside the lock, mapping the virtio response to SRB and SCSI
+ * status: sense data into the SRB's sense buffer with autosense, the
+ * residual into DataTransferLength. The event queue's DPC reports hot-plug
+ * and parameter changes as BusChangeDetected and puts its buffers back.
+ */
+#include "vioscsi.h"
+
+/* ---- building a request ---- */
+
+static VOID VioScsiSetTableEntry(VirtqDesc *Desc, ULONGLONG Address,
+                                 ULONG Length, USHORT Flags, USHORT Next)
+{
+    Desc->addr = Address;
+    Desc->len = Length;
+    Desc->flags = Flags;
+    Desc->next = Next;
+}
+
+/*
+ * The physical address of the part of the SRB extension the device
+ * reads and writes. Storport extensions are physically contiguous, but
+ * StorPortGetPhysicalAddress may report a shorter run (a page); check the
+ * rest continues where it stops instead of assuming it.
+ */
+static BOOLEAN
+VioScsiExtensionAddress(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension, PVOID Srb,
+                        PVIOSCSI_SRB_EXTENSION SrbExt, PULONGLONG Address)
+{
+    ULONG needed = FIELD_OFFSET(VIOSCSI_SRB_EXTENSION, Srb);
+    ULONG covered = 0;
+    ULONGLONG base = 0;
+
+    while (covered < needed) {
+        ULONG length = 0;
+        STOR_PHYSICAL_ADDRESS pa = StorPortGetPhysicalAddress(
+            AdapterExtension, Srb, (PUCHAR)SrbExt + covered, &length);
+
+        if (length == 0) {
+            return FALSE;
+        }
+        if (covered == 0) {
+            base = (ULONGLONG)pa.QuadPart;
+        } else if ((ULONGLONG)pa.QuadPart != base + covered) {
+            return FALSE;
+        }
+        covered += length;
+    }
+    *Address = base;
+    return TRUE;
+}
+
+/* The virtio LUN field (5.6.6.1): {1, target, flat-space LUN, 0...}. */
+static VOID VioScsiSetLun(PUCHAR Lun, UCHAR Target, UCHAR LunNumber)
+{
+    Lun[0] = VIRTIO_SCSI_LUN_FIRST;
+    Lun[1] = Target;
+    Lun[2] = VIRTIO_SCSI_LUN_FLAT;
+    Lun[3] = LunNumber;
+    Lun[4] = 0;
+    Lun[5] = 0;
+    Lun[6] = 0;
+    Lun[7] = 0;
+}
+
+static UCHAR VioScsiTaskAttribute(PVOID Srb)
+{
+    if (!(SrbGetSrbFlags(Srb) & SRB_FLAGS_QUEUE_ACTION_ENABLE)) {
+        return VIRTIO_SCSI_S_SIMPLE;
+    }
+    switch (SrbGetQueueAction(Srb)) {
+    case SRB_HEAD_OF_QUEUE_TAG_REQUEST:
+        return VIRTIO_SCSI_S_HEAD;
+    case SRB_ORDERED_QUEUE_TAG_REQUEST:
+        return VIRTIO_SCSI_S_ORDERED;
+    default:
+        return VIRTIO_SCSI_S_SIMPLE;
+    }
+}
+
+/* Build the request; an SRB status other than PENDING means it cannot
+ * be sent. */
+static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
+                                 PVOID Srb, PVIOSCSI_SRB_EXTENSION SrbExt)
+{
+    ULONG flags = SrbGetSrbFlags(Srb);
+    ULONG dataLength = SrbGetDataTransferLength(Srb);
+    BOOLEAN dataIn = (flags & SRB_FLAGS_DATA_IN) != 0;
+    BOOLEAN dataOut = (flags & SRB_FLAGS_DATA_OUT) != 0;
+    PSTOR_SCATTER_GATHER_LIST sgl = NULL;
+    UCHAR cdbLength = SrbGetCdbLength(Srb);
+    PCDB cdb = SrbGetCdb(Srb);
+    ULONGLONG base;
+    ULONG segments = 0;
+    ULONG entry = 0;
+    ULONG i;
+    UCHAR path = 0, target = 0, lun = 0;
+
+    if (cdb == NULL || cdbLength == 0 ||
+        cdbLength > VIRTIO_SCSI_CDB_SIZE_DEFAULT) {
+        return SRB_STATUS_INVALID_REQUEST;
+    }
+    if (dataLength == 0) {
+        dataIn = FALSE;
+        dataOut = FALSE;
+    }
+    if (dataIn && dataOut) {
+        /* Bidirectional commands need VIRTIO_SCSI_F_INOUT (5.6.3). */
+        return SRB_STATUS_INVALID_REQUEST;
+    }
+    if (dataIn || dataOut) {
+        sgl = StorPortGetScatterGatherList(AdapterExtension, Srb);
+        if (sgl == NULL || sgl->NumberOfElements == 0) {
+            return SRB_STATUS_ERROR;
+        }
+        segments = sgl->NumberOfElements;
+        if (segments > AdapterExtension->MaxSg) {
+            return SRB_STATUS_INVALID_REQUEST;
+        }
+    }
+    if (!VioScsiExtensionAddress(AdapterExtension, Srb, SrbExt, &base)) {
+        return SRB_STATUS_ERROR;
+    }
+
+    SrbGetPathTargetLun(Srb, &path, &target, &lun);
+    VioScsiSetLun(SrbExt->Request.hdr.lun, target, lun);
+    /* The tag identifies the request to ABORT TASK and to traces; the
+     * extension's address is unique while the request is in flight. */
+    SrbExt->Request.hdr.id = (ULONGLONG)(ULONG_PTR)SrbExt;
+    SrbExt->Request.hdr.task_attr = VioScsiTaskAttribute(Srb);
+    RtlCopyMemory(SrbExt->Request.cdb, cdb, cdbLength);
+
+    /* Device-readable parts first, then device-writable ones (2.7.4). */
+    VioScsiSetTableEntry(&SrbExt->Table[entry],
+                         base + FIELD_OFFSET(VIOSCSI_SRB_EXTENSION, Request),
+                         sizeof(VirtioScsiCmdReq), VIRTQ_DESC_F_NEXT,
+                         (USHORT)(entry + 1));
+    entry++;
+    for (i = 0; dataOut && i < segments; i++, entry++) {
+        VioScsiSetTableEntry(&SrbExt->Table[entry],
+                             (ULONGLONG)sgl->List[i].PhysicalAddress.QuadPart,
+                             sgl->List[i].Length, VIRTQ_DESC_F_NEXT,
+                             (USHORT)(entry + 1));
+    }
+    VioScsiSetTableEntry(
+        &SrbExt->Table[entry],
+        base + FIELD_OFFSET(VIOSCSI_SRB_EXTENSION, Response),
+        sizeof(VirtioScsiCmdResp),
+        (USHORT)(VIRTQ_DESC_F_WRITE | (dataIn ? VIRTQ_DESC_F_NEXT : 0)),
+        (USHORT)(dataIn ? entry + 1 : 0));
+    entry++;
+    for (i = 0; dataIn && i < segments; i++, entry++) {
+        BOOLEAN last = i + 1 == segments;
+
+        VioScsiSetTableEntry(
+            &SrbExt->Table[entry],
+            (ULONGLONG)sgl->List[i].PhysicalAddress.QuadPart,
+            sgl->List[i].Length,
+            (USHORT)(VIRTQ_DESC_F_WRITE | (last ? 0 : VIRTQ_DESC_F_NEXT)),
+            (USHORT)(last ? 0 : entry + 1));
+    }
+    SrbExt->Srb = Srb;
+    SrbExt->TablePa = base;
+    SrbExt->TableEntries = entry;
+    SrbExt->DataLength = dataLength;
+    return SRB_STATUS_PENDING;
+}
+
+BOOLEAN VioScsiHwBuildIo(PVOID DeviceExtension, PSCSI_REQUEST_BLOCK Srb)
+{
+    PVIOSCSI_ADAPTER_EXTENSION adapterExtension = DeviceExtension;
+    PVOID srb = Srb;
+    UCHAR status;
+
+    if (SrbGetSrbFunction(srb) != SRB_FUNCTION_EXECUTE_SCSI) {
+        return TRUE; /* StartIo answers the others */
+    }
+    status =
+        VioScsiBuildRequest(adapterExtension, srb, SrbGetMiniportContext(srb));
+    if (status == SRB_STATUS_PENDING) {
+        return TRUE;
+    }
+    /* FALSE after completing: the port does not call StartIo. */
+    VioScsiCompleteSrb(adapterExtension, srb, status);
+    return FALSE;
+}
+
+/* ---- starting ---- */
+
+VOID VioScsiCompleteSrb(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension, PVOID Srb,
+                        UCHAR SrbStatus)
+{
+    SrbSetSrbStatus(Srb, SrbStatus);
+    StorPortNotification(RequestComplete, AdapterExtension, Srb);
+}
+
+/* The request queue of this StartIo: the channel the port runs it on, so
+ * concurrent StartIo calls meet different queues. */
+static PVIOSCSI_QUEUE
+VioScsiSelectQueue(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension, PVOID Srb)
+{
+    ULONG channel = 0;
+
+    if (AdapterExtension->RequestQueues > 1) {
+        if (AdapterExtension->ConcurrentChannels) {
+            STARTIO_PERFORMANCE_PARAMETERS params;
+
+            RtlZeroMemory(&params, sizeof(params));
+            params.Version = STOR_PERF_VERSION;
+            params.Size = sizeof(params);
+            if (StorPortGetStartIoPerfParams(AdapterExtension, Srb, &params) ==
+                STOR_STATUS_SUCCESS) {
+                channel = params.ChannelNumber;
+            }
+        } else {
+            PROCESSOR_NUMBER processor;
+
+            if (StorPortGetCurrentProcessorNumber(
+                    AdapterExtension, &processor) == STOR_STATUS_SUCCESS) {
+                channel = processor.Number;
+            }
+        }
+    }
+    return &AdapterExtension->Queues[VIOSCSI_FIRST_REQUEST +
+                                     channel % AdapterExtension->RequestQueues];
+}
+
+static BOOLEAN VioScsiStartCommand(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
+                                   PVOID Srb)
+{
+    PVIOSCSI_SRB_EXTENSION srbExt = SrbGetMiniportContext(Srb);
+    PVIOSCSI_QUEUE queue = VioScsiSelectQueue(AdapterExtension, Srb);
+    VIOSCSI_LOCK lock;
+    UCHAR refusal = SRB_STATUS_PENDING;
+    USHORT old;
+    USHORT head;
+
+    VioScsiLockQueue(AdapterExtension, queue, &lock);
+    if (!AdapterExtension->Running) {
+        /* Stopped: the port holds its queues, so this is a request that
+         * raced with a stop; a failed device takes nothing. */
+        refusal =
+            AdapterExtension->Failed ? SRB_STATUS_NO_HBA : SRB_STATUS_BUSY;
+    } else if (queue->FreeCount == 0) {
+        /* Nothing was made available: BUSY is still legal here. */
+        InterlockedIncrement(&queue->Stats.RingFull);
+        refusal = SRB_STATUS_BUSY;
+    } else {
+        head = queue->FreeStack[--queue->FreeCount];
+        queue->Context[head] = srbExt;
+        srbExt->Epoch = AdapterExtension->ResetEpoch;
+        VioScsiSetTableEntry(&queue->Desc[head], srbExt->TablePa,
+                             srbExt->TableEntries * sizeof(VirtqDesc),
+                             VIRTQ_DESC_F_INDIRECT, 0);
+        old = queue->NextAvail;
+        VioScsiVqAdd(queue, head);
+        /* The doorbell is rung under the lock: a device reset that takes
+         * the locks cannot fall between publishing and notifying. */
+        VioScsiVqKick(AdapterExtension, queue, old);
+    }
+    VioScsiUnlockQueue(AdapterExtension, &lock);
+    /* From here the request may already be complete on another vCPU. */
+    if (refusal != SRB_STATUS_PENDING) {
+        VioScsiCompleteSrb(AdapterExtension, Srb, refusal);
+    }
+    return TRUE;
+}
+
+BOOLEAN VioScsiHwStartIo(PVOID DeviceExtension, PSCSI_REQUEST_BLOCK Srb)
+{
+    PVIOSCSI_ADAPTER_EXTENSION adapterExtension = DeviceExtension;
+    PVOID srb = Srb;
+
+    switch (SrbGetSrbFunction(srb)) {
+    case SRB_FUNCTION_EXECUTE_SCSI:
+        return VioScsiStartCommand(adapterExtension, srb);
+    case SRB_FUNCTION_RESET_LOGICAL_UNIT:
+        return VioScsiStartUnitReset(adapterExtension, srb,
+                                     VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET);
+    case SRB_FUNCTION_RESET_DEVICE:
+        return VioScsiStartUnitReset(adapterExtension, srb,
+                                     VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET);
+    case SRB_FUNCTION_RESET_BUS:
+        VioScsiResetBus(adapterExtension);
+        VioScsiCompleteSrb(adapterExtension, srb, SRB_STATUS_SUCCESS);
+        return TRUE;
+    case SRB_FUNCTION_FLUSH:
+    case SRB_FUNCTION_SHUTDOWN:
+        /* The HBA caches nothing; the disk's cache is flushed by the
+         * class driver's SYNCHRONIZE CACHE. */
+    case SRB_FUNCTION_PNP:
+    case SRB_FUNCTION_POWER:
+        VioScsiCompleteSrb(adapterExtension, srb, SRB_STATUS_SUCCESS);
+        return TRUE;
+    default:
+        /* ABORT_COMMAND and the rest: Storport does not send them. */
+        VioScsiCompleteSrb(adapterExtension, srb, SRB_STATUS_INVALID_REQUEST);
+        return TRUE;
+    }
+}
+
+/* ---- completion ---- */
+
+/*
+ * The SRB's outcome from the virtio response (5.6.6.1). A residual is
+ * reported the Windows way: DataTransferLength becomes what moved and the
+ * status SRB_STATUS_DATA_OVERRUN, which class drivers read as "short".
+ */
+static VOID VioScsiCompleteCommand(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
+                                   PVIOSCSI_SRB_EXTENSION SrbExt)
+{
+    PVOID srb = SrbExt->Srb;
+    const VirtioScsiCmdResp *response = &SrbExt->Response;
+    UCHAR code = response->hdr.response;
+    UCHAR scsiStatus = response->hdr.status;
+    ULONG residual = response->hdr.residual;
+    ULONG moved;
+    UCHAR srbStatus;
+
+    InterlockedIncrement(
+        &AdapterExtension->Stats.Responses[code <= VIRTIO_SCSI_S_FAILURE
+                                               ? code
+                                               : VIRTIO_SCSI_S_FAILURE + 1]);
+    if (SrbExt->UsedLength < sizeof(VirtioScsiCmdRespHdr)) {
+        /* The device returned the buffer without writing a response. */
+        code = VIRTIO_SCSI_S_FAILURE;
+    }
+    moved = residual < SrbExt->DataLength ? SrbExt->DataLength - residual : 0;
+
+    switch (code) {
+    case VIRTIO_SCSI_S_OK:
+        SrbSetScsiStatus(srb, scsiStatus);
+        if (scsiStatus == SCSISTAT_GOOD) {
+            srbStatus =
+                residual != 0 ? SRB_STATUS_DATA_OVERRUN : SRB_STATUS_SUCCESS;
+        } else {
+            srbStatus = SRB_STATUS_ERROR;
+        }
+        if (scsiStatus == SCSISTAT_CHECK_CONDITION) {
+            PVOID sense = SrbGetSenseInfoBuffer(srb);
+            UCHAR senseBufferLength = SrbGetSenseInfoBufferLength(srb);
+            ULONG senseLength = response->hdr.sense_len;
+
+            if (senseLength > sizeof(response->sense)) {
+                senseLength = sizeof(response->sense);
+            }
+            if (senseLength > senseBufferLength) {
+                senseLength = senseBufferLength;
+            }
+            if (sense != NULL && senseLength != 0 &&
+                !(SrbGetSrbFlags(srb) & SRB_FLAGS_DISABLE_AUTOSENSE)) {
+                RtlCopyMemory(sense, response->sense, senseLength);
+                SrbSetSenseInfoBufferLength(srb, (UCHAR)senseLength);
+                srbStatus |= SRB_STATUS_AUTOSENSE_VALID;
+            }
+        }
+        break;
+    case VIRTIO_SCSI_S_OVERRUN:
+        /* The command wanted more than the buffers held. */
+        SrbSetScsiStatus(srb, scsiStatus);
+        srbStatus = SRB_STATUS_DATA_OVERRUN;
+        break;
+    case VIRTIO_SCSI_S_ABORTED:
+        srbStatus = SRB_STATUS_ABORTED;
+        moved = 0;
+        break;
+    case VIRTIO_SCSI_S_BAD_TARGET:
+        /* No target at that id: what an empty slot on a parallel bus
+         * answers, and what enumeration expects. */
+        srbStatus = SRB_STATUS_SELECTION_TIMEOUT;
+        moved = 0;
+        break;
+    case VIRTIO_SCSI_S_RESET:
+        srbStatus = SRB_STATUS_BUS_RESET;
+        moved = 0;
+        break;
+    case VIRTIO_SCSI_S_BUSY:
+        /* The transaction started: SRB_STATUS_BUSY is no longer allowed.
+         * A busy target is what SCSI status BUSY tells the class driver,
+         * which retries after a delay. */
+        SrbSetScsiStatus(srb, SCSISTAT_BUSY);
+        srbStatus = SRB_STATUS_ERROR;
+        moved = 0;
+        break;
+    case VIRTIO_SCSI_S_TRANSPORT_FAILURE:
+        /* The path failed; the command may succeed if sent again. */
+        srbStatus = SRB_STATUS_UNEXPECTED_BUS_FREE;
+        moved = 0;
+        break;
+    case VIRTIO_SCSI_S_TARGET_FAILURE:
+        /* The target failed for good: retrying will not help. */
+        srbStatus = SRB_STATUS_NO_DEVICE;
+        moved = 0;
+        break;
+    case VIRTIO_SCSI_S_NEXUS_FAILURE:
+    case VIRTIO_SCSI_S_FAILURE:
+    default:
+        srbStatus = SRB_STATUS_ERROR;
+        moved = 0;
+        break;
+    }
+    if (moved != SrbExt->DataLength) {
+        SrbSetDataTransferLength(srb, moved);
+    }
+    VioScsiCompleteSrb(AdapterExtension, srb, srbStatus);
+}
+
+VOID VioScsiRequestDpc(PSTOR_DPC Dpc, PVOID HwDeviceExtension,
+                       PVOID SystemArgument1, PVOID SystemArgument2)
+{
+    PVIOSCSI_ADAPTER_EXTENSION adapterExtension = HwDeviceExtension;
+    PVIOSCSI_QUEUE queue = CONTAINING_RECORD(Dpc, VIOSCSI_QUEUE, Dpc);
+    PVIOSCSI_SRB_EXTENSION first = NULL;
+    PVIOSCSI_SRB_EXTENSION *tail = &first;
+    VIOSCSI_LOCK lock;
+    USHORT head;
+    ULONG length;
+
+    UNREFERENCED_PARAMETER(SystemArgument1);
+    UNREFERENCED_PARAMETER(SystemArgument2);
+
+    InterlockedIncrement(&queue->Stats.DpcRuns);
+    VioScsiLockQueue(adapterExtension, queue, &lock);
+    if (adapterExtension->Running) {
+        do {
+            while (VioScsiVqPop(queue, &head, &length)) {
+                PVIOSCSI_SRB_EXTENSION srbExt =
+                    head < queue->Size ? queue->Context[head] : NULL;
+
+                if (srbExt == NULL) {
+                    /* Not a buffer we gave: the device is confused. Skip
+                     * it; the request it should have been times out and
+                     * the reset recovers. */
+                    InterlockedIncrement(&queue->Stats.BadUsed);
+                    continue;
+                }
+                queue->Context[head] = NULL;
+                queue->FreeStack[queue->FreeCount++] = head;
+                srbExt->UsedLength = length;
+                srbExt->NextCompleted = NULL;
+                *tail = srbExt;
+                tail = &srbExt->NextCompleted;
+            }
+        } while (VioScsiVqArm(adapterExtension, queue));
+    }
+    VioScsiUnlockQueue(adapterExtension, &lock);
+
+    /* Complete the batch outside the lock; after RequestComplete the
+     * extension is the port's, so the link is read first. */
+    while (first != NULL) {
+        PVIOSCSI_SRB_EXTENSION next = first->NextCompleted;
+
+        VioScsiCompleteCommand(adapterExtension, first);
+        first = next;
+    }
+}
+
+/* ---- interrupts ---- */
+
+static VOID VioScsiIssueDpc(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
+                            PSTOR_DPC Dpc)
+{
+    /* FALSE means it is queued already: it will see this work too. */
+    StorPortIssueDpc(AdapterExtension, Dpc, NULL, NULL);
+}
+
+static VOID VioScsiIssueAllDpcs(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension)
+{
+    ULONG i;
+
+    for (i = 0; i < VIOSCSI_FIRST_REQUEST + AdapterExtension->RequestQueues;
+         i++) {
+        VioScsiIssueDpc(AdapterExtension, &AdapterExtension->Queues[i].Dpc);
+    }
+}
+
+/* INTx: the ISR register says whether it was us and why (4.1.4.5);
+ * reading it clears it and lowers the line. */
+BOOLEAN VioScsiHwInterrupt(PVOID DeviceExtension)
+{
+    PVIOSCSI_ADAPTER_EXTENSION adapterExtension = DeviceExtension;
+    UCHAR isr;
+
+    if (adapterExtension->InterruptMode != VioScsiInterruptLine ||
+        adapterExtension->IsrStatus == NULL ||
+        !adapterExtension->DpcsInitialized) {
+        return FALSE;
+    }
+    isr = StorPortReadRegisterUchar(adapterExtension,
+                                    adapterExtension->IsrStatus);
+    if (isr == 0) {
+        InterlockedIncrement(&adapterExtension->Stats.SpuriousInterrupts);
+        return FALSE;
+    }
+    InterlockedIncrement(&adapterExtension->Stats.Interrupts);
+    if (isr & VIRTIO_PCI_ISR_QUEUE) {
+        VioScsiIssueAllDpcs(adapterExtension);
+    }
+    if (isr & VIRTIO_PCI_ISR_CONFIG) {
+        VioScsiIssueDpc(adapterExtension, &adapterExtension->ConfigDpc);
+    }
+    return TRUE;
+}
+
+BOOLEAN VioScsiHwMessageInterrupt(PVOID DeviceExtension, ULONG MessageId)
+{
+    PVIOSCSI_ADAPTER_EXTENSION adapterExtension = DeviceExtension;
+    ULONG queue;
+
+    if (!adapterExtension->DpcsInitialized) {
+        return FALSE;
+    }
+    if (adapterExtension->InterruptMode == VioScsiInterruptShared) {
+        if (MessageId != 0) {
+            return FALSE;
+        }
+        InterlockedIncrement(&adapterExtension->Stats.Interrupts);
+        VioScsiIssueAllDpcs(adapterExtension);
+        VioScsiIssueDpc(adapterExtension, &adapterExtension->ConfigDpc);
+        return TRUE;
+    }
+    if (adapterExtension->InterruptMode != VioScsiInterruptPerQueue) {
+        return FALSE;
+    }
+    switch (MessageId) {
+    case VIOSCSI_MSG_CONFIG:
+        VioScsiIssueDpc(adapterExtension, &adapterExtension->ConfigDpc);
+        break;
+    case VIOSCSI_MSG_CONTROL:
+        VioScsiIssueDpc(adapterExtension,
+                        &adapterExtension->Queues[VIOSCSI_CONTROL_QUEUE].Dpc);
+        break;
+    case VIOSCSI_MSG_EVENT:
+        VioScsiIssueDpc(adapterExtension,
+                        &adapterExtension->Queues[VIOSCSI_EVENT_QUEUE].Dpc);
+        break;
+    default:
+        queue = MessageId - VIOSCSI_MSG_FIRST_REQUEST;
+        if (queue >= adapterExtension->RequestQueues) {
+            return FALSE;
+        }
+        VioScsiIssueDpc(
+            adapterExtension,
+            &adapterExtension->Queues[VIOSCSI_FIRST_REQUEST + queue].Dpc);
+        break;
+    }
+    InterlockedIncrement(&adapterExtension->Stats.Interrupts);
+    return TRUE;
+}
+
+/* ---- events (5.6.6.3) ---- */
+
+/*
+ * Take back every event, put each buffer straight back (a device with no
+ * buffer loses events), and report what they say outside the lock: a
+ * hot-plug, a removal, a parameter change or lost events all mean the
+ * port should look at the bus again.
+ */
+VOID VioScsiEventDpc(PSTOR_DPC Dpc, PVOID HwDeviceExtension,
+                     PVOID SystemArgument1, PVOID SystemArgument2)
+{
+    PVIOSCSI_ADAPTER_EXTENSION adapterExtension = HwDeviceExtension;
+    PVIOSCSI_QUEUE queue = &adapterExtension->Queues[VIOSCSI_EVENT_QUEUE];
+    BOOLEAN rescan = FALSE;
+    VIOSCSI_LOCK lock;
+    USHORT head;
+    USHORT old;
+    ULONG length;
+
+    UNREFERENCED_PARAMETER(Dpc);
+    UNREFERENCED_PARAMETER(SystemArgument1);
+    UNREFERENCED_PARAMETER(SystemArgument2);
+
+    InterlockedIncrement(&queue->Stats.DpcRuns);
+    VioScsiLockQueue(adapterExtension, queue, &lock);
+    if (adapterExtension->Running) {
+        old = queue->NextAvail;
+        do {
+            while (VioScsiVqPop(queue, &head, &length)) {
+                VirtioScsiEvent *event =
+                    head < queue->Size ? queue->Context[head] : NULL;
+                ULONG type;
+
+                if (event == NULL) {
+                    InterlockedIncrement(&queue->Stats.BadUsed);
+                    continue;
+                }
+                type = event->event;
+                InterlockedIncrement(&adapterExtension->Stats.Events);
+                if (type & VIRTIO_SCSI_T_EVENTS_MISSED) {
+                    InterlockedIncrement(&adapterExtension->Stats.EventsMissed);
+                    rescan = TRUE;
+                }
+                if (length >= sizeof(VirtioScsiEvent)) {
+                    switch (type & ~VIRTIO_SCSI_T_EVENTS_MISSED) {
+                    case VIRTIO_SCSI_T_TRANSPORT_RESET:
+                    case VIRTIO_SCSI_T_PARAM_CHANGE:
+                        rescan = TRUE;
+                        break;
+                    default:
+                        break; /* NO_EVENT, ASYNC_NOTIFY (not subscribed) */
+                    }
+                }
+                RtlZeroMemory(event, sizeof(*event));
+                VioScsiVqAdd(queue, head);
+            }
+        } while (VioScsiVqArm(adapterExtension, queue));
+        VioScsiVqKick(adapterExtension, queue, old);
+    }
+    VioScsiUnlockQueue(adapterExtension, &lock);
+    if (rescan) {
+        InterlockedIncrement(&adapterExtension->Stats.BusChanges);
+        StorPortNotification(BusChangeDetected, adapterExtension, (UCHAR)0);
+    }
+}
