@@ -250,6 +250,7 @@ struct PortRequest {
     bool reset_seen; /* timed out once, a reset was tried */
     bool in_startio; /* BUSY is legal only while this is set */
     bool poisoned;   /* SRB and extension poisoned after completion */
+    bool sg_mapped;         /* SG elements registered with the verifier */
     bool internal;   /* issued by the port itself */
     PortDoneFunc *done;
     void *opaque;
@@ -413,6 +414,10 @@ void verifier_reset(void);
 void verifier_attach(void);
 void verifier_detach(void);
 void verifier_map_range(uint64_t gpa, uint64_t len);
+/* A request's SG elements are legal DMA targets while it is inside the
+ * miniport. */
+void verifier_sg_map(const PSTOR_SCATTER_GATHER_LIST sgl);
+void verifier_sg_unmap(const PSTOR_SCATTER_GATHER_LIST sgl);
 /* Leaf routines' side state (storport-misc.c). */
 void port_misc_adapter_teardown(PortAdapter *a);
 void port_misc_print_log(FILE *f);

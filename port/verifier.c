@@ -35,11 +35,22 @@ static const char *const check_names[VC_COUNT] = {
 static uint64_t counts[VC_COUNT];
 static GHashTable *not_implemented;
 
-/* DMA ranges the port handed out physical addresses for: [start, end). */
+/*
+ * What the device may DMA to, checked on every device DMA, so both sets
+ * answer with binary searches:
+ *  - permanent ranges the port handed out physical addresses for
+ *    (uncached extension, StorPortGetPhysicalAddress, DMA memory): sorted,
+ *    disjoint, merged on insert;
+ *  - the SG elements of requests inside the miniport: a sorted multiset
+ *    with the running maximum of their ends, so "is [a, a+len) inside some
+ *    element" is "max end of the elements starting at or before a >= a+len".
+ */
 typedef struct Range {
     uint64_t start, end;
 } Range;
-static GArray *dma_ranges;
+static GArray *dma_ranges;      /* Range, sorted, disjoint */
+static GArray *sg_elems;        /* Range, sorted by start */
+static GArray *sg_maxend;       /* uint64_t, prefix maximum of sg_elems end */
 static bool hooked;
 
 const char *verifier_check_name(VerifierCheck c)
@@ -100,6 +111,10 @@ void verifier_reset(void)
     if (dma_ranges) {
         g_array_set_size(dma_ranges, 0);
     }
+    if (sg_elems) {
+        g_array_set_size(sg_elems, 0);
+        g_array_set_size(sg_maxend, 0);
+    }
 }
 
 void port_not_implemented(const char *routine)
@@ -117,48 +132,109 @@ void port_not_implemented(const char *routine)
 
 /* ---- DMA ranges ---- */
 
+/* Index of the last range with start <= @addr, or -1. */
+static long floor_index(const GArray *arr, uint64_t addr)
+{
+    long lo = 0, hi = (long)arr->len - 1, found = -1;
+
+    while (lo <= hi) {
+        long mid = (lo + hi) / 2;
+        if (g_array_index(arr, Range, mid).start <= addr) {
+            found = mid;
+            lo = mid + 1;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    return found;
+}
+
 void verifier_map_range(uint64_t gpa, uint64_t len)
 {
-    Range r = {gpa, gpa + len};
+    Range r = { gpa, gpa + len };
+    long i;
 
     if (!dma_ranges) {
         dma_ranges = g_array_new(FALSE, FALSE, sizeof(Range));
     }
-    /* Merge with every overlapping or adjacent range (transitively). */
-    for (guint i = 0; i < dma_ranges->len;) {
-        Range *o = &g_array_index(dma_ranges, Range, i);
-        if (r.start <= o->end && o->start <= r.end) {
-            r.start = MIN(o->start, r.start);
-            r.end = MAX(o->end, r.end);
-            g_array_remove_index_fast(dma_ranges, i);
-            continue;
-        }
+    i = floor_index(dma_ranges, gpa);
+    if (i >= 0 && g_array_index(dma_ranges, Range, i).end >= r.end) {
+        return; /* already covered: the common case */
+    }
+    /* Merge with every overlapping or adjacent range. */
+    if (i < 0 || g_array_index(dma_ranges, Range, i).end < r.start) {
         i++;
     }
-    g_array_append_val(dma_ranges, r);
+    while ((guint)i < dma_ranges->len) {
+        Range *o = &g_array_index(dma_ranges, Range, i);
+        if (o->start > r.end) {
+            break;
+        }
+        r.start = MIN(r.start, o->start);
+        r.end = MAX(r.end, o->end);
+        g_array_remove_index(dma_ranges, (guint)i);
+    }
+    g_array_insert_val(dma_ranges, (guint)i, r);
 }
 
-static bool in_request_sg(uint64_t gpa, uint64_t len)
+static void sg_recompute(guint from)
 {
-    GHashTableIter it;
-    gpointer k, v;
-
-    if (!port.srb_map) {
-        return false;
+    g_array_set_size(sg_maxend, sg_elems->len);
+    for (guint i = from; i < sg_elems->len; i++) {
+        uint64_t e = g_array_index(sg_elems, Range, i).end;
+        uint64_t prev = i ? g_array_index(sg_maxend, uint64_t, i - 1) : 0;
+        g_array_index(sg_maxend, uint64_t, i) = MAX(prev, e);
     }
-    g_hash_table_iter_init(&it, port.srb_map);
-    while (g_hash_table_iter_next(&it, &k, &v)) {
-        PortRequest *req = v;
-        if (req->state < REQ_STARTING || req->state > REQ_COMPLETING ||
-            !req->sgl) {
-            continue;
-        }
-        for (ULONG i = 0; i < req->sgl->NumberOfElements; i++) {
-            STOR_SCATTER_GATHER_ELEMENT *e = &req->sgl->List[i];
-            uint64_t s = (uint64_t)e->PhysicalAddress.QuadPart;
-            if (gpa >= s && gpa + len <= s + e->Length) {
-                return true;
+}
+
+void verifier_sg_map(const PSTOR_SCATTER_GATHER_LIST sgl)
+{
+    if (!sg_elems) {
+        sg_elems = g_array_new(FALSE, FALSE, sizeof(Range));
+        sg_maxend = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    }
+    for (ULONG k = 0; sgl && k < sgl->NumberOfElements; k++) {
+        uint64_t s = (uint64_t)sgl->List[k].PhysicalAddress.QuadPart;
+        Range r = { s, s + sgl->List[k].Length };
+        long i = floor_index(sg_elems, s) + 1;
+        g_array_insert_val(sg_elems, (guint)i, r);
+        sg_recompute((guint)i);
+    }
+}
+
+void verifier_sg_unmap(const PSTOR_SCATTER_GATHER_LIST sgl)
+{
+    for (ULONG k = 0; sg_elems && sgl && k < sgl->NumberOfElements; k++) {
+        uint64_t s = (uint64_t)sgl->List[k].PhysicalAddress.QuadPart;
+        uint64_t e = s + sgl->List[k].Length;
+        for (long i = floor_index(sg_elems, s); i >= 0; i--) {
+            Range *r = &g_array_index(sg_elems, Range, i);
+            if (r->start != s) {
+                break;
             }
+            if (r->end == e) {
+                g_array_remove_index(sg_elems, (guint)i);
+                sg_recompute((guint)i);
+                break;
+            }
+        }
+    }
+}
+
+static bool covered(uint64_t gpa, uint64_t len)
+{
+    long i;
+
+    if (dma_ranges) {
+        i = floor_index(dma_ranges, gpa);
+        if (i >= 0 && g_array_index(dma_ranges, Range, i).end >= gpa + len) {
+            return true;
+        }
+    }
+    if (sg_elems) {
+        i = floor_index(sg_elems, gpa);
+        if (i >= 0 && g_array_index(sg_maxend, uint64_t, i) >= gpa + len) {
+            return true;
         }
     }
     return false;
@@ -167,16 +243,7 @@ static bool in_request_sg(uint64_t gpa, uint64_t len)
 static void dma_check(const BndAccess *a, void *opaque)
 {
     if ((a->kind != BND_DMA_READ && a->kind != BND_DMA_WRITE) || !a->ok ||
-        !port.loaded) {
-        return;
-    }
-    for (guint i = 0; dma_ranges && i < dma_ranges->len; i++) {
-        Range *r = &g_array_index(dma_ranges, Range, i);
-        if (a->addr >= r->start && a->addr + a->len <= r->end) {
-            return;
-        }
-    }
-    if (in_request_sg(a->addr, a->len)) {
+        !port.loaded || covered(a->addr, a->len)) {
         return;
     }
     verifier_report(VC_DMA_RANGE, NULL,
@@ -205,5 +272,10 @@ void verifier_detach(void)
     if (dma_ranges) {
         g_array_free(dma_ranges, TRUE);
         dma_ranges = NULL;
+    }
+    if (sg_elems) {
+        g_array_free(sg_elems, TRUE);
+        g_array_free(sg_maxend, TRUE);
+        sg_elems = sg_maxend = NULL;
     }
 }
