@@ -11,7 +11,11 @@ if [ "$want" = "$have" ]; then
 else
     echo "not ok 1 - docs/tracing.md is out of date: run"
     echo "#   scripts/list-trace-points.sh and update its list"
-    diff <(echo "$have") <(echo "$want") 2>/dev/null | sed 's/^/# /' | head -20
+    t=$(mktemp -d)
+    echo "$have" > "$t/have"
+    echo "$want" > "$t/want"
+    diff "$t/have" "$t/want" | sed 's/^/# /' | head -20
+    rm -rf "$t"
 fi
 echo "1..1"
 [ "$want" = "$have" ]
