@@ -34,7 +34,7 @@ TEST_HELPER_OBJS := $(TEST_HELPER_SRCS:%.c=$(B)/%.o)
 
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz-*.c)
 
-PROGS := storemu
+PROGS := storemu storemu-trace
 
 .PHONY: all clean distclean check check-unit check-e2e style fuzz bench install
 all: $(PROGS)
@@ -62,6 +62,10 @@ storemu: $(B)/system/main.o $(LIB)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -rdynamic -o $@ $(filter-out $(LIB),$^) -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LIBS)
 
+storemu-trace: $(B)/system/trace-tool.o $(LIB)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(LDFLAGS) -rdynamic -o $@ $(filter-out $(LIB),$^) -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LIBS)
+
 $(B)/tests/%: $(B)/tests/%.o $(TEST_HELPER_OBJS) $(LIB)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(LDFLAGS) -rdynamic -o $@ $(filter-out $(LIB),$^) -Wl,--whole-archive $(LIB) -Wl,--no-whole-archive $(LIBS)
@@ -79,11 +83,14 @@ FUZZ_FLAGS := -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURC
 	-I. -Iport/include $(GLIB_CFLAGS) $(URING_CFLAGS)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(B)/fuzz/%)
 fuzz: $(FUZZ_BINS)
-$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS)
+# The harnesses drive devices and readers, not miniports: leave those out
+# (each defines DriverEntry, which only the main build renames).
+FUZZ_LIB_SRCS := $(filter-out miniports/%,$(LIB_SRCS))
+$(B)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
 	@if [ -z "$(FUZZ_CC)" ]; then echo "make fuzz needs clang (apt-get install clang)"; exit 2; fi
 	@mkdir -p $(dir $@)
 	@echo "  FUZZ    $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) $(LIBS)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(LIBS)
 
 bench: all
 	$(Q)python3 scripts/bench.py
@@ -98,5 +105,5 @@ clean:
 distclean: clean
 	rm -f config.mak config-host.h
 
--include $(LIB_OBJS:.o=.d) $(B)/system/main.d $(UNIT_SRCS:%.c=$(B)/%.d) \
+-include $(LIB_OBJS:.o=.d) $(B)/system/main.d $(B)/system/trace-tool.d $(UNIT_SRCS:%.c=$(B)/%.d) \
 	$(TEST_HELPER_OBJS:.o=.d)

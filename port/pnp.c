@@ -146,6 +146,7 @@ bool port_load(const Opts *miniport, VerifierMode verifier, GError **errp)
     verifier_reset();
     mp_reset();
     port_regio_reset();
+    port_queue_reset();
     return true;
 
 fail:
@@ -1013,6 +1014,7 @@ void port_unload(void)
     port_kernel_fini();
     mp_reset();
     port_regio_reset();
+    port_queue_reset();
     if (port.drv) {
         if (port.drv->dl_handle) {
             dlclose(port.drv->dl_handle);

@@ -250,7 +250,7 @@ struct PortRequest {
     bool reset_seen; /* timed out once, a reset was tried */
     bool in_startio; /* BUSY is legal only while this is set */
     bool poisoned;   /* SRB and extension poisoned after completion */
-    bool sg_mapped;         /* SG elements registered with the verifier */
+    bool sg_mapped;  /* SG elements registered with the verifier */
     bool internal;   /* issued by the port itself */
     PortDoneFunc *done;
     void *opaque;
@@ -296,6 +296,7 @@ PortAdapter *port_adapter_for_caller(PVOID devext, const char *routine);
 PortRequest *port_request_from_srb(PVOID srb);
 UCHAR port_request_opcode(const PortRequest *req);
 void port_queue_init_adapter(PortAdapter *a);
+void port_queue_reset(void);
 void port_start_next(PortLu *lu);
 void port_restart_all_queues(PortAdapter *a);
 void port_complete_from_miniport(PortAdapter *a, PVOID srb);

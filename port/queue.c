@@ -391,6 +391,10 @@ static void start_one(PortRequest *req)
     PortAdapter *a = lu->adapter;
     ULONG len = SrbGetDataTransferLength(req->srb);
 
+    BND_NOTE_SRB_START(req->id, cpu_index(), lu->path, lu->target, lu->lun,
+                       (uint8_t)SrbGetSrbFunction(req->srb),
+                       SrbGetCdbLength(req->srb) ? SrbGetCdb(req->srb) : NULL,
+                       SrbGetCdbLength(req->srb), len);
     if (a->cfg->MaximumTransferLength && len > a->cfg->MaximumTransferLength) {
         /* The class layer must split; the port refuses, as Windows'
          * would fail an oversized request. */
@@ -607,6 +611,8 @@ static void finish_request(PortRequest *req)
 
     g_assert(req->state == REQ_COMPLETING);
     g_assert(lu->outstanding > 0 && a->outstanding > 0);
+    BND_NOTE_SRB_DONE(req->id, cpu_index(), st, req->scsi_status,
+                      req->transferred);
     lu->outstanding--;
     a->outstanding--;
     a->completed++;
@@ -854,6 +860,12 @@ static void lu_retry(void *opaque)
     lu->busy = false;
     lu->busy_count = 0;
     port_work_queue(&lu->resume_work, 0);
+}
+
+/* A new machine: completions left queued by a stopped one are gone. */
+void port_queue_reset(void)
+{
+    memset(cq, 0, sizeof(cq));
 }
 
 void port_queue_init_adapter(PortAdapter *a)

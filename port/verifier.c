@@ -48,9 +48,9 @@ static GHashTable *not_implemented;
 typedef struct Range {
     uint64_t start, end;
 } Range;
-static GArray *dma_ranges;      /* Range, sorted, disjoint */
-static GArray *sg_elems;        /* Range, sorted by start */
-static GArray *sg_maxend;       /* uint64_t, prefix maximum of sg_elems end */
+static GArray *dma_ranges; /* Range, sorted, disjoint */
+static GArray *sg_elems;   /* Range, sorted by start */
+static GArray *sg_maxend;  /* uint64_t, prefix maximum of sg_elems end */
 static bool hooked;
 
 const char *verifier_check_name(VerifierCheck c)
@@ -151,7 +151,7 @@ static long floor_index(const GArray *arr, uint64_t addr)
 
 void verifier_map_range(uint64_t gpa, uint64_t len)
 {
-    Range r = { gpa, gpa + len };
+    Range r = {gpa, gpa + len};
     long i;
 
     if (!dma_ranges) {
@@ -195,7 +195,7 @@ void verifier_sg_map(const PSTOR_SCATTER_GATHER_LIST sgl)
     }
     for (ULONG k = 0; sgl && k < sgl->NumberOfElements; k++) {
         uint64_t s = (uint64_t)sgl->List[k].PhysicalAddress.QuadPart;
-        Range r = { s, s + sgl->List[k].Length };
+        Range r = {s, s + sgl->List[k].Length};
         long i = floor_index(sg_elems, s) + 1;
         g_array_insert_val(sg_elems, (guint)i, r);
         sg_recompute((guint)i);

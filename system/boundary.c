@@ -12,7 +12,9 @@
 #include "system/trace.h"
 
 unsigned bnd_nhooks;
+unsigned bnd_nnotes;
 uint64_t bnd_counts[BND_KIND_COUNT];
+BndYieldOracle *bnd_yield_oracle;
 static BndHook hooks[BND_MAX_HOOKS];
 
 bool bnd_hook_add(const BndHook *hook)
@@ -21,6 +23,7 @@ bool bnd_hook_add(const BndHook *hook)
         return false;
     }
     hooks[bnd_nhooks++] = *hook;
+    bnd_nnotes += hook->note != NULL;
     return true;
 }
 
@@ -29,6 +32,7 @@ void bnd_hook_remove(const BndHook *hook)
     for (unsigned i = 0; i < bnd_nhooks; i++) {
         if (hooks[i].before == hook->before && hooks[i].after == hook->after &&
             hooks[i].opaque == hook->opaque) {
+            bnd_nnotes -= hooks[i].note != NULL;
             for (unsigned j = i + 1; j < bnd_nhooks; j++) {
                 hooks[j - 1] = hooks[j];
             }
@@ -41,6 +45,8 @@ void bnd_hook_remove(const BndHook *hook)
 void bnd_hooks_clear(void)
 {
     bnd_nhooks = 0;
+    bnd_nnotes = 0;
+    bnd_yield_oracle = NULL;
     for (unsigned k = 0; k < BND_KIND_COUNT; k++) {
         bnd_counts[k] = 0;
     }
@@ -72,6 +78,61 @@ void bnd_after_slow(const BndAccess *a)
             hooks[i].after(a, hooks[i].opaque);
         }
     }
+}
+
+void bnd_note_slow(const BndNote *n)
+{
+    for (unsigned i = 0; i < bnd_nhooks; i++) {
+        if (hooks[i].note) {
+            hooks[i].note(n, hooks[i].opaque);
+        }
+    }
+}
+
+void bnd_note_srb_start(uint64_t req, int cpu, uint8_t path, uint8_t target,
+                        uint8_t lun, uint8_t function, const void *cdb,
+                        unsigned cdb_len, uint32_t data_len)
+{
+    BndNote n = {
+        .kind = BND_NOTE_SRB_START,
+        .cpu = (int16_t)cpu,
+        .req = req,
+        .path = path,
+        .target = target,
+        .lun = lun,
+        .function = function,
+        .cdb_len = (uint8_t)cdb_len,
+        .cdb = cdb,
+        .data_len = data_len,
+    };
+
+    bnd_note_slow(&n);
+}
+
+void bnd_note_srb_done(uint64_t req, int cpu, uint8_t srb_status,
+                       uint8_t scsi_status, uint32_t transferred)
+{
+    BndNote n = {
+        .kind = BND_NOTE_SRB_DONE,
+        .cpu = (int16_t)cpu,
+        .req = req,
+        .srb_status = srb_status,
+        .scsi_status = scsi_status,
+        .data_len = transferred,
+    };
+
+    bnd_note_slow(&n);
+}
+
+void bnd_note_irq_return(int cpu, unsigned vector)
+{
+    BndNote n = {
+        .kind = BND_NOTE_IRQ_RETURN,
+        .cpu = (int16_t)cpu,
+        .vector = vector,
+    };
+
+    bnd_note_slow(&n);
 }
 
 static uint64_t reg_read(BndKind kind, AddressSpace *as, uint64_t addr,

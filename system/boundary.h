@@ -30,7 +30,9 @@ typedef enum BndKind {
     BND_IRQ_DELIVER, /* vCPU side: addr = vector, value = old level */
     BND_DMA_READ,    /* device reads guest RAM */
     BND_DMA_WRITE,   /* device writes guest RAM */
-    BND_SCHED,       /* value = vCPU chosen, addr = candidate mask */
+    BND_SCHED,       /* value = vCPU chosen, addr = candidate mask,
+                        len = the yield point (count) at which the last
+                        vCPU gave the CPU back, 0 if it blocked */
     BND_KIND_COUNT
 } BndKind;
 
@@ -46,15 +48,44 @@ typedef struct BndAccess {
     bool ok;          /* the machine accepted the access */
 } BndAccess;
 
+/*
+ * Annotations: what the guest side is doing, for people and tools (SRB
+ * start and completion from port/queue.c, interrupt handler returns from
+ * system/cpu.c). Not crossings: they have no event index and change
+ * nothing; the recorder stores them between the crossings.
+ */
+typedef enum BndNoteKind {
+    BND_NOTE_SRB_START,  /* req, address, function, CDB, data_len */
+    BND_NOTE_SRB_DONE,   /* req, data_len transferred, statuses */
+    BND_NOTE_IRQ_RETURN, /* vector's handler returned on cpu */
+} BndNoteKind;
+
+typedef struct BndNote {
+    BndNoteKind kind;
+    int16_t cpu;
+    uint64_t req; /* the port's request id, the trace correlator */
+    uint8_t path, target, lun;
+    uint8_t function; /* SRB function */
+    uint8_t cdb_len;
+    const uint8_t *cdb;
+    uint32_t data_len;
+    uint8_t srb_status, scsi_status;
+    unsigned vector;
+} BndNote;
+
 typedef struct BndHook {
     const char *name;
     bool (*before)(BndAccess *a, void *opaque);
     void (*after)(const BndAccess *a, void *opaque);
     void *opaque;
+    void (*note)(const BndNote *n, void *opaque); /* annotations, optional */
 } BndHook;
 
 #define BND_MAX_HOOKS 4
 extern unsigned bnd_nhooks;
+/* Hooks that take annotations (a note callback): the annotation entry
+ * points test this one, so hooks without notes cost them nothing. */
+extern unsigned bnd_nnotes;
 
 bool bnd_hook_add(const BndHook *hook);
 void bnd_hook_remove(const BndHook *hook);
@@ -71,6 +102,16 @@ uint64_t bnd_seq(void);
  */
 bool bnd_before_slow(BndAccess *a);
 void bnd_after_slow(const BndAccess *a);
+void bnd_note_slow(const BndNote *n);
+
+/*
+ * Replay without device models dictates, at each yield point, whether the
+ * running vCPU goes back to the main loop (true) or carries on (false), as
+ * the recorded run did (system/cpu.c cpu_yield). NULL, the default, leaves
+ * it to the scheduler policy and the event queue.
+ */
+typedef bool BndYieldOracle(unsigned cpu);
+extern BndYieldOracle *bnd_yield_oracle;
 
 /* Guest-side register access through an address from the windows. */
 uint64_t bnd_mmio_read(uint64_t gpa, unsigned size);
@@ -97,5 +138,37 @@ static inline void bnd_after(const BndAccess *a)
         bnd_after_slow(a);
     }
 }
+
+/*
+ * Annotation entry points. Macros, so that without a hook taking notes
+ * the arguments are not even evaluated: one predicted branch.
+ */
+void bnd_note_srb_start(uint64_t req, int cpu, uint8_t path, uint8_t target,
+                        uint8_t lun, uint8_t function, const void *cdb,
+                        unsigned cdb_len, uint32_t data_len);
+void bnd_note_srb_done(uint64_t req, int cpu, uint8_t srb_status,
+                       uint8_t scsi_status, uint32_t transferred);
+void bnd_note_irq_return(int cpu, unsigned vector);
+
+#define BND_NOTE_SRB_START(...)                                                \
+    do {                                                                       \
+        if (bnd_nnotes) {                                                      \
+            bnd_note_srb_start(__VA_ARGS__);                                   \
+        }                                                                      \
+    } while (0)
+
+#define BND_NOTE_SRB_DONE(...)                                                 \
+    do {                                                                       \
+        if (bnd_nnotes) {                                                      \
+            bnd_note_srb_done(__VA_ARGS__);                                    \
+        }                                                                      \
+    } while (0)
+
+#define BND_NOTE_IRQ_RETURN(...)                                               \
+    do {                                                                       \
+        if (bnd_nnotes) {                                                      \
+            bnd_note_irq_return(__VA_ARGS__);                                  \
+        }                                                                      \
+    } while (0)
 
 #endif

@@ -107,6 +107,10 @@ static int stop_exit_code;
 static MachineStop guest_stop = MACHINE_STOP_NONE;
 static GString *stop_report;
 static uint64_t n_yields, n_switches, fingerprint;
+/* The yield point at which the running vCPU gave the CPU back, 0 when it
+ * blocked instead: part of each scheduling decision's record, so a replay
+ * without devices knows where the recorded vCPU left (boundary.h). */
+static uint64_t yield_return;
 static uint64_t pct_change_points[SCHED_PCT_MAX_DEPTH - 1];
 static unsigned pct_next_change, pct_changes;
 
@@ -212,7 +216,7 @@ bool cpus_init(unsigned n, const SchedConfig *cfg, GError **errp)
     stop_requested = false;
     stop_exit_code = 0;
     guest_stop = MACHINE_STOP_NONE;
-    n_yields = n_switches = 0;
+    n_yields = n_switches = yield_return = 0;
     fingerprint = 0xcbf29ce484222325ULL;
     if (!stop_report) {
         stop_report = g_string_new(NULL);
@@ -364,7 +368,16 @@ void cpu_yield(const char *why)
 
     g_assert(c != NULL);
     n_yields++;
-    if (sched.policy == SCHED_POLICY_FIFO) {
+    if (G_UNLIKELY(bnd_yield_oracle != NULL) && !stop_requested) {
+        /* Replay without devices: the recording says whether the vCPU
+         * went back to the main loop here (boundary.h). */
+        if (!bnd_yield_oracle(c->index)) {
+            if (deliverable(c) >= 0) {
+                service_interrupts(c);
+            }
+            return;
+        }
+    } else if (sched.policy == SCHED_POLICY_FIFO) {
         if (!event_due() && !stop_requested && --quantum_left > 0) {
             if (deliverable(c) >= 0) {
                 service_interrupts(c);
@@ -391,6 +404,7 @@ void cpu_yield(const char *why)
         }
     }
     TRACE(sched_yield, "cpu=%u at=%s", c->index, why);
+    yield_return = n_yields;
     cpu_block(c, BLOCK_NONE);
 }
 
@@ -510,6 +524,7 @@ static void deliver(VCpu *c, unsigned v)
         guest_error("cpu%u: interrupt on vector 0x%x with no handler", c->index,
                     v);
     }
+    BND_NOTE_IRQ_RETURN((int)c->index, v);
     /* The handler may have lowered nothing: levels are restored here. */
     c->irq_depth--;
     bit_clear(c->isr, v);
@@ -831,6 +846,7 @@ static int sched_pick(void)
         .cpu = (int16_t)pick,
         .addr = mask,
         .value = (uint64_t)pick,
+        .len = yield_return,
     };
     if (bnd_before(&a)) {
         /* Replay dictates the pick; it must be a ready vCPU. */
@@ -859,6 +875,7 @@ static void run_cpu(int i)
     }
     last_cpu = i;
     ctx = cpu_context(c);
+    yield_return = 0;
     cur = c;
     coroutine_enter(ctx->co);
     cur = NULL;

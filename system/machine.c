@@ -23,6 +23,8 @@
 #include "system/event.h"
 #include "system/machine.h"
 #include "system/options.h"
+#include "system/record.h"
+#include "system/replay.h"
 #include "system/trace.h"
 
 typedef struct Cleanup {
@@ -61,6 +63,8 @@ void machine_register_types(void)
     options_set_available("-miniport", true);
     guest_programs_register();
     options_set_available("-guest", true);
+    options_set_available("-record", true);
+    options_set_available("-replay", true);
 }
 
 static bool setup_trace(const MachineConfig *cfg, GError **errp)
@@ -107,12 +111,21 @@ bool machine_init(const MachineConfig *cfg, GError **errp)
         return false;
     }
     root_bus = pci_bus_new();
-    for (guint i = 0; cfg->drives && i < cfg->drives->len; i++) {
+    if (replay_devices_off()) {
+        /* Replay without devices: no image, no model; the functions the
+         * miniport finds are rebuilt from the trace (replay.h). */
+        if (!replay_create_functions(root_bus, errp)) {
+            return false;
+        }
+    }
+    for (guint i = 0;
+         !replay_devices_off() && cfg->drives && i < cfg->drives->len; i++) {
         if (!blk_new_from_opts(g_ptr_array_index(cfg->drives, i), errp)) {
             return false;
         }
     }
-    for (guint i = 0; cfg->devices && i < cfg->devices->len; i++) {
+    for (guint i = 0;
+         !replay_devices_off() && cfg->devices && i < cfg->devices->len; i++) {
         if (!qdev_create(g_ptr_array_index(cfg->devices, i), errp)) {
             return false;
         }
@@ -241,7 +254,21 @@ static const GuestProgram *resolve_program(const MachineConfig *cfg,
     return p;
 }
 
-int machine_main(const MachineConfig *cfg)
+static void print_record_summary(const char *path)
+{
+    RecordStats st;
+
+    record_get_stats(&st);
+    printf("storemu: record: %s: %" G_GUINT64_FORMAT " events, "
+           "%" G_GUINT64_FORMAT " bytes, %" G_GUINT64_FORMAT " I/Os",
+           path, st.events, st.bytes, st.ios);
+    if (st.ios) {
+        printf(", %.1f bytes per I/O", (double)st.bytes / (double)st.ios);
+    }
+    printf("\n");
+}
+
+static int machine_run(const MachineConfig *cfg, bool replaying)
 {
     g_autoptr(GError) err = NULL;
     MainThread m = {0};
@@ -259,6 +286,16 @@ int machine_main(const MachineConfig *cfg)
         return EXIT_USAGE;
     }
     print_machine(cfg);
+    if (replaying && !replay_start(cfg, &err)) {
+        g_printerr("storemu: %s\n", err->message);
+        machine_fini();
+        return EXIT_USAGE;
+    }
+    if (cfg->record && !record_start_opts(cfg->record, cfg, &err)) {
+        g_printerr("storemu: %s\n", err->message);
+        machine_fini();
+        return EXIT_USAGE;
+    }
     if (m.prog) {
         m.args = cfg->guest;
         m.with_port = cfg->miniport != NULL;
@@ -292,6 +329,38 @@ int machine_main(const MachineConfig *cfg)
     printf("storemu: stopped at %" G_GUINT64_FORMAT " ns virtual time, "
            "%" G_GUINT64_FORMAT " events, %" G_GUINT64_FORMAT " guest errors\n",
            vclock_now(), event_count(), guest_errors_total());
+    if (record_active()) {
+        if (!record_finish(rc, st, &err)) {
+            g_printerr("storemu: %s\n", err->message);
+            g_clear_error(&err);
+        }
+        print_record_summary(opts_get_str(cfg->record, "file", ""));
+    }
+    if (replaying) {
+        rc = replay_finish(rc, st);
+    }
     machine_fini();
+    return rc;
+}
+
+int machine_main(const MachineConfig *cfg)
+{
+    g_autoptr(GError) err = NULL;
+    g_autoptr(MachineConfig) rcfg = NULL;
+    int rc;
+
+    if (!cfg->replay) {
+        return machine_run(cfg, false);
+    }
+    /* The machine is the recorded one: its configuration comes from the
+     * trace header, with the command line's -trace settings. */
+    if (!replay_open_opts(cfg->replay, &err) ||
+        !replay_build_config(cfg, &rcfg, &err)) {
+        g_printerr("storemu: %s\n", err->message);
+        replay_close();
+        return EXIT_USAGE;
+    }
+    rc = machine_run(rcfg, true);
+    replay_close();
     return rc;
 }

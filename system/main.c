@@ -8,6 +8,28 @@
 #include "system/config.h"
 #include "system/machine.h"
 #include "system/options.h"
+#include "port/port.h"
+#include "system/replay.h"
+
+/*
+ * The main job: with no arguments at all, boot a temporary 64 MiB disk
+ * behind a virtio-scsi controller with the virtio-scsi miniport, so a
+ * first run shows the whole stack working.
+ */
+static char *default_argv[] = {
+    "storemu",
+    "-drive",
+    "id=d0,size=64M",
+    "-device",
+    "virtio-scsi-pci,id=hba0",
+    "-device",
+    "scsi-hd,drive=d0,bus=hba0",
+    "-miniport",
+    "virtio-scsi",
+    "-guest",
+    "boot",
+    NULL,
+};
 
 int main(int argc, char **argv)
 {
@@ -18,6 +40,14 @@ int main(int argc, char **argv)
     /* Subsystems that are built announce themselves before parsing, so
      * the command line can refuse what is not. */
     machine_register_types();
+    if (argc == 1 && port_have_builtins()) {
+        printf("storemu: no options given: running the default machine "
+               "(-drive id=d0,size=64M -device virtio-scsi-pci,id=hba0 "
+               "-device scsi-hd,drive=d0,bus=hba0 -miniport virtio-scsi "
+               "-guest boot)\n");
+        argv = default_argv;
+        argc = (int)G_N_ELEMENTS(default_argv) - 1;
+    }
     if (!options_parse(argc, argv, cfg, &exit_now, &err)) {
         g_printerr("storemu: %s\n", err->message);
         g_printerr("Try 'storemu --help' for more information.\n");
@@ -25,6 +55,10 @@ int main(int argc, char **argv)
     }
     if (exit_now) {
         return EXIT_OK;
+    }
+    if (cfg->replay && !replay_check_command_line(argc, argv, &err)) {
+        g_printerr("storemu: %s\n", err->message);
+        return EXIT_USAGE;
     }
     return machine_main(cfg);
 }

@@ -28,6 +28,9 @@ typedef struct Allocation {
     const char *tag;
 } Allocation;
 
+/* Where guest RAM is mapped when the address is free (ram_init). */
+#define RAM_HOST_BASE 0x3f0000000000ULL
+
 uint8_t *ram_base;
 uint64_t ram_size;
 
@@ -48,8 +51,21 @@ bool ram_init(uint64_t size, GError **errp)
         return false;
     }
     ram_fini();
-    p = mmap(NULL, size, PROT_READ | PROT_WRITE,
-             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    /* The same host address in every run: guest code may store pointers
+     * into RAM where a device reads them (a miniport's request tag is
+     * often its SRB extension's address), and record/replay needs those
+     * bytes to be the same in the replay. Elsewhere if that is taken. */
+    p = mmap((void *)RAM_HOST_BASE, size, PROT_READ | PROT_WRITE,
+             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE,
+             -1, 0);
+    if (p != MAP_FAILED && p != (void *)RAM_HOST_BASE) {
+        munmap(p, size); /* a kernel that took the address as a hint */
+        p = MAP_FAILED;
+    }
+    if (p == MAP_FAILED) {
+        p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    }
     if (p == MAP_FAILED) {
         g_set_error(errp, G_FILE_ERROR, g_file_error_from_errno(errno),
                     "cannot map %" G_GUINT64_FORMAT " bytes of guest RAM: %s",

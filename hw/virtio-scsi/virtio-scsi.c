@@ -575,9 +575,8 @@ static bool vscsi_task_in_flight(VirtioScsiState *s, uint32_t target,
  * happened already.
  */
 static void vscsi_tmf_end_held(VirtioScsiState *s, uint32_t target,
-                               uint32_t lun, bool whole_target,
-                               bool match_tag, uint64_t tag,
-                               uint8_t response)
+                               uint32_t lun, bool whole_target, bool match_tag,
+                               uint64_t tag, uint8_t response)
 {
     g_autoptr(GPtrArray) hit = g_ptr_array_new();
 
@@ -633,8 +632,7 @@ static uint8_t vscsi_tmf(VirtioScsiState *s, uint32_t subtype,
     case VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET:
         /* The only initiator is this HBA: its nexus with the target is
          * every LUN of the target (the LUN field is ignored). */
-        vscsi_tmf_end_held(s, target, 0, true, false, 0,
-                           VIRTIO_SCSI_S_RESET);
+        vscsi_tmf_end_held(s, target, 0, true, false, 0, VIRTIO_SCSI_S_RESET);
         r = scsi_bus_tmf(s->bus, SCSI_TMF_TARGET_RESET, target, 0, 0, 0);
         break;
     case VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET:

@@ -1,0 +1,1647 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The trace format's codec (docs/trace-format.md): the hash, the record
+ * encoder and decoder with their shared predictions, the file header and
+ * the chunk headers.
+ *
+ * Every record starts with a tag byte: the type in bits 0..3, a type-
+ * specific field in bits 4..6 (for crossings, the address slot), and in
+ * bit 7 whether an extension byte follows saying which fields the
+ * predictions got wrong. A register access that hits a slot at the
+ * predicted time, on the predicted vCPU, costs the tag and a one-byte
+ * value delta.
+ */
+#include <string.h>
+#include "system/error.h"
+#include "system/trace-format.h"
+
+/* ---- the hash ---- */
+
+#define H_K0 0x9e3779b97f4a7c15ULL
+#define H_K1 0xc2b2ae3d27d4eb4fULL
+#define H_K2 0x165667b19e3779f9ULL
+#define H_K3 0xd6e8feb86659fd93ULL
+#define H_K4 0xff51afd7ed558ccdULL
+
+static inline uint64_t rotl64(uint64_t v, unsigned r)
+{
+    return (v << r) | (v >> (64 - r));
+}
+
+/* 64x64->128 multiply, halves folded together. */
+static inline uint64_t fold_mul(uint64_t a, uint64_t b)
+{
+    __uint128_t p = (__uint128_t)a * b;
+    return (uint64_t)p ^ (uint64_t)(p >> 64);
+}
+
+static inline uint64_t load64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return GUINT64_FROM_LE(v);
+}
+
+/* One lane step: a 16-byte piece into lane @l. */
+#define LANE(l, b, k) ((l) = fold_mul((l) ^ load64(b), (k)) + load64((b) + 8))
+
+uint64_t trace_hash64(const void *data, size_t n, uint64_t seed)
+{
+    const uint8_t *p = data;
+    /* Eight independent lanes, each a chain of multiplies over its own
+     * words: the chains make the result depend on the order of blocks,
+     * eight of them keep the multiplier busy. */
+    uint64_t l0 = seed ^ H_K0, l1 = seed + H_K1, l2 = ~seed ^ H_K2;
+    uint64_t l3 = rotl64(seed, 32) ^ H_K3, l4 = seed - H_K0, l5 = seed ^ H_K4;
+    uint64_t l6 = seed + H_K3, l7 = ~seed + H_K1;
+    uint64_t h, tail = 0;
+    size_t i = 0;
+
+    for (; i + 128 <= n; i += 128) {
+        const uint8_t *b = p + i;
+        LANE(l0, b, H_K0);
+        LANE(l1, b + 16, H_K1);
+        LANE(l2, b + 32, H_K2);
+        LANE(l3, b + 48, H_K3);
+        LANE(l4, b + 64, H_K0);
+        LANE(l5, b + 80, H_K1);
+        LANE(l6, b + 96, H_K2);
+        LANE(l7, b + 112, H_K3);
+    }
+    for (; i + 8 <= n; i += 8) {
+        l0 = fold_mul(l0 ^ load64(p + i), H_K4) + l1;
+        l1 = rotl64(l1, 29) ^ l0;
+    }
+    for (unsigned b = 0; i < n; i++, b++) {
+        tail |= (uint64_t)p[i] << (8 * b);
+    }
+    l2 ^= tail;
+    h = fold_mul(l0 ^ rotl64(l1, 17), H_K2 ^ n) ^
+        fold_mul(l2 ^ rotl64(l3, 41), H_K3) ^
+        fold_mul(l4 ^ rotl64(l5, 7), H_K0) ^
+        fold_mul(l6 ^ rotl64(l7, 53), H_K1);
+    h ^= h >> 31;
+    h *= H_K4;
+    h ^= h >> 29;
+    h *= H_K1;
+    h ^= h >> 32;
+    return h;
+}
+
+const uint8_t *trace_event_payload(const TraceEvent *e,
+                                   uint8_t tmp[TRACE_DMA_SMALL])
+{
+    if (!e->has_data) {
+        return NULL;
+    }
+    if (e->data) {
+        return e->data;
+    }
+    if (e->len <= TRACE_DMA_SMALL) {
+        for (unsigned i = 0; i < TRACE_DMA_SMALL; i++) {
+            tmp[i] = (uint8_t)(e->value >> (8 * i));
+        }
+        return tmp;
+    }
+    return NULL;
+}
+
+/* ---- names ---- */
+
+static const char *const type_names[TT_COUNT] = {
+    [TT_MMIO_READ] = "mmio-read",
+    [TT_MMIO_WRITE] = "mmio-write",
+    [TT_PIO_READ] = "pio-read",
+    [TT_PIO_WRITE] = "pio-write",
+    [TT_CFG_READ] = "cfg-read",
+    [TT_CFG_WRITE] = "cfg-write",
+    [TT_IRQ_RAISE] = "irq-raise",
+    [TT_IRQ_DELIVER] = "irq-deliver",
+    [TT_DMA_READ] = "dma-read",
+    [TT_DMA_WRITE] = "dma-write",
+    [TT_SCHED] = "sched",
+    [TT_SRB_START] = "srb-start",
+    [TT_SRB_DONE] = "srb-done",
+    [TT_CHECKPOINT] = "checkpoint",
+    [TT_EXT] = "ext",
+    [TT_END] = "end",
+};
+
+static const char *const ext_names[TRACE_EXT_KINDS] = {
+    [TRACE_EXT_FAULT] = "fault",
+    [TRACE_EXT_INPUT] = "input",
+    [TRACE_EXT_NOTE] = "note",
+    [TRACE_EXT_IRQ_RETURN] = "irq-return",
+};
+
+const char *trace_type_name(unsigned type)
+{
+    return type < TT_COUNT ? type_names[type] : "?";
+}
+
+const char *trace_ext_name(unsigned kind)
+{
+    return kind < TRACE_EXT_KINDS ? ext_names[kind] : "?";
+}
+
+/* ---- the codec ---- */
+
+/*
+ * The time a crossing is predicted at: a guest access one access cost
+ * after the record before it; a device crossing as long after the record
+ * before it as the last time at the same address (a device's latency
+ * repeats).
+ */
+static uint64_t predict_time(const TraceCodec *c, unsigned t,
+                             const TraceSlot *sl);
+
+/* Tag byte */
+#define T_TYPE_MASK   0x0f
+#define T_FIELD_SHIFT 4
+#define T_FIELD_MASK  0x7
+#define T_EXT         0x80
+
+/* Extension byte of crossings */
+#define E_TIME     0x01 /* time delta differs from the predicted cost */
+#define E_CPU      0x02 /* vCPU differs from the prediction */
+#define E_SIZE     0x04 /* access size differs from the slot's */
+#define E_NOTOK    0x08 /* the machine refused the access */
+#define E_DEVFN    0x10 /* config space function differs */
+#define E_NODATA   0x20 /* DMA accepted but without payload */
+#define E_LEN      0x40 /* DMA length differs from the slot's */
+#define E_RESERVED 0x80
+/* Non-crossing records take only the first two. */
+#define E_NOTE_RESERVED 0xfc
+
+/* Annotation tag fields */
+#define A_ADDR   0x1 /* path, target, lun follow */
+#define A_SHAPE  0x2 /* function, CDB length and the full CDB follow */
+#define A_NEXT   0x4 /* the next request id, same length: both omitted */
+#define D_STATUS 0x1 /* SRB and SCSI status follow */
+#define D_NEXT   0x2 /* the next id in completion order, same length */
+#define X_VECTOR 0x4 /* interrupt return: the vector follows */
+
+#define SRB_SUCCESS 0x01
+
+/* Virtual time each crossing charges before it is recorded. */
+static const uint64_t type_cost[BND_KIND_COUNT] = {
+    [BND_MMIO_READ] = BND_MMIO_READ_NS, [BND_MMIO_WRITE] = BND_MMIO_WRITE_NS,
+    [BND_PIO_READ] = BND_MMIO_READ_NS,  [BND_PIO_WRITE] = BND_MMIO_WRITE_NS,
+    [BND_CFG_READ] = BND_MMIO_READ_NS,  [BND_CFG_WRITE] = BND_MMIO_WRITE_NS,
+};
+
+void trace_codec_reset(TraceCodec *c, uint64_t index, uint64_t time)
+{
+    bool full = c->full_data;
+    unsigned smp = c->smp;
+
+    memset(c, 0, sizeof(*c));
+    c->full_data = full;
+    c->smp = smp;
+    c->index = index;
+    c->time = time;
+    c->guest_cpu = 0;
+    c->irq_cpu = 0;
+    for (unsigned t = 0; t < BND_KIND_COUNT; t++) {
+        c->last_size[t] = trace_type_is_register(t) ? 4 : 0;
+    }
+    c->function = 0; /* SRB_FUNCTION_EXECUTE_SCSI */
+}
+
+static uint64_t predict_time(const TraceCodec *c, unsigned t,
+                             const TraceSlot *sl)
+{
+    if (trace_type_is_device(t)) {
+        return c->time + (sl ? sl->dt : 0);
+    }
+    return c->time + type_cost[t];
+}
+
+static int16_t predict_cpu(const TraceCodec *c, unsigned t)
+{
+    switch (t) {
+    case TT_IRQ_RAISE:
+        return c->irq_cpu;
+    case TT_DMA_READ:
+    case TT_DMA_WRITE:
+        return -1;
+    default:
+        return c->guest_cpu;
+    }
+}
+
+static unsigned find_slot(const TraceCodec *c, unsigned t, uint64_t addr,
+                          uint32_t devfn)
+{
+    for (unsigned i = 0; i < c->used[t]; i++) {
+        const TraceSlot *s = &c->slot[t][i];
+        if (s->addr == addr && s->devfn == devfn) {
+            return i;
+        }
+    }
+    return TRACE_SLOT_MISS;
+}
+
+/* The state after a crossing, the same on both sides. */
+static void commit_crossing(TraceCodec *c, const TraceEvent *e, unsigned s,
+                            uint64_t value)
+{
+    unsigned t = e->type;
+    TraceSlot *sl;
+
+    if (s == TRACE_SLOT_MISS) {
+        if (c->used[t] < TRACE_SLOTS) {
+            sl = &c->slot[t][c->used[t]++];
+        } else {
+            sl = &c->slot[t][c->victim[t]];
+            c->victim[t] = (uint8_t)((c->victim[t] + 1) % TRACE_SLOTS);
+        }
+    } else {
+        sl = &c->slot[t][s];
+    }
+    sl->addr = e->addr;
+    sl->devfn = e->devfn;
+    sl->size = e->size;
+    sl->prev_value = s == TRACE_SLOT_MISS ? value : sl->value;
+    sl->value = value;
+    sl->dt = e->time - c->time;
+    sl->len = e->len;
+    c->last_addr[t] = e->addr;
+    c->last_len[t] = e->len;
+    c->last_devfn[t] = e->devfn;
+    c->last_size[t] = e->size;
+    c->time = e->time;
+    c->index++;
+    switch (t) {
+    case TT_IRQ_RAISE:
+        c->irq_cpu = e->cpu;
+        break;
+    case TT_DMA_READ:
+    case TT_DMA_WRITE:
+        break;
+    case TT_SCHED:
+        c->guest_cpu = (int16_t)e->value;
+        if (e->len) {
+            c->sched_yield = e->len;
+        }
+        break;
+    case TT_IRQ_DELIVER:
+        c->guest_cpu = e->cpu;
+        if (e->cpu >= 0 && e->cpu < TRACE_SMP_MAX &&
+            c->in_service_depth[e->cpu] < TRACE_IRQ_NEST) {
+            c->in_service[e->cpu][c->in_service_depth[e->cpu]++] =
+                (uint8_t)e->addr;
+        }
+        break;
+    default:
+        c->guest_cpu = e->cpu;
+        break;
+    }
+}
+
+/*
+ * A register value: an even code 2a is a delta a (zigzag) from the slot's
+ * last value, an odd code 2(b+1)+1 a delta b from the value before it (a
+ * poll that alternates between data and "empty" costs one byte either
+ * way), and code 1 says the value follows whole (deltas too wide).
+ */
+#define VALUE_RAW 1
+
+static size_t put_value(uint8_t *out, const TraceSlot *sl, uint64_t v)
+{
+    uint64_t last = sl ? sl->value : 0, prev = sl ? sl->prev_value : 0;
+    uint64_t a = trace_zigzag((int64_t)(v - last));
+    uint64_t b = trace_zigzag((int64_t)(v - prev));
+    bool a_ok = !(a >> 63), b_ok = b < (UINT64_MAX >> 1) - 1;
+    size_t n;
+
+    if (a_ok && (!b_ok || a <= b)) {
+        return trace_put_varint(out, a << 1);
+    }
+    if (b_ok) {
+        return trace_put_varint(out, ((b + 1) << 1) | 1);
+    }
+    n = trace_put_varint(out, VALUE_RAW);
+    return n + trace_put_varint(out + n, v);
+}
+
+/* A pick's yield point: 0 for none, 2d-1 for d > 0 yields after the last
+ * one (the usual case), 2(-d)+2 otherwise. */
+static uint64_t sched_yield_code(const TraceCodec *c, uint64_t y)
+{
+    if (!y) {
+        return 0;
+    }
+    if (y > c->sched_yield) {
+        return 2 * (y - c->sched_yield) - 1;
+    }
+    return 2 * (c->sched_yield - y) + 2;
+}
+
+static bool sched_yield_decode(const TraceCodec *c, uint64_t v, uint64_t *y)
+{
+    uint64_t d;
+
+    if (!v) {
+        *y = 0;
+        return true;
+    }
+    if (v & 1) {
+        d = (v + 1) / 2;
+        if (d > UINT64_MAX - c->sched_yield) {
+            return false;
+        }
+        *y = c->sched_yield + d;
+        return true;
+    }
+    d = (v - 2) / 2;
+    if (d >= c->sched_yield) {
+        return false;
+    }
+    *y = c->sched_yield - d;
+    return true;
+}
+
+size_t trace_encode_bound(const TraceCodec *c, const TraceEvent *e)
+{
+    size_t n = 64 + TRACE_CDB_MAX;
+
+    if (trace_type_is_dma(e->type) && c->full_data && e->ok && e->has_data) {
+        n += e->len;
+    }
+    if (e->type == TT_EXT) {
+        n += e->ext_len;
+    }
+    return n;
+}
+
+static size_t enc_crossing(TraceCodec *c, const TraceEvent *e, uint8_t *out)
+{
+    unsigned t = e->type;
+    unsigned s = find_slot(c, t, e->addr, e->devfn);
+    const TraceSlot *sl = s == TRACE_SLOT_MISS ? NULL : &c->slot[t][s];
+    bool dma = trace_type_is_dma(t);
+    uint8_t psize =
+        trace_type_is_register(t) ? (sl ? sl->size : c->last_size[t]) : 0;
+    uint64_t value = dma ? 0 : e->value; /* a DMA's is its short payload */
+    uint32_t pdevfn = sl ? sl->devfn : c->last_devfn[t];
+    uint8_t ext = 0;
+    size_t n = 1;
+
+    if (e->time != predict_time(c, t, sl)) {
+        ext |= E_TIME;
+    }
+    if (t != TT_SCHED && e->cpu != predict_cpu(c, t)) {
+        ext |= E_CPU;
+    }
+    if (e->size != psize) {
+        ext |= E_SIZE;
+    }
+    if (!e->ok) {
+        ext |= E_NOTOK;
+    }
+    if (e->devfn != pdevfn) {
+        ext |= E_DEVFN;
+    }
+    if (dma && e->ok && !e->has_data) {
+        ext |= E_NODATA;
+    }
+    if (dma && e->len != (sl ? sl->len : c->last_len[t])) {
+        ext |= E_LEN;
+    }
+    out[0] = (uint8_t)(t | (s << T_FIELD_SHIFT) | (ext ? T_EXT : 0));
+    if (ext) {
+        out[n++] = ext;
+    }
+    if (ext & E_TIME) {
+        n += trace_put_varint(out + n, e->time - c->time);
+    }
+    if (ext & E_CPU) {
+        n += trace_put_varint(out + n, trace_zigzag(e->cpu));
+    }
+    if (ext & E_SIZE) {
+        out[n++] = e->size;
+    }
+    if (ext & E_DEVFN) {
+        n += trace_put_varint(out + n, e->devfn);
+    }
+    if (!sl) {
+        n += trace_put_varint(
+            out + n, trace_zigzag((int64_t)(e->addr - c->last_addr[t])));
+    }
+    if (dma) {
+        uint64_t plen = sl ? sl->len : c->last_len[t];
+        if (ext & E_LEN) {
+            n += trace_put_varint(out + n,
+                                  trace_zigzag((int64_t)(e->len - plen)));
+        }
+        if (e->ok && e->has_data) {
+            if (e->len <= TRACE_DMA_SMALL) {
+                value = e->data ? trace_small_value(e->data, e->len) : e->value;
+                n += put_value(out + n, sl, value);
+            } else if (c->full_data) {
+                memcpy(out + n, e->data, e->len);
+                n += e->len;
+            } else {
+                trace_put_u64(out + n, e->hash);
+                n += 8;
+            }
+        }
+    } else if (t == TT_SCHED) {
+        /* The yield point, with a bit saying whether a value follows
+         * (the same pick as last time needs none). */
+        uint8_t tmp[24];
+        size_t vn = put_value(tmp, sl, e->value);
+        bool same = vn == 1 && tmp[0] == 0;
+        n +=
+            trace_put_varint(out + n, sched_yield_code(c, e->len) << 1 | !same);
+        if (!same) {
+            memcpy(out + n, tmp, vn);
+            n += vn;
+        }
+    } else {
+        n += put_value(out + n, sl, e->value);
+    }
+    commit_crossing(c, e, s, value);
+    return n;
+}
+
+/* Time and vCPU of a non-crossing record: predicted "same time, same
+ * vCPU as before". Returns the extension byte and sets out[0]'s bit. */
+static size_t enc_note_head(TraceCodec *c, const TraceEvent *e, uint8_t tag,
+                            uint8_t *out)
+{
+    uint8_t ext = 0;
+    size_t n = 1;
+
+    if (e->time != c->time) {
+        ext |= E_TIME;
+    }
+    if (e->cpu != c->guest_cpu) {
+        ext |= E_CPU;
+    }
+    out[0] = (uint8_t)(tag | (ext ? T_EXT : 0));
+    if (ext) {
+        out[n++] = ext;
+    }
+    if (ext & E_TIME) {
+        n += trace_put_varint(out + n, e->time - c->time);
+    }
+    if (ext & E_CPU) {
+        n += trace_put_varint(out + n, trace_zigzag(e->cpu));
+    }
+    c->time = e->time;
+    c->guest_cpu = e->cpu;
+    return n;
+}
+
+/* Bit i set when byte i of the two 8-byte groups differs (branch free:
+ * a byte's top bit says "non-zero", one multiply gathers the eight). */
+static inline uint64_t cdb_diff8(const uint8_t *a, const uint8_t *b)
+{
+    uint64_t x, y, t;
+
+    memcpy(&x, a, 8);
+    memcpy(&y, b, 8);
+    x = GUINT64_FROM_LE(x ^ y);
+    t = ((x & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | x;
+    t &= 0x8080808080808080ULL;
+    return (t * 0x0002040810204081ULL) >> 56;
+}
+
+static size_t enc_srb_start(TraceCodec *c, const TraceEvent *e, uint8_t *out)
+{
+    unsigned f = 0;
+    size_t n;
+    uint8_t cdb_len = MIN(e->cdb_len, TRACE_CDB_MAX);
+
+    if (e->path != c->path || e->target != c->target || e->lun != c->lun) {
+        f |= A_ADDR;
+    }
+    if (e->function != c->function || cdb_len != c->cdb_len) {
+        f |= A_SHAPE;
+    }
+    if (e->req == c->start_req + 1 && e->xfer == c->start_xfer) {
+        f |= A_NEXT;
+    }
+    n = enc_note_head(c, e, (uint8_t)(TT_SRB_START | (f << T_FIELD_SHIFT)),
+                      out);
+    if (f & A_ADDR) {
+        out[n++] = e->path;
+        out[n++] = e->target;
+        out[n++] = e->lun;
+    }
+    if (f & A_SHAPE) {
+        out[n++] = e->function;
+        out[n++] = cdb_len;
+        memcpy(out + n, e->cdb, cdb_len);
+        n += cdb_len;
+    } else {
+        uint64_t mask = (cdb_diff8(e->cdb, c->cdb) |
+                         cdb_diff8(e->cdb + 8, c->cdb + 8) << 8) &
+                        ((1u << cdb_len) - 1);
+        n += trace_put_varint(out + n, mask);
+        for (uint64_t m = mask; m; m &= m - 1) {
+            out[n++] = e->cdb[__builtin_ctzll(m)];
+        }
+    }
+    if (!(f & A_NEXT)) {
+        n += trace_put_varint(
+            out + n, trace_zigzag((int64_t)(e->req - c->start_req - 1)));
+        n += trace_put_varint(
+            out + n, trace_zigzag((int64_t)e->xfer - (int64_t)c->start_xfer));
+    }
+    c->path = e->path;
+    c->target = e->target;
+    c->lun = e->lun;
+    c->function = e->function;
+    c->cdb_len = cdb_len;
+    /* Both are zero past the length: the next mask compares all 16. */
+    memcpy(c->cdb, e->cdb, sizeof(c->cdb));
+    c->start_req = e->req;
+    c->start_xfer = e->xfer;
+    return n;
+}
+
+static size_t enc_srb_done(TraceCodec *c, const TraceEvent *e, uint8_t *out)
+{
+    unsigned f = 0;
+    size_t n;
+
+    if (e->srb_status != SRB_SUCCESS || e->scsi_status != 0) {
+        f |= D_STATUS;
+    }
+    if (e->req == c->done_req + 1 && e->xfer == c->done_xfer) {
+        f |= D_NEXT;
+    }
+    n = enc_note_head(c, e, (uint8_t)(TT_SRB_DONE | (f << T_FIELD_SHIFT)), out);
+    if (!(f & D_NEXT)) {
+        n += trace_put_varint(
+            out + n, trace_zigzag((int64_t)(e->req - c->done_req - 1)));
+        n += trace_put_varint(
+            out + n, trace_zigzag((int64_t)e->xfer - (int64_t)c->done_xfer));
+    }
+    if (f & D_STATUS) {
+        out[n++] = e->srb_status;
+        out[n++] = e->scsi_status;
+    }
+    c->done_req = e->req;
+    c->done_xfer = e->xfer;
+    return n;
+}
+
+/* The vector on top of @cpu's in-service stack, -1 if none. */
+static int in_service_top(const TraceCodec *c, int cpu)
+{
+    if (cpu < 0 || cpu >= TRACE_SMP_MAX || !c->in_service_depth[cpu]) {
+        return -1;
+    }
+    return c->in_service[cpu][c->in_service_depth[cpu] - 1];
+}
+
+static void in_service_pop(TraceCodec *c, int cpu, unsigned vector)
+{
+    if (in_service_top(c, cpu) == (int)vector) {
+        c->in_service_depth[cpu]--;
+    }
+}
+
+/* An interrupt return names the vector only when it is not the one on
+ * top of the vCPU's in-service stack (e.g. at the start of a chunk). */
+static size_t enc_irq_return(TraceCodec *c, const TraceEvent *e, uint8_t *out)
+{
+    int cpu = e->cpu;
+    bool explicit = in_service_top(c, cpu) != (int)e->ext_code;
+    unsigned f = TRACE_EXT_IRQ_RETURN | (explicit ? X_VECTOR : 0);
+    size_t n =
+        enc_note_head(c, e, (uint8_t)(TT_EXT | (f << T_FIELD_SHIFT)), out);
+
+    if (explicit) {
+        n += trace_put_varint(out + n, e->ext_code);
+    }
+    in_service_pop(c, cpu, e->ext_code);
+    return n;
+}
+
+size_t trace_encode(TraceCodec *c, const TraceEvent *e, uint8_t *out)
+{
+    size_t n = 1;
+
+    if (trace_type_is_crossing(e->type)) {
+        return enc_crossing(c, e, out);
+    }
+    switch (e->type) {
+    case TT_SRB_START:
+        return enc_srb_start(c, e, out);
+    case TT_SRB_DONE:
+        return enc_srb_done(c, e, out);
+    case TT_CHECKPOINT:
+        out[0] = TT_CHECKPOINT;
+        n += trace_put_varint(out + n, c->index);
+        n += trace_put_varint(out + n, e->time);
+        n += trace_put_varint(out + n, e->ck_events);
+        n += trace_put_varint(out + n, e->ck_yields);
+        n += trace_put_varint(out + n, e->ck_switches);
+        trace_put_u64(out + n, e->ck_fingerprint);
+        c->time = MAX(c->time, e->time);
+        return n + 8;
+    case TT_EXT:
+        if (e->ext_kind == TRACE_EXT_IRQ_RETURN) {
+            return enc_irq_return(c, e, out);
+        }
+        n = enc_note_head(
+            c, e, (uint8_t)(TT_EXT | ((e->ext_kind & 3u) << T_FIELD_SHIFT)),
+            out);
+        n += trace_put_varint(out + n, e->ext_code);
+        {
+            n += trace_put_varint(out + n, e->ext_len);
+            if (e->ext_len) {
+                memcpy(out + n, e->ext_data, e->ext_len);
+            }
+            n += e->ext_len;
+        }
+        return n;
+    case TT_END:
+        out[0] = TT_END;
+        n += trace_put_varint(out + n, trace_zigzag(e->exit_code));
+        n += trace_put_varint(out + n, e->stop_reason);
+        n += trace_put_varint(out + n, c->index);
+        n += trace_put_varint(out + n, e->time);
+        c->time = MAX(c->time, e->time);
+        return n;
+    }
+    g_assert_not_reached();
+}
+
+/* ---- decoding ---- */
+
+typedef struct Cur {
+    const uint8_t *p;
+    size_t n, i;
+    const char *why;
+} Cur;
+
+static bool cur_fail(Cur *k, const char *why)
+{
+    if (!k->why) {
+        k->why = why;
+    }
+    return false;
+}
+
+static bool cur_varint(Cur *k, uint64_t *v)
+{
+    size_t m = trace_get_varint(k->p + k->i, k->n - k->i, v);
+
+    if (!m) {
+        return cur_fail(k, k->n - k->i < 10 ? "record truncated"
+                                            : "malformed number");
+    }
+    k->i += m;
+    return true;
+}
+
+static bool cur_byte(Cur *k, uint8_t *v)
+{
+    if (k->i >= k->n) {
+        return cur_fail(k, "record truncated");
+    }
+    *v = k->p[k->i++];
+    return true;
+}
+
+static bool cur_bytes(Cur *k, size_t len, const uint8_t **out)
+{
+    if (len > k->n - k->i) {
+        return cur_fail(k, "record truncated");
+    }
+    *out = k->p + k->i;
+    k->i += len;
+    return true;
+}
+
+static bool cur_time(Cur *k, TraceCodec *c, uint8_t ext, uint64_t predicted,
+                     uint64_t *t)
+{
+    uint64_t d;
+
+    if (!(ext & E_TIME)) {
+        if (predicted < c->time) {
+            return cur_fail(k, "virtual time overflows");
+        }
+        *t = predicted;
+        return true;
+    }
+    if (!cur_varint(k, &d)) {
+        return false;
+    }
+    if (d > UINT64_MAX - c->time) {
+        return cur_fail(k, "virtual time overflows");
+    }
+    *t = c->time + d;
+    return true;
+}
+
+static bool cpu_valid(const TraceCodec *c, int64_t cpu)
+{
+    int64_t max = c->smp ? (int64_t)c->smp : TRACE_SMP_MAX;
+    return cpu >= -1 && cpu < max;
+}
+
+static bool cur_cpu(Cur *k, TraceCodec *c, uint8_t ext, int16_t predicted,
+                    int16_t *cpu)
+{
+    uint64_t z;
+    int64_t v;
+
+    if (!(ext & E_CPU)) {
+        *cpu = predicted;
+        return true;
+    }
+    if (!cur_varint(k, &z)) {
+        return false;
+    }
+    v = trace_unzigzag(z);
+    if (!cpu_valid(c, v)) {
+        return cur_fail(k, "vCPU out of range");
+    }
+    *cpu = (int16_t)v;
+    return true;
+}
+
+/* A value coded by put_value(). */
+static bool cur_small_value(Cur *k, const TraceSlot *sl, uint64_t *v)
+{
+    uint64_t z;
+
+    if (!cur_varint(k, &z)) {
+        return false;
+    }
+    if (z == VALUE_RAW) {
+        return cur_varint(k, v);
+    }
+    if (z & 1) {
+        *v = (sl ? sl->prev_value : 0) + (uint64_t)trace_unzigzag((z >> 1) - 1);
+    } else {
+        *v = (sl ? sl->value : 0) + (uint64_t)trace_unzigzag(z >> 1);
+    }
+    return true;
+}
+
+static bool dec_crossing(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
+{
+    unsigned t = tag & T_TYPE_MASK;
+    unsigned s = (tag >> T_FIELD_SHIFT) & T_FIELD_MASK;
+    bool dma = trace_type_is_dma(t);
+    const TraceSlot *sl = NULL;
+    uint8_t ext = 0;
+    uint64_t z;
+
+    if (s != TRACE_SLOT_MISS) {
+        if (s >= c->used[t]) {
+            return cur_fail(k, "address slot not in use");
+        }
+        sl = &c->slot[t][s];
+    }
+    if ((tag & T_EXT) && !cur_byte(k, &ext)) {
+        return false;
+    }
+    if ((tag & T_EXT) && !ext) {
+        return cur_fail(k, "empty extension byte");
+    }
+    if (ext & E_RESERVED) {
+        return cur_fail(k, "reserved flag bits set");
+    }
+    if ((ext & E_CPU) && t == TT_SCHED) {
+        return cur_fail(k, "scheduler record with a vCPU field");
+    }
+    if ((ext & E_NODATA) && (!dma || (ext & E_NOTOK))) {
+        return cur_fail(k, "no-data flag on a record without data");
+    }
+    if ((ext & E_LEN) && !dma) {
+        return cur_fail(k, "length on a record that has none");
+    }
+    if ((ext & E_SIZE) && !trace_type_is_register(t)) {
+        return cur_fail(k, "size on a record that has none");
+    }
+    e->type = (uint8_t)t;
+    e->index = c->index;
+    if (!cur_time(k, c, ext, predict_time(c, t, sl), &e->time)) {
+        return false;
+    }
+    if (!cur_cpu(k, c, ext, predict_cpu(c, t), &e->cpu)) {
+        return false;
+    }
+    e->size = trace_type_is_register(t) ? (sl ? sl->size : c->last_size[t]) : 0;
+    if ((ext & E_SIZE) && !cur_byte(k, &e->size)) {
+        return false;
+    }
+    if (trace_type_is_register(t) && (e->size < 1 || e->size > 8)) {
+        return cur_fail(k, "access size out of range");
+    }
+    e->devfn = sl ? sl->devfn : c->last_devfn[t];
+    if (ext & E_DEVFN) {
+        if (!cur_varint(k, &z)) {
+            return false;
+        }
+        if (z > 0xffff) {
+            return cur_fail(k, "PCI function out of range");
+        }
+        e->devfn = (uint32_t)z;
+    }
+    if (sl) {
+        e->addr = sl->addr;
+        if (sl->devfn != e->devfn) {
+            /* The slot key includes the function: a writer never emits
+             * a hit with another function. */
+            return cur_fail(k, "address slot of another function");
+        }
+    } else {
+        if (!cur_varint(k, &z)) {
+            return false;
+        }
+        e->addr = c->last_addr[t] + (uint64_t)trace_unzigzag(z);
+        if (find_slot(c, t, e->addr, e->devfn) != TRACE_SLOT_MISS) {
+            return cur_fail(k, "address given in full while in a slot");
+        }
+    }
+    e->ok = !(ext & E_NOTOK);
+    if (dma) {
+        uint64_t plen = sl ? sl->len : c->last_len[t];
+        z = 0;
+        if ((ext & E_LEN) && !cur_varint(k, &z)) {
+            return false;
+        }
+        e->len = plen + (uint64_t)trace_unzigzag(z);
+        if (e->len > TRACE_DMA_MAX) {
+            return cur_fail(k, "DMA length out of range");
+        }
+        e->has_data = e->ok && !(ext & E_NODATA);
+        if (e->has_data && e->len <= TRACE_DMA_SMALL) {
+            uint8_t bytes[TRACE_DMA_SMALL];
+            if (!cur_small_value(k, sl, &e->value)) {
+                return false;
+            }
+            if (e->len < TRACE_DMA_SMALL && e->value >> (8 * e->len)) {
+                return cur_fail(k, "DMA value wider than its length");
+            }
+            for (unsigned i = 0; i < e->len; i++) {
+                bytes[i] = (uint8_t)(e->value >> (8 * i));
+            }
+            e->hash = trace_hash64(bytes, e->len, 0);
+        } else if (e->has_data) {
+            if (c->full_data) {
+                if (!cur_bytes(k, e->len, &e->data)) {
+                    return false;
+                }
+                e->hash = trace_hash64(e->data, e->len, 0);
+            } else {
+                const uint8_t *h;
+                if (!cur_bytes(k, 8, &h)) {
+                    return false;
+                }
+                e->hash = trace_get_u64(h);
+            }
+        }
+    } else {
+        bool has_value = true;
+        if (t == TT_SCHED) {
+            if (!cur_varint(k, &z)) {
+                return false;
+            }
+            if (!sched_yield_decode(c, z >> 1, &e->len)) {
+                return cur_fail(k, "scheduler yield point out of range");
+            }
+            has_value = z & 1;
+        }
+        if (has_value) {
+            if (!cur_small_value(k, sl, &e->value)) {
+                return false;
+            }
+        } else {
+            e->value = sl ? sl->value : 0;
+        }
+    }
+    if (t == TT_SCHED) {
+        if (!cpu_valid(c, (int64_t)e->value) || e->value > INT16_MAX) {
+            return cur_fail(k, "scheduler pick out of range");
+        }
+        e->cpu = (int16_t)e->value;
+    }
+    commit_crossing(c, e, s, e->value);
+    return true;
+}
+
+static bool dec_note_head(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
+{
+    uint8_t ext = 0;
+
+    if ((tag & T_EXT) && !cur_byte(k, &ext)) {
+        return false;
+    }
+    if ((tag & T_EXT) && !ext) {
+        return cur_fail(k, "empty extension byte");
+    }
+    if (ext & E_NOTE_RESERVED) {
+        return cur_fail(k, "reserved flag bits set");
+    }
+    e->index = c->index;
+    if (!cur_time(k, c, ext, c->time, &e->time) ||
+        !cur_cpu(k, c, ext, c->guest_cpu, &e->cpu)) {
+        return false;
+    }
+    c->time = e->time;
+    c->guest_cpu = e->cpu;
+    return true;
+}
+
+static bool dec_srb_start(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
+{
+    unsigned f = (tag >> T_FIELD_SHIFT) & T_FIELD_MASK;
+    uint64_t z;
+
+    if (f & ~(unsigned)(A_ADDR | A_SHAPE | A_NEXT)) {
+        return cur_fail(k, "reserved flag bits set");
+    }
+    if (!dec_note_head(k, c, tag, e)) {
+        return false;
+    }
+    e->path = c->path;
+    e->target = c->target;
+    e->lun = c->lun;
+    e->function = c->function;
+    e->cdb_len = c->cdb_len;
+    memcpy(e->cdb, c->cdb, sizeof(e->cdb));
+    if ((f & A_ADDR) && (!cur_byte(k, &e->path) || !cur_byte(k, &e->target) ||
+                         !cur_byte(k, &e->lun))) {
+        return false;
+    }
+    if (f & A_SHAPE) {
+        const uint8_t *b;
+        if (!cur_byte(k, &e->function) || !cur_byte(k, &e->cdb_len)) {
+            return false;
+        }
+        if (e->cdb_len > TRACE_CDB_MAX) {
+            return cur_fail(k, "CDB longer than 16 bytes");
+        }
+        if (!cur_bytes(k, e->cdb_len, &b)) {
+            return false;
+        }
+        memset(e->cdb, 0, sizeof(e->cdb));
+        memcpy(e->cdb, b, e->cdb_len);
+    } else {
+        if (!cur_varint(k, &z)) {
+            return false;
+        }
+        if (z >> e->cdb_len) {
+            return cur_fail(k, "CDB change mask beyond the CDB");
+        }
+        for (unsigned i = 0; i < e->cdb_len; i++) {
+            if ((z & (1u << i)) && !cur_byte(k, &e->cdb[i])) {
+                return false;
+            }
+        }
+    }
+    e->req = c->start_req + 1;
+    e->xfer = c->start_xfer;
+    if (!(f & A_NEXT)) {
+        if (!cur_varint(k, &z)) {
+            return false;
+        }
+        e->req += (uint64_t)trace_unzigzag(z);
+        if (!cur_varint(k, &z)) {
+            return false;
+        }
+        e->xfer = (uint32_t)(e->xfer + (uint64_t)trace_unzigzag(z));
+    }
+    e->type = TT_SRB_START;
+    c->path = e->path;
+    c->target = e->target;
+    c->lun = e->lun;
+    c->function = e->function;
+    c->cdb_len = e->cdb_len;
+    memcpy(c->cdb, e->cdb, sizeof(c->cdb));
+    c->start_req = e->req;
+    c->start_xfer = e->xfer;
+    return true;
+}
+
+static bool dec_srb_done(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
+{
+    unsigned f = (tag >> T_FIELD_SHIFT) & T_FIELD_MASK;
+    uint64_t z;
+
+    if (f & ~(unsigned)(D_STATUS | D_NEXT)) {
+        return cur_fail(k, "reserved flag bits set");
+    }
+    if (!dec_note_head(k, c, tag, e)) {
+        return false;
+    }
+    e->req = c->done_req + 1;
+    e->xfer = c->done_xfer;
+    if (!(f & D_NEXT)) {
+        if (!cur_varint(k, &z)) {
+            return false;
+        }
+        e->req += (uint64_t)trace_unzigzag(z);
+        if (!cur_varint(k, &z)) {
+            return false;
+        }
+        e->xfer = (uint32_t)(e->xfer + (uint64_t)trace_unzigzag(z));
+    }
+    e->srb_status = SRB_SUCCESS;
+    e->scsi_status = 0;
+    if ((f & D_STATUS) &&
+        (!cur_byte(k, &e->srb_status) || !cur_byte(k, &e->scsi_status))) {
+        return false;
+    }
+    e->type = TT_SRB_DONE;
+    c->done_req = e->req;
+    c->done_xfer = e->xfer;
+    return true;
+}
+
+static bool dec_irq_return(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
+{
+    unsigned f = (tag >> T_FIELD_SHIFT) & T_FIELD_MASK;
+    uint64_t z;
+    int top;
+
+    if (!dec_note_head(k, c, tag, e)) {
+        return false;
+    }
+    top = in_service_top(c, e->cpu);
+    if (f & X_VECTOR) {
+        if (!cur_varint(k, &z)) {
+            return false;
+        }
+        if (z >= 256) {
+            return cur_fail(k, "interrupt vector out of range");
+        }
+        if ((int)z == top) {
+            return cur_fail(k, "interrupt return names the vector in service");
+        }
+    } else {
+        if (top < 0) {
+            return cur_fail(k, "interrupt return with none in service");
+        }
+        z = (uint64_t)top;
+    }
+    e->type = TT_EXT;
+    e->ext_kind = TRACE_EXT_IRQ_RETURN;
+    e->ext_code = (uint32_t)z;
+    in_service_pop(c, e->cpu, e->ext_code);
+    return true;
+}
+
+static bool dec_absolute_time(Cur *k, TraceCodec *c, TraceEvent *e)
+{
+    uint64_t index;
+
+    if (!cur_varint(k, &index) || !cur_varint(k, &e->time)) {
+        return false;
+    }
+    if (index != c->index) {
+        return cur_fail(k, "event index out of sequence");
+    }
+    if (e->time < c->time) {
+        return cur_fail(k, "virtual time goes backwards");
+    }
+    e->index = index;
+    c->time = e->time;
+    return true;
+}
+
+static bool dec_other(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
+{
+    unsigned t = tag & T_TYPE_MASK;
+    unsigned f = (tag >> T_FIELD_SHIFT) & T_FIELD_MASK;
+    uint64_t z;
+
+    switch (t) {
+    case TT_SRB_START:
+        return dec_srb_start(k, c, tag, e);
+    case TT_SRB_DONE:
+        return dec_srb_done(k, c, tag, e);
+    case TT_CHECKPOINT: {
+        const uint8_t *fp;
+        if (tag != TT_CHECKPOINT) {
+            return cur_fail(k, "reserved flag bits set");
+        }
+        e->type = TT_CHECKPOINT;
+        e->cpu = -1;
+        if (!dec_absolute_time(k, c, e) || !cur_varint(k, &e->ck_events) ||
+            !cur_varint(k, &e->ck_yields) || !cur_varint(k, &e->ck_switches) ||
+            !cur_bytes(k, 8, &fp)) {
+            return false;
+        }
+        e->ck_fingerprint = trace_get_u64(fp);
+        return true;
+    }
+    case TT_EXT:
+        if ((f & 3u) == TRACE_EXT_IRQ_RETURN) {
+            return dec_irq_return(k, c, tag, e);
+        }
+        if (f >= TRACE_EXT_KINDS) {
+            return cur_fail(k, "unknown external record kind");
+        }
+        if (!dec_note_head(k, c, tag, e) || !cur_varint(k, &z)) {
+            return false;
+        }
+        if (z > UINT32_MAX) {
+            return cur_fail(k, "external record code out of range");
+        }
+        e->type = TT_EXT;
+        e->ext_kind = (uint8_t)f;
+        e->ext_code = (uint32_t)z;
+        if (!cur_varint(k, &z)) {
+            return false;
+        }
+        if (z > TRACE_EXT_MAX) {
+            return cur_fail(k, "external record too long");
+        }
+        e->ext_len = (uint32_t)z;
+        return cur_bytes(k, e->ext_len, &e->ext_data);
+    case TT_END:
+        if (tag != TT_END) {
+            return cur_fail(k, "reserved flag bits set");
+        }
+        if (!cur_varint(k, &z)) {
+            return false;
+        }
+        if (trace_unzigzag(z) < INT32_MIN || trace_unzigzag(z) > INT32_MAX) {
+            return cur_fail(k, "exit code out of range");
+        }
+        e->type = TT_END;
+        e->cpu = -1;
+        e->exit_code = (int32_t)trace_unzigzag(z);
+        if (!cur_varint(k, &z)) {
+            return false;
+        }
+        if (z > UINT32_MAX) {
+            return cur_fail(k, "stop reason out of range");
+        }
+        e->stop_reason = (uint32_t)z;
+        return dec_absolute_time(k, c, e);
+    }
+    return cur_fail(k, "unknown record type");
+}
+
+size_t trace_decode(TraceCodec *c, const uint8_t *p, size_t n, TraceEvent *e,
+                    const char **why)
+{
+    Cur k = {.p = p, .n = n};
+    uint8_t tag;
+    bool ok;
+
+    memset(e, 0, sizeof(*e));
+    if (!cur_byte(&k, &tag)) {
+        *why = k.why;
+        return 0;
+    }
+    if (trace_type_is_crossing(tag & T_TYPE_MASK)) {
+        ok = dec_crossing(&k, c, tag, e);
+    } else {
+        ok = dec_other(&k, c, tag, e);
+    }
+    if (!ok) {
+        /* The codec may be half updated: the caller stops here. */
+        *why = k.why ? k.why : "malformed record";
+        return 0;
+    }
+    return k.i;
+}
+
+/* ---- header ---- */
+
+void trace_header_init(TraceHeader *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->version = TRACE_VERSION;
+    h->argv = g_ptr_array_new_with_free_func(g_free);
+    h->images = g_array_new(FALSE, TRUE, sizeof(TraceImage));
+    h->functions = g_array_new(FALSE, TRUE, sizeof(TracePciFunction));
+}
+
+void trace_header_clear(TraceHeader *h)
+{
+    if (h->images) {
+        for (guint i = 0; i < h->images->len; i++) {
+            TraceImage *im = &g_array_index(h->images, TraceImage, i);
+            g_free(im->id);
+            g_free(im->filename);
+        }
+        g_array_free(h->images, TRUE);
+    }
+    if (h->functions) {
+        for (guint i = 0; i < h->functions->len; i++) {
+            g_free(g_array_index(h->functions, TracePciFunction, i).name);
+        }
+        g_array_free(h->functions, TRUE);
+    }
+    if (h->argv) {
+        g_ptr_array_free(h->argv, TRUE);
+    }
+    g_free(h->build_id);
+    memset(h, 0, sizeof(*h));
+}
+
+static void put_varint(GByteArray *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    g_byte_array_append(b, tmp, (guint)trace_put_varint(tmp, v));
+}
+
+static void put_str(GByteArray *b, const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+    put_varint(b, n);
+    g_byte_array_append(b, (const guint8 *)(s ? s : ""), (guint)n);
+}
+
+static void put_u64b(GByteArray *b, uint64_t v)
+{
+    uint8_t tmp[8];
+    trace_put_u64(tmp, v);
+    g_byte_array_append(b, tmp, 8);
+}
+
+static void put_field(GByteArray *out, unsigned tag, GByteArray *val)
+{
+    put_varint(out, tag);
+    put_varint(out, val->len);
+    g_byte_array_append(out, val->data, val->len);
+    g_byte_array_set_size(val, 0);
+}
+
+void trace_header_encode(const TraceHeader *h, GByteArray *out)
+{
+    g_autoptr(GByteArray) f = g_byte_array_new();
+    g_autoptr(GByteArray) v = g_byte_array_new();
+    guint start = out->len;
+    uint8_t tmp[8];
+
+    put_str(v, h->build_id);
+    put_field(f, TRACE_TAG_BUILD_ID, v);
+    put_varint(v, h->argv->len);
+    for (guint i = 0; i < h->argv->len; i++) {
+        put_str(v, g_ptr_array_index(h->argv, i));
+    }
+    put_field(f, TRACE_TAG_ARGV, v);
+    put_varint(v, h->seed);
+    put_field(f, TRACE_TAG_SEED, v);
+    put_varint(v, h->smp);
+    put_field(f, TRACE_TAG_SMP, v);
+    put_varint(v, h->mem_size);
+    put_field(f, TRACE_TAG_MEM_SIZE, v);
+    put_varint(v, h->full_data ? 1 : 0);
+    put_field(f, TRACE_TAG_DATA_MODE, v);
+    for (guint i = 0; i < h->images->len; i++) {
+        const TraceImage *im = &g_array_index(h->images, TraceImage, i);
+        put_str(v, im->id);
+        put_str(v, im->filename);
+        put_varint(v, im->size);
+        put_u64b(v, im->hash);
+        put_varint(v, im->flags);
+        put_field(f, TRACE_TAG_IMAGE, v);
+    }
+    for (guint i = 0; i < h->functions->len; i++) {
+        const TracePciFunction *fn =
+            &g_array_index(h->functions, TracePciFunction, i);
+        put_varint(v, fn->bdf);
+        put_str(v, fn->name);
+        g_byte_array_append(v, fn->config, TRACE_PCI_CONFIG);
+        for (unsigned b = 0; b < TRACE_PCI_BARS; b++) {
+            put_varint(v, fn->bar_size[b]);
+            put_varint(v, fn->bar_type[b]);
+            put_varint(v, fn->bar_addr[b]);
+        }
+        put_varint(v, fn->intx_routed);
+        put_varint(v, fn->intx_cpu);
+        put_varint(v, fn->intx_vector);
+        put_field(f, TRACE_TAG_PCI_FUNCTION, v);
+    }
+    put_varint(v, h->base_seq);
+    put_varint(v, h->start_time);
+    put_field(f, TRACE_TAG_BASE, v);
+    put_varint(v, h->checkpoint_interval);
+    put_field(f, TRACE_TAG_CHECKPOINT_INTERVAL, v);
+
+    g_byte_array_append(out, (const guint8 *)TRACE_MAGIC, TRACE_MAGIC_LEN);
+    trace_put_u32(tmp, TRACE_VERSION);
+    g_byte_array_append(out, tmp, 4);
+    trace_put_u32(tmp, f->len);
+    g_byte_array_append(out, tmp, 4);
+    g_byte_array_append(out, f->data, f->len);
+    put_u64b(out, trace_hash64(out->data + start, out->len - start, 0));
+}
+
+/* A cursor over header bytes that reports absolute offsets. */
+typedef struct HCur {
+    const uint8_t *p;
+    size_t i, end;
+    size_t base; /* file offset of p[0] */
+    GError **errp;
+    bool failed;
+} HCur;
+
+static bool hfail(HCur *k, const char *what)
+{
+    if (!k->failed) {
+        g_set_error(k->errp, STOREMU_ERROR, STOREMU_ERROR_FAILED,
+                    "corrupt header at byte %zu: %s", k->base + k->i, what);
+        k->failed = true;
+    }
+    return false;
+}
+
+static bool hvarint(HCur *k, uint64_t *v)
+{
+    size_t m = trace_get_varint(k->p + k->i, k->end - k->i, v);
+
+    if (!m) {
+        return hfail(k, "malformed number");
+    }
+    k->i += m;
+    return true;
+}
+
+static bool hstr(HCur *k, char **s)
+{
+    uint64_t n;
+
+    if (!hvarint(k, &n)) {
+        return false;
+    }
+    if (n > TRACE_STR_MAX || n > k->end - k->i) {
+        return hfail(k, "string too long");
+    }
+    if (memchr(k->p + k->i, 0, n)) {
+        return hfail(k, "string with a NUL byte");
+    }
+    *s = g_strndup((const char *)k->p + k->i, n);
+    k->i += n;
+    return true;
+}
+
+static bool hu64(HCur *k, uint64_t *v)
+{
+    if (k->end - k->i < 8) {
+        return hfail(k, "field truncated");
+    }
+    *v = trace_get_u64(k->p + k->i);
+    k->i += 8;
+    return true;
+}
+
+static bool hsmall(HCur *k, uint64_t max, uint64_t *v, const char *what)
+{
+    if (!hvarint(k, v)) {
+        return false;
+    }
+    if (*v > max) {
+        return hfail(k, what);
+    }
+    return true;
+}
+
+static bool dec_image(HCur *k, TraceHeader *h)
+{
+    TraceImage im = {0};
+    uint64_t flags;
+
+    if (!hstr(k, &im.id) || !hstr(k, &im.filename) || !hvarint(k, &im.size) ||
+        !hu64(k, &im.hash) ||
+        !hsmall(k, 3, &flags, "image flags out of range")) {
+        g_free(im.id);
+        g_free(im.filename);
+        return false;
+    }
+    im.flags = (unsigned)flags;
+    g_array_append_val(h->images, im);
+    return true;
+}
+
+static bool dec_function(HCur *k, TraceHeader *h)
+{
+    TracePciFunction fn = {0};
+    uint64_t v, routed, cpu, vector;
+
+    if (!hsmall(k, 0xffff, &v, "PCI function number out of range") ||
+        !hstr(k, &fn.name)) {
+        return false;
+    }
+    fn.bdf = (uint32_t)v;
+    if (k->end - k->i < TRACE_PCI_CONFIG) {
+        g_free(fn.name);
+        return hfail(k, "config space truncated");
+    }
+    memcpy(fn.config, k->p + k->i, TRACE_PCI_CONFIG);
+    k->i += TRACE_PCI_CONFIG;
+    for (unsigned b = 0; b < TRACE_PCI_BARS; b++) {
+        uint64_t type;
+        if (!hvarint(k, &fn.bar_size[b]) ||
+            !hsmall(k, 0xff, &type, "BAR type out of range") ||
+            !hvarint(k, &fn.bar_addr[b])) {
+            g_free(fn.name);
+            return false;
+        }
+        if (fn.bar_size[b] & (fn.bar_size[b] - 1)) {
+            g_free(fn.name);
+            return hfail(k, "BAR size not a power of two");
+        }
+        fn.bar_type[b] = (uint8_t)type;
+    }
+    if (!hsmall(k, 1, &routed, "INTx flag out of range") ||
+        !hsmall(k, TRACE_SMP_MAX - 1, &cpu, "INTx vCPU out of range") ||
+        !hsmall(k, 255, &vector, "INTx vector out of range")) {
+        g_free(fn.name);
+        return false;
+    }
+    fn.intx_routed = routed;
+    fn.intx_cpu = (uint32_t)cpu;
+    fn.intx_vector = (uint32_t)vector;
+    g_array_append_val(h->functions, fn);
+    return true;
+}
+
+static bool dec_field(HCur *k, TraceHeader *h, uint64_t tag, unsigned *seen)
+{
+    uint64_t v, n;
+
+    switch (tag) {
+    case TRACE_TAG_BUILD_ID:
+        g_free(h->build_id);
+        h->build_id = NULL;
+        return hstr(k, &h->build_id);
+    case TRACE_TAG_ARGV:
+        if (!hsmall(k, TRACE_ARGV_MAX, &n, "too many arguments")) {
+            return false;
+        }
+        g_ptr_array_set_size(h->argv, 0);
+        for (uint64_t i = 0; i < n; i++) {
+            char *s;
+            if (!hstr(k, &s)) {
+                return false;
+            }
+            g_ptr_array_add(h->argv, s);
+        }
+        return true;
+    case TRACE_TAG_SEED:
+        return hvarint(k, &h->seed);
+    case TRACE_TAG_SMP:
+        if (!hsmall(k, TRACE_SMP_MAX, &v, "vCPU count out of range")) {
+            return false;
+        }
+        if (v == 0) {
+            return hfail(k, "no vCPUs");
+        }
+        h->smp = (unsigned)v;
+        return true;
+    case TRACE_TAG_MEM_SIZE:
+        return hvarint(k, &h->mem_size);
+    case TRACE_TAG_DATA_MODE:
+        if (!hsmall(k, 1, &v, "unknown data mode")) {
+            return false;
+        }
+        h->full_data = v == 1;
+        return true;
+    case TRACE_TAG_IMAGE:
+        return dec_image(k, h);
+    case TRACE_TAG_PCI_FUNCTION:
+        return dec_function(k, h);
+    case TRACE_TAG_BASE:
+        return hvarint(k, &h->base_seq) && hvarint(k, &h->start_time);
+    case TRACE_TAG_CHECKPOINT_INTERVAL:
+        return hvarint(k, &h->checkpoint_interval);
+    }
+    /* A field from a later minor revision: skipped by its length. */
+    (void)seen;
+    k->i = k->end;
+    return true;
+}
+
+size_t trace_header_decode(const uint8_t *p, size_t n, TraceHeader *h,
+                           GError **errp)
+{
+    HCur k = {.p = p, .end = n, .errp = errp};
+    uint32_t version, flen;
+    unsigned seen = 0;
+    size_t total;
+
+    if (n < TRACE_FILE_HDR_LEN) {
+        hfail(&k, "file shorter than a trace header");
+        return 0;
+    }
+    if (memcmp(p, TRACE_MAGIC, TRACE_MAGIC_LEN) != 0) {
+        g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_FAILED,
+                    "not a storemu trace (bad magic at byte 0)");
+        return 0;
+    }
+    version = trace_get_u32(p + 8);
+    if (version != TRACE_VERSION) {
+        g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_FAILED,
+                    "trace format version %u at byte 8: this storemu reads "
+                    "version %u",
+                    version, TRACE_VERSION);
+        return 0;
+    }
+    flen = trace_get_u32(p + 12);
+    if (flen > TRACE_HEADER_MAX) {
+        k.i = 12;
+        hfail(&k, "header length out of range");
+        return 0;
+    }
+    total = TRACE_FILE_HDR_LEN + (size_t)flen + TRACE_CHECKSUM_LEN;
+    if (n < total) {
+        g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_FAILED,
+                    "truncated at byte %zu: the header needs %zu bytes", n,
+                    total);
+        return 0;
+    }
+    if (trace_get_u64(p + total - TRACE_CHECKSUM_LEN) !=
+        trace_hash64(p, total - TRACE_CHECKSUM_LEN, 0)) {
+        g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_FAILED,
+                    "corrupt header: checksum mismatch (bytes 0..%zu)",
+                    total - 1);
+        return 0;
+    }
+    h->version = version;
+    k.i = TRACE_FILE_HDR_LEN;
+    while (k.i < TRACE_FILE_HDR_LEN + (size_t)flen) {
+        uint64_t tag, len;
+        HCur sub;
+        k.end = TRACE_FILE_HDR_LEN + (size_t)flen;
+        if (!hvarint(&k, &tag) || !hvarint(&k, &len)) {
+            return 0;
+        }
+        if (len > k.end - k.i) {
+            hfail(&k, "field longer than the header");
+            return 0;
+        }
+        sub = (HCur){.p = p, .i = k.i, .end = k.i + len, .errp = errp};
+        if (!dec_field(&sub, h, tag, &seen)) {
+            return 0;
+        }
+        if (sub.i != sub.end) {
+            k.i = sub.i;
+            hfail(&k, "field has trailing bytes");
+            return 0;
+        }
+        if (tag < 32) {
+            seen |= 1u << tag;
+        }
+        k.i += len;
+    }
+    {
+        static const struct {
+            unsigned tag;
+            const char *name;
+        } required[] = {
+            {TRACE_TAG_BUILD_ID, "build id"},
+            {TRACE_TAG_ARGV, "configuration"},
+            {TRACE_TAG_SEED, "seed"},
+            {TRACE_TAG_SMP, "vCPU count"},
+            {TRACE_TAG_DATA_MODE, "data mode"},
+            {TRACE_TAG_BASE, "start point"},
+        };
+        for (size_t i = 0; i < G_N_ELEMENTS(required); i++) {
+            if (!(seen & (1u << required[i].tag))) {
+                g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_FAILED,
+                            "corrupt header: no %s field", required[i].name);
+                return 0;
+            }
+        }
+    }
+    return total;
+}
+
+/* ---- chunks ---- */
+
+uint64_t trace_chunk_checksum(const uint8_t *hdr, uint32_t len)
+{
+    /* The header fields seed the payload's hash, so both are covered. */
+    return trace_hash64(hdr + TRACE_CHUNK_HDR, len, trace_hash64(hdr, 24, 0));
+}
+
+void trace_chunk_seal(uint8_t *hdr, uint32_t len, uint64_t base_index,
+                      uint64_t base_time)
+{
+    trace_put_u32(hdr, TRACE_CHUNK_MAGIC);
+    trace_put_u32(hdr + 4, len);
+    trace_put_u64(hdr + 8, base_index);
+    trace_put_u64(hdr + 16, base_time);
+    trace_put_u64(hdr + 24, trace_chunk_checksum(hdr, len));
+}
+
+bool trace_chunk_parse(const uint8_t *hdr, TraceChunk *c)
+{
+    if (trace_get_u32(hdr) != TRACE_CHUNK_MAGIC) {
+        return false;
+    }
+    c->len = trace_get_u32(hdr + 4);
+    c->base_index = trace_get_u64(hdr + 8);
+    c->base_time = trace_get_u64(hdr + 16);
+    c->checksum = trace_get_u64(hdr + 24);
+    return true;
+}
