@@ -10,6 +10,7 @@
 #include <storport.h>
 #include "guest-tests/lib/cls.h"
 #include "hw/core/ram.h"
+#include "system/machine.h"
 #include "system/event.h"
 
 #define CLS_INQUIRY_LEN    96
@@ -95,6 +96,57 @@ void cls_set_retry(ClsDisk *d, bool enabled)
 
 /* ---- queues ---- */
 
+/*
+ * Host-side objects of a program a machine stop interrupted: the program
+ * never reaches its cleanup, so the machine's teardown frees their host
+ * memory. It runs after the port and guest RAM are gone, so it frees only
+ * what lives on the host heap.
+ */
+static GHashTable *live_queues; /* ClsQueue* */
+static GHashTable *live_disks;  /* ClsDisk* */
+
+static void live_release(void *opaque)
+{
+    GHashTableIter it;
+    gpointer k;
+
+    if (live_queues) {
+        g_hash_table_iter_init(&it, live_queues);
+        while (g_hash_table_iter_next(&it, &k, NULL)) {
+            ClsQueue *q = k;
+            g_free(q->ios);
+            g_free(q);
+        }
+        g_hash_table_destroy(live_queues);
+    }
+    if (live_disks) {
+        g_hash_table_iter_init(&it, live_disks);
+        while (g_hash_table_iter_next(&it, &k, NULL)) {
+            g_free(k);
+        }
+        g_hash_table_destroy(live_disks);
+    }
+    live_queues = live_disks = NULL;
+}
+
+static void live_track(GHashTable **table, void *p)
+{
+    if (!live_queues && !live_disks) {
+        machine_add_cleanup(live_release, NULL);
+    }
+    if (!*table) {
+        *table = g_hash_table_new(g_direct_hash, g_direct_equal);
+    }
+    g_hash_table_add(*table, p);
+}
+
+static void live_forget(GHashTable *table, void *p)
+{
+    if (table) {
+        g_hash_table_remove(table, p);
+    }
+}
+
 ClsQueue *cls_queue_new(ClsDisk *d, unsigned depth, uint32_t buf_bytes)
 {
     ClsQueue *q;
@@ -133,6 +185,7 @@ ClsQueue *cls_queue_new(ClsDisk *d, unsigned depth, uint32_t buf_bytes)
         io->next = q->free_head;
         q->free_head = io;
     }
+    live_track(&live_queues, q);
     return q;
 
 fail:
@@ -155,6 +208,7 @@ void cls_queue_free(ClsQueue *q)
         return;
     }
     g_assert(q->outstanding == 0);
+    live_forget(live_queues, q);
     for (unsigned i = 0; i < q->depth; i++) {
         ClsIo *io = &q->ios[i];
         port_request_free(io->req);
@@ -878,6 +932,7 @@ ClsDisk *cls_attach(unsigned index)
         return NULL;
     }
     d = g_new0(ClsDisk, 1);
+    live_track(&live_disks, d);
     d->lu = lu;
     d->index = index;
     d->adapter = port_lun_adapter(lu);
@@ -923,5 +978,6 @@ void cls_close(ClsDisk *d)
     }
     g_assert(!d->sync_busy);
     cls_queue_free(d->sync_q);
+    live_forget(live_disks, d);
     g_free(d);
 }

@@ -66,11 +66,11 @@ else
 fi
 
 # A kernel driver may call the port and nothing else (memcpy/memset/memcmp
-# are what Rtl*Memory expand to).
+# are what Rtl*Memory expand to; clang may turn memcmp into bcmp).
 if command -v nm >/dev/null 2>&1; then
     nm -D --undefined-only "$tmp/ramdisk.so" | awk '$1 == "U" { print $2 }' |
         sed 's/@.*//' |
-        grep -v -E '^(StorPort[A-Za-z0-9]*|memcpy|memmove|memset|memcmp)$' \
+        grep -v -E '^(StorPort[A-Za-z0-9]*|memcpy|memmove|memset|memcmp|bcmp)$' \
             >"$out"
     if [ -s "$out" ]; then
         not_ok "ramdisk.so needs only StorPort* routines and libc mem*"

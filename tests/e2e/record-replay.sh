@@ -102,8 +102,11 @@ cp "$rd" "$tmp/cut.trc"
 truncate -s 900 "$tmp/cut.trc"
 check 1 "truncated at byte 900" "a truncated trace is named as such" -- \
     "$TOOL" dump "$tmp/cut.trc"
+# The replay stops in the middle of the guest program: its threads are
+# abandoned and their host memory goes back with the process, which
+# LeakSanitizer would report; leak checking is off for this run only.
 check 2 "replay cannot go on after event" "a truncated trace replays up to the cut" \
-    -- "$BIN" -replay "$tmp/cut.trc"
+    -- env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" "$BIN" -replay "$tmp/cut.trc"
 cp "$rd" "$tmp/bad.trc"
 printf 'X' | dd of="$tmp/bad.trc" bs=1 seek=2000 conv=notrunc 2>/dev/null
 check 1 "corrupt at bytes" "a corrupt chunk is named with its offset" -- \

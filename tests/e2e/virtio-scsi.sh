@@ -142,7 +142,7 @@ if $CC -shared -fPIC -O2 -fvisibility=default -Wl,-Bsymbolic -I. \
     if command -v nm >/dev/null 2>&1; then
         nm -D --undefined-only "$tmp/vioscsi.so" | awk '$1 == "U" { print $2 }' |
             sed 's/@.*//' |
-            grep -v -E '^(StorPort[A-Za-z0-9]*|memcpy|memmove|memset|memcmp)$' \
+            grep -v -E '^(StorPort[A-Za-z0-9]*|memcpy|memmove|memset|memcmp|bcmp)$' \
                 >"$out"
         if [ -s "$out" ]; then
             not_ok "vioscsi.so needs only StorPort* routines and libc mem*"
