@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 """make bench: storemu's I/O path measured against fio on the same host.
 
-One run on one host, on one 1 GiB image kept in the page cache, pinned to
-one core, each measurement after a discarded warm-up pass:
+One run on one host, on one 1 GiB image kept in the page cache (each
+measurement, storemu's and fio's alike, on a fresh, synced copy of it),
+pinned to one core, after a discarded warm-up pass:
   - storemu -guest iobench, 4 KiB randread/randwrite at iodepth 1 and 32:
     host I/Os per second and host ns per I/O (median of several runs);
   - the same with -record (overhead %, trace bytes per I/O), when built;
@@ -85,7 +86,19 @@ def storemu_args(miniport, extra_guest, record=None):
     return [STOREMU, "-m", "2G"] + dev + ["-guest", "iobench," + extra_guest]
 
 
+def fresh_image():
+    """Give the next measurement its own copy of the base image, written
+    back and in the page cache: earlier runs leave the cache in states
+    (folio sizes, dirty pages) that favour or hurt the next one."""
+    shutil.copyfile(base_image, image)
+    os.sync()
+    with open(image, "rb") as f:
+        while f.read(1 << 24):
+            pass
+
+
 def iobench(miniport, rw, qd, count, record=None):
+    fresh_image()
     guest = "rw=%s,bs=4k,iodepth=%d,count=%d,format=json" % (rw, qd, count)
     out, rss = run_rss(pinned(storemu_args(miniport, guest, record)))
     line = [l for l in out.splitlines() if l.startswith("{")]
@@ -106,6 +119,7 @@ def median(xs):
 
 
 def fio(engine, rw, qd):
+    fresh_image()
     cmd = pinned(["fio", "--name=b", "--filename=" + image, "--rw=" + rw,
                   "--bs=4k", "--iodepth=%d" % qd, "--ioengine=" + engine,
                   "--size=%d" % IMAGE_SIZE, "--runtime=2", "--time_based",
@@ -118,12 +132,14 @@ def fio(engine, rw, qd):
     return side["iops"]
 
 
-def callgrind_instructions(miniport, count):
+def callgrind_instructions(miniport, count, verifier="on"):
     out_file = os.path.join(tmpdir, "cg.out")
     env = dict(os.environ, STOREMU_AIO="sync")
     guest = "rw=randread,bs=4k,iodepth=32,count=%d,format=json" % count
+    args = storemu_args(miniport, guest)
+    args[1:1] = ["-verifier", verifier]
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file,
-           ] + storemu_args(miniport, guest)
+           ] + args
     run(cmd, env=env)
     with open(out_file) as f:
         for line in f:
@@ -144,21 +160,20 @@ def syscalls(miniport, count):
 
 
 def main():
-    global image, tmpdir
+    global image, base_image, tmpdir
     if not os.path.exists(STOREMU):
         sys.exit("bench: build first (make)")
     tmpdir = tempfile.mkdtemp(prefix="storemu-bench-")
+    base_image = os.path.join(tmpdir, "base.img")
     image = os.path.join(tmpdir, "bench.img")
     results = {"runs": RUNS, "image_bytes": IMAGE_SIZE}
     try:
         log("bench: writing a 1 GiB image and warming the page cache")
-        with open(image, "wb") as f:
+        with open(base_image, "wb") as f:
             block = os.urandom(1 << 20)
             for _ in range(IMAGE_SIZE >> 20):
                 f.write(block)
-        with open(image, "rb") as f:
-            while f.read(1 << 24):
-                pass
+        fresh_image()
         if storemu_has(storemu_args("virtio-scsi", "count=1")[:-2] +
                        ["-guest", "boot"]):
             miniport = "virtio-scsi"
@@ -206,6 +221,9 @@ def main():
             i1 = callgrind_instructions(miniport, n1)
             i2 = callgrind_instructions(miniport, n2)
             results["instructions_per_io"] = (i2 - i1) / (n2 - n1)
+            o1 = callgrind_instructions(miniport, n1, "off")
+            o2 = callgrind_instructions(miniport, n2, "off")
+            results["instructions_per_io_verifier_off"] = (o2 - o1) / (n2 - n1)
         if shutil.which("strace"):
             n1, n2 = 5000, 25000
             s1, s2 = syscalls(miniport, n1), syscalls(miniport, n2)
@@ -234,8 +252,10 @@ def main():
         print("fio %-9s psync qd1 %10.0f IO/s   io_uring qd32 %10.0f IO/s" %
               (rw, b["psync_qd1"], b["io_uring_qd32"]))
     if "instructions_per_io" in results:
-        print("instructions per I/O (callgrind, randread qd32): %.0f" %
-              results["instructions_per_io"])
+        print("instructions per I/O (callgrind, randread qd32): %.0f "
+              "(%.0f with -verifier off)" %
+              (results["instructions_per_io"],
+               results["instructions_per_io_verifier_off"]))
     if "syscalls_per_io" in results:
         print("system calls per I/O (strace, randread qd32): %.2f" %
               results["syscalls_per_io"])
