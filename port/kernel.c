@@ -15,6 +15,7 @@
 #include <string.h>
 #include "hw/core/ram.h"
 #include "port/port.h"
+#include "system/fault.h"
 #include "system/trace.h"
 
 /* 2026-01-01T00:00:00Z in 100 ns units since 1601: the virtual epoch. */
@@ -258,7 +259,9 @@ void port_timer_set(PortTimer *t, uint64_t us)
     event_cancel(&t->ev);
     port_work_cancel(&t->work);
     if (us) {
-        event_schedule_in(&t->ev, us * NS_PER_US);
+        /* -fault timer-jitter (system/fault.h) may make it late. */
+        event_schedule_in(&t->ev,
+                          us * NS_PER_US + fault_timer_jitter(us * NS_PER_US));
     }
 }
 
@@ -645,6 +648,10 @@ ULONG NTAPI StorPortAllocatePool(PVOID HwDeviceExtension, ULONG NumberOfBytes,
     } else if (mp_in_half_duplex_startio()) {
         verifier_report(VC_IRQL, mp_current_request(),
                         "StorPortAllocatePool in a half-duplex HwStorStartIo");
+    }
+    /* -fault pool-fail (system/fault.h): the pool is exhausted. */
+    if (fault_pool_fail("StorPortAllocatePool", NumberOfBytes)) {
+        return STOR_STATUS_INSUFFICIENT_RESOURCES;
     }
     p = ram_alloc(NumberOfBytes ? NumberOfBytes : 1, 16, 0, "pool");
     if (!p) {

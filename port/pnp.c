@@ -877,6 +877,51 @@ bool port_power(PortPowerAction action, GError **errp)
     return true;
 }
 
+/* ---- surprise removal ---- */
+
+void port_surprise_removal(PortAdapter *a)
+{
+    g_assert(cpu_in_guest() && cpu_level() == PASSIVE_LEVEL);
+    if (a->state != ADAPTER_RUNNING && a->state != ADAPTER_STOPPED) {
+        return;
+    }
+    /* New requests wait while the miniport lets go of the adapter. */
+    a->holding = true;
+    for (guint i = 0; a->drv->hw.HwUnitControl &&
+                      a->unit_ctl[ScsiUnitSurpriseRemoval] && i < a->lus->len;
+         i++) {
+        PortLu *lu = g_ptr_array_index(a->lus, i);
+        PSTOR_ADDR_BTL8 addr = ram_alloc(sizeof(*addr), 16, 0, "unit-addr");
+        if (addr) {
+            addr->Type = STOR_ADDRESS_TYPE_BTL8;
+            addr->AddressLength = STOR_ADDR_BTL8_ADDRESS_LENGTH;
+            addr->Path = lu->path;
+            addr->Target = lu->target;
+            addr->Lun = lu->lun;
+            mp_unit_control(a, ScsiUnitSurpriseRemoval, addr);
+            ram_free(addr);
+        }
+    }
+    if (a->state == ADAPTER_RUNNING && a->adapter_ctl[ScsiStopAdapter]) {
+        mp_adapter_control(a, ScsiStopAdapter, NULL);
+    }
+    a->state = ADAPTER_REMOVED;
+    a->holding = false;
+    TRACE(port_surprise_removal, "%s", a->name);
+    /* What the miniport still holds is gone with the device. */
+    port_complete_all(a, SP_UNTAGGED, SP_UNTAGGED, SP_UNTAGGED,
+                      SRB_STATUS_NO_DEVICE);
+    /* Requests still queued: submitted again, the port refuses them. */
+    for (guint j = 0; j < a->lus->len; j++) {
+        PortLu *lu = g_ptr_array_index(a->lus, j);
+        PortRequest *req;
+        while ((req = port_lu_pending_pop(lu))) {
+            req->state = REQ_IDLE;
+            port_submit(req, req->done, req->opaque);
+        }
+    }
+}
+
 /* ---- shutdown and teardown ---- */
 
 static void report_leaks(PortAdapter *a)
@@ -982,7 +1027,6 @@ void port_unload(void)
             PortLu *lu = g_ptr_array_index(a->lus, j);
             event_cancel(&lu->pause_ev);
             event_cancel(&lu->retry_ev);
-            g_queue_clear(&lu->pending);
             g_free(lu);
         }
         g_ptr_array_free(a->lus, TRUE);

@@ -196,12 +196,14 @@ struct PortAdapter {
 struct PortLu {
     PortAdapter *adapter;
     UCHAR path, target, lun;
-    PVOID luext;    /* guest RAM, SpecificLuExtensionSize */
-    GQueue pending; /* PortRequest* waiting to start */
+    PVOID luext;               /* guest RAM, SpecificLuExtensionSize */
+    PortRequest *pending_head; /* waiting to start, linked by qnext */
+    PortRequest *pending_tail;
     unsigned outstanding;
     unsigned depth;
     ULONG busy_count; /* StorPortDeviceBusy */
     bool busy;
+    bool retry_hold; /* a BUSY retry waits for a completion */
     bool paused;
     Event pause_ev;       /* StorPortPauseDevice time-out */
     Event retry_ev;       /* BUSY retry / DeviceBusy hold */
@@ -255,7 +257,8 @@ struct PortRequest {
     PortDoneFunc *done;
     void *opaque;
     GuestEvent event;
-    PortRequest *next; /* completion list */
+    PortRequest *next;  /* completion list */
+    PortRequest *qnext; /* the unit's pending queue */
 
     /* results, copied out of the SRB when the port completes it */
     UCHAR srb_status;
@@ -291,10 +294,15 @@ bool port_load(const Opts *miniport, VerifierMode verifier, GError **errp);
 void port_unload(void);
 PortAdapter *port_adapter_from_devext(PVOID devext);
 PortAdapter *port_adapter_for_caller(PVOID devext, const char *routine);
+/* The adapter went away without warning: units are told, the miniport
+ * stops, everything it held or was queued fails with NO_DEVICE. PASSIVE. */
+void port_surprise_removal(PortAdapter *a);
 
 /* requests and queues (queue.c) */
 PortRequest *port_request_from_srb(PVOID srb);
 UCHAR port_request_opcode(const PortRequest *req);
+/* Take the first request waiting to start on @lu (NULL if none). */
+PortRequest *port_lu_pending_pop(PortLu *lu);
 void port_queue_init_adapter(PortAdapter *a);
 void port_queue_reset(void);
 void port_start_next(PortLu *lu);

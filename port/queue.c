@@ -307,10 +307,50 @@ PortRequest *port_request_from_srb(PVOID srb)
 
 /* ---- starting ---- */
 
+/* The unit's pending queue: intrusive, so queueing allocates nothing. */
+static void pending_push_tail(PortLu *lu, PortRequest *req)
+{
+    req->qnext = NULL;
+    if (lu->pending_tail) {
+        lu->pending_tail->qnext = req;
+    } else {
+        lu->pending_head = req;
+    }
+    lu->pending_tail = req;
+}
+
+static void pending_push_head(PortLu *lu, PortRequest *req)
+{
+    req->qnext = lu->pending_head;
+    lu->pending_head = req;
+    if (!lu->pending_tail) {
+        lu->pending_tail = req;
+    }
+}
+
+static PortRequest *pending_pop(PortLu *lu)
+{
+    PortRequest *req = lu->pending_head;
+
+    if (req) {
+        lu->pending_head = req->qnext;
+        if (!lu->pending_head) {
+            lu->pending_tail = NULL;
+        }
+        req->qnext = NULL;
+    }
+    return req;
+}
+
+PortRequest *port_lu_pending_pop(PortLu *lu)
+{
+    return pending_pop(lu);
+}
+
 static bool lu_can_start(PortLu *lu)
 {
     PortAdapter *a = lu->adapter;
-    PortRequest *head = g_queue_peek_head(&lu->pending);
+    PortRequest *head = lu->pending_head;
 
     if (a->holding) {
         /* Power transition: the port's flush and shutdown requests (put
@@ -320,7 +360,8 @@ static bool lu_can_start(PortLu *lu)
     }
     return a->state == ADAPTER_RUNNING && !a->paused && !a->busy &&
            !a->resetting && vclock_now() >= a->reset_hold_until &&
-           !lu->paused && !lu->busy && lu->outstanding < lu->depth;
+           !lu->paused && !lu->busy && !lu->retry_hold &&
+           lu->outstanding < lu->depth;
 }
 
 /* Build the SG list for the request's data buffer. Guest RAM is one
@@ -440,15 +481,21 @@ static void start_one(PortRequest *req)
 
 void port_start_next(PortLu *lu)
 {
-    while (!g_queue_is_empty(&lu->pending) && lu_can_start(lu)) {
-        start_one(g_queue_pop_head(&lu->pending));
+    while (lu->pending_head && lu_can_start(lu)) {
+        start_one(pending_pop(lu));
     }
 }
 
 void port_restart_all_queues(PortAdapter *a)
 {
-    for (guint i = 0; i < a->lus->len; i++) {
-        port_start_next(g_ptr_array_index(a->lus, i));
+    GHashTableIter it;
+    gpointer k, v;
+
+    /* Every unit the port knows, including one being probed during
+     * enumeration, which is not in a->lus yet. */
+    g_hash_table_iter_init(&it, a->lu_map);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        port_start_next(v);
     }
 }
 
@@ -479,9 +526,9 @@ void port_submit(PortRequest *req, PortDoneFunc *done, void *opaque)
     }
     req->state = REQ_QUEUED;
     if (req->internal && a->holding) {
-        g_queue_push_head(&lu->pending, req);
+        pending_push_head(lu, req);
     } else {
-        g_queue_push_tail(&lu->pending, req);
+        pending_push_tail(lu, req);
     }
     port_start_next(lu);
 }
@@ -590,15 +637,12 @@ static void busy_retry(PortRequest *req)
     req->stale_ext = req->srb_ext;
     req->srb_ext = alloc_extension(a);
     req->state = REQ_QUEUED;
-    g_queue_push_head(&lu->pending, req);
+    pending_push_head(lu, req);
     /* Hold the unit until one of its requests completes (the miniport
      * had no room: retrying at once would only meet BUSY again), or, with
      * none in flight, for a short time. */
-    lu->busy = true;
-    if (lu->outstanding) {
-        lu->busy_count = 1;
-    } else if (!event_pending(&lu->retry_ev)) {
-        lu->busy_count = 0;
+    lu->retry_hold = true;
+    if (!lu->outstanding && !event_pending(&lu->retry_ev)) {
         event_schedule_in(&lu->retry_ev, BUSY_RETRY_NS);
     }
 }
@@ -617,6 +661,9 @@ static void finish_request(PortRequest *req)
     a->outstanding--;
     a->completed++;
     lu->completed_requests++;
+    /* Any completion on the unit ends a BUSY retry's hold (a retry that
+     * needs one more sets it again below). */
+    lu->retry_hold = false;
     /* A request sent back with BUSY is not one of the completions a
      * StorPortBusy / StorPortDeviceBusy count waits for. */
     if (SRB_STATUS(st) != SRB_STATUS_BUSY) {
@@ -857,6 +904,7 @@ static void lu_pause_over(void *opaque)
 static void lu_retry(void *opaque)
 {
     PortLu *lu = opaque;
+    lu->retry_hold = false;
     lu->busy = false;
     lu->busy_count = 0;
     port_work_queue(&lu->resume_work, 0);
@@ -907,7 +955,6 @@ PortLu *port_lu_get(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun)
         lu->luext = ram_alloc(a->drv->hw.SpecificLuExtensionSize, 16, 0,
                               "lu-extension");
     }
-    g_queue_init(&lu->pending);
     event_init(&lu->pause_ev, "lu_pause", lu_pause_over, lu);
     event_init(&lu->retry_ev, "lu_retry", lu_retry, lu);
     lu->resume_work.fn = lu_resume_work;

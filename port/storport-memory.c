@@ -17,6 +17,7 @@
 #include <string.h>
 #include "hw/core/ram.h"
 #include "port/storport-misc.h"
+#include "system/fault.h"
 #include "system/trace.h"
 
 /* How many times to push the allocator past memory below the caller's
@@ -108,8 +109,12 @@ static ULONG alloc_block(PVOID ext, SIZE_T n, PHYSICAL_ADDRESS low,
                         fn, (size_t)n, (int)cache, b);
         return STOR_STATUS_INVALID_PARAMETER;
     }
-    blk.p = alloc_window(n, (uint64_t)low.QuadPart, (uint64_t)high.QuadPart, b,
-                         dma ? "dma-memory" : "contiguous-memory");
+    /* -fault pool-fail (system/fault.h): no memory to be had. */
+    blk.p =
+        fault_pool_fail(fn, n)
+            ? NULL
+            : alloc_window(n, (uint64_t)low.QuadPart, (uint64_t)high.QuadPart,
+                           b, dma ? "dma-memory" : "contiguous-memory");
     if (!blk.p) {
         TRACE(port_contig_alloc_fail, "%s %s %zu bytes", a->name, fn,
               (size_t)n);

@@ -31,6 +31,7 @@
 #include <string.h>
 #include "hw/core/ram.h"
 #include "port/storport-misc.h"
+#include "system/fault.h"
 #include "system/trace.h"
 
 #ifndef REG_DWORD
@@ -275,6 +276,10 @@ PUCHAR NTAPI StorPortAllocateRegistryBuffer(PVOID HwDeviceExtension,
     m = misc_adapter(a);
     if (m->regbuf) {
         /* One registry buffer per miniport instance at a time (DDI). */
+        return NULL;
+    }
+    /* -fault pool-fail (system/fault.h): no memory to be had. */
+    if (fault_pool_fail("StorPortAllocateRegistryBuffer", *Length)) {
         return NULL;
     }
     m->regbuf = ram_alloc(*Length, 16, 0, "registry-buffer");

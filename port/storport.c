@@ -14,6 +14,7 @@
 #include "hw/core/ram.h"
 #include "port/port.h"
 #include "system/boundary.h"
+#include "system/fault.h"
 #include "system/trace.h"
 
 #ifndef STATUS_REVISION_MISMATCH
@@ -454,6 +455,10 @@ PVOID NTAPI StorPortGetUncachedExtension(
         /* A repeated find (restart without ScsiRestartAdapter) gets the
          * same extension back if it fits. */
         return NumberOfBytes <= a->uncached_size ? a->uncached : NULL;
+    }
+    /* -fault pool-fail (system/fault.h): no memory to be had. */
+    if (fault_pool_fail("StorPortGetUncachedExtension", NumberOfBytes)) {
+        return NULL;
     }
     a->uncached = ram_alloc(NumberOfBytes ? NumberOfBytes : 1, GUEST_PAGE_SIZE,
                             0, "uncached-extension");

@@ -21,6 +21,7 @@
 #include "system/cpu.h"
 #include "system/error.h"
 #include "system/event.h"
+#include "system/fault.h"
 #include "system/machine.h"
 #include "system/options.h"
 #include "system/record.h"
@@ -65,6 +66,7 @@ void machine_register_types(void)
     options_set_available("-guest", true);
     options_set_available("-record", true);
     options_set_available("-replay", true);
+    options_set_available("-fault", true);
 }
 
 static bool setup_trace(const MachineConfig *cfg, GError **errp)
@@ -137,11 +139,14 @@ bool machine_init(const MachineConfig *cfg, GError **errp)
     if (cfg->miniport && !port_load(cfg->miniport, cfg->verifier, errp)) {
         return false;
     }
-    return true;
+    /* -fault: armed on the assembled machine (system/fault.h). */
+    return fault_init(cfg, errp);
 }
 
 void machine_fini(void)
 {
+    /* Faults first: they hold requests and events of what goes next. */
+    fault_fini();
     port_unload();
     if (cleanups) {
         for (guint i = cleanups->len; i > 0; i--) {
@@ -319,6 +324,7 @@ static int machine_run(const MachineConfig *cfg, bool replaying)
         rc = EXIT_DEADLOCK;
         break;
     }
+    fault_print_summary(stderr);
     if (port.loaded) {
         port_misc_print_log(stderr);
     }
@@ -338,6 +344,8 @@ static int machine_run(const MachineConfig *cfg, bool replaying)
     }
     if (replaying) {
         rc = replay_finish(rc, st);
+        /* The faults must have fired as recorded, too. */
+        rc = fault_replay_verdict(rc, stderr);
     }
     machine_fini();
     return rc;
@@ -360,6 +368,7 @@ int machine_main(const MachineConfig *cfg)
         replay_close();
         return EXIT_USAGE;
     }
+    fault_replay_expect(opts_get_str(cfg->replay, "file", NULL));
     rc = machine_run(rcfg, true);
     replay_close();
     return rc;

@@ -450,6 +450,21 @@ void wl_job_prefill(WlJob *j)
     j->limit = had_limit ? j->issued + left : 0;
 }
 
+void wl_job_assume_written(WlJob *j, unsigned passes)
+{
+    if (!j->slot_gen || j->cfg.rw != WL_WRITE || !passes) {
+        return;
+    }
+    /* A sequential pass issues slot s as its (s + 1)-th write, and every
+     * write takes the next generation. */
+    for (uint64_t s = 0; s < j->nslots; s++) {
+        j->slot_gen[s] = (uint32_t)((uint64_t)(passes - 1) * j->nslots + s + 1);
+    }
+    j->written_slots = j->nslots;
+    j->next_gen = (uint32_t)((uint64_t)passes * j->nslots);
+    j->next_seq = (uint64_t)passes * j->nslots;
+}
+
 uint64_t wl_job_verify(WlJob *j)
 {
     uint64_t before = j->st.mismatches;

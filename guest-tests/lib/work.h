@@ -98,6 +98,14 @@ void wl_job_extend(WlJob *j, uint64_t count);
 /* Verify on: write every slot once with patterns, outside the
  * statistics (so a read workload has something to check). */
 void wl_job_prefill(WlJob *j);
+/*
+ * Verify on, rw=write: take the region as holding what @passes whole write
+ * passes of this job would have left (the generations wl_job_run() gives
+ * them), without writing anything, so that wl_job_verify() checks data an
+ * earlier run wrote with the same configuration and seed (after a power
+ * cut, for instance). No effect on other jobs or with @passes 0.
+ */
+void wl_job_assume_written(WlJob *j, unsigned passes);
 /* Read back every slot written so far and check it; the number of bad
  * blocks found. Only while the job is not running. */
 uint64_t wl_job_verify(WlJob *j);

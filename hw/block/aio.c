@@ -196,12 +196,14 @@ static unsigned uring_reap(void)
     return n;
 }
 
-static void uring_enter_wait(void)
+/* Submit what is queued and wait for @n completions (at most what is in
+ * flight, so that they come). */
+static void uring_enter_wait(unsigned n)
 {
     int r;
 
     do {
-        r = io_uring_submit_and_wait(&ring, 1);
+        r = io_uring_submit_and_wait(&ring, MAX(1u, MIN(n, in_flight)));
     } while (r == -EINTR);
     g_assert(r >= 0 || r == -EBUSY);
 }
@@ -213,7 +215,7 @@ static void uring_submit(AioOp *op)
     /* Never let more ops be outstanding than the CQ ring holds. */
     while (in_flight >= ring_cq_entries) {
         if (!uring_reap()) {
-            uring_enter_wait();
+            uring_enter_wait(1);
         }
     }
     sqe = io_uring_get_sqe(&ring);
@@ -248,8 +250,24 @@ static void uring_wait(AioOp *op)
 {
     while (!op->done) {
         if (!uring_reap()) {
-            uring_enter_wait();
+            uring_enter_wait(1);
         }
+    }
+}
+
+static void uring_wait_all(AioOp *const *ops, unsigned n)
+{
+    for (;;) {
+        unsigned left = 0;
+
+        uring_reap();
+        for (unsigned i = 0; i < n; i++) {
+            left += !ops[i]->done;
+        }
+        if (!left) {
+            return;
+        }
+        uring_enter_wait(left);
     }
 }
 #endif
@@ -460,6 +478,16 @@ void aio_submit(AioOp *op)
     }
 }
 
+void aio_run_now(AioOp *op)
+{
+    g_assert(op->type == AIO_OP_FDATASYNC || op->type == AIO_OP_FALLOCATE ||
+             (op->iovcnt > 0 && op->iovcnt <= AIO_IOV_MAX));
+    op->next = NULL;
+    op->result = aio_op_exec(op);
+    op->done = true;
+    op->waited = true; /* never counted in flight */
+}
+
 void aio_wait(AioOp *op)
 {
     if (cur_engine == AIO_ENGINE_THREADS) {
@@ -486,6 +514,19 @@ void aio_wait(AioOp *op)
         break;
     default:
         g_assert_not_reached();
+    }
+}
+
+void aio_wait_all(AioOp *const *ops, unsigned n)
+{
+#ifdef CONFIG_URING
+    if (cur_engine == AIO_ENGINE_URING) {
+        uring_wait_all(ops, n);
+        return;
+    }
+#endif
+    for (unsigned i = 0; i < n; i++) {
+        aio_wait(ops[i]);
     }
 }
 

@@ -75,8 +75,18 @@ AioEngine aio_engine(void);
 const char *aio_engine_name(AioEngine engine);
 
 void aio_submit(AioOp *op);
+/*
+ * Run @op at once with a blocking system call on the calling thread,
+ * whatever the engine; aio_wait() then returns at once. For work the
+ * kernel finishes inline anyway (buffered writes into the page cache),
+ * where handing it to the engine only adds a thread switch.
+ */
+void aio_run_now(AioOp *op);
 /* Block until @op is done (reaping others that completed meanwhile). */
 void aio_wait(AioOp *op);
+/* Block until every op of @ops is done; io_uring enters the kernel once
+ * for all of them, not once per op. */
+void aio_wait_all(AioOp *const *ops, unsigned n);
 /* Ops submitted and not yet waited for or reaped. */
 unsigned aio_in_flight(void);
 

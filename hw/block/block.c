@@ -2,16 +2,24 @@
 /*
  * Raw image backends (block.h): opening and locking images, the snapshot
  * overlay, O_DIRECT bounce handling, the request path onto the AIO engine,
- * the volatile write-cache model and error injection. docs/block.md has
- * the user-facing semantics.
+ * the volatile write cache and error injection. docs/block.md has the
+ * user-facing semantics.
  *
- * Request life: blk_submit() (1) applies injected errors, (2) finishes the
- * host I/O of earlier requests it conflicts with (overlapping bytes, one
- * of them writing; a flush conflicts with everything), so data results
- * follow submission order, (3) updates the write-cache model, (4) turns
- * the request into AIO ops (split by the snapshot map, by IOV_MAX, or
- * routed through a bounce buffer) and submits them. blk_wait() reaps the
- * ops, turns short transfers into errors and copies bounced reads out.
+ * Request life: blk_submit() (1) applies injected errors; (2) serves what
+ * the write cache can serve from memory: a cached write is copied into the
+ * cache and is over at once, a read of cached data only is copied out of
+ * it; (3) otherwise finishes the host I/O of earlier requests it conflicts
+ * with (overlapping bytes, one of them writing; a flush conflicts with
+ * everything), so data results follow submission order; (4) turns the
+ * request into AIO ops (split by the snapshot map, by IOV_MAX, or routed
+ * through a bounce buffer) and submits them. blk_wait() reaps the ops,
+ * turns short transfers into errors and copies bounced reads out.
+ *
+ * Cost per request in the steady state: requests come from a per-backend
+ * free list and carry their first AIO op inline, pointed at the caller's
+ * iovec array (which block.h requires to live until blk_wait()), so a read
+ * allocates nothing and costs one host system call, and a cached write
+ * costs none.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +40,17 @@
 #define BLK_ZERO_BUF_SIZE  (64 * 1024)
 #define DIV_ROUND_UP(n, d) (((n) + (d)-1) / (d))
 
+/* Sectors per write-cache block, and the "none" slot / list end. */
+#define CACHE_SECTORS (BLK_CACHE_BLOCK / BLK_SECTOR_SIZE)
+#define CACHE_NONE    UINT32_MAX
+/* Write-back goes to the host in batches of at most this many ops (one
+ * io_uring submission each) and AIO_IOV_MAX iovecs. */
+#define WB_BATCH_OPS 256
+/* Pooled requests keep a grown op array up to this size for reuse. */
+#define REQ_SLOTS_KEEP 64
+
+G_STATIC_ASSERT(CACHE_SECTORS <= 8); /* a uint8_t sector mask per block */
+
 typedef struct BlkErrorRule {
     int err;
     unsigned op_mask;
@@ -39,10 +58,37 @@ typedef struct BlkErrorRule {
     unsigned count;       /* 0: unlimited */
 } BlkErrorRule;
 
-typedef struct PreImage {
-    uint64_t len;
-    uint8_t data[];
-} PreImage;
+/*
+ * One block of the write cache: the data of cached writes to image block
+ * @idx (its 4 KiB of the cache arena), which of its sectors the cache
+ * holds (@mask) and which of those were discarded (@zmask: zeros in the
+ * arena, punched rather than written at write-back).
+ */
+typedef struct CacheSlot {
+    uint64_t idx;
+    uint32_t next; /* hash chain, or the free list */
+    uint8_t mask;
+    uint8_t zmask;
+} CacheSlot;
+
+/*
+ * The volatile write cache (see "write cache" below). Arrays are allocated
+ * at the first cached write and sized by the cache limit: @nslots blocks
+ * of data, a chained hash of @nbuckets heads (a power of two) from block
+ * index to slot.
+ */
+typedef struct WriteCache {
+    uint8_t *data; /* nslots * BLK_CACHE_BLOCK, 4 KiB aligned */
+    CacheSlot *slots;
+    uint32_t *buckets;
+    uint32_t *scratch;  /* nslots: slot lists for write-back */
+    uint32_t *scratch2; /* nslots: room to sort them */
+    uint32_t nslots, nbuckets;
+    uint32_t high;  /* slots [0, high) used since the cache was emptied */
+    uint32_t free;  /* free list among those */
+    uint32_t live;  /* blocks held */
+    uint64_t bytes; /* their bytes of the image */
+} WriteCache;
 
 struct BlockBackend {
     char *id;
@@ -58,34 +104,40 @@ struct BlockBackend {
     bool no_punch;      /* hole punching unsupported: write zeros */
 
     bool wce;
-    GHashTable *pre; /* cache block index -> PreImage */
-    uint64_t pre_bytes;
     uint64_t cache_limit;
+    WriteCache cache;
 
-    GQueue inflight; /* BlkRequest whose host I/O is not reaped */
-    GArray *rules;   /* BlkErrorRule */
+    /* Requests whose host I/O is not reaped: readers, and requests that
+     * change the image (writes, discards, flushes), in submission order. */
+    BlkRequest *readers, *writers;
+    BlkRequest *free_reqs; /* pool */
+    GArray *rules;         /* BlkErrorRule */
     BlkStats stats;
 };
 
 typedef struct BlkSlot {
     AioOp aio;
-    uint64_t expect;   /* bytes a read/write op must move */
-    struct iovec *iov; /* owned */
+    uint64_t expect;       /* bytes a read/write op must move */
+    struct iovec *own_iov; /* aio.iov when it is a private copy */
 } BlkSlot;
 
 struct BlkRequest {
     BlockBackend *blk;
+    BlkRequest *prev, *next; /* in-flight list, or the pool (next) */
+    BlkRequest **list;       /* the in-flight list holding it, or NULL */
     BlkOp op;
     unsigned flags;
     uint64_t offset, bytes;
+    uint64_t span_lo, span_hi; /* bytes it may touch, for conflicts */
     int ret;
     uint64_t err_offset;
-    bool submitted;     /* ops handed to the engine */
-    bool finished;      /* host I/O reaped */
-    bool tracked;       /* in blk->inflight */
-    GArray *slots;      /* BlkSlot; not resized once submitted */
-    void *bounce;       /* aligned buffer for O_DIRECT */
-    GArray *copy_iov;   /* read through bounce: copy out to these */
+    bool finished;  /* host I/O reaped */
+    BlkSlot *slots; /* &slot0, or a heap array */
+    unsigned nslots, slots_cap;
+    BlkSlot slot0;
+    void *bounce;           /* aligned buffer for O_DIRECT */
+    struct iovec *copy_iov; /* read through bounce: copy out to these */
+    unsigned copy_niov;
     uint64_t copy_skip; /* ... from bounce + copy_skip */
 };
 
@@ -155,6 +207,37 @@ static void iov_copy(const struct iovec *iov, unsigned niov, uint64_t skip,
     }
 }
 
+/* A position in an iovec array, for copies that walk it front to back. */
+typedef struct IovCursor {
+    const struct iovec *iov;
+    unsigned niov, i;
+    size_t off;
+} IovCursor;
+
+static void cursor_copy(IovCursor *c, uint8_t *buf, uint64_t len, bool to_iov)
+{
+    while (len > 0) {
+        const struct iovec *v;
+        size_t n;
+
+        g_assert(c->i < c->niov);
+        v = &c->iov[c->i];
+        n = MIN(v->iov_len - c->off, len);
+        if (to_iov) {
+            memcpy((uint8_t *)v->iov_base + c->off, buf, n);
+        } else {
+            memcpy(buf, (uint8_t *)v->iov_base + c->off, n);
+        }
+        buf += n;
+        len -= n;
+        c->off += n;
+        if (c->off == v->iov_len) {
+            c->i++;
+            c->off = 0;
+        }
+    }
+}
+
 static bool iov_aligned(const struct iovec *iov, unsigned niov, uint32_t a)
 {
     for (unsigned i = 0; i < niov; i++) {
@@ -190,58 +273,186 @@ static void map_set(BlockBackend *blk, uint64_t offset, uint64_t len)
     }
 }
 
-/* ---- building requests ------------------------------------------------ */
+/* ---- request pool ----------------------------------------------------- */
+
+static bool op_writes(BlkOp op)
+{
+    return op == BLK_OP_WRITE || op == BLK_OP_DISCARD ||
+           op == BLK_OP_WRITE_ZEROES;
+}
 
 static BlkRequest *req_new(BlockBackend *blk, BlkOp op, uint64_t offset,
                            uint64_t bytes, unsigned flags)
 {
-    BlkRequest *req = g_new0(BlkRequest, 1);
+    BlkRequest *req = blk->free_reqs;
 
-    req->blk = blk;
+    if (req) {
+        blk->free_reqs = req->next;
+    } else {
+        req = g_new0(BlkRequest, 1);
+        req->blk = blk;
+        req->slots = &req->slot0;
+        req->slots_cap = 1;
+    }
+    req->prev = req->next = NULL;
+    req->list = NULL;
     req->op = op;
+    req->flags = flags;
     req->offset = offset;
     req->bytes = bytes;
-    req->flags = flags;
+    /* Writes may touch whole blocks around them (O_DIRECT read-modify-
+     * write), so they conflict at that granularity. */
+    req->span_lo = offset;
+    req->span_hi = offset + bytes;
+    if (op_writes(op)) {
+        req->span_lo = offset / BLK_CACHE_BLOCK * BLK_CACHE_BLOCK;
+        req->span_hi =
+            DIV_ROUND_UP(offset + bytes, BLK_CACHE_BLOCK) * BLK_CACHE_BLOCK;
+    }
+    req->ret = 0;
     req->err_offset = offset;
-    req->slots = g_array_new(FALSE, TRUE, sizeof(BlkSlot));
+    req->finished = false;
     return req;
+}
+
+/* Forget the ops of @req (they are reaped or were never submitted). */
+static void req_clear_slots(BlkRequest *req)
+{
+    for (unsigned i = 0; i < req->nslots; i++) {
+        g_clear_pointer(&req->slots[i].own_iov, g_free);
+    }
+    req->nslots = 0;
 }
 
 static void req_free(BlkRequest *req)
 {
-    for (guint i = 0; i < req->slots->len; i++) {
-        g_free(g_array_index(req->slots, BlkSlot, i).iov);
+    BlockBackend *blk = req->blk;
+
+    g_assert(!req->list);
+    req_clear_slots(req);
+    if (req->slots_cap > REQ_SLOTS_KEEP) {
+        g_free(req->slots);
+        req->slots = &req->slot0;
+        req->slots_cap = 1;
     }
-    g_array_free(req->slots, TRUE);
-    if (req->copy_iov) {
-        g_array_free(req->copy_iov, TRUE);
-    }
-    free(req->bounce);
-    g_free(req);
+    g_clear_pointer(&req->copy_iov, g_free);
+    req->copy_niov = 0;
+    g_clear_pointer(&req->bounce, free);
+    req->next = blk->free_reqs;
+    blk->free_reqs = req;
 }
 
-/* Add read or write ops for @iov at @offset, at most AIO_IOV_MAX each. */
+static void pool_release(BlockBackend *blk)
+{
+    while (blk->free_reqs) {
+        BlkRequest *req = blk->free_reqs;
+
+        blk->free_reqs = req->next;
+        if (req->slots != &req->slot0) {
+            g_free(req->slots);
+        }
+        g_free(req);
+    }
+}
+
+/* A new, zeroed op of @req. */
+static BlkSlot *req_add_slot(BlkRequest *req)
+{
+    BlkSlot *s;
+
+    if (req->nslots == req->slots_cap) {
+        unsigned cap = MAX(8u, req->slots_cap * 2);
+
+        if (req->slots == &req->slot0) {
+            req->slots = g_new(BlkSlot, cap);
+            req->slots[0] = req->slot0;
+        } else {
+            req->slots = g_renew(BlkSlot, req->slots, cap);
+        }
+        req->slots_cap = cap;
+    }
+    s = &req->slots[req->nslots++];
+    memset(s, 0, sizeof(*s));
+    return s;
+}
+
+/* ---- in-flight lists -------------------------------------------------- */
+
+static void req_track(BlkRequest *req)
+{
+    BlockBackend *blk = req->blk;
+    BlkRequest **list = req->op == BLK_OP_READ ? &blk->readers : &blk->writers;
+
+    /* Lists are short (the queue depth): appending walks to the tail so
+     * that draining keeps submission order. */
+    req->list = list;
+    req->next = NULL;
+    if (!*list) {
+        req->prev = req; /* the head's prev is the tail */
+        *list = req;
+    } else {
+        BlkRequest *tail = (*list)->prev;
+
+        tail->next = req;
+        req->prev = tail;
+        (*list)->prev = req;
+    }
+}
+
+static void req_untrack(BlkRequest *req)
+{
+    BlkRequest **list = req->list;
+    BlkRequest *head = *list;
+
+    if (req == head) {
+        *list = req->next;
+        if (req->next) {
+            req->next->prev = req->prev;
+        }
+    } else {
+        req->prev->next = req->next;
+        if (req->next) {
+            req->next->prev = req->prev;
+        } else {
+            head->prev = req->prev;
+        }
+    }
+    req->list = NULL;
+    req->prev = req->next = NULL;
+}
+
+/* ---- building requests ------------------------------------------------ */
+
+/*
+ * Add read or write ops for @iov at @offset, at most AIO_IOV_MAX iovecs
+ * each. With @borrow the ops point at @iov itself, which then must live
+ * until they are reaped; otherwise they get private copies.
+ */
 static void req_add_rw(BlkRequest *req, AioOpType type, int fd, uint64_t offset,
-                       const struct iovec *iov, unsigned niov, int rw_flags)
+                       const struct iovec *iov, unsigned niov, int rw_flags,
+                       bool borrow)
 {
     while (niov > 0) {
         unsigned n = MIN(niov, AIO_IOV_MAX);
-        BlkSlot s = {0};
+        uint64_t bytes = iov_bytes(iov, n);
 
-        s.iov = g_memdup2(iov, n * sizeof(*iov));
-        s.expect = iov_bytes(iov, n);
-        s.aio.type = type;
-        s.aio.fd = fd;
-        s.aio.offset = offset;
-        s.aio.iov = s.iov;
-        s.aio.iovcnt = n;
-        s.aio.rw_flags = rw_flags;
-        if (s.expect) {
-            g_array_append_val(req->slots, s);
-        } else {
-            g_free(s.iov);
+        if (bytes) {
+            BlkSlot *s = req_add_slot(req);
+
+            if (borrow) {
+                s->aio.iov = iov;
+            } else {
+                s->own_iov = g_memdup2(iov, n * sizeof(*iov));
+                s->aio.iov = s->own_iov;
+            }
+            s->expect = bytes;
+            s->aio.type = type;
+            s->aio.fd = fd;
+            s->aio.offset = offset;
+            s->aio.iovcnt = n;
+            s->aio.rw_flags = rw_flags;
         }
-        offset += s.expect;
+        offset += bytes;
         iov += n;
         niov -= n;
     }
@@ -250,14 +461,13 @@ static void req_add_rw(BlkRequest *req, AioOpType type, int fd, uint64_t offset,
 static void req_add_simple(BlkRequest *req, AioOpType type, int fd, int mode,
                            uint64_t offset, uint64_t len)
 {
-    BlkSlot s = {0};
+    BlkSlot *s = req_add_slot(req);
 
-    s.aio.type = type;
-    s.aio.fd = fd;
-    s.aio.mode = mode;
-    s.aio.offset = offset;
-    s.aio.len = len;
-    g_array_append_val(req->slots, s);
+    s->aio.type = type;
+    s->aio.fd = fd;
+    s->aio.mode = mode;
+    s->aio.offset = offset;
+    s->aio.len = len;
 }
 
 /* Write zeros over [offset, offset + len) of @fd from the shared buffer. */
@@ -272,20 +482,21 @@ static void req_add_zero_write(BlkRequest *req, int fd, uint64_t offset,
         g_array_append_val(iov, v);
     }
     req_add_rw(req, AIO_OP_WRITE, fd, offset, (struct iovec *)iov->data,
-               iov->len, rw_flags);
+               iov->len, rw_flags, false);
 }
 
 /* Reads from the image as the guest sees it: overlay sectors where the
- * snapshot map says so, the image elsewhere. */
+ * snapshot map says so, the image elsewhere. @iov holds exactly @len
+ * bytes; @borrow as for req_add_rw(). */
 static void req_add_read_merged(BlkRequest *req, uint64_t offset,
                                 const struct iovec *iov, unsigned niov,
-                                uint64_t len)
+                                uint64_t len, bool borrow)
 {
     BlockBackend *blk = req->blk;
     uint64_t pos = offset, end = offset + len;
 
     if (!blk->ovl_map) {
-        req_add_rw(req, AIO_OP_READ, blk->fd, offset, iov, niov, 0);
+        req_add_rw(req, AIO_OP_READ, blk->fd, offset, iov, niov, 0, borrow);
         return;
     }
     while (pos < end) {
@@ -301,15 +512,15 @@ static void req_add_read_merged(BlkRequest *req, uint64_t offset,
         run_end = MIN(run_end, end);
         iov_slice(iov, niov, pos - offset, run_end - pos, part);
         req_add_rw(req, AIO_OP_READ, in_ovl ? blk->ovl_fd : blk->fd, pos,
-                   (struct iovec *)part->data, part->len, 0);
+                   (struct iovec *)part->data, part->len, 0, false);
         pos = run_end;
     }
 }
 
 static int blk_run_internal(BlkRequest *req);
 
-/* Synchronous read of the guest-visible contents, bypassing the request
- * machinery's ordering and cache model (callers drained conflicts). */
+/* Synchronous read of the image as stored (the overlay merged, the write
+ * cache not), bypassing request ordering (callers drained conflicts). */
 static int blk_read_internal(BlockBackend *blk, uint64_t offset, void *buf,
                              uint64_t len)
 {
@@ -328,12 +539,12 @@ static int blk_read_internal(BlockBackend *blk, uint64_t offset, void *buf,
         req->bounce = aligned_alloc_or_die(a, hi - lo);
         b.iov_base = req->bounce;
         b.iov_len = hi - lo;
-        req->copy_iov = g_array_new(FALSE, FALSE, sizeof(struct iovec));
-        g_array_append_val(req->copy_iov, v);
+        req->copy_iov = g_memdup2(&v, sizeof(v));
+        req->copy_niov = 1;
         req->copy_skip = offset - lo;
-        req_add_read_merged(req, lo, &b, 1, hi - lo);
+        req_add_read_merged(req, lo, &b, 1, hi - lo, false);
     } else {
-        req_add_read_merged(req, offset, &v, 1, len);
+        req_add_read_merged(req, offset, &v, 1, len, false);
     }
     return blk_run_internal(req);
 }
@@ -345,11 +556,12 @@ static bool want_durable_host(const BlockBackend *blk)
 
 /*
  * Build the ops of a write of @iov (@len bytes, sector-aligned) at
- * @offset. Returns 0 or -errno (a read-modify-write that failed).
+ * @offset; @borrow as for req_add_rw(). Returns 0 or -errno (a read-
+ * modify-write that failed).
  */
 static int req_build_write(BlkRequest *req, const struct iovec *iov,
                            unsigned niov, uint64_t offset, uint64_t len,
-                           bool durable)
+                           bool durable, bool borrow)
 {
     BlockBackend *blk = req->blk;
     int rw_flags = durable && want_durable_host(blk) ? RWF_DSYNC : 0;
@@ -357,7 +569,8 @@ static int req_build_write(BlkRequest *req, const struct iovec *iov,
 
     if (blk->ovl_map) {
         map_set(blk, offset, len);
-        req_add_rw(req, AIO_OP_WRITE, blk->ovl_fd, offset, iov, niov, 0);
+        req_add_rw(req, AIO_OP_WRITE, blk->ovl_fd, offset, iov, niov, 0,
+                   borrow);
         return 0;
     }
     if (a && (offset % a || len % a)) {
@@ -369,6 +582,7 @@ static int req_build_write(BlkRequest *req, const struct iovec *iov,
         struct iovec b;
         int r;
 
+        g_assert(!req->bounce);
         req->bounce = aligned_alloc_or_die(a, hi - lo);
         r = blk_read_internal(blk, lo, req->bounce, hi - lo);
         if (r < 0) {
@@ -379,22 +593,41 @@ static int req_build_write(BlkRequest *req, const struct iovec *iov,
         b.iov_base = req->bounce;
         b.iov_len = hi - lo;
         blk->stats.bounced++;
-        req_add_rw(req, AIO_OP_WRITE, blk->fd, lo, &b, 1, rw_flags);
+        req_add_rw(req, AIO_OP_WRITE, blk->fd, lo, &b, 1, rw_flags, false);
         return 0;
     }
     if (a && !iov_aligned(iov, niov, a)) {
         struct iovec b;
 
+        g_assert(!req->bounce);
         req->bounce = aligned_alloc_or_die(a, len);
         iov_copy(iov, niov, 0, req->bounce, len, false);
         b.iov_base = req->bounce;
         b.iov_len = len;
         blk->stats.bounced++;
-        req_add_rw(req, AIO_OP_WRITE, blk->fd, offset, &b, 1, rw_flags);
+        req_add_rw(req, AIO_OP_WRITE, blk->fd, offset, &b, 1, rw_flags, false);
         return 0;
     }
-    req_add_rw(req, AIO_OP_WRITE, blk->fd, offset, iov, niov, rw_flags);
+    req_add_rw(req, AIO_OP_WRITE, blk->fd, offset, iov, niov, rw_flags, borrow);
     return 0;
+}
+
+/*
+ * The iovecs of @iov that hold its first @len bytes: *@n of them, exactly
+ * @len bytes when the last one ends there (true), else false (the last
+ * one must be cut short in a copy).
+ */
+static bool iov_prefix(const struct iovec *iov, unsigned niov, uint64_t len,
+                       unsigned *n)
+{
+    uint64_t sum = 0;
+    unsigned i = 0;
+
+    while (i < niov && sum < len) {
+        sum += iov[i++].iov_len;
+    }
+    *n = i;
+    return sum == len;
 }
 
 static void req_build_read(BlkRequest *req, const struct iovec *iov,
@@ -403,46 +636,55 @@ static void req_build_read(BlkRequest *req, const struct iovec *iov,
     BlockBackend *blk = req->blk;
     uint32_t a = blk->dio_align;
     uint64_t offset = req->offset, len = req->bytes;
+    unsigned n;
 
     if (a && (offset % a || len % a || !iov_aligned(iov, niov, a))) {
         uint64_t lo = offset / a * a;
         uint64_t hi = MIN(DIV_ROUND_UP(offset + len, a) * a, blk->size);
+        g_autoptr(GArray) part =
+            g_array_new(FALSE, FALSE, sizeof(struct iovec));
         struct iovec b;
 
         req->bounce = aligned_alloc_or_die(a, hi - lo);
-        req->copy_iov = g_array_new(FALSE, FALSE, sizeof(struct iovec));
-        iov_slice(iov, niov, 0, len, req->copy_iov);
+        iov_slice(iov, niov, 0, len, part);
+        req->copy_niov = part->len;
+        req->copy_iov = g_memdup2(part->data, part->len * sizeof(*iov));
         req->copy_skip = offset - lo;
         b.iov_base = req->bounce;
         b.iov_len = hi - lo;
         blk->stats.bounced++;
-        req_add_read_merged(req, lo, &b, 1, hi - lo);
+        req_add_read_merged(req, lo, &b, 1, hi - lo, false);
         return;
     }
-    {
+    if (iov_prefix(iov, niov, len, &n)) {
+        /* The common case: the caller's array as it is. */
+        req_add_read_merged(req, offset, iov, n, len, true);
+    } else {
         g_autoptr(GArray) part =
             g_array_new(FALSE, FALSE, sizeof(struct iovec));
+
         iov_slice(iov, niov, 0, len, part);
         req_add_read_merged(req, offset, (struct iovec *)part->data, part->len,
-                            len);
+                            len, false);
     }
 }
 
-static void req_build_discard(BlkRequest *req, bool zeroes, bool durable)
+/* Discard (or, @zeroes, write zeros over) [offset, offset + len). */
+static void req_add_discard(BlkRequest *req, uint64_t offset, uint64_t len,
+                            bool zeroes, bool durable)
 {
     BlockBackend *blk = req->blk;
     int fd = blk->ovl_map ? blk->ovl_fd : blk->fd;
     int rw_flags = durable && want_durable_host(blk) ? RWF_DSYNC : 0;
 
     if (blk->ovl_map) {
-        map_set(blk, req->offset, req->bytes);
+        map_set(blk, offset, len);
     }
     if (zeroes || blk->no_punch) {
-        req_add_zero_write(req, fd, req->offset, req->bytes, rw_flags);
+        req_add_zero_write(req, fd, offset, len, rw_flags);
     } else {
         req_add_simple(req, AIO_OP_FALLOCATE, fd,
-                       FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, req->offset,
-                       req->bytes);
+                       FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, len);
     }
 }
 
@@ -454,7 +696,7 @@ static int64_t write_rest(BlkSlot *s, uint64_t done)
     g_autoptr(GArray) rest = g_array_new(FALSE, FALSE, sizeof(struct iovec));
     uint64_t off = s->aio.offset + done;
 
-    iov_slice(s->iov, s->aio.iovcnt, done, s->expect - done, rest);
+    iov_slice(s->aio.iov, s->aio.iovcnt, done, s->expect - done, rest);
     while (done < s->expect) {
         ssize_t r = pwritev(s->aio.fd, (struct iovec *)rest->data,
                             MIN(rest->len, (guint)AIO_IOV_MAX), (off_t)off);
@@ -467,7 +709,7 @@ static int64_t write_rest(BlkSlot *s, uint64_t done)
         done += r;
         off += r;
         g_array_set_size(rest, 0);
-        iov_slice(s->iov, s->aio.iovcnt, done, s->expect - done, rest);
+        iov_slice(s->aio.iov, s->aio.iovcnt, done, s->expect - done, rest);
     }
     return 0;
 }
@@ -492,11 +734,23 @@ static void req_reap(BlkRequest *req)
     if (req->finished) {
         return;
     }
-    for (guint i = 0; i < req->slots->len; i++) {
-        aio_wait(&g_array_index(req->slots, BlkSlot, i).aio);
+    if (req->nslots == 1) {
+        aio_wait(&req->slots[0].aio);
+    } else if (req->nslots > 1) {
+        AioOp *stack_ops[WB_BATCH_OPS] = {NULL};
+        AioOp **ops = req->nslots <= WB_BATCH_OPS ? stack_ops
+                                                  : g_new(AioOp *, req->nslots);
+
+        for (unsigned i = 0; i < req->nslots; i++) {
+            ops[i] = &req->slots[i].aio;
+        }
+        aio_wait_all(ops, req->nslots);
+        if (ops != stack_ops) {
+            g_free(ops);
+        }
     }
-    for (guint i = 0; i < req->slots->len; i++) {
-        BlkSlot *s = &g_array_index(req->slots, BlkSlot, i);
+    for (unsigned i = 0; i < req->nslots; i++) {
+        BlkSlot *s = &req->slots[i];
         int64_t r = s->aio.result;
 
         switch (s->aio.type) {
@@ -524,22 +778,20 @@ static void req_reap(BlkRequest *req)
         }
     }
     if (req->ret == 0 && req->copy_iov) {
-        iov_copy((struct iovec *)req->copy_iov->data, req->copy_iov->len, 0,
+        iov_copy(req->copy_iov, req->copy_niov, 0,
                  (uint8_t *)req->bounce + req->copy_skip, req->bytes, true);
     }
     req->finished = true;
-    if (req->tracked) {
-        g_queue_remove(&blk->inflight, req);
-        req->tracked = false;
+    if (req->list) {
+        req_untrack(req);
     }
 }
 
 static void req_submit_ops(BlkRequest *req)
 {
-    for (guint i = 0; i < req->slots->len; i++) {
-        aio_submit(&g_array_index(req->slots, BlkSlot, i).aio);
+    for (unsigned i = 0; i < req->nslots; i++) {
+        aio_submit(&req->slots[i].aio);
     }
-    req->submitted = true;
 }
 
 static int blk_run_internal(BlkRequest *req)
@@ -555,45 +807,21 @@ static int blk_run_internal(BlkRequest *req)
 
 /* ---- ordering --------------------------------------------------------- */
 
-static bool op_writes(BlkOp op)
-{
-    return op == BLK_OP_WRITE || op == BLK_OP_DISCARD ||
-           op == BLK_OP_WRITE_ZEROES;
-}
-
-/* The bytes a request may touch, widened for writes to whole cache blocks
- * (pre-images and O_DIRECT read-modify-write read around them). */
-static void req_span(const BlkRequest *r, uint64_t *lo, uint64_t *hi)
-{
-    *lo = r->offset;
-    *hi = r->offset + r->bytes;
-    if (op_writes(r->op)) {
-        *lo = *lo / BLK_CACHE_BLOCK * BLK_CACHE_BLOCK;
-        *hi = DIV_ROUND_UP(*hi, BLK_CACHE_BLOCK) * BLK_CACHE_BLOCK;
-    }
-}
-
 static bool req_conflict(const BlkRequest *a, const BlkRequest *b)
 {
-    uint64_t alo, ahi, blo, bhi;
-
     if (a->op == BLK_OP_FLUSH || b->op == BLK_OP_FLUSH) {
         return true;
     }
     if (!op_writes(a->op) && !op_writes(b->op)) {
         return false;
     }
-    req_span(a, &alo, &ahi);
-    req_span(b, &blo, &bhi);
-    return alo < bhi && blo < ahi;
+    return a->span_lo < b->span_hi && b->span_lo < a->span_hi;
 }
 
-static void drain_conflicts(BlockBackend *blk, const BlkRequest *req)
+static void drain_list(BlkRequest *l, const BlkRequest *req)
 {
-    GList *l = blk->inflight.head;
-
     while (l) {
-        BlkRequest *x = l->data;
+        BlkRequest *x = l;
 
         l = l->next; /* reaping unlinks x */
         if (req_conflict(x, req)) {
@@ -602,141 +830,673 @@ static void drain_conflicts(BlockBackend *blk, const BlkRequest *req)
     }
 }
 
+/* Reap earlier requests whose host I/O @req must come after. A read only
+ * looks at requests that change the image. */
+static void drain_conflicts(BlockBackend *blk, const BlkRequest *req)
+{
+    if (req->op != BLK_OP_READ) {
+        drain_list(blk->readers, req);
+    }
+    drain_list(blk->writers, req);
+}
+
 void blk_drain(BlockBackend *blk)
 {
-    while (blk->inflight.head) {
-        req_reap(blk->inflight.head->data);
+    while (blk->readers) {
+        req_reap(blk->readers);
+    }
+    while (blk->writers) {
+        req_reap(blk->writers);
     }
 }
 
-/* ---- write cache model ------------------------------------------------ */
+/* ---- write cache ------------------------------------------------------- */
+
+/*
+ * The volatile write cache holds the data of cached writes themselves:
+ * the image file only ever receives data that is durable in the model.
+ * So a power cut just forgets the cache, and making data durable (a
+ * flush, the cache's bound, a FUA read of cached data) writes it back.
+ * Reads look in the cache first. A cached write costs a copy into the
+ * cache and no host I/O; write-back batches the blocks into few host
+ * submissions. The data is kept per 4 KiB block of the image with a mask
+ * of the 512-byte sectors held, so a partial write needs no read.
+ */
 
 static uint64_t cache_block_len(const BlockBackend *blk, uint64_t idx)
 {
     return MIN((uint64_t)BLK_CACHE_BLOCK, blk->size - idx * BLK_CACHE_BLOCK);
 }
 
-static void cache_drop_all(BlockBackend *blk)
+static uint8_t cache_full_mask(const BlockBackend *blk, uint64_t idx)
 {
-    g_hash_table_remove_all(blk->pre);
-    blk->pre_bytes = 0;
+    return (uint8_t)(0xffu >> (CACHE_SECTORS -
+                               cache_block_len(blk, idx) / BLK_SECTOR_SIZE));
+}
+
+/* Sectors of block @idx that bytes [lo, hi) touch (hi > block start). */
+static uint8_t sector_mask(uint64_t idx, uint64_t lo, uint64_t hi)
+{
+    uint64_t b = idx * BLK_CACHE_BLOCK;
+    unsigned s = (unsigned)((MAX(lo, b) - b) / BLK_SECTOR_SIZE);
+    unsigned e = (unsigned)DIV_ROUND_UP(MIN(hi, b + BLK_CACHE_BLOCK) - b,
+                                        BLK_SECTOR_SIZE);
+
+    return (uint8_t)((0xffu >> (CACHE_SECTORS - e)) & (0xffu << s));
+}
+
+static inline uint32_t cache_hash(const WriteCache *c, uint64_t idx)
+{
+    return (uint32_t)((idx * 0x9e3779b97f4a7c15ULL) >> 32) & (c->nbuckets - 1);
+}
+
+static inline uint8_t *cache_data(const WriteCache *c, uint32_t slot)
+{
+    return c->data + (size_t)slot * BLK_CACHE_BLOCK;
+}
+
+static uint32_t cache_find(const WriteCache *c, uint64_t idx)
+{
+    uint32_t s;
+
+    if (!c->live) {
+        return CACHE_NONE;
+    }
+    for (s = c->buckets[cache_hash(c, idx)]; s != CACHE_NONE;
+         s = c->slots[s].next) {
+        if (c->slots[s].idx == idx) {
+            return s;
+        }
+    }
+    return CACHE_NONE;
+}
+
+static void cache_link(WriteCache *c, uint32_t s)
+{
+    uint32_t h = cache_hash(c, c->slots[s].idx);
+
+    c->slots[s].next = c->buckets[h];
+    c->buckets[h] = s;
+}
+
+/* Forget everything the cache holds: empty the chains of the blocks held
+ * (cheaper than clearing every bucket when few are). */
+static void cache_clear(WriteCache *c)
+{
+    for (uint32_t s = 0; s < c->high; s++) {
+        if (c->slots[s].mask) {
+            c->buckets[cache_hash(c, c->slots[s].idx)] = CACHE_NONE;
+            c->slots[s].mask = 0;
+        }
+    }
+    c->high = 0;
+    c->free = CACHE_NONE;
+    c->live = 0;
+    c->bytes = 0;
+}
+
+/* Free the arrays; they are allocated again at the next cached write. */
+static void cache_release(WriteCache *c)
+{
+    free(c->data);
+    g_free(c->slots);
+    g_free(c->buckets);
+    g_free(c->scratch);
+    g_free(c->scratch2);
+    memset(c, 0, sizeof(*c));
+    c->free = CACHE_NONE;
+}
+
+/*
+ * Room for the blocks the limit allows: every cached block but one (the
+ * image's last, which may be shorter) takes BLK_CACHE_BLOCK bytes of the
+ * limit. Grows the arrays, keeping what is cached, when the limit grew.
+ */
+static void cache_reserve(BlockBackend *blk)
+{
+    WriteCache *c = &blk->cache;
+    uint32_t want = (uint32_t)MIN(blk->cache_limit / BLK_CACHE_BLOCK + 1,
+                                  (uint64_t)UINT32_MAX / 4);
+    uint32_t nb = 1;
+    uint8_t *data;
+
+    if (c->nslots >= want) {
+        return;
+    }
+    while (nb < 2 * want) {
+        nb <<= 1;
+    }
+    data =
+        aligned_alloc_or_die(BLK_CACHE_BLOCK, (uint64_t)want * BLK_CACHE_BLOCK);
+    if (c->high) {
+        memcpy(data, c->data, (size_t)c->high * BLK_CACHE_BLOCK);
+    }
+    free(c->data);
+    c->data = data;
+    c->slots = g_renew(CacheSlot, c->slots, want);
+    g_free(c->scratch);
+    c->scratch = g_new(uint32_t, want);
+    g_free(c->scratch2);
+    c->scratch2 = g_new(uint32_t, want);
+    g_free(c->buckets);
+    c->buckets = g_new(uint32_t, nb);
+    c->nbuckets = nb;
+    c->nslots = want;
+    memset(c->buckets, 0xff, nb * sizeof(*c->buckets));
+    /* Rehash what is held (free slots have a zero mask). */
+    for (uint32_t s = 0; s < c->high; s++) {
+        if (c->slots[s].mask) {
+            cache_link(c, s);
+        }
+    }
+}
+
+static uint32_t cache_insert(BlockBackend *blk, uint64_t idx)
+{
+    WriteCache *c = &blk->cache;
+    uint32_t s = c->free;
+
+    if (s != CACHE_NONE) {
+        c->free = c->slots[s].next;
+    } else {
+        g_assert(c->high < c->nslots);
+        s = c->high++;
+    }
+    c->slots[s].idx = idx;
+    c->slots[s].mask = 0;
+    c->slots[s].zmask = 0;
+    cache_link(c, s);
+    c->live++;
+    c->bytes += cache_block_len(blk, idx);
+    return s;
+}
+
+static void cache_remove(BlockBackend *blk, uint32_t s)
+{
+    WriteCache *c = &blk->cache;
+    uint32_t *pp = &c->buckets[cache_hash(c, c->slots[s].idx)];
+
+    while (*pp != s) {
+        pp = &c->slots[*pp].next;
+    }
+    *pp = c->slots[s].next;
+    c->slots[s].mask = 0;
+    c->slots[s].next = c->free;
+    c->free = s;
+    c->live--;
+    c->bytes -= cache_block_len(blk, c->slots[s].idx);
+}
+
+/*
+ * The slots holding blocks [first, last] into c->scratch; returns how
+ * many. Looks the blocks up one by one when there are fewer of them than
+ * blocks held, else scans the held blocks.
+ */
+static uint32_t cache_gather(BlockBackend *blk, uint64_t first, uint64_t last)
+{
+    WriteCache *c = &blk->cache;
+    uint32_t n = 0;
+
+    if (!c->live) {
+        return 0;
+    }
+    if (last - first < c->live) {
+        for (uint64_t idx = first; idx <= last; idx++) {
+            uint32_t s = cache_find(c, idx);
+
+            if (s != CACHE_NONE) {
+                c->scratch[n++] = s;
+            }
+        }
+        return n;
+    }
+    for (uint32_t s = 0; s < c->high; s++) {
+        if (c->slots[s].mask && c->slots[s].idx >= first &&
+            c->slots[s].idx <= last) {
+            c->scratch[n++] = s;
+        }
+    }
+    return n;
+}
+
+/* Write-back of a batch: run its ops, reap them. */
+static int wb_run(BlkRequest *wb)
+{
+    int r;
+
+    if (!wb->nslots) {
+        return 0;
+    }
+    if (!wb->blk->dio_align) {
+        /*
+         * Buffered: the kernel copies into the page cache, CPU work this
+         * thread does fastest itself. io_uring hands buffered writes that
+         * cannot be done without blocking (all of them on some file
+         * systems, ext4 among them) to kernel worker threads, a switch
+         * per write.
+         */
+        for (unsigned i = 0; i < wb->nslots; i++) {
+            aio_run_now(&wb->slots[i].aio);
+        }
+    } else {
+        /* O_DIRECT: the device's queue depth matters; one submission. */
+        aio_plug();
+        req_submit_ops(wb);
+        aio_unplug();
+    }
+    req_reap(wb);
+    r = wb->ret;
+    req_clear_slots(wb);
+    free(wb->bounce);
+    wb->bounce = NULL;
+    wb->finished = false;
+    wb->ret = 0;
+    return r;
+}
+
+/*
+ * Under O_DIRECT with host blocks larger than a sector, a block written
+ * back in part would need a read-modify-write per run: complete it from
+ * the image first, so it goes out whole.
+ */
+static int cache_fill_block(BlockBackend *blk, uint32_t s, uint8_t *tmp)
+{
+    CacheSlot *cs = &blk->cache.slots[s];
+    uint8_t full = cache_full_mask(blk, cs->idx);
+    uint8_t *d = cache_data(&blk->cache, s);
+    int r;
+
+    if (cs->mask == full) {
+        return 0;
+    }
+    r = blk_read_internal(blk, cs->idx * BLK_CACHE_BLOCK, tmp,
+                          cache_block_len(blk, cs->idx));
+    if (r < 0) {
+        return r;
+    }
+    for (unsigned i = 0; i < CACHE_SECTORS; i++) {
+        if ((full & ~cs->mask) & (1u << i)) {
+            memcpy(d + i * BLK_SECTOR_SIZE, tmp + i * BLK_SECTOR_SIZE,
+                   BLK_SECTOR_SIZE);
+        }
+    }
+    cs->mask = full;
+    if (cs->zmask != full) {
+        cs->zmask = 0; /* written as data, zeros and all */
+    }
+    return 0;
+}
+
+/* Write-back state: the pending run of adjacent data sectors (iovecs in
+ * @iov from @run_iov on) and of adjacent discarded ones. */
+typedef struct WbState {
+    BlkRequest *req;
+    struct iovec iov[AIO_IOV_MAX];
+    unsigned niov;
+    unsigned run_iov;
+    uint64_t run_off, run_len;
+    uint64_t punch_off, punch_len;
+    int err;
+} WbState;
+
+static void wb_error(WbState *w, int r)
+{
+    if (r < 0 && !w->err) {
+        w->err = r;
+    }
+}
+
+/* Turn the pending runs into ops; run the batch once it is full. */
+static void wb_emit(WbState *w)
+{
+    if (w->run_len) {
+        wb_error(w, req_build_write(w->req, &w->iov[w->run_iov],
+                                    w->niov - w->run_iov, w->run_off,
+                                    w->run_len, false, true));
+        w->run_len = 0;
+    }
+    if (w->punch_len) {
+        req_add_discard(w->req, w->punch_off, w->punch_len, false, false);
+        w->punch_len = 0;
+    }
+    w->run_iov = w->niov;
+    if (w->req->nslots >= WB_BATCH_OPS ||
+        w->niov + CACHE_SECTORS > AIO_IOV_MAX) {
+        wb_error(w, wb_run(w->req));
+        w->niov = w->run_iov = 0;
+    }
+}
+
+static void wb_data(WbState *w, uint8_t *p, uint64_t off, uint64_t len)
+{
+    if (w->run_len && w->run_off + w->run_len == off) {
+        struct iovec *last = &w->iov[w->niov - 1];
+
+        if ((uint8_t *)last->iov_base + last->iov_len == p) {
+            last->iov_len += len;
+            w->run_len += len;
+            return;
+        }
+        if (w->niov < AIO_IOV_MAX) {
+            w->iov[w->niov].iov_base = p;
+            w->iov[w->niov].iov_len = len;
+            w->niov++;
+            w->run_len += len;
+            return;
+        }
+    }
+    if (w->run_len) {
+        wb_emit(w);
+    }
+    w->run_off = off;
+    w->run_iov = w->niov;
+    w->iov[w->niov].iov_base = p;
+    w->iov[w->niov].iov_len = len;
+    w->niov++;
+    w->run_len = len;
+}
+
+static void wb_punch(WbState *w, uint64_t off, uint64_t len)
+{
+    if (w->punch_len && w->punch_off + w->punch_len != off) {
+        wb_emit(w);
+    }
+    if (!w->punch_len) {
+        w->punch_off = off;
+    }
+    w->punch_len += len;
+}
+
+/*
+ * Sort the @n slots in c->scratch by block (a radix sort, 11 bits a pass:
+ * two passes for images up to 32 GiB). Write-back in image order is much
+ * cheaper for the host (its page cache keeps large folios whose
+ * bookkeeping a random 4 KiB write pays for anew) and lets adjacent
+ * blocks share one pwritev.
+ */
+static void cache_sort(BlockBackend *blk, uint32_t n)
+{
+    WriteCache *c = &blk->cache;
+    uint64_t max_idx = (blk->size - 1) / BLK_CACHE_BLOCK;
+    uint32_t *a = c->scratch, *b = c->scratch2;
+    uint32_t count[1u << 11];
+
+    if (n < 2) {
+        return;
+    }
+    for (unsigned shift = 0; shift < 64 && (max_idx >> shift); shift += 11) {
+        uint32_t *t;
+        uint32_t sum = 0;
+
+        memset(count, 0, sizeof(count));
+        for (uint32_t i = 0; i < n; i++) {
+            count[(c->slots[a[i]].idx >> shift) & 2047]++;
+        }
+        for (unsigned d = 0; d < G_N_ELEMENTS(count); d++) {
+            uint32_t k = count[d];
+
+            count[d] = sum;
+            sum += k;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            b[count[(c->slots[a[i]].idx >> shift) & 2047]++] = a[i];
+        }
+        t = a;
+        a = b;
+        b = t;
+    }
+    if (a != c->scratch) {
+        memcpy(c->scratch, a, n * sizeof(*a));
+    }
+}
+
+/*
+ * Write the cached sectors of blocks [first, last] to the image and drop
+ * them from the cache; everything in flight reaches the image first. The
+ * host is not asked to make them durable (callers that must, fdatasync).
+ * Returns 0 or the first -errno; the blocks are dropped either way.
+ */
+static int cache_write_back(BlockBackend *blk, uint64_t first, uint64_t last)
+{
+    WriteCache *c = &blk->cache;
+    g_autofree WbState *w = NULL;
+    void *tmp = NULL;
+    uint32_t n;
+
+    n = cache_gather(blk, first, last);
+    if (!n) {
+        return 0;
+    }
+    cache_sort(blk, n);
+    blk_drain(blk);
+    w = g_new0(WbState, 1);
+    w->req = req_new(blk, BLK_OP_WRITE, 0, 0, 0);
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t s = c->scratch[k];
+        CacheSlot *cs = &c->slots[s];
+        uint64_t b = cs->idx * BLK_CACHE_BLOCK;
+        uint8_t *d = cache_data(c, s);
+
+        if (blk->dio_align > BLK_SECTOR_SIZE) {
+            if (!tmp) {
+                tmp = aligned_alloc_or_die(BLK_CACHE_BLOCK, BLK_CACHE_BLOCK);
+            }
+            wb_error(w, cache_fill_block(blk, s, tmp));
+        }
+        if (!cs->zmask && cs->mask == cache_full_mask(blk, cs->idx)) {
+            /* The common case: a whole block of data. */
+            wb_data(w, d, b, cache_block_len(blk, cs->idx));
+            continue;
+        }
+        for (unsigned i = 0; i < CACHE_SECTORS; i++) {
+            uint64_t off = b + i * BLK_SECTOR_SIZE;
+
+            if (!(cs->mask & (1u << i))) {
+                continue;
+            }
+            if (cs->zmask & (1u << i)) {
+                wb_punch(w, off, BLK_SECTOR_SIZE);
+            } else {
+                wb_data(w, d + i * BLK_SECTOR_SIZE, off, BLK_SECTOR_SIZE);
+            }
+        }
+    }
+    wb_emit(w);
+    wb_error(w, wb_run(w->req));
+    req_free(w->req);
+    free(tmp);
+    if (n == c->live) {
+        cache_clear(c);
+    } else {
+        for (uint32_t k = 0; k < n; k++) {
+            cache_remove(blk, c->scratch[k]);
+        }
+    }
+    return w->err;
 }
 
 /* Make everything written so far durable: in the model and on the host. */
-static int cache_writeback(BlockBackend *blk)
+static int cache_flush(BlockBackend *blk)
 {
-    int r = 0;
+    int r = cache_write_back(blk, 0, UINT64_MAX);
 
-    cache_drop_all(blk);
     if (want_durable_host(blk) && !blk->readonly) {
         blk->stats.host_flushes++;
-        if (fdatasync(blk->fd) < 0) {
+        if (fdatasync(blk->fd) < 0 && r == 0) {
             r = -errno;
         }
     }
     return r;
 }
 
-/* Pre-image data covering [offset, offset + len) becomes @data (@data
- * NULL: zeros): that data is now what survives a power cut. */
-static void cache_make_durable(BlockBackend *blk, uint64_t offset, uint64_t len,
-                               const struct iovec *iov, unsigned niov)
+/* A durable write of [offset, offset + len) supersedes cached data there. */
+static void cache_invalidate(BlockBackend *blk, uint64_t offset, uint64_t len)
 {
-    if (!g_hash_table_size(blk->pre)) {
-        return;
-    }
-    for (uint64_t idx = offset / BLK_CACHE_BLOCK;
-         idx * BLK_CACHE_BLOCK < offset + len; idx++) {
-        PreImage *p = g_hash_table_lookup(blk->pre, &idx);
-        uint64_t bstart = idx * BLK_CACHE_BLOCK;
-        uint64_t lo, hi;
+    WriteCache *c = &blk->cache;
+    uint32_t n = cache_gather(blk, offset / BLK_CACHE_BLOCK,
+                              (offset + len - 1) / BLK_CACHE_BLOCK);
 
-        if (!p) {
-            continue;
-        }
-        lo = MAX(bstart, offset);
-        hi = MIN(bstart + p->len, offset + len);
-        if (lo >= hi) {
-            continue;
-        }
-        if (iov) {
-            iov_copy(iov, niov, lo - offset, p->data + (lo - bstart), hi - lo,
-                     false);
-        } else {
-            memset(p->data + (lo - bstart), 0, hi - lo);
-        }
-    }
-}
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t s = c->scratch[k];
+        uint8_t m = sector_mask(c->slots[s].idx, offset, offset + len);
 
-/* A FUA read writes cached data of its range back first: drop the
- * pre-images it touches (whole blocks; writing back more is allowed). */
-static void cache_forget(BlockBackend *blk, uint64_t offset, uint64_t len)
-{
-    for (uint64_t idx = offset / BLK_CACHE_BLOCK;
-         idx * BLK_CACHE_BLOCK < offset + len; idx++) {
-        PreImage *p = g_hash_table_lookup(blk->pre, &idx);
-
-        if (p) {
-            blk->pre_bytes -= p->len;
-            g_hash_table_remove(blk->pre, &idx);
+        c->slots[s].mask &= ~m;
+        c->slots[s].zmask &= ~m;
+        if (!c->slots[s].mask) {
+            cache_remove(blk, s);
         }
     }
 }
 
 /*
- * Keep the pre-images of the blocks a cached write of [offset, offset +
- * len) touches for the first time since the last flush. False when the
- * write must be made durable instead: it alone exceeds the cache bound,
- * or its pre-image cannot be read.
+ * Take a cached write of [offset, offset + len) into the cache: the data
+ * of @iov, or (@iov NULL) zeros, discarded ones with @punch. Returns 1 when
+ * cached, 0 when it must be written through instead (it alone exceeds the
+ * cache's bound), or -errno when the write-back that made room failed.
  */
-static bool cache_capture(BlockBackend *blk, uint64_t offset, uint64_t len)
+static int cache_write(BlockBackend *blk, uint64_t offset, uint64_t len,
+                       const struct iovec *iov, unsigned niov, bool punch)
 {
+    WriteCache *c = &blk->cache;
     uint64_t first = offset / BLK_CACHE_BLOCK;
     uint64_t last = (offset + len - 1) / BLK_CACHE_BLOCK;
-    uint64_t need = 0;
+    uint64_t span =
+        (last - first) * BLK_CACHE_BLOCK + cache_block_len(blk, last);
+    uint64_t need = span;
+    IovCursor cur = {.iov = iov, .niov = niov};
 
-    for (uint64_t idx = first; idx <= last; idx++) {
-        if (!g_hash_table_contains(blk->pre, &idx)) {
-            need += cache_block_len(blk, idx);
+    if (c->live && span <= blk->cache_limit + c->bytes) {
+        for (uint64_t idx = first; idx <= last; idx++) {
+            if (cache_find(c, idx) != CACHE_NONE) {
+                need -= cache_block_len(blk, idx);
+            }
         }
-    }
-    if (need == 0) {
-        return true;
     }
     if (need > blk->cache_limit) {
-        return false;
+        return 0;
     }
-    if (blk->pre_bytes + need > blk->cache_limit) {
-        /* A full cache writes back; a real one may do so at any time. */
+    if (c->bytes + need > blk->cache_limit) {
+        /* A full cache writes back; a real one may do so at any time.
+         * The host need not make it durable: in the model the host's
+         * page cache is the medium. */
+        int r;
+
         blk->stats.implicit_flushes++;
         TRACE(blk_cache_full, "%s: %" PRIu64 " bytes cached, writing back",
-              blk->filename, blk->pre_bytes);
-        cache_writeback(blk);
+              blk->filename, c->bytes);
+        r = cache_write_back(blk, 0, UINT64_MAX);
+        if (r < 0) {
+            return r;
+        }
+    }
+    cache_reserve(blk);
+    for (uint64_t idx = first; idx <= last; idx++) {
+        uint64_t b = idx * BLK_CACHE_BLOCK;
+        uint64_t lo = MAX(offset, b);
+        uint64_t hi = MIN(offset + len, b + BLK_CACHE_BLOCK);
+        uint32_t s = cache_find(c, idx);
+        uint8_t m = sector_mask(idx, lo, hi);
+        uint8_t *d;
+
+        if (s == CACHE_NONE) {
+            s = cache_insert(blk, idx);
+        }
+        d = cache_data(c, s) + (lo - b);
+        if (iov) {
+            cursor_copy(&cur, d, hi - lo, false);
+        } else {
+            memset(d, 0, hi - lo);
+        }
+        c->slots[s].mask |= m;
+        if (punch) {
+            c->slots[s].zmask |= m;
+        } else {
+            c->slots[s].zmask &= ~m;
+        }
+    }
+    return 1;
+}
+
+typedef enum CacheHit {
+    CACHE_MISS,    /* nothing of the range is cached */
+    CACHE_HIT,     /* all of it is */
+    CACHE_PARTIAL, /* some */
+} CacheHit;
+
+static CacheHit cache_lookup(BlockBackend *blk, uint64_t offset, uint64_t len)
+{
+    WriteCache *c = &blk->cache;
+    uint64_t first = offset / BLK_CACHE_BLOCK;
+    uint64_t last = (offset + len - 1) / BLK_CACHE_BLOCK;
+    bool any = false, all = true;
+
+    if (!c->live) {
+        return CACHE_MISS;
+    }
+    if (last - first >= c->live) {
+        /* More blocks than the cache holds: some are missing. */
+        return cache_gather(blk, first, last) ? CACHE_PARTIAL : CACHE_MISS;
     }
     for (uint64_t idx = first; idx <= last; idx++) {
-        uint64_t blen = cache_block_len(blk, idx);
-        PreImage *p;
+        uint32_t s = cache_find(c, idx);
+        uint8_t need = sector_mask(idx, offset, offset + len);
+        uint8_t have = s == CACHE_NONE ? 0 : c->slots[s].mask;
 
-        if (g_hash_table_contains(blk->pre, &idx)) {
-            continue;
-        }
-        p = g_malloc(sizeof(*p) + blen);
-        p->len = blen;
-        if (blk_read_internal(blk, idx * BLK_CACHE_BLOCK, p->data, blen) < 0) {
-            g_free(p);
-            return false;
-        }
-        g_hash_table_insert(blk->pre, g_memdup2(&idx, sizeof(idx)), p);
-        blk->pre_bytes += blen;
+        any |= (need & have) != 0;
+        all &= (need & ~have) == 0;
     }
-    return true;
+    return all ? CACHE_HIT : any ? CACHE_PARTIAL : CACHE_MISS;
+}
+
+/* Copy [offset, offset + len), all of it cached, to @iov. */
+static void cache_read_all(BlockBackend *blk, uint64_t offset, uint64_t len,
+                           const struct iovec *iov, unsigned niov)
+{
+    WriteCache *c = &blk->cache;
+    IovCursor cur = {.iov = iov, .niov = niov};
+    uint64_t end = offset + len;
+
+    for (uint64_t idx = offset / BLK_CACHE_BLOCK; idx * BLK_CACHE_BLOCK < end;
+         idx++) {
+        uint64_t b = idx * BLK_CACHE_BLOCK;
+        uint64_t lo = MAX(offset, b), hi = MIN(end, b + BLK_CACHE_BLOCK);
+
+        cursor_copy(&cur, cache_data(c, cache_find(c, idx)) + (lo - b), hi - lo,
+                    true);
+    }
+}
+
+/* Copy the cached sectors of [offset, offset + len) over @iov (which holds
+ * the image's data for the range). */
+static void cache_read_patch(BlockBackend *blk, uint64_t offset, uint64_t len,
+                             const struct iovec *iov, unsigned niov)
+{
+    WriteCache *c = &blk->cache;
+    uint64_t end = offset + len;
+    uint32_t n = cache_gather(blk, offset / BLK_CACHE_BLOCK,
+                              (end - 1) / BLK_CACHE_BLOCK);
+
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t s = c->scratch[k];
+        uint64_t b = c->slots[s].idx * BLK_CACHE_BLOCK;
+
+        for (unsigned i = 0; i < CACHE_SECTORS; i++) {
+            uint64_t lo = MAX(offset, b + i * BLK_SECTOR_SIZE);
+            uint64_t hi = MIN(end, b + (i + 1) * BLK_SECTOR_SIZE);
+
+            if ((c->slots[s].mask & (1u << i)) && lo < hi) {
+                iov_copy(iov, niov, lo - offset, cache_data(c, s) + (lo - b),
+                         hi - lo, true);
+            }
+        }
+    }
 }
 
 void blk_set_write_cache(BlockBackend *blk, bool enabled)
 {
     if (blk->wce && !enabled) {
         blk_drain(blk);
-        cache_writeback(blk);
+        cache_flush(blk);
     }
     blk->wce = enabled;
 }
@@ -751,47 +1511,30 @@ void blk_set_cache_limit(BlockBackend *blk, uint64_t bytes)
     blk->cache_limit =
         MAX(DIV_ROUND_UP(bytes, BLK_CACHE_BLOCK) * BLK_CACHE_BLOCK,
             (uint64_t)BLK_CACHE_BLOCK);
-    if (blk->pre_bytes > blk->cache_limit) {
-        blk_drain(blk);
+    if (blk->cache.bytes > blk->cache_limit) {
         blk->stats.implicit_flushes++;
-        cache_writeback(blk);
+        cache_write_back(blk, 0, UINT64_MAX);
+    }
+    if (!blk->cache.live) {
+        /* Sized again for the new limit at the next cached write. */
+        cache_release(&blk->cache);
     }
 }
 
 uint64_t blk_cache_dirty_bytes(const BlockBackend *blk)
 {
-    return blk->pre_bytes;
+    return blk->cache.bytes;
 }
 
 void blk_power_cut(BlockBackend *blk)
 {
-    GHashTableIter it;
-    gpointer key, value;
-    uint64_t n = 0;
+    uint64_t n;
 
+    /* Durable writes in flight complete; cached ones never reached the
+     * image, so forgetting the cache undoes exactly them. */
     blk_drain(blk);
-    g_hash_table_iter_init(&it, blk->pre);
-    while (g_hash_table_iter_next(&it, &key, &value)) {
-        uint64_t idx = *(uint64_t *)key;
-        PreImage *p = value;
-        BlkRequest *req =
-            req_new(blk, BLK_OP_WRITE, idx * BLK_CACHE_BLOCK, p->len, 0);
-        struct iovec v = {p->data, p->len};
-        int r = req_build_write(req, &v, 1, req->offset, p->len, false);
-
-        if (r == 0) {
-            r = blk_run_internal(req);
-        } else {
-            req_free(req);
-        }
-        if (r < 0) {
-            g_warning("power cut on %s: rolling back block %" PRIu64
-                      " failed: %s",
-                      blk->filename, idx, g_strerror(-r));
-        }
-        n++;
-    }
-    cache_drop_all(blk);
+    n = blk->cache.live;
+    cache_clear(&blk->cache);
     blk->stats.power_cuts++;
     blk->stats.blocks_rolled_back += n;
     TRACE(blk_power_cut, "%s: %" PRIu64 " cached blocks lost", blk->filename,
@@ -855,12 +1598,123 @@ static BlkRequest *req_fail_now(BlkRequest *req, int err)
     return req;
 }
 
+/* Start @req now that it is known to go to the host. */
+static BlkRequest *req_start(BlkRequest *req)
+{
+    req_track(req);
+    req_submit_ops(req);
+    return req;
+}
+
+static BlkRequest *submit_read(BlkRequest *req, const struct iovec *iov,
+                               unsigned niov)
+{
+    BlockBackend *blk = req->blk;
+    uint64_t offset = req->offset, bytes = req->bytes;
+    CacheHit hit = CACHE_MISS;
+
+    if (blk->cache.live) {
+        if (req->flags & BLK_REQ_FUA) {
+            /* FUA: cached data of the range is written back first. */
+            int r = cache_write_back(blk, offset / BLK_CACHE_BLOCK,
+                                     (offset + bytes - 1) / BLK_CACHE_BLOCK);
+            if (r < 0) {
+                return req_fail_now(req, r);
+            }
+        }
+        hit = cache_lookup(blk, offset, bytes);
+        if (hit == CACHE_HIT) {
+            cache_read_all(blk, offset, bytes, iov, niov);
+            req->finished = true;
+            return req;
+        }
+    }
+    drain_conflicts(blk, req);
+    req_build_read(req, iov, niov);
+    req_start(req);
+    if (hit == CACHE_PARTIAL) {
+        /* Read the image's data now and put the cached sectors over it,
+         * before anything can change the cache. */
+        req_reap(req);
+        if (req->ret == 0) {
+            cache_read_patch(blk, offset, bytes, iov, niov);
+        }
+    }
+    return req;
+}
+
+static BlkRequest *submit_write(BlkRequest *req, const struct iovec *iov,
+                                unsigned niov)
+{
+    BlockBackend *blk = req->blk;
+    BlkOp op = req->op;
+    uint64_t offset = req->offset, bytes = req->bytes;
+    bool durable = (req->flags & BLK_REQ_FUA) || !blk->wce;
+    int r;
+
+    if (!durable) {
+        r = cache_write(blk, offset, bytes, op == BLK_OP_WRITE ? iov : NULL,
+                        niov, op == BLK_OP_DISCARD);
+        if (r < 0) {
+            return req_fail_now(req, r);
+        }
+        if (r > 0) {
+            uint32_t a = blk->dio_align;
+
+            /* The cache is the aligned buffer such a write needed. */
+            if (a && op == BLK_OP_WRITE &&
+                (offset % a || bytes % a || !iov_aligned(iov, niov, a))) {
+                blk->stats.bounced++;
+            }
+            req->finished = true;
+            return req;
+        }
+        durable = true; /* larger than the whole cache: write through */
+    }
+    cache_invalidate(blk, offset, bytes);
+    drain_conflicts(blk, req);
+    if (op == BLK_OP_WRITE) {
+        unsigned n;
+        bool exact = iov_prefix(iov, niov, bytes, &n);
+        g_autoptr(GArray) part = NULL;
+
+        if (!exact) {
+            part = g_array_new(FALSE, FALSE, sizeof(struct iovec));
+            iov_slice(iov, niov, 0, bytes, part);
+            iov = (struct iovec *)part->data;
+            n = part->len;
+        }
+        r = req_build_write(req, iov, n, offset, bytes, durable, exact);
+        if (r < 0) {
+            return req_fail_now(req, r);
+        }
+    } else {
+        req_add_discard(req, offset, bytes, op == BLK_OP_WRITE_ZEROES, durable);
+    }
+    return req_start(req);
+}
+
+static BlkRequest *submit_flush(BlkRequest *req)
+{
+    BlockBackend *blk = req->blk;
+    int r = cache_write_back(blk, 0, UINT64_MAX);
+
+    if (r < 0) {
+        return req_fail_now(req, r);
+    }
+    drain_conflicts(blk, req);
+    if (want_durable_host(blk) && !blk->readonly) {
+        blk->stats.host_flushes++;
+        req_add_simple(req, AIO_OP_FDATASYNC, blk->fd, 0, 0, 0);
+    }
+    return req_start(req);
+}
+
 BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
                        uint64_t bytes, const struct iovec *iov, unsigned niov,
                        unsigned flags)
 {
     BlkRequest *req = req_new(blk, op, offset, bytes, flags);
-    bool durable;
 
     g_assert(op < BLK_OP_COUNT);
     blk->stats.ops[op]++;
@@ -882,7 +1736,7 @@ BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
         iov_bytes(iov, niov) < bytes) {
         return req_fail_now(req, -EINVAL);
     }
-    if (inject_match(blk, req)) {
+    if (blk->rules->len && inject_match(blk, req)) {
         blk->stats.injected++;
         req->finished = true;
         return req;
@@ -891,48 +1745,18 @@ BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
         req->finished = true;
         return req;
     }
-
-    drain_conflicts(blk, req);
     switch (op) {
     case BLK_OP_READ:
-        if (flags & BLK_REQ_FUA) {
-            cache_forget(blk, offset, bytes);
-        }
-        req_build_read(req, iov, niov);
-        break;
+        return submit_read(req, iov, niov);
     case BLK_OP_WRITE:
     case BLK_OP_DISCARD:
     case BLK_OP_WRITE_ZEROES:
-        durable = (flags & BLK_REQ_FUA) || !blk->wce;
-        if (!durable && !cache_capture(blk, offset, bytes)) {
-            durable = true;
-        }
-        if (durable) {
-            cache_make_durable(blk, offset, bytes,
-                               op == BLK_OP_WRITE ? iov : NULL, niov);
-        }
-        if (op == BLK_OP_WRITE) {
-            int r = req_build_write(req, iov, niov, offset, bytes, durable);
-            if (r < 0) {
-                return req_fail_now(req, r);
-            }
-        } else {
-            req_build_discard(req, op == BLK_OP_WRITE_ZEROES, durable);
-        }
-        break;
+        return submit_write(req, iov, niov);
     case BLK_OP_FLUSH:
-        cache_drop_all(blk);
-        if (want_durable_host(blk) && !blk->readonly) {
-            blk->stats.host_flushes++;
-            req_add_simple(req, AIO_OP_FDATASYNC, blk->fd, 0, 0, 0);
-        }
-        break;
+        return submit_flush(req);
     default:
         g_assert_not_reached();
     }
-    g_queue_push_tail(&blk->inflight, req);
-    req->tracked = true;
-    req_submit_ops(req);
     return req;
 }
 
@@ -1003,10 +1827,8 @@ static BlockBackend *blk_alloc(const char *filename, unsigned flags)
     blk->ovl_fd = -1;
     blk->wce = true;
     blk->cache_limit = BLK_CACHE_LIMIT_DEFAULT;
-    blk->pre =
-        g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free, g_free);
+    blk->cache.free = CACHE_NONE;
     blk->rules = g_array_new(FALSE, TRUE, sizeof(BlkErrorRule));
-    g_queue_init(&blk->inflight);
     return blk;
 }
 
@@ -1019,7 +1841,8 @@ static void blk_release(BlockBackend *blk)
         close(blk->ovl_fd);
     }
     g_free(blk->ovl_map);
-    g_hash_table_destroy(blk->pre);
+    cache_release(&blk->cache);
+    pool_release(blk);
     g_array_free(blk->rules, TRUE);
     g_free(blk->filename);
     g_free(blk->owner);
@@ -1388,8 +2211,8 @@ void blk_close(BlockBackend *blk)
     }
     blk_drain(blk);
     /* An orderly shutdown writes the cache back, as a disk does. */
-    if (blk->wce && blk->pre_bytes) {
-        cache_writeback(blk);
+    if (blk->cache.live) {
+        cache_flush(blk);
     }
     if (blk->id && registry) {
         g_hash_table_remove(registry, blk->id);

@@ -16,11 +16,12 @@
  * The backend also models the disk's volatile write cache. With it enabled
  * a write is acknowledged "from the cache": only a flush or a FUA write
  * makes it durable, and blk_power_cut() undoes exactly the writes that were
- * not. The model keeps, for every 4 KiB block written since the last flush,
- * its contents before that first write (its pre-image) in memory; a power
- * cut writes the pre-images back. The set is bounded (blk_set_cache_limit):
- * a write that would exceed the bound first flushes, as a real cache may
- * write back at any time.
+ * not. The model keeps the data of cached writes in memory (per 4 KiB
+ * block, with a mask of the sectors held) and reads look there first; the
+ * image file only receives durable data, so a power cut just forgets the
+ * cache. The cache is bounded (blk_set_cache_limit): a write that would
+ * exceed the bound first writes the cache back, as a real cache may do at
+ * any time.
  *
  * Configuration errors (GError) say what is wrong and what to do; host I/O
  * errors come back from blk_wait() as -errno for the device to turn into
@@ -64,9 +65,9 @@ typedef enum BlkOp {
 
 /* Image sizes are multiples of this; the overlay map's granularity. */
 #define BLK_SECTOR_SIZE 512u
-/* Granularity of the write-cache model's pre-images. */
+/* Block size of the write cache (it tracks 512-byte sectors inside). */
 #define BLK_CACHE_BLOCK 4096u
-/* Default bound on pre-image memory (blk_set_cache_limit). */
+/* Default bound on write-cache memory (blk_set_cache_limit). */
 #define BLK_CACHE_LIMIT_DEFAULT (32ULL << 20)
 
 /* ---- creation ------------------------------------------------------- */
@@ -118,7 +119,8 @@ void blk_detach(BlockBackend *blk);
  * @offset and @iov (which must stay valid until blk_wait() and hold at
  * least @bytes); FLUSH ignores the range; DISCARD and WRITE_ZEROES take
  * no iov. Reads may have any offset and length; writes, discards and
- * write-zeroes must be whole 512-byte sectors. Never returns NULL: a
+ * write-zeroes must be whole 512-byte sectors. A request the write cache
+ * serves is over on return (no host I/O). Never returns NULL: a
  * request that cannot run (read-only image, range outside the image or
  * misaligned, an injected error) fails in blk_wait() (-EROFS, -EINVAL, the
  * injected errno).
@@ -153,14 +155,15 @@ void blk_io_unplug(void);
 /* Enable or disable the cache; disabling flushes it first. */
 void blk_set_write_cache(BlockBackend *blk, bool enabled);
 bool blk_write_cache(const BlockBackend *blk);
-/* Bound on pre-image memory, rounded up to BLK_CACHE_BLOCK. */
+/* Bound on the cache's memory, rounded up to BLK_CACHE_BLOCK; a smaller
+ * bound than what is cached writes the cache back. */
 void blk_set_cache_limit(BlockBackend *blk, uint64_t bytes);
-/* Bytes of the image written since the last flush (pre-images held). */
+/* Bytes of the image the cache holds data for (whole 4 KiB blocks). */
 uint64_t blk_cache_dirty_bytes(const BlockBackend *blk);
 /*
  * Power cut: every write acknowledged since the last flush that was not
- * FUA (or made durable otherwise) is lost. In-flight host I/O finishes
- * first; what it wrote is rolled back like any other cached write.
+ * FUA (or made durable otherwise) is lost. In-flight host I/O (durable
+ * writes) finishes first; the cache is forgotten.
  */
 void blk_power_cut(BlockBackend *blk);
 
@@ -182,10 +185,12 @@ typedef struct BlkStats {
     uint64_t errors;           /* requests that failed */
     uint64_t injected;         /* of which injected */
     uint64_t host_flushes;     /* fdatasync calls issued */
-    uint64_t implicit_flushes; /* cache flushed for its bound */
-    uint64_t bounced;          /* requests through a bounce buffer */
+    uint64_t implicit_flushes; /* cache written back for its bound */
+    /* O_DIRECT requests whose buffers or range were not aligned, copied
+     * through an aligned buffer (a bounce buffer or the write cache). */
+    uint64_t bounced;
     uint64_t power_cuts;
-    uint64_t blocks_rolled_back; /* pre-images written back */
+    uint64_t blocks_rolled_back; /* cached blocks lost to power cuts */
 } BlkStats;
 
 void blk_get_stats(const BlockBackend *blk, BlkStats *st);

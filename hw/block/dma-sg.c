@@ -28,8 +28,7 @@ uint64_t dma_sg_size(const DmaSgEntry *sg, unsigned nsg)
 typedef bool SgChunkFunc(uint64_t gpa, uint64_t len, void *opaque);
 
 static bool sg_walk(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
-                    uint64_t len, SgChunkFunc *fn, void *opaque,
-                    uint64_t *end_gpa)
+                    uint64_t len, SgChunkFunc *fn, void *opaque)
 {
     for (unsigned i = 0; i < nsg && len > 0; i++) {
         uint64_t elen = sg[i].len;
@@ -47,48 +46,51 @@ static bool sg_walk(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
         }
         skip = 0;
         len -= n;
-        if (end_gpa) {
-            *end_gpa = sg[i].addr + sg[i].len;
-        }
     }
     return len == 0;
 }
 
-typedef struct IovMap {
-    GArray *iov;
-    uint64_t bad_gpa;
-    bool bad;
-} IovMap;
-
-static bool iov_chunk(uint64_t gpa, uint64_t len, void *opaque)
+int dma_sg_map(const DmaSgEntry *sg, unsigned nsg, uint64_t skip, uint64_t len,
+               struct iovec *iov, unsigned max_iov, uint64_t *bad_gpa)
 {
-    IovMap *m = opaque;
-    void *host = ram_ptr(gpa, len);
-    struct iovec v;
+    uint64_t end_gpa = 0;
+    unsigned n = 0;
 
-    if (!host || len > SIZE_MAX) {
-        m->bad_gpa = gpa;
-        m->bad = true;
-        return false;
+    for (unsigned i = 0; i < nsg && len > 0; i++) {
+        uint64_t elen = sg[i].len;
+        uint64_t chunk, gpa;
+        uint8_t *host;
+
+        if (skip >= elen) {
+            skip -= elen;
+            continue;
+        }
+        chunk = MIN(elen - skip, len);
+        gpa = sg[i].addr > UINT64_MAX - skip ? UINT64_MAX : sg[i].addr + skip;
+        host = ram_ptr(gpa, chunk);
+        if (!host || chunk > SIZE_MAX) {
+            *bad_gpa = gpa;
+            return -1;
+        }
+        if (n && (uint8_t *)iov[n - 1].iov_base + iov[n - 1].iov_len == host) {
+            /* Adjacent in guest RAM: one iovec for the host. */
+            iov[n - 1].iov_len += chunk;
+        } else {
+            g_assert(n < max_iov);
+            iov[n].iov_base = host;
+            iov[n].iov_len = chunk;
+            n++;
+        }
+        skip = 0;
+        len -= chunk;
+        end_gpa = sg[i].addr + sg[i].len;
     }
-    v.iov_base = host;
-    v.iov_len = len;
-    g_array_append_val(m->iov, v);
-    return true;
-}
-
-bool dma_sg_to_iov(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
-                   uint64_t len, GArray *iov, uint64_t *bad_gpa)
-{
-    IovMap m = {.iov = iov};
-    uint64_t end = 0;
-
-    if (!sg_walk(sg, nsg, skip, len, iov_chunk, &m, &end)) {
-        /* Either an element outside RAM or a list too short for @len. */
-        *bad_gpa = m.bad ? m.bad_gpa : end;
-        return false;
+    if (len) {
+        /* The list is too short for @len. */
+        *bad_gpa = end_gpa;
+        return -1;
     }
-    return true;
+    return (int)n;
 }
 
 typedef struct BndWalk {
@@ -139,7 +141,7 @@ bool dma_sg_begin(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
     if (!bnd_nhooks) {
         return true;
     }
-    sg_walk(sg, nsg, skip, len, bnd_begin_chunk, &w, NULL);
+    sg_walk(sg, nsg, skip, len, bnd_begin_chunk, &w);
     return !w.refused;
 }
 
@@ -148,7 +150,21 @@ void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
 {
     BndWalk w = {.kind = kind, .ok = ok};
 
-    sg_walk(sg, nsg, skip, len, bnd_end_chunk, &w, NULL);
+    if (!bnd_nhooks) {
+        /* Nobody listens: only the crossings are counted, one per chunk,
+         * as bnd_after() would. */
+        for (unsigned i = 0; i < nsg && len > 0; i++) {
+            if (skip >= sg[i].len) {
+                skip -= sg[i].len;
+                continue;
+            }
+            len -= MIN(sg[i].len - skip, len);
+            skip = 0;
+            bnd_counts[kind]++;
+        }
+        return;
+    }
+    sg_walk(sg, nsg, skip, len, bnd_end_chunk, &w);
 }
 
 typedef struct CopyWalk {
@@ -178,7 +194,7 @@ static int64_t sg_copy(const DmaSgEntry *sg, unsigned nsg, void *buf,
     uint64_t n = MIN(len, dma_sg_size(sg, nsg));
 
     g_assert(n <= INT64_MAX);
-    sg_walk(sg, nsg, 0, n, copy_chunk, &c, NULL);
+    sg_walk(sg, nsg, 0, n, copy_chunk, &c);
     return c.failed ? -1 : (int64_t)n;
 }
 

@@ -32,14 +32,16 @@ typedef struct DmaSgEntry {
 uint64_t dma_sg_size(const DmaSgEntry *sg, unsigned nsg);
 
 /*
- * Append to @iov (a GArray of struct iovec) host iovecs covering bytes
- * [@skip, @skip + @len) of the list. Elements of length zero are skipped.
- * Returns false, with *@bad_gpa set to the first offending guest address,
- * when part of the range lies outside guest RAM or past the end of the
- * list; @iov may then hold a partial mapping, which the caller discards.
+ * Map bytes [@skip, @skip + @len) of the list onto host iovecs at @iov,
+ * which has room for @max_iov of them: never more than one per element
+ * (elements of length zero take none, elements adjacent in guest RAM
+ * share one). Returns how many, or -1 with *@bad_gpa set to the first
+ * offending guest address when part of the range lies outside guest RAM
+ * or past the end of the list (@iov then holds a partial mapping, which
+ * the caller discards).
  */
-bool dma_sg_to_iov(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
-                   uint64_t len, GArray *iov, uint64_t *bad_gpa);
+int dma_sg_map(const DmaSgEntry *sg, unsigned nsg, uint64_t skip, uint64_t len,
+               struct iovec *iov, unsigned max_iov, uint64_t *bad_gpa);
 
 /*
  * Boundary notifications for a zero-copy transfer of bytes [@skip, @skip +

@@ -6,22 +6,35 @@
  * answers for logical units it does not have (SPC-5 6.6.2, 6.33, 6.39).
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "hw/block/block.h"
 #include "hw/scsi/scsi-bus.h"
 #include "system/error.h"
+#include "system/fault.h"
 #include "system/trace.h"
 
 struct SCSIBus {
     char *name;
     const SCSIBusOps *ops;
     void *opaque;
-    GHashTable *devs; /* (target << 32 | lun) -> SCSIDevice */
-    GQueue orphans;   /* requests without a logical unit, in flight */
+    GHashTable *devs;    /* (target << 32 | lun) -> SCSIDevice */
+    SCSIReqList orphans; /* requests without a logical unit, in flight */
+    /* The device found last: commands come in runs to one LUN. */
+    SCSIDevice *last_dev;
 };
 
 static GPtrArray *buses;
+
+/*
+ * Requests freed by their HBAs, for the next submissions (of any bus: an
+ * HBA may free requests after its bus is gone). At most REQ_POOL_MAX are
+ * kept.
+ */
+#define REQ_POOL_MAX 1024
+static SCSIRequest *req_pool;
+static unsigned req_pool_len;
 
 static const char *const host_status_names[] = {
     [SCSI_HOST_OK] = "ok",
@@ -34,6 +47,35 @@ static const char *const host_status_names[] = {
 static inline uint64_t dev_key(uint32_t target, uint32_t lun)
 {
     return (uint64_t)target << 32 | lun;
+}
+
+static void reqlist_push(SCSIReqList *l, SCSIRequest *req)
+{
+    req->next = NULL;
+    req->prev = l->tail;
+    if (l->tail) {
+        l->tail->next = req;
+    } else {
+        l->head = req;
+    }
+    l->tail = req;
+    l->len++;
+}
+
+static void reqlist_remove(SCSIReqList *l, SCSIRequest *req)
+{
+    if (req->prev) {
+        req->prev->next = req->next;
+    } else {
+        l->head = req->next;
+    }
+    if (req->next) {
+        req->next->prev = req->prev;
+    } else {
+        l->tail = req->prev;
+    }
+    req->prev = req->next = NULL;
+    l->len--;
 }
 
 /* ---- buses ------------------------------------------------------------ */
@@ -63,7 +105,6 @@ SCSIBus *scsi_bus_new(const char *name, const SCSIBusOps *ops, void *opaque,
     bus->ops = ops;
     bus->opaque = opaque;
     bus->devs = g_hash_table_new(g_int64_hash, g_int64_equal);
-    g_queue_init(&bus->orphans);
     g_ptr_array_add(buses, bus);
     return bus;
 }
@@ -98,15 +139,15 @@ static GPtrArray *bus_devices(const SCSIBus *bus, int64_t target)
 static void req_abort(SCSIRequest *req, SCSIHostStatus hs);
 
 /* End every request of @q (a snapshot of it: completions may submit). */
-static void abort_queue(GQueue *q, SCSIHostStatus hs,
+static void abort_queue(SCSIReqList *q, SCSIHostStatus hs,
                         bool (*match)(SCSIRequest *, const void *),
                         const void *arg)
 {
     g_autoptr(GPtrArray) snap = g_ptr_array_new();
 
-    for (GList *l = q->head; l; l = l->next) {
-        if (!match || match(l->data, arg)) {
-            g_ptr_array_add(snap, l->data);
+    for (SCSIRequest *r = q->head; r; r = r->next) {
+        if (!match || match(r, arg)) {
+            g_ptr_array_add(snap, r);
         }
     }
     for (guint i = 0; i < snap->len; i++) {
@@ -177,13 +218,13 @@ const char *scsi_bus_name(const SCSIBus *bus)
 
 unsigned scsi_bus_in_flight(const SCSIBus *bus)
 {
-    unsigned n = bus->orphans.length;
+    unsigned n = bus->orphans.len;
     GHashTableIter it;
     gpointer value;
 
     g_hash_table_iter_init(&it, bus->devs);
     while (g_hash_table_iter_next(&it, NULL, &value)) {
-        n += ((SCSIDevice *)value)->requests.length;
+        n += ((SCSIDevice *)value)->requests.len;
     }
     return n;
 }
@@ -223,13 +264,20 @@ static GArray *ua_queue_new(void)
  * first time the initiator shows up. */
 static GArray *ua_queue(SCSIDevice *dev, uint32_t initiator)
 {
-    GArray *q = g_hash_table_lookup(dev->nexus, GUINT_TO_POINTER(initiator));
+    GArray *q;
 
+    if (dev->ua_last && dev->ua_last_initiator == initiator) {
+        return dev->ua_last;
+    }
+    q = g_hash_table_lookup(dev->nexus, GUINT_TO_POINTER(initiator));
     if (!q) {
         q = ua_queue_new();
         g_array_append_vals(q, dev->ua_new->data, dev->ua_new->len);
         g_hash_table_insert(dev->nexus, GUINT_TO_POINTER(initiator), q);
     }
+    /* Queues live as long as the device is attached. */
+    dev->ua_last = q;
+    dev->ua_last_initiator = initiator;
     return q;
 }
 
@@ -306,7 +354,8 @@ bool scsi_device_attach(SCSIBus *bus, SCSIDevice *dev, const SCSIDeviceOps *ops,
     dev->bus = bus;
     dev->target = target;
     dev->lun = lun;
-    g_queue_init(&dev->requests);
+    memset(&dev->requests, 0, sizeof(dev->requests));
+    dev->ua_last = NULL;
     dev->nexus = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
                                        (GDestroyNotify)g_array_unref);
     dev->ua_new = ua_queue_new();
@@ -317,6 +366,7 @@ bool scsi_device_attach(SCSIBus *bus, SCSIDevice *dev, const SCSIDeviceOps *ops,
     /* Power on (SAM-5 5.14): every initiator sees 29/00 first. */
     ua_push(dev->ua_new, SENSE_RESET);
     g_hash_table_insert(bus->devs, g_memdup2(&key, sizeof(key)), dev);
+    bus->last_dev = NULL;
     return true;
 }
 
@@ -329,12 +379,14 @@ void scsi_device_detach(SCSIDevice *dev)
         return;
     }
     abort_queue(&dev->requests, SCSI_HOST_RESET, NULL, NULL);
+    dev->bus->last_dev = NULL;
     if (g_hash_table_lookup_extended(dev->bus->devs, &key, &orig_key, NULL)) {
         g_hash_table_remove(dev->bus->devs, &key);
         g_free(orig_key);
     }
     g_hash_table_destroy(dev->nexus);
     g_array_unref(dev->ua_new);
+    dev->ua_last = NULL;
     dev->nexus = NULL;
     dev->ua_new = NULL;
     dev->bus = NULL;
@@ -343,8 +395,16 @@ void scsi_device_detach(SCSIDevice *dev)
 SCSIDevice *scsi_device_find(SCSIBus *bus, uint32_t target, uint32_t lun)
 {
     uint64_t key = dev_key(target, lun);
+    SCSIDevice *dev = bus->last_dev;
 
-    return g_hash_table_lookup(bus->devs, &key);
+    if (dev && dev->target == target && dev->lun == lun) {
+        return dev;
+    }
+    dev = g_hash_table_lookup(bus->devs, &key);
+    if (dev) {
+        bus->last_dev = dev;
+    }
+    return dev;
 }
 
 void scsi_device_set_latency(SCSIDevice *dev, uint64_t service_ns,
@@ -357,7 +417,7 @@ void scsi_device_set_latency(SCSIDevice *dev, uint64_t service_ns,
 void scsi_device_reset(SCSIDevice *dev)
 {
     TRACE(scsi_lun_reset, "%s %u:%u, %u requests in flight", dev->bus->name,
-          dev->target, dev->lun, dev->requests.length);
+          dev->target, dev->lun, dev->requests.len);
     abort_queue(&dev->requests, SCSI_HOST_RESET, NULL, NULL);
     if (dev->ops->reset) {
         dev->ops->reset(dev);
@@ -414,6 +474,28 @@ static int top_bit(uint8_t v)
     return 31 - __builtin_clz(v);
 }
 
+static bool word_clean(const uint8_t *cdb, const uint8_t *usage, unsigned i)
+{
+    uint64_t c, u;
+
+    memcpy(&c, cdb + i, 8);
+    memcpy(&u, usage + i, 8);
+    return !(c & ~u);
+}
+
+/* Bytes 1 to len - 2 of a CDB of @len >= 10 bytes use only @usage bits,
+ * checked eight bytes at a time (the last word may overlap). */
+static bool cdb_words_clean(const uint8_t *cdb, const uint8_t *usage,
+                            unsigned len)
+{
+    for (unsigned i = 1; i + 8 < len; i += 8) {
+        if (!word_clean(cdb, usage, i)) {
+            return false;
+        }
+    }
+    return word_clean(cdb, usage, len - 9);
+}
+
 bool scsi_req_check_cdb(SCSIRequest *req, const uint8_t *usage, unsigned len)
 {
     uint8_t ctrl;
@@ -423,11 +505,14 @@ bool scsi_req_check_cdb(SCSIRequest *req, const uint8_t *usage, unsigned len)
         scsi_req_invalid_field(req, 0, -1);
         return false;
     }
-    for (unsigned i = 1; i + 1 < len; i++) {
-        uint8_t bad = req->cdb[i] & ~usage[i];
-        if (bad) {
-            scsi_req_invalid_field(req, i, top_bit(bad));
-            return false;
+    /* The byte loop finds the offending bit; clean long CDBs skip it. */
+    if (len < 10 || !cdb_words_clean(req->cdb, usage, len)) {
+        for (unsigned i = 1; i + 1 < len; i++) {
+            uint8_t bad = req->cdb[i] & ~usage[i];
+            if (bad) {
+                scsi_req_invalid_field(req, i, top_bit(bad));
+                return false;
+            }
         }
     }
     /* Control byte (SAM-5 5.2): vendor bits 7-6 are ignored; NACA (bit 2)
@@ -494,7 +579,9 @@ void scsi_req_schedule(SCSIRequest *req, uint64_t bytes)
     uint64_t now = vclock_now(), due;
 
     g_assert(!event_pending(&req->done_ev));
-    if (bps) {
+    if (bps && bytes <= UINT64_MAX / NS_PER_SEC) {
+        xfer = bytes * NS_PER_SEC / bps; /* no 128-bit division */
+    } else if (bps) {
         xfer = (unsigned __int128)bytes * NS_PER_SEC / bps;
     }
     due = xfer + service >= VTIME_NEVER - now ? VTIME_NEVER - 1
@@ -541,11 +628,12 @@ static void req_finalize(SCSIRequest *req)
     req->residual = req->dir == SCSI_XFER_NONE
                         ? 0
                         : req->sg_len - MIN(req->transferred, req->sg_len);
-    if (req->dev) {
-        g_queue_remove(&req->dev->requests, req);
-    } else {
-        g_queue_remove(&bus->orphans, req);
+    /* Fault injection (system/fault.h) may rewrite the outcome, or hold
+     * the request and finish it later with scsi_req_release(). */
+    if (fault_scsi_complete(req)) {
+        return;
     }
+    reqlist_remove(req->dev ? &req->dev->requests : &bus->orphans, req);
     req->in_flight = false;
     TRACE(scsi_req_complete,
           "tag=0x%" PRIx64 " host=%s status=0x%02x "
@@ -553,6 +641,12 @@ static void req_finalize(SCSIRequest *req)
           req->tag, host_status_names[req->host_status], req->status,
           req->transferred, req->residual, req->overrun);
     bus->ops->complete(req, bus->opaque);
+}
+
+void scsi_req_release(SCSIRequest *req)
+{
+    g_assert(req->in_flight);
+    req_finalize(req);
 }
 
 static void req_done_event(void *opaque)
@@ -596,9 +690,51 @@ void scsi_req_free(SCSIRequest *req)
         return;
     }
     g_assert(!req->in_flight);
-    g_free(req->data_in);
-    g_free(req->sg);
-    g_free(req);
+    g_clear_pointer(&req->data_in, g_free);
+    if (req_pool_len >= REQ_POOL_MAX) {
+        g_free(req->sg_heap);
+        g_free(req);
+        return;
+    }
+    req->next = req_pool;
+    req_pool = req;
+    req_pool_len++;
+}
+
+/* A request from the pool, every field but its SG storage cleared. */
+static SCSIRequest *req_alloc(void)
+{
+    SCSIRequest *req = req_pool;
+
+    if (!req) {
+        return g_new0(SCSIRequest, 1);
+    }
+    req_pool = req->next;
+    req_pool_len--;
+    /* Everything but the sense buffer (sense_len says what of it counts)
+     * and the SG storage. */
+    memset(req, 0, offsetof(SCSIRequest, sense));
+    memset(&req->sense_len, 0,
+           offsetof(SCSIRequest, sg_inline) - offsetof(SCSIRequest, sense_len));
+    return req;
+}
+
+/* Copy the command's SG list into @req's storage. */
+static void req_set_sg(SCSIRequest *req, const DmaSgEntry *sg, unsigned nsg)
+{
+    req->sg = req->sg_inline;
+    if (nsg > SCSI_SG_INLINE) {
+        if (nsg > req->sg_cap) {
+            g_free(req->sg_heap);
+            req->sg_heap = g_new(DmaSgEntry, nsg);
+            req->sg_cap = nsg;
+        }
+        req->sg = req->sg_heap;
+    }
+    if (nsg) {
+        memcpy(req->sg, sg, nsg * sizeof(*sg));
+    }
+    req->nsg = nsg;
 }
 
 /* ---- commands for a missing logical unit ------------------------------- */
@@ -727,7 +863,7 @@ static bool ua_exempt(uint8_t opcode)
 SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
                              void *hba_private)
 {
-    SCSIRequest *req = g_new0(SCSIRequest, 1);
+    SCSIRequest *req = req_alloc();
     SCSIDevice *dev;
     SCSISense ua;
 
@@ -742,10 +878,7 @@ SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
         memcpy(req->cdb, cmd->cdb, req->cdb_len);
     }
     req->dir = cmd->dir;
-    if (cmd->nsg) {
-        req->sg = g_memdup2(cmd->sg, cmd->nsg * sizeof(*cmd->sg));
-        req->nsg = cmd->nsg;
-    }
+    req_set_sg(req, cmd->sg, cmd->nsg);
     req->sg_len = dma_sg_size(req->sg, req->nsg);
     req->hba_private = hba_private;
     req->submitted_at = vclock_now();
@@ -760,7 +893,7 @@ SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
 
     dev = scsi_device_find(bus, cmd->target, cmd->lun);
     if (!dev) {
-        g_queue_push_tail(&bus->orphans, req);
+        reqlist_push(&bus->orphans, req);
         if (!target_exists(bus, cmd->target)) {
             req->host_status = SCSI_HOST_NO_TARGET;
         } else if (!req->cdb_len) {
@@ -772,9 +905,15 @@ SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
         return req;
     }
     req->dev = dev;
-    g_queue_push_tail(&dev->requests, req);
+    reqlist_push(&dev->requests, req);
     if (!req->cdb_len) {
         scsi_req_invalid_field(req, 0, -1);
+        scsi_req_schedule(req, 0);
+        return req;
+    }
+    /* Fault injection may answer the command itself (status faults) or
+     * arm what it does next (a backend or DMA error, a unit attention). */
+    if (fault_scsi_submit(req)) {
         scsi_req_schedule(req, 0);
         return req;
     }
@@ -837,8 +976,8 @@ SCSITmfResponse scsi_bus_tmf(SCSIBus *bus, SCSITmf tmf, uint32_t target,
         abort_queue(&dev->requests, SCSI_HOST_ABORTED, match_tag, &key);
         return SCSI_TMF_RESP_COMPLETE;
     case SCSI_TMF_QUERY_TASK:
-        for (GList *l = dev->requests.head; l; l = l->next) {
-            if (match_tag(l->data, &key)) {
+        for (SCSIRequest *r = dev->requests.head; r; r = r->next) {
+            if (match_tag(r, &key)) {
                 return SCSI_TMF_RESP_SUCCEEDED;
             }
         }

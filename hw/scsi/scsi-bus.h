@@ -66,6 +66,9 @@ typedef struct SCSIRequest SCSIRequest;
 #define SCSI_MAX_LUN    16383 /* flat space addressing (SAM-5 4.7.7) */
 #define SCSI_UA_MAX     8     /* unit attentions queued per I_T nexus */
 
+/* SG elements a request holds without an allocation. */
+#define SCSI_SG_INLINE 4
+
 #define SCSI_DEFAULT_SERVICE_NS    (10 * NS_PER_US)
 #define SCSI_DEFAULT_BYTES_PER_SEC 4000000000ULL
 
@@ -104,6 +107,19 @@ typedef struct SCSICommand {
     unsigned nsg;
 } SCSICommand;
 
+/*
+ * Requests in flight on one logical unit (or on the bus without one), in
+ * submission order, linked through the requests themselves.
+ */
+typedef struct SCSIReqList {
+    SCSIRequest *head, *tail;
+    unsigned len;
+} SCSIReqList;
+
+/*
+ * Requests are recycled: scsi_req_free() keeps them for later submissions,
+ * so in the steady state a command costs no allocation.
+ */
 struct SCSIRequest {
     /* The command (read-only for everyone after submit). */
     SCSIBus *bus;
@@ -114,7 +130,7 @@ struct SCSIRequest {
     uint8_t cdb[SCSI_CDB_MAX];
     unsigned cdb_len;
     SCSIXferDir dir;
-    DmaSgEntry *sg;
+    DmaSgEntry *sg; /* sg_inline or sg_heap */
     unsigned nsg;
     uint64_t sg_len;
     void *hba_private;
@@ -136,6 +152,12 @@ struct SCSIRequest {
     uint64_t data_in_len;
     void *dev_private; /* the target's per-request state */
     bool in_flight;
+    SCSIRequest *prev, *next; /* in its SCSIReqList, or the pool (next) */
+
+    /* Storage for the SG list, kept with the request when it is reused. */
+    DmaSgEntry sg_inline[SCSI_SG_INLINE];
+    DmaSgEntry *sg_heap;
+    unsigned sg_cap;
 };
 
 typedef struct SCSIBusOps {
@@ -171,6 +193,9 @@ SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
  * False if it was not in flight. */
 bool scsi_req_cancel(SCSIRequest *req);
 void scsi_req_free(SCSIRequest *req);
+/* Fault injection (system/fault.h): finish a request whose completion the
+ * fault layer held back (an added latency, a reordering). */
+void scsi_req_release(SCSIRequest *req);
 
 typedef enum SCSITmf {
     SCSI_TMF_ABORT_TASK,     /* the request with @tag from @initiator */
@@ -233,9 +258,13 @@ struct SCSIDevice {
     const SCSIDeviceOps *ops;
     SCSIBus *bus;
     uint32_t target, lun;
-    GQueue requests;     /* in flight, submission order */
-    GHashTable *nexus;   /* initiator -> UA queue (GArray) */
-    GArray *ua_new;      /* UAs for initiators not yet seen */
+    SCSIReqList requests; /* in flight, submission order */
+    GHashTable *nexus;    /* initiator -> UA queue (GArray) */
+    GArray *ua_new;       /* UAs for initiators not yet seen */
+    /* The UA queue of the initiator seen last (a lookup saved per
+     * command); NULL when not known. */
+    GArray *ua_last;
+    uint32_t ua_last_initiator;
     bool desc_sense;     /* D_SENSE: descriptor-format sense */
     uint64_t service_ns; /* latency model */
     uint64_t bytes_per_sec;

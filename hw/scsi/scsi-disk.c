@@ -34,6 +34,8 @@
 #define SDISK_F_MEDIA (1u << 0) /* NOT READY while stopped */
 
 /* Mode pages (SBC-4 6.5). */
+typedef struct SDiskReq SDiskReq;
+
 #define MODE_PAGE_CACHING     0x08
 #define MODE_PAGE_CACHING_LEN 20
 #define MODE_PAGE_CONTROL     0x0a
@@ -64,6 +66,8 @@ struct SCSIDiskState {
     bool d_sense;
     bool stopped;
     bool prevent;
+
+    SDiskReq *free_reqs; /* per-request state, recycled */
 };
 
 typedef enum SDiskIo {
@@ -75,11 +79,22 @@ typedef enum SDiskIo {
     SDISK_IO_DISCARD, /* UNMAP, WRITE SAME */
 } SDiskIo;
 
-/* Per-request state of a command that has backend I/O in flight. */
-typedef struct SDiskReq {
+/* Backend requests and iovecs a command holds without an allocation. */
+#define SDISK_IO_INLINE  2
+#define SDISK_IOV_INLINE 8
+
+/*
+ * Per-request state of a command that has backend I/O in flight. Recycled
+ * through the disk's free list; grown arrays are kept with it.
+ */
+struct SDiskReq {
+    SDiskReq *next_free;
     SDiskIo kind;
-    GPtrArray *io; /* BlkRequest* */
-    GArray *iov;   /* host iovecs into guest RAM or buffers */
+    BlkRequest **io; /* io_inline or a heap array of io_cap */
+    unsigned nio, io_cap;
+    struct iovec *iov; /* iov_inline or a heap array of iov_cap: host
+                          iovecs into guest RAM or buffers */
+    unsigned niov, iov_cap;
     BndKind dma_kind;
     uint64_t dma_len; /* zero-copy bytes announced to the boundary */
     uint64_t want;    /* data-in the command had */
@@ -90,7 +105,9 @@ typedef struct SDiskReq {
     uint8_t *buf;  /* medium data (verify), data-out copy */
     uint8_t *cmp;  /* data-out to compare with (verify) */
     void *pattern; /* WRITE SAME: page-aligned, free() */
-} SDiskReq;
+    BlkRequest *io_inline[SDISK_IO_INLINE];
+    struct iovec iov_inline[SDISK_IOV_INLINE];
+};
 
 typedef struct SDiskCmd SDiskCmd;
 typedef uint64_t SDiskExec(SCSIDiskState *s, SCSIRequest *req);
@@ -115,11 +132,26 @@ static inline SCSIDiskState *to_disk(SCSIDevice *dev)
 
 static SDiskReq *sdisk_req_new(SCSIRequest *req, SDiskIo kind)
 {
-    SDiskReq *dr = g_new0(SDiskReq, 1);
+    SCSIDiskState *s = to_disk(req->dev);
+    SDiskReq *dr = s->free_reqs;
 
+    if (dr) {
+        s->free_reqs = dr->next_free;
+    } else {
+        dr = g_new0(SDiskReq, 1);
+        dr->io = dr->io_inline;
+        dr->io_cap = SDISK_IO_INLINE;
+        dr->iov = dr->iov_inline;
+        dr->iov_cap = SDISK_IOV_INLINE;
+    }
     dr->kind = kind;
-    dr->io = g_ptr_array_new();
-    dr->iov = g_array_new(FALSE, FALSE, sizeof(struct iovec));
+    dr->nio = 0;
+    dr->niov = 0;
+    dr->dma_len = 0;
+    dr->want = dr->xfer = 0;
+    dr->lba = 0;
+    dr->nblocks = 0;
+    dr->bytchk = 0;
     req->dev_private = dr;
     return dr;
 }
@@ -127,18 +159,64 @@ static SDiskReq *sdisk_req_new(SCSIRequest *req, SDiskIo kind)
 static void sdisk_req_free(SCSIRequest *req)
 {
     SDiskReq *dr = req->dev_private;
+    SCSIDiskState *s;
 
     if (!dr) {
         return;
     }
-    g_assert(dr->io->len == 0);
-    g_ptr_array_free(dr->io, TRUE);
-    g_array_free(dr->iov, TRUE);
-    g_free(dr->buf);
-    g_free(dr->cmp);
-    free(dr->pattern);
-    g_free(dr);
+    g_assert(dr->nio == 0);
+    g_clear_pointer(&dr->buf, g_free);
+    g_clear_pointer(&dr->cmp, g_free);
+    g_clear_pointer(&dr->pattern, free);
+    s = to_disk(req->dev);
+    dr->next_free = s->free_reqs;
+    s->free_reqs = dr;
     req->dev_private = NULL;
+}
+
+static void sdisk_req_pool_free(SCSIDiskState *s)
+{
+    while (s->free_reqs) {
+        SDiskReq *dr = s->free_reqs;
+
+        s->free_reqs = dr->next_free;
+        if (dr->io != dr->io_inline) {
+            g_free(dr->io);
+        }
+        if (dr->iov != dr->iov_inline) {
+            g_free(dr->iov);
+        }
+        g_free(dr);
+    }
+}
+
+/* Room for @n iovecs in dr->iov (its contents are not kept). */
+static void sdisk_iov_reserve(SDiskReq *dr, unsigned n)
+{
+    if (n <= dr->iov_cap) {
+        return;
+    }
+    if (dr->iov != dr->iov_inline) {
+        g_free(dr->iov);
+    }
+    dr->iov_cap = MAX(n, 2 * dr->iov_cap);
+    dr->iov = g_new(struct iovec, dr->iov_cap);
+}
+
+static void sdisk_iov_append(SDiskReq *dr, void *base, size_t len)
+{
+    if (dr->niov == dr->iov_cap) {
+        unsigned cap = 2 * dr->iov_cap;
+
+        if (dr->iov == dr->iov_inline) {
+            dr->iov = g_memdup2(dr->iov_inline, sizeof(dr->iov_inline));
+        }
+        dr->iov = g_renew(struct iovec, dr->iov, cap);
+        dr->iov_cap = cap;
+    }
+    dr->iov[dr->niov].iov_base = base;
+    dr->iov[dr->niov].iov_len = len;
+    dr->niov++;
 }
 
 static void sdisk_submit_io(SCSIDiskState *s, SDiskReq *dr, BlkOp op,
@@ -146,8 +224,16 @@ static void sdisk_submit_io(SCSIDiskState *s, SDiskReq *dr, BlkOp op,
                             const struct iovec *iov, unsigned niov,
                             unsigned flags)
 {
-    g_ptr_array_add(dr->io,
-                    blk_submit(s->blk, op, offset, bytes, iov, niov, flags));
+    if (dr->nio == dr->io_cap) {
+        unsigned cap = 2 * dr->io_cap;
+
+        if (dr->io == dr->io_inline) {
+            dr->io = g_memdup2(dr->io_inline, sizeof(dr->io_inline));
+        }
+        dr->io = g_renew(BlkRequest *, dr->io, cap);
+        dr->io_cap = cap;
+    }
+    dr->io[dr->nio++] = blk_submit(s->blk, op, offset, bytes, iov, niov, flags);
 }
 
 /* Wait for every backend request; the first error wins. */
@@ -155,16 +241,16 @@ static int sdisk_wait_io(SDiskReq *dr, uint64_t *err_offset)
 {
     int err = 0;
 
-    for (guint i = 0; i < dr->io->len; i++) {
+    for (unsigned i = 0; i < dr->nio; i++) {
         uint64_t off;
-        int r = blk_wait(g_ptr_array_index(dr->io, i), &off);
+        int r = blk_wait(dr->io[i], &off);
 
         if (r < 0 && !err) {
             err = r;
             *err_offset = off;
         }
     }
-    g_ptr_array_set_size(dr->io, 0);
+    dr->nio = 0;
     return err;
 }
 
@@ -276,6 +362,7 @@ static void start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba,
     uint64_t xfer;
     SDiskReq *dr;
     uint64_t bad;
+    int niov;
 
     if (write) {
         if (!scsi_req_data_out_ok(req, bytes)) {
@@ -297,7 +384,9 @@ static void start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba,
     if (!xfer) {
         return;
     }
-    if (!dma_sg_to_iov(req->sg, req->nsg, 0, xfer, dr->iov, &bad)) {
+    sdisk_iov_reserve(dr, req->nsg);
+    niov = dma_sg_map(req->sg, req->nsg, 0, xfer, dr->iov, dr->iov_cap, &bad);
+    if (niov < 0) {
         guest_error("%s: SG element outside guest RAM at 0x%" PRIx64
                     " (tag 0x%" PRIx64 ")",
                     s->name, bad, req->tag);
@@ -312,10 +401,10 @@ static void start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba,
         sdisk_req_free(req);
         return;
     }
+    dr->niov = (unsigned)niov;
     dr->dma_len = xfer;
     sdisk_submit_io(s, dr, write ? BLK_OP_WRITE : BLK_OP_READ,
-                    lba * s->block_size, xfer, (struct iovec *)dr->iov->data,
-                    dr->iov->len, flags);
+                    lba * s->block_size, xfer, dr->iov, dr->niov, flags);
 }
 
 static uint8_t *alloc_data(uint64_t len)
@@ -790,11 +879,9 @@ static uint64_t exec_write_same(SCSIDiskState *s, SCSIRequest *req)
         memcpy((uint8_t *)dr->pattern + off, block, bs);
     }
     for (uint64_t done = 0; done < bytes; done += chunk) {
-        struct iovec v = {dr->pattern, MIN(chunk, bytes - done)};
-        g_array_append_val(dr->iov, v);
+        sdisk_iov_append(dr, dr->pattern, MIN(chunk, bytes - done));
     }
-    sdisk_submit_io(s, dr, BLK_OP_WRITE, lba * bs, bytes,
-                    (struct iovec *)dr->iov->data, dr->iov->len, 0);
+    sdisk_submit_io(s, dr, BLK_OP_WRITE, lba * bs, bytes, dr->iov, dr->niov, 0);
     return bytes;
 }
 
@@ -1382,9 +1469,26 @@ static bool opcode_has_sa(uint8_t opcode)
            opcode == SCSI_OP_MAINTENANCE_IN;
 }
 
+/* Row + 1 of the first sdisk_cmds[] entry of each operation code, 0 for
+ * none: a lookup per command instead of a scan of the table. */
+static uint8_t cmd_first[256];
+
+static void cmd_index_init(void)
+{
+    G_STATIC_ASSERT(G_N_ELEMENTS(sdisk_cmds) < 255);
+    for (unsigned i = G_N_ELEMENTS(sdisk_cmds); i-- > 0;) {
+        cmd_first[sdisk_cmds[i].opcode] = (uint8_t)(i + 1);
+    }
+}
+
 static const SDiskCmd *find_cmd(uint8_t opcode, int sa)
 {
-    for (unsigned i = 0; i < G_N_ELEMENTS(sdisk_cmds); i++) {
+    unsigned first = cmd_first[opcode];
+
+    if (!first) {
+        return NULL;
+    }
+    for (unsigned i = first - 1; i < G_N_ELEMENTS(sdisk_cmds); i++) {
         const SDiskCmd *c = &sdisk_cmds[i];
         if (c->opcode == opcode && (c->sa < 0 || c->sa == sa)) {
             return c;
@@ -1581,6 +1685,7 @@ static void sdisk_destroy(SCSIDevice *dev)
     SCSIDiskState *s = to_disk(dev);
 
     blk_detach(s->blk);
+    sdisk_req_pool_free(s);
     g_free(s->serial);
     g_free(s->name);
     g_free(s);
@@ -1640,6 +1745,7 @@ SCSIDiskState *scsi_disk_new(SCSIBus *bus, uint32_t target, uint32_t lun,
     if (!blk_attach(blk, name, errp)) {
         return NULL;
     }
+    cmd_index_init();
     s = g_new0(SCSIDiskState, 1);
     s->name = g_steal_pointer(&name);
     s->blk = blk;

@@ -1004,6 +1004,7 @@ void virtio_pci_fini(VirtioPCI *vp)
     for (unsigned q = 0; q < vp->num_queues; q++) {
         event_cancel(&vp->vqs[q].notify_ev);
         event_cancel(&vp->vqs[q].irq_ev);
+        vq_fini(&vp->vqs[q]);
     }
     event_cancel(&vp->config_ev);
     pci_device_fini(&vp->pci);

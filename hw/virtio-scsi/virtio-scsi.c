@@ -93,6 +93,7 @@ struct VirtioScsiState {
 
     uint8_t *resp_buf; /* VSCSI_RESP_HDR + VSCSI_SENSE_SIZE_MAX */
     uint64_t commands;
+    bool hung; /* injected hang (virtio_scsi_fail), until a reset */
 };
 
 static GPtrArray *vscsi_devices;
@@ -327,6 +328,10 @@ static void vscsi_cmd_finish(VScsiReq *req)
     unsigned sense = MIN(req->sense_len, req->resp_len - VSCSI_RESP_HDR);
     uint64_t used = req->resp_len;
 
+    if (s->hung) {
+        /* Injected hang: the command stays in flight until a reset. */
+        return;
+    }
     /* The whole response area is written (sense zero-padded), so the used
      * length below never claims bytes the device did not write. */
     memset(r, 0, req->resp_len);
@@ -774,7 +779,11 @@ static void vscsi_queue_work(VirtioPCI *vp, unsigned q)
 {
     VirtioScsiState *s = vscsi_of(vp);
     VirtQueue *vq = virtio_pci_queue(vp, q);
+    uint16_t avail;
 
+    if (s->hung) {
+        return; /* injected hang: nothing is processed until a reset */
+    }
     if (q == VIRTIO_SCSI_VQ_EVENT) {
         vscsi_event_work(s);
         return;
@@ -786,10 +795,17 @@ static void vscsi_queue_work(VirtioPCI *vp, unsigned q)
         }
         return;
     }
-    /* One batch: everything available now, its host I/O submitted to the
-     * kernel together at the unplug. */
+    /*
+     * One batch: everything available now, its host I/O submitted to the
+     * kernel together at the unplug. The driver's index is read once: no
+     * guest code runs before the batch is over, so it cannot move, and
+     * the driver notifies again for what it adds later.
+     */
+    if (!vq_avail_count(vq, &avail)) {
+        return;
+    }
     scsi_bus_plug(s->bus);
-    while (virtio_pci_running(vp)) {
+    while (avail-- && virtio_pci_running(vp)) {
         VScsiReq *req = vscsi_req_get(s);
 
         if (vq_pop(vq, &req->elem) != VQ_POP_OK) {
@@ -809,6 +825,7 @@ static void vscsi_reset(VirtioPCI *vp)
     for (unsigned q = VIRTIO_SCSI_VQ_REQUEST; q < vp->num_queues; q++) {
         vscsi_drop_queue(s, q);
     }
+    s->hung = false;
     s->nevents = 0;
     s->events_missed = false;
     s->sense_size = VIRTIO_SCSI_SENSE_SIZE_DEFAULT;
@@ -1076,6 +1093,29 @@ uint64_t virtio_scsi_guest_errors(const VirtioScsiState *s)
 unsigned virtio_scsi_in_flight(const VirtioScsiState *s)
 {
     return s->in_flight;
+}
+
+void virtio_scsi_fail(VirtioScsiState *s, VirtioScsiFailure f)
+{
+    TRACE(vscsi_fail, "%s %s", s->id,
+          f == VSCSI_FAIL_HANG ? "hang" : "needs-reset");
+    if (f == VSCSI_FAIL_HANG) {
+        s->hung = true;
+    } else {
+        virtio_pci_set_needs_reset(&s->vp);
+    }
+}
+
+bool virtio_scsi_hung(const VirtioScsiState *s)
+{
+    return s->hung;
+}
+
+unsigned virtio_scsi_req_queue(const SCSIRequest *sreq)
+{
+    const VScsiReq *req = sreq->hba_private;
+
+    return req->q - VIRTIO_SCSI_VQ_REQUEST;
 }
 
 static void vscsi_cleanup(void *opaque)

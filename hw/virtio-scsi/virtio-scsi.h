@@ -83,6 +83,23 @@ void virtio_scsi_param_change(VirtioScsiState *s, uint32_t target, uint32_t lun,
 uint64_t virtio_scsi_guest_errors(const VirtioScsiState *s);
 unsigned virtio_scsi_in_flight(const VirtioScsiState *s);
 
+/*
+ * Fault injection (system/fault.c, docs/faults.md). VSCSI_FAIL_HANG: the
+ * device stops processing (doorbells are not acted on, commands the bus
+ * completes are not returned to the driver) until the driver resets it;
+ * the reset drops what it held, as any reset does. VSCSI_FAIL_FATAL: the
+ * device enters DEVICE_NEEDS_RESET (2.1.2) and tells the driver.
+ */
+typedef enum VirtioScsiFailure {
+    VSCSI_FAIL_HANG,
+    VSCSI_FAIL_FATAL,
+} VirtioScsiFailure;
+void virtio_scsi_fail(VirtioScsiState *s, VirtioScsiFailure f);
+bool virtio_scsi_hung(const VirtioScsiState *s);
+/* The request queue (0 = the first) that carried @sreq, a command this
+ * device submitted to its bus. */
+unsigned virtio_scsi_req_queue(const SCSIRequest *sreq);
+
 /* -device virtio-scsi-pci: create, plug into machine_pci_bus(), register
  * the teardown with machine_add_cleanup(). */
 bool virtio_scsi_pci_create(Opts *opts, GError **errp);

@@ -84,6 +84,7 @@ void vq_reset(VirtQueue *vq)
     vq->desc = vq->avail = vq->used = 0;
     vq->event_idx = vq->indirect = false;
     vq->last_avail_idx = 0;
+    vq->shadow_avail_idx = 0;
     vq->used_idx = 0;
     vq->signalled_used = 0;
     vq->signalled_valid = false;
@@ -121,6 +122,7 @@ bool vq_avail_count(VirtQueue *vq, uint16_t *count)
         return false;
     }
     *count = (uint16_t)(idx - vq->last_avail_idx);
+    vq->shadow_avail_idx = idx;
     if (*count > vq->size) {
         /* 2.7.13: the driver cannot have more heads out than entries. */
         vq_fail(vq,
@@ -130,6 +132,14 @@ bool vq_avail_count(VirtQueue *vq, uint16_t *count)
         return false;
     }
     return true;
+}
+
+static void vq_decode_desc(const uint8_t *raw, VirtqDesc *d)
+{
+    d->addr = pci_get_quad(raw + offsetof(VirtqDesc, addr));
+    d->len = pci_get_long(raw + offsetof(VirtqDesc, len));
+    d->flags = pci_get_word(raw + offsetof(VirtqDesc, flags));
+    d->next = pci_get_word(raw + offsetof(VirtqDesc, next));
 }
 
 static bool vq_read_desc(VirtQueue *vq, uint64_t table, unsigned i,
@@ -142,11 +152,28 @@ static bool vq_read_desc(VirtQueue *vq, uint64_t table, unsigned i,
         vq_fail(vq, "descriptor read at 0x%" PRIx64 " failed", gpa);
         return false;
     }
-    d->addr = pci_get_quad(raw + offsetof(VirtqDesc, addr));
-    d->len = pci_get_long(raw + offsetof(VirtqDesc, len));
-    d->flags = pci_get_word(raw + offsetof(VirtqDesc, flags));
-    d->next = pci_get_word(raw + offsetof(VirtqDesc, next));
+    vq_decode_desc(raw, d);
     return true;
+}
+
+/*
+ * Read a whole indirect table (@len bytes, checked) with one DMA: every
+ * entry of it is the driver's description of this chain (2.7.5.3), and
+ * one transfer costs less than one per descriptor.
+ */
+static const uint8_t *vq_read_indirect(VirtQueue *vq, uint64_t gpa,
+                                       uint32_t len)
+{
+    if (len > vq->ind_cap) {
+        g_free(vq->ind_buf);
+        vq->ind_cap = MAX((size_t)len, 16 * sizeof(VirtqDesc));
+        vq->ind_buf = g_malloc(vq->ind_cap);
+    }
+    if (!pci_dma_read(vq->dev, gpa, vq->ind_buf, len)) {
+        vq_fail(vq, "indirect table read at 0x%" PRIx64 " failed", gpa);
+        return NULL;
+    }
+    return vq->ind_buf;
 }
 
 static void elem_append(VirtQueueElement *e, uint64_t addr, uint64_t len)
@@ -170,6 +197,7 @@ static void elem_append(VirtQueueElement *e, uint64_t addr, uint64_t len)
 static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
 {
     uint64_t table = vq->desc;
+    const uint8_t *ind = NULL; /* the indirect table, once read */
     unsigned table_n = vq->size;
     unsigned visits = vq->size;
     unsigned ndesc = 0;
@@ -191,7 +219,9 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
             return false;
         }
         visits--;
-        if (!vq_read_desc(vq, table, i, &d)) {
+        if (ind) {
+            vq_decode_desc(ind + (size_t)i * sizeof(VirtqDesc), &d);
+        } else if (!vq_read_desc(vq, table, i, &d)) {
             return false;
         }
         if (d.flags & VIRTQ_DESC_F_INDIRECT) {
@@ -230,6 +260,10 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
                 return false;
             }
             /* The WRITE flag of the table descriptor is ignored (2.7.5.3.2). */
+            ind = vq_read_indirect(vq, d.addr, d.len);
+            if (!ind) {
+                return false;
+            }
             table = d.addr;
             table_n = d.len / sizeof(VirtqDesc);
             visits = table_n;
@@ -292,11 +326,18 @@ VqPopResult vq_pop(VirtQueue *vq, VirtQueueElement *elem)
 {
     uint16_t avail, head;
 
-    if (!vq_avail_count(vq, &avail)) {
+    if (vq->broken) {
         return VQ_POP_ERROR;
     }
-    if (avail == 0) {
-        return VQ_POP_EMPTY;
+    /* Entries seen at the last read of the driver's index are taken
+     * without reading it again. */
+    if (vq->last_avail_idx == vq->shadow_avail_idx) {
+        if (!vq_avail_count(vq, &avail)) {
+            return VQ_POP_ERROR;
+        }
+        if (avail == 0) {
+            return VQ_POP_EMPTY;
+        }
     }
     if (!vq_read16(vq,
                    vq->avail + VIRTQ_AVAIL_RING(vq->last_avail_idx % vq->size),
@@ -463,4 +504,11 @@ void vq_elem_free(VirtQueueElement *elem)
     g_free(elem->sg);
     elem->sg = NULL;
     elem->sg_cap = 0;
+}
+
+void vq_fini(VirtQueue *vq)
+{
+    g_free(vq->ind_buf);
+    vq->ind_buf = NULL;
+    vq->ind_cap = 0;
 }

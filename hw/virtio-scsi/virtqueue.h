@@ -66,9 +66,10 @@ struct VirtQueue {
     bool indirect;
 
     /* Ring state. */
-    uint16_t last_avail_idx; /* next available entry to take */
-    uint16_t used_idx;       /* next used entry to fill */
-    uint16_t signalled_used; /* used_idx at the last notification check */
+    uint16_t last_avail_idx;   /* next available entry to take */
+    uint16_t shadow_avail_idx; /* the driver's index as last read */
+    uint16_t used_idx;         /* next used entry to fill */
+    uint16_t signalled_used;   /* used_idx at the last notification check */
     bool signalled_valid;
     bool broken;
 
@@ -86,6 +87,10 @@ struct VirtQueue {
 
     uint64_t pops;
     uint64_t pushes;
+
+    /* An indirect table as read from the guest, kept for the next one. */
+    uint8_t *ind_buf;
+    size_t ind_cap;
 };
 
 void vq_init(VirtQueue *vq, PCIDevice *dev, const char *owner, uint16_t index,
@@ -99,7 +104,9 @@ void vq_reset(VirtQueue *vq);
  */
 bool vq_validate(VirtQueue *vq);
 
-/* Entries the driver has made available and the device has not taken. */
+/* Entries the driver has made available and the device has not taken;
+ * reads the driver's index (vq_pop() reads it again only once the entries
+ * seen here are taken). */
 bool vq_avail_count(VirtQueue *vq, uint16_t *count);
 VqPopResult vq_pop(VirtQueue *vq, VirtQueueElement *elem);
 /* Return chain @head with @len bytes written; the used element is written
@@ -126,5 +133,7 @@ bool vq_elem_write(VirtQueue *vq, const VirtQueueElement *elem, uint64_t off,
 unsigned vq_elem_slice(const VirtQueueElement *elem, bool writable,
                        uint64_t skip, DmaSgEntry **sg, unsigned *cap);
 void vq_elem_free(VirtQueueElement *elem);
+/* Free what the queue allocated (its indirect table buffer). */
+void vq_fini(VirtQueue *vq);
 
 #endif

@@ -1526,6 +1526,88 @@ static void test_batching(void)
     t_stop(&t);
 }
 
+/* Device reads of guest memory, by address range. */
+typedef struct RingReads {
+    uint64_t lo[9], hi[9]; /* [lo, hi) ranges to count in */
+    unsigned n[9];
+    unsigned nranges;
+} RingReads;
+
+static void ring_read_after(const BndAccess *a, void *opaque)
+{
+    RingReads *r = opaque;
+
+    if (a->kind != BND_DMA_READ) {
+        return;
+    }
+    for (unsigned i = 0; i < r->nranges; i++) {
+        if (a->addr >= r->lo[i] && a->addr < r->hi[i]) {
+            r->n[i]++;
+        }
+    }
+}
+
+/*
+ * Ring traffic per batch: the driver's available index is read once for
+ * everything one doorbell brings, and an indirect table with one read,
+ * whatever its length.
+ */
+static void test_ring_reads(void)
+{
+    static const uint8_t tur[6] = {0};
+    RingReads rr = {0};
+    BndHook hook = {
+        .name = "ring-reads", .after = ring_read_after, .opaque = &rr};
+    VDrvIo io[8];
+    VDrvQueue *vq;
+    T t;
+
+    t_start(&t, all_features, true);
+    vdrv_clear_ua(t.d, Q_REQ, 0, 0);
+    vq = &t.d->q[Q_REQ];
+    for (unsigned i = 0; i < 8; i++) {
+        vdrv_io_init(&io[i], VDRV_LAYOUT_INDIRECT, 0, 0, i, tur, 6, 0, false, 0,
+                     0);
+        vdrv_io_submit(t.d, Q_REQ, &io[i]);
+    }
+    /* Range 0: the available index; 1-8: each command's indirect table. */
+    rr.lo[0] = vq->avail + 2;
+    rr.hi[0] = vq->avail + 4;
+    for (unsigned i = 0; i < 8; i++) {
+        uint64_t table = vq->indirect[io[i].head];
+        /* The ring descriptor's length is the table's. */
+        uint32_t tlen = pci_get_long(vq->desc_p + 16 * io[i].head + 8);
+
+        g_assert_cmpuint(table, !=, 0);
+        g_assert_cmpuint(tlen, >=, 2 * 16); /* request and response */
+        rr.lo[i + 1] = table;
+        rr.hi[i + 1] = table + tlen;
+    }
+    rr.nranges = 9;
+    g_assert_true(bnd_hook_add(&hook));
+    vdrv_notify(t.d, Q_REQ);
+    vdrv_run_now();
+    bnd_hook_remove(&hook);
+    g_assert_cmpuint(virtio_scsi_in_flight(t.fx.s), ==, 8);
+    g_assert_cmpuint(rr.n[0], ==, 1);
+    for (unsigned i = 1; i <= 8; i++) {
+        g_assert_cmpuint(rr.n[i], ==, 1);
+    }
+    vdrv_run();
+    g_assert_cmpuint(vdrv_used_pending(t.d, Q_REQ), ==, 8);
+    for (unsigned i = 0; i < 8; i++) {
+        VDrvResp r;
+        uint32_t id, len;
+
+        g_assert_true(vdrv_get_used(t.d, Q_REQ, &id, &len));
+        vdrv_io_resp(&io[i], &r);
+        g_assert_cmpuint(r.response, ==, VIRTIO_SCSI_S_OK);
+        g_assert_cmpuint(r.status, ==, 0);
+    }
+    g_assert_cmpuint(errors(&t), ==, 0);
+    t_stop(&t);
+}
+
 static void test_doorbell_schedules(void)
 {
     static const uint8_t tur[6] = {0};
@@ -1791,6 +1873,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-scsi/irq/suppression", test_suppression);
     g_test_add_func("/virtio-scsi/irq/batching", test_batching);
     g_test_add_func("/virtio-scsi/doorbell-schedules", test_doorbell_schedules);
+    g_test_add_func("/virtio-scsi/ring-reads", test_ring_reads);
     g_test_add_func("/virtio-scsi/latency", test_latency);
     g_test_add_func("/virtio-scsi/scsi-hd", test_scsi_hd);
     g_test_add_func("/virtio-scsi/create/errors", test_create_errors);

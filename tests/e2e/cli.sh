@@ -43,7 +43,7 @@ expect 2 "unknown sub-option key" "colour" -- -machine colour=red
 expect 2 "bad size" "mem" -- -machine mem=lots
 expect 2 "RAM below the minimum" "out of range (4M..3G)" -- -m 1
 expect 2 "bad scheduler" "sched" -- -machine sched=roundrobin
-expect 2 "unavailable subsystem refused" "not available yet" -- -fault irq-drop
+expect 2 "a device fault without a device refused" "this machine has none" -- -fault irq-drop
 expect 2 "bad trace pattern" "trace" -- -trace 'a/b'
 expect 2 "trace file in a missing directory" "cannot open" -- \
     -trace file=/nonexistent/dir/t.log

@@ -1061,6 +1061,91 @@ static void test_sg_list(Fixture *f, gconstpointer data)
     g_assert_cmpint(f->buf[800], ==, 0);
 }
 
+/* Run @cmd to completion outside the fixture's request list. */
+static SCSIRequest *run_own(Fixture *f, const SCSICommand *cmd)
+{
+    SCSIRequest *req = scsi_req_submit(f->hba.bus, cmd, NULL);
+
+    run_until_done(&f->hba, req);
+    return req;
+}
+
+/* Free a request run with run_own(), forgetting it as done. */
+static void release(Fixture *f, SCSIRequest *req)
+{
+    for (guint i = 0; i < f->hba.done->len; i++) {
+        if (f->hba.done->pdata[i] == req) {
+            g_ptr_array_remove_index(f->hba.done, i);
+            g_array_remove_index(f->hba.done_at, i);
+            break;
+        }
+    }
+    scsi_req_free(req);
+}
+
+/*
+ * Requests are recycled: a freed one serves the next command, with none
+ * of the old outcome left, whatever the size of either SG list. Long
+ * lists (more elements than are kept inline), adjacent elements (one host
+ * iovec) and empty elements move the right bytes.
+ */
+static void test_request_reuse(Fixture *f, gconstpointer data)
+{
+    DmaSgEntry sg[9] = {
+        {f->gpa, 512},         {f->gpa + 512, 512},  {f->gpa2 + 1, 511},
+        {f->gpa + 2048, 1},    {f->gpa + 3000, 0},   {f->gpa + 4000, 1000},
+        {f->gpa + 5000, 1000}, {f->gpa2 + 900, 500}, {f->gpa + 8192, 60},
+    };
+    DmaSgEntry back[2] = {{f->gpa + 65536, 4000}, {f->gpa + 65536 + 4000, 96}};
+    const uint64_t total = 8 * BS;
+    uint8_t cdb[16], src[8 * BS], img[8 * BS];
+    SCSICommand cmd = {.cdb = cdb, .cdb_len = 10, .sg = sg, .nsg = 9};
+    SCSIRequest *req, *old;
+    uint64_t pos = 0;
+
+    /* A failing command first: it leaves sense data behind. */
+    make_rw_cdb(cdb, SCSI_OP_READ_10, IMG_SIZE / BS, 8, 0);
+    cmd.dir = SCSI_XFER_FROM_DEV;
+    old = req = run_own(f, &cmd);
+    assert_sense(req, SENSE_LBA_OUT_OF_RANGE, -1, -1, false, false);
+    release(f, req);
+
+    pattern(src, total, 33);
+    for (unsigned i = 0; i < G_N_ELEMENTS(sg); i++) {
+        uint8_t *host = ram_ptr(sg[i].addr, sg[i].len);
+
+        memcpy(host, src + pos, sg[i].len);
+        pos += sg[i].len;
+    }
+    g_assert_cmpuint(pos, ==, total);
+    make_rw_cdb(cdb, SCSI_OP_WRITE_10, 40, 8, 0);
+    cmd.dir = SCSI_XFER_TO_DEV;
+    req = run_own(f, &cmd);
+    g_assert_true(req == old); /* the same request, recycled */
+    assert_good(req);
+    g_assert_cmpuint(req->sense_len, ==, 0);
+    g_assert_cmpuint(req->nsg, ==, 9);
+    g_assert_cmpuint(req->transferred, ==, total);
+    g_assert_cmpuint(req->residual, ==, 0);
+    g_assert_cmpint(blk_pread(f->blk, 40 * BS, img, total), ==, 0);
+    g_assert_true(memcmp(img, src, total) == 0);
+    release(f, req);
+
+    /* Read it back through a short list, into another recycled one. */
+    make_rw_cdb(cdb, SCSI_OP_READ_10, 40, 8, 0);
+    cmd.dir = SCSI_XFER_FROM_DEV;
+    cmd.sg = back;
+    cmd.nsg = 2;
+    memset(f->buf + 65536, 0, total);
+    req = run_own(f, &cmd);
+    assert_good(req);
+    g_assert_cmpuint(req->nsg, ==, 2);
+    g_assert_cmpuint(req->sg[1].len, ==, 96);
+    g_assert_cmpuint(req->transferred, ==, total);
+    g_assert_true(memcmp(f->buf + 65536, src, total) == 0);
+    release(f, req);
+}
+
 typedef struct DmaCounter {
     unsigned before[BND_KIND_COUNT], after[BND_KIND_COUNT];
     uint64_t bytes[BND_KIND_COUNT];
@@ -2315,6 +2400,7 @@ int main(int argc, char **argv)
     ADD("/scsi-disk/read-write", test_read_write);
     ADD("/scsi-disk/read-short-sg", test_read_short_sg);
     ADD("/scsi-disk/sg-list", test_sg_list);
+    ADD("/scsi-disk/request-reuse", test_request_reuse);
     ADD("/scsi-disk/dma", test_dma);
     ADD("/scsi-disk/verify", test_verify);
     ADD("/scsi-disk/write-same", test_write_same);
