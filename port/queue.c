@@ -962,6 +962,23 @@ PortLu *port_lu_get(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun)
     return lu;
 }
 
+/*
+ * The unit a per-unit queue routine names, or NULL (reported when the
+ * device extension is no adapter's). A yield point, as every port call
+ * that touches shared state.
+ */
+static PortLu *lu_for_caller(PVOID devext, UCHAR path, UCHAR target, UCHAR lun,
+                             const char *routine)
+{
+    PortAdapter *a = port_adapter_for_caller(devext, routine);
+    PortLu *lu = a ? port_lu_find(a, path, target, lun) : NULL;
+
+    if (lu) {
+        cpu_yield(routine);
+    }
+    return lu;
+}
+
 BOOLEAN NTAPI StorPortBusy(PVOID HwDeviceExtension, ULONG RequestsToComplete)
 {
     PortAdapter *a = port_adapter_for_caller(HwDeviceExtension, "StorPortBusy");
@@ -998,14 +1015,12 @@ BOOLEAN NTAPI StorPortDeviceBusy(PVOID HwDeviceExtension, UCHAR PathId,
                                  UCHAR TargetId, UCHAR Lun,
                                  ULONG RequestsToComplete)
 {
-    PortAdapter *a =
-        port_adapter_for_caller(HwDeviceExtension, "StorPortDeviceBusy");
-    PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
+    PortLu *lu = lu_for_caller(HwDeviceExtension, PathId, TargetId, Lun,
+                               "StorPortDeviceBusy");
 
     if (!lu) {
         return FALSE;
     }
-    cpu_yield("StorPortDeviceBusy");
     lu->busy = true;
     lu->busy_count = MIN(RequestsToComplete, lu->outstanding);
     if (!lu->busy_count) {
@@ -1017,14 +1032,12 @@ BOOLEAN NTAPI StorPortDeviceBusy(PVOID HwDeviceExtension, UCHAR PathId,
 BOOLEAN NTAPI StorPortDeviceReady(PVOID HwDeviceExtension, UCHAR PathId,
                                   UCHAR TargetId, UCHAR Lun)
 {
-    PortAdapter *a =
-        port_adapter_for_caller(HwDeviceExtension, "StorPortDeviceReady");
-    PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
+    PortLu *lu = lu_for_caller(HwDeviceExtension, PathId, TargetId, Lun,
+                               "StorPortDeviceReady");
 
     if (!lu) {
         return FALSE;
     }
-    cpu_yield("StorPortDeviceReady");
     event_cancel(&lu->retry_ev);
     lu->busy = false;
     lu->busy_count = 0;
@@ -1062,14 +1075,12 @@ BOOLEAN NTAPI StorPortResume(PVOID HwDeviceExtension)
 BOOLEAN NTAPI StorPortPauseDevice(PVOID HwDeviceExtension, UCHAR PathId,
                                   UCHAR TargetId, UCHAR Lun, ULONG TimeOut)
 {
-    PortAdapter *a =
-        port_adapter_for_caller(HwDeviceExtension, "StorPortPauseDevice");
-    PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
+    PortLu *lu = lu_for_caller(HwDeviceExtension, PathId, TargetId, Lun,
+                               "StorPortPauseDevice");
 
     if (!lu) {
         return FALSE;
     }
-    cpu_yield("StorPortPauseDevice");
     lu->paused = true;
     event_schedule_in(&lu->pause_ev, (uint64_t)TimeOut * NS_PER_SEC);
     return TRUE;
@@ -1078,14 +1089,12 @@ BOOLEAN NTAPI StorPortPauseDevice(PVOID HwDeviceExtension, UCHAR PathId,
 BOOLEAN NTAPI StorPortResumeDevice(PVOID HwDeviceExtension, UCHAR PathId,
                                    UCHAR TargetId, UCHAR Lun)
 {
-    PortAdapter *a =
-        port_adapter_for_caller(HwDeviceExtension, "StorPortResumeDevice");
-    PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
+    PortLu *lu = lu_for_caller(HwDeviceExtension, PathId, TargetId, Lun,
+                               "StorPortResumeDevice");
 
     if (!lu) {
         return FALSE;
     }
-    cpu_yield("StorPortResumeDevice");
     event_cancel(&lu->pause_ev);
     lu->paused = false;
     defer_lu_restart(lu);

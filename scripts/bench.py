@@ -124,6 +124,7 @@ def fio(engine, rw, qd):
                   "--bs=4k", "--iodepth=%d" % qd, "--ioengine=" + engine,
                   "--size=%d" % IMAGE_SIZE, "--runtime=2", "--time_based",
                   "--ramp_time=0.5", "--norandommap", "--randrepeat=1",
+                  "--invalidate=0",  # keep the warmed page cache
                   "--output-format=json"])
     out, _ = run(cmd)
     j = json.loads(out[out.index("{"):])
