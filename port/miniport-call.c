@@ -39,6 +39,7 @@ typedef struct MpFrame {
 
 static MpFrame frames[VCPU_MAX][MP_MAX_DEPTH];
 static unsigned depth[VCPU_MAX];
+static unsigned overflow[VCPU_MAX]; /* pushes refused past MP_MAX_DEPTH */
 
 static const char *const routine_names[MP_ROUTINE_COUNT] = {
     [MP_NONE] = "port code",
@@ -85,6 +86,7 @@ void mp_reset(void)
      * the next machine starts with empty stacks. */
     memset(frames, 0, sizeof(frames));
     memset(depth, 0, sizeof(depth));
+    memset(overflow, 0, sizeof(overflow));
 }
 
 const char *mp_routine_name(MpRoutine r)
@@ -130,7 +132,19 @@ static void push(MpRoutine r, PortAdapter *a, PortRequest *req, bool hd)
     int c = cpu_index();
 
     g_assert(c >= 0);
-    g_assert(depth[c] < MP_MAX_DEPTH);
+    if (depth[c] == MP_MAX_DEPTH) {
+        /* Only a miniport nesting calls without bound gets here (e.g.
+         * StorPortSynchronizeAccess from its own callback, over and over):
+         * report it and stop rather than abort; pops stay balanced. */
+        if (!overflow[c]++) {
+            verifier_report(VC_BAD_CALL, NULL,
+                            "miniport routines nested more than %d deep on "
+                            "vCPU%d (entering %s)",
+                            MP_MAX_DEPTH, c, routine_names[r]);
+            machine_request_stop(EXIT_VERIFIER);
+        }
+        return;
+    }
     frames[c][depth[c]++] = (MpFrame){r, a, req, hd};
     TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, c, routine_names[r],
           req ? req->id : 0);
@@ -140,7 +154,12 @@ static void pop(void)
 {
     int c = cpu_index();
 
-    g_assert(c >= 0 && depth[c] > 0);
+    g_assert(c >= 0);
+    if (overflow[c]) {
+        overflow[c]--;
+        return;
+    }
+    g_assert(depth[c] > 0);
     depth[c]--;
     TRACE(mp_exit, "cpu=%d %s", c, routine_names[frames[c][depth[c]].routine]);
 }

@@ -207,7 +207,15 @@ static PortAdapter *adapter_new(PCIDevice *pci)
         ram_alloc(sizeof(*cfg) + PORT_MAX_RANGES * sizeof(ACCESS_RANGE), 16, 0,
                   "port-config");
     if (!a->devext || !a->cfg) {
-        g_error("port: guest RAM exhausted creating an adapter");
+        /* The miniport asked for more than guest RAM holds. */
+        if (a->devext) {
+            ram_free(a->devext);
+        }
+        if (a->cfg) {
+            ram_free(a->cfg);
+        }
+        g_free(a);
+        return NULL;
     }
     a->pool = g_hash_table_new(g_direct_hash, g_direct_equal);
     a->dpc_locks = g_ptr_array_new_with_free_func(g_free);
@@ -503,6 +511,11 @@ static bool probe(PortLu *lu, const uint8_t *cdb, unsigned cdb_len, void *buf,
     PortRequest *req = port_request_new(lu);
     bool ok;
 
+    if (!req) {
+        TRACE(port_no_memory, "probe of %u:%u:%u not sent", lu->path,
+              lu->target, lu->lun);
+        return false;
+    }
     req->internal = true;
     port_request_scsi(req, cdb, cdb_len, buf, len, PORT_XFER_IN, 0);
     probe_req = req;
@@ -559,6 +572,12 @@ static void enumerate(PortAdapter *a)
     PPORT_CONFIGURATION_INFORMATION c = a->cfg;
     uint8_t *buf = ram_alloc(4096, 16, 0, "enumeration");
 
+    if (!buf) {
+        g_warning("storport: %s: guest RAM exhausted: bus not enumerated",
+                  a->name);
+        return;
+    }
+
     for (UCHAR path = 0; path < c->NumberOfBuses; path++) {
         for (unsigned t = 0; t < c->MaximumNumberOfTargets; t++) {
             PortLu *lu0 = port_lu_get(a, path, (UCHAR)t, 0);
@@ -613,6 +632,27 @@ static void enumerate(PortAdapter *a)
     ram_free(buf);
 }
 
+/* HwStorUnitControl(@type) with the unit's STOR_ADDR_BTL8 address in
+ * guest memory; false when it failed or memory ran out. */
+static bool unit_control(PortAdapter *a, PortLu *lu,
+                         SCSI_UNIT_CONTROL_TYPE type)
+{
+    PSTOR_ADDR_BTL8 addr = ram_alloc(sizeof(*addr), 16, 0, "unit-addr");
+    bool ok;
+
+    if (!addr) {
+        return false;
+    }
+    addr->Type = STOR_ADDRESS_TYPE_BTL8;
+    addr->AddressLength = STOR_ADDR_BTL8_ADDRESS_LENGTH;
+    addr->Path = lu->path;
+    addr->Target = lu->target;
+    addr->Lun = lu->lun;
+    ok = mp_unit_control(a, type, addr) == ScsiUnitControlSuccess;
+    ram_free(addr);
+    return ok;
+}
+
 static void start_units(PortAdapter *a)
 {
     if (!a->drv->hw.HwUnitControl) {
@@ -624,15 +664,7 @@ static void start_units(PortAdapter *a)
     }
     for (guint i = 0; i < a->lus->len; i++) {
         PortLu *lu = g_ptr_array_index(a->lus, i);
-        PSTOR_ADDR_BTL8 addr = ram_alloc(sizeof(*addr), 16, 0, "unit-addr");
-        addr->Type = STOR_ADDRESS_TYPE_BTL8;
-        addr->AddressLength = STOR_ADDR_BTL8_ADDRESS_LENGTH;
-        addr->Path = lu->path;
-        addr->Target = lu->target;
-        addr->Lun = lu->lun;
-        lu->started =
-            mp_unit_control(a, ScsiUnitStart, addr) == ScsiUnitControlSuccess;
-        ram_free(addr);
+        lu->started = unit_control(a, lu, ScsiUnitStart);
     }
 }
 
@@ -657,6 +689,15 @@ static bool start_adapter(PortAdapter *a, GError **errp)
 
 static void discard_adapter(PortAdapter *a);
 
+static void no_room(const PortDriver *d, GError **errp)
+{
+    g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
+                "%s: guest RAM exhausted creating an adapter (device "
+                "extension of %lu bytes); give the machine more memory "
+                "with -m",
+                d->name, (unsigned long)d->hw.DeviceExtensionSize);
+}
+
 bool port_start(GError **errp)
 {
     PortDriver *d = port.drv;
@@ -678,6 +719,10 @@ bool port_start(GError **errp)
     }
     if (d->virtual_miniport) {
         PortAdapter *a = adapter_new(NULL);
+        if (!a) {
+            no_room(d, errp);
+            return false;
+        }
         if (!start_adapter(a, &first)) {
             a->state = ADAPTER_FAILED;
         }
@@ -692,6 +737,12 @@ bool port_start(GError **errp)
                 continue; /* not a mass-storage controller */
             }
             PortAdapter *a = adapter_new(dev);
+            if (!a) {
+                if (!first) {
+                    no_room(d, &first);
+                }
+                continue;
+            }
             if (!start_adapter(a, &err)) {
                 bool not_found = a->state == ADAPTER_NEW &&
                                  strstr(err->message, "did not find");
@@ -793,6 +844,12 @@ static void send_function(PortLu *lu, uint8_t function)
 {
     PortRequest *req = port_request_new(lu);
 
+    if (!req) {
+        g_warning("storport: %s: guest RAM exhausted: SRB function 0x%02x "
+                  "not sent to %u:%u:%u",
+                  lu->adapter->name, function, lu->path, lu->target, lu->lun);
+        return;
+    }
     req->internal = true;
     port_request_function(req, function);
     port_execute(req);
@@ -890,17 +947,7 @@ void port_surprise_removal(PortAdapter *a)
     for (guint i = 0; a->drv->hw.HwUnitControl &&
                       a->unit_ctl[ScsiUnitSurpriseRemoval] && i < a->lus->len;
          i++) {
-        PortLu *lu = g_ptr_array_index(a->lus, i);
-        PSTOR_ADDR_BTL8 addr = ram_alloc(sizeof(*addr), 16, 0, "unit-addr");
-        if (addr) {
-            addr->Type = STOR_ADDRESS_TYPE_BTL8;
-            addr->AddressLength = STOR_ADDR_BTL8_ADDRESS_LENGTH;
-            addr->Path = lu->path;
-            addr->Target = lu->target;
-            addr->Lun = lu->lun;
-            mp_unit_control(a, ScsiUnitSurpriseRemoval, addr);
-            ram_free(addr);
-        }
+        unit_control(a, g_ptr_array_index(a->lus, i), ScsiUnitSurpriseRemoval);
     }
     if (a->state == ADAPTER_RUNNING && a->adapter_ctl[ScsiStopAdapter]) {
         mp_adapter_control(a, ScsiStopAdapter, NULL);

@@ -32,6 +32,8 @@ static VIRTUAL_HW_FIND_ADAPTER tvm_find_adapter;
 
 static TvmExtension *last_ext;
 static bool misbehave;
+static bool huge_extension; /* DeviceExtensionSize beyond guest RAM */
+static unsigned nest_depth; /* SynchronizeAccess nesting, 0 = off */
 
 static ULONG tvm_find_adapter(PVOID DeviceExtension, PVOID HwContext,
                               PVOID BusInformation, PVOID LowerDevice,
@@ -66,6 +68,17 @@ static VOID complete(PVOID ext, PSCSI_REQUEST_BLOCK srb, UCHAR status)
     StorPortNotification(RequestComplete, ext, srb);
 }
 
+static unsigned nested;
+
+/* Calls itself through StorPortSynchronizeAccess nest_depth times. */
+static BOOLEAN tvm_nest(PVOID DeviceExtension, PVOID Context)
+{
+    if (++nested < nest_depth) {
+        StorPortSynchronizeAccess(DeviceExtension, tvm_nest, Context);
+    }
+    return TRUE;
+}
+
 static BOOLEAN tvm_startio(PVOID DeviceExtension, PSCSI_REQUEST_BLOCK Srb)
 {
     TvmExtension *x = DeviceExtension;
@@ -73,6 +86,9 @@ static BOOLEAN tvm_startio(PVOID DeviceExtension, PSCSI_REQUEST_BLOCK Srb)
     PUCHAR buf = Srb->DataBuffer;
     ULONG lba, n;
 
+    if (nest_depth && !nested) {
+        StorPortSynchronizeAccess(DeviceExtension, tvm_nest, NULL);
+    }
     if (Srb->Function == SRB_FUNCTION_FLUSH) {
         x->flushes++;
         complete(x, Srb, SRB_STATUS_SUCCESS);
@@ -174,7 +190,8 @@ static ULONG tvm_driver_entry(PVOID DriverObject, PVOID RegistryPath)
     hw.HwFindAdapter = (PHW_FIND_ADAPTER)(void *)tvm_find_adapter;
     hw.HwResetBus = tvm_reset_bus;
     hw.HwAdapterControl = tvm_adapter_control;
-    hw.DeviceExtensionSize = sizeof(TvmExtension);
+    hw.DeviceExtensionSize =
+        huge_extension ? 0xf0000000u : (ULONG)sizeof(TvmExtension);
     hw.SrbExtensionSize = 32;
     hw.FeatureSupport = STOR_FEATURE_VIRTUAL_MINIPORT;
     hw.MapBuffers = STOR_MAP_ALL_BUFFERS;
@@ -340,11 +357,66 @@ static void test_verifier_double_completion(void)
     machine_down();
 }
 
+static void huge_program(void *opaque)
+{
+    g_autoptr(GError) err = NULL;
+
+    /* Regression: this aborted the emulator (g_error) instead of failing
+     * the start with a message the user can act on. */
+    g_assert_false(port_start(&err));
+    g_assert_nonnull(err);
+    g_assert_nonnull(strstr(err->message, "guest RAM exhausted"));
+    g_assert_nonnull(strstr(err->message, "-m"));
+    g_assert_cmpuint(port_lun_count(), ==, 0);
+    machine_request_stop(0);
+}
+
+static void test_device_extension_too_big(void)
+{
+    machine_up(VERIFIER_ON);
+    misbehave = false;
+    huge_extension = true;
+    guest_thread_create(0, "program", huge_program, NULL);
+    g_assert_cmpint(cpus_run(60 * NS_PER_SEC), ==, MACHINE_STOP_REQUESTED);
+    g_assert_cmpint(machine_requested_exit_code(), ==, 0);
+    huge_extension = false;
+    machine_down();
+}
+
+static void nest_program(void *opaque)
+{
+    g_autoptr(GError) err = NULL;
+
+    /* Enumeration's first INQUIRY nests 40 deep and stops the machine. */
+    port_start(&err);
+    machine_request_stop(0);
+}
+
+static void test_unbounded_nesting_is_reported(void)
+{
+    machine_up(VERIFIER_ON);
+    misbehave = false;
+    nest_depth = 40;
+    nested = 0;
+    guest_thread_create(0, "program", nest_program, NULL);
+    g_assert_cmpint(cpus_run(60 * NS_PER_SEC), ==, MACHINE_STOP_REQUESTED);
+    /* Reported and stopped (exit 3), not an assertion abort. */
+    g_assert_cmpint(machine_requested_exit_code(), ==, EXIT_VERIFIER);
+    g_assert_cmpuint(verifier_count(VC_BAD_CALL), ==, 1);
+    g_assert_cmpuint(nested, ==, 40);
+    nest_depth = 0;
+    machine_down();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/port/virtual/read-write", test_virtual_read_write);
     g_test_add_func("/port/virtual/verifier-double-completion",
                     test_verifier_double_completion);
+    g_test_add_func("/port/virtual/device-extension-too-big",
+                    test_device_extension_too_big);
+    g_test_add_func("/port/virtual/unbounded-nesting",
+                    test_unbounded_nesting_is_reported);
     return g_test_run();
 }
