@@ -1070,8 +1070,13 @@ void port_unload(void)
         event_cancel(&a->pause_ev);
         event_cancel(&a->busy_ev);
         event_cancel(&a->reset_ev);
-        for (guint j = 0; j < a->lus->len; j++) {
-            PortLu *lu = g_ptr_array_index(a->lus, j);
+        /* Every unit the port knows: a machine stopped during enumeration
+         * leaves the one being probed in lu_map only. */
+        GHashTableIter it;
+        gpointer k, v;
+        g_hash_table_iter_init(&it, a->lu_map);
+        while (g_hash_table_iter_next(&it, &k, &v)) {
+            PortLu *lu = v;
             event_cancel(&lu->pause_ev);
             event_cancel(&lu->retry_ev);
             g_free(lu);
