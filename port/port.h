@@ -156,6 +156,7 @@ struct PortAdapter {
     GPtrArray *lus;       /* PortLu*, enumeration order */
     GHashTable *lu_map;   /* address key -> PortLu* */
     unsigned outstanding; /* requests inside the miniport */
+    unsigned pending;     /* requests waiting on its units' queues */
 
     /* queue control */
     ULONG busy_count; /* StorPortBusy: completions to wait for */
@@ -249,16 +250,23 @@ struct PortRequest {
     unsigned cpu;      /* vCPU that submitted: completes there */
     uint64_t deadline; /* virtual ns; 0 = none */
     unsigned busy_retries;
-    bool reset_seen; /* timed out once, a reset was tried */
-    bool in_startio; /* BUSY is legal only while this is set */
-    bool poisoned;   /* SRB and extension poisoned after completion */
-    bool sg_mapped;  /* SG elements registered with the verifier */
-    bool internal;   /* issued by the port itself */
+    bool reset_seen;     /* timed out once, a reset was tried */
+    bool in_startio;     /* BUSY is legal only while this is set */
+    bool poisoned;       /* SRB and extension poisoned after completion */
+    bool poisoned_stale; /* stale_ext was poisoned */
+    bool sg_mapped;      /* SG elements registered with the verifier */
+    bool internal;       /* issued by the port itself */
     PortDoneFunc *done;
     void *opaque;
     GuestEvent event;
     PortRequest *next;  /* completion list */
     PortRequest *qnext; /* the unit's pending queue */
+    /* The verifier's copy of the SG elements while they are mapped (the
+     * list in guest RAM is the miniport's to scribble on), on its list of
+     * mapped requests, oldest first. */
+    struct VerifierRange *vr;
+    unsigned vr_count;
+    PortRequest *vr_prev, *vr_next;
 
     /* results, copied out of the SRB when the port completes it */
     UCHAR srb_status;
@@ -424,9 +432,10 @@ void verifier_attach(void);
 void verifier_detach(void);
 void verifier_map_range(uint64_t gpa, uint64_t len);
 /* A request's SG elements are legal DMA targets while it is inside the
- * miniport. */
-void verifier_sg_map(const PSTOR_SCATTER_GATHER_LIST sgl);
-void verifier_sg_unmap(const PSTOR_SCATTER_GATHER_LIST sgl);
+ * miniport: map when it starts, unmap when it completes (unmapping one that
+ * is not mapped does nothing). */
+void verifier_sg_map(PortRequest *req);
+void verifier_sg_unmap(PortRequest *req);
 /* Leaf routines' side state (storport-misc.c). */
 void port_misc_adapter_teardown(PortAdapter *a);
 void port_misc_print_log(FILE *f);

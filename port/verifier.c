@@ -36,23 +36,29 @@ static uint64_t counts[VC_COUNT];
 static GHashTable *not_implemented;
 
 /*
- * What the device may DMA to, checked on every device DMA, so both sets
- * answer with binary searches:
+ * What the device may DMA to, checked on every device DMA:
  *  - permanent ranges the port handed out physical addresses for
  *    (uncached extension, StorPortGetPhysicalAddress, DMA memory): sorted,
- *    disjoint, merged on insert;
- *  - the SG elements of requests inside the miniport: a sorted multiset
- *    with the running maximum of their ends, so "is [a, a+len) inside some
- *    element" is "max end of the elements starting at or before a >= a+len".
+ *    disjoint, merged on insert, searched by bisection behind a two-entry
+ *    cache of the last ranges hit (ring and header DMAs hit the same few);
+ *  - the SG elements of the requests inside the miniport: each request keeps
+ *    its own copy, on a list in start order. Devices mostly move data in
+ *    the order they take or finish requests, so a walk that starts after
+ *    the last request hit usually stops at the first one, and mapping or
+ *    unmapping is O(1) plus the copy.
  */
 typedef struct Range {
     uint64_t start, end;
 } Range;
+struct VerifierRange {
+    uint64_t start, end;
+};
 static GArray *dma_ranges; /* Range, sorted, disjoint */
-static GArray *sg_elems;   /* Range, sorted by start */
-static GArray *sg_maxend;  /* uint64_t, prefix maximum of sg_elems end */
+static guint mru[2];       /* indexes into dma_ranges of the last hits */
+static PortRequest *sg_head, *sg_tail;
+static PortRequest *sg_hint; /* where the walk starts: the request after
+                                the last one hit, or NULL */
 static bool hooked;
-
 const char *verifier_check_name(VerifierCheck c)
 {
     return c < VC_COUNT ? check_names[c] : "?";
@@ -111,9 +117,8 @@ void verifier_reset(void)
     if (dma_ranges) {
         g_array_set_size(dma_ranges, 0);
     }
-    if (sg_elems) {
-        g_array_set_size(sg_elems, 0);
-        g_array_set_size(sg_maxend, 0);
+    while (sg_head) {
+        verifier_sg_unmap(sg_head);
     }
 }
 
@@ -177,64 +182,116 @@ void verifier_map_range(uint64_t gpa, uint64_t len)
     g_array_insert_val(dma_ranges, (guint)i, r);
 }
 
-static void sg_recompute(guint from)
+void verifier_sg_map(PortRequest *req)
 {
-    g_array_set_size(sg_maxend, sg_elems->len);
-    for (guint i = from; i < sg_elems->len; i++) {
-        uint64_t e = g_array_index(sg_elems, Range, i).end;
-        uint64_t prev = i ? g_array_index(sg_maxend, uint64_t, i - 1) : 0;
-        g_array_index(sg_maxend, uint64_t, i) = MAX(prev, e);
+    PSTOR_SCATTER_GATHER_LIST sgl = req->sgl;
+    ULONG n = sgl ? MIN(sgl->NumberOfElements, req->sgl_max) : 0;
+
+    if (req->sg_mapped || n == 0) {
+        return;
     }
+    if (!req->vr) {
+        req->vr = g_new(struct VerifierRange, req->sgl_max);
+    }
+    for (ULONG k = 0; k < n; k++) {
+        uint64_t s = (uint64_t)sgl->List[k].PhysicalAddress.QuadPart;
+        req->vr[k].start = s;
+        req->vr[k].end = s + sgl->List[k].Length;
+    }
+    req->vr_count = n;
+    req->vr_next = NULL;
+    req->vr_prev = sg_tail;
+    if (sg_tail) {
+        sg_tail->vr_next = req;
+    } else {
+        sg_head = req;
+    }
+    sg_tail = req;
+    req->sg_mapped = true;
 }
 
-void verifier_sg_map(const PSTOR_SCATTER_GATHER_LIST sgl)
+void verifier_sg_unmap(PortRequest *req)
 {
-    if (!sg_elems) {
-        sg_elems = g_array_new(FALSE, FALSE, sizeof(Range));
-        sg_maxend = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    if (!req->sg_mapped) {
+        return;
     }
-    for (ULONG k = 0; sgl && k < sgl->NumberOfElements; k++) {
-        uint64_t s = (uint64_t)sgl->List[k].PhysicalAddress.QuadPart;
-        Range r = {s, s + sgl->List[k].Length};
-        long i = floor_index(sg_elems, s) + 1;
-        g_array_insert_val(sg_elems, (guint)i, r);
-        sg_recompute((guint)i);
+    if (req->vr_prev) {
+        req->vr_prev->vr_next = req->vr_next;
+    } else {
+        sg_head = req->vr_next;
     }
+    if (req->vr_next) {
+        req->vr_next->vr_prev = req->vr_prev;
+    } else {
+        sg_tail = req->vr_prev;
+    }
+    if (sg_hint == req) {
+        sg_hint = req->vr_next;
+    }
+    req->vr_prev = req->vr_next = NULL;
+    req->vr_count = 0;
+    req->sg_mapped = false;
 }
 
-void verifier_sg_unmap(const PSTOR_SCATTER_GATHER_LIST sgl)
+static inline bool range_has(const GArray *arr, guint i, uint64_t gpa,
+                             uint64_t end)
 {
-    for (ULONG k = 0; sg_elems && sgl && k < sgl->NumberOfElements; k++) {
-        uint64_t s = (uint64_t)sgl->List[k].PhysicalAddress.QuadPart;
-        uint64_t e = s + sgl->List[k].Length;
-        for (long i = floor_index(sg_elems, s); i >= 0; i--) {
-            Range *r = &g_array_index(sg_elems, Range, i);
-            if (r->start != s) {
-                break;
-            }
-            if (r->end == e) {
-                g_array_remove_index(sg_elems, (guint)i);
-                sg_recompute((guint)i);
-                break;
-            }
+    const Range *r;
+
+    if (i >= arr->len) {
+        return false;
+    }
+    r = &g_array_index(arr, Range, i);
+    return r->start <= gpa && r->end >= end;
+}
+
+static inline bool sg_has(const PortRequest *req, uint64_t gpa, uint64_t end)
+{
+    for (unsigned k = 0; k < req->vr_count; k++) {
+        if (req->vr[k].start <= gpa && req->vr[k].end >= end) {
+            return true;
         }
     }
+    return false;
 }
 
 static bool covered(uint64_t gpa, uint64_t len)
 {
+    uint64_t end = gpa + len;
     long i;
 
-    if (dma_ranges) {
-        i = floor_index(dma_ranges, gpa);
-        if (i >= 0 && g_array_index(dma_ranges, Range, i).end >= gpa + len) {
+    if (end < gpa) {
+        return false;
+    }
+    if (dma_ranges && dma_ranges->len) {
+        if (range_has(dma_ranges, mru[0], gpa, end)) {
+            return true;
+        }
+        if (range_has(dma_ranges, mru[1], gpa, end)) {
+            guint t = mru[0];
+            mru[0] = mru[1];
+            mru[1] = t;
             return true;
         }
     }
-    if (sg_elems) {
-        i = floor_index(sg_elems, gpa);
-        if (i >= 0 && g_array_index(sg_maxend, uint64_t, i) >= gpa + len) {
+    if (dma_ranges) {
+        i = floor_index(dma_ranges, gpa);
+        if (i >= 0 && g_array_index(dma_ranges, Range, i).end >= end) {
+            mru[1] = mru[0];
+            mru[0] = (guint)i;
             return true;
+        }
+    }
+    /* Devices move data in the order they take or finish requests, so
+     * the walk starts after the request hit last and wraps around. */
+    for (PortRequest *req = sg_hint ? sg_hint : sg_head, *stop = req; req;) {
+        if (sg_has(req, gpa, end)) {
+            sg_hint = req->vr_next;
+            return true;
+        }
+        req = req->vr_next ? req->vr_next : sg_head;
+        if (req == stop) {
+            break;
         }
     }
     return false;
@@ -242,8 +299,7 @@ static bool covered(uint64_t gpa, uint64_t len)
 
 static void dma_check(const BndAccess *a, void *opaque)
 {
-    if ((a->kind != BND_DMA_READ && a->kind != BND_DMA_WRITE) || !a->ok ||
-        !port.loaded || covered(a->addr, a->len)) {
+    if (!a->ok || !port.loaded || covered(a->addr, a->len)) {
         return;
     }
     verifier_report(VC_DMA_RANGE, NULL,
@@ -254,7 +310,11 @@ static void dma_check(const BndAccess *a, void *opaque)
                     a->addr);
 }
 
-static const BndHook dma_hook = {.name = "verifier", .after = dma_check};
+static const BndHook dma_hook = {
+    .name = "verifier",
+    .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE),
+    .after = dma_check,
+};
 
 void verifier_attach(void)
 {
@@ -273,9 +333,7 @@ void verifier_detach(void)
         g_array_free(dma_ranges, TRUE);
         dma_ranges = NULL;
     }
-    if (sg_elems) {
-        g_array_free(sg_elems, TRUE);
-        g_array_free(sg_maxend, TRUE);
-        sg_elems = sg_maxend = NULL;
+    while (sg_head) {
+        verifier_sg_unmap(sg_head);
     }
 }

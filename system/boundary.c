@@ -13,9 +13,28 @@
 
 unsigned bnd_nhooks;
 unsigned bnd_nnotes;
+uint32_t bnd_before_kinds, bnd_after_kinds;
 uint64_t bnd_counts[BND_KIND_COUNT];
 BndYieldOracle *bnd_yield_oracle;
 static BndHook hooks[BND_MAX_HOOKS];
+
+static inline uint32_t hook_kinds(const BndHook *h)
+{
+    return h->kinds ? h->kinds : BND_ALL_KINDS;
+}
+
+static void recompute_kinds(void)
+{
+    bnd_before_kinds = bnd_after_kinds = 0;
+    for (unsigned i = 0; i < bnd_nhooks; i++) {
+        if (hooks[i].before) {
+            bnd_before_kinds |= hook_kinds(&hooks[i]);
+        }
+        if (hooks[i].after) {
+            bnd_after_kinds |= hook_kinds(&hooks[i]);
+        }
+    }
+}
 
 bool bnd_hook_add(const BndHook *hook)
 {
@@ -24,6 +43,7 @@ bool bnd_hook_add(const BndHook *hook)
     }
     hooks[bnd_nhooks++] = *hook;
     bnd_nnotes += hook->note != NULL;
+    recompute_kinds();
     return true;
 }
 
@@ -37,6 +57,7 @@ void bnd_hook_remove(const BndHook *hook)
                 hooks[j - 1] = hooks[j];
             }
             bnd_nhooks--;
+            recompute_kinds();
             return;
         }
     }
@@ -46,6 +67,7 @@ void bnd_hooks_clear(void)
 {
     bnd_nhooks = 0;
     bnd_nnotes = 0;
+    bnd_before_kinds = bnd_after_kinds = 0;
     bnd_yield_oracle = NULL;
     for (unsigned k = 0; k < BND_KIND_COUNT; k++) {
         bnd_counts[k] = 0;
@@ -64,7 +86,8 @@ uint64_t bnd_seq(void)
 bool bnd_before_slow(BndAccess *a)
 {
     for (unsigned i = 0; i < bnd_nhooks; i++) {
-        if (hooks[i].before && hooks[i].before(a, hooks[i].opaque)) {
+        if (hooks[i].before && (hook_kinds(&hooks[i]) & BND_BIT(a->kind)) &&
+            hooks[i].before(a, hooks[i].opaque)) {
             return true;
         }
     }
@@ -74,7 +97,7 @@ bool bnd_before_slow(BndAccess *a)
 void bnd_after_slow(const BndAccess *a)
 {
     for (unsigned i = 0; i < bnd_nhooks; i++) {
-        if (hooks[i].after) {
+        if (hooks[i].after && (hook_kinds(&hooks[i]) & BND_BIT(a->kind))) {
             hooks[i].after(a, hooks[i].opaque);
         }
     }

@@ -73,8 +73,15 @@ typedef struct BndNote {
     unsigned vector;
 } BndNote;
 
+/* A hook's interest in a crossing kind, for BndHook.kinds. */
+#define BND_BIT(kind) (1u << (kind))
+#define BND_ALL_KINDS ((1u << BND_KIND_COUNT) - 1)
+
 typedef struct BndHook {
     const char *name;
+    /* The kinds of crossing the hook wants to see (BND_BIT()s); 0 means
+     * every kind. Crossings of other kinds skip the hook entirely. */
+    uint32_t kinds;
     bool (*before)(BndAccess *a, void *opaque);
     void (*after)(const BndAccess *a, void *opaque);
     void *opaque;
@@ -83,6 +90,9 @@ typedef struct BndHook {
 
 #define BND_MAX_HOOKS 4
 extern unsigned bnd_nhooks;
+/* The kinds some attached hook's before() / after() wants: what the inline
+ * entry points test, one bit test per crossing. */
+extern uint32_t bnd_before_kinds, bnd_after_kinds;
 /* Hooks that take annotations (a note callback): the annotation entry
  * points test this one, so hooks without notes cost them nothing. */
 extern unsigned bnd_nnotes;
@@ -128,15 +138,21 @@ void bnd_pio_write(uint16_t port, uint64_t value, unsigned size);
  * Returns true when a before-hook answered (the caller skips the work). */
 static inline bool bnd_before(BndAccess *a)
 {
-    return bnd_nhooks ? bnd_before_slow(a) : false;
+    return (bnd_before_kinds & BND_BIT(a->kind)) ? bnd_before_slow(a) : false;
 }
 
 static inline void bnd_after(const BndAccess *a)
 {
     bnd_counts[a->kind]++;
-    if (bnd_nhooks) {
+    if (bnd_after_kinds & BND_BIT(a->kind)) {
         bnd_after_slow(a);
     }
+}
+
+/* Does any hook look at crossings of @kind? */
+static inline bool bnd_watched(BndKind kind)
+{
+    return ((bnd_before_kinds | bnd_after_kinds) & BND_BIT(kind)) != 0;
 }
 
 /*

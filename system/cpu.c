@@ -69,6 +69,7 @@ struct VCpu {
     unsigned irq_depth;
     Ctx *irq_ctx; /* context holding nested interrupt frames */
     uint64_t irr[BITMAP_WORDS];
+    uint32_t irr_words; /* bit w set: irr[w] != 0 (the hot test) */
     uint64_t isr[BITMAP_WORDS];
     uint64_t line[BITMAP_WORDS];
     Ctx *active;
@@ -136,21 +137,31 @@ static inline bool bit_test(const uint64_t *bm, unsigned v)
     return bm[v / 64] & (1ULL << (v % 64));
 }
 
-static inline int bit_highest(const uint64_t *bm)
+static inline void irr_set(VCpu *c, unsigned v)
 {
-    for (int w = BITMAP_WORDS - 1; w >= 0; w--) {
-        if (bm[w]) {
-            return w * 64 + 63 - __builtin_clzll(bm[w]);
-        }
+    bit_set(c->irr, v);
+    c->irr_words |= 1u << (v / 64);
+}
+
+static inline void irr_clear(VCpu *c, unsigned v)
+{
+    bit_clear(c->irr, v);
+    if (!c->irr[v / 64]) {
+        c->irr_words &= ~(1u << (v / 64));
     }
-    return -1;
 }
 
 /* The vector to deliver now on @c, or -1. */
 static inline int deliverable(const VCpu *c)
 {
-    int v = bit_highest(c->irr);
-    return (v >= 0 && vector_level((unsigned)v) > c->level) ? v : -1;
+    int w, v;
+
+    if (!c->irr_words) {
+        return -1;
+    }
+    w = 31 - __builtin_clz(c->irr_words);
+    v = w * 64 + 63 - __builtin_clzll(c->irr[w]);
+    return vector_level((unsigned)v) > c->level ? v : -1;
 }
 
 /* ---- set-up ---- */
@@ -456,7 +467,7 @@ void irq_set_handler(unsigned vector, IrqHandlerFunc *fn, void *opaque,
 void irq_raise(unsigned cpu, unsigned vector)
 {
     g_assert(cpu < ncpus && vector < IRQ_VECTORS);
-    bit_set(cpus[cpu].irr, vector);
+    irr_set(&cpus[cpu], vector);
     TRACE(irq_raise, "cpu=%u vector=0x%x", cpu, vector);
 }
 
@@ -470,13 +481,13 @@ void irq_set_line(unsigned cpu, unsigned vector, bool asserted)
         if (!bit_test(c->line, vector)) {
             bit_set(c->line, vector);
             if (!bit_test(c->isr, vector)) {
-                bit_set(c->irr, vector);
+                irr_set(c, vector);
             }
         }
     } else {
         bit_clear(c->line, vector);
         /* A level interrupt that went away before delivery is not seen. */
-        bit_clear(c->irr, vector);
+        irr_clear(c, vector);
         if (c->storm_vector == vector) {
             c->storm = 0;
         }
@@ -508,7 +519,7 @@ static void deliver(VCpu *c, unsigned v)
         .value = old,
     };
 
-    bit_clear(c->irr, v);
+    irr_clear(c, v);
     bit_set(c->isr, v);
     c->level = vector_level(v);
     if (c->irq_depth++ == 0) {
@@ -543,7 +554,7 @@ static void deliver(VCpu *c, unsigned v)
                             STORM_LIMIT);
             guest_stop_now(MACHINE_STOP_HANG, EXIT_DEADLOCK);
         }
-        bit_set(c->irr, v);
+        irr_set(c, v);
     }
 }
 

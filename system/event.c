@@ -4,6 +4,11 @@
  * (when, seq). seq is a global counter taken at scheduling time, so events
  * due at the same virtual time run in the order they were scheduled:
  * the order depends only on what the machine did.
+ *
+ * Most events are scheduled for "now" (a doorbell's work, an interrupt
+ * after a completion). Those go on a FIFO instead of the heap: its (when,
+ * seq) keys only grow, so it is sorted already, and the next event is the
+ * earlier of the FIFO's head and the heap's top. Same order, O(1).
  */
 #include <glib.h>
 #include "system/event.h"
@@ -15,6 +20,8 @@ static Event **heap; /* heap[1..count] */
 static uint32_t count, capacity;
 static uint64_t next_seq;
 static uint64_t events_run;
+static Event *fifo_head, *fifo_tail;
+static uint32_t fifo_len;
 
 void event_loop_init(void)
 {
@@ -22,6 +29,8 @@ void event_loop_init(void)
     capacity = 64;
     heap = g_new0(Event *, capacity + 1);
     count = 0;
+    fifo_head = fifo_tail = NULL;
+    fifo_len = 0;
     next_seq = 0;
     events_run = 0;
     vclock_ns = 0;
@@ -33,6 +42,11 @@ void event_loop_fini(void)
     for (uint32_t i = 1; i <= count; i++) {
         heap[i]->heap_index = 0;
     }
+    for (Event *ev = fifo_head; ev; ev = ev->fnext) {
+        ev->heap_index = 0;
+    }
+    fifo_head = fifo_tail = NULL;
+    fifo_len = 0;
     g_free(heap);
     heap = NULL;
     count = capacity = 0;
@@ -82,11 +96,33 @@ static void sift_down(uint32_t i)
 
 static inline void update_deadline(void)
 {
-    event_deadline = count ? heap[1]->when : VTIME_NEVER;
+    uint64_t d = count ? heap[1]->when : VTIME_NEVER;
+    event_deadline = fifo_head ? MIN(d, fifo_head->when) : d;
+}
+
+static void fifo_remove(Event *ev)
+{
+    if (ev->fprev) {
+        ev->fprev->fnext = ev->fnext;
+    } else {
+        fifo_head = ev->fnext;
+    }
+    if (ev->fnext) {
+        ev->fnext->fprev = ev->fprev;
+    } else {
+        fifo_tail = ev->fprev;
+    }
+    ev->fprev = ev->fnext = NULL;
+    ev->heap_index = 0;
+    fifo_len--;
 }
 
 static void heap_remove(Event *ev)
 {
+    if (ev->heap_index == EVENT_IN_FIFO) {
+        fifo_remove(ev);
+        return;
+    }
     uint32_t i = ev->heap_index;
     Event *last = heap[count--];
 
@@ -109,6 +145,7 @@ void event_init(Event *ev, const char *name, EventFunc *fn, void *opaque)
     ev->opaque = opaque;
     ev->name = name;
     ev->heap_index = 0;
+    ev->fprev = ev->fnext = NULL;
 }
 
 void event_schedule(Event *ev, uint64_t when)
@@ -122,6 +159,24 @@ void event_schedule(Event *ev, uint64_t when)
     }
     ev->when = when;
     ev->seq = next_seq++;
+    if (when == vclock_ns) {
+        /* Due now: behind everything on the FIFO, whose keys are all
+         * smaller (earlier or equal time, earlier seq). */
+        ev->heap_index = EVENT_IN_FIFO;
+        ev->fnext = NULL;
+        ev->fprev = fifo_tail;
+        if (fifo_tail) {
+            fifo_tail->fnext = ev;
+        } else {
+            fifo_head = ev;
+        }
+        fifo_tail = ev;
+        fifo_len++;
+        if (when < event_deadline) {
+            event_deadline = when;
+        }
+        return;
+    }
     if (count == capacity) {
         capacity *= 2;
         heap = g_renew(Event *, heap, capacity + 1);
@@ -149,8 +204,14 @@ unsigned event_run_due(void)
 {
     unsigned n = 0;
 
-    while (count && heap[1]->when <= vclock_ns) {
-        Event *ev = heap[1];
+    for (;;) {
+        Event *ev = fifo_head;
+        if (count && (!ev || before(heap[1], ev))) {
+            ev = heap[1];
+        }
+        if (!ev || ev->when > vclock_ns) {
+            break;
+        }
         heap_remove(ev);
         update_deadline();
         events_run++;
@@ -163,18 +224,18 @@ unsigned event_run_due(void)
 
 bool event_advance_to_next(void)
 {
-    if (!count) {
+    if (!count && !fifo_head) {
         return false;
     }
-    if (heap[1]->when > vclock_ns) {
-        vclock_ns = heap[1]->when;
+    if (event_deadline > vclock_ns) {
+        vclock_ns = event_deadline;
     }
     return true;
 }
 
 unsigned event_queued(void)
 {
-    return count;
+    return count + fifo_len;
 }
 
 uint64_t event_count(void)

@@ -26,9 +26,13 @@ typedef struct Event {
     uint64_t seq;  /* tie-break: order of scheduling */
     EventFunc *fn;
     void *opaque;
-    const char *name;    /* for traces and reports */
-    uint32_t heap_index; /* 1-based position in the queue; 0 = idle */
+    const char *name;            /* for traces and reports */
+    uint32_t heap_index;         /* 1-based position in the heap; 0 = idle;
+                            EVENT_IN_FIFO = on the list of due events */
+    struct Event *fprev, *fnext; /* that list */
 } Event;
+
+#define EVENT_IN_FIFO UINT32_MAX
 
 /* Global loop state; one machine per process. */
 void event_loop_init(void);

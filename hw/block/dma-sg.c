@@ -138,7 +138,7 @@ bool dma_sg_begin(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
 {
     BndWalk w = {.kind = kind};
 
-    if (!bnd_nhooks) {
+    if (!bnd_watched(kind)) {
         return true;
     }
     sg_walk(sg, nsg, skip, len, bnd_begin_chunk, &w);
@@ -150,7 +150,7 @@ void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
 {
     BndWalk w = {.kind = kind, .ok = ok};
 
-    if (!bnd_nhooks) {
+    if (!bnd_watched(kind)) {
         /* Nobody listens: only the crossings are counted, one per chunk,
          * as bnd_after() would. */
         for (unsigned i = 0; i < nsg && len > 0; i++) {

@@ -919,7 +919,10 @@ static void dma_after(const BndAccess *a, void *opaque)
     }
 }
 
-static const BndHook dma_hook = {"test-dma", dma_before, dma_after, NULL};
+static const BndHook dma_hook = {.name = "test-dma",
+                                 .before = dma_before,
+                                 .after = dma_after,
+                                 .opaque = NULL};
 
 static int dma_log_find(uint64_t gpa)
 {

@@ -490,7 +490,10 @@ static void irq_after(const BndAccess *a, void *opaque)
     }
 }
 
-static const BndHook irq_hook = {"vdrv-irq", irq_before, irq_after, NULL};
+static const BndHook irq_hook = {.name = "vdrv-irq",
+                                 .before = irq_before,
+                                 .after = irq_after,
+                                 .opaque = NULL};
 
 void vdrv_irq_log_start(void)
 {

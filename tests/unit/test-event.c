@@ -158,18 +158,63 @@ static void test_heap_stress(void)
     while (event_queued()) {
         g_assert_cmpuint(event_deadline, >=, last);
         last = event_deadline;
-        /* pop by cancelling the head after checking order */
+        /* pop by cancelling the earliest (when, seq) pending event,
+         * which must be what the deadline names */
+        Event *first = NULL;
         for (unsigned i = 0; i < N; i++) {
-            if (event_pending(&ev[i]) && ev[i].heap_index == 1) {
-                event_cancel(&ev[i]);
-                ran++;
-                break;
+            if (event_pending(&ev[i]) &&
+                (!first || ev[i].when < first->when ||
+                 (ev[i].when == first->when && ev[i].seq < first->seq))) {
+                first = &ev[i];
             }
         }
+        g_assert_nonnull(first);
+        g_assert_cmpuint(first->when, ==, event_deadline);
+        event_cancel(first);
+        ran++;
     }
     g_assert_cmpuint(ran, ==, N - (N + 2) / 3);
     teardown();
     g_free(ev);
+}
+
+/* An event that became due by the clock reaching its time runs before one
+ * scheduled for "now" afterwards (earlier seq), and events scheduled for
+ * "now" from handlers run after every earlier-scheduled due event. */
+static void now_fn(void *opaque)
+{
+    Event *later = opaque;
+    g_string_append(log_, "n");
+    if (later) {
+        event_schedule(later, vclock_now());
+    }
+}
+
+static void test_now_and_due_interleave(void)
+{
+    Event due1, due2, now1, now2, tail;
+
+    setup();
+    event_init(&due1, "due1", note, "a");
+    event_init(&due2, "due2", note, "b");
+    event_init(&tail, "tail", note, "z");
+    event_init(&now2, "now2", now_fn, &tail);
+    event_init(&now1, "now1", now_fn, NULL);
+    event_schedule(&due1, 100);
+    event_schedule(&due2, 100);
+    event_advance_to_next();
+    g_assert_cmpuint(vclock_now(), ==, 100);
+    event_schedule(&now1, vclock_now()); /* after a and b */
+    event_schedule(&now2, 50);           /* the past: now, after now1 */
+    g_assert_cmpuint(event_queued(), ==, 4);
+    g_assert_cmpuint(event_deadline, ==, 100);
+    event_cancel(&now1);
+    event_schedule(&now1, vclock_now()); /* moves behind now2 */
+    g_assert_cmpuint(event_run_due(), ==, 5);
+    g_assert_cmpstr(log_->str, ==, "abnnz");
+    g_assert_cmpuint(event_queued(), ==, 0);
+    g_assert_cmpuint(event_deadline, ==, VTIME_NEVER);
+    teardown();
 }
 
 int main(int argc, char **argv)
@@ -182,5 +227,7 @@ int main(int argc, char **argv)
     g_test_add_func("/event/past-means-now", test_past_means_now);
     g_test_add_func("/event/handler-reschedules", test_handler_reschedules);
     g_test_add_func("/event/heap-stress", test_heap_stress);
+    g_test_add_func("/event/now-and-due-interleave",
+                    test_now_and_due_interleave);
     return g_test_run();
 }

@@ -70,7 +70,10 @@ static void count_after(const BndAccess *a, void *opaque)
     }
 }
 
-static const BndHook counter = {"msix-count", count_before, count_after, NULL};
+static const BndHook counter = {.name = "msix-count",
+                                .before = count_before,
+                                .after = count_after,
+                                .opaque = NULL};
 
 /*
  * A function with registers, table and PBA in one container BAR 0. The

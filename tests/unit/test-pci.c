@@ -155,7 +155,10 @@ static void rec_after(const BndAccess *a, void *opaque)
 
 static BndHook rec_attach(Recorder *r)
 {
-    BndHook h = {"test-recorder", rec_before, rec_after, r};
+    BndHook h = {.name = "test-recorder",
+                 .before = rec_before,
+                 .after = rec_after,
+                 .opaque = r};
 
     r->log = g_array_new(FALSE, FALSE, sizeof(BndAccess));
     g_assert_true(bnd_hook_add(&h));

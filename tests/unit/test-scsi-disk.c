@@ -1184,7 +1184,10 @@ static void dma_after(const BndAccess *a, void *opaque)
 static void test_dma(Fixture *f, gconstpointer data)
 {
     DmaCounter cnt = {0};
-    BndHook hook = {"test", dma_before, dma_after, &cnt};
+    BndHook hook = {.name = "test",
+                    .before = dma_before,
+                    .after = dma_after,
+                    .opaque = &cnt};
     uint8_t cdb[16];
     SCSIRequest *req;
     Cmd c = {.dir = SCSI_XFER_TO_DEV, .gpa = ram_size - 512, .len = 1024};
