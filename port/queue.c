@@ -274,6 +274,24 @@ void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
     } else {
         flags |= SRB_FLAGS_NO_DATA_TRANSFER;
     }
+    if (req->extended) {
+        /* The port laid this SRB out itself (fill_common): write the CDB
+         * block directly rather than searching the SrbExData list for it
+         * once per field. */
+        PSTORAGE_REQUEST_BLOCK s = req->srb;
+        PSRBEX_DATA_SCSI_CDB16 d =
+            (PSRBEX_DATA_SCSI_CDB16)((uint8_t *)s + extended_layout().cdb_off);
+
+        s->SrbFlags = flags;
+        s->DataBuffer = len ? buf : NULL;
+        s->DataTransferLength = len;
+        s->TimeOutValue = timeout_s ? timeout_s : PORT_DEFAULT_TIMEOUT_S;
+        d->CdbLength = (UCHAR)cdb_len;
+        memcpy(d->Cdb, cdb, cdb_len);
+        d->SenseInfoBuffer = req->sense;
+        d->SenseInfoBufferLength = PORT_SENSE_SIZE;
+        return;
+    }
     SrbAssignSrbFlags(req->srb, flags);
     SrbSetCdbLength(req->srb, (UCHAR)cdb_len);
     memcpy(SrbGetCdb(req->srb), cdb, cdb_len);
@@ -405,14 +423,20 @@ static void capture_results(PortRequest *req)
 {
     PVOID srb = req->srb;
     ULONG n = ext_size(req);
+    UCHAR sense_len = 0;
 
     req->srb_status = SrbGetSrbStatus(srb);
-    req->scsi_status = SrbGetScsiStatus(srb);
+    if (req->extended) {
+        /* One walk of the SrbExData list for both fields. */
+        SrbGetScsiData(srb, NULL, NULL, &req->scsi_status, NULL, &sense_len);
+    } else {
+        req->scsi_status = SrbGetScsiStatus(srb);
+        sense_len = SrbGetSenseInfoBufferLength(srb);
+    }
     req->transferred = SrbGetDataTransferLength(srb);
     req->sense_len = 0;
     if (req->srb_status & SRB_STATUS_AUTOSENSE_VALID) {
-        UCHAR len = SrbGetSenseInfoBufferLength(srb);
-        req->sense_len = MIN(len, PORT_SENSE_SIZE);
+        req->sense_len = MIN(sense_len, PORT_SENSE_SIZE);
         memcpy(req->sense_copy, req->sense, req->sense_len);
     }
     if (SRB_STATUS(req->srb_status) == SRB_STATUS_BUSY) {

@@ -5,11 +5,16 @@
  * due at the same virtual time run in the order they were scheduled:
  * the order depends only on what the machine did.
  *
- * Most events are scheduled for "now" (a doorbell's work, an interrupt
- * after a completion). Those go on a FIFO instead of the heap: its (when,
- * seq) keys only grow, so it is sorted already, and the next event is the
- * earlier of the FIFO's head and the heap's top. Same order, O(1).
+ * Most events come in streams whose deadlines never go down: work
+ * scheduled for "now" (a doorbell, an interrupt after a completion), and
+ * completions a constant latency after their submission. Such an event is
+ * appended to one of a few sorted lists ("lanes") whose last deadline is
+ * not later than its own, instead of going into the heap; as seq only grows,
+ * each lane stays sorted by (when, seq), and the next event is the earliest
+ * of the lane heads and the heap's top. Same order as the heap alone, but
+ * O(1) for the common streams. An event no lane can take goes to the heap.
  */
+#include <string.h>
 #include <glib.h>
 #include "system/event.h"
 
@@ -20,8 +25,12 @@ static Event **heap; /* heap[1..count] */
 static uint32_t count, capacity;
 static uint64_t next_seq;
 static uint64_t events_run;
-static Event *fifo_head, *fifo_tail;
-static uint32_t fifo_len;
+#define LANES 2
+typedef struct Lane {
+    Event *head, *tail;
+} Lane;
+static Lane lanes[LANES];
+static uint32_t lane_count; /* events on all lanes */
 
 void event_loop_init(void)
 {
@@ -29,8 +38,8 @@ void event_loop_init(void)
     capacity = 64;
     heap = g_new0(Event *, capacity + 1);
     count = 0;
-    fifo_head = fifo_tail = NULL;
-    fifo_len = 0;
+    memset(lanes, 0, sizeof(lanes));
+    lane_count = 0;
     next_seq = 0;
     events_run = 0;
     vclock_ns = 0;
@@ -42,11 +51,13 @@ void event_loop_fini(void)
     for (uint32_t i = 1; i <= count; i++) {
         heap[i]->heap_index = 0;
     }
-    for (Event *ev = fifo_head; ev; ev = ev->fnext) {
-        ev->heap_index = 0;
+    for (unsigned l = 0; l < LANES; l++) {
+        for (Event *ev = lanes[l].head; ev; ev = ev->fnext) {
+            ev->heap_index = 0;
+        }
     }
-    fifo_head = fifo_tail = NULL;
-    fifo_len = 0;
+    memset(lanes, 0, sizeof(lanes));
+    lane_count = 0;
     g_free(heap);
     heap = NULL;
     count = capacity = 0;
@@ -94,38 +105,88 @@ static void sift_down(uint32_t i)
     place(i, ev);
 }
 
+/* The earliest queued event, or NULL. */
+static inline Event *first_event(void)
+{
+    Event *ev = count ? heap[1] : NULL;
+
+    for (unsigned l = 0; l < LANES; l++) {
+        Event *h = lanes[l].head;
+        if (h && (!ev || before(h, ev))) {
+            ev = h;
+        }
+    }
+    return ev;
+}
+
 static inline void update_deadline(void)
 {
     uint64_t d = count ? heap[1]->when : VTIME_NEVER;
-    event_deadline = fifo_head ? MIN(d, fifo_head->when) : d;
+
+    for (unsigned l = 0; l < LANES; l++) {
+        if (lanes[l].head && lanes[l].head->when < d) {
+            d = lanes[l].head->when;
+        }
+    }
+    event_deadline = d;
 }
 
-static void fifo_remove(Event *ev)
+static inline bool in_lane(const Event *ev)
 {
+    return ev->heap_index >= EVENT_IN_LANE(LANES - 1);
+}
+
+static void lane_remove(Event *ev)
+{
+    Lane *l = &lanes[EVENT_IN_LANE(0) - ev->heap_index];
+
     if (ev->fprev) {
         ev->fprev->fnext = ev->fnext;
     } else {
-        fifo_head = ev->fnext;
+        l->head = ev->fnext;
     }
     if (ev->fnext) {
         ev->fnext->fprev = ev->fprev;
     } else {
-        fifo_tail = ev->fprev;
+        l->tail = ev->fprev;
     }
     ev->fprev = ev->fnext = NULL;
     ev->heap_index = 0;
-    fifo_len--;
+    lane_count--;
+}
+
+/* Append @ev to a lane that stays sorted with it; false if none can. */
+static bool lane_add(Event *ev)
+{
+    for (unsigned i = 0; i < LANES; i++) {
+        Lane *l = &lanes[i];
+        if (!l->tail || l->tail->when <= ev->when) {
+            ev->heap_index = EVENT_IN_LANE(i);
+            ev->fnext = NULL;
+            ev->fprev = l->tail;
+            if (l->tail) {
+                l->tail->fnext = ev;
+            } else {
+                l->head = ev;
+            }
+            l->tail = ev;
+            lane_count++;
+            return true;
+        }
+    }
+    return false;
 }
 
 static void heap_remove(Event *ev)
 {
-    if (ev->heap_index == EVENT_IN_FIFO) {
-        fifo_remove(ev);
+    uint32_t i = ev->heap_index;
+    Event *last;
+
+    if (in_lane(ev)) {
+        lane_remove(ev);
         return;
     }
-    uint32_t i = ev->heap_index;
-    Event *last = heap[count--];
-
+    last = heap[count--];
     ev->heap_index = 0;
     if (i <= count) {
         place(i, last);
@@ -150,8 +211,10 @@ void event_init(Event *ev, const char *name, EventFunc *fn, void *opaque)
 
 void event_schedule(Event *ev, uint64_t when)
 {
+    bool moved = ev->heap_index != 0;
+
     g_assert(heap != NULL);
-    if (ev->heap_index) {
+    if (moved) {
         heap_remove(ev);
     }
     if (when < vclock_ns) {
@@ -159,20 +222,10 @@ void event_schedule(Event *ev, uint64_t when)
     }
     ev->when = when;
     ev->seq = next_seq++;
-    if (when == vclock_ns) {
-        /* Due now: behind everything on the FIFO, whose keys are all
-         * smaller (earlier or equal time, earlier seq). */
-        ev->heap_index = EVENT_IN_FIFO;
-        ev->fnext = NULL;
-        ev->fprev = fifo_tail;
-        if (fifo_tail) {
-            fifo_tail->fnext = ev;
-        } else {
-            fifo_head = ev;
-        }
-        fifo_tail = ev;
-        fifo_len++;
-        if (when < event_deadline) {
+    if (lane_add(ev)) {
+        if (moved) {
+            update_deadline(); /* it may have been the earliest */
+        } else if (when < event_deadline) {
             event_deadline = when;
         }
         return;
@@ -204,11 +257,11 @@ unsigned event_run_due(void)
 {
     unsigned n = 0;
 
+    if (event_deadline > vclock_ns) {
+        return 0;
+    }
     for (;;) {
-        Event *ev = fifo_head;
-        if (count && (!ev || before(heap[1], ev))) {
-            ev = heap[1];
-        }
+        Event *ev = first_event();
         if (!ev || ev->when > vclock_ns) {
             break;
         }
@@ -224,7 +277,7 @@ unsigned event_run_due(void)
 
 bool event_advance_to_next(void)
 {
-    if (!count && !fifo_head) {
+    if (!count && !lane_count) {
         return false;
     }
     if (event_deadline > vclock_ns) {
@@ -235,7 +288,7 @@ bool event_advance_to_next(void)
 
 unsigned event_queued(void)
 {
-    return count + fifo_len;
+    return count + lane_count;
 }
 
 uint64_t event_count(void)

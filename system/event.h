@@ -28,11 +28,11 @@ typedef struct Event {
     void *opaque;
     const char *name;            /* for traces and reports */
     uint32_t heap_index;         /* 1-based position in the heap; 0 = idle;
-                            EVENT_IN_FIFO = on the list of due events */
+                            EVENT_IN_LANE(n) = on sorted list n */
     struct Event *fprev, *fnext; /* that list */
 } Event;
 
-#define EVENT_IN_FIFO UINT32_MAX
+#define EVENT_IN_LANE(n) (UINT32_MAX - (uint32_t)(n))
 
 /* Global loop state; one machine per process. */
 void event_loop_init(void);

@@ -283,7 +283,7 @@ void ram_foreach_allocation(void (*fn)(uint64_t gpa, uint64_t size,
     g_list_free(keys);
 }
 
-static bool dma_access(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
+static bool dma_access_slow(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
 {
     BndAccess a = {
         .kind = kind,
@@ -320,6 +320,23 @@ static bool dma_access(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
     }
     bnd_after(&a);
     return a.ok;
+}
+
+static bool dma_access(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
+{
+    void *host;
+
+    if (!bnd_watched(kind) && (host = ram_ptr(gpa, len)) != NULL) {
+        /* Nobody looks at this kind of crossing: copy and count it. */
+        if (kind == BND_DMA_READ) {
+            memcpy(buf, host, len);
+        } else {
+            memcpy(host, buf, len);
+        }
+        bnd_counts[kind]++;
+        return true;
+    }
+    return dma_access_slow(kind, gpa, buf, len);
 }
 
 bool dma_read(uint64_t gpa, void *buf, uint64_t len)
