@@ -101,6 +101,15 @@ static Rng sched_rng;
 static GPtrArray *threads; /* every thread, in creation order */
 static IrqVector vectors[IRQ_VECTORS];
 static VCpu *cur; /* the vCPU running guest code, or NULL */
+const VCpuHead *cpu_running; /* the same, as cpu.h sees it */
+G_STATIC_ASSERT(offsetof(VCpu, index) == offsetof(VCpuHead, index));
+G_STATIC_ASSERT(offsetof(VCpu, level) == offsetof(VCpuHead, level));
+
+static inline void set_running(VCpu *c)
+{
+    cur = c;
+    cpu_running = (const VCpuHead *)c;
+}
 static int last_cpu = -1;
 static unsigned quantum_left;
 static bool stop_requested;
@@ -221,7 +230,7 @@ bool cpus_init(unsigned n, const SchedConfig *cfg, GError **errp)
         }
         pct_next_change = 0;
     }
-    cur = NULL;
+    set_running(NULL);
     last_cpu = -1;
     quantum_left = sched.quantum;
     stop_requested = false;
@@ -341,21 +350,6 @@ static void wake_event(void *opaque)
 {
     /* Nothing to do: reaching this time is what the staller waits for. */
     (void)opaque;
-}
-
-int cpu_index(void)
-{
-    return cur ? (int)cur->index : -1;
-}
-
-bool cpu_in_guest(void)
-{
-    return cur != NULL;
-}
-
-uint8_t cpu_level(void)
-{
-    return cur ? cur->level : LEVEL_PASSIVE;
 }
 
 unsigned cpu_interrupt_depth(void)
@@ -887,9 +881,9 @@ static void run_cpu(int i)
     last_cpu = i;
     ctx = cpu_context(c);
     yield_return = 0;
-    cur = c;
+    set_running(c);
     coroutine_enter(ctx->co);
-    cur = NULL;
+    set_running(NULL);
     if (coroutine_finished(ctx->co)) {
         /* The thread returned: the CPU goes to the next one or idles. */
         g_assert(ctx->thread && c->irq_depth == 0);

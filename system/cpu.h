@@ -107,10 +107,32 @@ ThreadState guest_thread_state(const GuestThread *t);
 GuestThread *guest_thread_self(void);
 const char *guest_thread_name(const GuestThread *t);
 
+/*
+ * The first members of every vCPU's state, public so that the queries
+ * below, asked on every register access and lock, inline (cpu.c's VCpu
+ * begins with the same members; a static assertion there keeps them so).
+ */
+typedef struct VCpuHead {
+    unsigned index;
+    uint8_t level;
+} VCpuHead;
+extern const VCpuHead *cpu_running; /* the vCPU running guest code, or NULL */
+
 /* The vCPU the caller runs on; -1 outside guest context. */
-int cpu_index(void);
-bool cpu_in_guest(void);
-uint8_t cpu_level(void);
+static inline int cpu_index(void)
+{
+    return cpu_running ? (int)cpu_running->index : -1;
+}
+
+static inline bool cpu_in_guest(void)
+{
+    return cpu_running != NULL;
+}
+
+static inline uint8_t cpu_level(void)
+{
+    return cpu_running ? cpu_running->level : LEVEL_PASSIVE;
+}
 /* Raise to @level (>= current); returns the old level. */
 uint8_t cpu_raise_level(uint8_t level);
 /* Lower to @level (<= current); pending interrupts may run before return. */
