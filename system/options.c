@@ -369,6 +369,9 @@ static const OptDesc drive_desc[] = {
      "writes go to a temporary overlay, the image is untouched (default off)"},
     {"cache", OPT_ENUM, "host cache mode (default writeback)", drive_caches},
     {"readonly", OPT_BOOL, "refuse writes (default off)"},
+    {"mmap", OPT_BOOL,
+     "reads copy from a mapping of the image, no system call (default off; "
+     "not with cache=none)"},
     {"size", OPT_SIZE, "disk size, a multiple of 512", NULL, 512, 0,
      .check = check_drive_size},
     {NULL},

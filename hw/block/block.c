@@ -19,16 +19,22 @@
  * free list and carry their first AIO op inline, pointed at the caller's
  * iovec array (which block.h requires to live until blk_wait()), so a read
  * allocates nothing and costs one host system call, and a cached write
- * costs none.
+ * costs none. With mmap=on a read costs no system call either: after (2)
+ * and (3) it is a copy out of a shared mapping of the image (see "mapped
+ * reads" below), over at once like a cache hit.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -50,6 +56,12 @@
 #define REQ_SLOTS_KEEP 64
 
 G_STATIC_ASSERT(CACHE_SECTORS <= 8); /* a uint8_t sector mask per block */
+
+/* Page tables of a mapped image are populated in chunks of this size. */
+#define MAP_CHUNK_SHIFT 21
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14; older libc headers lack it */
+#endif
 
 typedef struct BlkErrorRule {
     int err;
@@ -102,6 +114,13 @@ struct BlockBackend {
     bool readonly;      /* guest writes refused */
     uint32_t dio_align; /* @fd is O_DIRECT with this alignment, or 0 */
     bool no_punch;      /* hole punching unsupported: write zeros */
+
+    /* mmap=on: @fd mapped read-only over @size bytes, or NULL; a bit per
+     * 2 MiB chunk whose page tables were populated (or tried). */
+    uint8_t *map;
+    uint64_t *map_chunks;
+    bool map_populate; /* MADV_POPULATE_READ is worth trying */
+    bool map_warned;   /* the file was found shrunk (said once) */
 
     bool wce;
     uint64_t cache_limit;
@@ -1541,6 +1560,201 @@ void blk_power_cut(BlockBackend *blk)
           n);
 }
 
+/* ---- mapped reads (mmap=on) ------------------------------------------- */
+
+/*
+ * With mmap=on the image is also mapped read-only and shared: the mapping
+ * shows the host's page cache, the very data preadv would copy, so a read
+ * becomes a memcpy into guest RAM with no system call. Writes still go
+ * through the fd (and land in the same page cache), so only reads change.
+ *
+ * Touching a page the process never mapped costs a minor fault per 64 KiB
+ * (the kernel's fault-around), which would cost random 4 KiB reads more
+ * than the system call saved. So the first read of each 2 MiB chunk asks
+ * the kernel to map all of it (MADV_POPULATE_READ): at most two system
+ * calls per chunk over a run (see map_populate()). MAP_POPULATE would read
+ * a whole image in at start.
+ *
+ * If another process shrinks the file, touching the mapping past the new
+ * end raises SIGBUS. A handler, installed at the first mapping, jumps back
+ * into the copy that faulted when that thread has armed a recovery point
+ * covering the address; the read then fails with EIO as a short preadv
+ * does. Any other SIGBUS goes to whoever handled it before us.
+ */
+static _Thread_local sigjmp_buf *volatile map_jmp;
+static _Thread_local volatile uintptr_t map_lo, map_hi, map_fault;
+static struct sigaction map_prev_action;
+
+static void map_sigbus(int sig, siginfo_t *si, void *ctx)
+{
+    sigjmp_buf *env = map_jmp;
+    uintptr_t a = (uintptr_t)si->si_addr;
+
+    if (env && a >= map_lo && a < map_hi) {
+        map_jmp = NULL;
+        map_fault = a;
+        siglongjmp(*env, 1);
+    }
+    /* Not a mapped read's: back to the previous disposition (the default
+     * dumps core). A fault recurs when the instruction runs again on
+     * return; a SIGBUS that was sent must be sent again. */
+    sigaction(SIGBUS, &map_prev_action, NULL);
+    if (si->si_code <= 0) {
+        raise(sig);
+    }
+}
+
+static void map_install_handler(void)
+{
+    static gsize done;
+
+    if (g_once_init_enter(&done)) {
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_sigaction = map_sigbus;
+        /* SA_NODEFER: the jump out of the handler does not restore the
+         * signal mask (saving it would cost a system call per read), so
+         * SIGBUS must not be blocked while the handler runs. */
+        sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGBUS, &sa, &map_prev_action);
+        g_once_init_leave(&done, 1);
+    }
+}
+
+static bool map_image(BlockBackend *blk, GError **errp)
+{
+    uint64_t nchunks = DIV_ROUND_UP(blk->size, (uint64_t)1 << MAP_CHUNK_SHIFT);
+    void *p;
+
+    if (!blk->size) {
+        return true;
+    }
+    p = mmap(NULL, blk->size, PROT_READ, MAP_SHARED, blk->fd, 0);
+    if (p == MAP_FAILED) {
+        g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
+                    "mmap=on: cannot map image '%s' (%s); use mmap=off",
+                    blk->filename, g_strerror(errno));
+        return false;
+    }
+    blk->map = p;
+    /* Reads are random: no readahead around a faulting page. */
+    madvise(p, blk->size, MADV_RANDOM);
+    blk->map_chunks = g_new0(uint64_t, DIV_ROUND_UP(nchunks, 64));
+    blk->map_populate = true;
+    map_install_handler();
+    return true;
+}
+
+static void unmap_image(BlockBackend *blk)
+{
+    if (blk->map) {
+        munmap(blk->map, blk->size);
+        blk->map = NULL;
+    }
+    g_clear_pointer(&blk->map_chunks, g_free);
+}
+
+/* Map the page tables of the chunks [offset, offset + len) touches, once
+ * per chunk. */
+static void map_populate(BlockBackend *blk, uint64_t offset, uint64_t len)
+{
+    uint64_t last = (offset + len - 1) >> MAP_CHUNK_SHIFT;
+
+    for (uint64_t c = offset >> MAP_CHUNK_SHIFT; c <= last && blk->map_populate;
+         c++) {
+        uint64_t lo = c << MAP_CHUNK_SHIFT;
+        uint64_t n = MIN((uint64_t)1 << MAP_CHUNK_SHIFT, blk->size - lo);
+
+        if (blk->map_chunks[c / 64] & (1ULL << (c % 64))) {
+            continue;
+        }
+        blk->map_chunks[c / 64] |= 1ULL << (c % 64);
+        /* Start reading the chunk in as one request if it is not in the
+         * page cache: populating faults page by page under MADV_RANDOM. */
+        madvise(blk->map + lo, n, MADV_WILLNEED);
+        if (madvise(blk->map + lo, n, MADV_POPULATE_READ) < 0 &&
+            errno == EINVAL) {
+            /* Before Linux 5.14: faults will do. Other errors (a file
+             * shrunk under us) show in the copy. */
+            blk->map_populate = false;
+        }
+    }
+}
+
+/*
+ * Copy [offset, offset + len) of the mapping to @iov. False when the copy
+ * hit the end of a file shrunk under us (map_fault says where). Nothing
+ * that changes after sigsetjmp() is used after the jump back.
+ */
+static bool map_copy(BlockBackend *blk, uint64_t offset, uint64_t len,
+                     const struct iovec *iov, unsigned niov)
+{
+    sigjmp_buf env;
+
+    if (sigsetjmp(env, 0)) {
+        return false;
+    }
+    map_lo = (uintptr_t)blk->map;
+    map_hi = (uintptr_t)blk->map + blk->size;
+    map_jmp = &env;
+    /* The handler must see the recovery point armed before the copy
+     * starts and in place until it ends. */
+    atomic_signal_fence(memory_order_seq_cst);
+    iov_copy(iov, niov, 0, blk->map + offset, len, true);
+    atomic_signal_fence(memory_order_seq_cst);
+    map_jmp = NULL;
+    return true;
+}
+
+/* Whether a read of [offset, offset + len) can come from the mapping: not
+ * when any of it is in the snapshot overlay. */
+static bool map_serves(const BlockBackend *blk, uint64_t offset, uint64_t len)
+{
+    if (!blk->map) {
+        return false;
+    }
+    if (blk->ovl_map) {
+        for (uint64_t s = offset / BLK_SECTOR_SIZE;
+             s < DIV_ROUND_UP(offset + len, BLK_SECTOR_SIZE); s++) {
+            if (map_test(blk, s)) {
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* A read served from the mapping; @hit says whether the write cache holds
+ * some of the range (it holds none or part of it). Over on return. */
+static BlkRequest *submit_read_mapped(BlkRequest *req, const struct iovec *iov,
+                                      unsigned niov, CacheHit hit)
+{
+    BlockBackend *blk = req->blk;
+    uint64_t offset = req->offset, bytes = req->bytes;
+
+    /* Writes to the range still in flight on the host reach the page
+     * cache, and so the mapping, once reaped. */
+    drain_conflicts(blk, req);
+    map_populate(blk, offset, bytes);
+    blk->stats.mapped_reads++;
+    if (!map_copy(blk, offset, bytes, iov, niov)) {
+        req->ret = -EIO; /* the file ends early: shrunk under us */
+        req->err_offset = MAX(offset, (uint64_t)(map_fault - map_lo));
+        if (!blk->map_warned) {
+            blk->map_warned = true;
+            g_warning("image '%s' shrank below its size at open (%" PRIu64
+                      " bytes) while mapped: reads past its end fail",
+                      blk->filename, blk->size);
+        }
+    } else if (hit == CACHE_PARTIAL) {
+        cache_read_patch(blk, offset, bytes, iov, niov);
+    }
+    req->finished = true;
+    return req;
+}
+
 /* ---- error injection -------------------------------------------------- */
 
 void blk_inject_error(BlockBackend *blk, int err, unsigned op_mask,
@@ -1628,6 +1842,9 @@ static BlkRequest *submit_read(BlkRequest *req, const struct iovec *iov,
             req->finished = true;
             return req;
         }
+    }
+    if (map_serves(blk, offset, bytes)) {
+        return submit_read_mapped(req, iov, niov, hit);
     }
     drain_conflicts(blk, req);
     req_build_read(req, iov, niov);
@@ -1834,6 +2051,7 @@ static BlockBackend *blk_alloc(const char *filename, unsigned flags)
 
 static void blk_release(BlockBackend *blk)
 {
+    unmap_image(blk);
     if (blk->fd >= 0) {
         close(blk->fd);
     }
@@ -1969,6 +2187,19 @@ static bool open_overlay(BlockBackend *blk, GError **errp)
     return true;
 }
 
+/* mmap=on reads the page cache, which cache=none keeps out of the way. */
+static bool check_mmap_flags(unsigned flags, GError **errp)
+{
+    if ((flags & BLK_OPEN_MMAP) && (flags & BLK_OPEN_NOCACHE)) {
+        g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
+                    "mmap=on cannot go with cache=none: a mapping reads "
+                    "the host page cache, which O_DIRECT bypasses; use "
+                    "cache=writeback (or unsafe) with mmap=on, or mmap=off");
+        return false;
+    }
+    return true;
+}
+
 static int open_image_fd(const char *path, bool write, bool direct)
 {
     int fl = (write ? O_RDWR : O_RDONLY) | O_CLOEXEC | (direct ? O_DIRECT : 0);
@@ -1988,6 +2219,9 @@ BlockBackend *blk_open(const char *path, unsigned flags, GError **errp)
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
                     "no image file given (file=PATH, or size=SIZE for a "
                     "temporary one)");
+        return NULL;
+    }
+    if (!check_mmap_flags(flags, errp)) {
         return NULL;
     }
     if (stat(path, &st) < 0) {
@@ -2076,9 +2310,13 @@ BlockBackend *blk_open(const char *path, unsigned flags, GError **errp)
             }
         }
     }
-    TRACE(blk_open, "%s size=%" PRIu64 "%s%s%s", path, blk->size,
+    /* Last: the fd may have been replaced above. */
+    if ((flags & BLK_OPEN_MMAP) && !map_image(blk, errp)) {
+        goto fail;
+    }
+    TRACE(blk_open, "%s size=%" PRIu64 "%s%s%s%s", path, blk->size,
           blk->readonly ? " readonly" : "", snapshot ? " snapshot" : "",
-          blk->dio_align ? " direct" : "");
+          blk->dio_align ? " direct" : "", blk->map ? " mmap" : "");
     return blk;
 
 fail:
@@ -2090,7 +2328,8 @@ BlockBackend *blk_new_temp(uint64_t size, unsigned flags, GError **errp)
 {
     BlockBackend *blk;
 
-    if (!check_size("(temporary)", size, errp)) {
+    if (!check_size("(temporary)", size, errp) ||
+        !check_mmap_flags(flags, errp)) {
         return NULL;
     }
     /* The temporary file is private: no overlay, lock or O_DIRECT. */
@@ -2099,11 +2338,12 @@ BlockBackend *blk_new_temp(uint64_t size, unsigned flags, GError **errp)
     blk->readonly = flags & BLK_OPEN_READONLY;
     blk->size = size;
     blk->fd = temp_file(size, "temporary image", errp);
-    if (blk->fd < 0) {
+    if (blk->fd < 0 || ((flags & BLK_OPEN_MMAP) && !map_image(blk, errp))) {
         blk_release(blk);
         return NULL;
     }
-    TRACE(blk_open, "temporary image size=%" PRIu64, size);
+    TRACE(blk_open, "temporary image size=%" PRIu64 "%s", size,
+          blk->map ? " mmap" : "");
     return blk;
 }
 
@@ -2153,6 +2393,9 @@ BlockBackend *blk_new_from_opts(const Opts *o, GError **errp)
     }
     if (opts_has(o, "readonly") && opts_get_bool(o, "readonly", false)) {
         flags |= BLK_OPEN_READONLY;
+    }
+    if (opts_has(o, "mmap") && opts_get_bool(o, "mmap", false)) {
+        flags |= BLK_OPEN_MMAP;
     }
     if (file && opts_has(o, "size")) {
         g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,

@@ -11,7 +11,8 @@
  * blk_submit() issues the host I/O and returns at once, blk_wait() waits for
  * it. Requests that touch the same bytes (with at least one writer) act in
  * submission order whatever the host does, so results never depend on host
- * timing.
+ * timing. With mmap=on, reads are instead copied out of a read-only shared
+ * mapping of the image (the same page cache, no system call).
  *
  * The backend also models the disk's volatile write cache. With it enabled
  * a write is acknowledged "from the cache": only a flush or a FUA write
@@ -46,6 +47,7 @@ enum {
     BLK_OPEN_SNAPSHOT = 1u << 1, /* writes go to a temporary overlay */
     BLK_OPEN_NOCACHE = 1u << 2,  /* cache=none: O_DIRECT, bounce if needed */
     BLK_OPEN_UNSAFE = 1u << 3,   /* cache=unsafe: host flushes skipped */
+    BLK_OPEN_MMAP = 1u << 4,     /* mmap=on: reads copy from a mapping */
 };
 
 typedef enum BlkOp {
@@ -76,20 +78,23 @@ typedef enum BlkOp {
  * Open the raw image at @path. Fails with a message saying what to do when
  * the file is missing, unreadable, read-only with writes requested (use
  * readonly=on or snapshot=on), empty, not a multiple of 512 bytes, locked
- * by another storemu (STOREMU_ERROR_BUSY), or when cache=none is not
- * supported by its file system.
+ * by another storemu (STOREMU_ERROR_BUSY), when cache=none is not
+ * supported by its file system, or when BLK_OPEN_MMAP comes with
+ * BLK_OPEN_NOCACHE (a mapping reads the page cache O_DIRECT bypasses) or
+ * the image cannot be mapped.
  *
  * Locking (fcntl open file description locks, whole file): a write lock
  * for a writable image, a read lock for readonly and snapshot opens, so
  * any number of readers share an image and a writer excludes everyone.
  */
 BlockBackend *blk_open(const char *path, unsigned flags, GError **errp);
-/* A sparse temporary image of @size bytes, unlinked at once. */
+/* A sparse temporary image of @size bytes, unlinked at once. Of the
+ * flags only READONLY and MMAP apply (MMAP with NOCACHE is refused). */
 BlockBackend *blk_new_temp(uint64_t size, unsigned flags, GError **errp);
 /*
  * From -drive options: id (required), file, format (raw), snapshot,
- * cache (writeback|none|unsafe), readonly, size (a temporary image when
- * there is no file). The backend is registered under its id.
+ * cache (writeback|none|unsafe), readonly, mmap, size (a temporary image
+ * when there is no file). The backend is registered under its id.
  */
 BlockBackend *blk_new_from_opts(const Opts *o, GError **errp);
 
@@ -120,7 +125,8 @@ void blk_detach(BlockBackend *blk);
  * least @bytes); FLUSH ignores the range; DISCARD and WRITE_ZEROES take
  * no iov. Reads may have any offset and length; writes, discards and
  * write-zeroes must be whole 512-byte sectors. A request the write cache
- * serves is over on return (no host I/O). Never returns NULL: a
+ * serves is over on return (no host I/O), and so is a read of a mapped
+ * image (BLK_OPEN_MMAP) outside the snapshot overlay. Never returns NULL: a
  * request that cannot run (read-only image, range outside the image or
  * misaligned, an injected error) fails in blk_wait() (-EROFS, -EINVAL, the
  * injected errno).
@@ -191,6 +197,9 @@ typedef struct BlkStats {
     uint64_t bounced;
     uint64_t power_cuts;
     uint64_t blocks_rolled_back; /* cached blocks lost to power cuts */
+    /* mmap=on: reads copied out of the image's mapping (counted in ops[]
+     * too), those the write cache served in part included. */
+    uint64_t mapped_reads;
 } BlkStats;
 
 void blk_get_stats(const BlockBackend *blk, BlkStats *st);

@@ -2,12 +2,16 @@
 /*
  * Block backends (hw/block/block.h, aio.h): configuration errors, image
  * locking, temporary images, the snapshot overlay, the write-cache model
- * under power cuts, error injection, O_DIRECT bouncing, the AIO engines and
- * request ordering independent of host completion order.
+ * under power cuts, error injection, O_DIRECT bouncing, reads from a mapped
+ * image (mmap=on), the AIO engines and request ordering independent of host
+ * completion order.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -220,11 +224,15 @@ static void test_lock(gconstpointer data)
 
 /* ---- -drive options ------------------------------------------------- */
 
-static const OptDesc drive_desc[] = {
-    {"id", OPT_STRING, "id"},         {"file", OPT_STRING, "file"},
-    {"format", OPT_STRING, "format"}, {"snapshot", OPT_BOOL, "snapshot"},
-    {"cache", OPT_STRING, "cache"},   {"readonly", OPT_BOOL, "readonly"},
-    {"size", OPT_SIZE, "size"},       {NULL}};
+static const OptDesc drive_desc[] = {{"id", OPT_STRING, "id"},
+                                     {"file", OPT_STRING, "file"},
+                                     {"format", OPT_STRING, "format"},
+                                     {"snapshot", OPT_BOOL, "snapshot"},
+                                     {"cache", OPT_STRING, "cache"},
+                                     {"readonly", OPT_BOOL, "readonly"},
+                                     {"size", OPT_SIZE, "size"},
+                                     {"mmap", OPT_BOOL, "mmap"},
+                                     {NULL}};
 
 static const OptsSchema drive_schema = {
     .option = "-drive",
@@ -246,6 +254,9 @@ static const DriveCase drive_cases[] = {
     {"id=d0,file=/nonexistent/img", "does not exist"},
     {"id=d0,size=1M", NULL},
     {"id=d0,size=64K,format=raw,cache=unsafe,snapshot=off", NULL},
+    {"id=d0,size=1M,cache=none,mmap=on", "mmap=on cannot go with cache=none"},
+    {"id=d0,size=64K,mmap=on", NULL},
+    {"id=d0,size=64K,cache=unsafe,mmap=off", NULL},
 };
 
 static void test_drive_opts(gconstpointer data)
@@ -1003,6 +1014,342 @@ static void test_cache_discard_punch(void)
     g_unlink(path);
 }
 
+/* ---- mmap=on ------------------------------------------------------------ */
+
+static uint64_t mapped_reads(BlockBackend *blk)
+{
+    BlkStats st;
+
+    blk_get_stats(blk, &st);
+    return st.mapped_reads;
+}
+
+/* Reads of a mapped image return what preadv returns, at any offset and
+ * length, across 2 MiB chunks, into any iovec layout, and write nothing
+ * past the request. */
+static void test_mmap_reads(void)
+{
+    const uint64_t size = 5 << 20;
+    g_autofree char *path = make_image("mmap-reads.img", size, 13);
+    g_autofree uint8_t *orig = NULL;
+    g_autofree uint8_t *a = g_malloc(size + 64), *b = g_malloc(size + 64);
+    g_autoptr(GError) err = NULL;
+    BlockBackend *mapped, *plain;
+    uint8_t x[100], y[3000], z[8192], w[16];
+    struct iovec v[4] = {
+        {x, sizeof(x)}, {y, sizeof(y)}, {z, sizeof(z)}, {w, sizeof(w)}};
+    const uint64_t vlen = sizeof(x) + sizeof(y) + 5000;
+    gsize len;
+    static const struct {
+        uint64_t off, len;
+    } reads[] = {
+        {0, 4096},
+        {1, 1},
+        {511, 1025},
+        {12388, 9000},
+        {(2 << 20) - 1000, 3000}, /* across a chunk boundary */
+        {(5 << 20) - 512, 512},   /* the last sector */
+        {0, 5 << 20},             /* everything */
+    };
+
+    orig = file_bytes(path, &len);
+    /* Read locks: both open the image at once. */
+    mapped = blk_open(path, BLK_OPEN_READONLY | BLK_OPEN_MMAP, &err);
+    g_assert_no_error(err);
+    plain = blk_open(path, BLK_OPEN_READONLY, &err);
+    g_assert_no_error(err);
+    for (unsigned i = 0; i < G_N_ELEMENTS(reads); i++) {
+        uint64_t off = reads[i].off, n = reads[i].len;
+
+        fill(a, n + 64, 0xee);
+        fill(b, n + 64, 0xee);
+        g_assert_cmpint(blk_pread(mapped, off, a, n), ==, 0);
+        g_assert_cmpint(blk_pread(plain, off, b, n), ==, 0);
+        g_assert_true(memcmp(a, b, n + 64) == 0);
+        g_assert_true(memcmp(a, orig + off, n) == 0);
+        g_assert_true(all_bytes(a + n, 64, 0xee));
+    }
+    g_assert_cmpuint(mapped_reads(mapped), ==, G_N_ELEMENTS(reads));
+    g_assert_cmpuint(mapped_reads(plain), ==, 0);
+    /* Several iovecs, the third longer than what is left of the request,
+     * a fourth past its end. */
+    fill(x, sizeof(x), 0xee);
+    fill(y, sizeof(y), 0xee);
+    fill(z, sizeof(z), 0xee);
+    fill(w, sizeof(w), 0xee);
+    g_assert_cmpint(
+        blk_wait(blk_submit(mapped, BLK_OP_READ, 777, vlen, v, 4, 0), NULL), ==,
+        0);
+    g_assert_true(memcmp(x, orig + 777, sizeof(x)) == 0);
+    g_assert_true(memcmp(y, orig + 777 + sizeof(x), sizeof(y)) == 0);
+    g_assert_true(memcmp(z, orig + 777 + sizeof(x) + sizeof(y), 5000) == 0);
+    g_assert_true(all_bytes(z + 5000, sizeof(z) - 5000, 0xee));
+    g_assert_true(all_bytes(w, sizeof(w), 0xee));
+    g_assert_cmpuint(mapped_reads(mapped), ==, G_N_ELEMENTS(reads) + 1);
+    blk_close(plain);
+    blk_close(mapped);
+    g_unlink(path);
+}
+
+/* Mapped reads see the write cache (all of a range, part of it, FUA
+ * reads writing it back first) and writes made durable at once. */
+static void test_mmap_writes(void)
+{
+    const uint64_t size = 1 << 20;
+    g_autofree char *path = make_image("mmap-writes.img", size, 14);
+    g_autofree uint8_t *model = NULL, *img = NULL;
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk;
+    uint8_t a[1024], b[4096], c[1536];
+    uint64_t n0;
+    gsize len;
+
+    model = file_bytes(path, &len);
+    blk = blk_open(path, BLK_OPEN_MMAP, &err);
+    g_assert_no_error(err);
+    g_assert_true(blk_write_cache(blk));
+    fill(a, sizeof(a), 0xa1);
+    fill(b, sizeof(b), 0xb2);
+    g_assert_cmpint(blk_pwrite(blk, 512, a, sizeof(a), 0), ==, 0);
+    model_write(model, 512, a, sizeof(a));
+    g_assert_cmpint(blk_pwrite(blk, 8192, b, sizeof(b), 0), ==, 0);
+    model_write(model, 8192, b, sizeof(b));
+    n0 = mapped_reads(blk);
+    assert_view(blk, model, 8192, 4096); /* all cached: not mapped */
+    g_assert_cmpuint(mapped_reads(blk), ==, n0);
+    assert_view(blk, model, 6000, 4096); /* in part: mapped, patched */
+    assert_view(blk, model, 0, 4096);
+    assert_view(blk, model, 300, 700);
+    g_assert_cmpuint(mapped_reads(blk), ==, n0 + 3);
+    assert_view(blk, model, 0, size);
+    /* FUA: the range's cached data goes to the image, then the copy. */
+    {
+        g_autofree uint8_t *view = g_malloc(8192);
+        struct iovec v = {view, 8192};
+
+        g_assert_cmpint(
+            blk_wait(blk_submit(blk, BLK_OP_READ, 0, 8192, &v, 1, BLK_REQ_FUA),
+                     NULL),
+            ==, 0);
+        g_assert_true(memcmp(view, model, 8192) == 0);
+    }
+    g_assert_cmpuint(blk_cache_dirty_bytes(blk), ==, 4096);
+    img = file_bytes(path, &len);
+    g_assert_true(memcmp(img, model, 8192) == 0);
+    g_assert_cmpint(blk_flush(blk), ==, 0);
+    assert_view(blk, model, 0, size);
+    /* Write-through: the data is in the page cache the mapping shows. */
+    blk_set_write_cache(blk, false);
+    fill(c, sizeof(c), 0xc3);
+    g_assert_cmpint(blk_pwrite(blk, 65536 + 512, c, sizeof(c), 0), ==, 0);
+    model_write(model, 65536 + 512, c, sizeof(c));
+    n0 = mapped_reads(blk);
+    assert_view(blk, model, 65536, 8192);
+    g_assert_cmpint(
+        blk_wait(blk_submit(blk, BLK_OP_DISCARD, 131072, 8192, NULL, 0, 0),
+                 NULL),
+        ==, 0);
+    memset(model + 131072, 0, 8192);
+    assert_view(blk, model, 131072 - 512, 8192 + 1024);
+    g_assert_cmpuint(mapped_reads(blk), ==, n0 + 2);
+    blk_close(blk);
+    g_free(img);
+    img = file_bytes(path, &len);
+    g_assert_true(memcmp(img, model, size) == 0);
+    g_unlink(path);
+}
+
+/* A mapped read after a write still in flight on the host waits for it
+ * (only if they overlap); a temporary image can be mapped too. */
+static void test_mmap_in_flight(void)
+{
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk;
+    uint8_t buf[4096], out[4096];
+    struct iovec v = {buf, sizeof(buf)}, o = {out, sizeof(out)};
+    BlkRequest *w, *r;
+
+    g_assert_true(aio_set_engine(AIO_ENGINE_DEFERRED, &err));
+    blk = blk_new_temp(1 << 20, BLK_OPEN_MMAP, &err);
+    g_assert_no_error(err);
+    blk_set_write_cache(blk, false);
+    fill(buf, sizeof(buf), 0x6b);
+    w = blk_submit(blk, BLK_OP_WRITE, 8192, sizeof(buf), &v, 1, 0);
+    g_assert_cmpuint(aio_in_flight(), ==, 1);
+    /* Elsewhere: no wait, no host I/O, over at once. */
+    fill(out, sizeof(out), 0xee);
+    r = blk_submit(blk, BLK_OP_READ, 16384, sizeof(out), &o, 1, 0);
+    g_assert_cmpuint(aio_in_flight(), ==, 1);
+    g_assert_cmpint(blk_wait(r, NULL), ==, 0);
+    g_assert_true(all_bytes(out, sizeof(out), 0));
+    /* Over the write: it lands first. */
+    r = blk_submit(blk, BLK_OP_READ, 8192 + 512, 1024, &o, 1, 0);
+    g_assert_cmpuint(aio_in_flight(), ==, 0);
+    g_assert_cmpint(blk_wait(r, NULL), ==, 0);
+    g_assert_true(all_bytes(out, 1024, 0x6b));
+    g_assert_cmpint(blk_wait(w, NULL), ==, 0);
+    g_assert_cmpuint(mapped_reads(blk), ==, 2);
+    blk_close(blk);
+    aio_shutdown();
+}
+
+/* snapshot=on: reads touching the overlay take the normal path, the
+ * others the mapping; the image is never written. */
+static void test_mmap_snapshot(void)
+{
+    const uint64_t size = 1 << 20;
+    g_autofree char *path = make_image("mmap-snap.img", size, 15);
+    g_autofree uint8_t *orig = NULL, *model = NULL, *after = NULL;
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk;
+    uint8_t a[1024], b[4096];
+    uint64_t n0;
+    gsize len;
+
+    orig = file_bytes(path, &len);
+    model = g_memdup2(orig, size);
+    blk = blk_open(path, BLK_OPEN_SNAPSHOT | BLK_OPEN_MMAP, &err);
+    g_assert_no_error(err);
+    blk_set_write_cache(blk, false); /* straight to the overlay */
+    fill(a, sizeof(a), 0x5a);
+    g_assert_cmpint(blk_pwrite(blk, 4096 + 512, a, sizeof(a), 0), ==, 0);
+    model_write(model, 4096 + 512, a, sizeof(a));
+    n0 = mapped_reads(blk);
+    assert_view(blk, model, 0, 4096);           /* image only */
+    assert_view(blk, model, 4096 + 1536, 2560); /* image only, after it */
+    g_assert_cmpuint(mapped_reads(blk), ==, n0 + 2);
+    assert_view(blk, model, 4096, 4096);       /* both */
+    assert_view(blk, model, 4096 + 512, 1024); /* overlay only */
+    assert_view(blk, model, 0, size);
+    g_assert_cmpuint(mapped_reads(blk), ==, n0 + 2);
+    /* Cached writes over the image: mapped and patched until the flush
+     * moves them to the overlay. */
+    blk_set_write_cache(blk, true);
+    fill(b, sizeof(b), 0xb5);
+    g_assert_cmpint(blk_pwrite(blk, 65536, b, sizeof(b), 0), ==, 0);
+    model_write(model, 65536, b, sizeof(b));
+    assert_view(blk, model, 65536 - 2048, 8192);
+    g_assert_cmpuint(mapped_reads(blk), ==, n0 + 3);
+    g_assert_cmpint(blk_flush(blk), ==, 0);
+    assert_view(blk, model, 65536 - 2048, 8192);
+    g_assert_cmpuint(mapped_reads(blk), ==, n0 + 3);
+    blk_close(blk);
+    after = file_bytes(path, &len);
+    g_assert_true(memcmp(after, orig, size) == 0);
+    g_unlink(path);
+}
+
+/* mmap=on reads the page cache that cache=none bypasses: refused, naming
+ * the conflict (and the drive, from -drive options). */
+static void test_mmap_nocache(void)
+{
+    g_autofree char *path = make_image("mmap-direct.img", 64 * 1024, 16);
+    g_autofree char *opts =
+        g_strdup_printf("id=d0,file=%s,cache=none,mmap=on", path);
+    g_autoptr(GError) err = NULL;
+    Opts *o;
+
+    g_assert_null(blk_open(path, BLK_OPEN_NOCACHE | BLK_OPEN_MMAP, &err));
+    g_assert_error(err, STOREMU_ERROR, STOREMU_ERROR_CONFIG);
+    g_assert_nonnull(strstr(err->message, "mmap=on cannot go with cache=none"));
+    g_clear_error(&err);
+    g_assert_null(blk_new_temp(4096, BLK_OPEN_NOCACHE | BLK_OPEN_MMAP, &err));
+    g_assert_error(err, STOREMU_ERROR, STOREMU_ERROR_CONFIG);
+    g_clear_error(&err);
+    o = opts_parse(&drive_schema, opts, &err);
+    g_assert_no_error(err);
+    g_assert_null(blk_new_from_opts(o, &err));
+    g_assert_error(err, STOREMU_ERROR, STOREMU_ERROR_CONFIG);
+    g_assert_true(g_str_has_prefix(err->message, "-drive d0: mmap=on"));
+    g_assert_nonnull(strstr(err->message, "cache=writeback"));
+    g_assert_null(blk_find("d0"));
+    opts_free(o);
+    /* The image is not left locked. */
+    g_clear_error(&err);
+    blk_close(blk_open(path, 0, &err));
+    g_assert_no_error(err);
+    g_unlink(path);
+}
+
+/* The file shrinks under a mapped backend: reads past the new end fail
+ * with EIO (SIGBUS caught), the rest still read, one warning. */
+static void test_mmap_shrunk(void)
+{
+    const uint64_t size = 8 << 20;
+    g_autofree char *path = make_image("mmap-shrunk.img", size, 17);
+    g_autofree uint8_t *orig = NULL;
+    g_autofree uint8_t *buf = g_malloc(8192);
+    g_autoptr(GError) err = NULL;
+    struct iovec v = {buf, 8192};
+    BlockBackend *blk;
+    uint64_t err_off = 0;
+    gsize len;
+    int fd;
+
+    orig = file_bytes(path, &len);
+    blk = blk_open(path, BLK_OPEN_READONLY | BLK_OPEN_MMAP, &err);
+    g_assert_no_error(err);
+    /* Chunks mapped before the truncation fault as well after it. */
+    g_assert_cmpint(blk_pread(blk, 0, buf, 4096), ==, 0);
+    g_assert_cmpint(blk_pread(blk, 5 << 20, buf, 4096), ==, 0);
+    g_assert_true(memcmp(buf, orig + (5 << 20), 4096) == 0);
+    fd = open(path, O_RDWR | O_CLOEXEC);
+    g_assert_cmpint(fd, >=, 0);
+    g_assert_cmpint(ftruncate(fd, 32 * 1024), ==, 0);
+    close(fd);
+    g_test_expect_message(G_LOG_DOMAIN, G_LOG_LEVEL_WARNING, "*shrank*");
+    g_assert_cmpint(
+        blk_wait(blk_submit(blk, BLK_OP_READ, 30 * 1024, 4096, &v, 1, 0),
+                 &err_off),
+        ==, -EIO);
+    g_test_assert_expected_messages();
+    g_assert_cmpuint(err_off, ==, 32 * 1024);
+    /* Again, in a populated chunk and in a new one: no new warning. */
+    g_assert_cmpint(blk_pread(blk, 5 << 20, buf, 4096), ==, -EIO);
+    g_assert_cmpint(blk_pread(blk, 7 << 20, buf, 8192), ==, -EIO);
+    g_assert_cmpint(blk_pread(blk, 4096, buf, 8192), ==, 0);
+    g_assert_true(memcmp(buf, orig + 4096, 8192) == 0);
+    g_assert_cmpuint(mapped_reads(blk), ==, 6);
+    blk_close(blk);
+    g_unlink(path);
+}
+
+/* Any other SIGBUS still ends the process, a fault as well as a sent
+ * signal: the handler passes on what it does not own. */
+static void test_mmap_foreign_sigbus(gconstpointer data)
+{
+    bool fault = GPOINTER_TO_INT(data);
+
+    if (g_test_subprocess()) {
+        g_autoptr(GError) err = NULL;
+        BlockBackend *blk = blk_new_temp(1 << 20, BLK_OPEN_MMAP, &err);
+        uint8_t buf[512];
+        struct rlimit nocore = {0, 0};
+
+        /* A file of our own, mapped past its end. */
+        int fd = open(tmpdir, O_TMPFILE | O_RDWR, 0600);
+        volatile uint8_t *p;
+
+        g_assert_no_error(err);
+        g_assert_cmpint(blk_pread(blk, 0, buf, sizeof(buf)), ==, 0);
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(ftruncate(fd, 4096), ==, 0);
+        p = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+        g_assert_true(p != MAP_FAILED);
+        /* This process ends here: leave nothing behind. */
+        g_rmdir(tmpdir);
+        setrlimit(RLIMIT_CORE, &nocore);
+        if (fault) {
+            (void)p[4096];
+        } else {
+            raise(SIGBUS);
+        }
+        exit(0); /* not reached */
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_failed();
+}
+
 /* ---- engines and ordering ------------------------------------------ */
 
 typedef struct EngineCase {
@@ -1132,6 +1479,16 @@ int main(int argc, char **argv)
     g_test_add_func("/block/discard", test_discard);
     g_test_add_func("/block/nocache", test_nocache);
     g_test_add_func("/block/snapshot/nocache", test_snapshot_nocache);
+    g_test_add_func("/block/mmap/reads", test_mmap_reads);
+    g_test_add_func("/block/mmap/writes", test_mmap_writes);
+    g_test_add_func("/block/mmap/in-flight", test_mmap_in_flight);
+    g_test_add_func("/block/mmap/snapshot", test_mmap_snapshot);
+    g_test_add_func("/block/mmap/nocache", test_mmap_nocache);
+    g_test_add_func("/block/mmap/shrunk", test_mmap_shrunk);
+    g_test_add_data_func("/block/mmap/foreign-sigbus/fault", GINT_TO_POINTER(1),
+                         test_mmap_foreign_sigbus);
+    g_test_add_data_func("/block/mmap/foreign-sigbus/sent", GINT_TO_POINTER(0),
+                         test_mmap_foreign_sigbus);
     for (unsigned i = 0; i < G_N_ELEMENTS(engine_cases); i++) {
         g_autofree char *n =
             g_strdup_printf("/block/engine/%s", engine_cases[i].name);
