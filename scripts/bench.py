@@ -7,7 +7,9 @@ measurement, storemu's and fio's alike, on a fresh, synced copy of it),
 pinned to one core, after a discarded warm-up pass:
   - storemu -guest iobench, 4 KiB randread/randwrite at iodepth 1 and 32:
     host I/Os per second and host ns per I/O (median of several runs);
-  - the same with -record (overhead %, trace bytes per I/O), when built;
+  - the same with -record (overhead %, trace bytes per I/O), when built,
+    and with -drive ...,mmap=on (reads served from a mapping of the image);
+  - replay speed of a recorded randread run, device=on and device=off;
   - fio with ioengine=psync (iodepth 1) and io_uring (iodepth 32) on the
     same file, and the ratio storemu / fio-psync;
   - instructions per I/O from callgrind, as the difference of two run
@@ -73,9 +75,12 @@ def storemu_has(args):
     return "not available" not in err and "no built-in" not in err
 
 
-def storemu_args(miniport, extra_guest, record=None):
+def storemu_args(miniport, extra_guest, record=None, mmap=False):
     if miniport == "virtio-scsi":
-        dev = ["-drive", "id=d0,file=%s,cache=writeback" % image,
+        drive = "id=d0,file=%s,cache=writeback" % image
+        if mmap:
+            drive += ",mmap=on"
+        dev = ["-drive", drive,
                "-device", "virtio-scsi-pci,id=hba0",
                "-device", "scsi-hd,drive=d0,bus=hba0",
                "-miniport", "virtio-scsi"]
@@ -97,10 +102,10 @@ def fresh_image():
             pass
 
 
-def iobench(miniport, rw, qd, count, record=None):
+def iobench(miniport, rw, qd, count, record=None, mmap=False):
     fresh_image()
     guest = "rw=%s,bs=4k,iodepth=%d,count=%d,format=json" % (rw, qd, count)
-    out, rss = run_rss(pinned(storemu_args(miniport, guest, record)))
+    out, rss = run_rss(pinned(storemu_args(miniport, guest, record, mmap)))
     line = [l for l in out.splitlines() if l.startswith("{")]
     if not line:
         raise RuntimeError("iobench printed no JSON:\n" + out[-2000:])
@@ -131,6 +136,18 @@ def fio(engine, rw, qd):
     job = j["jobs"][0]
     side = job["read"] if rw.endswith("read") else job["write"]
     return side["iops"]
+
+
+def replay_speed(miniport, data):
+    """Record a randread qd32 run, replay it; events per host second."""
+    tr = os.path.join(tmpdir, "replay.trace")
+    iobench(miniport, "randread", 32, COUNT[32], tr + ",data=" + data)
+    out, err = run(pinned([STOREMU, "-replay",
+                           tr + (",device=off" if data == "full" else "")]))
+    m = re.search(r"([0-9]+) events per host second", err)
+    if not m:
+        raise RuntimeError("replay printed no speed:\n" + err[-2000:])
+    return int(m.group(1))
 
 
 def callgrind_instructions(miniport, count, verifier="on"):
@@ -184,9 +201,18 @@ def main():
                 "RAM-disk miniport (no device, no image) instead")
         results["path"] = miniport
         have_record = storemu_has(["-record", os.path.join(tmpdir, "x.trace")])
+        have_mmap = miniport == "virtio-scsi" and storemu_has(
+            storemu_args(miniport, "count=1", mmap=True)[:-2] +
+            ["-guest", "boot"])
         rows = []
         for rw in ("randread", "randwrite"):
             for qd in (1, 32):
+                if have_mmap:
+                    # The same, reading through a mapping of the image.
+                    iobench(miniport, rw, qd, COUNT[qd] // 10, mmap=True)
+                    mm = [host_numbers(iobench(miniport, rw, qd, COUNT[qd],
+                                               mmap=True)[0])[0]
+                          for _ in range(RUNS)]
                 iobench(miniport, rw, qd, COUNT[qd] // 10)  # warm-up
                 ios, ns, rss = [], [], 0
                 for _ in range(RUNS):
@@ -197,6 +223,8 @@ def main():
                     rss = max(rss, r)
                 row = {"rw": rw, "iodepth": qd, "ios_per_sec": median(ios),
                        "ns_per_io": median(ns), "peak_rss_kib": rss}
+                if have_mmap:
+                    row["mmap_ios_per_sec"] = median(mm)
                 if have_record:
                     tr = os.path.join(tmpdir, "r.trace")
                     rec = []
@@ -211,6 +239,10 @@ def main():
                 log("bench: storemu %s qd%d: %.0f IO/s" % (rw, qd,
                                                            row["ios_per_sec"]))
         results["storemu"] = rows
+        if have_record:
+            results["replay_events_per_sec"] = replay_speed(miniport, "hash")
+            results["replay_device_off_events_per_sec"] = replay_speed(
+                miniport, "full")
         base = {}
         if shutil.which("fio"):
             for rw in ("randread", "randwrite"):
@@ -236,19 +268,22 @@ def main():
 
     print("storemu benchmark (%s path, 4 KiB, one core, median of %d)"
           % (results["path"], RUNS))
-    print("%-10s %3s %12s %10s %11s %9s %10s %9s" %
+    print("%-10s %3s %12s %10s %11s %9s %10s %9s %12s %9s" %
           ("rw", "qd", "IO/s", "ns/IO", "vs psync", "rec ovh", "B/IO rec",
-           "RSS MiB"))
+           "RSS MiB", "mmap IO/s", "vs psync"))
     for r in results["storemu"]:
         ps = results.get("fio", {}).get(r["rw"], {}).get("psync_qd1")
-        print("%-10s %3d %12.0f %10.0f %11s %9s %10s %9.0f" % (
+        mm = r.get("mmap_ios_per_sec")
+        print("%-10s %3d %12.0f %10.0f %11s %9s %10s %9.0f %12s %9s" % (
             r["rw"], r["iodepth"], r["ios_per_sec"], r["ns_per_io"],
             ("%.2fx" % (r["ios_per_sec"] / ps)) if ps else "-",
             ("%.1f%%" % r["record_overhead_pct"])
             if "record_overhead_pct" in r else "-",
             ("%.1f" % r["trace_bytes_per_io"])
             if "trace_bytes_per_io" in r else "-",
-            r["peak_rss_kib"] / 1024))
+            r["peak_rss_kib"] / 1024,
+            ("%.0f" % mm) if mm else "-",
+            ("%.2fx" % (mm / ps)) if mm and ps else "-"))
     for rw, b in results.get("fio", {}).items():
         print("fio %-9s psync qd1 %10.0f IO/s   io_uring qd32 %10.0f IO/s" %
               (rw, b["psync_qd1"], b["io_uring_qd32"]))
@@ -257,6 +292,11 @@ def main():
               "(%.0f with -verifier off)" %
               (results["instructions_per_io"],
                results["instructions_per_io_verifier_off"]))
+    if "replay_events_per_sec" in results:
+        print("replay (randread qd32 trace): %.2fM events per host second "
+              "device=on, %.2fM device=off" %
+              (results["replay_events_per_sec"] / 1e6,
+               results["replay_device_off_events_per_sec"] / 1e6))
     if "syscalls_per_io" in results:
         print("system calls per I/O (strace, randread qd32): %.2f" %
               results["syscalls_per_io"])
