@@ -100,7 +100,7 @@ static SchedConfig sched;
 static Rng sched_rng;
 static GPtrArray *threads; /* every thread, in creation order */
 static IrqVector vectors[IRQ_VECTORS];
-static VCpu *cur; /* the vCPU running guest code, or NULL */
+static VCpu *cur;            /* the vCPU running guest code, or NULL */
 const VCpuHead *cpu_running; /* the same, as cpu.h sees it */
 G_STATIC_ASSERT(offsetof(VCpu, index) == offsetof(VCpuHead, index));
 G_STATIC_ASSERT(offsetof(VCpu, level) == offsetof(VCpuHead, level));
