@@ -144,9 +144,9 @@ def replay_speed(miniport, data):
     iobench(miniport, "randread", 32, COUNT[32], tr + ",data=" + data)
     out, err = run(pinned([STOREMU, "-replay",
                            tr + (",device=off" if data == "full" else "")]))
-    m = re.search(r"([0-9]+) events per host second", err)
+    m = re.search(r"([0-9]+) events per host second", out + err)
     if not m:
-        raise RuntimeError("replay printed no speed:\n" + err[-2000:])
+        raise RuntimeError("replay printed no speed:\n" + (out + err)[-2000:])
     return int(m.group(1))
 
 
