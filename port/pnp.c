@@ -1098,7 +1098,7 @@ void port_unload(void)
         gpointer k, v;
         g_hash_table_iter_init(&it, port.srb_map);
         while (g_hash_table_iter_next(&it, &k, &v)) {
-            g_free(v);
+            port_request_release(v);
         }
         g_hash_table_destroy(port.srb_map);
         port.srb_map = NULL;

@@ -308,6 +308,9 @@ void port_surprise_removal(PortAdapter *a);
 
 /* requests and queues (queue.c) */
 PortRequest *port_request_from_srb(PVOID srb);
+/* Free a request's host-side state (not its guest-RAM parts, which go
+ * with guest RAM): for requests the port still knows at unload. */
+void port_request_release(PortRequest *req);
 UCHAR port_request_opcode(const PortRequest *req);
 /* Take the first request waiting to start on @lu (NULL if none). */
 PortRequest *port_lu_pending_pop(PortLu *lu);

@@ -190,6 +190,14 @@ static void check_poison(PortRequest *req)
     }
 }
 
+void port_request_release(PortRequest *req)
+{
+    verifier_sg_unmap(req);
+    g_free(req->vr);
+    g_free(req->srb_save);
+    g_free(req);
+}
+
 void port_request_free(PortRequest *req)
 {
     if (!req) {
@@ -207,10 +215,7 @@ void port_request_free(PortRequest *req)
         if (req->srb_ext) {
             ram_free(req->srb_ext);
         }
-        verifier_sg_unmap(req);
-        g_free(req->vr);
-        g_free(req->srb_save);
-        g_free(req);
+        port_request_release(req);
     } else {
         req->done = NULL;
     }
