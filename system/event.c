@@ -119,6 +119,8 @@ static inline Event *first_event(void)
     return ev;
 }
 
+/* The earliest deadline: first_event()'s time, without the seq compares
+ * (it runs after every removal). */
 static inline void update_deadline(void)
 {
     uint64_t d = count ? heap[1]->when : VTIME_NEVER;
@@ -177,7 +179,8 @@ static bool lane_add(Event *ev)
     return false;
 }
 
-static void heap_remove(Event *ev)
+/* Take @ev off the lane or out of the heap it is queued on. */
+static void queue_remove(Event *ev)
 {
     uint32_t i = ev->heap_index;
     Event *last;
@@ -215,7 +218,7 @@ void event_schedule(Event *ev, uint64_t when)
 
     g_assert(heap != NULL);
     if (moved) {
-        heap_remove(ev);
+        queue_remove(ev);
     }
     if (when < vclock_ns) {
         when = vclock_ns;
@@ -248,7 +251,7 @@ void event_schedule_in(Event *ev, uint64_t delta_ns)
 void event_cancel(Event *ev)
 {
     if (ev->heap_index) {
-        heap_remove(ev);
+        queue_remove(ev);
         update_deadline();
     }
 }
@@ -265,7 +268,7 @@ unsigned event_run_due(void)
         if (!ev || ev->when > vclock_ns) {
             break;
         }
-        heap_remove(ev);
+        queue_remove(ev);
         update_deadline();
         events_run++;
         n++;

@@ -26,10 +26,11 @@ typedef struct Event {
     uint64_t seq;  /* tie-break: order of scheduling */
     EventFunc *fn;
     void *opaque;
-    const char *name;            /* for traces and reports */
-    uint32_t heap_index;         /* 1-based position in the heap; 0 = idle;
-                            EVENT_IN_LANE(n) = on sorted list n */
-    struct Event *fprev, *fnext; /* that list */
+    const char *name; /* for traces and reports */
+    /* 1-based position in the heap; 0 = idle; EVENT_IN_LANE(n) = on the
+     * sorted list n (event.c), linked through fprev/fnext. */
+    uint32_t heap_index;
+    struct Event *fprev, *fnext;
 } Event;
 
 #define EVENT_IN_LANE(n) (UINT32_MAX - (uint32_t)(n))
