@@ -47,18 +47,16 @@ static GHashTable *not_implemented;
  *    the last request hit usually stops at the first one, and mapping or
  *    unmapping is O(1) plus the copy.
  */
-typedef struct Range {
+typedef struct VerifierRange {
     uint64_t start, end;
 } Range;
-struct VerifierRange {
-    uint64_t start, end;
-};
 static GArray *dma_ranges; /* Range, sorted, disjoint */
 static guint mru[2];       /* indexes into dma_ranges of the last hits */
 static PortRequest *sg_head, *sg_tail;
 static PortRequest *sg_hint; /* where the walk starts: the request after
                                 the last one hit, or NULL */
 static bool hooked;
+
 const char *verifier_check_name(VerifierCheck c)
 {
     return c < VC_COUNT ? check_names[c] : "?";
@@ -191,7 +189,7 @@ void verifier_sg_map(PortRequest *req)
         return;
     }
     if (!req->vr) {
-        req->vr = g_new(struct VerifierRange, req->sgl_max);
+        req->vr = g_new(Range, req->sgl_max);
     }
     for (ULONG k = 0; k < n; k++) {
         uint64_t s = (uint64_t)sgl->List[k].PhysicalAddress.QuadPart;
@@ -263,7 +261,7 @@ static bool covered(uint64_t gpa, uint64_t len)
     if (end < gpa) {
         return false;
     }
-    if (dma_ranges && dma_ranges->len) {
+    if (dma_ranges) {
         if (range_has(dma_ranges, mru[0], gpa, end)) {
             return true;
         }
@@ -273,8 +271,6 @@ static bool covered(uint64_t gpa, uint64_t len)
             mru[1] = t;
             return true;
         }
-    }
-    if (dma_ranges) {
         i = floor_index(dma_ranges, gpa);
         if (i >= 0 && g_array_index(dma_ranges, Range, i).end >= end) {
             mru[1] = mru[0];

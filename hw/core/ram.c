@@ -283,6 +283,16 @@ void ram_foreach_allocation(void (*fn)(uint64_t gpa, uint64_t size,
     g_list_free(keys);
 }
 
+static inline void dma_copy(BndKind kind, void *host, void *buf, uint64_t len)
+{
+    if (kind == BND_DMA_READ) {
+        memcpy(buf, host, len);
+    } else {
+        memcpy(host, buf, len);
+    }
+}
+
+/* With a hook watching: the crossing goes through bnd_before/after. */
 static bool dma_access_slow(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
 {
     BndAccess a = {
@@ -300,11 +310,7 @@ static bool dma_access_slow(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
         return a.ok;
     }
     if (host) {
-        if (kind == BND_DMA_READ) {
-            memcpy(buf, host, len);
-        } else {
-            memcpy(host, buf, len);
-        }
+        dma_copy(kind, host, buf, len);
         a.ok = true;
     } else if (kind == BND_DMA_WRITE && len == 4 && gpa >= MSI_ADDR_BASE &&
                gpa - MSI_ADDR_BASE < MSI_ADDR_SIZE) {
@@ -328,11 +334,7 @@ static bool dma_access(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
 
     if (!bnd_watched(kind) && (host = ram_ptr(gpa, len)) != NULL) {
         /* Nobody looks at this kind of crossing: copy and count it. */
-        if (kind == BND_DMA_READ) {
-            memcpy(buf, host, len);
-        } else {
-            memcpy(host, buf, len);
-        }
+        dma_copy(kind, host, buf, len);
         bnd_counts[kind]++;
         return true;
     }
