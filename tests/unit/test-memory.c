@@ -172,6 +172,63 @@ static void test_boundary_accessors(void)
     event_loop_fini();
 }
 
+/* A hook declaring the kinds it wants sees only those; the others do not
+ * reach any hook (nor count as watched), while the counters still move. */
+static unsigned seen[BND_KIND_COUNT];
+
+static void count_kind(const BndAccess *a, void *opaque)
+{
+    (void)opaque;
+    seen[a->kind]++;
+}
+
+static void test_boundary_hook_kinds(void)
+{
+    Regs s = {.r = {5}};
+    MemoryRegion mr;
+    BndHook writes = {
+        .name = "writes",
+        .kinds = BND_BIT(BND_MMIO_WRITE),
+        .after = count_kind,
+    };
+    BndHook answer = {
+        .name = "answer",
+        .kinds = BND_BIT(BND_MMIO_WRITE), /* reads are not its business */
+        .before = answer_reads,
+    };
+
+    event_loop_init();
+    memory_init();
+    bnd_hooks_clear();
+    memset(seen, 0, sizeof(seen));
+    memory_region_init(&mr, "regs", &regs_ops, &s, 16);
+    g_assert_true(memory_region_map(&mr, as_memory, PCI_MMIO_BASE, NULL));
+    g_assert_true(bnd_hook_add(&writes));
+    g_assert_true(bnd_watched(BND_MMIO_WRITE));
+    g_assert_false(bnd_watched(BND_MMIO_READ));
+    g_assert_false(bnd_watched(BND_DMA_READ));
+    g_assert_cmpuint(bnd_mmio_read(PCI_MMIO_BASE, 4), ==, 5);
+    bnd_mmio_write(PCI_MMIO_BASE + 4, 9, 4);
+    bnd_mmio_write(PCI_MMIO_BASE + 4, 10, 4);
+    g_assert_cmpuint(seen[BND_MMIO_WRITE], ==, 2);
+    g_assert_cmpuint(seen[BND_MMIO_READ], ==, 0);
+    g_assert_cmpuint(bnd_counts[BND_MMIO_READ], ==, 1);
+    g_assert_cmpuint(bnd_counts[BND_MMIO_WRITE], ==, 2);
+    /* A before-hook limited to writes does not answer reads. */
+    g_assert_true(bnd_hook_add(&answer));
+    g_assert_false(bnd_watched(BND_MMIO_READ));
+    g_assert_cmpuint(bnd_mmio_read(PCI_MMIO_BASE + 4, 4), ==, 10);
+    g_assert_cmpuint(s.reads, ==, 2);
+    bnd_hook_remove(&answer);
+    bnd_hook_remove(&writes);
+    g_assert_false(bnd_watched(BND_MMIO_WRITE));
+    bnd_mmio_write(PCI_MMIO_BASE + 4, 11, 4);
+    g_assert_cmpuint(seen[BND_MMIO_WRITE], ==, 2);
+    bnd_hooks_clear();
+    memory_fini();
+    event_loop_fini();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -180,5 +237,6 @@ int main(int argc, char **argv)
     g_test_add_func("/memory/overlap-unmap", test_overlap_refused_and_unmap);
     g_test_add_func("/memory/windows", test_windows_decode);
     g_test_add_func("/memory/boundary", test_boundary_accessors);
+    g_test_add_func("/memory/boundary-hook-kinds", test_boundary_hook_kinds);
     return g_test_run();
 }
