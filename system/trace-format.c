@@ -123,6 +123,7 @@ static const char *const type_names[TT_COUNT] = {
     [TT_SRB_START] = "srb-start",
     [TT_SRB_DONE] = "srb-done",
     [TT_CHECKPOINT] = "checkpoint",
+    [TT_DIGEST] = "dma-digest",
     [TT_EXT] = "ext",
     [TT_END] = "end",
 };
@@ -162,14 +163,14 @@ static uint64_t predict_time(const TraceCodec *c, unsigned t,
 #define T_EXT         0x80
 
 /* Extension byte of crossings */
-#define E_TIME     0x01 /* time delta differs from the predicted cost */
-#define E_CPU      0x02 /* vCPU differs from the prediction */
-#define E_SIZE     0x04 /* access size differs from the slot's */
-#define E_NOTOK    0x08 /* the machine refused the access */
-#define E_DEVFN    0x10 /* config space function differs */
-#define E_NODATA   0x20 /* DMA accepted but without payload */
-#define E_LEN      0x40 /* DMA length differs from the slot's */
-#define E_RESERVED 0x80
+#define E_TIME   0x01 /* time delta differs from the predicted cost */
+#define E_CPU    0x02 /* vCPU differs from the prediction */
+#define E_SIZE   0x04 /* access size differs from the slot's */
+#define E_NOTOK  0x08 /* the machine refused the access */
+#define E_DEVFN  0x10 /* config space function differs */
+#define E_NODATA 0x20 /* DMA accepted but without payload */
+#define E_LEN    0x40 /* DMA length differs from the slot's */
+#define E_VALUE  0x80 /* a value follows: not the slot's predicted one */
 /* Non-crossing records take only the first two. */
 #define E_NOTE_RESERVED 0xfc
 
@@ -180,6 +181,12 @@ static uint64_t predict_time(const TraceCodec *c, unsigned t,
 #define D_STATUS 0x1 /* SRB and SCSI status follow */
 #define D_NEXT   0x2 /* the next id in completion order, same length */
 #define X_VECTOR 0x4 /* interrupt return: the vector follows */
+#define K_DIGEST 0x1 /* checkpoint tag field: a DMA digest record */
+
+/* A miss coded against a slot moves it when this close (encoder's
+ * choice: the record says which slot). */
+#define MOVE_RANGE 256u
+#define RING_SPAN  (64u << 10) /* and a ring this long wraps in place */
 
 #define SRB_SUCCESS 0x01
 
@@ -230,49 +237,121 @@ static int16_t predict_cpu(const TraceCodec *c, unsigned t)
     }
 }
 
-static unsigned find_slot(const TraceCodec *c, unsigned t, uint64_t addr,
+/* A value repeats, goes on changing by its last step (ring indices), or,
+ * having gone back to the one before, alternates (a status poll). */
+static uint64_t predict_value(const TraceSlot *sl)
+{
+    if (!sl) {
+        return 0;
+    }
+    return sl->alt ? sl->prev_value : 2 * sl->value - sl->prev_value;
+}
+
+static inline void slot_value(TraceSlot *sl, uint64_t value)
+{
+    sl->alt = value == sl->prev_value && value != sl->value;
+    sl->prev_value = sl->value;
+    sl->value = value;
+}
+
+static inline uint64_t slot_next(const TraceSlot *sl)
+{
+    return sl->next;
+}
+
+/* Does a crossing of type @t carry a value (else: a scheduler pick, or a
+ * DMA without a short payload)? */
+static bool has_value(unsigned t, const TraceEvent *e)
+{
+    if (trace_type_is_dma(t)) {
+        return e->ok && e->has_data && e->len <= TRACE_DMA_SMALL;
+    }
+    return t != TT_SCHED;
+}
+
+/* The slot a miss takes: a free one, else the least recently used. */
+static unsigned slot_take(TraceCodec *c, unsigned t)
+{
+    unsigned v = 0;
+
+    if (c->used[t] < TRACE_SLOTS) {
+        return c->used[t]++;
+    }
+    for (unsigned i = 1; i < TRACE_SLOTS; i++) {
+        if (c->slot[t][i].stamp < c->slot[t][v].stamp) {
+            v = i;
+        }
+    }
+    return v;
+}
+
+/* Is @addr what a slot in use predicts (a miss must not be)? */
+static bool slot_predicts(const TraceCodec *c, unsigned t, uint64_t addr,
                           uint32_t devfn)
 {
     for (unsigned i = 0; i < c->used[t]; i++) {
-        const TraceSlot *s = &c->slot[t][i];
-        if (s->addr == addr && s->devfn == devfn) {
-            return i;
+        const TraceSlot *sl = &c->slot[t][i];
+        if (slot_next(sl) == addr && sl->devfn == devfn) {
+            return true;
         }
     }
-    return TRACE_SLOT_MISS;
+    return false;
 }
 
-/* The state after a crossing, the same on both sides. */
+typedef enum SlotUse { SLOT_HIT, SLOT_MOVE, SLOT_FRESH } SlotUse;
+
+static inline void commit_common(TraceCodec *c, const TraceEvent *e);
+
+/* The state after a crossing, the same on both sides: slot @s was hit,
+ * moved, or taken fresh. */
 static void commit_crossing(TraceCodec *c, const TraceEvent *e, unsigned s,
-                            uint64_t value)
+                            SlotUse how, uint64_t value)
 {
     unsigned t = e->type;
-    TraceSlot *sl;
+    TraceSlot *sl = &c->slot[t][s];
 
-    if (s == TRACE_SLOT_MISS) {
-        if (c->used[t] < TRACE_SLOTS) {
-            sl = &c->slot[t][c->used[t]++];
-        } else {
-            sl = &c->slot[t][c->victim[t]];
-            c->victim[t] = (uint8_t)((c->victim[t] + 1) % TRACE_SLOTS);
+    switch (how) {
+    case SLOT_HIT:
+        sl->pinned |= sl->stride == 0;
+        break;
+    case SLOT_MOVE:
+        /* Back by whole strides is a ring wrapping: the stride stays. */
+        if (!(sl->stride > 0 && e->addr < sl->addr &&
+              (sl->addr - e->addr) % (uint64_t)sl->stride == 0)) {
+            sl->stride = (int64_t)(e->addr - sl->addr);
         }
-    } else {
-        sl = &c->slot[t][s];
+        sl->pinned = false;
+        break;
+    case SLOT_FRESH:
+        sl->stride = 0;
+        sl->pinned = false;
+        sl->value = value;
+        sl->prev_value = value;
+        break;
     }
+    slot_value(sl, value);
     sl->addr = e->addr;
+    sl->next = e->addr + (uint64_t)sl->stride;
     sl->devfn = e->devfn;
     sl->size = e->size;
-    sl->prev_value = s == TRACE_SLOT_MISS ? value : sl->value;
-    sl->value = value;
     sl->dt = e->time - c->time;
     sl->len = e->len;
-    c->last_addr[t] = e->addr;
-    c->last_len[t] = e->len;
-    c->last_devfn[t] = e->devfn;
-    c->last_size[t] = e->size;
+    sl->stamp = ++c->stamp;
+    if (how != SLOT_HIT) {
+        c->last_addr[t] = e->addr;
+        c->last_len[t] = e->len;
+        c->last_devfn[t] = e->devfn;
+        c->last_size[t] = e->size;
+    }
+    commit_common(c, e);
+}
+
+/* What every crossing moves on: the clock, the index, who runs. */
+static inline void commit_common(TraceCodec *c, const TraceEvent *e)
+{
     c->time = e->time;
     c->index++;
-    switch (t) {
+    switch (e->type) {
     case TT_IRQ_RAISE:
         c->irq_cpu = e->cpu;
         break;
@@ -375,19 +454,144 @@ size_t trace_encode_bound(const TraceCodec *c, const TraceEvent *e)
     return n;
 }
 
+static inline unsigned map_index(uint64_t addr, uint32_t devfn)
+{
+    return (unsigned)(((addr ^ ((uint64_t)devfn << 40)) *
+                       0x9e3779b97f4a7c15ULL) >>
+                      52) &
+           (TRACE_SLOT_MAP - 1);
+}
+
+/*
+ * The encoder's slot for @addr: the map's hint if it is right, else a
+ * look through the slots, which also finds the slot a miss is best coded
+ * against (*base, TRACE_SLOTS for none): the nearest one not pinned to
+ * its address. TRACE_SLOTS: a miss.
+ */
+static unsigned enc_find_slot(TraceCodec *c, unsigned t, uint64_t addr,
+                              uint32_t devfn, unsigned *base)
+{
+    uint8_t *m = &c->map[t][map_index(addr, devfn)];
+    uint64_t best = UINT64_MAX;
+
+    *base = TRACE_SLOTS;
+    if (*m && *m <= c->used[t]) {
+        const TraceSlot *sl = &c->slot[t][*m - 1];
+        if (slot_next(sl) == addr && sl->devfn == devfn) {
+            return *m - 1u;
+        }
+    }
+    for (unsigned i = 0; i < c->used[t]; i++) {
+        const TraceSlot *sl = &c->slot[t][i];
+        uint64_t d;
+        if (sl->devfn != devfn) {
+            continue;
+        }
+        if (slot_next(sl) == addr) {
+            *m = (uint8_t)(i + 1);
+            return i;
+        }
+        d = addr > sl->addr ? addr - sl->addr : sl->addr - addr;
+        /* Not a slot pinned to its address, nor one that would go back
+         * where it came from (two addresses taking turns want two); a
+         * near one, or a ring walked upwards that wraps to its start. */
+        if (sl->pinned || d >= best ||
+            addr == sl->addr - (uint64_t)sl->stride) {
+            continue;
+        }
+        if (d < MOVE_RANGE ||
+            (sl->stride > 0 && addr < sl->addr && d <= RING_SPAN &&
+             d % (uint64_t)sl->stride == 0)) {
+            best = d;
+            *base = i;
+        }
+    }
+    return TRACE_SLOTS;
+}
+
+/*
+ * The common case: the address is what a slot predicts and so is every
+ * other field, which makes the record its tag (and a slot byte past the
+ * tag's slots). It writes what enc_crossing() would and changes only what
+ * a hit changes. Returns 0 when the general path is needed.
+ */
+static inline size_t enc_fast(TraceCodec *c, const TraceEvent *e, uint8_t *out)
+{
+    unsigned t = e->type;
+    unsigned mi = c->map[t][map_index(e->addr, e->devfn)];
+    bool dma = trace_type_is_dma(t), valued = true;
+    TraceSlot *sl;
+    uint64_t value = e->value;
+    unsigned s;
+    size_t n = 1;
+
+    if (!mi || mi > c->used[t] || t == TT_SCHED || !e->ok) {
+        return 0;
+    }
+    sl = &c->slot[t][mi - 1];
+    if (sl->next != e->addr || sl->devfn != e->devfn ||
+        e->time !=
+            c->time + (trace_type_is_device(t) ? sl->dt : type_cost[t]) ||
+        e->cpu != predict_cpu(c, t) ||
+        e->size != (trace_type_is_register(t) ? sl->size : 0)) {
+        return 0;
+    }
+    if (dma) {
+        if (e->len != sl->len || !e->has_data) {
+            return 0;
+        }
+        if (e->len > TRACE_DMA_SMALL) {
+            if (c->full_data) {
+                return 0;
+            }
+            valued = false;
+            value = 0;
+        } else if (e->data) {
+            value = trace_small_value(e->data, e->len);
+        }
+    }
+    if (valued && value != predict_value(sl)) {
+        return 0;
+    }
+    s = mi - 1;
+    out[0] = (uint8_t)(t | MIN(s, (unsigned)TRACE_SLOT_BYTE) << T_FIELD_SHIFT);
+    if (s >= TRACE_TAG_SLOTS) {
+        out[n++] = (uint8_t)s;
+    }
+    sl->pinned |= sl->stride == 0;
+    slot_value(sl, value);
+    sl->addr = e->addr;
+    sl->next = e->addr + (uint64_t)sl->stride;
+    sl->dt = e->time - c->time;
+    sl->stamp = ++c->stamp;
+    commit_common(c, e);
+    if (sl->stride) {
+        c->map[t][map_index(sl->next, e->devfn)] = (uint8_t)mi;
+    }
+    return n;
+}
+
 static size_t enc_crossing(TraceCodec *c, const TraceEvent *e, uint8_t *out)
 {
     unsigned t = e->type;
-    unsigned s = find_slot(c, t, e->addr, e->devfn);
-    const TraceSlot *sl = s == TRACE_SLOT_MISS ? NULL : &c->slot[t][s];
+    unsigned base;
+    unsigned s = enc_find_slot(c, t, e->addr, e->devfn, &base), field;
+    const TraceSlot *sl = s == TRACE_SLOTS ? NULL : &c->slot[t][s];
     bool dma = trace_type_is_dma(t);
+    bool valued = has_value(t, e);
     uint8_t psize =
         trace_type_is_register(t) ? (sl ? sl->size : c->last_size[t]) : 0;
-    uint64_t value = dma ? 0 : e->value; /* a DMA's is its short payload */
+    uint64_t value = 0;
     uint32_t pdevfn = sl ? sl->devfn : c->last_devfn[t];
     uint8_t ext = 0;
+    SlotUse how = SLOT_HIT;
     size_t n = 1;
 
+    if (valued) {
+        value = dma && e->data ? trace_small_value(e->data, e->len) : e->value;
+    } else if (t == TT_SCHED) {
+        value = e->value;
+    }
     if (e->time != predict_time(c, t, sl)) {
         ext |= E_TIME;
     }
@@ -409,9 +613,16 @@ static size_t enc_crossing(TraceCodec *c, const TraceEvent *e, uint8_t *out)
     if (dma && e->len != (sl ? sl->len : c->last_len[t])) {
         ext |= E_LEN;
     }
-    out[0] = (uint8_t)(t | (s << T_FIELD_SHIFT) | (ext ? T_EXT : 0));
+    if (valued && value != predict_value(sl)) {
+        ext |= E_VALUE;
+    }
+    field = sl ? MIN(s, (unsigned)TRACE_SLOT_BYTE) : TRACE_SLOT_MISS;
+    out[0] = (uint8_t)(t | field << T_FIELD_SHIFT | (ext ? T_EXT : 0));
     if (ext) {
         out[n++] = ext;
+    }
+    if (sl && s >= TRACE_TAG_SLOTS) {
+        out[n++] = (uint8_t)s;
     }
     if (ext & E_TIME) {
         n += trace_put_varint(out + n, e->time - c->time);
@@ -426,8 +637,20 @@ static size_t enc_crossing(TraceCodec *c, const TraceEvent *e, uint8_t *out)
         n += trace_put_varint(out + n, e->devfn);
     }
     if (!sl) {
-        n += trace_put_varint(
-            out + n, trace_zigzag((int64_t)(e->addr - c->last_addr[t])));
+        /* A miss: against the slot it moves, or the type's last address
+         * for a fresh slot. */
+        if (base < TRACE_SLOTS) {
+            uint64_t d = (uint64_t)(e->addr - c->slot[t][base].addr);
+            n += trace_put_varint(out + n, trace_zigzag((int64_t)d) << 1 | 1);
+            out[n++] = (uint8_t)base;
+            s = base;
+            how = SLOT_MOVE;
+        } else {
+            uint64_t d = (uint64_t)(e->addr - c->last_addr[t]);
+            n += trace_put_varint(out + n, trace_zigzag((int64_t)d) << 1);
+            s = slot_take(c, t);
+            how = SLOT_FRESH;
+        }
     }
     if (dma) {
         uint64_t plen = sl ? sl->len : c->last_len[t];
@@ -435,17 +658,9 @@ static size_t enc_crossing(TraceCodec *c, const TraceEvent *e, uint8_t *out)
             n += trace_put_varint(out + n,
                                   trace_zigzag((int64_t)(e->len - plen)));
         }
-        if (e->ok && e->has_data) {
-            if (e->len <= TRACE_DMA_SMALL) {
-                value = e->data ? trace_small_value(e->data, e->len) : e->value;
-                n += put_value(out + n, sl, value);
-            } else if (c->full_data) {
-                memcpy(out + n, e->data, e->len);
-                n += e->len;
-            } else {
-                trace_put_u64(out + n, e->hash);
-                n += 8;
-            }
+        if (e->ok && e->has_data && !valued && c->full_data) {
+            memcpy(out + n, e->data, e->len);
+            n += e->len;
         }
     } else if (t == TT_SCHED) {
         /* The yield point, with a bit saying whether a value follows
@@ -459,10 +674,15 @@ static size_t enc_crossing(TraceCodec *c, const TraceEvent *e, uint8_t *out)
             memcpy(out + n, tmp, vn);
             n += vn;
         }
-    } else {
-        n += put_value(out + n, sl, e->value);
     }
-    commit_crossing(c, e, s, value);
+    if (ext & E_VALUE) {
+        n += put_value(out + n, sl, value);
+    }
+    commit_crossing(c, e, s, how, value);
+    if (how != SLOT_HIT || c->slot[t][s].stride) {
+        c->map[t][map_index(slot_next(&c->slot[t][s]), e->devfn)] =
+            (uint8_t)(s + 1);
+    }
     return n;
 }
 
@@ -628,13 +848,18 @@ size_t trace_encode(TraceCodec *c, const TraceEvent *e, uint8_t *out)
     size_t n = 1;
 
     if (trace_type_is_crossing(e->type)) {
-        return enc_crossing(c, e, out);
+        n = enc_fast(c, e, out);
+        return n ? n : enc_crossing(c, e, out);
     }
     switch (e->type) {
     case TT_SRB_START:
         return enc_srb_start(c, e, out);
     case TT_SRB_DONE:
         return enc_srb_done(c, e, out);
+    case TT_DIGEST:
+        out[0] = TT_CHECKPOINT | K_DIGEST << T_FIELD_SHIFT;
+        trace_put_u32(out + n, (uint32_t)e->value);
+        return n + 4;
     case TT_CHECKPOINT:
         out[0] = TT_CHECKPOINT;
         n += trace_put_varint(out + n, c->index);
@@ -792,25 +1017,34 @@ static bool dec_crossing(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
 {
     unsigned t = tag & T_TYPE_MASK;
     unsigned s = (tag >> T_FIELD_SHIFT) & T_FIELD_MASK;
+    bool miss = s == TRACE_SLOT_MISS;
     bool dma = trace_type_is_dma(t);
     const TraceSlot *sl = NULL;
+    SlotUse how = SLOT_HIT;
     uint8_t ext = 0;
-    uint64_t z;
+    uint64_t z, value = 0;
 
-    if (s != TRACE_SLOT_MISS) {
-        if (s >= c->used[t]) {
-            return cur_fail(k, "address slot not in use");
-        }
-        sl = &c->slot[t][s];
-    }
     if ((tag & T_EXT) && !cur_byte(k, &ext)) {
         return false;
     }
     if ((tag & T_EXT) && !ext) {
         return cur_fail(k, "empty extension byte");
     }
-    if (ext & E_RESERVED) {
-        return cur_fail(k, "reserved flag bits set");
+    if (s == TRACE_SLOT_BYTE) {
+        uint8_t b;
+        if (!cur_byte(k, &b)) {
+            return false;
+        }
+        if (b < TRACE_TAG_SLOTS) {
+            return cur_fail(k, "slot byte for a slot the tag names");
+        }
+        s = b;
+    }
+    if (!miss) {
+        if (s >= c->used[t]) {
+            return cur_fail(k, "address slot not in use");
+        }
+        sl = &c->slot[t][s];
     }
     if ((ext & E_CPU) && t == TT_SCHED) {
         return cur_fail(k, "scheduler record with a vCPU field");
@@ -850,7 +1084,7 @@ static bool dec_crossing(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
         e->devfn = (uint32_t)z;
     }
     if (sl) {
-        e->addr = sl->addr;
+        e->addr = slot_next(sl);
         if (sl->devfn != e->devfn) {
             /* The slot key includes the function: a writer never emits
              * a hit with another function. */
@@ -860,9 +1094,23 @@ static bool dec_crossing(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
         if (!cur_varint(k, &z)) {
             return false;
         }
-        e->addr = c->last_addr[t] + (uint64_t)trace_unzigzag(z);
-        if (find_slot(c, t, e->addr, e->devfn) != TRACE_SLOT_MISS) {
-            return cur_fail(k, "address given in full while in a slot");
+        if (z & 1) {
+            uint8_t j;
+            if (!cur_byte(k, &j)) {
+                return false;
+            }
+            if (j >= c->used[t] || c->slot[t][j].devfn != e->devfn) {
+                return cur_fail(k, "a miss moves a slot not in use");
+            }
+            e->addr = c->slot[t][j].addr + (uint64_t)trace_unzigzag(z >> 1);
+            s = j;
+            how = SLOT_MOVE;
+        } else {
+            e->addr = c->last_addr[t] + (uint64_t)trace_unzigzag(z >> 1);
+            how = SLOT_FRESH;
+        }
+        if (slot_predicts(c, t, e->addr, e->devfn)) {
+            return cur_fail(k, "address given in full while a slot has it");
         }
     }
     e->ok = !(ext & E_NOTOK);
@@ -877,50 +1125,46 @@ static bool dec_crossing(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
             return cur_fail(k, "DMA length out of range");
         }
         e->has_data = e->ok && !(ext & E_NODATA);
-        if (e->has_data && e->len <= TRACE_DMA_SMALL) {
-            uint8_t bytes[TRACE_DMA_SMALL];
-            if (!cur_small_value(k, sl, &e->value)) {
-                return false;
-            }
-            if (e->len < TRACE_DMA_SMALL && e->value >> (8 * e->len)) {
-                return cur_fail(k, "DMA value wider than its length");
-            }
-            for (unsigned i = 0; i < e->len; i++) {
-                bytes[i] = (uint8_t)(e->value >> (8 * i));
-            }
-            e->hash = trace_hash64(bytes, e->len, 0);
-        } else if (e->has_data) {
+        if (e->has_data && e->len > TRACE_DMA_SMALL) {
             if (c->full_data) {
                 if (!cur_bytes(k, e->len, &e->data)) {
                     return false;
                 }
                 e->hash = trace_hash64(e->data, e->len, 0);
             } else {
-                const uint8_t *h;
-                if (!cur_bytes(k, 8, &h)) {
-                    return false;
-                }
-                e->hash = trace_get_u64(h);
+                e->digested = true;
             }
         }
-    } else {
-        bool has_value = true;
-        if (t == TT_SCHED) {
-            if (!cur_varint(k, &z)) {
-                return false;
-            }
-            if (!sched_yield_decode(c, z >> 1, &e->len)) {
-                return cur_fail(k, "scheduler yield point out of range");
-            }
-            has_value = z & 1;
+    } else if (t == TT_SCHED) {
+        if (!cur_varint(k, &z)) {
+            return false;
         }
-        if (has_value) {
-            if (!cur_small_value(k, sl, &e->value)) {
-                return false;
-            }
-        } else {
-            e->value = sl ? sl->value : 0;
+        if (!sched_yield_decode(c, z >> 1, &e->len)) {
+            return cur_fail(k, "scheduler yield point out of range");
         }
+        value = sl ? sl->value : 0;
+        if ((z & 1) && !cur_small_value(k, sl, &value)) {
+            return false;
+        }
+    }
+    if (has_value(t, e)) {
+        value = predict_value(sl);
+        if ((ext & E_VALUE) && !cur_small_value(k, sl, &value)) {
+            return false;
+        }
+    } else if (ext & E_VALUE) {
+        return cur_fail(k, "value on a record that has none");
+    }
+    e->value = value;
+    if (dma && e->has_data && e->len <= TRACE_DMA_SMALL) {
+        uint8_t bytes[TRACE_DMA_SMALL];
+        if (e->len < TRACE_DMA_SMALL && e->value >> (8 * e->len)) {
+            return cur_fail(k, "DMA value wider than its length");
+        }
+        for (unsigned i = 0; i < e->len; i++) {
+            bytes[i] = (uint8_t)(e->value >> (8 * i));
+        }
+        e->hash = trace_hash64(bytes, e->len, 0);
     }
     if (t == TT_SCHED) {
         if (!cpu_valid(c, (int64_t)e->value) || e->value > INT16_MAX) {
@@ -928,7 +1172,10 @@ static bool dec_crossing(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
         }
         e->cpu = (int16_t)e->value;
     }
-    commit_crossing(c, e, s, e->value);
+    if (how == SLOT_FRESH) {
+        s = slot_take(c, t);
+    }
+    commit_crossing(c, e, s, how, value);
     return true;
 }
 
@@ -1125,6 +1372,20 @@ static bool dec_other(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
         return dec_srb_done(k, c, tag, e);
     case TT_CHECKPOINT: {
         const uint8_t *fp;
+        if (tag == (TT_CHECKPOINT | K_DIGEST << T_FIELD_SHIFT)) {
+            if (c->full_data) {
+                return cur_fail(k, "DMA digest in a trace with the data");
+            }
+            if (!cur_bytes(k, 4, &fp)) {
+                return false;
+            }
+            e->type = TT_DIGEST;
+            e->cpu = -1;
+            e->index = c->index;
+            e->time = c->time;
+            e->value = trace_get_u32(fp);
+            return true;
+        }
         if (tag != TT_CHECKPOINT) {
             return cur_fail(k, "reserved flag bits set");
         }

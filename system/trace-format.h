@@ -24,7 +24,7 @@
 /* File header: magic, version, header length, TLV fields, checksum. */
 #define TRACE_MAGIC        "STMUTRC\n"
 #define TRACE_MAGIC_LEN    8
-#define TRACE_VERSION      1
+#define TRACE_VERSION      2
 #define TRACE_FILE_HDR_LEN 16 /* magic + u32 version + u32 fields length */
 #define TRACE_HEADER_MAX   (16u << 20)
 #define TRACE_CHECKSUM_LEN 8
@@ -76,7 +76,9 @@ typedef enum TraceType {
     TT_CHECKPOINT = 13,
     TT_EXT = 14,
     TT_END = 15,
-    TT_COUNT = 16
+    /* Not a tag type: a checkpoint tag with its digest flag. */
+    TT_DIGEST = 16,
+    TT_COUNT = 17
 } TraceType;
 
 G_STATIC_ASSERT(BND_KIND_COUNT == 11);
@@ -131,8 +133,9 @@ typedef struct TraceEvent {
     uint64_t addr;
     uint64_t value;
     uint64_t len;        /* DMA length */
-    uint64_t hash;       /* DMA: data hash */
+    uint64_t hash;       /* DMA: data hash (not in the trace with data=hash) */
     const uint8_t *data; /* DMA with data=full: len bytes */
+    bool digested;       /* DMA, data=hash: the next digest covers it */
 
     /* SRB annotations */
     uint64_t req;
@@ -142,7 +145,7 @@ typedef struct TraceEvent {
     uint8_t cdb[TRACE_CDB_MAX];
     uint8_t srb_status, scsi_status;
 
-    /* checkpoints */
+    /* checkpoints; a digest record's value is its digest */
     uint64_t ck_events, ck_yields, ck_switches, ck_fingerprint;
 
     /* external records */
@@ -182,6 +185,7 @@ static inline void trace_event_from_access(TraceEvent *e, const BndAccess *a,
     e->len = dma || a->kind == BND_SCHED ? a->len : 0;
     e->hash = 0;
     e->data = NULL;
+    e->digested = false;
 }
 
 /* DMA payloads this short are coded as a value (delta to the last one at
@@ -205,20 +209,34 @@ static inline uint64_t trace_small_value(const void *data, uint64_t len)
     return v;
 }
 
-/* Slots: recently used addresses per crossing type, with their last
- * value, size and length, so a repeated register costs no address. */
-#define TRACE_SLOTS     7
+/*
+ * Slots: addresses used recently, per crossing type, with their last
+ * values, size and length, so a repeated register or ring access costs
+ * no address. A slot also predicts a stride: after a move (a miss coded
+ * against it) it expects its next address one stride further on, which
+ * is how a ring's entries are walked. Slots 0-5 are named in the tag,
+ * the others in a byte; the least recently used one is reused.
+ */
+#define TRACE_SLOTS     128
+#define TRACE_TAG_SLOTS 6    /* slots the tag names directly */
+#define TRACE_SLOT_BYTE 6    /* tag field: the slot follows in a byte */
+#define TRACE_SLOT_MISS 7    /* tag field: the address follows */
+#define TRACE_SLOT_MAP  1024 /* encoder's address -> slot lookup */
 #define TRACE_IRQ_NEST  16
-#define TRACE_SLOT_MISS 7
 
 typedef struct TraceSlot {
     uint64_t addr;
+    uint64_t next; /* addr + stride: where the next use is predicted */
+    int64_t stride;
     uint64_t value;
     uint64_t prev_value; /* the value before it: polls alternate */
     uint64_t dt;         /* time since the record before, last time */
     uint64_t len;
+    uint64_t stamp; /* when last used, for reuse */
     uint32_t devfn;
     uint8_t size;
+    bool pinned; /* hit at the same address: not moved by a miss */
+    bool alt;    /* the value went back to the one before: a poll */
 } TraceSlot;
 
 typedef struct TraceCodec {
@@ -228,11 +246,12 @@ typedef struct TraceCodec {
 
     uint64_t index; /* event index of the next crossing */
     uint64_t time;  /* time of the last record */
+    uint64_t stamp; /* crossings coded since the reset */
     int16_t guest_cpu;
     int16_t irq_cpu;
     TraceSlot slot[BND_KIND_COUNT][TRACE_SLOTS];
     uint8_t used[BND_KIND_COUNT];
-    uint8_t victim[BND_KIND_COUNT];
+    /* of the last miss (a record naming its address) of each type */
     uint64_t last_addr[BND_KIND_COUNT];
     uint64_t last_len[BND_KIND_COUNT];
     uint32_t last_devfn[BND_KIND_COUNT];
@@ -246,7 +265,25 @@ typedef struct TraceCodec {
     uint32_t start_xfer, done_xfer;
     uint8_t path, target, lun, function, cdb_len;
     uint8_t cdb[TRACE_CDB_MAX];
+
+    /* Encoder only: predicted address -> slot + 1 (a hint, checked). */
+    uint8_t map[BND_KIND_COUNT][TRACE_SLOT_MAP];
 } TraceCodec;
+
+/*
+ * DMA digests (data=hash): a DMA record with a payload longer than
+ * TRACE_DMA_SMALL carries no hash of its own; the hashes of a run of such
+ * DMAs fold into a digest, written as a digest record before the next
+ * record that is not a DMA (docs/trace-format.md). The record keeps the
+ * low 32 bits.
+ */
+static inline uint64_t trace_digest_step(uint64_t d, uint64_t hash,
+                                         uint64_t len)
+{
+    __uint128_t p = (__uint128_t)(d ^ hash ^ 0x9e3779b97f4a7c15ULL) *
+                    (0xc2b2ae3d27d4eb4fULL ^ (len << 1));
+    return (uint64_t)p ^ (uint64_t)(p >> 64);
+}
 
 /* Start a chunk: index and time of the records before it. */
 void trace_codec_reset(TraceCodec *c, uint64_t index, uint64_t time);

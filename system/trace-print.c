@@ -543,9 +543,13 @@ void trace_print_event(const TracePrinter *p, const TraceEvent *e, GString *out)
         if (e->has_data && e->len <= TRACE_DMA_SMALL) {
             g_string_append_printf(out, " data 0x%0*" PRIx64, (int)(2 * e->len),
                                    e->value);
-        } else if (e->has_data) {
+        } else if (e->has_data && !e->digested) {
             g_string_append_printf(out, " hash 0x%016" PRIx64, e->hash);
         }
+        break;
+    case TT_DIGEST:
+        g_string_append_printf(out, "0x%08" PRIx64 " (data of the DMAs before)",
+                               e->value);
         break;
     case TT_SCHED:
         g_string_append_printf(out, "pick cpu%" PRIu64 " of ", e->value);

@@ -159,6 +159,63 @@ static void test_divergence_report(void)
     rr_outcome_clear(&rec);
 }
 
+/*
+ * DMA data that differs while everything else is the same: the digest
+ * record after the run of DMAs catches it, before anything else crosses
+ * the boundary. The trace is doctored (one digest flipped, its chunk
+ * resealed) so that only the data seems to differ.
+ */
+static void test_digest_divergence(void)
+{
+    g_autofree char *path = tmp_path("digest.trc");
+    g_autofree gchar *bytes = NULL;
+    gsize len;
+    uint64_t at = 0, digest_index = 0;
+    unsigned seen = 0;
+    size_t pos;
+    RrOutcome rec, rep;
+
+    record_clean(path, RECORD_DATA_HASH, &rec);
+    g_assert_true(g_file_get_contents(path, &bytes, &len, NULL));
+    {
+        g_autoptr(TraceReader) r =
+            trace_reader_new((const uint8_t *)bytes, len, "t", NULL);
+        TraceEvent e;
+        g_assert_nonnull(r);
+        pos = trace_reader_header_size(r);
+        while (trace_reader_next(r, &e) == TRACE_READ_EVENT) {
+            if (e.type == TT_DIGEST && ++seen == 5) {
+                at = trace_reader_record_offset(r);
+                digest_index = e.index;
+                break;
+            }
+        }
+    }
+    g_assert_cmpuint(seen, ==, 5);
+    bytes[at + 1] ^= 0x40; /* the digest's low byte */
+    for (;;) {
+        TraceChunk c;
+        g_assert_cmpuint(pos + TRACE_CHUNK_HDR, <=, len);
+        g_assert_true(trace_chunk_parse((const uint8_t *)bytes + pos, &c));
+        if (at < pos + TRACE_CHUNK_HDR + c.len) {
+            trace_chunk_seal((uint8_t *)bytes + pos, c.len, c.base_index,
+                             c.base_time);
+            break;
+        }
+        pos += TRACE_CHUNK_HDR + c.len;
+    }
+    g_assert_true(g_file_set_contents(path, bytes, (gssize)len, NULL));
+
+    replay_clean(path, false, &light_load, &rep);
+    g_assert_true(rep.replay.diverged);
+    g_assert_cmpint(rep.rc, ==, EXIT_DIVERGED);
+    g_assert_cmpuint(rep.replay.diverged_at, ==, digest_index);
+    g_assert_nonnull(strstr(rep.report, "different DMA data"));
+    g_assert_nonnull(strstr(rep.report, "dma-digest"));
+    rr_outcome_clear(&rep);
+    rr_outcome_clear(&rec);
+}
+
 static void test_stop_at(void)
 {
     g_autofree char *path = tmp_path("stop.trc");
@@ -404,6 +461,7 @@ int main(int argc, char **argv)
     g_test_add_func("/replay/device-off-needs-data",
                     test_device_off_needs_data);
     g_test_add_func("/replay/divergence-report", test_divergence_report);
+    g_test_add_func("/replay/digest-divergence", test_digest_divergence);
     g_test_add_func("/replay/stop-at", test_stop_at);
     g_test_add_func("/replay/damaged-trace", test_damaged_trace);
     g_test_add_func("/replay/race-reproduced", test_race_reproduced);
