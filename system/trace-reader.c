@@ -23,6 +23,19 @@ typedef struct TraceCursor {
     TraceCodec codec;
 } TraceCursor;
 
+/* A record decoded ahead of trace_reader_next() (peek, scan). */
+typedef struct Ahead {
+    TraceEvent e;
+    TraceReadStatus st;
+    size_t offset; /* of the record */
+    char *msg;     /* TRACE_READ_ERROR: what, and where */
+    uint64_t at;
+} Ahead;
+
+/* Records kept decoded ahead; a scan that goes further looks on with a
+ * copy of the cursor instead. */
+#define AHEAD_MAX 4096
+
 struct TraceReader {
     GMappedFile *map;
     const uint8_t *data;
@@ -30,7 +43,10 @@ struct TraceReader {
     char *name;
     TraceHeader hdr;
     size_t header_len;
-    TraceCursor cur;
+    TraceCursor cur; /* after the records in ahead */
+    GArray *ahead;   /* Ahead, oldest first from ahead_head */
+    guint ahead_head;
+    size_t last_record; /* offset of the record next() returned last */
     bool failed;
     char *error;
     uint64_t error_offset;
@@ -53,6 +69,7 @@ static TraceReader *reader_init(const uint8_t *data, size_t len,
         trace_reader_free(r);
         return NULL;
     }
+    r->ahead = g_array_new(FALSE, FALSE, sizeof(Ahead));
     r->cur.pos = r->header_len;
     r->cur.next_index = 0;
     r->cur.next_time = r->hdr.start_time;
@@ -94,6 +111,12 @@ void trace_reader_free(TraceReader *r)
         return;
     }
     trace_header_clear(&r->hdr);
+    if (r->ahead) {
+        for (guint i = r->ahead_head; i < r->ahead->len; i++) {
+            g_free(g_array_index(r->ahead, Ahead, i).msg);
+        }
+        g_array_free(r->ahead, TRUE);
+    }
     if (r->map) {
         g_mapped_file_unref(r->map);
     }
@@ -241,6 +264,50 @@ static TraceReadStatus step(const TraceReader *r, TraceCursor *cur,
     return TRACE_READ_EVENT;
 }
 
+static guint ahead_count(const TraceReader *r)
+{
+    return r->ahead->len - r->ahead_head;
+}
+
+/* Decode one more record into the look-ahead (the cursor moves on). */
+static Ahead *fetch(TraceReader *r)
+{
+    Ahead a = {0};
+    Failure f = {0};
+
+    if (r->ahead_head == r->ahead->len) {
+        g_array_set_size(r->ahead, 0);
+        r->ahead_head = 0;
+    } else if (r->ahead_head >= AHEAD_MAX) {
+        /* Never drained (a peek ahead of every next()): drop what was
+         * handed out. */
+        g_array_remove_range(r->ahead, 0, r->ahead_head);
+        r->ahead_head = 0;
+    }
+    a.st = step(r, &r->cur, &a.e, &f);
+    a.offset = r->cur.last_record;
+    a.msg = f.msg;
+    a.at = f.offset;
+    g_array_append_val(r->ahead, a);
+    return &g_array_index(r->ahead, Ahead, r->ahead->len - 1);
+}
+
+/* The look-ahead's entry @i (0: the next record), decoding up to it; NULL
+ * when it lies past an error or the end, or past AHEAD_MAX. */
+static const Ahead *ahead_at(TraceReader *r, guint i)
+{
+    while (ahead_count(r) <= i) {
+        const Ahead *last =
+            ahead_count(r) ? &g_array_index(r->ahead, Ahead, r->ahead->len - 1)
+                           : NULL;
+        if ((last && last->st != TRACE_READ_EVENT) || i >= AHEAD_MAX) {
+            return NULL;
+        }
+        fetch(r);
+    }
+    return &g_array_index(r->ahead, Ahead, r->ahead_head + i);
+}
+
 TraceReadStatus trace_reader_next(TraceReader *r, TraceEvent *e)
 {
     Failure f = {0};
@@ -249,52 +316,80 @@ TraceReadStatus trace_reader_next(TraceReader *r, TraceEvent *e)
     if (r->failed) {
         return TRACE_READ_ERROR;
     }
-    st = step(r, &r->cur, e, &f);
+    if (ahead_count(r)) {
+        Ahead *a = &g_array_index(r->ahead, Ahead, r->ahead_head++);
+        *e = a->e;
+        r->last_record = a->offset;
+        st = a->st;
+        f.msg = a->msg;
+        f.offset = a->at;
+        a->msg = NULL;
+    } else {
+        st = step(r, &r->cur, e, &f);
+        r->last_record = r->cur.last_record;
+    }
     if (st == TRACE_READ_ERROR) {
         r->failed = true;
         r->error = f.msg;
         r->error_offset = f.offset;
+    } else {
+        g_free(f.msg);
     }
     return st;
 }
 
 TraceReadStatus trace_reader_peek(TraceReader *r, unsigned ahead, TraceEvent *e)
 {
-    TraceCursor cur = r->cur;
-    TraceReadStatus st = TRACE_READ_ERROR;
+    const Ahead *a;
 
     if (r->failed) {
         return TRACE_READ_ERROR;
     }
     for (unsigned i = 0; i <= ahead; i++) {
-        Failure f = {0};
-        st = step(r, &cur, e, &f);
-        g_free(f.msg);
-        if (st != TRACE_READ_EVENT) {
-            break;
+        a = ahead_at(r, i);
+        if (!a) {
+            break; /* past AHEAD_MAX: never asked for */
+        }
+        *e = a->e;
+        if (a->st != TRACE_READ_EVENT || i == ahead) {
+            return a->st;
         }
     }
-    return st;
+    return TRACE_READ_ERROR;
 }
 
 TraceReadStatus trace_reader_scan(TraceReader *r, TraceScanFunc *fn,
                                   void *opaque, unsigned max)
 {
-    TraceCursor cur = r->cur;
+    TraceCursor *cur;
     TraceReadStatus st = TRACE_READ_ERROR;
     TraceEvent e;
+    unsigned i = 0;
 
     if (r->failed) {
         return TRACE_READ_ERROR;
     }
-    for (unsigned i = 0; i < max; i++) {
+    for (; i < max && i < AHEAD_MAX; i++) {
+        const Ahead *a = ahead_at(r, i);
+        if (a->st != TRACE_READ_EVENT || !fn(&a->e, opaque)) {
+            return a->st;
+        }
+    }
+    if (i == max) {
+        return TRACE_READ_EVENT;
+    }
+    /* Further than the look-ahead keeps: on with a copy of the cursor
+     * (the look-ahead ends where r->cur is). */
+    cur = g_memdup2(&r->cur, sizeof(*cur));
+    for (; i < max; i++) {
         Failure f = {0};
-        st = step(r, &cur, &e, &f);
+        st = step(r, cur, &e, &f);
         g_free(f.msg);
         if (st != TRACE_READ_EVENT || !fn(&e, opaque)) {
             break;
         }
     }
+    g_free(cur);
     return st;
 }
 
@@ -310,7 +405,7 @@ uint64_t trace_reader_error_offset(const TraceReader *r)
 
 uint64_t trace_reader_record_offset(const TraceReader *r)
 {
-    return r->cur.last_record;
+    return r->last_record;
 }
 
 uint64_t trace_reader_size(const TraceReader *r)
