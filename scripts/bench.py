@@ -12,8 +12,9 @@ pinned to one core, after a discarded warm-up pass:
   - replay speed of a recorded randread run, device=on and device=off;
   - fio with ioengine=psync (iodepth 1) and io_uring (iodepth 32) on the
     same file, and the ratio storemu / fio-psync;
-  - instructions per I/O from callgrind, as the difference of two run
-    lengths so start-up cancels (exact and repeatable);
+  - instructions per I/O from callgrind (verifier on and off, and with
+    -record), as the difference of two run lengths so start-up cancels
+    (exact and repeatable);
   - system calls per I/O (strace -c, same difference) and peak RSS.
 Prints one table and writes build/bench.json.
 """
@@ -150,11 +151,12 @@ def replay_speed(miniport, data):
     return int(m.group(1))
 
 
-def callgrind_instructions(miniport, count, verifier="on"):
+def callgrind_instructions(miniport, count, verifier="on", record=False):
     out_file = os.path.join(tmpdir, "cg.out")
     env = dict(os.environ, STOREMU_AIO="sync")
     guest = "rw=randread,bs=4k,iodepth=32,count=%d,format=json" % count
-    args = storemu_args(miniport, guest)
+    trace = os.path.join(tmpdir, "cg.trace") if record else None
+    args = storemu_args(miniport, guest, trace)
     args[1:1] = ["-verifier", verifier]
     cmd = ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out_file,
            ] + args
@@ -257,6 +259,12 @@ def main():
             o1 = callgrind_instructions(miniport, n1, "off")
             o2 = callgrind_instructions(miniport, n2, "off")
             results["instructions_per_io_verifier_off"] = (o2 - o1) / (n2 - n1)
+            if have_record:
+                # What recording adds, counted: wall-clock overhead swings
+                # by tens of percent on a shared host.
+                r1 = callgrind_instructions(miniport, n1, record=True)
+                r2 = callgrind_instructions(miniport, n2, record=True)
+                results["instructions_per_io_recording"] = (r2 - r1) / (n2 - n1)
         if shutil.which("strace"):
             n1, n2 = 5000, 25000
             s1, s2 = syscalls(miniport, n1), syscalls(miniport, n2)
@@ -292,6 +300,11 @@ def main():
               "(%.0f with -verifier off)" %
               (results["instructions_per_io"],
                results["instructions_per_io_verifier_off"]))
+    if "instructions_per_io_recording" in results:
+        print("instructions per I/O with -record: %.0f (+%.0f%%)" %
+              (results["instructions_per_io_recording"],
+               100.0 * (results["instructions_per_io_recording"] /
+                        results["instructions_per_io"] - 1)))
     if "replay_events_per_sec" in results:
         print("replay (randread qd32 trace): %.2fM events per host second "
               "device=on, %.2fM device=off" %

@@ -21,7 +21,7 @@
 #include "system/opts.h"
 
 typedef enum RecordData {
-    RECORD_DATA_HASH, /* a 64-bit hash of each DMA's data */
+    RECORD_DATA_HASH, /* DMA data as a digest per run of DMAs */
     RECORD_DATA_FULL, /* the data itself (needed by replay device=off) */
 } RecordData;
 
