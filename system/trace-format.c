@@ -88,6 +88,11 @@ uint64_t trace_hash64(const void *data, size_t n, uint64_t seed)
     return h;
 }
 
+uint64_t trace_digest_step(uint64_t d, uint64_t hash, uint64_t len)
+{
+    return fold_mul(d ^ hash ^ H_K0, H_K1 ^ (len << 1));
+}
+
 const uint8_t *trace_event_payload(const TraceEvent *e,
                                    uint8_t tmp[TRACE_DMA_SMALL])
 {
@@ -300,6 +305,17 @@ static bool slot_predicts(const TraceCodec *c, unsigned t, uint64_t addr,
 
 typedef enum SlotUse { SLOT_HIT, SLOT_MOVE, SLOT_FRESH } SlotUse;
 
+/* What any use of a slot changes in it (a hit changes nothing else). */
+static inline void slot_use(TraceCodec *c, TraceSlot *sl, const TraceEvent *e,
+                            uint64_t value)
+{
+    slot_value(sl, value);
+    sl->addr = e->addr;
+    sl->next = e->addr + (uint64_t)sl->stride;
+    sl->dt = e->time - c->time;
+    sl->stamp = ++c->stamp;
+}
+
 static inline void commit_common(TraceCodec *c, const TraceEvent *e);
 
 /* The state after a crossing, the same on both sides: slot @s was hit,
@@ -329,14 +345,10 @@ static void commit_crossing(TraceCodec *c, const TraceEvent *e, unsigned s,
         sl->prev_value = value;
         break;
     }
-    slot_value(sl, value);
-    sl->addr = e->addr;
-    sl->next = e->addr + (uint64_t)sl->stride;
+    slot_use(c, sl, e, value);
     sl->devfn = e->devfn;
     sl->size = e->size;
-    sl->dt = e->time - c->time;
     sl->len = e->len;
-    sl->stamp = ++c->stamp;
     if (how != SLOT_HIT) {
         c->last_addr[t] = e->addr;
         c->last_len[t] = e->len;
@@ -529,7 +541,7 @@ static inline size_t enc_fast(TraceCodec *c, const TraceEvent *e, uint8_t *out)
         return 0;
     }
     sl = &c->slot[t][mi - 1];
-    if (sl->next != e->addr || sl->devfn != e->devfn ||
+    if (slot_next(sl) != e->addr || sl->devfn != e->devfn ||
         e->time !=
             c->time + (trace_type_is_device(t) ? sl->dt : type_cost[t]) ||
         e->cpu != predict_cpu(c, t) ||
@@ -558,12 +570,10 @@ static inline size_t enc_fast(TraceCodec *c, const TraceEvent *e, uint8_t *out)
     if (s >= TRACE_TAG_SLOTS) {
         out[n++] = (uint8_t)s;
     }
+    /* commit_crossing() for a hit, less the fields a hit leaves as
+     * they are */
     sl->pinned |= sl->stride == 0;
-    slot_value(sl, value);
-    sl->addr = e->addr;
-    sl->next = e->addr + (uint64_t)sl->stride;
-    sl->dt = e->time - c->time;
-    sl->stamp = ++c->stamp;
+    slot_use(c, sl, e, value);
     commit_common(c, e);
     if (sl->stride) {
         c->map[t][map_index(sl->next, e->devfn)] = (uint8_t)mi;

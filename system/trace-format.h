@@ -277,13 +277,7 @@ typedef struct TraceCodec {
  * record that is not a DMA (docs/trace-format.md). The record keeps the
  * low 32 bits.
  */
-static inline uint64_t trace_digest_step(uint64_t d, uint64_t hash,
-                                         uint64_t len)
-{
-    __uint128_t p = (__uint128_t)(d ^ hash ^ 0x9e3779b97f4a7c15ULL) *
-                    (0xc2b2ae3d27d4eb4fULL ^ (len << 1));
-    return (uint64_t)p ^ (uint64_t)(p >> 64);
-}
+uint64_t trace_digest_step(uint64_t d, uint64_t hash, uint64_t len);
 
 /* Start a chunk: index and time of the records before it. */
 void trace_codec_reset(TraceCodec *c, uint64_t index, uint64_t time);
