@@ -270,7 +270,7 @@ static guint ahead_count(const TraceReader *r)
 }
 
 /* Decode one more record into the look-ahead (the cursor moves on). */
-static Ahead *fetch(TraceReader *r)
+static void fetch(TraceReader *r)
 {
     Ahead a = {0};
     Failure f = {0};
@@ -289,18 +289,17 @@ static Ahead *fetch(TraceReader *r)
     a.msg = f.msg;
     a.at = f.offset;
     g_array_append_val(r->ahead, a);
-    return &g_array_index(r->ahead, Ahead, r->ahead->len - 1);
 }
 
-/* The look-ahead's entry @i (0: the next record), decoding up to it; NULL
- * when it lies past an error or the end, or past AHEAD_MAX. */
+/* The look-ahead's entry @i (0: the next record, i < AHEAD_MAX),
+ * decoding up to it; NULL when it lies past an error or the end. */
 static const Ahead *ahead_at(TraceReader *r, guint i)
 {
     while (ahead_count(r) <= i) {
         const Ahead *last =
             ahead_count(r) ? &g_array_index(r->ahead, Ahead, r->ahead->len - 1)
                            : NULL;
-        if ((last && last->st != TRACE_READ_EVENT) || i >= AHEAD_MAX) {
+        if (last && last->st != TRACE_READ_EVENT) {
             return NULL;
         }
         fetch(r);
@@ -338,26 +337,6 @@ TraceReadStatus trace_reader_next(TraceReader *r, TraceEvent *e)
     return st;
 }
 
-TraceReadStatus trace_reader_peek(TraceReader *r, unsigned ahead, TraceEvent *e)
-{
-    const Ahead *a;
-
-    if (r->failed) {
-        return TRACE_READ_ERROR;
-    }
-    for (unsigned i = 0; i <= ahead; i++) {
-        a = ahead_at(r, i);
-        if (!a) {
-            break; /* past AHEAD_MAX: never asked for */
-        }
-        *e = a->e;
-        if (a->st != TRACE_READ_EVENT || i == ahead) {
-            return a->st;
-        }
-    }
-    return TRACE_READ_ERROR;
-}
-
 TraceReadStatus trace_reader_scan(TraceReader *r, TraceScanFunc *fn,
                                   void *opaque, unsigned max)
 {
@@ -391,6 +370,26 @@ TraceReadStatus trace_reader_scan(TraceReader *r, TraceScanFunc *fn,
     }
     g_free(cur);
     return st;
+}
+
+typedef struct PeekAt {
+    unsigned left; /* records to pass before the one wanted */
+    TraceEvent *e;
+} PeekAt;
+
+static bool peek_one(const TraceEvent *e, void *opaque)
+{
+    PeekAt *p = opaque;
+
+    *p->e = *e;
+    return p->left-- > 0;
+}
+
+TraceReadStatus trace_reader_peek(TraceReader *r, unsigned ahead, TraceEvent *e)
+{
+    PeekAt p = {.left = ahead, .e = e};
+
+    return trace_reader_scan(r, peek_one, &p, ahead + 1);
 }
 
 const char *trace_reader_error(const TraceReader *r)

@@ -901,6 +901,75 @@ static void test_reader_corrupt(void)
     rr_outcome_clear(&o);
 }
 
+static bool count_records(const TraceEvent *e, void *opaque)
+{
+    (*(unsigned *)opaque)++;
+    return e->type != TT_END;
+}
+
+/*
+ * Looking ahead (peek, scan: what replay without devices does before each
+ * record) changes nothing next() hands out: the same records at the same
+ * offsets, and a damaged trace's error at the same place. Scans reach
+ * past the records the reader keeps decoded ahead.
+ */
+static void test_reader_look_ahead(void)
+{
+    g_autofree char *path = tmp_path("ahead.trc");
+    g_autofree gchar *bytes = NULL;
+    gsize len;
+    RrOutcome o;
+
+    record_rr_load(path, SCHED_POLICY_FIFO, 0, RECORD_DATA_HASH, &big_load, &o);
+    g_assert_true(g_file_get_contents(path, &bytes, &len, NULL));
+    for (int cut = 0; cut < 2; cut++) {
+        size_t n = cut ? len * 2 / 3 : len;
+        g_autoptr(TraceReader) ref =
+            trace_reader_new((const uint8_t *)bytes, n, "t", NULL);
+        g_autoptr(TraceReader) r =
+            trace_reader_new((const uint8_t *)bytes, n, "t", NULL);
+        TraceReadStatus want, got;
+        unsigned steps = 0;
+
+        do {
+            TraceEvent x, y, p;
+            TraceReadStatus ps = trace_reader_peek(r, 0, &p);
+            if (steps % 97 == 0) {
+                TraceEvent p3;
+                unsigned seen = 0;
+                trace_reader_peek(r, 3, &p3);
+                trace_reader_scan(r, count_records, &seen, 6000);
+                g_assert_cmpuint(seen, >, 0);
+            }
+            want = trace_reader_next(ref, &x);
+            got = trace_reader_next(r, &y);
+            g_assert_cmpint(got, ==, want);
+            g_assert_cmpint(ps, ==, want);
+            if (want == TRACE_READ_EVENT) {
+                g_assert_cmpuint(y.type, ==, x.type);
+                g_assert_cmpuint(y.index, ==, x.index);
+                g_assert_cmpuint(y.time, ==, x.time);
+                g_assert_cmpuint(y.addr, ==, x.addr);
+                g_assert_cmpuint(y.value, ==, x.value);
+                g_assert_cmpuint(p.type, ==, x.type);
+                g_assert_cmpuint(p.time, ==, x.time);
+                g_assert_cmpuint(p.addr, ==, x.addr);
+                g_assert_cmpuint(trace_reader_record_offset(r), ==,
+                                 trace_reader_record_offset(ref));
+            }
+            steps++;
+        } while (want == TRACE_READ_EVENT);
+        g_assert_cmpint(want, ==, cut ? TRACE_READ_ERROR : TRACE_READ_END);
+        if (cut) {
+            g_assert_cmpstr(trace_reader_error(r), ==, trace_reader_error(ref));
+            g_assert_cmpuint(trace_reader_error_offset(r), ==,
+                             trace_reader_error_offset(ref));
+        }
+        g_assert_cmpuint(steps, >, 2 * 4096);
+    }
+    rr_outcome_clear(&o);
+}
+
 static void test_reader_trailing_and_magic(void)
 {
     g_autofree char *path = tmp_path("trail.trc");
@@ -1004,6 +1073,7 @@ int main(int argc, char **argv)
     g_test_add_func("/record/recording/external", test_external_records);
     g_test_add_func("/record/reader/truncated", test_reader_truncated);
     g_test_add_func("/record/reader/corrupt", test_reader_corrupt);
+    g_test_add_func("/record/reader/look-ahead", test_reader_look_ahead);
     g_test_add_func("/record/reader/trailing-and-magic",
                     test_reader_trailing_and_magic);
     rc = g_test_run();
