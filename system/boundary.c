@@ -41,7 +41,9 @@ bool bnd_hook_add(const BndHook *hook)
     if (bnd_nhooks == BND_MAX_HOOKS) {
         return false;
     }
-    hooks[bnd_nhooks++] = *hook;
+    hooks[bnd_nhooks] = *hook;
+    /* once here, not at every crossing */
+    hooks[bnd_nhooks++].kinds = hook_kinds(hook);
     bnd_nnotes += hook->note != NULL;
     recompute_kinds();
     return true;
@@ -86,7 +88,7 @@ uint64_t bnd_seq(void)
 bool bnd_before_slow(BndAccess *a)
 {
     for (unsigned i = 0; i < bnd_nhooks; i++) {
-        if (hooks[i].before && (hook_kinds(&hooks[i]) & BND_BIT(a->kind)) &&
+        if (hooks[i].before && (hooks[i].kinds & BND_BIT(a->kind)) &&
             hooks[i].before(a, hooks[i].opaque)) {
             return true;
         }
@@ -97,7 +99,7 @@ bool bnd_before_slow(BndAccess *a)
 void bnd_after_slow(const BndAccess *a)
 {
     for (unsigned i = 0; i < bnd_nhooks; i++) {
-        if (hooks[i].after && (hook_kinds(&hooks[i]) & BND_BIT(a->kind))) {
+        if (hooks[i].after && (hooks[i].kinds & BND_BIT(a->kind))) {
             hooks[i].after(a, hooks[i].opaque);
         }
     }

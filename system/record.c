@@ -33,6 +33,8 @@
 #include "system/trace-print.h"
 
 #define RECORD_BUFFER (4u << 20) /* encoded output, written at once */
+/* Bytes a record without a payload may take at most. */
+#define BOUND (64 + TRACE_CDB_MAX)
 
 typedef struct Recorder {
     bool active;
@@ -44,6 +46,7 @@ typedef struct Recorder {
 
     uint8_t *buf;
     size_t cap, len;
+    size_t limit; /* below it, a record of BOUND bytes needs no check */
     size_t chunk; /* offset of the open chunk's header */
     uint64_t chunk_index, chunk_time;
     TraceCodec codec;
@@ -104,14 +107,15 @@ static void flush_buffer(Recorder *r)
     r->len = 0;
 }
 
-/* Room for @bound more bytes in the open chunk. */
-static uint8_t *reserve(Recorder *r, size_t bound)
+/* Room for @bound more bytes in the open chunk: seal it once its payload
+ * has reached the target, write the buffer out when it is full. */
+static G_GNUC_NO_INLINE uint8_t *reserve_slow(Recorder *r, size_t bound)
 {
-    if (G_UNLIKELY(r->len - r->chunk - TRACE_CHUNK_HDR >= TRACE_CHUNK_TARGET)) {
+    if (r->len - r->chunk - TRACE_CHUNK_HDR >= TRACE_CHUNK_TARGET) {
         seal_chunk(r);
         open_chunk(r);
     }
-    if (G_UNLIKELY(r->len + bound > r->cap)) {
+    if (r->len + bound > r->cap) {
         seal_chunk(r);
         flush_buffer(r);
         if (TRACE_CHUNK_HDR + bound > r->cap) {
@@ -121,7 +125,19 @@ static uint8_t *reserve(Recorder *r, size_t bound)
         }
         open_chunk(r);
     }
+    /* Below this neither of the above can happen to a record of up to
+     * BOUND bytes: one comparison on the hot path. */
+    r->limit =
+        MIN(r->chunk + TRACE_CHUNK_HDR + TRACE_CHUNK_TARGET, r->cap - BOUND);
     return r->buf + r->len;
+}
+
+static inline uint8_t *reserve(Recorder *r, size_t bound)
+{
+    if (G_LIKELY(r->len < r->limit && bound <= BOUND)) {
+        return r->buf + r->len;
+    }
+    return reserve_slow(r, bound);
 }
 
 static void put_digest(Recorder *r)
@@ -144,11 +160,9 @@ static inline void emit(Recorder *r, const TraceEvent *e, size_t bound)
     r->st.records++;
 }
 
-#define BOUND (64 + TRACE_CDB_MAX)
-
 /* ---- the hook ---- */
 
-static void put_checkpoint(Recorder *r)
+static G_GNUC_NO_INLINE void put_checkpoint(Recorder *r)
 {
     TraceEvent e = {
         .type = TT_CHECKPOINT,
@@ -167,18 +181,18 @@ static void put_checkpoint(Recorder *r)
 static void rec_after(const BndAccess *a, void *opaque)
 {
     Recorder *r = opaque;
-    TraceEvent e;
+    uint64_t value = a->value;
+    const uint8_t *full = NULL;
     size_t bound = BOUND;
 
-    trace_event_from_access(&e, a, vclock_now());
     if (a->kind == BND_DMA_READ || a->kind == BND_DMA_WRITE) {
         if (a->ok && a->data) {
             if (a->len <= TRACE_DMA_SMALL) {
                 /* Coded as a value: no hash. */
-                e.value = trace_small_value(a->data, a->len);
+                value = trace_small_value(a->data, a->len);
             } else if (r->full_data) {
                 /* Encoded before the guest can change it: no copy. */
-                e.data = a->data;
+                full = a->data;
                 bound += a->len;
             } else {
                 r->digest = trace_digest_step(
@@ -187,10 +201,15 @@ static void rec_after(const BndAccess *a, void *opaque)
             }
         }
         r->st.dmas++;
-    } else if (a->kind == BND_IRQ_RAISE) {
-        r->st.irqs++;
+    } else {
+        if (r->digest_pending) {
+            put_digest(r);
+        }
+        r->st.irqs += a->kind == BND_IRQ_RAISE;
     }
-    emit(r, &e, bound);
+    r->len += trace_encode_access(&r->codec, a, vclock_now(), value, full,
+                                  reserve(r, bound));
+    r->st.records++;
     r->st.events++;
     if (G_UNLIKELY(++r->since_checkpoint >= RECORD_CHECKPOINT_INTERVAL)) {
         put_checkpoint(r);

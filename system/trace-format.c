@@ -42,50 +42,182 @@ static inline uint64_t load64(const uint8_t *p)
     return GUINT64_FROM_LE(v);
 }
 
-/* One lane step: a 16-byte piece into lane @l. */
-#define LANE(l, b, k) ((l) = fold_mul((l) ^ load64(b), (k)) + load64((b) + 8))
+/*
+ * The bulk of the input goes in 32-byte stripes over four 64-bit lanes.
+ * Word i of a stripe, d, is XORed with a key k_i that steps by a constant
+ * from stripe to stripe (so the same words at another place give other
+ * products: the order of stripes matters); the product of the two halves
+ * of d ^ k_i is added to lane i and d itself to its neighbour lane i ^ 1
+ * (so a word whose low half XORs to zero still counts). Sums commute, so
+ * the scalar, SSE2 and AVX2 versions below give the same lanes; the
+ * vector ones do a stripe in a handful of instructions.
+ */
+static const uint64_t stripe_key[4] = {H_K0, H_K1, H_K2, H_K3};
+static const uint64_t stripe_step[4] = {H_K4, H_K2 ^ H_K3, H_K1 + H_K4,
+                                        H_K0 ^ H_K4};
 
-uint64_t trace_hash64(const void *data, size_t n, uint64_t seed)
+static void stripes_scalar(uint64_t acc[4], const uint8_t *p, size_t ns)
+{
+    uint64_t k[4];
+
+    memcpy(k, stripe_key, sizeof(k));
+    for (size_t s = 0; s < ns; s++, p += 32) {
+        for (unsigned i = 0; i < 4; i++) {
+            uint64_t d = load64(p + 8 * i), x = d ^ k[i];
+            acc[i] += (x & 0xffffffffu) * (x >> 32);
+            acc[i ^ 1] += d;
+            k[i] += stripe_step[i];
+        }
+    }
+}
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+
+/* _mm_shuffle_epi32 order swapping the two 64-bit halves of 128 bits */
+#define SWAP64 0x4e
+
+static void stripes_sse2(uint64_t acc[4], const uint8_t *p, size_t ns)
+{
+    __m128i a0 = _mm_loadu_si128((const __m128i *)acc);
+    __m128i a1 = _mm_loadu_si128((const __m128i *)(acc + 2));
+    __m128i k0 = _mm_loadu_si128((const __m128i *)stripe_key);
+    __m128i k1 = _mm_loadu_si128((const __m128i *)(stripe_key + 2));
+    const __m128i s0 = _mm_loadu_si128((const __m128i *)stripe_step);
+    const __m128i s1 = _mm_loadu_si128((const __m128i *)(stripe_step + 2));
+
+    for (size_t s = 0; s < ns; s++, p += 32) {
+        __m128i d0 = _mm_loadu_si128((const __m128i *)p);
+        __m128i d1 = _mm_loadu_si128((const __m128i *)(p + 16));
+        __m128i x0 = _mm_xor_si128(d0, k0), x1 = _mm_xor_si128(d1, k1);
+        a0 = _mm_add_epi64(a0, _mm_mul_epu32(x0, _mm_srli_epi64(x0, 32)));
+        a1 = _mm_add_epi64(a1, _mm_mul_epu32(x1, _mm_srli_epi64(x1, 32)));
+        a0 = _mm_add_epi64(a0, _mm_shuffle_epi32(d0, SWAP64));
+        a1 = _mm_add_epi64(a1, _mm_shuffle_epi32(d1, SWAP64));
+        k0 = _mm_add_epi64(k0, s0);
+        k1 = _mm_add_epi64(k1, s1);
+    }
+    _mm_storeu_si128((__m128i *)acc, a0);
+    _mm_storeu_si128((__m128i *)(acc + 2), a1);
+}
+
+__attribute__((target("avx2"))) static void
+stripes_avx2(uint64_t acc[4], const uint8_t *p, size_t ns)
+{
+    const __m256i step = _mm256_loadu_si256((const __m256i *)stripe_step);
+    const __m256i step2 = _mm256_add_epi64(step, step);
+    __m256i a = _mm256_loadu_si256((const __m256i *)acc);
+    __m256i b = _mm256_setzero_si256();
+    __m256i k = _mm256_loadu_si256((const __m256i *)stripe_key);
+    __m256i kb = _mm256_add_epi64(k, step);
+    size_t s = 0;
+
+    /* Two stripes a round into two sums: half the dependency chain. */
+    for (; s + 2 <= ns; s += 2, p += 64) {
+        __m256i d = _mm256_loadu_si256((const __m256i *)p);
+        __m256i e = _mm256_loadu_si256((const __m256i *)(p + 32));
+        __m256i x = _mm256_xor_si256(d, k), y = _mm256_xor_si256(e, kb);
+        a = _mm256_add_epi64(a, _mm256_mul_epu32(x, _mm256_srli_epi64(x, 32)));
+        b = _mm256_add_epi64(b, _mm256_mul_epu32(y, _mm256_srli_epi64(y, 32)));
+        a = _mm256_add_epi64(a, _mm256_shuffle_epi32(d, SWAP64));
+        b = _mm256_add_epi64(b, _mm256_shuffle_epi32(e, SWAP64));
+        k = _mm256_add_epi64(k, step2);
+        kb = _mm256_add_epi64(kb, step2);
+    }
+    if (s < ns) {
+        __m256i d = _mm256_loadu_si256((const __m256i *)p);
+        __m256i x = _mm256_xor_si256(d, k);
+        a = _mm256_add_epi64(a, _mm256_mul_epu32(x, _mm256_srli_epi64(x, 32)));
+        a = _mm256_add_epi64(a, _mm256_shuffle_epi32(d, SWAP64));
+    }
+    _mm256_storeu_si256((__m256i *)acc, _mm256_add_epi64(a, b));
+}
+
+static bool have_avx2(void)
+{
+    static int avx2 = -1;
+
+    if (G_UNLIKELY(avx2 < 0)) {
+        __builtin_cpu_init();
+        avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
+    }
+    return avx2;
+}
+#endif
+
+static uint64_t hash_with(const void *data, size_t n, uint64_t seed,
+                          TraceHashImpl impl)
 {
     const uint8_t *p = data;
-    /* Eight independent lanes, each a chain of multiplies over its own
-     * words: the chains make the result depend on the order of blocks,
-     * eight of them keep the multiplier busy. */
-    uint64_t l0 = seed ^ H_K0, l1 = seed + H_K1, l2 = ~seed ^ H_K2;
-    uint64_t l3 = rotl64(seed, 32) ^ H_K3, l4 = seed - H_K0, l5 = seed ^ H_K4;
-    uint64_t l6 = seed + H_K3, l7 = ~seed + H_K1;
-    uint64_t h, tail = 0;
-    size_t i = 0;
+    size_t ns = n / 32, i = ns * 32;
+    uint64_t acc[4] = {seed ^ H_K0, seed + H_K1, rotl64(seed, 32) ^ H_K2,
+                       ~seed ^ H_K3};
+    uint64_t t = seed ^ H_K4, tail = 0, h;
 
-    for (; i + 128 <= n; i += 128) {
-        const uint8_t *b = p + i;
-        LANE(l0, b, H_K0);
-        LANE(l1, b + 16, H_K1);
-        LANE(l2, b + 32, H_K2);
-        LANE(l3, b + 48, H_K3);
-        LANE(l4, b + 64, H_K0);
-        LANE(l5, b + 80, H_K1);
-        LANE(l6, b + 96, H_K2);
-        LANE(l7, b + 112, H_K3);
+    if (ns) {
+        switch (impl) {
+#if defined(__x86_64__)
+        case TRACE_HASH_AVX2:
+            stripes_avx2(acc, p, ns);
+            break;
+        case TRACE_HASH_SSE2:
+            stripes_sse2(acc, p, ns);
+            break;
+#endif
+        default:
+            stripes_scalar(acc, p, ns);
+            break;
+        }
     }
+    /* The last 0-31 bytes: a chain of words, then the odd bytes. */
     for (; i + 8 <= n; i += 8) {
-        l0 = fold_mul(l0 ^ load64(p + i), H_K4) + l1;
-        l1 = rotl64(l1, 29) ^ l0;
+        t = fold_mul(t ^ load64(p + i), H_K1) + H_K0;
     }
     for (unsigned b = 0; i < n; i++, b++) {
         tail |= (uint64_t)p[i] << (8 * b);
     }
-    l2 ^= tail;
-    h = fold_mul(l0 ^ rotl64(l1, 17), H_K2 ^ n) ^
-        fold_mul(l2 ^ rotl64(l3, 41), H_K3) ^
-        fold_mul(l4 ^ rotl64(l5, 7), H_K0) ^
-        fold_mul(l6 ^ rotl64(l7, 53), H_K1);
+    t = fold_mul(t ^ tail, H_K2 ^ n);
+    h = fold_mul(acc[0] ^ rotl64(acc[1], 29), H_K3) ^
+        fold_mul(acc[2] ^ rotl64(acc[3], 47), H_K4) ^ t;
     h ^= h >> 31;
     h *= H_K4;
     h ^= h >> 29;
     h *= H_K1;
     h ^= h >> 32;
     return h;
+}
+
+bool trace_hash_impl_available(TraceHashImpl impl)
+{
+    switch (impl) {
+    case TRACE_HASH_SCALAR:
+        return true;
+#if defined(__x86_64__)
+    case TRACE_HASH_SSE2:
+        return true;
+    case TRACE_HASH_AVX2:
+        return have_avx2();
+#endif
+    default:
+        return false;
+    }
+}
+
+uint64_t trace_hash64_with(const void *data, size_t n, uint64_t seed,
+                           TraceHashImpl impl)
+{
+    g_assert(trace_hash_impl_available(impl));
+    return hash_with(data, n, seed, impl);
+}
+
+uint64_t trace_hash64(const void *data, size_t n, uint64_t seed)
+{
+#if defined(__x86_64__)
+    return hash_with(data, n, seed,
+                     have_avx2() ? TRACE_HASH_AVX2 : TRACE_HASH_SSE2);
+#else
+    return hash_with(data, n, seed, TRACE_HASH_SCALAR);
+#endif
 }
 
 uint64_t trace_digest_step(uint64_t d, uint64_t hash, uint64_t len)
@@ -306,17 +438,19 @@ static bool slot_predicts(const TraceCodec *c, unsigned t, uint64_t addr,
 typedef enum SlotUse { SLOT_HIT, SLOT_MOVE, SLOT_FRESH } SlotUse;
 
 /* What any use of a slot changes in it (a hit changes nothing else). */
-static inline void slot_use(TraceCodec *c, TraceSlot *sl, const TraceEvent *e,
-                            uint64_t value)
+static inline void slot_use(TraceCodec *c, TraceSlot *sl, uint64_t addr,
+                            uint64_t time, uint64_t value)
 {
     slot_value(sl, value);
-    sl->addr = e->addr;
-    sl->next = e->addr + (uint64_t)sl->stride;
-    sl->dt = e->time - c->time;
+    sl->addr = addr;
+    sl->next = addr + (uint64_t)sl->stride;
+    sl->dt = time - c->time;
     sl->stamp = ++c->stamp;
 }
 
-static inline void commit_common(TraceCodec *c, const TraceEvent *e);
+static inline void commit_common(TraceCodec *c, unsigned t, int16_t cpu,
+                                 uint64_t addr, uint64_t time, uint64_t value,
+                                 uint64_t len);
 
 /* The state after a crossing, the same on both sides: slot @s was hit,
  * moved, or taken fresh. */
@@ -345,7 +479,7 @@ static void commit_crossing(TraceCodec *c, const TraceEvent *e, unsigned s,
         sl->prev_value = value;
         break;
     }
-    slot_use(c, sl, e, value);
+    slot_use(c, sl, e->addr, e->time, value);
     sl->devfn = e->devfn;
     sl->size = e->size;
     sl->len = e->len;
@@ -355,37 +489,38 @@ static void commit_crossing(TraceCodec *c, const TraceEvent *e, unsigned s,
         c->last_devfn[t] = e->devfn;
         c->last_size[t] = e->size;
     }
-    commit_common(c, e);
+    commit_common(c, t, e->cpu, e->addr, e->time, e->value, e->len);
 }
 
 /* What every crossing moves on: the clock, the index, who runs. */
-static inline void commit_common(TraceCodec *c, const TraceEvent *e)
+static inline void commit_common(TraceCodec *c, unsigned t, int16_t cpu,
+                                 uint64_t addr, uint64_t time, uint64_t value,
+                                 uint64_t len)
 {
-    c->time = e->time;
+    c->time = time;
     c->index++;
-    switch (e->type) {
+    switch (t) {
     case TT_IRQ_RAISE:
-        c->irq_cpu = e->cpu;
+        c->irq_cpu = cpu;
         break;
     case TT_DMA_READ:
     case TT_DMA_WRITE:
         break;
     case TT_SCHED:
-        c->guest_cpu = (int16_t)e->value;
-        if (e->len) {
-            c->sched_yield = e->len;
+        c->guest_cpu = (int16_t)value;
+        if (len) {
+            c->sched_yield = len;
         }
         break;
     case TT_IRQ_DELIVER:
-        c->guest_cpu = e->cpu;
-        if (e->cpu >= 0 && e->cpu < TRACE_SMP_MAX &&
-            c->in_service_depth[e->cpu] < TRACE_IRQ_NEST) {
-            c->in_service[e->cpu][c->in_service_depth[e->cpu]++] =
-                (uint8_t)e->addr;
+        c->guest_cpu = cpu;
+        if (cpu >= 0 && cpu < TRACE_SMP_MAX &&
+            c->in_service_depth[cpu] < TRACE_IRQ_NEST) {
+            c->in_service[cpu][c->in_service_depth[cpu]++] = (uint8_t)addr;
         }
         break;
     default:
-        c->guest_cpu = e->cpu;
+        c->guest_cpu = cpu;
         break;
     }
 }
@@ -521,64 +656,112 @@ static unsigned enc_find_slot(TraceCodec *c, unsigned t, uint64_t addr,
     return TRACE_SLOTS;
 }
 
+/* What the fast path reads of a crossing, whether it comes as a
+ * TraceEvent or straight from the boundary (the recorder). */
+typedef struct Xing {
+    unsigned type;
+    bool ok;
+    bool has_data;
+    uint8_t size;
+    int16_t cpu;
+    uint32_t devfn;
+    uint64_t time, addr, len;
+    uint64_t value; /* short DMA payloads as their value */
+} Xing;
+
 /*
  * The common case: the address is what a slot predicts and so is every
  * other field, which makes the record its tag (and a slot byte past the
  * tag's slots). It writes what enc_crossing() would and changes only what
  * a hit changes. Returns 0 when the general path is needed.
  */
-static inline size_t enc_fast(TraceCodec *c, const TraceEvent *e, uint8_t *out)
+/* enc_fast() of a scheduler pick: its yield point and, if it is not the
+ * slot's last, the vCPU follow the tag. */
+static G_GNUC_NO_INLINE size_t enc_fast_sched(TraceCodec *restrict c, Xing x,
+                                              unsigned s, uint8_t *restrict out)
 {
-    unsigned t = e->type;
-    unsigned mi = c->map[t][map_index(e->addr, e->devfn)];
-    bool dma = trace_type_is_dma(t), valued = true;
-    TraceSlot *sl;
-    uint64_t value = e->value;
-    unsigned s;
-    size_t n = 1;
+    TraceSlot *restrict sl = &c->slot[TT_SCHED][s];
+    bool same = x.value == sl->value;
+    uint64_t code = sched_yield_code(c, x.len) << 1 | !same;
+    uint8_t tmp[24];
+    size_t n = 1, vn = 0;
 
-    if (!mi || mi > c->used[t] || t == TT_SCHED || !e->ok) {
+    if (slot_next(sl) != x.addr || sl->devfn != x.devfn ||
+        x.time != c->time + type_cost[TT_SCHED] || x.size) {
         return 0;
     }
-    sl = &c->slot[t][mi - 1];
-    if (slot_next(sl) != e->addr || sl->devfn != e->devfn ||
-        e->time !=
-            c->time + (trace_type_is_device(t) ? sl->dt : type_cost[t]) ||
-        e->cpu != predict_cpu(c, t) ||
-        e->size != (trace_type_is_register(t) ? sl->size : 0)) {
-        return 0;
+    if (!same) {
+        vn = put_value(tmp, sl, x.value);
     }
-    if (dma) {
-        if (e->len != sl->len || !e->has_data) {
-            return 0;
-        }
-        if (e->len > TRACE_DMA_SMALL) {
-            if (c->full_data) {
-                return 0;
-            }
-            valued = false;
-            value = 0;
-        } else if (e->data) {
-            value = trace_small_value(e->data, e->len);
-        }
+    sl->pinned |= sl->stride == 0;
+    slot_use(c, sl, x.addr, x.time, x.value);
+    commit_common(c, TT_SCHED, x.cpu, x.addr, x.time, x.value, x.len);
+    if (sl->stride) {
+        c->map[TT_SCHED][map_index(sl->next, x.devfn)] = (uint8_t)(s + 1);
     }
-    if (valued && value != predict_value(sl)) {
-        return 0;
-    }
-    s = mi - 1;
-    out[0] = (uint8_t)(t | MIN(s, (unsigned)TRACE_SLOT_BYTE) << T_FIELD_SHIFT);
+    out[0] = (uint8_t)(TT_SCHED | MIN(s, (unsigned)TRACE_SLOT_BYTE)
+                                      << T_FIELD_SHIFT);
     if (s >= TRACE_TAG_SLOTS) {
         out[n++] = (uint8_t)s;
     }
-    /* commit_crossing() for a hit, less the fields a hit leaves as
-     * they are */
-    sl->pinned |= sl->stride == 0;
-    slot_use(c, sl, e, value);
-    commit_common(c, e);
-    if (sl->stride) {
-        c->map[t][map_index(sl->next, e->devfn)] = (uint8_t)mi;
+    n += trace_put_varint(out + n, code);
+    memcpy(out + n, tmp, vn);
+    return n + vn;
+}
+
+static inline __attribute__((always_inline)) size_t
+enc_fast(TraceCodec *restrict c, const Xing *x, uint8_t *restrict out)
+{
+    unsigned t = x->type;
+    unsigned mi = c->map[t][map_index(x->addr, x->devfn)];
+    TraceSlot *restrict sl;
+    uint64_t value = x->value;
+    unsigned s;
+
+    if (!mi || mi > c->used[t] || !x->ok) {
+        return 0;
     }
-    return n;
+    s = mi - 1;
+    sl = &c->slot[t][s];
+    if (t == TT_SCHED) {
+        return enc_fast_sched(c, *x, s, out);
+    }
+    if (slot_next(sl) != x->addr || sl->devfn != x->devfn ||
+        x->time !=
+            c->time + (trace_type_is_device(t) ? sl->dt : type_cost[t]) ||
+        x->cpu != predict_cpu(c, t) ||
+        x->size != (trace_type_is_register(t) ? sl->size : 0)) {
+        return 0;
+    }
+    if (trace_type_is_dma(t)) {
+        if (x->len != sl->len || !x->has_data) {
+            return 0;
+        }
+        if (x->len > TRACE_DMA_SMALL) {
+            if (c->full_data) {
+                return 0;
+            }
+            value = 0; /* hashed: no value to predict */
+        } else if (value != predict_value(sl)) {
+            return 0;
+        }
+    } else if (value != predict_value(sl)) {
+        return 0;
+    }
+    /* commit_crossing() for a hit, less the fields a hit leaves as
+     * they are; the output last, as it could alias anything */
+    sl->pinned |= sl->stride == 0;
+    slot_use(c, sl, x->addr, x->time, value);
+    commit_common(c, t, x->cpu, x->addr, x->time, value, x->len);
+    if (sl->stride) {
+        c->map[t][map_index(sl->next, x->devfn)] = (uint8_t)mi;
+    }
+    out[0] = (uint8_t)(t | MIN(s, (unsigned)TRACE_SLOT_BYTE) << T_FIELD_SHIFT);
+    if (s >= TRACE_TAG_SLOTS) {
+        out[1] = (uint8_t)s;
+        return 2;
+    }
+    return 1;
 }
 
 static size_t enc_crossing(TraceCodec *c, const TraceEvent *e, uint8_t *out)
@@ -858,7 +1041,22 @@ size_t trace_encode(TraceCodec *c, const TraceEvent *e, uint8_t *out)
     size_t n = 1;
 
     if (trace_type_is_crossing(e->type)) {
-        n = enc_fast(c, e, out);
+        bool dma = trace_type_is_dma(e->type);
+        Xing x = {
+            .type = e->type,
+            .ok = e->ok,
+            .has_data = e->has_data,
+            .size = e->size,
+            .cpu = e->cpu,
+            .devfn = e->devfn,
+            .time = e->time,
+            .addr = e->addr,
+            .len = e->len,
+            .value = dma && e->data && e->len <= TRACE_DMA_SMALL
+                         ? trace_small_value(e->data, e->len)
+                         : e->value,
+        };
+        n = enc_fast(c, &x, out);
         return n ? n : enc_crossing(c, e, out);
     }
     switch (e->type) {
@@ -906,6 +1104,45 @@ size_t trace_encode(TraceCodec *c, const TraceEvent *e, uint8_t *out)
         return n;
     }
     g_assert_not_reached();
+}
+
+/* trace_encode_access() when the record is not a plain hit: out of line,
+ * so that the hit path does not pay for building the record. */
+static G_GNUC_NO_INLINE size_t enc_access_slow(TraceCodec *c,
+                                               const BndAccess *a,
+                                               uint64_t time, uint64_t value,
+                                               const uint8_t *data,
+                                               uint8_t *out)
+{
+    TraceEvent e;
+
+    trace_event_from_access(&e, a, time);
+    e.value = value;
+    e.data = data;
+    return enc_crossing(c, &e, out);
+}
+
+size_t trace_encode_access(TraceCodec *c, const BndAccess *a, uint64_t time,
+                           uint64_t value, const uint8_t *data, uint8_t *out)
+{
+    bool dma = a->kind == BND_DMA_READ || a->kind == BND_DMA_WRITE;
+    bool sched = a->kind == BND_SCHED;
+    /* the normalization trace_event_from_access() does */
+    Xing x = {
+        .type = a->kind,
+        .ok = a->ok || a->kind == BND_IRQ_DELIVER,
+        .has_data = dma && a->data != NULL,
+        .size = a->size,
+        .cpu = sched ? (int16_t)a->value : a->cpu,
+        .devfn = a->devfn,
+        .time = time,
+        .addr = a->addr,
+        .len = dma || sched ? a->len : 0,
+        .value = value,
+    };
+    size_t n = enc_fast(c, &x, out);
+
+    return n ? n : enc_access_slow(c, a, time, value, data, out);
 }
 
 /* ---- decoding ---- */

@@ -24,7 +24,7 @@
 /* File header: magic, version, header length, TLV fields, checksum. */
 #define TRACE_MAGIC        "STMUTRC\n"
 #define TRACE_MAGIC_LEN    8
-#define TRACE_VERSION      2
+#define TRACE_VERSION      3
 #define TRACE_FILE_HDR_LEN 16 /* magic + u32 version + u32 fields length */
 #define TRACE_HEADER_MAX   (16u << 20)
 #define TRACE_CHECKSUM_LEN 8
@@ -287,6 +287,12 @@ size_t trace_encode_bound(const TraceCodec *c, const TraceEvent *e);
 /* Encode @e at @out (room for trace_encode_bound); returns bytes written.
  * Crossings take their index from the codec. */
 size_t trace_encode(TraceCodec *c, const TraceEvent *e, uint8_t *out);
+/* The recorder's way in: trace_encode() of the record
+ * trace_event_from_access(@a, @time) with @value (a short DMA payload's
+ * value) and @data (a data=full payload, else NULL), without building it
+ * when the record is a plain hit. */
+size_t trace_encode_access(TraceCodec *c, const BndAccess *a, uint64_t time,
+                           uint64_t value, const uint8_t *data, uint8_t *out);
 
 /*
  * Decode one record from @p (@n bytes available). Returns the bytes
@@ -375,6 +381,18 @@ uint64_t trace_chunk_checksum(const uint8_t *hdr, uint32_t len);
  * dependent, so reordered blocks hash differently.
  */
 uint64_t trace_hash64(const void *data, size_t n, uint64_t seed);
+
+/* The implementations of trace_hash64(), all with the same result; it
+ * picks the fastest the host has. Named for the tests that hold them to
+ * the same answer. */
+typedef enum TraceHashImpl {
+    TRACE_HASH_SCALAR,
+    TRACE_HASH_SSE2,
+    TRACE_HASH_AVX2,
+} TraceHashImpl;
+bool trace_hash_impl_available(TraceHashImpl impl);
+uint64_t trace_hash64_with(const void *data, size_t n, uint64_t seed,
+                           TraceHashImpl impl);
 
 static inline uint64_t trace_zigzag(int64_t v)
 {
