@@ -11,7 +11,7 @@
  * host's timing.
  *
  * With data=hash a DMA payload longer than TRACE_DMA_SMALL is hashed
- * where it happens and folded into the digest of its run of DMAs; the
+ * where it happens, into the digest of its run of DMAs; the
  * digest record goes out before the next record that is not a DMA.
  *
  * (An earlier version handed records to a writer thread through a ring.
@@ -51,8 +51,8 @@ typedef struct Recorder {
     uint64_t chunk_index, chunk_time;
     TraceCodec codec;
 
-    bool digest_pending; /* DMAs folded into digest since the last one */
-    uint64_t digest;
+    bool digest_pending; /* DMAs in the digest since the last one */
+    TraceDigest digest;
     uint64_t since_checkpoint;
     RecordStats st;
     int64_t host_start;
@@ -142,10 +142,11 @@ static inline uint8_t *reserve(Recorder *r, size_t bound)
 
 static void put_digest(Recorder *r)
 {
-    TraceEvent d = {.type = TT_DIGEST, .value = (uint32_t)r->digest};
+    TraceEvent d = {.type = TT_DIGEST,
+                    .value = (uint32_t)trace_digest_final(&r->digest)};
 
     r->len += trace_encode(&r->codec, &d, reserve(r, 16));
-    r->digest = 0;
+    trace_digest_init(&r->digest, 0);
     r->digest_pending = false;
     r->st.records++;
 }
@@ -195,8 +196,7 @@ static void rec_after(const BndAccess *a, void *opaque)
                 full = a->data;
                 bound += a->len;
             } else {
-                r->digest = trace_digest_step(
-                    r->digest, trace_hash64(a->data, a->len, 0), a->len);
+                trace_digest_add(&r->digest, a->data, a->len);
                 r->digest_pending = true;
             }
         }
@@ -366,7 +366,7 @@ bool record_start(const char *path, RecordData data, const MachineConfig *cfg,
     r->write_errno = 0;
     r->written = 0;
     r->digest_pending = false;
-    r->digest = 0;
+    trace_digest_init(&r->digest, 0);
     r->since_checkpoint = 0;
     memset(&r->st, 0, sizeof(r->st));
     write_all(r, hdr->data, hdr->len);

@@ -74,7 +74,7 @@ typedef struct ReplayState {
     uint64_t records;
 
     /* data=hash: the DMAs since the last digest record */
-    uint64_t digest;
+    TraceDigest digest;
     uint64_t digest_events, digest_first;
 } ReplayState;
 
@@ -349,7 +349,8 @@ static void live_event(ReplayState *s, const BndAccess *a, TraceEvent *e)
     e->index = s->events;
     if (e->has_data) {
         e->has_data = a->ok;
-        if (a->ok) {
+        /* A payload the recording digests is checked in its digest. */
+        if (a->ok && !s->exp.digested) {
             e->hash = trace_hash64(a->data, a->len, 0);
         }
     }
@@ -413,7 +414,7 @@ static void rep_after(const BndAccess *a, void *opaque)
     }
     if (s->exp.digested) {
         /* Checked with its run of DMAs at the digest record. */
-        s->digest = trace_digest_step(s->digest, live.hash, live.len);
+        trace_digest_add(&s->digest, a->data, a->len);
         if (!s->digest_events++) {
             s->digest_first = s->exp.index;
         }
@@ -707,7 +708,7 @@ static void check_checkpoint(ReplayState *s, const TraceEvent *c)
  */
 static void check_digest(ReplayState *s, const TraceEvent *d)
 {
-    uint64_t mine = (uint32_t)s->digest;
+    uint64_t mine = (uint32_t)trace_digest_final(&s->digest);
 
     if (mine != d->value) {
         g_autofree char *why = g_strdup_printf(
@@ -722,7 +723,7 @@ static void check_digest(ReplayState *s, const TraceEvent *d)
         return;
     }
     history_push(s, d);
-    s->digest = 0;
+    trace_digest_init(&s->digest, 0);
     s->digest_events = 0;
 }
 
@@ -796,6 +797,7 @@ bool replay_open(const ReplayOptions *o, GError **errp)
                    o->path, h->build_id, STOREMU_BUILD_ID);
     }
     memset(s, 0, sizeof(*s));
+    trace_digest_init(&s->digest, 0);
     s->loaded = true;
     s->opt = *o;
     s->path = g_strdup(o->path);

@@ -56,11 +56,12 @@ static const uint64_t stripe_key[4] = {H_K0, H_K1, H_K2, H_K3};
 static const uint64_t stripe_step[4] = {H_K4, H_K2 ^ H_K3, H_K1 + H_K4,
                                         H_K0 ^ H_K4};
 
-static void stripes_scalar(uint64_t acc[4], const uint8_t *p, size_t ns)
+static void stripes_scalar(uint64_t acc[4], const uint64_t key[4],
+                           const uint8_t *p, size_t ns)
 {
     uint64_t k[4];
 
-    memcpy(k, stripe_key, sizeof(k));
+    memcpy(k, key, sizeof(k));
     for (size_t s = 0; s < ns; s++, p += 32) {
         for (unsigned i = 0; i < 4; i++) {
             uint64_t d = load64(p + 8 * i), x = d ^ k[i];
@@ -77,12 +78,13 @@ static void stripes_scalar(uint64_t acc[4], const uint8_t *p, size_t ns)
 /* _mm_shuffle_epi32 order swapping the two 64-bit halves of 128 bits */
 #define SWAP64 0x4e
 
-static void stripes_sse2(uint64_t acc[4], const uint8_t *p, size_t ns)
+static void stripes_sse2(uint64_t acc[4], const uint64_t key[4],
+                         const uint8_t *p, size_t ns)
 {
     __m128i a0 = _mm_loadu_si128((const __m128i *)acc);
     __m128i a1 = _mm_loadu_si128((const __m128i *)(acc + 2));
-    __m128i k0 = _mm_loadu_si128((const __m128i *)stripe_key);
-    __m128i k1 = _mm_loadu_si128((const __m128i *)(stripe_key + 2));
+    __m128i k0 = _mm_loadu_si128((const __m128i *)key);
+    __m128i k1 = _mm_loadu_si128((const __m128i *)(key + 2));
     const __m128i s0 = _mm_loadu_si128((const __m128i *)stripe_step);
     const __m128i s1 = _mm_loadu_si128((const __m128i *)(stripe_step + 2));
 
@@ -101,14 +103,16 @@ static void stripes_sse2(uint64_t acc[4], const uint8_t *p, size_t ns)
     _mm_storeu_si128((__m128i *)(acc + 2), a1);
 }
 
-__attribute__((target("avx2"))) static void
-stripes_avx2(uint64_t acc[4], const uint8_t *p, size_t ns)
+__attribute__((target("avx2"))) static void stripes_avx2(uint64_t acc[4],
+                                                         const uint64_t key[4],
+                                                         const uint8_t *p,
+                                                         size_t ns)
 {
     const __m256i step = _mm256_loadu_si256((const __m256i *)stripe_step);
     const __m256i step2 = _mm256_add_epi64(step, step);
     __m256i a = _mm256_loadu_si256((const __m256i *)acc);
     __m256i b = _mm256_setzero_si256();
-    __m256i k = _mm256_loadu_si256((const __m256i *)stripe_key);
+    __m256i k = _mm256_loadu_si256((const __m256i *)key);
     __m256i kb = _mm256_add_epi64(k, step);
     size_t s = 0;
 
@@ -145,29 +149,44 @@ static bool have_avx2(void)
 }
 #endif
 
-static uint64_t hash_with(const void *data, size_t n, uint64_t seed,
-                          TraceHashImpl impl)
+/* trace_hash64() is a digest of one piece: a digest is the hash of its
+ * pieces one after the other, each with its length. */
+void trace_digest_init(TraceDigest *d, uint64_t seed)
 {
-    const uint8_t *p = data;
+    d->lane[0] = seed ^ H_K0;
+    d->lane[1] = seed + H_K1;
+    d->lane[2] = rotl64(seed, 32) ^ H_K2;
+    d->lane[3] = ~seed ^ H_K3;
+    d->chain = seed ^ H_K4;
+    d->stripes = 0;
+}
+
+static void digest_add_with(TraceDigest *d, const uint8_t *p, size_t n,
+                            TraceHashImpl impl)
+{
     size_t ns = n / 32, i = ns * 32;
-    uint64_t acc[4] = {seed ^ H_K0, seed + H_K1, rotl64(seed, 32) ^ H_K2,
-                       ~seed ^ H_K3};
-    uint64_t t = seed ^ H_K4, tail = 0, h;
+    uint64_t t = d->chain, tail = 0;
 
     if (ns) {
+        /* the keys where the stripes so far left them */
+        uint64_t k[4];
+        for (unsigned j = 0; j < 4; j++) {
+            k[j] = stripe_key[j] + d->stripes * stripe_step[j];
+        }
         switch (impl) {
 #if defined(__x86_64__)
         case TRACE_HASH_AVX2:
-            stripes_avx2(acc, p, ns);
+            stripes_avx2(d->lane, k, p, ns);
             break;
         case TRACE_HASH_SSE2:
-            stripes_sse2(acc, p, ns);
+            stripes_sse2(d->lane, k, p, ns);
             break;
 #endif
         default:
-            stripes_scalar(acc, p, ns);
+            stripes_scalar(d->lane, k, p, ns);
             break;
         }
+        d->stripes += ns;
     }
     /* The last 0-31 bytes: a chain of words, then the odd bytes. */
     for (; i + 8 <= n; i += 8) {
@@ -176,15 +195,34 @@ static uint64_t hash_with(const void *data, size_t n, uint64_t seed,
     for (unsigned b = 0; i < n; i++, b++) {
         tail |= (uint64_t)p[i] << (8 * b);
     }
-    t = fold_mul(t ^ tail, H_K2 ^ n);
-    h = fold_mul(acc[0] ^ rotl64(acc[1], 29), H_K3) ^
-        fold_mul(acc[2] ^ rotl64(acc[3], 47), H_K4) ^ t;
+    d->chain = fold_mul(t ^ tail, H_K2 ^ n);
+}
+
+uint64_t trace_digest_final(const TraceDigest *d)
+{
+    uint64_t h = fold_mul(d->lane[0] ^ rotl64(d->lane[1], 29), H_K3) ^
+                 fold_mul(d->lane[2] ^ rotl64(d->lane[3], 47), H_K4) ^ d->chain;
+
     h ^= h >> 31;
     h *= H_K4;
     h ^= h >> 29;
     h *= H_K1;
     h ^= h >> 32;
     return h;
+}
+
+static inline TraceHashImpl best_impl(void)
+{
+#if defined(__x86_64__)
+    return have_avx2() ? TRACE_HASH_AVX2 : TRACE_HASH_SSE2;
+#else
+    return TRACE_HASH_SCALAR;
+#endif
+}
+
+void trace_digest_add(TraceDigest *d, const void *data, size_t n)
+{
+    digest_add_with(d, data, n, best_impl());
 }
 
 bool trace_hash_impl_available(TraceHashImpl impl)
@@ -206,23 +244,21 @@ bool trace_hash_impl_available(TraceHashImpl impl)
 uint64_t trace_hash64_with(const void *data, size_t n, uint64_t seed,
                            TraceHashImpl impl)
 {
+    TraceDigest d;
+
     g_assert(trace_hash_impl_available(impl));
-    return hash_with(data, n, seed, impl);
+    trace_digest_init(&d, seed);
+    digest_add_with(&d, data, n, impl);
+    return trace_digest_final(&d);
 }
 
 uint64_t trace_hash64(const void *data, size_t n, uint64_t seed)
 {
-#if defined(__x86_64__)
-    return hash_with(data, n, seed,
-                     have_avx2() ? TRACE_HASH_AVX2 : TRACE_HASH_SSE2);
-#else
-    return hash_with(data, n, seed, TRACE_HASH_SCALAR);
-#endif
-}
+    TraceDigest d;
 
-uint64_t trace_digest_step(uint64_t d, uint64_t hash, uint64_t len)
-{
-    return fold_mul(d ^ hash ^ H_K0, H_K1 ^ (len << 1));
+    trace_digest_init(&d, seed);
+    digest_add_with(&d, data, n, best_impl());
+    return trace_digest_final(&d);
 }
 
 const uint8_t *trace_event_payload(const TraceEvent *e,

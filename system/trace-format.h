@@ -272,12 +272,20 @@ typedef struct TraceCodec {
 
 /*
  * DMA digests (data=hash): a DMA record with a payload longer than
- * TRACE_DMA_SMALL carries no hash of its own; the hashes of a run of such
- * DMAs fold into a digest, written as a digest record before the next
+ * TRACE_DMA_SMALL carries no hash of its own; the payloads of a run of
+ * such DMAs go into a digest, written as a digest record before the next
  * record that is not a DMA (docs/trace-format.md). The record keeps the
- * low 32 bits.
+ * low 32 bits. A digest is the hash of the payloads one after the other
+ * (each ended by its length): trace_hash64() is the digest of one piece.
  */
-uint64_t trace_digest_step(uint64_t d, uint64_t hash, uint64_t len);
+typedef struct TraceDigest {
+    uint64_t lane[4];
+    uint64_t chain;   /* the pieces' lengths and last 0-31 bytes */
+    uint64_t stripes; /* 32-byte stripes so far: where the keys stand */
+} TraceDigest;
+void trace_digest_init(TraceDigest *d, uint64_t seed);
+void trace_digest_add(TraceDigest *d, const void *data, size_t n);
+uint64_t trace_digest_final(const TraceDigest *d);
 
 /* Start a chunk: index and time of the records before it. */
 void trace_codec_reset(TraceCodec *c, uint64_t index, uint64_t time);
