@@ -28,6 +28,7 @@
 #include "system/error.h"
 #include "system/event.h"
 #include "system/record.h"
+#include "system/trace-codec.h"
 #include "system/trace-format.h"
 #include "system/trace-machine.h"
 #include "system/trace-print.h"

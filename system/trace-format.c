@@ -13,6 +13,7 @@
  */
 #include <string.h>
 #include "system/error.h"
+#include "system/trace-codec.h"
 #include "system/trace-format.h"
 
 /* ---- the hash ---- */
@@ -330,10 +331,6 @@ static uint64_t predict_time(const TraceCodec *c, unsigned t,
                              const TraceSlot *sl);
 
 /* Tag byte */
-#define T_TYPE_MASK   0x0f
-#define T_FIELD_SHIFT 4
-#define T_FIELD_MASK  0x7
-#define T_EXT         0x80
 
 /* Extension byte of crossings */
 #define E_TIME   0x01 /* time delta differs from the predicted cost */
@@ -363,13 +360,6 @@ static uint64_t predict_time(const TraceCodec *c, unsigned t,
 
 #define SRB_SUCCESS 0x01
 
-/* Virtual time each crossing charges before it is recorded. */
-static const uint64_t type_cost[BND_KIND_COUNT] = {
-    [BND_MMIO_READ] = BND_MMIO_READ_NS, [BND_MMIO_WRITE] = BND_MMIO_WRITE_NS,
-    [BND_PIO_READ] = BND_MMIO_READ_NS,  [BND_PIO_WRITE] = BND_MMIO_WRITE_NS,
-    [BND_CFG_READ] = BND_MMIO_READ_NS,  [BND_CFG_WRITE] = BND_MMIO_WRITE_NS,
-};
-
 void trace_codec_reset(TraceCodec *c, uint64_t index, uint64_t time)
 {
     bool full = c->full_data;
@@ -394,42 +384,7 @@ static uint64_t predict_time(const TraceCodec *c, unsigned t,
     if (trace_type_is_device(t)) {
         return c->time + (sl ? sl->dt : 0);
     }
-    return c->time + type_cost[t];
-}
-
-static int16_t predict_cpu(const TraceCodec *c, unsigned t)
-{
-    switch (t) {
-    case TT_IRQ_RAISE:
-        return c->irq_cpu;
-    case TT_DMA_READ:
-    case TT_DMA_WRITE:
-        return -1;
-    default:
-        return c->guest_cpu;
-    }
-}
-
-/* A value repeats, goes on changing by its last step (ring indices), or,
- * having gone back to the one before, alternates (a status poll). */
-static uint64_t predict_value(const TraceSlot *sl)
-{
-    if (!sl) {
-        return 0;
-    }
-    return sl->alt ? sl->prev_value : 2 * sl->value - sl->prev_value;
-}
-
-static inline void slot_value(TraceSlot *sl, uint64_t value)
-{
-    sl->alt = value == sl->prev_value && value != sl->value;
-    sl->prev_value = sl->value;
-    sl->value = value;
-}
-
-static inline uint64_t slot_next(const TraceSlot *sl)
-{
-    return sl->next;
+    return c->time + tc_type_cost[t];
 }
 
 /* Does a crossing of type @t carry a value (else: a scheduler pick, or a
@@ -464,7 +419,7 @@ static bool slot_predicts(const TraceCodec *c, unsigned t, uint64_t addr,
 {
     for (unsigned i = 0; i < c->used[t]; i++) {
         const TraceSlot *sl = &c->slot[t][i];
-        if (slot_next(sl) == addr && sl->devfn == devfn) {
+        if (tc_slot_next(sl) == addr && sl->devfn == devfn) {
             return true;
         }
     }
@@ -472,21 +427,6 @@ static bool slot_predicts(const TraceCodec *c, unsigned t, uint64_t addr,
 }
 
 typedef enum SlotUse { SLOT_HIT, SLOT_MOVE, SLOT_FRESH } SlotUse;
-
-/* What any use of a slot changes in it (a hit changes nothing else). */
-static inline void slot_use(TraceCodec *c, TraceSlot *sl, uint64_t addr,
-                            uint64_t time, uint64_t value)
-{
-    slot_value(sl, value);
-    sl->addr = addr;
-    sl->next = addr + (uint64_t)sl->stride;
-    sl->dt = time - c->time;
-    sl->stamp = ++c->stamp;
-}
-
-static inline void commit_common(TraceCodec *c, unsigned t, int16_t cpu,
-                                 uint64_t addr, uint64_t time, uint64_t value,
-                                 uint64_t len);
 
 /* The state after a crossing, the same on both sides: slot @s was hit,
  * moved, or taken fresh. */
@@ -515,7 +455,7 @@ static void commit_crossing(TraceCodec *c, const TraceEvent *e, unsigned s,
         sl->prev_value = value;
         break;
     }
-    slot_use(c, sl, e->addr, e->time, value);
+    tc_slot_use(c, sl, e->addr, e->time, value);
     sl->devfn = e->devfn;
     sl->size = e->size;
     sl->len = e->len;
@@ -525,40 +465,7 @@ static void commit_crossing(TraceCodec *c, const TraceEvent *e, unsigned s,
         c->last_devfn[t] = e->devfn;
         c->last_size[t] = e->size;
     }
-    commit_common(c, t, e->cpu, e->addr, e->time, e->value, e->len);
-}
-
-/* What every crossing moves on: the clock, the index, who runs. */
-static inline void commit_common(TraceCodec *c, unsigned t, int16_t cpu,
-                                 uint64_t addr, uint64_t time, uint64_t value,
-                                 uint64_t len)
-{
-    c->time = time;
-    c->index++;
-    switch (t) {
-    case TT_IRQ_RAISE:
-        c->irq_cpu = cpu;
-        break;
-    case TT_DMA_READ:
-    case TT_DMA_WRITE:
-        break;
-    case TT_SCHED:
-        c->guest_cpu = (int16_t)value;
-        if (len) {
-            c->sched_yield = len;
-        }
-        break;
-    case TT_IRQ_DELIVER:
-        c->guest_cpu = cpu;
-        if (cpu >= 0 && cpu < TRACE_SMP_MAX &&
-            c->in_service_depth[cpu] < TRACE_IRQ_NEST) {
-            c->in_service[cpu][c->in_service_depth[cpu]++] = (uint8_t)addr;
-        }
-        break;
-    default:
-        c->guest_cpu = cpu;
-        break;
-    }
+    tc_commit_common(c, t, e->cpu, e->addr, e->time, e->value, e->len);
 }
 
 /*
@@ -637,14 +544,6 @@ size_t trace_encode_bound(const TraceCodec *c, const TraceEvent *e)
     return n;
 }
 
-static inline unsigned map_index(uint64_t addr, uint32_t devfn)
-{
-    return (unsigned)(((addr ^ ((uint64_t)devfn << 40)) *
-                       0x9e3779b97f4a7c15ULL) >>
-                      52) &
-           (TRACE_SLOT_MAP - 1);
-}
-
 /*
  * The encoder's slot for @addr: the map's hint if it is right, else a
  * look through the slots, which also finds the slot a miss is best coded
@@ -654,13 +553,13 @@ static inline unsigned map_index(uint64_t addr, uint32_t devfn)
 static unsigned enc_find_slot(TraceCodec *c, unsigned t, uint64_t addr,
                               uint32_t devfn, unsigned *base)
 {
-    uint8_t *m = &c->map[t][map_index(addr, devfn)];
+    uint8_t *m = &c->map[t][tc_map_index(addr, devfn)];
     uint64_t best = UINT64_MAX;
 
     *base = TRACE_SLOTS;
     if (*m && *m <= c->used[t]) {
         const TraceSlot *sl = &c->slot[t][*m - 1];
-        if (slot_next(sl) == addr && sl->devfn == devfn) {
+        if (tc_slot_next(sl) == addr && sl->devfn == devfn) {
             return *m - 1u;
         }
     }
@@ -670,7 +569,7 @@ static unsigned enc_find_slot(TraceCodec *c, unsigned t, uint64_t addr,
         if (sl->devfn != devfn) {
             continue;
         }
-        if (slot_next(sl) == addr) {
+        if (tc_slot_next(sl) == addr) {
             *m = (uint8_t)(i + 1);
             return i;
         }
@@ -692,29 +591,10 @@ static unsigned enc_find_slot(TraceCodec *c, unsigned t, uint64_t addr,
     return TRACE_SLOTS;
 }
 
-/* What the fast path reads of a crossing, whether it comes as a
- * TraceEvent or straight from the boundary (the recorder). */
-typedef struct Xing {
-    unsigned type;
-    bool ok;
-    bool has_data;
-    uint8_t size;
-    int16_t cpu;
-    uint32_t devfn;
-    uint64_t time, addr, len;
-    uint64_t value; /* short DMA payloads as their value */
-} Xing;
-
-/*
- * The common case: the address is what a slot predicts and so is every
- * other field, which makes the record its tag (and a slot byte past the
- * tag's slots). It writes what enc_crossing() would and changes only what
- * a hit changes. Returns 0 when the general path is needed.
- */
-/* enc_fast() of a scheduler pick: its yield point and, if it is not the
+/* trace_enc_fast() of a scheduler pick: its yield point and, if it is not the
  * slot's last, the vCPU follow the tag. */
-static G_GNUC_NO_INLINE size_t enc_fast_sched(TraceCodec *restrict c, Xing x,
-                                              unsigned s, uint8_t *restrict out)
+size_t trace_enc_fast_sched(TraceCodec *restrict c, TraceXing x, unsigned s,
+                            uint8_t *restrict out)
 {
     TraceSlot *restrict sl = &c->slot[TT_SCHED][s];
     bool same = x.value == sl->value;
@@ -722,18 +602,18 @@ static G_GNUC_NO_INLINE size_t enc_fast_sched(TraceCodec *restrict c, Xing x,
     uint8_t tmp[24];
     size_t n = 1, vn = 0;
 
-    if (slot_next(sl) != x.addr || sl->devfn != x.devfn ||
-        x.time != c->time + type_cost[TT_SCHED] || x.size) {
+    if (tc_slot_next(sl) != x.addr || sl->devfn != x.devfn ||
+        x.time != c->time + tc_type_cost[TT_SCHED] || x.size) {
         return 0;
     }
     if (!same) {
         vn = put_value(tmp, sl, x.value);
     }
     sl->pinned |= sl->stride == 0;
-    slot_use(c, sl, x.addr, x.time, x.value);
-    commit_common(c, TT_SCHED, x.cpu, x.addr, x.time, x.value, x.len);
+    tc_slot_use(c, sl, x.addr, x.time, x.value);
+    tc_commit_common(c, TT_SCHED, x.cpu, x.addr, x.time, x.value, x.len);
     if (sl->stride) {
-        c->map[TT_SCHED][map_index(sl->next, x.devfn)] = (uint8_t)(s + 1);
+        c->map[TT_SCHED][tc_map_index(sl->next, x.devfn)] = (uint8_t)(s + 1);
     }
     out[0] = (uint8_t)(TT_SCHED | MIN(s, (unsigned)TRACE_SLOT_BYTE)
                                       << T_FIELD_SHIFT);
@@ -743,61 +623,6 @@ static G_GNUC_NO_INLINE size_t enc_fast_sched(TraceCodec *restrict c, Xing x,
     n += trace_put_varint(out + n, code);
     memcpy(out + n, tmp, vn);
     return n + vn;
-}
-
-static inline __attribute__((always_inline)) size_t
-enc_fast(TraceCodec *restrict c, const Xing *x, uint8_t *restrict out)
-{
-    unsigned t = x->type;
-    unsigned mi = c->map[t][map_index(x->addr, x->devfn)];
-    TraceSlot *restrict sl;
-    uint64_t value = x->value;
-    unsigned s;
-
-    if (!mi || mi > c->used[t] || !x->ok) {
-        return 0;
-    }
-    s = mi - 1;
-    sl = &c->slot[t][s];
-    if (t == TT_SCHED) {
-        return enc_fast_sched(c, *x, s, out);
-    }
-    if (slot_next(sl) != x->addr || sl->devfn != x->devfn ||
-        x->time !=
-            c->time + (trace_type_is_device(t) ? sl->dt : type_cost[t]) ||
-        x->cpu != predict_cpu(c, t) ||
-        x->size != (trace_type_is_register(t) ? sl->size : 0)) {
-        return 0;
-    }
-    if (trace_type_is_dma(t)) {
-        if (x->len != sl->len || !x->has_data) {
-            return 0;
-        }
-        if (x->len > TRACE_DMA_SMALL) {
-            if (c->full_data) {
-                return 0;
-            }
-            value = 0; /* hashed: no value to predict */
-        } else if (value != predict_value(sl)) {
-            return 0;
-        }
-    } else if (value != predict_value(sl)) {
-        return 0;
-    }
-    /* commit_crossing() for a hit, less the fields a hit leaves as
-     * they are; the output last, as it could alias anything */
-    sl->pinned |= sl->stride == 0;
-    slot_use(c, sl, x->addr, x->time, value);
-    commit_common(c, t, x->cpu, x->addr, x->time, value, x->len);
-    if (sl->stride) {
-        c->map[t][map_index(sl->next, x->devfn)] = (uint8_t)mi;
-    }
-    out[0] = (uint8_t)(t | MIN(s, (unsigned)TRACE_SLOT_BYTE) << T_FIELD_SHIFT);
-    if (s >= TRACE_TAG_SLOTS) {
-        out[1] = (uint8_t)s;
-        return 2;
-    }
-    return 1;
 }
 
 static size_t enc_crossing(TraceCodec *c, const TraceEvent *e, uint8_t *out)
@@ -824,7 +649,7 @@ static size_t enc_crossing(TraceCodec *c, const TraceEvent *e, uint8_t *out)
     if (e->time != predict_time(c, t, sl)) {
         ext |= E_TIME;
     }
-    if (t != TT_SCHED && e->cpu != predict_cpu(c, t)) {
+    if (t != TT_SCHED && e->cpu != tc_predict_cpu(c, t)) {
         ext |= E_CPU;
     }
     if (e->size != psize) {
@@ -842,7 +667,7 @@ static size_t enc_crossing(TraceCodec *c, const TraceEvent *e, uint8_t *out)
     if (dma && e->len != (sl ? sl->len : c->last_len[t])) {
         ext |= E_LEN;
     }
-    if (valued && value != predict_value(sl)) {
+    if (valued && value != tc_predict_value(sl)) {
         ext |= E_VALUE;
     }
     field = sl ? MIN(s, (unsigned)TRACE_SLOT_BYTE) : TRACE_SLOT_MISS;
@@ -909,7 +734,7 @@ static size_t enc_crossing(TraceCodec *c, const TraceEvent *e, uint8_t *out)
     }
     commit_crossing(c, e, s, how, value);
     if (how != SLOT_HIT || c->slot[t][s].stride) {
-        c->map[t][map_index(slot_next(&c->slot[t][s]), e->devfn)] =
+        c->map[t][tc_map_index(tc_slot_next(&c->slot[t][s]), e->devfn)] =
             (uint8_t)(s + 1);
     }
     return n;
@@ -1078,7 +903,7 @@ size_t trace_encode(TraceCodec *c, const TraceEvent *e, uint8_t *out)
 
     if (trace_type_is_crossing(e->type)) {
         bool dma = trace_type_is_dma(e->type);
-        Xing x = {
+        TraceXing x = {
             .type = e->type,
             .ok = e->ok,
             .has_data = e->has_data,
@@ -1092,7 +917,7 @@ size_t trace_encode(TraceCodec *c, const TraceEvent *e, uint8_t *out)
                          ? trace_small_value(e->data, e->len)
                          : e->value,
         };
-        n = enc_fast(c, &x, out);
+        n = trace_enc_fast(c, &x, out);
         return n ? n : enc_crossing(c, e, out);
     }
     switch (e->type) {
@@ -1144,11 +969,9 @@ size_t trace_encode(TraceCodec *c, const TraceEvent *e, uint8_t *out)
 
 /* trace_encode_access() when the record is not a plain hit: out of line,
  * so that the hit path does not pay for building the record. */
-static G_GNUC_NO_INLINE size_t enc_access_slow(TraceCodec *c,
-                                               const BndAccess *a,
-                                               uint64_t time, uint64_t value,
-                                               const uint8_t *data,
-                                               uint8_t *out)
+size_t trace_encode_access_slow(TraceCodec *c, const BndAccess *a,
+                                uint64_t time, uint64_t value,
+                                const uint8_t *data, uint8_t *out)
 {
     TraceEvent e;
 
@@ -1156,29 +979,6 @@ static G_GNUC_NO_INLINE size_t enc_access_slow(TraceCodec *c,
     e.value = value;
     e.data = data;
     return enc_crossing(c, &e, out);
-}
-
-size_t trace_encode_access(TraceCodec *c, const BndAccess *a, uint64_t time,
-                           uint64_t value, const uint8_t *data, uint8_t *out)
-{
-    bool dma = a->kind == BND_DMA_READ || a->kind == BND_DMA_WRITE;
-    bool sched = a->kind == BND_SCHED;
-    /* the normalization trace_event_from_access() does */
-    Xing x = {
-        .type = a->kind,
-        .ok = a->ok || a->kind == BND_IRQ_DELIVER,
-        .has_data = dma && a->data != NULL,
-        .size = a->size,
-        .cpu = sched ? (int16_t)a->value : a->cpu,
-        .devfn = a->devfn,
-        .time = time,
-        .addr = a->addr,
-        .len = dma || sched ? a->len : 0,
-        .value = value,
-    };
-    size_t n = enc_fast(c, &x, out);
-
-    return n ? n : enc_access_slow(c, a, time, value, data, out);
 }
 
 /* ---- decoding ---- */
@@ -1346,7 +1146,7 @@ static bool dec_crossing(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
     if (!cur_time(k, c, ext, predict_time(c, t, sl), &e->time)) {
         return false;
     }
-    if (!cur_cpu(k, c, ext, predict_cpu(c, t), &e->cpu)) {
+    if (!cur_cpu(k, c, ext, tc_predict_cpu(c, t), &e->cpu)) {
         return false;
     }
     e->size = trace_type_is_register(t) ? (sl ? sl->size : c->last_size[t]) : 0;
@@ -1367,7 +1167,7 @@ static bool dec_crossing(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
         e->devfn = (uint32_t)z;
     }
     if (sl) {
-        e->addr = slot_next(sl);
+        e->addr = tc_slot_next(sl);
         if (sl->devfn != e->devfn) {
             /* The slot key includes the function: a writer never emits
              * a hit with another function. */
@@ -1431,7 +1231,7 @@ static bool dec_crossing(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
         }
     }
     if (has_value(t, e)) {
-        value = predict_value(sl);
+        value = tc_predict_value(sl);
         if ((ext & E_VALUE) && !cur_small_value(k, sl, &value)) {
             return false;
         }

@@ -295,12 +295,6 @@ size_t trace_encode_bound(const TraceCodec *c, const TraceEvent *e);
 /* Encode @e at @out (room for trace_encode_bound); returns bytes written.
  * Crossings take their index from the codec. */
 size_t trace_encode(TraceCodec *c, const TraceEvent *e, uint8_t *out);
-/* The recorder's way in: trace_encode() of the record
- * trace_event_from_access(@a, @time) with @value (a short DMA payload's
- * value) and @data (a data=full payload, else NULL), without building it
- * when the record is a plain hit. */
-size_t trace_encode_access(TraceCodec *c, const BndAccess *a, uint64_t time,
-                           uint64_t value, const uint8_t *data, uint8_t *out);
 
 /*
  * Decode one record from @p (@n bytes available). Returns the bytes
