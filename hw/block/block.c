@@ -179,24 +179,28 @@ static uint64_t iov_bytes(const struct iovec *iov, unsigned niov)
     return n;
 }
 
-/* Append to @out the part [skip, skip + len) of @iov. */
-static void iov_slice(const struct iovec *iov, unsigned niov, uint64_t skip,
-                      uint64_t len, GArray *out)
+/*
+ * Store at @out the part [skip, skip + len) of @iov (never more iovecs than
+ * @niov; empty ones are left out) and return how many.
+ */
+static unsigned iov_slice(const struct iovec *iov, unsigned niov, uint64_t skip,
+                          uint64_t len, struct iovec *out)
 {
-    for (unsigned i = 0; i < niov && len > 0; i++) {
-        struct iovec v;
+    unsigned n = 0;
 
+    for (unsigned i = 0; i < niov && len > 0; i++) {
         if (skip >= iov[i].iov_len) {
             skip -= iov[i].iov_len;
             continue;
         }
-        v.iov_base = (uint8_t *)iov[i].iov_base + skip;
-        v.iov_len = MIN(iov[i].iov_len - skip, len);
-        g_array_append_val(out, v);
-        len -= v.iov_len;
+        out[n].iov_base = (uint8_t *)iov[i].iov_base + skip;
+        out[n].iov_len = MIN(iov[i].iov_len - skip, len);
+        len -= out[n].iov_len;
+        n++;
         skip = 0;
     }
     g_assert(len == 0);
+    return n;
 }
 
 /* Copy between a flat buffer and [skip, skip + len) of @iov. */
@@ -290,6 +294,33 @@ static void map_set(BlockBackend *blk, uint64_t offset, uint64_t len)
          s < DIV_ROUND_UP(offset + len, BLK_SECTOR_SIZE); s++) {
         blk->ovl_map[s / 64] |= 1ULL << (s % 64);
     }
+}
+
+/*
+ * The end of the run of sectors from @pos (capped at @end) that are all in
+ * the overlay or all not, as *@in_ovl says. Whole words of the map at a
+ * time: a read is one run in the common case of an overlay that holds
+ * none (or all) of it.
+ */
+static uint64_t map_run_end(const BlockBackend *blk, uint64_t pos, uint64_t end,
+                            bool *in_ovl)
+{
+    uint64_t s = pos / BLK_SECTOR_SIZE;
+    uint64_t last = DIV_ROUND_UP(end, BLK_SECTOR_SIZE); /* exclusive */
+    bool set = map_test(blk, s);
+    uint64_t w = s / 64;
+    /* Bits that differ from the run's, from sector s on. */
+    uint64_t diff =
+        (set ? ~blk->ovl_map[w] : blk->ovl_map[w]) & (~0ULL << (s % 64));
+
+    *in_ovl = set;
+    while (!diff) {
+        if (++w * 64 >= last) {
+            return end;
+        }
+        diff = set ? ~blk->ovl_map[w] : blk->ovl_map[w];
+    }
+    return MIN(end, (w * 64 + __builtin_ctzll(diff)) * BLK_SECTOR_SIZE);
 }
 
 /* ---- request pool ----------------------------------------------------- */
@@ -504,6 +535,10 @@ static void req_add_zero_write(BlkRequest *req, int fd, uint64_t offset,
                iov->len, rw_flags, false);
 }
 
+/* Iovecs of a run of an overlay read kept on the stack; longer slices
+ * take an allocation. */
+#define BLK_SLICE_INLINE 16
+
 /* Reads from the image as the guest sees it: overlay sectors where the
  * snapshot map says so, the image elsewhere. @iov holds exactly @len
  * bytes; @borrow as for req_add_rw(). */
@@ -513,25 +548,31 @@ static void req_add_read_merged(BlkRequest *req, uint64_t offset,
 {
     BlockBackend *blk = req->blk;
     uint64_t pos = offset, end = offset + len;
+    struct iovec part_inline[BLK_SLICE_INLINE];
+    g_autofree struct iovec *part_heap = NULL;
+    struct iovec *part = part_inline;
+    bool in_ovl;
 
     if (!blk->ovl_map) {
         req_add_rw(req, AIO_OP_READ, blk->fd, offset, iov, niov, 0, borrow);
         return;
     }
+    if (len && map_run_end(blk, pos, end, &in_ovl) == end) {
+        /* All of it from one file: no slicing. */
+        req_add_rw(req, AIO_OP_READ, in_ovl ? blk->ovl_fd : blk->fd, offset,
+                   iov, niov, 0, borrow);
+        return;
+    }
+    if (niov > BLK_SLICE_INLINE) {
+        part_heap = g_new(struct iovec, niov);
+        part = part_heap;
+    }
     while (pos < end) {
-        bool in_ovl = map_test(blk, pos / BLK_SECTOR_SIZE);
-        uint64_t run_end = (pos / BLK_SECTOR_SIZE + 1) * BLK_SECTOR_SIZE;
-        g_autoptr(GArray) part =
-            g_array_new(FALSE, FALSE, sizeof(struct iovec));
+        uint64_t run_end = map_run_end(blk, pos, end, &in_ovl);
+        unsigned n = iov_slice(iov, niov, pos - offset, run_end - pos, part);
 
-        while (run_end < end &&
-               map_test(blk, run_end / BLK_SECTOR_SIZE) == in_ovl) {
-            run_end += BLK_SECTOR_SIZE;
-        }
-        run_end = MIN(run_end, end);
-        iov_slice(iov, niov, pos - offset, run_end - pos, part);
-        req_add_rw(req, AIO_OP_READ, in_ovl ? blk->ovl_fd : blk->fd, pos,
-                   (struct iovec *)part->data, part->len, 0, false);
+        req_add_rw(req, AIO_OP_READ, in_ovl ? blk->ovl_fd : blk->fd, pos, part,
+                   n, 0, false);
         pos = run_end;
     }
 }
@@ -660,14 +701,11 @@ static void req_build_read(BlkRequest *req, const struct iovec *iov,
     if (a && (offset % a || len % a || !iov_aligned(iov, niov, a))) {
         uint64_t lo = offset / a * a;
         uint64_t hi = MIN(DIV_ROUND_UP(offset + len, a) * a, blk->size);
-        g_autoptr(GArray) part =
-            g_array_new(FALSE, FALSE, sizeof(struct iovec));
         struct iovec b;
 
         req->bounce = aligned_alloc_or_die(a, hi - lo);
-        iov_slice(iov, niov, 0, len, part);
-        req->copy_niov = part->len;
-        req->copy_iov = g_memdup2(part->data, part->len * sizeof(*iov));
+        req->copy_iov = g_new(struct iovec, MAX(niov, 1u));
+        req->copy_niov = iov_slice(iov, niov, 0, len, req->copy_iov);
         req->copy_skip = offset - lo;
         b.iov_base = req->bounce;
         b.iov_len = hi - lo;
@@ -679,12 +717,10 @@ static void req_build_read(BlkRequest *req, const struct iovec *iov,
         /* The common case: the caller's array as it is. */
         req_add_read_merged(req, offset, iov, n, len, true);
     } else {
-        g_autoptr(GArray) part =
-            g_array_new(FALSE, FALSE, sizeof(struct iovec));
+        g_autofree struct iovec *part = g_new(struct iovec, n);
 
-        iov_slice(iov, niov, 0, len, part);
-        req_add_read_merged(req, offset, (struct iovec *)part->data, part->len,
-                            len, false);
+        n = iov_slice(iov, n, 0, len, part);
+        req_add_read_merged(req, offset, part, n, len, false);
     }
 }
 
@@ -712,13 +748,14 @@ static void req_add_discard(BlkRequest *req, uint64_t offset, uint64_t len,
 /* Finish a write the kernel did only in part, to learn why (ENOSPC). */
 static int64_t write_rest(BlkSlot *s, uint64_t done)
 {
-    g_autoptr(GArray) rest = g_array_new(FALSE, FALSE, sizeof(struct iovec));
+    g_autofree struct iovec *rest = g_new(struct iovec, s->aio.iovcnt);
     uint64_t off = s->aio.offset + done;
+    unsigned n;
 
-    iov_slice(s->aio.iov, s->aio.iovcnt, done, s->expect - done, rest);
+    n = iov_slice(s->aio.iov, s->aio.iovcnt, done, s->expect - done, rest);
     while (done < s->expect) {
-        ssize_t r = pwritev(s->aio.fd, (struct iovec *)rest->data,
-                            MIN(rest->len, (guint)AIO_IOV_MAX), (off_t)off);
+        ssize_t r =
+            pwritev(s->aio.fd, rest, MIN(n, (unsigned)AIO_IOV_MAX), (off_t)off);
         if (r < 0) {
             return -errno;
         }
@@ -727,8 +764,7 @@ static int64_t write_rest(BlkSlot *s, uint64_t done)
         }
         done += r;
         off += r;
-        g_array_set_size(rest, 0);
-        iov_slice(s->aio.iov, s->aio.iovcnt, done, s->expect - done, rest);
+        n = iov_slice(s->aio.iov, s->aio.iovcnt, done, s->expect - done, rest);
     }
     return 0;
 }
@@ -1893,13 +1929,12 @@ static BlkRequest *submit_write(BlkRequest *req, const struct iovec *iov,
     if (op == BLK_OP_WRITE) {
         unsigned n;
         bool exact = iov_prefix(iov, niov, bytes, &n);
-        g_autoptr(GArray) part = NULL;
+        g_autofree struct iovec *part = NULL;
 
         if (!exact) {
-            part = g_array_new(FALSE, FALSE, sizeof(struct iovec));
-            iov_slice(iov, niov, 0, bytes, part);
-            iov = (struct iovec *)part->data;
-            n = part->len;
+            part = g_new(struct iovec, n);
+            n = iov_slice(iov, n, 0, bytes, part);
+            iov = part;
         }
         r = req_build_write(req, iov, n, offset, bytes, durable, exact);
         if (r < 0) {
