@@ -745,9 +745,12 @@ static void req_set_cdb(SCSIRequest *req, const uint8_t *cdb, unsigned len)
     }
 }
 
-/* Copy the command's SG list into @req's storage. */
+/* Copy the command's SG list into @req's storage and size it (as
+ * dma_sg_size() does, in the same pass). */
 static void req_set_sg(SCSIRequest *req, const DmaSgEntry *sg, unsigned nsg)
 {
+    uint64_t total = 0;
+
     req->sg = req->sg_inline;
     if (nsg > SCSI_SG_INLINE) {
         if (nsg > req->sg_cap) {
@@ -757,10 +760,12 @@ static void req_set_sg(SCSIRequest *req, const DmaSgEntry *sg, unsigned nsg)
         }
         req->sg = req->sg_heap;
     }
-    if (nsg) {
-        memcpy(req->sg, sg, nsg * sizeof(*sg));
+    for (unsigned i = 0; i < nsg; i++) {
+        req->sg[i] = sg[i];
+        total = sg[i].len > UINT64_MAX - total ? UINT64_MAX : total + sg[i].len;
     }
     req->nsg = nsg;
+    req->sg_len = total;
 }
 
 /* ---- commands for a missing logical unit ------------------------------- */
@@ -904,7 +909,6 @@ static void req_init(SCSIRequest *req, SCSIBus *bus, const SCSICommand *cmd,
     req_set_cdb(req, cmd->cdb, cmd->cdb_len);
     req->dir = cmd->dir;
     req_set_sg(req, cmd->sg, cmd->nsg);
-    req->sg_len = dma_sg_size(req->sg, req->nsg);
     req->hba_private = hba_private;
 
     req->host_status = SCSI_HOST_OK;
