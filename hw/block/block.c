@@ -535,6 +535,27 @@ static void req_add_zero_write(BlkRequest *req, int fd, uint64_t offset,
                iov->len, rw_flags, false);
 }
 
+/*
+ * Whether [pos, end) is all in the overlay or all not (*@in_ovl says
+ * which). A read within one word of the map, the usual case, is decided
+ * here with a mask; others scan.
+ */
+static inline bool map_one_run(const BlockBackend *blk, uint64_t pos,
+                               uint64_t end, bool *in_ovl)
+{
+    uint64_t first = pos / BLK_SECTOR_SIZE;
+    uint64_t last = (end - 1) / BLK_SECTOR_SIZE;
+
+    if (first / 64 == last / 64) {
+        uint64_t mask = (~0ULL << (first % 64)) & (~0ULL >> (63 - last % 64));
+        uint64_t bits = blk->ovl_map[first / 64] & mask;
+
+        *in_ovl = bits != 0;
+        return bits == 0 || bits == mask;
+    }
+    return map_run_end(blk, pos, end, in_ovl) == end;
+}
+
 /* Iovecs of a run of an overlay read kept on the stack; longer slices
  * take an allocation. */
 #define BLK_SLICE_INLINE 16
@@ -557,7 +578,7 @@ static void req_add_read_merged(BlkRequest *req, uint64_t offset,
         req_add_rw(req, AIO_OP_READ, blk->fd, offset, iov, niov, 0, borrow);
         return;
     }
-    if (len && map_run_end(blk, pos, end, &in_ovl) == end) {
+    if (len && map_one_run(blk, pos, end, &in_ovl)) {
         /* All of it from one file: no slicing. */
         req_add_rw(req, AIO_OP_READ, in_ovl ? blk->ovl_fd : blk->fd, offset,
                    iov, niov, 0, borrow);
@@ -782,6 +803,23 @@ static int64_t punch_fallback(BlockBackend *blk, BlkSlot *s)
     return blk_run_internal(z);
 }
 
+/* Out of req_reap(): its array would make every single-op reap pay for
+ * a large stack frame. */
+static G_GNUC_NO_INLINE void req_wait_all(BlkRequest *req)
+{
+    AioOp *stack_ops[WB_BATCH_OPS] = {NULL};
+    AioOp **ops =
+        req->nslots <= WB_BATCH_OPS ? stack_ops : g_new(AioOp *, req->nslots);
+
+    for (unsigned i = 0; i < req->nslots; i++) {
+        ops[i] = &req->slots[i].aio;
+    }
+    aio_wait_all(ops, req->nslots);
+    if (ops != stack_ops) {
+        g_free(ops);
+    }
+}
+
 static void req_reap(BlkRequest *req)
 {
     BlockBackend *blk = req->blk;
@@ -792,17 +830,7 @@ static void req_reap(BlkRequest *req)
     if (req->nslots == 1) {
         aio_wait(&req->slots[0].aio);
     } else if (req->nslots > 1) {
-        AioOp *stack_ops[WB_BATCH_OPS] = {NULL};
-        AioOp **ops = req->nslots <= WB_BATCH_OPS ? stack_ops
-                                                  : g_new(AioOp *, req->nslots);
-
-        for (unsigned i = 0; i < req->nslots; i++) {
-            ops[i] = &req->slots[i].aio;
-        }
-        aio_wait_all(ops, req->nslots);
-        if (ops != stack_ops) {
-            g_free(ops);
-        }
+        req_wait_all(req);
     }
     for (unsigned i = 0; i < req->nslots; i++) {
         BlkSlot *s = &req->slots[i];
