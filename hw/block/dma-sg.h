@@ -57,8 +57,9 @@ static inline bool dma_sg_begin(BndKind kind, const DmaSgEntry *sg,
 static inline void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
                               uint64_t skip, uint64_t len, bool ok);
 
-/* The work of the two above when a hook watches @kind, and the number of
- * SG elements the transfer crosses (the crossings counted otherwise). */
+/* The work of the two above when a hook wants their side of @kind, and
+ * the number of SG elements the transfer crosses (the crossings counted
+ * otherwise). */
 bool dma_sg_begin_watched(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
                           uint64_t skip, uint64_t len);
 void dma_sg_end_watched(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
@@ -66,17 +67,22 @@ void dma_sg_end_watched(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
 unsigned dma_sg_chunks(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
                        uint64_t len);
 
-/* Inline so that a transfer nobody watches costs a test, not a call. */
+/*
+ * Inline so that a transfer nobody watches costs a test, not a call. Each
+ * side tests only its own hooks, as bnd_before() and bnd_after() do: the
+ * verifier, say, watches DMA after the fact only.
+ */
 static inline bool dma_sg_begin(BndKind kind, const DmaSgEntry *sg,
                                 unsigned nsg, uint64_t skip, uint64_t len)
 {
-    return !bnd_watched(kind) || dma_sg_begin_watched(kind, sg, nsg, skip, len);
+    return !(bnd_before_kinds & BND_BIT(kind)) ||
+           dma_sg_begin_watched(kind, sg, nsg, skip, len);
 }
 
 static inline void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
                               uint64_t skip, uint64_t len, bool ok)
 {
-    if (bnd_watched(kind)) {
+    if (bnd_after_kinds & BND_BIT(kind)) {
         dma_sg_end_watched(kind, sg, nsg, skip, len, ok);
         return;
     }
