@@ -883,6 +883,14 @@ static void no_lun_command(SCSIRequest *req)
 
 /* ---- submission and task management ------------------------------------ */
 
+/* The initiator seen last has no unit attention queued: the usual answer,
+ * without the call. */
+static inline bool ua_none_known(const SCSIDevice *dev, uint32_t initiator)
+{
+    return dev->ua_last && dev->ua_last_initiator == initiator &&
+           !dev->ua_last->len;
+}
+
 static bool ua_exempt(uint8_t opcode)
 {
     /* SAM-5 5.14: these neither report nor clear a unit attention
@@ -969,7 +977,7 @@ SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
         scsi_req_schedule(req, 0);
         return req;
     }
-    if (!ua_exempt(req->cdb[0]) &&
+    if (!ua_exempt(req->cdb[0]) && !ua_none_known(dev, req->initiator) &&
         scsi_device_take_ua(dev, req->initiator, &ua)) {
         scsi_req_check_condition(req, ua);
         scsi_req_schedule(req, 0);
