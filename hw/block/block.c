@@ -694,12 +694,12 @@ static int req_build_write(BlkRequest *req, const struct iovec *iov,
 }
 
 /*
- * The iovecs of @iov that hold its first @len bytes: *@n of them, exactly
- * @len bytes when the last one ends there (true), else false (the last
- * one must be cut short in a copy).
+ * The iovecs of @iov that hold its first @len bytes: *@n of them, which
+ * hold the bytes returned. Exactly @len when the last one ends there,
+ * more when it must be cut short in a copy, less when @iov is too short.
  */
-static bool iov_prefix(const struct iovec *iov, unsigned niov, uint64_t len,
-                       unsigned *n)
+static uint64_t iov_prefix(const struct iovec *iov, unsigned niov, uint64_t len,
+                           unsigned *n)
 {
     uint64_t sum = 0;
     unsigned i = 0;
@@ -708,16 +708,17 @@ static bool iov_prefix(const struct iovec *iov, unsigned niov, uint64_t len,
         sum += iov[i++].iov_len;
     }
     *n = i;
-    return sum == len;
+    return sum;
 }
 
+/* @n and @exact: the prefix of @iov that holds the read (iov_prefix()),
+ * and whether it holds exactly the read's bytes. */
 static void req_build_read(BlkRequest *req, const struct iovec *iov,
-                           unsigned niov)
+                           unsigned niov, unsigned n, bool exact)
 {
     BlockBackend *blk = req->blk;
     uint32_t a = blk->dio_align;
     uint64_t offset = req->offset, len = req->bytes;
-    unsigned n;
 
     if (a && (offset % a || len % a || !iov_aligned(iov, niov, a))) {
         uint64_t lo = offset / a * a;
@@ -734,7 +735,7 @@ static void req_build_read(BlkRequest *req, const struct iovec *iov,
         req_add_read_merged(req, lo, &b, 1, hi - lo, false);
         return;
     }
-    if (iov_prefix(iov, niov, len, &n)) {
+    if (exact) {
         /* The common case: the caller's array as it is. */
         req_add_read_merged(req, offset, iov, n, len, true);
     } else {
@@ -1885,7 +1886,7 @@ static BlkRequest *req_start(BlkRequest *req)
 }
 
 static BlkRequest *submit_read(BlkRequest *req, const struct iovec *iov,
-                               unsigned niov)
+                               unsigned niov, unsigned n, bool exact)
 {
     BlockBackend *blk = req->blk;
     uint64_t offset = req->offset, bytes = req->bytes;
@@ -1911,7 +1912,7 @@ static BlkRequest *submit_read(BlkRequest *req, const struct iovec *iov,
         return submit_read_mapped(req, iov, niov, hit);
     }
     drain_conflicts(blk, req);
-    req_build_read(req, iov, niov);
+    req_build_read(req, iov, niov, n, exact);
     req_start(req);
     if (hit == CACHE_PARTIAL) {
         /* Read the image's data now and put the cached sectors over it,
@@ -1925,7 +1926,7 @@ static BlkRequest *submit_read(BlkRequest *req, const struct iovec *iov,
 }
 
 static BlkRequest *submit_write(BlkRequest *req, const struct iovec *iov,
-                                unsigned niov)
+                                unsigned niov, unsigned n, bool exact)
 {
     BlockBackend *blk = req->blk;
     BlkOp op = req->op;
@@ -1955,8 +1956,6 @@ static BlkRequest *submit_write(BlkRequest *req, const struct iovec *iov,
     cache_invalidate(blk, offset, bytes);
     drain_conflicts(blk, req);
     if (op == BLK_OP_WRITE) {
-        unsigned n;
-        bool exact = iov_prefix(iov, niov, bytes, &n);
         g_autofree struct iovec *part = NULL;
 
         if (!exact) {
@@ -1995,6 +1994,8 @@ BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
                        unsigned flags)
 {
     BlkRequest *req = req_new(blk, op, offset, bytes, flags);
+    unsigned n = 0;    /* iovecs holding the data */
+    uint64_t have = 0; /* their bytes */
 
     g_assert(op < BLK_OP_COUNT);
     blk->stats.ops[op]++;
@@ -2012,9 +2013,11 @@ BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
         (offset % BLK_SECTOR_SIZE || bytes % BLK_SECTOR_SIZE)) {
         return req_fail_now(req, -EINVAL);
     }
-    if ((op == BLK_OP_READ || op == BLK_OP_WRITE) &&
-        iov_bytes(iov, niov) < bytes) {
-        return req_fail_now(req, -EINVAL);
+    if (op == BLK_OP_READ || op == BLK_OP_WRITE) {
+        have = iov_prefix(iov, niov, bytes, &n);
+        if (have < bytes) {
+            return req_fail_now(req, -EINVAL);
+        }
     }
     if (blk->rules->len && inject_match(blk, req)) {
         blk->stats.injected++;
@@ -2027,11 +2030,11 @@ BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
     }
     switch (op) {
     case BLK_OP_READ:
-        return submit_read(req, iov, niov);
+        return submit_read(req, iov, niov, n, have == bytes);
     case BLK_OP_WRITE:
     case BLK_OP_DISCARD:
     case BLK_OP_WRITE_ZEROES:
-        return submit_write(req, iov, niov);
+        return submit_write(req, iov, niov, n, have == bytes);
     case BLK_OP_FLUSH:
         return submit_flush(req);
     default:
