@@ -179,24 +179,28 @@ static uint64_t iov_bytes(const struct iovec *iov, unsigned niov)
     return n;
 }
 
-/* Append to @out the part [skip, skip + len) of @iov. */
-static void iov_slice(const struct iovec *iov, unsigned niov, uint64_t skip,
-                      uint64_t len, GArray *out)
+/*
+ * Store at @out the part [skip, skip + len) of @iov (never more iovecs than
+ * @niov; empty ones are left out) and return how many.
+ */
+static unsigned iov_slice(const struct iovec *iov, unsigned niov, uint64_t skip,
+                          uint64_t len, struct iovec *out)
 {
-    for (unsigned i = 0; i < niov && len > 0; i++) {
-        struct iovec v;
+    unsigned n = 0;
 
+    for (unsigned i = 0; i < niov && len > 0; i++) {
         if (skip >= iov[i].iov_len) {
             skip -= iov[i].iov_len;
             continue;
         }
-        v.iov_base = (uint8_t *)iov[i].iov_base + skip;
-        v.iov_len = MIN(iov[i].iov_len - skip, len);
-        g_array_append_val(out, v);
-        len -= v.iov_len;
+        out[n].iov_base = (uint8_t *)iov[i].iov_base + skip;
+        out[n].iov_len = MIN(iov[i].iov_len - skip, len);
+        len -= out[n].iov_len;
+        n++;
         skip = 0;
     }
     g_assert(len == 0);
+    return n;
 }
 
 /* Copy between a flat buffer and [skip, skip + len) of @iov. */
@@ -290,6 +294,33 @@ static void map_set(BlockBackend *blk, uint64_t offset, uint64_t len)
          s < DIV_ROUND_UP(offset + len, BLK_SECTOR_SIZE); s++) {
         blk->ovl_map[s / 64] |= 1ULL << (s % 64);
     }
+}
+
+/*
+ * The end of the run of sectors from @pos (capped at @end) that are all in
+ * the overlay or all not, as *@in_ovl says. Whole words of the map at a
+ * time: a read is one run in the common case of an overlay that holds
+ * none (or all) of it.
+ */
+static uint64_t map_run_end(const BlockBackend *blk, uint64_t pos, uint64_t end,
+                            bool *in_ovl)
+{
+    uint64_t s = pos / BLK_SECTOR_SIZE;
+    uint64_t last = DIV_ROUND_UP(end, BLK_SECTOR_SIZE); /* exclusive */
+    bool set = map_test(blk, s);
+    uint64_t w = s / 64;
+    /* Bits that differ from the run's, from sector s on. */
+    uint64_t diff =
+        (set ? ~blk->ovl_map[w] : blk->ovl_map[w]) & (~0ULL << (s % 64));
+
+    *in_ovl = set;
+    while (!diff) {
+        if (++w * 64 >= last) {
+            return end;
+        }
+        diff = set ? ~blk->ovl_map[w] : blk->ovl_map[w];
+    }
+    return MIN(end, (w * 64 + __builtin_ctzll(diff)) * BLK_SECTOR_SIZE);
 }
 
 /* ---- request pool ----------------------------------------------------- */
@@ -504,6 +535,31 @@ static void req_add_zero_write(BlkRequest *req, int fd, uint64_t offset,
                iov->len, rw_flags, false);
 }
 
+/*
+ * Whether [pos, end) is all in the overlay or all not (*@in_ovl says
+ * which). A read within one word of the map, the usual case, is decided
+ * here with a mask; others scan.
+ */
+static inline bool map_one_run(const BlockBackend *blk, uint64_t pos,
+                               uint64_t end, bool *in_ovl)
+{
+    uint64_t first = pos / BLK_SECTOR_SIZE;
+    uint64_t last = (end - 1) / BLK_SECTOR_SIZE;
+
+    if (first / 64 == last / 64) {
+        uint64_t mask = (~0ULL << (first % 64)) & (~0ULL >> (63 - last % 64));
+        uint64_t bits = blk->ovl_map[first / 64] & mask;
+
+        *in_ovl = bits != 0;
+        return bits == 0 || bits == mask;
+    }
+    return map_run_end(blk, pos, end, in_ovl) == end;
+}
+
+/* Iovecs of a run of an overlay read kept on the stack; longer slices
+ * take an allocation. */
+#define BLK_SLICE_INLINE 16
+
 /* Reads from the image as the guest sees it: overlay sectors where the
  * snapshot map says so, the image elsewhere. @iov holds exactly @len
  * bytes; @borrow as for req_add_rw(). */
@@ -513,25 +569,31 @@ static void req_add_read_merged(BlkRequest *req, uint64_t offset,
 {
     BlockBackend *blk = req->blk;
     uint64_t pos = offset, end = offset + len;
+    struct iovec part_inline[BLK_SLICE_INLINE];
+    g_autofree struct iovec *part_heap = NULL;
+    struct iovec *part = part_inline;
+    bool in_ovl;
 
     if (!blk->ovl_map) {
         req_add_rw(req, AIO_OP_READ, blk->fd, offset, iov, niov, 0, borrow);
         return;
     }
+    if (len && map_one_run(blk, pos, end, &in_ovl)) {
+        /* All of it from one file: no slicing. */
+        req_add_rw(req, AIO_OP_READ, in_ovl ? blk->ovl_fd : blk->fd, offset,
+                   iov, niov, 0, borrow);
+        return;
+    }
+    if (niov > BLK_SLICE_INLINE) {
+        part_heap = g_new(struct iovec, niov);
+        part = part_heap;
+    }
     while (pos < end) {
-        bool in_ovl = map_test(blk, pos / BLK_SECTOR_SIZE);
-        uint64_t run_end = (pos / BLK_SECTOR_SIZE + 1) * BLK_SECTOR_SIZE;
-        g_autoptr(GArray) part =
-            g_array_new(FALSE, FALSE, sizeof(struct iovec));
+        uint64_t run_end = map_run_end(blk, pos, end, &in_ovl);
+        unsigned n = iov_slice(iov, niov, pos - offset, run_end - pos, part);
 
-        while (run_end < end &&
-               map_test(blk, run_end / BLK_SECTOR_SIZE) == in_ovl) {
-            run_end += BLK_SECTOR_SIZE;
-        }
-        run_end = MIN(run_end, end);
-        iov_slice(iov, niov, pos - offset, run_end - pos, part);
-        req_add_rw(req, AIO_OP_READ, in_ovl ? blk->ovl_fd : blk->fd, pos,
-                   (struct iovec *)part->data, part->len, 0, false);
+        req_add_rw(req, AIO_OP_READ, in_ovl ? blk->ovl_fd : blk->fd, pos, part,
+                   n, 0, false);
         pos = run_end;
     }
 }
@@ -632,12 +694,12 @@ static int req_build_write(BlkRequest *req, const struct iovec *iov,
 }
 
 /*
- * The iovecs of @iov that hold its first @len bytes: *@n of them, exactly
- * @len bytes when the last one ends there (true), else false (the last
- * one must be cut short in a copy).
+ * The iovecs of @iov that hold its first @len bytes: *@n of them, which
+ * hold the bytes returned. Exactly @len when the last one ends there,
+ * more when it must be cut short in a copy, less when @iov is too short.
  */
-static bool iov_prefix(const struct iovec *iov, unsigned niov, uint64_t len,
-                       unsigned *n)
+static uint64_t iov_prefix(const struct iovec *iov, unsigned niov, uint64_t len,
+                           unsigned *n)
 {
     uint64_t sum = 0;
     unsigned i = 0;
@@ -646,28 +708,26 @@ static bool iov_prefix(const struct iovec *iov, unsigned niov, uint64_t len,
         sum += iov[i++].iov_len;
     }
     *n = i;
-    return sum == len;
+    return sum;
 }
 
+/* @n and @exact: the prefix of @iov that holds the read (iov_prefix()),
+ * and whether it holds exactly the read's bytes. */
 static void req_build_read(BlkRequest *req, const struct iovec *iov,
-                           unsigned niov)
+                           unsigned niov, unsigned n, bool exact)
 {
     BlockBackend *blk = req->blk;
     uint32_t a = blk->dio_align;
     uint64_t offset = req->offset, len = req->bytes;
-    unsigned n;
 
     if (a && (offset % a || len % a || !iov_aligned(iov, niov, a))) {
         uint64_t lo = offset / a * a;
         uint64_t hi = MIN(DIV_ROUND_UP(offset + len, a) * a, blk->size);
-        g_autoptr(GArray) part =
-            g_array_new(FALSE, FALSE, sizeof(struct iovec));
         struct iovec b;
 
         req->bounce = aligned_alloc_or_die(a, hi - lo);
-        iov_slice(iov, niov, 0, len, part);
-        req->copy_niov = part->len;
-        req->copy_iov = g_memdup2(part->data, part->len * sizeof(*iov));
+        req->copy_iov = g_new(struct iovec, MAX(niov, 1u));
+        req->copy_niov = iov_slice(iov, niov, 0, len, req->copy_iov);
         req->copy_skip = offset - lo;
         b.iov_base = req->bounce;
         b.iov_len = hi - lo;
@@ -675,16 +735,14 @@ static void req_build_read(BlkRequest *req, const struct iovec *iov,
         req_add_read_merged(req, lo, &b, 1, hi - lo, false);
         return;
     }
-    if (iov_prefix(iov, niov, len, &n)) {
+    if (exact) {
         /* The common case: the caller's array as it is. */
         req_add_read_merged(req, offset, iov, n, len, true);
     } else {
-        g_autoptr(GArray) part =
-            g_array_new(FALSE, FALSE, sizeof(struct iovec));
+        g_autofree struct iovec *part = g_new(struct iovec, n);
 
-        iov_slice(iov, niov, 0, len, part);
-        req_add_read_merged(req, offset, (struct iovec *)part->data, part->len,
-                            len, false);
+        n = iov_slice(iov, n, 0, len, part);
+        req_add_read_merged(req, offset, part, n, len, false);
     }
 }
 
@@ -712,13 +770,14 @@ static void req_add_discard(BlkRequest *req, uint64_t offset, uint64_t len,
 /* Finish a write the kernel did only in part, to learn why (ENOSPC). */
 static int64_t write_rest(BlkSlot *s, uint64_t done)
 {
-    g_autoptr(GArray) rest = g_array_new(FALSE, FALSE, sizeof(struct iovec));
+    g_autofree struct iovec *rest = g_new(struct iovec, s->aio.iovcnt);
     uint64_t off = s->aio.offset + done;
+    unsigned n;
 
-    iov_slice(s->aio.iov, s->aio.iovcnt, done, s->expect - done, rest);
+    n = iov_slice(s->aio.iov, s->aio.iovcnt, done, s->expect - done, rest);
     while (done < s->expect) {
-        ssize_t r = pwritev(s->aio.fd, (struct iovec *)rest->data,
-                            MIN(rest->len, (guint)AIO_IOV_MAX), (off_t)off);
+        ssize_t r =
+            pwritev(s->aio.fd, rest, MIN(n, (unsigned)AIO_IOV_MAX), (off_t)off);
         if (r < 0) {
             return -errno;
         }
@@ -727,8 +786,7 @@ static int64_t write_rest(BlkSlot *s, uint64_t done)
         }
         done += r;
         off += r;
-        g_array_set_size(rest, 0);
-        iov_slice(s->aio.iov, s->aio.iovcnt, done, s->expect - done, rest);
+        n = iov_slice(s->aio.iov, s->aio.iovcnt, done, s->expect - done, rest);
     }
     return 0;
 }
@@ -746,6 +804,23 @@ static int64_t punch_fallback(BlockBackend *blk, BlkSlot *s)
     return blk_run_internal(z);
 }
 
+/* Out of req_reap(): its array would make every single-op reap pay for
+ * a large stack frame. */
+static G_GNUC_NO_INLINE void req_wait_all(BlkRequest *req)
+{
+    AioOp *stack_ops[WB_BATCH_OPS] = {NULL};
+    AioOp **ops =
+        req->nslots <= WB_BATCH_OPS ? stack_ops : g_new(AioOp *, req->nslots);
+
+    for (unsigned i = 0; i < req->nslots; i++) {
+        ops[i] = &req->slots[i].aio;
+    }
+    aio_wait_all(ops, req->nslots);
+    if (ops != stack_ops) {
+        g_free(ops);
+    }
+}
+
 static void req_reap(BlkRequest *req)
 {
     BlockBackend *blk = req->blk;
@@ -756,17 +831,7 @@ static void req_reap(BlkRequest *req)
     if (req->nslots == 1) {
         aio_wait(&req->slots[0].aio);
     } else if (req->nslots > 1) {
-        AioOp *stack_ops[WB_BATCH_OPS] = {NULL};
-        AioOp **ops = req->nslots <= WB_BATCH_OPS ? stack_ops
-                                                  : g_new(AioOp *, req->nslots);
-
-        for (unsigned i = 0; i < req->nslots; i++) {
-            ops[i] = &req->slots[i].aio;
-        }
-        aio_wait_all(ops, req->nslots);
-        if (ops != stack_ops) {
-            g_free(ops);
-        }
+        req_wait_all(req);
     }
     for (unsigned i = 0; i < req->nslots; i++) {
         BlkSlot *s = &req->slots[i];
@@ -1821,7 +1886,7 @@ static BlkRequest *req_start(BlkRequest *req)
 }
 
 static BlkRequest *submit_read(BlkRequest *req, const struct iovec *iov,
-                               unsigned niov)
+                               unsigned niov, unsigned n, bool exact)
 {
     BlockBackend *blk = req->blk;
     uint64_t offset = req->offset, bytes = req->bytes;
@@ -1847,7 +1912,7 @@ static BlkRequest *submit_read(BlkRequest *req, const struct iovec *iov,
         return submit_read_mapped(req, iov, niov, hit);
     }
     drain_conflicts(blk, req);
-    req_build_read(req, iov, niov);
+    req_build_read(req, iov, niov, n, exact);
     req_start(req);
     if (hit == CACHE_PARTIAL) {
         /* Read the image's data now and put the cached sectors over it,
@@ -1861,7 +1926,7 @@ static BlkRequest *submit_read(BlkRequest *req, const struct iovec *iov,
 }
 
 static BlkRequest *submit_write(BlkRequest *req, const struct iovec *iov,
-                                unsigned niov)
+                                unsigned niov, unsigned n, bool exact)
 {
     BlockBackend *blk = req->blk;
     BlkOp op = req->op;
@@ -1891,15 +1956,12 @@ static BlkRequest *submit_write(BlkRequest *req, const struct iovec *iov,
     cache_invalidate(blk, offset, bytes);
     drain_conflicts(blk, req);
     if (op == BLK_OP_WRITE) {
-        unsigned n;
-        bool exact = iov_prefix(iov, niov, bytes, &n);
-        g_autoptr(GArray) part = NULL;
+        g_autofree struct iovec *part = NULL;
 
         if (!exact) {
-            part = g_array_new(FALSE, FALSE, sizeof(struct iovec));
-            iov_slice(iov, niov, 0, bytes, part);
-            iov = (struct iovec *)part->data;
-            n = part->len;
+            part = g_new(struct iovec, n);
+            n = iov_slice(iov, n, 0, bytes, part);
+            iov = part;
         }
         r = req_build_write(req, iov, n, offset, bytes, durable, exact);
         if (r < 0) {
@@ -1932,6 +1994,8 @@ BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
                        unsigned flags)
 {
     BlkRequest *req = req_new(blk, op, offset, bytes, flags);
+    unsigned n = 0;    /* iovecs holding the data */
+    uint64_t have = 0; /* their bytes */
 
     g_assert(op < BLK_OP_COUNT);
     blk->stats.ops[op]++;
@@ -1949,9 +2013,11 @@ BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
         (offset % BLK_SECTOR_SIZE || bytes % BLK_SECTOR_SIZE)) {
         return req_fail_now(req, -EINVAL);
     }
-    if ((op == BLK_OP_READ || op == BLK_OP_WRITE) &&
-        iov_bytes(iov, niov) < bytes) {
-        return req_fail_now(req, -EINVAL);
+    if (op == BLK_OP_READ || op == BLK_OP_WRITE) {
+        have = iov_prefix(iov, niov, bytes, &n);
+        if (have < bytes) {
+            return req_fail_now(req, -EINVAL);
+        }
     }
     if (blk->rules->len && inject_match(blk, req)) {
         blk->stats.injected++;
@@ -1964,11 +2030,11 @@ BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
     }
     switch (op) {
     case BLK_OP_READ:
-        return submit_read(req, iov, niov);
+        return submit_read(req, iov, niov, n, have == bytes);
     case BLK_OP_WRITE:
     case BLK_OP_DISCARD:
     case BLK_OP_WRITE_ZEROES:
-        return submit_write(req, iov, niov);
+        return submit_write(req, iov, niov, n, have == bytes);
     case BLK_OP_FLUSH:
         return submit_flush(req);
     default:

@@ -133,38 +133,38 @@ static bool bnd_end_chunk(uint64_t gpa, uint64_t len, void *opaque)
     return true;
 }
 
-bool dma_sg_begin(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
-                  uint64_t skip, uint64_t len)
+bool dma_sg_begin_watched(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
+                          uint64_t skip, uint64_t len)
 {
     BndWalk w = {.kind = kind};
 
-    if (!bnd_watched(kind)) {
-        return true;
-    }
     sg_walk(sg, nsg, skip, len, bnd_begin_chunk, &w);
     return !w.refused;
 }
 
-void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
-                uint64_t len, bool ok)
+void dma_sg_end_watched(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
+                        uint64_t skip, uint64_t len, bool ok)
 {
     BndWalk w = {.kind = kind, .ok = ok};
 
-    if (!bnd_watched(kind)) {
-        /* Nobody listens: only the crossings are counted, one per chunk,
-         * as bnd_after() would. */
-        for (unsigned i = 0; i < nsg && len > 0; i++) {
-            if (skip >= sg[i].len) {
-                skip -= sg[i].len;
-                continue;
-            }
-            len -= MIN(sg[i].len - skip, len);
-            skip = 0;
-            bnd_counts[kind]++;
-        }
-        return;
-    }
     sg_walk(sg, nsg, skip, len, bnd_end_chunk, &w);
+}
+
+unsigned dma_sg_chunks(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
+                       uint64_t len)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < nsg && len > 0; i++) {
+        if (skip >= sg[i].len) {
+            skip -= sg[i].len;
+            continue;
+        }
+        len -= MIN(sg[i].len - skip, len);
+        skip = 0;
+        n++;
+    }
+    return n;
 }
 
 typedef struct CopyWalk {

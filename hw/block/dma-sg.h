@@ -52,10 +52,44 @@ int dma_sg_map(const DmaSgEntry *sg, unsigned nsg, uint64_t skip, uint64_t len,
  * data and still calls dma_sg_end() with ok = false so every before() has
  * its after(). A hook that answers with ok = true lets the transfer go on.
  */
-bool dma_sg_begin(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
-                  uint64_t skip, uint64_t len);
-void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
-                uint64_t len, bool ok);
+static inline bool dma_sg_begin(BndKind kind, const DmaSgEntry *sg,
+                                unsigned nsg, uint64_t skip, uint64_t len);
+static inline void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
+                              uint64_t skip, uint64_t len, bool ok);
+
+/* The work of the two above when a hook wants their side of @kind, and
+ * the number of SG elements the transfer crosses (the crossings counted
+ * otherwise). */
+bool dma_sg_begin_watched(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
+                          uint64_t skip, uint64_t len);
+void dma_sg_end_watched(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
+                        uint64_t skip, uint64_t len, bool ok);
+unsigned dma_sg_chunks(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
+                       uint64_t len);
+
+/*
+ * Inline so that a transfer nobody watches costs a test, not a call. Each
+ * side tests only its own hooks, as bnd_before() and bnd_after() do: the
+ * verifier, say, watches DMA after the fact only.
+ */
+static inline bool dma_sg_begin(BndKind kind, const DmaSgEntry *sg,
+                                unsigned nsg, uint64_t skip, uint64_t len)
+{
+    return !(bnd_before_kinds & BND_BIT(kind)) ||
+           dma_sg_begin_watched(kind, sg, nsg, skip, len);
+}
+
+static inline void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
+                              uint64_t skip, uint64_t len, bool ok)
+{
+    if (bnd_after_kinds & BND_BIT(kind)) {
+        dma_sg_end_watched(kind, sg, nsg, skip, len, ok);
+        return;
+    }
+    /* Nobody listens: only the crossings are counted, one per chunk, as
+     * bnd_after() would. */
+    bnd_counts[kind] += dma_sg_chunks(sg, nsg, skip, len);
+}
 
 /*
  * Copy @len bytes between @buf and the list, starting at byte 0 of the

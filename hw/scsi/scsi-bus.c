@@ -701,7 +701,8 @@ void scsi_req_free(SCSIRequest *req)
     req_pool_len++;
 }
 
-/* A request from the pool, every field but its SG storage cleared. */
+/* A request from the pool, as its last user left it (req_init() sets it
+ * up), or a new one. */
 static SCSIRequest *req_alloc(void)
 {
     SCSIRequest *req = req_pool;
@@ -711,17 +712,45 @@ static SCSIRequest *req_alloc(void)
     }
     req_pool = req->next;
     req_pool_len--;
-    /* Everything but the sense buffer (sense_len says what of it counts)
-     * and the SG storage. */
-    memset(req, 0, offsetof(SCSIRequest, sense));
-    memset(&req->sense_len, 0,
-           offsetof(SCSIRequest, sg_inline) - offsetof(SCSIRequest, sense_len));
     return req;
 }
 
-/* Copy the command's SG list into @req's storage. */
+/* The CDB into @req, the bytes after it zero: the usual sizes as fixed
+ * copies the compiler inlines. */
+static void req_set_cdb(SCSIRequest *req, const uint8_t *cdb, unsigned len)
+{
+    len = MIN(len, (unsigned)SCSI_CDB_MAX);
+    req->cdb_len = len;
+    if (len == SCSI_CDB_MAX) {
+        /* virtio-scsi always passes its whole CDB field. */
+        memcpy(req->cdb, cdb, SCSI_CDB_MAX);
+        return;
+    }
+    memset(req->cdb, 0, sizeof(req->cdb));
+    switch (len) {
+    case 16:
+        memcpy(req->cdb, cdb, 16);
+        break;
+    case 10:
+        memcpy(req->cdb, cdb, 10);
+        break;
+    case 6:
+        memcpy(req->cdb, cdb, 6);
+        break;
+    case 0:
+        break;
+    default:
+        memcpy(req->cdb, cdb, len);
+        break;
+    }
+}
+
+/* Copy the command's SG list into @req's storage and size it (as
+ * dma_sg_size() does, in the same pass). */
 static void req_set_sg(SCSIRequest *req, const DmaSgEntry *sg, unsigned nsg)
 {
+    uint64_t total = 0;
+
     req->sg = req->sg_inline;
     if (nsg > SCSI_SG_INLINE) {
         if (nsg > req->sg_cap) {
@@ -731,10 +760,12 @@ static void req_set_sg(SCSIRequest *req, const DmaSgEntry *sg, unsigned nsg)
         }
         req->sg = req->sg_heap;
     }
-    if (nsg) {
-        memcpy(req->sg, sg, nsg * sizeof(*sg));
+    for (unsigned i = 0; i < nsg; i++) {
+        req->sg[i] = sg[i];
+        total = sg[i].len > UINT64_MAX - total ? UINT64_MAX : total + sg[i].len;
     }
     req->nsg = nsg;
+    req->sg_len = total;
 }
 
 /* ---- commands for a missing logical unit ------------------------------- */
@@ -852,12 +883,57 @@ static void no_lun_command(SCSIRequest *req)
 
 /* ---- submission and task management ------------------------------------ */
 
+/* The initiator seen last has no unit attention queued: the usual answer,
+ * without the call. */
+static inline bool ua_none_known(const SCSIDevice *dev, uint32_t initiator)
+{
+    return dev->ua_last && dev->ua_last_initiator == initiator &&
+           !dev->ua_last->len;
+}
+
 static bool ua_exempt(uint8_t opcode)
 {
     /* SAM-5 5.14: these neither report nor clear a unit attention
      * (REQUEST SENSE returns it as its data instead). */
     return opcode == SCSI_OP_INQUIRY || opcode == SCSI_OP_REPORT_LUNS ||
            opcode == SCSI_OP_REQUEST_SENSE;
+}
+
+/*
+ * Every field of a pooled request but the sense buffer (sense_len says
+ * what of it counts) and the SG storage, one store each: cheaper than
+ * clearing the whole request and then filling it in.
+ */
+static void req_init(SCSIRequest *req, SCSIBus *bus, const SCSICommand *cmd,
+                     void *hba_private)
+{
+    req->bus = bus;
+    req->dev = NULL;
+    req->target = cmd->target;
+    req->lun = cmd->lun;
+    req->initiator = cmd->initiator;
+    req->tag = cmd->tag;
+    req->attr = cmd->attr;
+    req_set_cdb(req, cmd->cdb, cmd->cdb_len);
+    req->dir = cmd->dir;
+    req_set_sg(req, cmd->sg, cmd->nsg);
+    req->hba_private = hba_private;
+
+    req->host_status = SCSI_HOST_OK;
+    req->status = SCSI_STATUS_GOOD;
+    req->sense_len = 0;
+    req->transferred = 0;
+    req->residual = 0;
+    req->overrun = 0;
+
+    event_init(&req->done_ev, "scsi-req", req_done_event, req);
+    req->submitted_at = vclock_now();
+    req->due = 0;
+    req->data_in = NULL; /* scsi_req_free() freed it */
+    req->data_in_len = 0;
+    req->dev_private = NULL;
+    req->in_flight = true;
+    req->prev = req->next = NULL;
 }
 
 SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
@@ -867,23 +943,7 @@ SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
     SCSIDevice *dev;
     SCSISense ua;
 
-    req->bus = bus;
-    req->target = cmd->target;
-    req->lun = cmd->lun;
-    req->tag = cmd->tag;
-    req->initiator = cmd->initiator;
-    req->attr = cmd->attr;
-    req->cdb_len = MIN(cmd->cdb_len, (unsigned)SCSI_CDB_MAX);
-    if (req->cdb_len) {
-        memcpy(req->cdb, cmd->cdb, req->cdb_len);
-    }
-    req->dir = cmd->dir;
-    req_set_sg(req, cmd->sg, cmd->nsg);
-    req->sg_len = dma_sg_size(req->sg, req->nsg);
-    req->hba_private = hba_private;
-    req->submitted_at = vclock_now();
-    req->in_flight = true;
-    event_init(&req->done_ev, "scsi-req", req_done_event, req);
+    req_init(req, bus, cmd, hba_private);
 
     TRACE(scsi_req_submit,
           "tag=0x%" PRIx64 " %s %u:%u op=0x%02x dir=%d "
@@ -917,7 +977,7 @@ SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
         scsi_req_schedule(req, 0);
         return req;
     }
-    if (!ua_exempt(req->cdb[0]) &&
+    if (!ua_exempt(req->cdb[0]) && !ua_none_known(dev, req->initiator) &&
         scsi_device_take_ua(dev, req->initiator, &ua)) {
         scsi_req_check_condition(req, ua);
         scsi_req_schedule(req, 0);

@@ -188,7 +188,23 @@ static inline void scsi_put_be64(uint8_t *p, uint64_t v)
 }
 
 /* CDB length from the operation code's group (SPC-5 4.2.5.1); 0 for the
- * reserved and vendor-specific groups. */
-unsigned scsi_cdb_length(uint8_t opcode);
+ * reserved and vendor-specific groups. Inline: decoding a READ asks it
+ * twice. */
+static inline unsigned scsi_cdb_length(uint8_t opcode)
+{
+    switch (opcode >> 5) {
+    case 0:
+        return 6;
+    case 1:
+    case 2:
+        return 10;
+    case 4:
+        return 16;
+    case 5:
+        return 12;
+    default:
+        return 0; /* 3: variable/reserved, 6-7: vendor specific */
+    }
+}
 
 #endif

@@ -165,9 +165,12 @@ static void sdisk_req_free(SCSIRequest *req)
         return;
     }
     g_assert(dr->nio == 0);
-    g_clear_pointer(&dr->buf, g_free);
-    g_clear_pointer(&dr->cmp, g_free);
-    g_clear_pointer(&dr->pattern, free);
+    /* Only verify, write-and-verify and WRITE SAME hold buffers. */
+    if (G_UNLIKELY(dr->buf || dr->cmp || dr->pattern)) {
+        g_clear_pointer(&dr->buf, g_free);
+        g_clear_pointer(&dr->cmp, g_free);
+        g_clear_pointer(&dr->pattern, free);
+    }
     s = to_disk(req->dev);
     dr->next_free = s->free_reqs;
     s->free_reqs = dr;

@@ -137,20 +137,3 @@ bool scsi_sense_parse(const uint8_t *buf, size_t len, SCSISenseInfo *si)
         return false;
     }
 }
-
-unsigned scsi_cdb_length(uint8_t opcode)
-{
-    switch (opcode >> 5) {
-    case 0:
-        return 6;
-    case 1:
-    case 2:
-        return 10;
-    case 4:
-        return 16;
-    case 5:
-        return 12;
-    default:
-        return 0; /* 3: variable/reserved, 6-7: vendor specific */
-    }
-}

@@ -353,6 +353,77 @@ static void test_snapshot_overlay(void)
     g_unlink(path);
 }
 
+/*
+ * Overlay reads through scattered iovecs: runs that start and end inside
+ * and across the map's 64-sector words, reads wholly in the overlay or
+ * wholly outside it, and more iovecs than a run keeps on the stack.
+ */
+typedef struct OverlayReadCase {
+    uint64_t offset, len;
+    unsigned piece; /* iovec size (0: one iovec); odd ones split sectors */
+} OverlayReadCase;
+
+static const OverlayReadCase overlay_read_cases[] = {
+    {0, 128 * 1024, 0},           /* every run of the map */
+    {0, 128 * 1024, 1000},        /* the same through 132 iovecs */
+    {30 * 512, 40 * 512, 333},    /* across the word boundary at 64 */
+    {64 * 512, 64 * 512, 0},      /* one whole word, partly written */
+    {128 * 512, 64 * 512, 700},   /* a word all in the overlay */
+    {140 * 512 + 3, 4096, 512},   /* inside that word, unaligned */
+    {200 * 512, 8 * 512, 0},      /* outside the overlay */
+    {190 * 512 + 100, 20000, 97}, /* overlay to image, many iovecs */
+    {250 * 512, 6 * 512, 1024},   /* ends just before the last run */
+    {255 * 512, 512, 0},          /* the single written sector */
+};
+
+static void test_snapshot_overlay_runs(void)
+{
+    const uint64_t size = 256 * 1024;
+    /* Written sector runs: [63, 66), [100, 101), [128, 192), [255]. */
+    static const uint64_t runs[][2] = {
+        {63, 66}, {100, 101}, {128, 192}, {255, 256}};
+    g_autofree char *path = make_image("snap-runs.img", size, 5);
+    g_autofree uint8_t *orig = NULL;
+    g_autofree uint8_t *want = NULL;
+    g_autoptr(GError) err = NULL;
+    gsize olen;
+    BlockBackend *blk;
+
+    orig = file_bytes(path, &olen);
+    want = g_memdup2(orig, olen);
+    blk = blk_open(path, BLK_OPEN_SNAPSHOT, &err);
+    g_assert_no_error(err);
+    for (unsigned i = 0; i < G_N_ELEMENTS(runs); i++) {
+        uint64_t off = runs[i][0] * 512, len = (runs[i][1] - runs[i][0]) * 512;
+        g_autofree uint8_t *w = g_malloc(len);
+
+        fill(w, len, 0xa0 + i);
+        g_assert_cmpint(blk_pwrite(blk, off, w, len, 0), ==, 0);
+        memcpy(want + off, w, len);
+    }
+    for (unsigned c = 0; c < G_N_ELEMENTS(overlay_read_cases); c++) {
+        const OverlayReadCase *rc = &overlay_read_cases[c];
+        unsigned piece = rc->piece ? rc->piece : (unsigned)rc->len;
+        unsigned niov = (rc->len + piece - 1) / piece;
+        g_autofree uint8_t *buf = g_malloc0(rc->len);
+        g_autofree struct iovec *iov = g_new(struct iovec, niov);
+
+        for (unsigned i = 0; i < niov; i++) {
+            iov[i].iov_base = buf + (uint64_t)i * piece;
+            iov[i].iov_len = MIN(piece, rc->len - (uint64_t)i * piece);
+        }
+        g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_READ, rc->offset,
+                                            rc->len, iov, niov, 0),
+                                 NULL),
+                        ==, 0);
+        if (memcmp(buf, want + rc->offset, rc->len)) {
+            g_error("case %u: read differs from the merged image", c);
+        }
+    }
+    blk_close(blk);
+    g_unlink(path);
+}
+
 /* ---- write cache and power cut ------------------------------------- */
 
 typedef enum {
@@ -1462,6 +1533,7 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/block/attach-once", test_attach_once);
     g_test_add_func("/block/snapshot/overlay", test_snapshot_overlay);
+    g_test_add_func("/block/snapshot/overlay-runs", test_snapshot_overlay_runs);
     for (unsigned i = 0; i < G_N_ELEMENTS(cache_cases); i++) {
         g_autofree char *n =
             g_strdup_printf("/block/power-cut/%s", cache_cases[i].name);

@@ -1236,6 +1236,46 @@ static void test_dma(Fixture *f, gconstpointer data)
     g_assert_cmpuint(req->transferred, ==, 0);
 }
 
+/*
+ * Hooks on one side only: an after-only hook (the verifier's kind) sees
+ * every zero-copy element once the data moved; a before-only hook can
+ * still refuse, and the crossings are counted either way.
+ */
+static void test_dma_one_sided(Fixture *f, gconstpointer data)
+{
+    DmaCounter cnt = {0};
+    BndHook after_only = {.name = "after", .after = dma_after, .opaque = &cnt};
+    BndHook before_only = {
+        .name = "before", .before = dma_before, .opaque = &cnt};
+    uint8_t cdb[16];
+    uint64_t counted;
+    SCSIRequest *req;
+
+    g_assert_true(bnd_hook_add(&after_only));
+    make_rw_cdb(cdb, SCSI_OP_WRITE_10, 0, 2, 0);
+    memset(f->buf, 0x3c, 1024);
+    assert_good(run_out(f, cdb, 10, 1024));
+    make_rw_cdb(cdb, SCSI_OP_READ_10, 0, 2, 0);
+    assert_good(run_in(f, cdb, 10, 1024));
+    g_assert_cmpuint(cnt.after[BND_DMA_READ], ==, 1);
+    g_assert_cmpuint(cnt.bytes[BND_DMA_READ], ==, 1024);
+    g_assert_cmpuint(cnt.after[BND_DMA_WRITE], ==, 1);
+    g_assert_cmpuint(cnt.bytes[BND_DMA_WRITE], ==, 1024);
+    bnd_hook_remove(&after_only);
+
+    memset(&cnt, 0, sizeof(cnt));
+    cnt.refuse = true;
+    g_assert_true(bnd_hook_add(&before_only));
+    counted = bnd_counts[BND_DMA_READ];
+    make_rw_cdb(cdb, SCSI_OP_WRITE_10, 0, 2, 0);
+    req = run_out(f, cdb, 10, 1024);
+    g_assert_cmpint(req->host_status, ==, SCSI_HOST_DMA_ERROR);
+    g_assert_cmpuint(cnt.before[BND_DMA_READ], ==, 1);
+    g_assert_cmpuint(cnt.after[BND_DMA_READ], ==, 0);
+    g_assert_cmpuint(bnd_counts[BND_DMA_READ], ==, counted + 1);
+    bnd_hook_remove(&before_only);
+}
+
 typedef struct VerifyCase {
     const char *name;
     uint8_t op;
@@ -2405,6 +2445,7 @@ int main(int argc, char **argv)
     ADD("/scsi-disk/sg-list", test_sg_list);
     ADD("/scsi-disk/request-reuse", test_request_reuse);
     ADD("/scsi-disk/dma", test_dma);
+    ADD("/scsi-disk/dma-one-sided", test_dma_one_sided);
     ADD("/scsi-disk/verify", test_verify);
     ADD("/scsi-disk/write-same", test_write_same);
     ADD("/scsi-disk/unmap", test_unmap);
