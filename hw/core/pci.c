@@ -854,27 +854,14 @@ bool pci_io_enabled(const PCIDevice *dev)
     return pci_command(dev) & PCI_CMD_IO;
 }
 
-static bool pci_dma_allowed(PCIDevice *dev, const char *what, uint64_t gpa,
-                            uint64_t len)
+bool pci_dma_blocked(PCIDevice *dev, const char *what, uint64_t gpa,
+                     uint64_t len)
 {
-    if (pci_bus_master_enabled(dev)) {
-        return true;
-    }
     TRACE(pci_dma_blocked,
           "%s %s 0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER
           "x: bus mastering disabled",
           dev->name, what, gpa, len);
     return false;
-}
-
-bool pci_dma_read(PCIDevice *dev, uint64_t gpa, void *buf, uint64_t len)
-{
-    return pci_dma_allowed(dev, "read", gpa, len) && dma_read(gpa, buf, len);
-}
-
-bool pci_dma_write(PCIDevice *dev, uint64_t gpa, const void *buf, uint64_t len)
-{
-    return pci_dma_allowed(dev, "write", gpa, len) && dma_write(gpa, buf, len);
 }
 
 void pci_msi_send(PCIDevice *dev, uint64_t addr, uint32_t data)
