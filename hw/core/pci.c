@@ -689,11 +689,25 @@ uint64_t pci_bar_mapped_addr(const PCIDevice *dev, unsigned index)
 
 /* ---- BAR containers ---- */
 
+static bool child_hit(const PCIBarChild *ch, uint64_t offset)
+{
+    return offset >= ch->offset && offset - ch->offset < ch->mr->size;
+}
+
+/* The child the last access hit is tried first: a driver's hot path
+ * touches one register of a BAR (the queue doorbell) over and over. */
 static PCIBarChild *container_find(PCIBarContainer *c, uint64_t offset)
 {
+    if (c->last_hit < c->children->len) {
+        PCIBarChild *ch = &g_array_index(c->children, PCIBarChild, c->last_hit);
+        if (child_hit(ch, offset)) {
+            return ch;
+        }
+    }
     for (guint i = 0; i < c->children->len; i++) {
         PCIBarChild *ch = &g_array_index(c->children, PCIBarChild, i);
-        if (offset >= ch->offset && offset - ch->offset < ch->mr->size) {
+        if (child_hit(ch, offset)) {
+            c->last_hit = i;
             return ch;
         }
     }
@@ -775,6 +789,7 @@ void pci_bar_container_init(PCIBarContainer *c, const char *name, uint64_t size)
 {
     c->name = g_strdup(name);
     c->children = g_array_new(FALSE, FALSE, sizeof(PCIBarChild));
+    c->last_hit = 0;
     memory_region_init(&c->mr, c->name, &container_ops, c, size);
 }
 

@@ -219,6 +219,7 @@ typedef struct PCIBar {
 typedef struct PCIBarContainer {
     MemoryRegion mr;  /* register this one with pci_register_bar */
     GArray *children; /* PCIBarChild, sorted by offset */
+    guint last_hit;   /* child index that answered last, a lookup hint */
     char *name;
 } PCIBarContainer;
 
