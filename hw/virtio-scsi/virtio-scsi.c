@@ -373,7 +373,9 @@ static void vscsi_cmd_finish(VScsiReq *req)
     pci_set_long(r + offsetof(VirtioScsiCmdRespHdr, residual), req->residual);
     r[offsetof(VirtioScsiCmdRespHdr, status)] = req->status;
     r[offsetof(VirtioScsiCmdRespHdr, response)] = req->response;
-    memcpy(r + VSCSI_RESP_HDR, req->sense, sense);
+    if (sense) { /* most commands have none: skip the library call */
+        memcpy(r + VSCSI_RESP_HDR, req->sense, sense);
+    }
     if (req->dir == SCSI_XFER_FROM_DEV) {
         used += req->transferred;
     }
@@ -387,7 +389,9 @@ static void vscsi_cmd_finish(VScsiReq *req)
         vq_push(vq, req->elem.head, (uint32_t)MIN(used, UINT32_MAX))) {
         virtio_pci_queue_used(&s->vp, vq);
     }
-    memset(r + VSCSI_RESP_HDR, 0, sense);
+    if (sense) {
+        memset(r + VSCSI_RESP_HDR, 0, sense);
+    }
     vscsi_req_put(s, req);
 }
 
@@ -537,7 +541,9 @@ static void vscsi_bus_complete(SCSIRequest *sreq, void *opaque)
     req->response = vscsi_host_response(sreq);
     req->status = sreq->status;
     req->sense_len = MIN(sreq->sense_len, (unsigned)sizeof(req->sense));
-    memcpy(req->sense, sreq->sense, req->sense_len);
+    if (req->sense_len) {
+        memcpy(req->sense, sreq->sense, req->sense_len);
+    }
     req->transferred = sreq->transferred;
     req->residual = (uint32_t)MIN(sreq->residual, UINT32_MAX);
     ended_by_tmf = sreq->host_status == SCSI_HOST_ABORTED ||
