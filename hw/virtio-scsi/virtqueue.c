@@ -136,7 +136,7 @@ bool vq_avail_count(VirtQueue *vq, uint16_t *count)
     return true;
 }
 
-static void vq_decode_desc(const uint8_t *raw, VirtqDesc *d)
+static inline void vq_decode_desc(const uint8_t *raw, VirtqDesc *d)
 {
     d->addr = pci_get_quad(raw + offsetof(VirtqDesc, addr));
     d->len = pci_get_long(raw + offsetof(VirtqDesc, len));
