@@ -435,7 +435,13 @@ void msi_notify(PCIDevice *dev, unsigned vector);
 uint8_t msix_init(PCIDevice *dev, unsigned vectors, unsigned table_bar,
                   uint32_t table_off, unsigned pba_bar, uint32_t pba_off,
                   GError **errp);
-bool msix_enabled(const PCIDevice *dev);
+/* Inline: transports ask before every interrupt which kind to send. */
+static inline bool msix_enabled(const PCIDevice *dev)
+{
+    return dev->msix.cap &&
+           (pci_get_word(dev->config + dev->msix.cap + PCI_MSIX_CTRL) &
+            PCI_MSIX_CTRL_ENABLE);
+}
 bool msix_function_masked(const PCIDevice *dev);
 bool msix_vector_masked(const PCIDevice *dev, unsigned vector);
 bool msix_is_pending(const PCIDevice *dev, unsigned vector);
