@@ -27,11 +27,6 @@ static uint8_t *msix_entry(const PCIDevice *dev, unsigned vector)
     return dev->msix.table + (size_t)vector * PCI_MSIX_ENTRY_SIZE;
 }
 
-bool msix_enabled(const PCIDevice *dev)
-{
-    return dev->msix.cap && (msix_ctrl(dev) & PCI_MSIX_CTRL_ENABLE);
-}
-
 bool msix_function_masked(const PCIDevice *dev)
 {
     return dev->msix.cap && (msix_ctrl(dev) & PCI_MSIX_CTRL_MASKALL);
@@ -88,18 +83,25 @@ static void msix_send(PCIDevice *dev, unsigned vector)
 
 void msix_notify(PCIDevice *dev, unsigned vector)
 {
+    uint16_t ctrl;
+
     g_assert(dev->msix.cap);
     if (vector >= dev->msix.vectors) {
         TRACE(msix_notify_bad_vector, "%s vector %u of %u", dev->name, vector,
               dev->msix.vectors);
         return;
     }
-    if (!msix_enabled(dev)) {
+    /* msix_enabled() and msix_vector_masked() from one read of the
+     * control word: every completion interrupt comes this way. */
+    ctrl = msix_ctrl(dev);
+    if (!(ctrl & PCI_MSIX_CTRL_ENABLE)) {
         TRACE(msix_notify_disabled, "%s vector %u: MSI-X disabled", dev->name,
               vector);
         return;
     }
-    if (msix_vector_masked(dev, vector)) {
+    if ((ctrl & PCI_MSIX_CTRL_MASKALL) ||
+        (pci_get_long(msix_entry(dev, vector) + PCI_MSIX_ENTRY_CTRL) &
+         PCI_MSIX_ENTRY_CTRL_MASK)) {
         if (!msix_is_pending(dev, vector)) {
             TRACE(msix_pending, "%s vector %u masked: pending", dev->name,
                   vector);

@@ -689,11 +689,25 @@ uint64_t pci_bar_mapped_addr(const PCIDevice *dev, unsigned index)
 
 /* ---- BAR containers ---- */
 
+static bool child_hit(const PCIBarChild *ch, uint64_t offset)
+{
+    return offset >= ch->offset && offset - ch->offset < ch->mr->size;
+}
+
+/* The child the last access hit is tried first: a driver's hot path
+ * touches one register of a BAR (the queue doorbell) over and over. */
 static PCIBarChild *container_find(PCIBarContainer *c, uint64_t offset)
 {
+    if (c->last_hit < c->children->len) {
+        PCIBarChild *ch = &g_array_index(c->children, PCIBarChild, c->last_hit);
+        if (child_hit(ch, offset)) {
+            return ch;
+        }
+    }
     for (guint i = 0; i < c->children->len; i++) {
         PCIBarChild *ch = &g_array_index(c->children, PCIBarChild, i);
-        if (offset >= ch->offset && offset - ch->offset < ch->mr->size) {
+        if (child_hit(ch, offset)) {
+            c->last_hit = i;
             return ch;
         }
     }
@@ -775,6 +789,7 @@ void pci_bar_container_init(PCIBarContainer *c, const char *name, uint64_t size)
 {
     c->name = g_strdup(name);
     c->children = g_array_new(FALSE, FALSE, sizeof(PCIBarChild));
+    c->last_hit = 0;
     memory_region_init(&c->mr, c->name, &container_ops, c, size);
 }
 
@@ -854,27 +869,14 @@ bool pci_io_enabled(const PCIDevice *dev)
     return pci_command(dev) & PCI_CMD_IO;
 }
 
-static bool pci_dma_allowed(PCIDevice *dev, const char *what, uint64_t gpa,
-                            uint64_t len)
+bool pci_dma_blocked(PCIDevice *dev, const char *what, uint64_t gpa,
+                     uint64_t len)
 {
-    if (pci_bus_master_enabled(dev)) {
-        return true;
-    }
     TRACE(pci_dma_blocked,
           "%s %s 0x%" G_GINT64_MODIFIER "x+0x%" G_GINT64_MODIFIER
           "x: bus mastering disabled",
           dev->name, what, gpa, len);
     return false;
-}
-
-bool pci_dma_read(PCIDevice *dev, uint64_t gpa, void *buf, uint64_t len)
-{
-    return pci_dma_allowed(dev, "read", gpa, len) && dma_read(gpa, buf, len);
-}
-
-bool pci_dma_write(PCIDevice *dev, uint64_t gpa, const void *buf, uint64_t len)
-{
-    return pci_dma_allowed(dev, "write", gpa, len) && dma_write(gpa, buf, len);
 }
 
 void pci_msi_send(PCIDevice *dev, uint64_t addr, uint32_t data)

@@ -34,6 +34,7 @@
 #include <stdint.h>
 #include <glib.h>
 #include "hw/core/memory.h"
+#include "hw/core/ram.h"
 
 #define PCI_CONFIG_SPACE_SIZE 256
 #define PCI_NUM_BARS          6
@@ -218,6 +219,7 @@ typedef struct PCIBar {
 typedef struct PCIBarContainer {
     MemoryRegion mr;  /* register this one with pci_register_bar */
     GArray *children; /* PCIBarChild, sorted by offset */
+    guint last_hit;   /* child index that answered last, a lookup hint */
     char *name;
 } PCIBarContainer;
 
@@ -400,14 +402,6 @@ bool pci_mem_enabled(const PCIDevice *dev);
 bool pci_io_enabled(const PCIDevice *dev);
 
 /*
- * Device DMA gated by bus mastering: with the Bus Master Enable bit clear
- * the transfer is not performed (traced, counted as a device error) and
- * false is returned; otherwise dma_read / dma_write (ram.h).
- */
-bool pci_dma_read(PCIDevice *dev, uint64_t gpa, void *buf, uint64_t len);
-bool pci_dma_write(PCIDevice *dev, uint64_t gpa, const void *buf, uint64_t len);
-
-/*
  * INTx: set the function's internal interrupt state. Status.INTERRUPT
  * follows it; the routed line is asserted while it is set, INTx Disable
  * is clear and neither MSI nor MSI-X is enabled.
@@ -441,7 +435,13 @@ void msi_notify(PCIDevice *dev, unsigned vector);
 uint8_t msix_init(PCIDevice *dev, unsigned vectors, unsigned table_bar,
                   uint32_t table_off, unsigned pba_bar, uint32_t pba_off,
                   GError **errp);
-bool msix_enabled(const PCIDevice *dev);
+/* Inline: transports ask before every interrupt which kind to send. */
+static inline bool msix_enabled(const PCIDevice *dev)
+{
+    return dev->msix.cap &&
+           (pci_get_word(dev->config + dev->msix.cap + PCI_MSIX_CTRL) &
+            PCI_MSIX_CTRL_ENABLE);
+}
 bool msix_function_masked(const PCIDevice *dev);
 bool msix_vector_masked(const PCIDevice *dev, unsigned vector);
 bool msix_is_pending(const PCIDevice *dev, unsigned vector);
@@ -493,5 +493,34 @@ PCIDevice *pci_bus_next(const PCIBusState *bus, const PCIDevice *prev);
 #define PCI_INTX_VECTOR_BASE 0x50 /* vector of wire n is base + n */
 #define PCI_INTX_CPU         0
 bool pci_bus_assign(PCIBusState *bus, GError **errp);
+
+/*
+ * Device DMA gated by bus mastering: with the Bus Master Enable bit clear
+ * the transfer is not performed (traced) and false is returned; otherwise
+ * dma_read / dma_write (ram.h). Inline with them, so that a ring access
+ * nobody watches is a few instructions (virtqueues make ten a request).
+ */
+bool pci_dma_blocked(PCIDevice *dev, const char *what, uint64_t gpa,
+                     uint64_t len);
+
+static inline bool pci_dma_read(PCIDevice *dev, uint64_t gpa, void *buf,
+                                uint64_t len)
+{
+    if (G_UNLIKELY(
+            !(pci_get_word(dev->config + PCI_CFG_COMMAND) & PCI_CMD_MASTER))) {
+        return pci_dma_blocked(dev, "read", gpa, len);
+    }
+    return dma_read(gpa, buf, len);
+}
+
+static inline bool pci_dma_write(PCIDevice *dev, uint64_t gpa, const void *buf,
+                                 uint64_t len)
+{
+    if (G_UNLIKELY(
+            !(pci_get_word(dev->config + PCI_CFG_COMMAND) & PCI_CMD_MASTER))) {
+        return pci_dma_blocked(dev, "write", gpa, len);
+    }
+    return dma_write(gpa, buf, len);
+}
 
 #endif

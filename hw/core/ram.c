@@ -283,17 +283,9 @@ void ram_foreach_allocation(void (*fn)(uint64_t gpa, uint64_t size,
     g_list_free(keys);
 }
 
-static inline void dma_copy(BndKind kind, void *host, void *buf, uint64_t len)
-{
-    if (kind == BND_DMA_READ) {
-        memcpy(buf, host, len);
-    } else {
-        memcpy(host, buf, len);
-    }
-}
-
-/* With a hook watching: the crossing goes through bnd_before/after. */
-static bool dma_access_slow(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
+/* With a hook watching, or outside RAM: the crossing goes through
+ * bnd_before/after (the inline dma_read/dma_write in ram.h copy the rest). */
+bool dma_access_slow(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
 {
     BndAccess a = {
         .kind = kind,
@@ -310,7 +302,11 @@ static bool dma_access_slow(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
         return a.ok;
     }
     if (host) {
-        dma_copy(kind, host, buf, len);
+        if (kind == BND_DMA_READ) {
+            memcpy(buf, host, len);
+        } else {
+            memcpy(host, buf, len);
+        }
         a.ok = true;
     } else if (kind == BND_DMA_WRITE && len == 4 && gpa >= MSI_ADDR_BASE &&
                gpa - MSI_ADDR_BASE < MSI_ADDR_SIZE) {
@@ -326,29 +322,6 @@ static bool dma_access_slow(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
     }
     bnd_after(&a);
     return a.ok;
-}
-
-static bool dma_access(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
-{
-    void *host;
-
-    if (!bnd_watched(kind) && (host = ram_ptr(gpa, len)) != NULL) {
-        /* Nobody looks at this kind of crossing: copy and count it. */
-        dma_copy(kind, host, buf, len);
-        bnd_counts[kind]++;
-        return true;
-    }
-    return dma_access_slow(kind, gpa, buf, len);
-}
-
-bool dma_read(uint64_t gpa, void *buf, uint64_t len)
-{
-    return dma_access(BND_DMA_READ, gpa, buf, len);
-}
-
-bool dma_write(uint64_t gpa, const void *buf, uint64_t len)
-{
-    return dma_access(BND_DMA_WRITE, gpa, (void *)buf, len);
 }
 
 uint64_t dma_faults(void)

@@ -17,7 +17,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <glib.h>
+#include "system/boundary.h"
 
 #define GUEST_PAGE_SIZE  4096ULL
 #define RAM_RESERVED     (64 * 1024ULL)
@@ -91,8 +93,40 @@ void ram_foreach_allocation(void (*fn)(uint64_t gpa, uint64_t size,
  * request with its defined error status). A write to the MSI window is an
  * interrupt message (see memory.h).
  */
-bool dma_read(uint64_t gpa, void *buf, uint64_t len);
-bool dma_write(uint64_t gpa, const void *buf, uint64_t len);
+bool dma_access_slow(BndKind kind, uint64_t gpa, void *buf, uint64_t len);
+
+/*
+ * Inline so that with no hook watching DMA a device's small fixed-size
+ * accesses (ring indices, descriptors, used elements) compile to a bounds
+ * check and a load or store; a watched kind or a range outside RAM takes
+ * dma_access_slow(), which shows the crossing to the hooks.
+ */
+static inline bool dma_read(uint64_t gpa, void *buf, uint64_t len)
+{
+    const void *host;
+
+    if (G_LIKELY(!bnd_watched(BND_DMA_READ) &&
+                 (host = ram_ptr(gpa, len)) != NULL)) {
+        memcpy(buf, host, len);
+        bnd_counts[BND_DMA_READ]++;
+        return true;
+    }
+    return dma_access_slow(BND_DMA_READ, gpa, buf, len);
+}
+
+static inline bool dma_write(uint64_t gpa, const void *buf, uint64_t len)
+{
+    void *host;
+
+    if (G_LIKELY(!bnd_watched(BND_DMA_WRITE) &&
+                 (host = ram_ptr(gpa, len)) != NULL)) {
+        memcpy(host, buf, len);
+        bnd_counts[BND_DMA_WRITE]++;
+        return true;
+    }
+    return dma_access_slow(BND_DMA_WRITE, gpa, (void *)buf, len);
+}
+
 uint64_t dma_faults(void);
 
 #endif

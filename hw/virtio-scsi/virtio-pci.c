@@ -762,8 +762,10 @@ static uint64_t region_read(VirtioPCI *vp, unsigned region, uint64_t off,
     return v;
 }
 
-static void region_write(VirtioPCI *vp, unsigned region, uint64_t off,
-                         uint64_t val, unsigned size)
+/* Inline, so that each region's write entry (VP_REGION_OPS) is its own
+ * case: the doorbell is written once a request. */
+static inline void region_write(VirtioPCI *vp, unsigned region, uint64_t off,
+                                uint64_t val, unsigned size)
 {
     TRACE(virtio_pci_write, "%s %s+0x%" PRIx64 "/%u <- 0x%" PRIx64,
           vp->pci.name, region_names[region], off, size, val);

@@ -35,11 +35,17 @@
 
 typedef struct VScsiReq VScsiReq;
 
+/* A queue's commands in flight, oldest first. Intrusive (prev/next in
+ * VScsiReq): linking and unlinking are on every command's path. */
+typedef struct VScsiReqList {
+    VScsiReq *head, *tail;
+} VScsiReqList;
+
 /* One command between its pop and its push. Pooled per device. */
 struct VScsiReq {
     VirtioScsiState *s;
     VScsiReq *next_free;
-    GList link; /* in the queue's in-flight list while linked */
+    VScsiReq *prev, *next; /* in the queue's in-flight list while linked */
     bool linked;
     bool dropped; /* reset: end without touching guest memory */
     unsigned q;
@@ -80,7 +86,7 @@ struct VirtioScsiState {
     uint32_t sense_size; /* device configuration, RW */
     uint32_t cdb_size;
 
-    GQueue *inflight; /* per virtqueue; request queues only */
+    VScsiReqList *inflight; /* per virtqueue; request queues only */
     unsigned in_flight;
     VScsiReq *free_reqs;
     GPtrArray *all_reqs; /* every VScsiReq, for teardown */
@@ -136,7 +142,6 @@ static VScsiReq *vscsi_req_get(VirtioScsiState *s)
         /* Grows to at most the sum of the queue sizes, then stays. */
         req = g_new0(VScsiReq, 1);
         req->s = s;
-        req->link.data = req;
         event_init(&req->done_ev, "vscsi-done", vscsi_req_done_ev, req);
         g_ptr_array_add(s->all_reqs, req);
     }
@@ -154,10 +159,37 @@ static void vscsi_req_put(VirtioScsiState *s, VScsiReq *req)
     s->free_reqs = req;
 }
 
+static void vscsi_req_link(VirtioScsiState *s, VScsiReq *req)
+{
+    VScsiReqList *l = &s->inflight[req->q];
+
+    req->prev = l->tail;
+    req->next = NULL;
+    if (l->tail) {
+        l->tail->next = req;
+    } else {
+        l->head = req;
+    }
+    l->tail = req;
+    req->linked = true;
+    s->in_flight++;
+}
+
 static void vscsi_req_unlink(VirtioScsiState *s, VScsiReq *req)
 {
     if (req->linked) {
-        g_queue_unlink(&s->inflight[req->q], &req->link);
+        VScsiReqList *l = &s->inflight[req->q];
+
+        if (req->prev) {
+            req->prev->next = req->next;
+        } else {
+            l->head = req->next;
+        }
+        if (req->next) {
+            req->next->prev = req->prev;
+        } else {
+            l->tail = req->prev;
+        }
         req->linked = false;
         s->in_flight--;
     }
@@ -333,13 +365,17 @@ static void vscsi_cmd_finish(VScsiReq *req)
         return;
     }
     /* The whole response area is written (sense zero-padded), so the used
-     * length below never claims bytes the device did not write. */
-    memset(r, 0, req->resp_len);
+     * length below never claims bytes the device did not write. Past the
+     * header resp_buf is kept zero between responses (the sense copied in
+     * is cleared after the write), which saves clearing it all each time. */
+    pci_set_word(r + offsetof(VirtioScsiCmdRespHdr, status_qualifier), 0);
     pci_set_long(r + offsetof(VirtioScsiCmdRespHdr, sense_len), sense);
     pci_set_long(r + offsetof(VirtioScsiCmdRespHdr, residual), req->residual);
     r[offsetof(VirtioScsiCmdRespHdr, status)] = req->status;
     r[offsetof(VirtioScsiCmdRespHdr, response)] = req->response;
-    memcpy(r + VSCSI_RESP_HDR, req->sense, sense);
+    if (sense) { /* most commands have none: skip the library call */
+        memcpy(r + VSCSI_RESP_HDR, req->sense, sense);
+    }
     if (req->dir == SCSI_XFER_FROM_DEV) {
         used += req->transferred;
     }
@@ -352,6 +388,9 @@ static void vscsi_cmd_finish(VScsiReq *req)
     if (vq_elem_write(vq, &req->elem, 0, r, req->resp_len) &&
         vq_push(vq, req->elem.head, (uint32_t)MIN(used, UINT32_MAX))) {
         virtio_pci_queue_used(&s->vp, vq);
+    }
+    if (sense) {
+        memset(r + VSCSI_RESP_HDR, 0, sense);
     }
     vscsi_req_put(s, req);
 }
@@ -460,9 +499,7 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
     cmd.sg = req->data;
     req->dir = cmd.dir;
 
-    req->linked = true;
-    g_queue_push_tail_link(&s->inflight[req->q], &req->link);
-    s->in_flight++;
+    vscsi_req_link(s, req);
     TRACE(vscsi_cmd_start,
           "%s tag=0x%" PRIx64 " q%u head=%u %u:%u "
           "op=0x%02x dir=%d data=%" PRIu64 "/%u",
@@ -504,7 +541,9 @@ static void vscsi_bus_complete(SCSIRequest *sreq, void *opaque)
     req->response = vscsi_host_response(sreq);
     req->status = sreq->status;
     req->sense_len = MIN(sreq->sense_len, (unsigned)sizeof(req->sense));
-    memcpy(req->sense, sreq->sense, req->sense_len);
+    if (req->sense_len) {
+        memcpy(req->sense, sreq->sense, req->sense_len);
+    }
     req->transferred = sreq->transferred;
     req->residual = (uint32_t)MIN(sreq->residual, UINT32_MAX);
     ended_by_tmf = sreq->host_status == SCSI_HOST_ABORTED ||
@@ -535,14 +574,11 @@ static const SCSIBusOps vscsi_bus_ops = {
 /* End queue @q's commands without touching guest memory. */
 static void vscsi_drop_queue(VirtioScsiState *s, unsigned q)
 {
-    GList *l;
+    VScsiReq *req;
 
-    while ((l = g_queue_pop_head_link(&s->inflight[q]))) {
-        VScsiReq *req = l->data;
-
-        req->linked = false;
+    while ((req = s->inflight[q].head)) {
+        vscsi_req_unlink(s, req);
         req->dropped = true;
-        s->in_flight--;
         TRACE(vscsi_cmd_drop, "%s tag=0x%" PRIx64 " q%u", s->id, req->tag, q);
         if (req->sreq) {
             /* The completion callback frees it, before this returns. */
@@ -560,9 +596,7 @@ static bool vscsi_task_in_flight(VirtioScsiState *s, uint32_t target,
                                  uint32_t lun, bool any, uint64_t tag)
 {
     for (unsigned q = VIRTIO_SCSI_VQ_REQUEST; q < s->vp.num_queues; q++) {
-        for (GList *l = s->inflight[q].head; l; l = l->next) {
-            VScsiReq *req = l->data;
-
+        for (VScsiReq *req = s->inflight[q].head; req; req = req->next) {
             if (req->target == target && req->lun == lun &&
                 (any || req->tag == tag)) {
                 return true;
@@ -586,8 +620,7 @@ static void vscsi_tmf_end_held(VirtioScsiState *s, uint32_t target,
     g_autoptr(GPtrArray) hit = g_ptr_array_new();
 
     for (unsigned q = VIRTIO_SCSI_VQ_REQUEST; q < s->vp.num_queues; q++) {
-        for (GList *l = s->inflight[q].head; l; l = l->next) {
-            VScsiReq *req = l->data;
+        for (VScsiReq *req = s->inflight[q].head; req; req = req->next) {
             if (req->sreq || !event_pending(&req->done_ev) ||
                 req->target != target || (!whole_target && req->lun != lun) ||
                 (match_tag && req->tag != tag)) {
@@ -1021,9 +1054,9 @@ VirtioScsiState *virtio_scsi_new(const VirtioScsiProps *props, GError **errp)
         g_free(s);
         return NULL;
     }
-    s->inflight = g_new0(GQueue, s->vp.num_queues);
+    s->inflight = g_new0(VScsiReqList, s->vp.num_queues);
     s->all_reqs = g_ptr_array_new();
-    s->resp_buf = g_malloc(VSCSI_RESP_HDR + VSCSI_SENSE_SIZE_MAX);
+    s->resp_buf = g_malloc0(VSCSI_RESP_HDR + VSCSI_SENSE_SIZE_MAX);
     if (!vscsi_devices) {
         vscsi_devices = g_ptr_array_new();
     }

@@ -38,11 +38,13 @@ static void G_GNUC_PRINTF(2, 3) vq_fail(VirtQueue *vq, const char *fmt, ...)
     }
 }
 
-static bool vq_read16(VirtQueue *vq, uint64_t gpa, uint16_t *v)
+/* Inline: with the DMA fast path a ring index access is a few
+ * instructions, and the call around it cost as much again. */
+static inline bool vq_read16(VirtQueue *vq, uint64_t gpa, uint16_t *v)
 {
     uint8_t b[2];
 
-    if (!pci_dma_read(vq->dev, gpa, b, sizeof(b))) {
+    if (G_UNLIKELY(!pci_dma_read(vq->dev, gpa, b, sizeof(b)))) {
         vq_fail(vq, "ring read at 0x%" PRIx64 " failed", gpa);
         return false;
     }
@@ -50,12 +52,12 @@ static bool vq_read16(VirtQueue *vq, uint64_t gpa, uint16_t *v)
     return true;
 }
 
-static bool vq_write16(VirtQueue *vq, uint64_t gpa, uint16_t v)
+static inline bool vq_write16(VirtQueue *vq, uint64_t gpa, uint16_t v)
 {
     uint8_t b[2];
 
     pci_set_word(b, v);
-    if (!pci_dma_write(vq->dev, gpa, b, sizeof(b))) {
+    if (G_UNLIKELY(!pci_dma_write(vq->dev, gpa, b, sizeof(b)))) {
         vq_fail(vq, "ring write at 0x%" PRIx64 " failed", gpa);
         return false;
     }
@@ -134,7 +136,7 @@ bool vq_avail_count(VirtQueue *vq, uint16_t *count)
     return true;
 }
 
-static void vq_decode_desc(const uint8_t *raw, VirtqDesc *d)
+static inline void vq_decode_desc(const uint8_t *raw, VirtqDesc *d)
 {
     d->addr = pci_get_quad(raw + offsetof(VirtqDesc, addr));
     d->len = pci_get_long(raw + offsetof(VirtqDesc, len));
@@ -459,10 +461,29 @@ static bool elem_copy(VirtQueue *vq, const VirtQueueElement *e, bool writable,
     return true;
 }
 
+/* Whether [@off, @off + @len) lies in segment @s alone (and is not empty:
+ * an empty copy makes no DMA). */
+static inline bool elem_in_segment(const DmaSgEntry *s, uint64_t off,
+                                   uint64_t len)
+{
+    return len && off < s->len && len <= s->len - off;
+}
+
 bool vq_elem_read(VirtQueue *vq, const VirtQueueElement *elem, uint64_t off,
                   void *buf, uint64_t len)
 {
     g_assert(off <= elem->out_len && len <= elem->out_len - off);
+    /* Drivers put a request header in a buffer of its own: one DMA, no
+     * walk. elem_copy() does the same transfer with more bookkeeping. */
+    if (elem->n_out && elem_in_segment(&elem->sg[0], off, len)) {
+        uint64_t gpa = elem->sg[0].addr + off;
+
+        if (G_UNLIKELY(!pci_dma_read(vq->dev, gpa, buf, len))) {
+            vq_fail(vq, "buffer read at 0x%" PRIx64 " failed", gpa);
+            return false;
+        }
+        return true;
+    }
     return elem_copy(vq, elem, false, off, buf, len);
 }
 
@@ -470,6 +491,16 @@ bool vq_elem_write(VirtQueue *vq, const VirtQueueElement *elem, uint64_t off,
                    const void *buf, uint64_t len)
 {
     g_assert(off <= elem->in_len && len <= elem->in_len - off);
+    /* Likewise the response, first in the writable part. */
+    if (elem->n_in && elem_in_segment(&elem->sg[elem->n_out], off, len)) {
+        uint64_t gpa = elem->sg[elem->n_out].addr + off;
+
+        if (G_UNLIKELY(!pci_dma_write(vq->dev, gpa, buf, len))) {
+            vq_fail(vq, "buffer write at 0x%" PRIx64 " failed", gpa);
+            return false;
+        }
+        return true;
+    }
     return elem_copy(vq, elem, true, off, (uint8_t *)buf, len);
 }
 
