@@ -186,6 +186,11 @@ struct PortAdapter {
     bool adapter_ctl[ScsiAdapterControlMax + 1];
     bool unit_ctl[ScsiUnitControlMax + 1];
 
+    /* The verifier's map of which SRB extension chunks miniport or device
+     * have been seen to write (queue.c, "extension poisoning"). */
+    uint64_t ext_written;
+    uint64_t ext_looks; /* completions that could have looked for more */
+
     /* statistics */
     uint64_t started, completed, busy_returns, resets, timeouts;
     uint64_t notifications[AsyncNotificationDetected -
@@ -261,6 +266,8 @@ struct PortRequest {
     GuestEvent event;
     PortRequest *next;  /* completion list */
     PortRequest *qnext; /* the unit's pending queue */
+    /* The extension chunks poisoned at completion. */
+    uint64_t poison_mask;
     /* The verifier's copy of the SG elements while they are mapped (the
      * list in guest RAM is the miniport's to scribble on), on its list of
      * mapped requests, oldest first. */
