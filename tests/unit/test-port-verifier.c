@@ -251,6 +251,44 @@ static bool startio_dma_uncached(TpExt *x, PVOID srb, BOOLEAN *ret)
     return true;
 }
 
+static bool startio_dma_uncached_end(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    STOR_PHYSICAL_ADDRESS pa;
+    ULONG len = 0;
+
+    if (!is_read(srb)) {
+        return false;
+    }
+    /* The last 128 bytes of the uncached extension (quiet), or 128 bytes
+     * that run 64 past its end. */
+    pa = StorPortGetPhysicalAddress(x, NULL, x->uncached, &len);
+    g_assert_cmpuint(len, >=, TP_UNCACHED);
+    g_assert_true(tp_mp_submit(
+        x, srb, (uint64_t)pa.QuadPart + TP_UNCACHED - (bad_now(x) ? 64 : 128),
+        128, 0));
+    *ret = TRUE;
+    return true;
+}
+
+static bool startio_dma_partial(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    PUCHAR base = (PUCHAR)(((ULONG_PTR)x->pool + 63) & ~(ULONG_PTR)63) + 8;
+    STOR_PHYSICAL_ADDRESS pa;
+    ULONG len = 0;
+
+    if (!is_read(srb)) {
+        return false;
+    }
+    /* A mapped range that starts inside a 64-byte granule: into it
+     * (quiet), or from the start of that granule, 8 bytes before it. */
+    pa = StorPortGetPhysicalAddress(x, NULL, base, &len);
+    g_assert_cmpuint(len, >=, 16);
+    g_assert_true(tp_mp_submit(
+        x, srb, (uint64_t)pa.QuadPart - (bad_now(x) ? 8 : 0), 16, 0));
+    *ret = TRUE;
+    return true;
+}
+
 static bool startio_stall(TpExt *x, PVOID srb, BOOLEAN *ret)
 {
     if (is_read(srb)) {
@@ -336,6 +374,18 @@ static const VerifierCase cases[] = {
     {"dma-range-uncached",
      VC_DMA_RANGE,
      {.startio = startio_dma_uncached},
+     false,
+     false,
+     true},
+    {"dma-range-uncached-end",
+     VC_DMA_RANGE,
+     {.startio = startio_dma_uncached_end},
+     false,
+     false,
+     true},
+    {"dma-range-partial-granule",
+     VC_DMA_RANGE,
+     {.startio = startio_dma_partial},
      false,
      false,
      true},
