@@ -307,8 +307,28 @@ void port_register_builtins(void);
 bool port_have_builtins(void);
 bool port_load(const Opts *miniport, VerifierMode verifier, GError **errp);
 void port_unload(void);
-PortAdapter *port_adapter_from_devext(PVOID devext);
-PortAdapter *port_adapter_for_caller(PVOID devext, const char *routine);
+PortAdapter *port_adapter_find(PVOID devext);
+PortAdapter *port_adapter_for_caller_slow(PVOID devext, const char *routine);
+
+/* Every DDI call names its adapter by device extension, and one adapter
+ * is the common case: test the first before walking them all. */
+static inline PortAdapter *port_adapter_from_devext(PVOID devext)
+{
+    if (devext && port.nadapters && port.adapters[0]->devext == devext) {
+        return port.adapters[0];
+    }
+    return port_adapter_find(devext);
+}
+
+/* The adapter of a DDI call, or NULL after reporting the bad argument. */
+static inline PortAdapter *port_adapter_for_caller(PVOID devext,
+                                                   const char *routine)
+{
+    if (devext && port.nadapters && port.adapters[0]->devext == devext) {
+        return port.adapters[0];
+    }
+    return port_adapter_for_caller_slow(devext, routine);
+}
 /* The adapter went away without warning: units are told, the miniport
  * stops, everything it held or was queued fails with NO_DEVICE. PASSIVE. */
 void port_surprise_removal(PortAdapter *a);
