@@ -161,7 +161,7 @@ fail:
 
 /* ---- adapters ---- */
 
-PortAdapter *port_adapter_from_devext(PVOID devext)
+PortAdapter *port_adapter_find(PVOID devext)
 {
     for (unsigned i = 0; devext && i < port.nadapters; i++) {
         if (port.adapters[i]->devext == devext) {
@@ -171,9 +171,9 @@ PortAdapter *port_adapter_from_devext(PVOID devext)
     return NULL;
 }
 
-PortAdapter *port_adapter_for_caller(PVOID devext, const char *routine)
+PortAdapter *port_adapter_for_caller_slow(PVOID devext, const char *routine)
 {
-    PortAdapter *a = port_adapter_from_devext(devext);
+    PortAdapter *a = port_adapter_find(devext);
 
     if (!a && port.loaded) {
         verifier_report(VC_BAD_CALL, mp_current_request(),

@@ -186,6 +186,11 @@ struct PortAdapter {
     bool adapter_ctl[ScsiAdapterControlMax + 1];
     bool unit_ctl[ScsiUnitControlMax + 1];
 
+    /* The verifier's map of which SRB extension chunks miniport or device
+     * have been seen to write (queue.c, "extension poisoning"). */
+    uint64_t ext_written;
+    uint64_t ext_looks; /* completions that could have looked for more */
+
     /* statistics */
     uint64_t started, completed, busy_returns, resets, timeouts;
     uint64_t notifications[AsyncNotificationDetected -
@@ -261,6 +266,8 @@ struct PortRequest {
     GuestEvent event;
     PortRequest *next;  /* completion list */
     PortRequest *qnext; /* the unit's pending queue */
+    /* The extension chunks poisoned at completion. */
+    uint64_t poison_mask;
     /* The verifier's copy of the SG elements while they are mapped (the
      * list in guest RAM is the miniport's to scribble on), on its list of
      * mapped requests, oldest first. */
@@ -300,8 +307,28 @@ void port_register_builtins(void);
 bool port_have_builtins(void);
 bool port_load(const Opts *miniport, VerifierMode verifier, GError **errp);
 void port_unload(void);
-PortAdapter *port_adapter_from_devext(PVOID devext);
-PortAdapter *port_adapter_for_caller(PVOID devext, const char *routine);
+PortAdapter *port_adapter_find(PVOID devext);
+PortAdapter *port_adapter_for_caller_slow(PVOID devext, const char *routine);
+
+/* Every DDI call names its adapter by device extension, and one adapter
+ * is the common case: test the first before walking them all. */
+static inline PortAdapter *port_adapter_from_devext(PVOID devext)
+{
+    if (devext && port.nadapters && port.adapters[0]->devext == devext) {
+        return port.adapters[0];
+    }
+    return port_adapter_find(devext);
+}
+
+/* The adapter of a DDI call, or NULL after reporting the bad argument. */
+static inline PortAdapter *port_adapter_for_caller(PVOID devext,
+                                                   const char *routine)
+{
+    if (devext && port.nadapters && port.adapters[0]->devext == devext) {
+        return port.adapters[0];
+    }
+    return port_adapter_for_caller_slow(devext, routine);
+}
 /* The adapter went away without warning: units are told, the miniport
  * stops, everything it held or was queued fails with NO_DEVICE. PASSIVE. */
 void port_surprise_removal(PortAdapter *a);

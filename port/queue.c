@@ -119,16 +119,13 @@ PortRequest *port_request_new(PortLu *lu)
     return req;
 }
 
-/* Offset of the first byte of [p, p+n) that is not poison, or -1. */
-static long poison_mismatch(const void *p, ULONG n)
-{
-    static uint8_t poison[4096];
-    const uint8_t *b = p;
+/* What poison looks like, for memcmp: the largest piece compared at once. */
+static const uint8_t poison[4096] = {[0 ... 4095] = POISON_BYTE};
 
-    if (!poison[0]) {
-        memset(poison, POISON_BYTE, sizeof(poison));
-    }
-    /* memcmp per 4 KiB chunk (vectorized); find the byte only on a miss. */
+/* Offset of the first byte of [p, p+n) that is not poison, or -1. */
+static long poison_mismatch_slow(const uint8_t *b, ULONG n)
+{
+    /* memcmp per 4 KiB piece (vectorized); find the byte only on a miss. */
     for (ULONG off = 0; b && off < n; off += sizeof(poison)) {
         ULONG len = MIN(n - off, (ULONG)sizeof(poison));
         if (memcmp(b + off, poison, len) != 0) {
@@ -142,6 +139,173 @@ static long poison_mismatch(const void *p, ULONG n)
     return -1;
 }
 
+static inline long poison_mismatch(const void *p, ULONG n)
+{
+    if (p && n <= sizeof(poison) && memcmp(p, poison, n) == 0) {
+        return -1;
+    }
+    return poison_mismatch_slow(p, n);
+}
+
+/*
+ * Extension poisoning. Poisoning a whole SRB extension at every completion
+ * and checking it at the next start costs two passes over it per I/O, and
+ * extensions are large and mostly idle: virtio-scsi's is 2.3 KiB, nearly
+ * all an indirect descriptor table of which a 4 KiB request uses three
+ * entries. A miniport that keeps using an extension after completing its
+ * request writes the fields it writes while it owns one, so the port
+ * poisons and checks only the chunks that miniport or device have been
+ * seen to write. Every start hands out a zeroed extension, so a chunk was
+ * written when it is not zero at completion. The port looks at every
+ * completion while the adapter is young and at every EXT_LOOK_EVERY-th
+ * after that: a request that writes a new part of the extension (a larger
+ * transfer, a rare command) adds it from then on. A BUSY completion
+ * poisons the whole extension: the retry replaces it and nothing may
+ * write it any more.
+ */
+#define EXT_CHUNKS      64 /* bits in ext_written */
+#define EXT_CHUNK_MIN   64
+#define EXT_LOOK_ALWAYS 256
+#define EXT_LOOK_EVERY  64
+/* Written chunks this close together are poisoned as one run: comparing
+ * the bytes between costs less than another memcmp call. */
+#define EXT_RUN_GAP 128
+
+static ULONG ext_chunk(ULONG n)
+{
+    ULONG c = (n + EXT_CHUNKS - 1) / EXT_CHUNKS;
+    return MAX((ULONG)EXT_CHUNK_MIN, (c + 63u) & ~63u);
+}
+
+static uint64_t ext_all_chunks(ULONG n)
+{
+    ULONG k = (n + ext_chunk(n) - 1) / ext_chunk(n);
+    return k >= EXT_CHUNKS ? ~0ULL : (1ULL << k) - 1;
+}
+
+static bool is_zero(const uint8_t *p, ULONG n)
+{
+    static const uint8_t zero[4096];
+
+    for (ULONG off = 0; off < n; off += sizeof(zero)) {
+        if (memcmp(p + off, zero, MIN(n - off, (ULONG)sizeof(zero)))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The chunks of @ext outside @known that are not zero. Unwritten ones are
+ * the common case: look at each stretch of unknown chunks at once, and
+ * chunk by chunk only in a stretch that is not all zero. */
+static uint64_t ext_written_chunks(const uint8_t *ext, ULONG n, uint64_t known)
+{
+    ULONG chunk = ext_chunk(n);
+    uint64_t found = 0;
+    ULONG i = 0;
+
+    while (i < EXT_CHUNKS && i * chunk < n) {
+        ULONG j = i;
+
+        if (known & (1ULL << i)) {
+            i++;
+            continue;
+        }
+        while (j < EXT_CHUNKS && j * chunk < n && !(known & (1ULL << j))) {
+            j++;
+        }
+        if (!is_zero(ext + i * chunk, MIN(j * chunk, n) - i * chunk)) {
+            for (ULONG k = i; k < j; k++) {
+                ULONG off = k * chunk;
+                if (!is_zero(ext + off, MIN(chunk, n - off))) {
+                    found |= 1ULL << k;
+                }
+            }
+        }
+        i = j;
+    }
+    return found;
+}
+
+/* A chunk mask as byte ranges, kept for the last mask asked about: every
+ * request of an adapter uses the same one once it has been learnt. */
+typedef struct ExtRuns {
+    uint64_t mask;
+    ULONG size;
+    unsigned count;
+    ULONG off[EXT_CHUNKS / 2], len[EXT_CHUNKS / 2];
+} ExtRuns;
+
+static ExtRuns ext_runs_cache;
+
+static const ExtRuns *ext_runs(uint64_t mask, ULONG n)
+{
+    ExtRuns *r = &ext_runs_cache;
+    ULONG chunk;
+
+    if (r->mask == mask && r->size == n) {
+        return r;
+    }
+    chunk = ext_chunk(n);
+    r->mask = mask;
+    r->size = n;
+    r->count = 0;
+    for (ULONG i = 0; i < EXT_CHUNKS && i * chunk < n; i++) {
+        ULONG off = i * chunk, end = MIN(off + chunk, n);
+        if (!(mask & (1ULL << i))) {
+            continue;
+        }
+        if (r->count && off - (r->off[r->count - 1] + r->len[r->count - 1]) <=
+                            EXT_RUN_GAP) {
+            r->len[r->count - 1] = end - r->off[r->count - 1];
+        } else {
+            r->off[r->count] = off;
+            r->len[r->count] = end - off;
+            r->count++;
+        }
+    }
+    return r;
+}
+
+/* Offset of the first byte of the @mask chunks of @ext that is not
+ * poison, or -1. */
+static long chunks_mismatch(const uint8_t *ext, ULONG n, uint64_t mask)
+{
+    const ExtRuns *r = ext_runs(mask, n);
+
+    for (unsigned i = 0; i < r->count; i++) {
+        long bad = poison_mismatch(ext + r->off[i], r->len[i]);
+        if (bad >= 0) {
+            return (long)r->off[i] + bad;
+        }
+    }
+    return -1;
+}
+
+/* Poison what a miniport could still be writing of the request's
+ * extension, the whole of it when @all. */
+static void poison_extension(PortRequest *req, bool all)
+{
+    PortAdapter *a = req->lu->adapter;
+    ULONG n = ext_size(req);
+    const ExtRuns *r;
+
+    if (all) {
+        req->poison_mask = ext_all_chunks(n);
+    } else {
+        uint64_t k = a->ext_looks++;
+        if (k < EXT_LOOK_ALWAYS || k % EXT_LOOK_EVERY == 0) {
+            a->ext_written |=
+                ext_written_chunks(req->srb_ext, n, a->ext_written);
+        }
+        req->poison_mask = a->ext_written;
+    }
+    r = ext_runs(req->poison_mask, n);
+    for (unsigned i = 0; i < r->count; i++) {
+        poison_fill((uint8_t *)req->srb_ext + r->off[i], r->len[i]);
+    }
+}
+
 /* A BUSY retry's replaced extension: any write to it after the retry is a
  * write to memory the miniport no longer owns. */
 static void check_stale_extension(PortRequest *req)
@@ -151,7 +315,8 @@ static void check_stale_extension(PortRequest *req)
     if (!req->stale_ext) {
         return;
     }
-    /* Not poisoned when the verifier is off (capture_results). */
+    /* Not poisoned when the verifier is off (capture_results); all of it
+     * otherwise (a BUSY completion). */
     bad = req->poisoned_stale ? poison_mismatch(req->stale_ext, ext_size(req))
                               : -1;
     if (bad >= 0) {
@@ -168,7 +333,9 @@ static void check_poison(PortRequest *req)
 {
     long bad;
 
-    check_stale_extension(req);
+    if (req->stale_ext) {
+        check_stale_extension(req);
+    }
     if (!req->poisoned) {
         return;
     }
@@ -181,7 +348,9 @@ static void check_poison(PortRequest *req)
                         (unsigned long)bad);
         return;
     }
-    bad = poison_mismatch(req->srb_ext, ext_size(req));
+    bad = req->srb_ext
+              ? chunks_mismatch(req->srb_ext, ext_size(req), req->poison_mask)
+              : -1;
     if (bad >= 0) {
         verifier_report(VC_SRB_AFTER_COMPLETION, req,
                         "the SRB extension was written after the request "
@@ -427,14 +596,14 @@ static void finish_request(PortRequest *req);
 
 /*
  * RequestComplete: the request is the port's again. Take the results out
- * of the SRB now and poison it (and the extension), so a miniport that
- * touches either afterwards is caught, however soon after. A BUSY request
- * will be sent again: keep a snapshot of its SRB to restore.
+ * of the SRB now and poison it (and what is used of the extension), so a
+ * miniport that touches either afterwards is caught, however soon after.
+ * A BUSY request will be sent again: keep a snapshot of its SRB to
+ * restore.
  */
 static void capture_results(PortRequest *req)
 {
     PVOID srb = req->srb;
-    ULONG n = ext_size(req);
     UCHAR sense_len = 0;
 
     req->srb_status = SrbGetSrbStatus(srb);
@@ -462,7 +631,8 @@ static void capture_results(PortRequest *req)
     if (port.verifier != VERIFIER_OFF) {
         poison_fill(srb, req->srb_bytes);
         if (req->srb_ext) {
-            poison_fill(req->srb_ext, n);
+            poison_extension(req,
+                             SRB_STATUS(req->srb_status) == SRB_STATUS_BUSY);
         }
         req->poisoned = true;
     }

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "hw/core/ram.h"
 #include "port/port.h"
 #include "system/boundary.h"
 #include "system/trace.h"
@@ -46,12 +47,21 @@ static GHashTable *not_implemented;
  *    the order they take or finish requests, so a walk that starts after
  *    the last request hit usually stops at the first one, and mapping or
  *    unmapping is O(1) plus the copy.
+ * In front of both, a bitmap over guest RAM in 64-byte granules, a bit set
+ * for each granule wholly inside a permanent range: ring, descriptor
+ * table and SRB extension DMAs are a few granules that are all set, one
+ * word test instead of a search. What it does not settle is mostly SG
+ * data, so the SG walk comes next and the exact range search last (a
+ * DMA touching a granule a permanent range only partly covers).
  */
 typedef struct VerifierRange {
     uint64_t start, end;
 } Range;
 static GArray *dma_ranges; /* Range, sorted, disjoint */
-static guint mru[2];       /* indexes into dma_ranges of the last hits */
+#define GRANULE_SHIFT 6
+static uint64_t *granules; /* bit per granule wholly inside dma_ranges */
+static uint64_t ngranules;
+static guint mru[2]; /* indexes into dma_ranges of the last hits */
 static PortRequest *sg_head, *sg_tail;
 static PortRequest *sg_hint; /* where the walk starts: the request after
                                 the last one hit, or NULL */
@@ -115,6 +125,8 @@ void verifier_reset(void)
     if (dma_ranges) {
         g_array_set_size(dma_ranges, 0);
     }
+    g_clear_pointer(&granules, g_free);
+    ngranules = 0;
     while (sg_head) {
         verifier_sg_unmap(sg_head);
     }
@@ -152,13 +164,66 @@ static long floor_index(const GArray *arr, uint64_t addr)
     return found;
 }
 
+static inline bool granule_bit(uint64_t g)
+{
+    return (granules[g >> 6] >> (g & 63)) & 1;
+}
+
+static bool granules_set_slow(uint64_t first, uint64_t last)
+{
+    for (uint64_t g = first; g <= last; g = (g | 63) + 1) {
+        uint64_t hi = MIN(last, g | 63);
+        uint64_t m = (~0ULL >> (63 - (hi & 63))) & (~0ULL << (g & 63));
+        if ((granules[g >> 6] & m) != m) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Whether every granule in [@first, @last] is set. */
+static inline bool granules_set(uint64_t first, uint64_t last)
+{
+    if (last >= ngranules) {
+        return false;
+    }
+    if (first >> 6 == last >> 6) {
+        /* Bits first..last of one word; 2 << 63 wraps to 0 as wanted. */
+        uint64_t m = (2ULL << (last & 63)) - (1ULL << (first & 63));
+        return (granules[first >> 6] & m) == m;
+    }
+    return granules_set_slow(first, last);
+}
+
+/* Set the bits of the granules wholly inside @r. */
+static void granules_add(const Range *r)
+{
+    uint64_t first = (r->start + (1u << GRANULE_SHIFT) - 1) >> GRANULE_SHIFT;
+    uint64_t end = MIN(r->end >> GRANULE_SHIFT, ngranules);
+
+    for (uint64_t g = first; g < end; g++) {
+        granules[g >> 6] |= 1ULL << (g & 63);
+    }
+}
+
 void verifier_map_range(uint64_t gpa, uint64_t len)
 {
     Range r = {gpa, gpa + len};
     long i;
 
+    if (!hooked) {
+        return; /* nothing will check a DMA against it */
+    }
+    if (len && granules &&
+        granules_set(gpa >> GRANULE_SHIFT, (gpa + len - 1) >> GRANULE_SHIFT)) {
+        return; /* already covered: the common case */
+    }
     if (!dma_ranges) {
         dma_ranges = g_array_new(FALSE, FALSE, sizeof(Range));
+    }
+    if (!granules) {
+        ngranules = ram_size >> GRANULE_SHIFT;
+        granules = g_new0(uint64_t, (ngranules + 63) / 64);
     }
     i = floor_index(dma_ranges, gpa);
     if (i >= 0 && g_array_index(dma_ranges, Range, i).end >= r.end) {
@@ -178,6 +243,7 @@ void verifier_map_range(uint64_t gpa, uint64_t len)
         g_array_remove_index(dma_ranges, (guint)i);
     }
     g_array_insert_val(dma_ranges, (guint)i, r);
+    granules_add(&r);
 }
 
 void verifier_sg_map(PortRequest *req)
@@ -261,6 +327,28 @@ static bool covered(uint64_t gpa, uint64_t len)
     if (end < gpa) {
         return false;
     }
+    if (len && len <= 1u << GRANULE_SHIFT) {
+        /* Ring entries, descriptors, headers: one granule or two. */
+        uint64_t g0 = gpa >> GRANULE_SHIFT, g1 = (end - 1) >> GRANULE_SHIFT;
+        if (g1 < ngranules && granule_bit(g0) && granule_bit(g1)) {
+            return true;
+        }
+    } else if (len &&
+               granules_set(gpa >> GRANULE_SHIFT, (end - 1) >> GRANULE_SHIFT)) {
+        return true;
+    }
+    /* Devices move data in the order they take or finish requests, so
+     * the walk starts after the request hit last and wraps around. */
+    for (PortRequest *req = sg_hint ? sg_hint : sg_head, *stop = req; req;) {
+        if (sg_has(req, gpa, end)) {
+            sg_hint = req->vr_next;
+            return true;
+        }
+        req = req->vr_next ? req->vr_next : sg_head;
+        if (req == stop) {
+            break;
+        }
+    }
     if (dma_ranges) {
         if (range_has(dma_ranges, mru[0], gpa, end)) {
             return true;
@@ -276,18 +364,6 @@ static bool covered(uint64_t gpa, uint64_t len)
             mru[1] = mru[0];
             mru[0] = (guint)i;
             return true;
-        }
-    }
-    /* Devices move data in the order they take or finish requests, so
-     * the walk starts after the request hit last and wraps around. */
-    for (PortRequest *req = sg_hint ? sg_hint : sg_head, *stop = req; req;) {
-        if (sg_has(req, gpa, end)) {
-            sg_hint = req->vr_next;
-            return true;
-        }
-        req = req->vr_next ? req->vr_next : sg_head;
-        if (req == stop) {
-            break;
         }
     }
     return false;
@@ -329,6 +405,8 @@ void verifier_detach(void)
         g_array_free(dma_ranges, TRUE);
         dma_ranges = NULL;
     }
+    g_clear_pointer(&granules, g_free);
+    ngranules = 0;
     while (sg_head) {
         verifier_sg_unmap(sg_head);
     }

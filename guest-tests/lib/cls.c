@@ -44,18 +44,17 @@ static inline void put_be16(uint8_t *p, uint16_t v)
     p[1] = (uint8_t)v;
 }
 
+/* One byte-swapped store each: these build every I/O's CDB. */
 static inline void put_be32(uint8_t *p, uint32_t v)
 {
-    for (int i = 0; i < 4; i++) {
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
-    }
+    v = GUINT32_TO_BE(v);
+    memcpy(p, &v, sizeof(v));
 }
 
 static inline void put_be64(uint8_t *p, uint64_t v)
 {
-    for (int i = 0; i < 8; i++) {
-        p[i] = (uint8_t)(v >> (56 - 8 * i));
-    }
+    v = GUINT64_TO_BE(v);
+    memcpy(p, &v, sizeof(v));
 }
 
 static inline uint32_t get_be32(const uint8_t *p)

@@ -809,7 +809,11 @@ static inline PCDB SrbGetScsiData(PSTORAGE_REQUEST_BLOCK SrbEx,
 
     for (i = 0; i < SrbEx->NumSrbExData; i++) {
         ULONG offset = storemu_srbex_offset(SrbEx, i);
-        PSRBEX_DATA data = SrbGetSrbExDataByIndex(SrbEx, i);
+        /* SrbGetSrbExDataByIndex, without testing the SRB kind again. */
+        PSRBEX_DATA data = storemu_srbex_range_ok(
+                               SrbEx, offset, FIELD_OFFSET(SRBEX_DATA, Data))
+                               ? (PSRBEX_DATA)((PUCHAR)SrbEx + offset)
+                               : NULL;
         UCHAR *cdb;
         ULONG cdbLength;
         UCHAR status;
@@ -893,7 +897,11 @@ static inline VOID SrbSetScsiData(PSTORAGE_REQUEST_BLOCK SrbEx,
     }
     for (i = 0; i < SrbEx->NumSrbExData; i++) {
         ULONG offset = storemu_srbex_offset(SrbEx, i);
-        PSRBEX_DATA data = SrbGetSrbExDataByIndex(SrbEx, i);
+        /* SrbGetSrbExDataByIndex, without testing the SRB kind again. */
+        PSRBEX_DATA data = storemu_srbex_range_ok(
+                               SrbEx, offset, FIELD_OFFSET(SRBEX_DATA, Data))
+                               ? (PSRBEX_DATA)((PUCHAR)SrbEx + offset)
+                               : NULL;
 
         if (data == NULL) {
             continue;

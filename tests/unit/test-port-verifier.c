@@ -93,6 +93,30 @@ static bool busy_after_start(TpExt *x, PVOID srb)
     return false;
 }
 
+/* ---- the SRB extension ---- */
+
+/* State kept in the extension while the miniport owns the request. */
+static bool buildio_ext_state(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    PUCHAR ext = SrbGetMiniportContext(srb);
+
+    if (is_read(srb)) {
+        ext[8] = 1;
+    }
+    return false;
+}
+
+static bool ext_after_complete(TpExt *x, PVOID srb)
+{
+    PUCHAR ext = SrbGetMiniportContext(srb);
+
+    tp_mp_complete(x, srb, SRB_STATUS_SUCCESS);
+    if (bad_now(x)) {
+        ext[8] = 2;
+    }
+    return true;
+}
+
 /* ---- IRQL and locks ---- */
 
 static void pool_at(TpExt *x)
@@ -227,6 +251,44 @@ static bool startio_dma_uncached(TpExt *x, PVOID srb, BOOLEAN *ret)
     return true;
 }
 
+static bool startio_dma_uncached_end(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    STOR_PHYSICAL_ADDRESS pa;
+    ULONG len = 0;
+
+    if (!is_read(srb)) {
+        return false;
+    }
+    /* The last 128 bytes of the uncached extension (quiet), or 128 bytes
+     * that run 64 past its end. */
+    pa = StorPortGetPhysicalAddress(x, NULL, x->uncached, &len);
+    g_assert_cmpuint(len, >=, TP_UNCACHED);
+    g_assert_true(tp_mp_submit(
+        x, srb, (uint64_t)pa.QuadPart + TP_UNCACHED - (bad_now(x) ? 64 : 128),
+        128, 0));
+    *ret = TRUE;
+    return true;
+}
+
+static bool startio_dma_partial(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    PUCHAR base = (PUCHAR)(((ULONG_PTR)x->pool + 63) & ~(ULONG_PTR)63) + 8;
+    STOR_PHYSICAL_ADDRESS pa;
+    ULONG len = 0;
+
+    if (!is_read(srb)) {
+        return false;
+    }
+    /* A mapped range that starts inside a 64-byte granule: into it
+     * (quiet), or from the start of that granule, 8 bytes before it. */
+    pa = StorPortGetPhysicalAddress(x, NULL, base, &len);
+    g_assert_cmpuint(len, >=, 16);
+    g_assert_true(tp_mp_submit(
+        x, srb, (uint64_t)pa.QuadPart - (bad_now(x) ? 8 : 0), 16, 0));
+    *ret = TRUE;
+    return true;
+}
+
 static bool startio_stall(TpExt *x, PVOID srb, BOOLEAN *ret)
 {
     if (is_read(srb)) {
@@ -280,6 +342,9 @@ static const VerifierCase cases[] = {
      VC_SRB_AFTER_COMPLETION,
      {.complete = write_after_complete}},
 #endif
+    {"srb-extension-after-completion",
+     VC_SRB_AFTER_COMPLETION,
+     {.buildio = buildio_ext_state, .complete = ext_after_complete}},
     {"busy-mid-transaction",
      VC_BUSY_MID_TRANSACTION,
      {.complete = busy_after_start}},
@@ -309,6 +374,18 @@ static const VerifierCase cases[] = {
     {"dma-range-uncached",
      VC_DMA_RANGE,
      {.startio = startio_dma_uncached},
+     false,
+     false,
+     true},
+    {"dma-range-uncached-end",
+     VC_DMA_RANGE,
+     {.startio = startio_dma_uncached_end},
+     false,
+     false,
+     true},
+    {"dma-range-partial-granule",
+     VC_DMA_RANGE,
+     {.startio = startio_dma_partial},
      false,
      false,
      true},
@@ -412,6 +489,70 @@ static void test_stale_routine_after_stop(void)
 }
 #endif
 
+/*
+ * The port poisons only the parts of an SRB extension it has seen
+ * written, and once an adapter has done a few hundred requests it looks
+ * for newly written parts at only some completions. A miniport that
+ * starts to use another part of its extension late (a larger transfer
+ * would) and later writes that part after completing a request is still
+ * caught.
+ */
+#define LATE_FIRST_USE 400
+#define LATE_BUG       600
+
+static unsigned late_reads;
+
+static bool buildio_late_state(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    PUCHAR ext = SrbGetMiniportContext(srb);
+
+    if (is_read(srb)) {
+        ext[0] = 1;
+        if (late_reads >= LATE_FIRST_USE) {
+            ext[200] = 1;
+        }
+    }
+    return false;
+}
+
+static bool complete_late(TpExt *x, PVOID srb)
+{
+    PUCHAR ext = SrbGetMiniportContext(srb);
+    bool read = is_read(srb);
+
+    tp_mp_complete(x, srb, SRB_STATUS_SUCCESS);
+    if (read && ++late_reads == LATE_BUG) {
+        ext[200] = 2;
+    }
+    return true;
+}
+
+static void late_body(void *opaque)
+{
+    for (unsigned i = 0; i < LATE_BUG + 1; i++) {
+        g_assert_cmpuint(tp_io(port_lun_at(0), SCSIOP_READ, i, 1, 0), ==,
+                         SRB_STATUS_SUCCESS);
+    }
+}
+
+static void test_extension_part_used_late(void)
+{
+    static const TpHooks hooks = {.buildio = buildio_late_state,
+                                  .complete = complete_late};
+    TpMachine m = {.verifier = VERIFIER_ON};
+
+    tp_mp_defaults();
+    tp_mp.hooks = &hooks;
+    tp_mp.srbext = 256;
+    late_reads = 0;
+    tp_machine_up(&m);
+    g_assert_cmpint(tp_run(0, late_body, NULL, 60), ==, MACHINE_STOP_REQUESTED);
+    g_assert_cmpuint(late_reads, ==, LATE_BUG + 1);
+    g_assert_cmpuint(tp_verifier_delta(VC_SRB_AFTER_COMPLETION), ==, 1);
+    g_assert_cmpuint(tp_verifier_total_delta(), ==, 1);
+    tp_machine_down();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -427,5 +568,7 @@ int main(int argc, char **argv)
     g_test_add_func("/port/verifier/stale-routine-after-stop",
                     test_stale_routine_after_stop);
 #endif
+    g_test_add_func("/port/verifier/srb-extension-part-used-late",
+                    test_extension_part_used_late);
     return g_test_run();
 }
