@@ -38,6 +38,7 @@ struct PortWorkItem {
 };
 
 static PortWork *dpc_head[VCPU_MAX], *dpc_tail[VCPU_MAX];
+static bool dpc_draining[VCPU_MAX]; /* dpc_dispatch() is running there */
 
 /* ---- IRQL ---- */
 
@@ -68,6 +69,7 @@ static void dpc_dispatch(unsigned cpu, unsigned vector, void *opaque)
     PortWork *w;
 
     /* Items queued while draining run in this same pass. */
+    dpc_draining[cpu] = true;
     while ((w = dpc_head[cpu])) {
         dpc_head[cpu] = w->next;
         if (!dpc_head[cpu]) {
@@ -77,6 +79,7 @@ static void dpc_dispatch(unsigned cpu, unsigned vector, void *opaque)
         w->queued = false;
         w->fn(w);
     }
+    dpc_draining[cpu] = false;
 }
 
 bool port_work_queue(PortWork *w, unsigned cpu)
@@ -88,12 +91,18 @@ bool port_work_queue(PortWork *w, unsigned cpu)
     w->queued = true;
     w->next = NULL;
     if (dpc_tail[cpu]) {
+        /* The interrupt that drains the queue is already requested. */
         dpc_tail[cpu]->next = w;
-    } else {
-        dpc_head[cpu] = w;
+        dpc_tail[cpu] = w;
+        return true;
     }
-    dpc_tail[cpu] = w;
-    irq_raise(cpu, VECTOR_DISPATCH);
+    dpc_head[cpu] = dpc_tail[cpu] = w;
+    /* Like KeInsertQueueDpc: a DISPATCH_LEVEL software interrupt only
+     * when the queue was empty and is not being drained (the drain
+     * takes what is queued meanwhile). */
+    if (!dpc_draining[cpu]) {
+        irq_raise(cpu, VECTOR_DISPATCH);
+    }
     return true;
 }
 
@@ -123,6 +132,7 @@ void port_kernel_init(void)
 {
     memset(dpc_head, 0, sizeof(dpc_head));
     memset(dpc_tail, 0, sizeof(dpc_tail));
+    memset(dpc_draining, 0, sizeof(dpc_draining));
     irq_set_handler(VECTOR_DISPATCH, dpc_dispatch, NULL, "dpc");
 }
 
@@ -130,6 +140,7 @@ void port_kernel_fini(void)
 {
     memset(dpc_head, 0, sizeof(dpc_head));
     memset(dpc_tail, 0, sizeof(dpc_tail));
+    memset(dpc_draining, 0, sizeof(dpc_draining));
 }
 
 /* ---- miniport DPCs ---- */
