@@ -141,12 +141,10 @@ static inline uint8_t *reserve(Recorder *r, size_t bound)
     return reserve_slow(r, bound);
 }
 
-static void put_digest(Recorder *r)
+static G_GNUC_NO_INLINE void put_digest(Recorder *r)
 {
-    TraceEvent d = {.type = TT_DIGEST,
-                    .value = (uint32_t)trace_digest_final(&r->digest)};
-
-    r->len += trace_encode(&r->codec, &d, reserve(r, 16));
+    r->len += trace_encode_digest(reserve(r, 16),
+                                  (uint32_t)trace_digest_final(&r->digest));
     trace_digest_init(&r->digest, 0);
     r->digest_pending = false;
     r->st.records++;
@@ -221,6 +219,7 @@ static void rec_note(const BndNote *n, void *opaque)
 {
     Recorder *r = opaque;
     TraceEvent e;
+    size_t n_hit;
 
     /* Only what the encoder reads for these records is filled in. */
     e.time = vclock_now();
@@ -253,6 +252,16 @@ static void rec_note(const BndNote *n, void *opaque)
         break;
     case BND_NOTE_IRQ_RETURN:
     default:
+        if (r->digest_pending) {
+            put_digest(r);
+        }
+        n_hit = trace_encode_irq_return_hit(&r->codec, n->cpu, n->vector,
+                                            e.time, reserve(r, BOUND));
+        if (n_hit) {
+            r->len += n_hit;
+            r->st.records++;
+            return;
+        }
         e.type = TT_EXT;
         e.ext_kind = TRACE_EXT_IRQ_RETURN;
         e.ext_code = n->vector;

@@ -220,4 +220,36 @@ static inline size_t trace_encode_access(TraceCodec *c, const BndAccess *a,
     return n ? n : trace_encode_access_slow(c, a, time, value, data, out);
 }
 
+/* A digest record (data=hash): tag and the digest's low 32 bits. */
+#define K_DIGEST 0x1 /* checkpoint tag field: a DMA digest record */
+static inline size_t trace_encode_digest(uint8_t *out, uint32_t digest)
+{
+    out[0] = TT_CHECKPOINT | K_DIGEST << T_FIELD_SHIFT;
+    trace_put_u32(out + 1, digest);
+    return 5;
+}
+
+/* An interrupt return at the time and on the vCPU of the record before,
+ * for the vector on top of that vCPU's in-service stack (the usual one)
+ * is its tag: what trace_encode() writes for it, without building the
+ * record. 0: not such a one. */
+static inline size_t trace_encode_irq_return_hit(TraceCodec *c, int cpu,
+                                                 unsigned vector, uint64_t time,
+                                                 uint8_t *out)
+{
+    unsigned depth;
+
+    if (time != c->time || cpu != c->guest_cpu || cpu < 0 ||
+        cpu >= TRACE_SMP_MAX) {
+        return 0;
+    }
+    depth = c->in_service_depth[cpu];
+    if (!depth || c->in_service[cpu][depth - 1] != vector) {
+        return 0;
+    }
+    c->in_service_depth[cpu] = (uint8_t)(depth - 1);
+    out[0] = TT_EXT | TRACE_EXT_IRQ_RETURN << T_FIELD_SHIFT;
+    return 1;
+}
+
 #endif

@@ -351,7 +351,6 @@ static uint64_t predict_time(const TraceCodec *c, unsigned t,
 #define D_STATUS 0x1 /* SRB and SCSI status follow */
 #define D_NEXT   0x2 /* the next id in completion order, same length */
 #define X_VECTOR 0x4 /* interrupt return: the vector follows */
-#define K_DIGEST 0x1 /* checkpoint tag field: a DMA digest record */
 
 /* A miss coded against a slot moves it when this close (encoder's
  * choice: the record says which slot). */
@@ -926,9 +925,7 @@ size_t trace_encode(TraceCodec *c, const TraceEvent *e, uint8_t *out)
     case TT_SRB_DONE:
         return enc_srb_done(c, e, out);
     case TT_DIGEST:
-        out[0] = TT_CHECKPOINT | K_DIGEST << T_FIELD_SHIFT;
-        trace_put_u32(out + n, (uint32_t)e->value);
-        return n + 4;
+        return trace_encode_digest(out, (uint32_t)e->value);
     case TT_CHECKPOINT:
         out[0] = TT_CHECKPOINT;
         n += trace_put_varint(out + n, c->index);
