@@ -77,6 +77,48 @@ static void poison_fill(void *p, size_t n)
     fill_words(p, n, POISON_BYTE);
 }
 
+/*
+ * A direct-mapped cache in front of port.srb_map: every RequestComplete and
+ * StorPortGetScatterGatherList names its request by SRB, and a GHashTable
+ * lookup costs several times a slot compare. SRBs are 64-byte aligned, so
+ * the bits above that pick the slot. It only ever holds pairs that are in
+ * the map; a miss (a collision, or an SRB the port never gave out) asks the
+ * map.
+ */
+#define SRB_CACHE_SLOTS 512
+
+typedef struct SrbCacheSlot {
+    PVOID srb;
+    PortRequest *req;
+} SrbCacheSlot;
+
+static SrbCacheSlot srb_cache[SRB_CACHE_SLOTS];
+
+static inline SrbCacheSlot *srb_cache_slot(PVOID srb)
+{
+    return &srb_cache[((uintptr_t)srb >> 6) & (SRB_CACHE_SLOTS - 1)];
+}
+
+static void srb_map_insert(PortRequest *req)
+{
+    SrbCacheSlot *c = srb_cache_slot(req->srb);
+
+    g_hash_table_insert(port.srb_map, req->srb, req);
+    c->srb = req->srb;
+    c->req = req;
+}
+
+static void srb_map_remove(PortRequest *req)
+{
+    SrbCacheSlot *c = srb_cache_slot(req->srb);
+
+    g_hash_table_remove(port.srb_map, req->srb);
+    if (c->srb == req->srb) {
+        c->srb = NULL;
+        c->req = NULL;
+    }
+}
+
 static void *alloc_extension(PortAdapter *a)
 {
     ULONG n = a->cfg->SrbExtensionSize;
@@ -115,7 +157,7 @@ PortRequest *port_request_new(PortLu *lu)
     }
     guest_event_init(&req->event, "request", false);
     req->state = REQ_IDLE;
-    g_hash_table_insert(port.srb_map, req->srb, req);
+    srb_map_insert(req);
     return req;
 }
 
@@ -377,7 +419,7 @@ void port_request_free(PortRequest *req)
     check_poison(req);
     if (req->state != REQ_ABANDONED) {
         /* An abandoned SRB stays known so a late completion is named. */
-        g_hash_table_remove(port.srb_map, req->srb);
+        srb_map_remove(req);
         ram_free(req->srb);
         ram_free(req->sense);
         ram_free(req->sgl);
@@ -505,7 +547,22 @@ UCHAR port_request_opcode(const PortRequest *req)
 
 PortRequest *port_request_from_srb(PVOID srb)
 {
-    return srb ? g_hash_table_lookup(port.srb_map, srb) : NULL;
+    SrbCacheSlot *c;
+    PortRequest *req;
+
+    if (!srb) {
+        return NULL;
+    }
+    c = srb_cache_slot(srb);
+    if (c->srb == srb) {
+        return c->req;
+    }
+    req = g_hash_table_lookup(port.srb_map, srb);
+    if (req) {
+        c->srb = srb;
+        c->req = req;
+    }
+    return req;
 }
 
 /* ---- starting ---- */
@@ -1128,6 +1185,7 @@ static void lu_retry(void *opaque)
 void port_queue_reset(void)
 {
     memset(cq, 0, sizeof(cq));
+    memset(srb_cache, 0, sizeof(srb_cache));
 }
 
 void port_queue_init_adapter(PortAdapter *a)
