@@ -400,6 +400,9 @@ void mp_reset(void);
 void port_regio_reset(void);
 /* The innermost miniport routine running on this vCPU (MP_NONE if none). */
 MpRoutine mp_current(void);
+/* mp_routine_name(mp_current()) in one call: a spin lock acquired from a
+ * miniport routine is named after it, twice per I/O. */
+const char *mp_current_name(void);
 /* The request the innermost routine was called for, or NULL. */
 PortRequest *mp_current_request(void);
 /* True while this vCPU runs HwStorStartIo in half-duplex mode. */
