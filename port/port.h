@@ -247,6 +247,7 @@ struct PortRequest {
     PVOID stale_ext;    /* the extension a BUSY retry replaced, poisoned
                          until the request completes */
     uint8_t *srb_save;  /* SRB snapshot kept across a BUSY retry */
+    uint8_t *srb_base;  /* host copy of the SRB every fill starts from */
     PVOID sense;        /* guest RAM, PORT_SENSE_SIZE */
     PSTOR_SCATTER_GATHER_LIST sgl;
     unsigned sgl_max;

@@ -125,6 +125,48 @@ static void *alloc_extension(PortAdapter *a)
     return n ? ram_alloc(n, 64, 0, "srb-extension") : NULL;
 }
 
+/* What every fill of the request's SRB starts from: zeroes, the layout,
+ * the unit's address, OriginalRequest and PENDING. It never changes, so
+ * port_request_new builds it once on the host and a fill copies it. */
+static void build_srb_base(PortRequest *req, void *srb)
+{
+    PortLu *lu = req->lu;
+
+    memset(srb, 0, req->srb_bytes);
+    if (req->extended) {
+        PSTORAGE_REQUEST_BLOCK s = srb;
+        SrbLayout l = extended_layout();
+        PSTOR_ADDR_BTL8 addr = (PSTOR_ADDR_BTL8)((uint8_t *)s + l.addr_off);
+        PSRBEX_DATA_SCSI_CDB16 cdb =
+            (PSRBEX_DATA_SCSI_CDB16)((uint8_t *)s + l.cdb_off);
+
+        s->Length = sizeof(STORAGE_REQUEST_BLOCK_HEADER);
+        s->Function = SRB_FUNCTION_STORAGE_REQUEST_BLOCK;
+        s->Signature = SRB_SIGNATURE;
+        s->Version = STORAGE_REQUEST_BLOCK_VERSION_1;
+        s->SrbLength = l.total;
+        s->AddressOffset = l.addr_off;
+        s->NumSrbExData = 1;
+        s->SrbExDataOffset[0] = l.cdb_off;
+        s->OriginalRequest = req;
+        addr->Type = STOR_ADDRESS_TYPE_BTL8;
+        addr->AddressLength = STOR_ADDR_BTL8_ADDRESS_LENGTH;
+        addr->Path = lu->path;
+        addr->Target = lu->target;
+        addr->Lun = lu->lun;
+        cdb->Type = SrbExDataTypeScsiCdb16;
+        cdb->Length = SRBEX_DATA_SCSI_CDB16_LENGTH;
+    } else {
+        PSCSI_REQUEST_BLOCK s = srb;
+        s->Length = sizeof(SCSI_REQUEST_BLOCK);
+        s->PathId = lu->path;
+        s->TargetId = lu->target;
+        s->Lun = lu->lun;
+        s->OriginalRequest = req;
+    }
+    SrbSetSrbStatus(srb, SRB_STATUS_PENDING);
+}
+
 PortRequest *port_request_new(PortLu *lu)
 {
     PortAdapter *a = lu->adapter;
@@ -157,6 +199,8 @@ PortRequest *port_request_new(PortLu *lu)
     }
     guest_event_init(&req->event, "request", false);
     req->state = REQ_IDLE;
+    req->srb_base = g_malloc(req->srb_bytes);
+    build_srb_base(req, req->srb_base);
     srb_map_insert(req);
     return req;
 }
@@ -406,6 +450,7 @@ void port_request_release(PortRequest *req)
     verifier_sg_unmap(req);
     g_free(req->vr);
     g_free(req->srb_save);
+    g_free(req->srb_base);
     g_free(req);
 }
 
@@ -434,42 +479,21 @@ void port_request_free(PortRequest *req)
 
 static void fill_common(PortRequest *req)
 {
-    PortLu *lu = req->lu;
-
     check_poison(req);
-    memset(req->srb, 0, req->srb_bytes);
-    if (req->extended) {
-        PSTORAGE_REQUEST_BLOCK s = req->srb;
-        SrbLayout l = extended_layout();
-        PSTOR_ADDR_BTL8 addr = (PSTOR_ADDR_BTL8)((uint8_t *)s + l.addr_off);
-        PSRBEX_DATA_SCSI_CDB16 cdb =
-            (PSRBEX_DATA_SCSI_CDB16)((uint8_t *)s + l.cdb_off);
+    memcpy(req->srb, req->srb_base, req->srb_bytes);
+}
 
-        s->Length = sizeof(STORAGE_REQUEST_BLOCK_HEADER);
-        s->Function = SRB_FUNCTION_STORAGE_REQUEST_BLOCK;
-        s->Signature = SRB_SIGNATURE;
-        s->Version = STORAGE_REQUEST_BLOCK_VERSION_1;
-        s->SrbLength = l.total;
-        s->AddressOffset = l.addr_off;
-        s->NumSrbExData = 1;
-        s->SrbExDataOffset[0] = l.cdb_off;
-        s->OriginalRequest = req;
-        addr->Type = STOR_ADDRESS_TYPE_BTL8;
-        addr->AddressLength = STOR_ADDR_BTL8_ADDRESS_LENGTH;
-        addr->Path = lu->path;
-        addr->Target = lu->target;
-        addr->Lun = lu->lun;
-        cdb->Type = SrbExDataTypeScsiCdb16;
-        cdb->Length = SRBEX_DATA_SCSI_CDB16_LENGTH;
+/* A CDB (6 to 16 bytes) into the zeroed CDB field: two overlapping 8-byte
+ * moves from 8 bytes up, not the compiler's ladder of sizes for a
+ * variable-length copy. */
+static inline void copy_cdb(uint8_t *dst, const uint8_t *src, unsigned n)
+{
+    if (n >= 8) {
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
     } else {
-        PSCSI_REQUEST_BLOCK s = req->srb;
-        s->Length = sizeof(SCSI_REQUEST_BLOCK);
-        s->PathId = lu->path;
-        s->TargetId = lu->target;
-        s->Lun = lu->lun;
-        s->OriginalRequest = req;
+        memcpy(dst, src, n);
     }
-    SrbSetSrbStatus(req->srb, SRB_STATUS_PENDING);
 }
 
 void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
@@ -510,14 +534,14 @@ void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
         s->DataTransferLength = len;
         s->TimeOutValue = timeout_s ? timeout_s : PORT_DEFAULT_TIMEOUT_S;
         d->CdbLength = (UCHAR)cdb_len;
-        memcpy(d->Cdb, cdb, cdb_len);
+        copy_cdb(d->Cdb, cdb, cdb_len);
         d->SenseInfoBuffer = req->sense;
         d->SenseInfoBufferLength = PORT_SENSE_SIZE;
         return;
     }
     SrbAssignSrbFlags(req->srb, flags);
     SrbSetCdbLength(req->srb, (UCHAR)cdb_len);
-    memcpy(SrbGetCdb(req->srb), cdb, cdb_len);
+    copy_cdb(SrbGetCdb(req->srb)->AsByte, cdb, cdb_len);
     SrbSetDataBuffer(req->srb, len ? buf : NULL);
     SrbSetDataTransferLength(req->srb, len);
     SrbSetTimeOutValue(req->srb,
