@@ -515,7 +515,7 @@ VOID NTAPI StorPortAcquireSpinLock(PVOID DeviceExtension,
         return;
     }
     LockHandle->Context.OldIrql = port_raise(level);
-    guest_spin_lock(l, mp_routine_name(mp_current()));
+    guest_spin_lock(l, mp_current_name());
 }
 
 VOID NTAPI StorPortReleaseSpinLock(PVOID DeviceExtension,
@@ -587,7 +587,7 @@ ULONG NTAPI StorPortAcquireMSISpinLock(PVOID HwDeviceExtension, ULONG MessageId,
         return STOR_STATUS_INVALID_PARAMETER;
     }
     *OldIrql = port_raise(MAX(a->dirql, cpu_level()));
-    guest_spin_lock(&m->lock, mp_routine_name(mp_current()));
+    guest_spin_lock(&m->lock, mp_current_name());
     return STOR_STATUS_SUCCESS;
 }
 

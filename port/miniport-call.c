@@ -106,6 +106,13 @@ MpRoutine mp_current(void)
     return f ? f->routine : MP_NONE;
 }
 
+const char *mp_current_name(void)
+{
+    int c = cpu_index();
+    return routine_names[(c >= 0 && depth[c]) ? frames[c][depth[c] - 1].routine
+                                              : MP_NONE];
+}
+
 PortRequest *mp_current_request(void)
 {
     int c = cpu_index();

@@ -247,6 +247,7 @@ struct PortRequest {
     PVOID stale_ext;    /* the extension a BUSY retry replaced, poisoned
                          until the request completes */
     uint8_t *srb_save;  /* SRB snapshot kept across a BUSY retry */
+    uint8_t *srb_base;  /* host copy of the SRB every fill starts from */
     PVOID sense;        /* guest RAM, PORT_SENSE_SIZE */
     PSTOR_SCATTER_GATHER_LIST sgl;
     unsigned sgl_max;
@@ -400,6 +401,9 @@ void mp_reset(void);
 void port_regio_reset(void);
 /* The innermost miniport routine running on this vCPU (MP_NONE if none). */
 MpRoutine mp_current(void);
+/* mp_routine_name(mp_current()) in one call: a spin lock acquired from a
+ * miniport routine is named after it, twice per I/O. */
+const char *mp_current_name(void);
 /* The request the innermost routine was called for, or NULL. */
 PortRequest *mp_current_request(void);
 /* True while this vCPU runs HwStorStartIo in half-duplex mode. */

@@ -77,10 +77,94 @@ static void poison_fill(void *p, size_t n)
     fill_words(p, n, POISON_BYTE);
 }
 
+/*
+ * A direct-mapped cache in front of port.srb_map: every RequestComplete and
+ * StorPortGetScatterGatherList names its request by SRB, and a GHashTable
+ * lookup costs several times a slot compare. SRBs are 64-byte aligned, so
+ * the bits above that pick the slot. It only ever holds pairs that are in
+ * the map; a miss (a collision, or an SRB the port never gave out) asks the
+ * map.
+ */
+#define SRB_CACHE_SLOTS 512
+
+typedef struct SrbCacheSlot {
+    PVOID srb;
+    PortRequest *req;
+} SrbCacheSlot;
+
+static SrbCacheSlot srb_cache[SRB_CACHE_SLOTS];
+
+static inline SrbCacheSlot *srb_cache_slot(PVOID srb)
+{
+    return &srb_cache[((uintptr_t)srb >> 6) & (SRB_CACHE_SLOTS - 1)];
+}
+
+static void srb_map_insert(PortRequest *req)
+{
+    SrbCacheSlot *c = srb_cache_slot(req->srb);
+
+    g_hash_table_insert(port.srb_map, req->srb, req);
+    c->srb = req->srb;
+    c->req = req;
+}
+
+static void srb_map_remove(PortRequest *req)
+{
+    SrbCacheSlot *c = srb_cache_slot(req->srb);
+
+    g_hash_table_remove(port.srb_map, req->srb);
+    if (c->srb == req->srb) {
+        c->srb = NULL;
+        c->req = NULL;
+    }
+}
+
 static void *alloc_extension(PortAdapter *a)
 {
     ULONG n = a->cfg->SrbExtensionSize;
     return n ? ram_alloc(n, 64, 0, "srb-extension") : NULL;
+}
+
+/* What every fill of the request's SRB starts from: zeroes, the layout,
+ * the unit's address, OriginalRequest and PENDING. It never changes, so
+ * port_request_new builds it once on the host and a fill copies it. */
+static void build_srb_base(PortRequest *req, void *srb)
+{
+    PortLu *lu = req->lu;
+
+    memset(srb, 0, req->srb_bytes);
+    if (req->extended) {
+        PSTORAGE_REQUEST_BLOCK s = srb;
+        SrbLayout l = extended_layout();
+        PSTOR_ADDR_BTL8 addr = (PSTOR_ADDR_BTL8)((uint8_t *)s + l.addr_off);
+        PSRBEX_DATA_SCSI_CDB16 cdb =
+            (PSRBEX_DATA_SCSI_CDB16)((uint8_t *)s + l.cdb_off);
+
+        s->Length = sizeof(STORAGE_REQUEST_BLOCK_HEADER);
+        s->Function = SRB_FUNCTION_STORAGE_REQUEST_BLOCK;
+        s->Signature = SRB_SIGNATURE;
+        s->Version = STORAGE_REQUEST_BLOCK_VERSION_1;
+        s->SrbLength = l.total;
+        s->AddressOffset = l.addr_off;
+        s->NumSrbExData = 1;
+        s->SrbExDataOffset[0] = l.cdb_off;
+        s->OriginalRequest = req;
+        addr->Type = STOR_ADDRESS_TYPE_BTL8;
+        addr->AddressLength = STOR_ADDR_BTL8_ADDRESS_LENGTH;
+        addr->Path = lu->path;
+        addr->Target = lu->target;
+        addr->Lun = lu->lun;
+        cdb->Type = SrbExDataTypeScsiCdb16;
+        cdb->Length = SRBEX_DATA_SCSI_CDB16_LENGTH;
+    } else {
+        PSCSI_REQUEST_BLOCK s = srb;
+        s->Length = sizeof(SCSI_REQUEST_BLOCK);
+        s->PathId = lu->path;
+        s->TargetId = lu->target;
+        s->Lun = lu->lun;
+        s->OriginalRequest = req;
+    }
+    SrbSetSrbStatus(srb, SRB_STATUS_PENDING);
 }
 
 PortRequest *port_request_new(PortLu *lu)
@@ -115,7 +199,9 @@ PortRequest *port_request_new(PortLu *lu)
     }
     guest_event_init(&req->event, "request", false);
     req->state = REQ_IDLE;
-    g_hash_table_insert(port.srb_map, req->srb, req);
+    req->srb_base = g_malloc(req->srb_bytes);
+    build_srb_base(req, req->srb_base);
+    srb_map_insert(req);
     return req;
 }
 
@@ -364,6 +450,7 @@ void port_request_release(PortRequest *req)
     verifier_sg_unmap(req);
     g_free(req->vr);
     g_free(req->srb_save);
+    g_free(req->srb_base);
     g_free(req);
 }
 
@@ -377,7 +464,7 @@ void port_request_free(PortRequest *req)
     check_poison(req);
     if (req->state != REQ_ABANDONED) {
         /* An abandoned SRB stays known so a late completion is named. */
-        g_hash_table_remove(port.srb_map, req->srb);
+        srb_map_remove(req);
         ram_free(req->srb);
         ram_free(req->sense);
         ram_free(req->sgl);
@@ -392,42 +479,21 @@ void port_request_free(PortRequest *req)
 
 static void fill_common(PortRequest *req)
 {
-    PortLu *lu = req->lu;
-
     check_poison(req);
-    memset(req->srb, 0, req->srb_bytes);
-    if (req->extended) {
-        PSTORAGE_REQUEST_BLOCK s = req->srb;
-        SrbLayout l = extended_layout();
-        PSTOR_ADDR_BTL8 addr = (PSTOR_ADDR_BTL8)((uint8_t *)s + l.addr_off);
-        PSRBEX_DATA_SCSI_CDB16 cdb =
-            (PSRBEX_DATA_SCSI_CDB16)((uint8_t *)s + l.cdb_off);
+    memcpy(req->srb, req->srb_base, req->srb_bytes);
+}
 
-        s->Length = sizeof(STORAGE_REQUEST_BLOCK_HEADER);
-        s->Function = SRB_FUNCTION_STORAGE_REQUEST_BLOCK;
-        s->Signature = SRB_SIGNATURE;
-        s->Version = STORAGE_REQUEST_BLOCK_VERSION_1;
-        s->SrbLength = l.total;
-        s->AddressOffset = l.addr_off;
-        s->NumSrbExData = 1;
-        s->SrbExDataOffset[0] = l.cdb_off;
-        s->OriginalRequest = req;
-        addr->Type = STOR_ADDRESS_TYPE_BTL8;
-        addr->AddressLength = STOR_ADDR_BTL8_ADDRESS_LENGTH;
-        addr->Path = lu->path;
-        addr->Target = lu->target;
-        addr->Lun = lu->lun;
-        cdb->Type = SrbExDataTypeScsiCdb16;
-        cdb->Length = SRBEX_DATA_SCSI_CDB16_LENGTH;
+/* A CDB (6 to 16 bytes) into the zeroed CDB field: two overlapping 8-byte
+ * moves from 8 bytes up, not the compiler's ladder of sizes for a
+ * variable-length copy. */
+static inline void copy_cdb(uint8_t *dst, const uint8_t *src, unsigned n)
+{
+    if (n >= 8) {
+        memcpy(dst, src, 8);
+        memcpy(dst + n - 8, src + n - 8, 8);
     } else {
-        PSCSI_REQUEST_BLOCK s = req->srb;
-        s->Length = sizeof(SCSI_REQUEST_BLOCK);
-        s->PathId = lu->path;
-        s->TargetId = lu->target;
-        s->Lun = lu->lun;
-        s->OriginalRequest = req;
+        memcpy(dst, src, n);
     }
-    SrbSetSrbStatus(req->srb, SRB_STATUS_PENDING);
 }
 
 void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
@@ -468,14 +534,14 @@ void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
         s->DataTransferLength = len;
         s->TimeOutValue = timeout_s ? timeout_s : PORT_DEFAULT_TIMEOUT_S;
         d->CdbLength = (UCHAR)cdb_len;
-        memcpy(d->Cdb, cdb, cdb_len);
+        copy_cdb(d->Cdb, cdb, cdb_len);
         d->SenseInfoBuffer = req->sense;
         d->SenseInfoBufferLength = PORT_SENSE_SIZE;
         return;
     }
     SrbAssignSrbFlags(req->srb, flags);
     SrbSetCdbLength(req->srb, (UCHAR)cdb_len);
-    memcpy(SrbGetCdb(req->srb), cdb, cdb_len);
+    copy_cdb(SrbGetCdb(req->srb)->AsByte, cdb, cdb_len);
     SrbSetDataBuffer(req->srb, len ? buf : NULL);
     SrbSetDataTransferLength(req->srb, len);
     SrbSetTimeOutValue(req->srb,
@@ -505,7 +571,22 @@ UCHAR port_request_opcode(const PortRequest *req)
 
 PortRequest *port_request_from_srb(PVOID srb)
 {
-    return srb ? g_hash_table_lookup(port.srb_map, srb) : NULL;
+    SrbCacheSlot *c;
+    PortRequest *req;
+
+    if (!srb) {
+        return NULL;
+    }
+    c = srb_cache_slot(srb);
+    if (c->srb == srb) {
+        return c->req;
+    }
+    req = g_hash_table_lookup(port.srb_map, srb);
+    if (req) {
+        c->srb = srb;
+        c->req = req;
+    }
+    return req;
 }
 
 /* ---- starting ---- */
@@ -1128,6 +1209,7 @@ static void lu_retry(void *opaque)
 void port_queue_reset(void)
 {
     memset(cq, 0, sizeof(cq));
+    memset(srb_cache, 0, sizeof(srb_cache));
 }
 
 void port_queue_init_adapter(PortAdapter *a)

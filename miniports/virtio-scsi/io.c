@@ -104,14 +104,22 @@ static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
     BOOLEAN dataIn = (flags & SRB_FLAGS_DATA_IN) != 0;
     BOOLEAN dataOut = (flags & SRB_FLAGS_DATA_OUT) != 0;
     PSTOR_SCATTER_GATHER_LIST sgl = NULL;
-    UCHAR cdbLength = SrbGetCdbLength(Srb);
-    PCDB cdb = SrbGetCdb(Srb);
+    UCHAR cdbLength = 0;
+    PCDB cdb;
     ULONGLONG base;
     ULONG segments = 0;
     ULONG entry = 0;
     ULONG i;
     UCHAR path = 0, target = 0, lun = 0;
 
+    if (AdapterExtension->SrbType == SRB_TYPE_STORAGE_REQUEST_BLOCK) {
+        /* One walk of the SrbExData list for the CDB and its length. */
+        cdb = SrbGetScsiData((PSTORAGE_REQUEST_BLOCK)Srb, &cdbLength, NULL,
+                             NULL, NULL, NULL);
+    } else {
+        cdbLength = SrbGetCdbLength(Srb);
+        cdb = SrbGetCdb(Srb);
+    }
     if (cdb == NULL || cdbLength == 0 ||
         cdbLength > VIRTIO_SCSI_CDB_SIZE_DEFAULT) {
         return SRB_STATUS_INVALID_REQUEST;

@@ -423,6 +423,58 @@ static void test_scatter_gather(void)
     g_assert_cmpuint(verifier_count(VC_POOL_LEAK), ==, 1);
 }
 
+/* ---- SRB to request lookup ---- */
+
+/* More requests than the port's SRB cache has slots, so some share one:
+ * each SRB still names its own request, after frees and reuse too. */
+#define LOOKUP_REQS 1200
+
+static void check_lookup(PortRequest **r)
+{
+    for (unsigned i = 0; i < LOOKUP_REQS; i++) {
+        g_assert_true(port_request_from_srb(r[i]->srb) == r[i]);
+    }
+}
+
+static void srb_lookup_body(void)
+{
+    PortLu *lu = port_lun_at(0);
+    g_autofree PortRequest **r = g_new0(PortRequest *, LOOKUP_REQS);
+    uint8_t *unknown;
+
+    g_assert_nonnull(lu);
+    for (unsigned i = 0; i < LOOKUP_REQS; i++) {
+        r[i] = port_request_new(lu);
+        g_assert_nonnull(r[i]);
+    }
+    check_lookup(r);
+    for (unsigned i = 1; i < LOOKUP_REQS; i += 2) {
+        PVOID srb = r[i]->srb;
+        port_request_free(r[i]);
+        g_assert_null(port_request_from_srb(srb));
+    }
+    for (unsigned i = 1; i < LOOKUP_REQS; i += 2) {
+        r[i] = port_request_new(lu);
+        g_assert_nonnull(r[i]);
+    }
+    /* Twice: whichever request of a shared slot the first pass left
+     * there, the second finds the others through the map. */
+    check_lookup(r);
+    check_lookup(r);
+    unknown = ram_alloc(256, 64, 0, "test-srb");
+    g_assert_null(port_request_from_srb(unknown));
+    ram_free(unknown);
+    g_assert_null(port_request_from_srb(NULL));
+    for (unsigned i = 0; i < LOOKUP_REQS; i++) {
+        port_request_free(r[i]);
+    }
+}
+
+static void test_srb_lookup(void)
+{
+    run("tmisc", srb_lookup_body);
+}
+
 /* ---- registry ---- */
 
 static ULONG reg_read(PUCHAR buf, const char *name, ULONG global, ULONG type,
@@ -1535,6 +1587,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/port/misc/memory", test_memory);
     g_test_add_func("/port/misc/scatter-gather", test_scatter_gather);
+    g_test_add_func("/port/misc/srb-lookup", test_srb_lookup);
     g_test_add_func("/port/misc/registry", test_registry);
     g_test_add_func("/port/misc/log", test_log);
     g_test_add_func("/port/misc/lists", test_lists);
