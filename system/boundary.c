@@ -162,6 +162,25 @@ void bnd_after_slow(const BndAccess *a)
     }
 }
 
+void bnd_after_dma(BndKind kind, uint64_t gpa, const void *data, uint64_t len)
+{
+    const BndAccess a = {
+        .kind = kind,
+        .cpu = -1,
+        .addr = gpa,
+        .len = len,
+        .data = data,
+        .ok = true,
+    };
+    const AfterList *l = &after_list[kind];
+
+    if (G_LIKELY(l->n == 1)) {
+        l->fn[0](&a, l->opaque[0]);
+    } else {
+        after_all(l, &a);
+    }
+}
+
 void bnd_note_slow(const BndNote *n)
 {
     for (unsigned i = 0; i < note_list.n; i++) {
