@@ -361,6 +361,42 @@ static void test_boundary_hook_order(void)
     bnd_hooks_clear();
 }
 
+/* A hook that removes another from inside its after(): the one removed is
+ * not called for the crossing under way, and nothing is called twice. */
+static BndHook *victim;
+
+static void after_remover(const BndAccess *a, void *opaque)
+{
+    log_hook('r');
+    if (victim) {
+        bnd_hook_remove(victim);
+        victim = NULL;
+    }
+}
+
+static void test_boundary_hook_removed_in_after(void)
+{
+    BndHook hr = {.name = "r", .after = after_remover};
+    BndHook hb = {.name = "b", .after = after_b};
+    BndHook hc = {.name = "c", .after = after_c};
+
+    for (unsigned others = 1; others <= 2; others++) {
+        bnd_hooks_clear();
+        memset(order_log, 0, sizeof(order_log));
+        g_assert_true(bnd_hook_add(&hr));
+        g_assert_true(bnd_hook_add(&hb));
+        if (others == 2) {
+            g_assert_true(bnd_hook_add(&hc));
+        }
+        victim = &hb;
+        crossing(BND_DMA_WRITE);
+        crossing(BND_DMA_WRITE);
+        g_assert_cmpstr(order_log, ==, others == 2 ? "rcrc" : "rr");
+        g_assert_cmpuint(bnd_nhooks, ==, others);
+    }
+    bnd_hooks_clear();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -371,5 +407,7 @@ int main(int argc, char **argv)
     g_test_add_func("/memory/boundary", test_boundary_accessors);
     g_test_add_func("/memory/boundary-hook-kinds", test_boundary_hook_kinds);
     g_test_add_func("/memory/boundary-hook-order", test_boundary_hook_order);
+    g_test_add_func("/memory/boundary-hook-removed-in-after",
+                    test_boundary_hook_removed_in_after);
     return g_test_run();
 }
