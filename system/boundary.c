@@ -201,10 +201,20 @@ void bnd_after_dma(BndKind kind, uint64_t gpa, const void *data, uint64_t len)
     }
 }
 
-void bnd_note_slow(const BndNote *n)
+static void G_GNUC_NO_INLINE note_all(const BndNote *n)
 {
     for (unsigned i = 0; i < note_list.n; i++) {
         note_list.fn[i](n, note_list.opaque[i]);
+    }
+}
+
+/* The recorder is the one hook that takes notes in practice. */
+void bnd_note_slow(const BndNote *n)
+{
+    if (G_LIKELY(note_list.n == 1)) {
+        note_list.fn[0](n, note_list.opaque[0]);
+    } else {
+        note_all(n);
     }
 }
 
