@@ -5,6 +5,7 @@
  * a posted write, as on PCIe) and end in a yield point, so a driver that
  * polls a register lets devices and other vCPUs make progress.
  */
+#include <string.h>
 #include "hw/core/memory.h"
 #include "system/boundary.h"
 #include "system/cpu.h"
@@ -18,22 +19,70 @@ uint64_t bnd_counts[BND_KIND_COUNT];
 BndYieldOracle *bnd_yield_oracle;
 static BndHook hooks[BND_MAX_HOOKS];
 
+/*
+ * The callbacks that want each kind, in the order their hooks were added,
+ * rebuilt on every add and remove: a crossing calls exactly these, with no
+ * per-hook test of a callback pointer or a kinds mask.
+ */
+typedef struct BeforeList {
+    unsigned n;
+    bool (*fn[BND_MAX_HOOKS])(BndAccess *a, void *opaque);
+    void *opaque[BND_MAX_HOOKS];
+} BeforeList;
+
+typedef struct AfterList {
+    unsigned n;
+    void (*fn[BND_MAX_HOOKS])(const BndAccess *a, void *opaque);
+    void *opaque[BND_MAX_HOOKS];
+} AfterList;
+
+typedef struct NoteList {
+    unsigned n;
+    void (*fn[BND_MAX_HOOKS])(const BndNote *n, void *opaque);
+    void *opaque[BND_MAX_HOOKS];
+} NoteList;
+
+static BeforeList before_list[BND_KIND_COUNT];
+static AfterList after_list[BND_KIND_COUNT];
+static NoteList note_list;
+
 static inline uint32_t hook_kinds(const BndHook *h)
 {
     return h->kinds ? h->kinds : BND_ALL_KINDS;
 }
 
-static void recompute_kinds(void)
+static void rebuild(void)
 {
     bnd_before_kinds = bnd_after_kinds = 0;
+    memset(before_list, 0, sizeof(before_list));
+    memset(after_list, 0, sizeof(after_list));
+    memset(&note_list, 0, sizeof(note_list));
     for (unsigned i = 0; i < bnd_nhooks; i++) {
-        if (hooks[i].before) {
-            bnd_before_kinds |= hook_kinds(&hooks[i]);
+        const BndHook *h = &hooks[i];
+
+        for (unsigned k = 0; k < BND_KIND_COUNT; k++) {
+            if (!(h->kinds & BND_BIT(k))) {
+                continue;
+            }
+            if (h->before) {
+                BeforeList *l = &before_list[k];
+                l->fn[l->n] = h->before;
+                l->opaque[l->n++] = h->opaque;
+                bnd_before_kinds |= BND_BIT(k);
+            }
+            if (h->after) {
+                AfterList *l = &after_list[k];
+                l->fn[l->n] = h->after;
+                l->opaque[l->n++] = h->opaque;
+                bnd_after_kinds |= BND_BIT(k);
+            }
         }
-        if (hooks[i].after) {
-            bnd_after_kinds |= hook_kinds(&hooks[i]);
+        if (h->note) {
+            note_list.fn[note_list.n] = h->note;
+            note_list.opaque[note_list.n++] = h->opaque;
         }
     }
+    bnd_nnotes = note_list.n;
 }
 
 bool bnd_hook_add(const BndHook *hook)
@@ -42,10 +91,8 @@ bool bnd_hook_add(const BndHook *hook)
         return false;
     }
     hooks[bnd_nhooks] = *hook;
-    /* once here, not at every crossing */
     hooks[bnd_nhooks++].kinds = hook_kinds(hook);
-    bnd_nnotes += hook->note != NULL;
-    recompute_kinds();
+    rebuild();
     return true;
 }
 
@@ -54,12 +101,11 @@ void bnd_hook_remove(const BndHook *hook)
     for (unsigned i = 0; i < bnd_nhooks; i++) {
         if (hooks[i].before == hook->before && hooks[i].after == hook->after &&
             hooks[i].opaque == hook->opaque) {
-            bnd_nnotes -= hooks[i].note != NULL;
             for (unsigned j = i + 1; j < bnd_nhooks; j++) {
                 hooks[j - 1] = hooks[j];
             }
             bnd_nhooks--;
-            recompute_kinds();
+            rebuild();
             return;
         }
     }
@@ -68,8 +114,7 @@ void bnd_hook_remove(const BndHook *hook)
 void bnd_hooks_clear(void)
 {
     bnd_nhooks = 0;
-    bnd_nnotes = 0;
-    bnd_before_kinds = bnd_after_kinds = 0;
+    rebuild();
     bnd_yield_oracle = NULL;
     for (unsigned k = 0; k < BND_KIND_COUNT; k++) {
         bnd_counts[k] = 0;
@@ -87,30 +132,89 @@ uint64_t bnd_seq(void)
 
 bool bnd_before_slow(BndAccess *a)
 {
-    for (unsigned i = 0; i < bnd_nhooks; i++) {
-        if (hooks[i].before && (hooks[i].kinds & BND_BIT(a->kind)) &&
-            hooks[i].before(a, hooks[i].opaque)) {
+    const BeforeList *l = &before_list[a->kind];
+
+    for (unsigned i = 0; i < l->n; i++) {
+        if (l->fn[i](a, l->opaque[i])) {
             return true;
         }
     }
     return false;
 }
 
-void bnd_after_slow(const BndAccess *a)
+/*
+ * Two hooks are what a recorded run has on DMA (the recorder and the
+ * verifier): written out, the second is a tail call. The count is read
+ * again after each call, as the loop does, in case a hook went away.
+ */
+static void G_GNUC_NO_INLINE after_all(const AfterList *l, const BndAccess *a)
 {
-    for (unsigned i = 0; i < bnd_nhooks; i++) {
-        if (hooks[i].after && (hooks[i].kinds & BND_BIT(a->kind))) {
-            hooks[i].after(a, hooks[i].opaque);
+    unsigned i = 0;
+
+    if (l->n == 2) {
+        l->fn[0](a, l->opaque[0]);
+        if (l->n < 2) {
+            return;
         }
+        l->fn[1](a, l->opaque[1]);
+        return;
+    }
+    for (; i < l->n; i++) {
+        l->fn[i](a, l->opaque[i]);
     }
 }
 
+/* One hook wanting the kind is the common case (the verifier on DMA, the
+ * recorder on the rest): a direct tail call, no loop or saved registers. */
+void bnd_after_slow(const BndAccess *a)
+{
+    const AfterList *l = &after_list[a->kind];
+
+    if (G_LIKELY(l->n == 1)) {
+        l->fn[0](a, l->opaque[0]);
+    } else {
+        after_all(l, a);
+    }
+}
+
+void bnd_after_dma(BndKind kind, uint64_t gpa, const void *data, uint64_t len)
+{
+    const AfterList *l = &after_list[kind];
+    BndAccess a;
+
+    /* Field by field: an initializer also zeroes the padding, a third
+     * more stores on every DMA. */
+    a.kind = kind;
+    a.size = 0;
+    a.cpu = -1;
+    a.devfn = 0;
+    a.addr = gpa;
+    a.value = 0;
+    a.len = len;
+    a.data = data;
+    a.ok = true;
+
+    if (G_LIKELY(l->n == 1)) {
+        l->fn[0](&a, l->opaque[0]);
+    } else {
+        after_all(l, &a);
+    }
+}
+
+static void G_GNUC_NO_INLINE note_all(const BndNote *n)
+{
+    for (unsigned i = 0; i < note_list.n; i++) {
+        note_list.fn[i](n, note_list.opaque[i]);
+    }
+}
+
+/* The recorder is the one hook that takes notes in practice. */
 void bnd_note_slow(const BndNote *n)
 {
-    for (unsigned i = 0; i < bnd_nhooks; i++) {
-        if (hooks[i].note) {
-            hooks[i].note(n, hooks[i].opaque);
-        }
+    if (G_LIKELY(note_list.n == 1)) {
+        note_list.fn[0](n, note_list.opaque[0]);
+    } else {
+        note_all(n);
     }
 }
 

@@ -112,6 +112,14 @@ uint64_t bnd_seq(void);
  */
 bool bnd_before_slow(BndAccess *a);
 void bnd_after_slow(const BndAccess *a);
+/*
+ * The after-hooks' side of a device DMA that the machine performed wholly
+ * in RAM (ok = true, device context), for ram.h's inline dma_read and
+ * dma_write when no before-hook wants the kind: the access record is built
+ * here once rather than at every inline call site. The caller counts the
+ * crossing first, as bnd_after() does.
+ */
+void bnd_after_dma(BndKind kind, uint64_t gpa, const void *data, uint64_t len);
 void bnd_note_slow(const BndNote *n);
 
 /*

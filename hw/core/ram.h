@@ -98,17 +98,22 @@ bool dma_access_slow(BndKind kind, uint64_t gpa, void *buf, uint64_t len);
 /*
  * Inline so that with no hook watching DMA a device's small fixed-size
  * accesses (ring indices, descriptors, used elements) compile to a bounds
- * check and a load or store; a watched kind or a range outside RAM takes
- * dma_access_slow(), which shows the crossing to the hooks.
+ * check and a load or store, and with only after-hooks watching (the
+ * verifier, the recorder) to that and one call that shows the finished
+ * crossing to them. A before-hook (which may take the access over) or a
+ * range outside RAM takes dma_access_slow().
  */
 static inline bool dma_read(uint64_t gpa, void *buf, uint64_t len)
 {
     const void *host;
 
-    if (G_LIKELY(!bnd_watched(BND_DMA_READ) &&
+    if (G_LIKELY(!(bnd_before_kinds & BND_BIT(BND_DMA_READ)) &&
                  (host = ram_ptr(gpa, len)) != NULL)) {
         memcpy(buf, host, len);
         bnd_counts[BND_DMA_READ]++;
+        if (bnd_after_kinds & BND_BIT(BND_DMA_READ)) {
+            bnd_after_dma(BND_DMA_READ, gpa, buf, len);
+        }
         return true;
     }
     return dma_access_slow(BND_DMA_READ, gpa, buf, len);
@@ -118,10 +123,13 @@ static inline bool dma_write(uint64_t gpa, const void *buf, uint64_t len)
 {
     void *host;
 
-    if (G_LIKELY(!bnd_watched(BND_DMA_WRITE) &&
+    if (G_LIKELY(!(bnd_before_kinds & BND_BIT(BND_DMA_WRITE)) &&
                  (host = ram_ptr(gpa, len)) != NULL)) {
         memcpy(host, buf, len);
         bnd_counts[BND_DMA_WRITE]++;
+        if (bnd_after_kinds & BND_BIT(BND_DMA_WRITE)) {
+            bnd_after_dma(BND_DMA_WRITE, gpa, buf, len);
+        }
         return true;
     }
     return dma_access_slow(BND_DMA_WRITE, gpa, (void *)buf, len);

@@ -229,6 +229,174 @@ static void test_boundary_hook_kinds(void)
     event_loop_fini();
 }
 
+/*
+ * Several hooks on one kind: each crossing reaches exactly the hooks that
+ * want its kind, in the order they were added, a before-hook that answers
+ * ends the before chain, and removing a hook keeps the others' order.
+ */
+static char order_log[64];
+
+static void log_hook(char id)
+{
+    size_t n = strlen(order_log);
+
+    g_assert_cmpuint(n + 1, <, sizeof(order_log));
+    order_log[n] = id;
+}
+
+static void after_a(const BndAccess *a, void *opaque)
+{
+    log_hook('a');
+}
+
+static void after_b(const BndAccess *a, void *opaque)
+{
+    log_hook('b');
+}
+
+static void after_c(const BndAccess *a, void *opaque)
+{
+    log_hook('c');
+}
+
+static bool before_a(BndAccess *a, void *opaque)
+{
+    log_hook('A');
+    return false;
+}
+
+static bool before_b(BndAccess *a, void *opaque)
+{
+    log_hook('B');
+    a->value = 0x42;
+    return true;
+}
+
+static bool before_c(BndAccess *a, void *opaque)
+{
+    log_hook('C');
+    return false;
+}
+
+static void note_a(const BndNote *n, void *opaque)
+{
+    log_hook('x');
+}
+
+static void note_c(const BndNote *n, void *opaque)
+{
+    log_hook('z');
+}
+
+static void crossing(BndKind kind)
+{
+    BndAccess a = {.kind = kind, .cpu = -1};
+
+    if (bnd_before(&a)) {
+        g_assert_cmphex(a.value, ==, 0x42);
+    }
+    bnd_after(&a);
+}
+
+static void test_boundary_hook_order(void)
+{
+    BndHook ha = {
+        .name = "a",
+        .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_IRQ_RAISE),
+        .before = before_a,
+        .after = after_a,
+        .note = note_a,
+    };
+    BndHook hb = {
+        .name = "b",
+        .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_MMIO_WRITE),
+        .before = before_b,
+        .after = after_b,
+    };
+    BndHook hc = {
+        .name = "c", .before = before_c, .after = after_c, .note = note_c};
+
+    bnd_hooks_clear();
+    memset(order_log, 0, sizeof(order_log));
+    g_assert_true(bnd_hook_add(&ha));
+    g_assert_true(bnd_hook_add(&hb));
+    g_assert_true(bnd_hook_add(&hc));
+    g_assert_cmpuint(bnd_nnotes, ==, 2);
+    crossing(BND_DMA_READ);    /* b answers: c's before() is not asked */
+    crossing(BND_IRQ_RAISE);   /* b does not want it */
+    crossing(BND_MMIO_WRITE);  /* a does not want it */
+    crossing(BND_SCHED);       /* only c (every kind) */
+    BND_NOTE_IRQ_RETURN(0, 1); /* a and c take notes, b does not */
+    g_assert_cmpstr(order_log, ==, "ABabcACacBbcCcxz");
+    g_assert_cmpuint(bnd_counts[BND_DMA_READ], ==, 1);
+    g_assert_cmpuint(bnd_seq(), ==, 4);
+
+    /* Without b the others keep their order; a sees DMA again alone with
+     * c, and nobody answers. */
+    memset(order_log, 0, sizeof(order_log));
+    bnd_hook_remove(&hb);
+    g_assert_cmpuint(bnd_nhooks, ==, 2);
+    g_assert_true(bnd_watched(BND_MMIO_WRITE)); /* c wants every kind */
+    crossing(BND_DMA_READ);
+    crossing(BND_MMIO_WRITE);
+    BND_NOTE_IRQ_RETURN(0, 1);
+    g_assert_cmpstr(order_log, ==, "ACacCcxz");
+
+    /* Without a, c alone is called directly; the notes go to it only. */
+    memset(order_log, 0, sizeof(order_log));
+    bnd_hook_remove(&ha);
+    g_assert_cmpuint(bnd_nnotes, ==, 1);
+    crossing(BND_DMA_READ);
+    crossing(BND_IRQ_RAISE);
+    BND_NOTE_IRQ_RETURN(0, 1);
+    g_assert_cmpstr(order_log, ==, "CcCcz");
+
+    bnd_hook_remove(&hc);
+    g_assert_cmpuint(bnd_nnotes, ==, 0);
+    g_assert_false(bnd_watched(BND_SCHED));
+    memset(order_log, 0, sizeof(order_log));
+    crossing(BND_DMA_READ);
+    g_assert_cmpstr(order_log, ==, "");
+    g_assert_cmpuint(bnd_seq(), ==, 9);
+    bnd_hooks_clear();
+}
+
+/* A hook that removes another from inside its after(): the one removed is
+ * not called for the crossing under way, and nothing is called twice. */
+static BndHook *victim;
+
+static void after_remover(const BndAccess *a, void *opaque)
+{
+    log_hook('r');
+    if (victim) {
+        bnd_hook_remove(victim);
+        victim = NULL;
+    }
+}
+
+static void test_boundary_hook_removed_in_after(void)
+{
+    BndHook hr = {.name = "r", .after = after_remover};
+    BndHook hb = {.name = "b", .after = after_b};
+    BndHook hc = {.name = "c", .after = after_c};
+
+    for (unsigned others = 1; others <= 2; others++) {
+        bnd_hooks_clear();
+        memset(order_log, 0, sizeof(order_log));
+        g_assert_true(bnd_hook_add(&hr));
+        g_assert_true(bnd_hook_add(&hb));
+        if (others == 2) {
+            g_assert_true(bnd_hook_add(&hc));
+        }
+        victim = &hb;
+        crossing(BND_DMA_WRITE);
+        crossing(BND_DMA_WRITE);
+        g_assert_cmpstr(order_log, ==, others == 2 ? "rcrc" : "rr");
+        g_assert_cmpuint(bnd_nhooks, ==, others);
+    }
+    bnd_hooks_clear();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -238,5 +406,8 @@ int main(int argc, char **argv)
     g_test_add_func("/memory/windows", test_windows_decode);
     g_test_add_func("/memory/boundary", test_boundary_accessors);
     g_test_add_func("/memory/boundary-hook-kinds", test_boundary_hook_kinds);
+    g_test_add_func("/memory/boundary-hook-order", test_boundary_hook_order);
+    g_test_add_func("/memory/boundary-hook-removed-in-after",
+                    test_boundary_hook_removed_in_after);
     return g_test_run();
 }

@@ -238,6 +238,70 @@ static void test_dma_hook_can_fail(void)
     ram_down();
 }
 
+/*
+ * With only after-hooks on DMA, an access in RAM is copied inline and then
+ * shown to every hook that wants it, in order, as a whole access record
+ * (device context, accepted); one hook is called directly, two in a loop.
+ */
+static void note_dma_second(const BndAccess *a, void *opaque)
+{
+    (*(unsigned *)opaque)++;
+    g_assert_cmpuint(seen->len, >, 0); /* after the first hook */
+}
+
+static void test_dma_after_hooks(void)
+{
+    unsigned second = 0;
+    BndHook first = {
+        .name = "first",
+        .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE),
+        .after = note_dma,
+    };
+    BndHook other = {
+        .name = "second",
+        .kinds = BND_BIT(BND_DMA_READ),
+        .after = note_dma_second,
+        .opaque = &second,
+    };
+    uint8_t out[8] = {1, 2, 3, 4, 5, 6, 7, 8}, in[8] = {0};
+    uint64_t gpa = RAM_RESERVED + 256, reads, writes;
+    const BndAccess *a;
+
+    ram_up(8 << 20);
+    reads = bnd_counts[BND_DMA_READ];
+    writes = bnd_counts[BND_DMA_WRITE];
+    seen = g_array_new(FALSE, FALSE, sizeof(BndAccess));
+    g_assert_true(bnd_hook_add(&first));
+    g_assert_true(dma_write(gpa, out, sizeof(out)));
+    g_assert_cmpuint(seen->len, ==, 1);
+    a = &g_array_index(seen, BndAccess, 0);
+    g_assert_cmpint(a->kind, ==, BND_DMA_WRITE);
+    g_assert_cmpint(a->cpu, ==, -1);
+    g_assert_cmpuint(a->size, ==, 0);
+    g_assert_cmpuint(a->devfn, ==, 0);
+    g_assert_cmphex(a->addr, ==, gpa);
+    g_assert_cmpuint(a->value, ==, 0);
+    g_assert_cmpuint(a->len, ==, sizeof(out));
+    g_assert_true(a->data == out);
+    g_assert_true(a->ok);
+    g_assert_true(bnd_hook_add(&other));
+    g_assert_true(dma_read(gpa, in, sizeof(in)));
+    g_assert_cmpmem(in, sizeof(in), out, sizeof(out));
+    g_assert_cmpuint(seen->len, ==, 2);
+    g_assert_cmpuint(second, ==, 1);
+    a = &g_array_index(seen, BndAccess, 1);
+    g_assert_cmpint(a->kind, ==, BND_DMA_READ);
+    g_assert_true(a->data == in);
+    g_assert_true(a->ok);
+    g_assert_true(dma_write(gpa, out, sizeof(out))); /* first only */
+    g_assert_cmpuint(seen->len, ==, 3);
+    g_assert_cmpuint(second, ==, 1);
+    g_assert_cmpuint(bnd_counts[BND_DMA_READ] - reads, ==, 1);
+    g_assert_cmpuint(bnd_counts[BND_DMA_WRITE] - writes, ==, 2);
+    g_array_free(seen, TRUE);
+    ram_down();
+}
+
 static void test_msi_window_write_raises(void)
 {
     uint32_t data = 0x61;
@@ -258,6 +322,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ram/exhaustion", test_exhaustion);
     g_test_add_func("/ram/foreach-live", test_foreach_lists_live);
     g_test_add_func("/ram/dma-bounds", test_dma_bounds);
+    g_test_add_func("/ram/dma-after-hooks", test_dma_after_hooks);
     g_test_add_func("/ram/dma-hook-fail", test_dma_hook_can_fail);
     g_test_add_func("/ram/msi-window", test_msi_window_write_raises);
     return g_test_run();
