@@ -138,8 +138,8 @@ size_t trace_encode_access_slow(TraceCodec *c, const BndAccess *a,
                                 const uint8_t *data, uint8_t *out);
 
 static inline __attribute__((always_inline)) size_t
-trace_enc_fast(TraceCodec *restrict c, const TraceXing *x,
-               uint8_t *restrict out)
+trace_enc_fast_as(TraceCodec *restrict c, const TraceXing *x,
+                  uint8_t *restrict out, bool dma)
 {
     unsigned t = x->type;
     unsigned mi = c->map[t][tc_map_index(x->addr, x->devfn)];
@@ -152,17 +152,18 @@ trace_enc_fast(TraceCodec *restrict c, const TraceXing *x,
     }
     s = mi - 1;
     sl = &c->slot[t][s];
-    if (t == TT_SCHED) {
+    if (!dma && t == TT_SCHED) {
         return trace_enc_fast_sched(c, *x, s, out);
     }
     if (tc_slot_next(sl) != x->addr || sl->devfn != x->devfn ||
         x->time !=
-            c->time + (trace_type_is_device(t) ? sl->dt : tc_type_cost[t]) ||
-        x->cpu != tc_predict_cpu(c, t) ||
-        x->size != (trace_type_is_register(t) ? sl->size : 0)) {
+            c->time +
+                ((dma || trace_type_is_device(t)) ? sl->dt : tc_type_cost[t]) ||
+        x->cpu != (dma ? -1 : tc_predict_cpu(c, t)) ||
+        x->size != (!dma && trace_type_is_register(t) ? sl->size : 0)) {
         return 0;
     }
-    if (trace_type_is_dma(t)) {
+    if (dma) {
         if (x->len != sl->len || !x->has_data) {
             return 0;
         }
@@ -181,7 +182,13 @@ trace_enc_fast(TraceCodec *restrict c, const TraceXing *x,
      * they are; the output last, as it could alias anything */
     sl->pinned |= sl->stride == 0;
     tc_slot_use(c, sl, x->addr, x->time, value);
-    tc_commit_common(c, t, x->cpu, x->addr, x->time, value, x->len);
+    if (dma) {
+        /* tc_commit_common() for a DMA */
+        c->time = x->time;
+        c->index++;
+    } else {
+        tc_commit_common(c, t, x->cpu, x->addr, x->time, value, x->len);
+    }
     if (sl->stride) {
         c->map[t][tc_map_index(sl->next, x->devfn)] = (uint8_t)mi;
     }
@@ -191,6 +198,15 @@ trace_enc_fast(TraceCodec *restrict c, const TraceXing *x,
         return 2;
     }
     return 1;
+}
+
+/* The same, with the DMA case's tests folded where the caller knows. */
+static inline __attribute__((always_inline)) size_t
+trace_enc_fast(TraceCodec *restrict c, const TraceXing *x,
+               uint8_t *restrict out)
+{
+    return trace_type_is_dma(x->type) ? trace_enc_fast_as(c, x, out, true)
+                                      : trace_enc_fast_as(c, x, out, false);
 }
 
 /* trace_encode() of the record trace_event_from_access(@a, @time) with
