@@ -534,12 +534,6 @@ static void deliver(VCpu *c, unsigned v)
 {
     uint8_t old = c->level;
     IrqVector *iv = &vectors[v];
-    BndAccess a = {
-        .kind = BND_IRQ_DELIVER,
-        .cpu = (int16_t)c->index,
-        .addr = v,
-        .value = old,
-    };
 
     irr_clear(c, v);
     bit_set(c->isr, v);
@@ -548,7 +542,17 @@ static void deliver(VCpu *c, unsigned v)
         c->irq_ctx = c->active;
     }
     c->delivered++;
-    bnd_after(&a);
+    if (bnd_watched(BND_IRQ_DELIVER)) {
+        BndAccess a = {
+            .kind = BND_IRQ_DELIVER,
+            .cpu = (int16_t)c->index,
+            .addr = v,
+            .value = old,
+        };
+        bnd_after(&a);
+    } else {
+        bnd_counts[BND_IRQ_DELIVER]++; /* what bnd_after() would do */
+    }
     TRACE(irq_deliver, "cpu=%u vector=0x%x level=%u->%u depth=%u", c->index, v,
           old, c->level, c->irq_depth);
     if (iv->fn) {
@@ -807,9 +811,9 @@ static bool cpu_ready(VCpu *c)
         if (a->thread->wait_done || irq) {
             return true;
         }
-        return c->irq_depth == 0 && !g_queue_is_empty(&c->runq);
+        return c->irq_depth == 0 && c->runq.head;
     case BLOCK_HALT:
-        return irq || (c->irq_depth == 0 && !g_queue_is_empty(&c->runq));
+        return irq || (c->irq_depth == 0 && c->runq.head);
     }
     return false;
 }
@@ -819,8 +823,7 @@ static Ctx *cpu_context(VCpu *c)
 {
     Ctx *a = c->active;
 
-    if (c->irq_depth == 0 && deliverable(c) < 0 &&
-        !g_queue_is_empty(&c->runq) &&
+    if (c->irq_depth == 0 && deliverable(c) < 0 && c->runq.head &&
         (a->block == BLOCK_HALT ||
          (a->block == BLOCK_WAIT && !a->thread->wait_done))) {
         GuestThread *t = g_queue_pop_head(&c->runq);
@@ -848,8 +851,10 @@ static int sched_pick(void)
     }
     switch (sched.policy) {
     case SCHED_POLICY_FIFO:
-        /* Keep the last vCPU while its quantum lasts, else round-robin. */
-        if (last_cpu >= 0 && quantum_left > 0 && cpu_ready(&cpus[last_cpu])) {
+        /* Keep the last vCPU while its quantum lasts, else round-robin.
+         * (mask holds cpu_ready() of every vCPU.) */
+        if (last_cpu >= 0 && quantum_left > 0 &&
+            (mask & (1ULL << (last_cpu % 64)))) {
             pick = last_cpu;
         } else {
             pick = cand[0];
@@ -874,22 +879,26 @@ static int sched_pick(void)
         break;
     }
 
-    BndAccess a = {
-        .kind = BND_SCHED,
-        .cpu = (int16_t)pick,
-        .addr = mask,
-        .value = (uint64_t)pick,
-        .len = yield_return,
-    };
-    if (bnd_before(&a)) {
-        /* Replay dictates the pick; it must be a ready vCPU. */
-        if (a.value < ncpus && (mask & (1ULL << (a.value % 64)))) {
-            pick = (int)a.value;
+    if (bnd_watched(BND_SCHED)) {
+        BndAccess a = {
+            .kind = BND_SCHED,
+            .cpu = (int16_t)pick,
+            .addr = mask,
+            .value = (uint64_t)pick,
+            .len = yield_return,
+        };
+        if (bnd_before(&a)) {
+            /* Replay dictates the pick; it must be a ready vCPU. */
+            if (a.value < ncpus && (mask & (1ULL << (a.value % 64)))) {
+                pick = (int)a.value;
+            }
         }
+        a.value = (uint64_t)pick;
+        a.ok = true;
+        bnd_after(&a);
+    } else {
+        bnd_counts[BND_SCHED]++; /* what bnd_after() would do */
     }
-    a.value = (uint64_t)pick;
-    a.ok = true;
-    bnd_after(&a);
     fingerprint =
         (fingerprint ^ (n_yields * 131 + (uint64_t)pick)) * 0x100000001b3ULL;
     return pick;
