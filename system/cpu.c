@@ -420,11 +420,10 @@ static G_GNUC_NO_INLINE void yield_slow(VCpu *c, const char *why)
     yield_to_loop(c, why);
 }
 
-void cpu_yield(const char *why)
+/* A yield point on @c, the running vCPU (cpu_yield() without the look-up;
+ * inlined into the lock and level operations that yield). */
+static inline void yield_point(VCpu *c, const char *why)
 {
-    VCpu *c = cur;
-
-    g_assert(c != NULL);
     n_yields++;
     /* The FIFO case of yield_slow(), taken ~14 times per I/O: the vCPU
      * goes on unless an event is due or its quantum ran out. */
@@ -439,6 +438,14 @@ void cpu_yield(const char *why)
         return;
     }
     yield_slow(c, why);
+}
+
+void cpu_yield(const char *why)
+{
+    VCpu *c = cur;
+
+    g_assert(c != NULL);
+    yield_point(c, why);
 }
 
 /* ---- levels and interrupts ---- */
@@ -471,7 +478,7 @@ void cpu_lower_level(uint8_t level)
     }
     c->level = level;
     /* Lowering the level is a yield point: what it unmasks runs now. */
-    cpu_yield("lower_level");
+    yield_point(c, "lower_level");
     if (deliverable(c) >= 0) {
         service_interrupts(c);
     }
@@ -629,7 +636,7 @@ void guest_spin_lock(GuestSpinLock *l, const char *site)
     VCpu *c = cur;
 
     g_assert(c != NULL);
-    cpu_yield("spin_lock");
+    yield_point(c, "spin_lock");
     if (l->owner >= 0) {
         l->contentions++;
         TRACE(sched_spin, "cpu=%u lock=%s held by cpu%d", c->index, l->name,
@@ -651,7 +658,7 @@ bool guest_spin_trylock(GuestSpinLock *l, const char *site)
     VCpu *c = cur;
 
     g_assert(c != NULL);
-    cpu_yield("spin_trylock");
+    yield_point(c, "spin_trylock");
     if (l->owner >= 0) {
         return false;
     }
@@ -673,12 +680,7 @@ void guest_spin_unlock(GuestSpinLock *l)
     }
     l->owner = -1;
     l->owner_site = NULL;
-    cpu_yield("spin_unlock");
-}
-
-bool guest_spin_held_by_me(const GuestSpinLock *l)
-{
-    return cur && l->owner == (int)cur->index;
+    yield_point(c, "spin_unlock");
 }
 
 /* ---- events ---- */
