@@ -69,7 +69,7 @@ struct VCpu {
     unsigned irq_depth;
     Ctx *irq_ctx; /* context holding nested interrupt frames */
     uint64_t irr[BITMAP_WORDS];
-    uint32_t irr_words; /* bit w set: irr[w] != 0 (the hot test) */
+    int irr_top; /* the highest vector in irr, -1 if none (the hot test) */
     uint64_t isr[BITMAP_WORDS];
     uint64_t line[BITMAP_WORDS];
     Ctx *active;
@@ -151,28 +151,30 @@ static inline bool bit_test(const uint64_t *bm, unsigned v)
 static inline void irr_set(VCpu *c, unsigned v)
 {
     bit_set(c->irr, v);
-    c->irr_words |= 1u << (v / 64);
+    if ((int)v > c->irr_top) {
+        c->irr_top = (int)v;
+    }
 }
 
 static inline void irr_clear(VCpu *c, unsigned v)
 {
     bit_clear(c->irr, v);
-    if (!c->irr[v / 64]) {
-        c->irr_words &= ~(1u << (v / 64));
+    if ((int)v == c->irr_top) {
+        int w = (int)v / 64;
+
+        while (w >= 0 && !c->irr[w]) {
+            w--;
+        }
+        c->irr_top = w < 0 ? -1 : w * 64 + 63 - __builtin_clzll(c->irr[w]);
     }
 }
 
 /* The vector to deliver now on @c, or -1. */
 static inline int deliverable(const VCpu *c)
 {
-    int w, v;
+    int v = c->irr_top;
 
-    if (!c->irr_words) {
-        return -1;
-    }
-    w = 31 - __builtin_clz(c->irr_words);
-    v = w * 64 + 63 - __builtin_clzll(c->irr[w]);
-    return vector_level((unsigned)v) > c->level ? v : -1;
+    return v >= 0 && vector_level((unsigned)v) > c->level ? v : -1;
 }
 
 /* ---- set-up ---- */
@@ -197,6 +199,7 @@ bool cpus_init(unsigned n, const SchedConfig *cfg, GError **errp)
     for (unsigned i = 0; i < n; i++) {
         VCpu *c = &cpus[i];
         c->index = i;
+        c->irr_top = -1;
         c->idle.co = coroutine_create(idle_entry, c, COROUTINE_DEFAULT_STACK);
         c->idle.block = BLOCK_NONE;
         c->active = &c->idle;

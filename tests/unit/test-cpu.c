@@ -496,6 +496,47 @@ static void test_request_stop(void)
     machine_down();
 }
 
+static void note_vector(unsigned cpu, unsigned vector, void *opaque)
+{
+    g_string_append_printf(trail, "%x.", vector);
+}
+
+static void pending_mix_thread(void *opaque)
+{
+    uint8_t old = cpu_raise_level(LEVEL_HIGH);
+
+    /* Pending in three bitmap words; then the highest ones withdrawn. */
+    irq_raise(0, 0x31);
+    irq_set_line(0, 0xb0, true);
+    irq_raise(0, 0x75);
+    irq_set_line(0, 0x90, true);
+    irq_raise(0, 0x41);
+    irq_set_line(0, 0xb0, false);
+    cpu_yield("masked");
+    irq_set_line(0, 0x90, false);
+    irq_set_line(0, 0x31, false); /* an edge vector is withdrawn too */
+    g_assert_false(irq_pending(0, 0xb0));
+    g_assert_true(irq_pending(0, 0x75));
+    g_string_append(trail, "|");
+    cpu_lower_level(old);
+    g_string_append(trail, "|");
+}
+
+/* Withdrawing the highest pending vectors leaves the next highest to be
+ * delivered first, across bitmap words. */
+static void test_pending_withdrawn_highest_first(void)
+{
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    for (unsigned v = 0x30; v < 0xc0; v++) {
+        irq_set_handler(v, note_vector, NULL, "v");
+    }
+    guest_thread_create(0, "t", pending_mix_thread, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpstr(trail->str, ==, "|75.41.|");
+    g_assert_cmpuint(irq_delivered(0), ==, 2);
+    machine_down();
+}
+
 /* ---- boundary crossings ---- */
 
 typedef struct SeenCrossings {
@@ -584,6 +625,8 @@ int main(int argc, char **argv)
                     test_level_triggered_redelivery);
     g_test_add_func("/cpu/irq/storm", test_interrupt_storm_is_a_hang);
     g_test_add_func("/cpu/irq/idle-cpu", test_interrupt_on_idle_cpu);
+    g_test_add_func("/cpu/irq/withdrawn-highest",
+                    test_pending_withdrawn_highest_first);
     g_test_add_func("/cpu/boundary/sched-and-deliver",
                     test_sched_and_deliver_crossings);
     g_test_add_func("/cpu/lock/deadlock", test_deadlock_detected);
