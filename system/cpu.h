@@ -133,6 +133,11 @@ static inline uint8_t cpu_level(void)
 {
     return cpu_running ? cpu_running->level : LEVEL_PASSIVE;
 }
+/* Does the calling vCPU hold @l? (Asked on every port lock operation.) */
+static inline bool guest_spin_held_by_me(const GuestSpinLock *l)
+{
+    return cpu_running && l->owner == (int)cpu_running->index;
+}
 /* Raise to @level (>= current); returns the old level. */
 uint8_t cpu_raise_level(uint8_t level);
 /* Lower to @level (<= current); pending interrupts may run before return. */
@@ -166,7 +171,6 @@ void guest_spin_lock_init(GuestSpinLock *l, const char *name);
 void guest_spin_lock(GuestSpinLock *l, const char *site);
 bool guest_spin_trylock(GuestSpinLock *l, const char *site);
 void guest_spin_unlock(GuestSpinLock *l);
-bool guest_spin_held_by_me(const GuestSpinLock *l);
 
 /* Waitable events (KEVENT-like); waiting is allowed below DISPATCH only. */
 void guest_event_init(GuestEvent *e, const char *name, bool auto_reset);

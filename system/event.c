@@ -13,6 +13,15 @@
  * each lane stays sorted by (when, seq), and the next event is the earliest
  * of the lane heads and the heap's top. Same order as the heap alone, but
  * O(1) for the common streams. An event no lane can take goes to the heap.
+ * There is a lane per stream the I/O path makes: "now" work (lane 0, its
+ * own), device completions, and a periodic timer far ahead; a later event
+ * joins the lane whose last deadline is the latest not after its own
+ * (best fit), so that the far timer does not close a lane to the
+ * completions (with first fit it did, and "now" work went to the heap).
+ *
+ * The earliest queued event is cached (first), so running one event costs
+ * a single look over the lane heads and the heap top, and scheduling one
+ * is a single compare with it.
  */
 #include <string.h>
 #include <glib.h>
@@ -25,12 +34,13 @@ static Event **heap; /* heap[1..count] */
 static uint32_t count, capacity;
 static uint64_t next_seq;
 static uint64_t events_run;
-#define LANES 2
+#define LANES 3
 typedef struct Lane {
     Event *head, *tail;
 } Lane;
 static Lane lanes[LANES];
 static uint32_t lane_count; /* events on all lanes */
+static Event *first;        /* the earliest queued event, or NULL */
 
 void event_loop_init(void)
 {
@@ -40,6 +50,7 @@ void event_loop_init(void)
     count = 0;
     memset(lanes, 0, sizeof(lanes));
     lane_count = 0;
+    first = NULL;
     next_seq = 0;
     events_run = 0;
     vclock_ns = 0;
@@ -58,6 +69,7 @@ void event_loop_fini(void)
     }
     memset(lanes, 0, sizeof(lanes));
     lane_count = 0;
+    first = NULL;
     g_free(heap);
     heap = NULL;
     count = capacity = 0;
@@ -105,32 +117,20 @@ static void sift_down(uint32_t i)
     place(i, ev);
 }
 
-/* The earliest queued event, or NULL. */
-static inline Event *first_event(void)
+/* Look for the earliest event again, after the cached one left. */
+static inline void find_first(void)
 {
     Event *ev = count ? heap[1] : NULL;
 
+#pragma GCC unroll 4
     for (unsigned l = 0; l < LANES; l++) {
         Event *h = lanes[l].head;
         if (h && (!ev || before(h, ev))) {
             ev = h;
         }
     }
-    return ev;
-}
-
-/* The earliest deadline: first_event()'s time, without the seq compares
- * (it runs after every removal). */
-static inline void update_deadline(void)
-{
-    uint64_t d = count ? heap[1]->when : VTIME_NEVER;
-
-    for (unsigned l = 0; l < LANES; l++) {
-        if (lanes[l].head && lanes[l].head->when < d) {
-            d = lanes[l].head->when;
-        }
-    }
-    event_deadline = d;
+    first = ev;
+    event_deadline = ev ? ev->when : VTIME_NEVER;
 }
 
 static inline bool in_lane(const Event *ev)
@@ -157,26 +157,51 @@ static void lane_remove(Event *ev)
     lane_count--;
 }
 
-/* Append @ev to a lane that stays sorted with it; false if none can. */
+/*
+ * Append @ev to a lane that stays sorted with it; false if none can.
+ * Work for "now" has lane 0 to itself: the clock never goes back, so that
+ * lane's last deadline is never after now. A later event takes the lane
+ * whose last deadline is the latest not after its own (best fit), an
+ * empty one only when none fits, so that a stream of completions and a
+ * far-off timer do not close a lane to each other.
+ */
 static bool lane_add(Event *ev)
 {
-    for (unsigned i = 0; i < LANES; i++) {
-        Lane *l = &lanes[i];
-        if (!l->tail || l->tail->when <= ev->when) {
-            ev->heap_index = EVENT_IN_LANE(i);
-            ev->fnext = NULL;
-            ev->fprev = l->tail;
-            if (l->tail) {
-                l->tail->fnext = ev;
-            } else {
-                l->head = ev;
+    Lane *best = NULL, *empty = NULL;
+
+    if (ev->when == vclock_ns) {
+        best = &lanes[0];
+    } else {
+#pragma GCC unroll 4
+        for (unsigned i = 1; i < LANES; i++) {
+            Lane *l = &lanes[i];
+            if (!l->tail) {
+                if (!empty) {
+                    empty = l;
+                }
+            } else if (l->tail->when <= ev->when &&
+                       (!best || l->tail->when > best->tail->when)) {
+                best = l;
             }
-            l->tail = ev;
-            lane_count++;
-            return true;
+        }
+        if (!best) {
+            best = empty;
+            if (!best) {
+                return false;
+            }
         }
     }
-    return false;
+    ev->heap_index = EVENT_IN_LANE(best - lanes);
+    ev->fnext = NULL;
+    ev->fprev = best->tail;
+    if (best->tail) {
+        best->tail->fnext = ev;
+    } else {
+        best->head = ev;
+    }
+    best->tail = ev;
+    lane_count++;
+    return true;
 }
 
 /* Take @ev off the lane or out of the heap it is queued on. */
@@ -201,6 +226,29 @@ static void queue_remove(Event *ev)
     }
 }
 
+/* Take the earliest event off its queue and find the next one. */
+static inline void pop_first(Event *ev)
+{
+    if (in_lane(ev)) {
+        /* A lane head: nothing before it. */
+        Lane *l = &lanes[EVENT_IN_LANE(0) - ev->heap_index];
+        Event *next = ev->fnext;
+
+        l->head = next;
+        if (next) {
+            next->fprev = NULL;
+        } else {
+            l->tail = NULL;
+        }
+        ev->fnext = NULL;
+        ev->heap_index = 0;
+        lane_count--;
+    } else {
+        queue_remove(ev);
+    }
+    find_first();
+}
+
 void event_init(Event *ev, const char *name, EventFunc *fn, void *opaque)
 {
     ev->when = 0;
@@ -212,34 +260,57 @@ void event_init(Event *ev, const char *name, EventFunc *fn, void *opaque)
     ev->fprev = ev->fnext = NULL;
 }
 
-void event_schedule(Event *ev, uint64_t when)
+static G_GNUC_NO_INLINE void heap_add(Event *ev)
 {
-    bool moved = ev->heap_index != 0;
-
-    g_assert(heap != NULL);
-    if (moved) {
-        queue_remove(ev);
-    }
-    if (when < vclock_ns) {
-        when = vclock_ns;
-    }
-    ev->when = when;
-    ev->seq = next_seq++;
-    if (lane_add(ev)) {
-        if (moved) {
-            update_deadline(); /* it may have been the earliest */
-        } else if (when < event_deadline) {
-            event_deadline = when;
-        }
-        return;
-    }
     if (count == capacity) {
         capacity *= 2;
         heap = g_renew(Event *, heap, capacity + 1);
     }
     place(++count, ev);
     sift_up(count);
-    update_deadline();
+}
+
+static inline void schedule_idle(Event *ev, uint64_t when)
+{
+    if (when < vclock_ns) {
+        when = vclock_ns;
+    }
+    ev->when = when;
+    ev->seq = next_seq++;
+    /* The newest seq: it goes first only if strictly earlier. */
+    if (!first || when < first->when) {
+        first = ev;
+        event_deadline = when;
+    }
+    if (!lane_add(ev)) {
+        heap_add(ev);
+    }
+}
+
+/* Take @ev off its queue, finding the earliest again if it was that. */
+static void unqueue(Event *ev)
+{
+    queue_remove(ev);
+    if (ev == first) {
+        find_first();
+    }
+}
+
+/* Out of line, so that the common case saves no registers. */
+static G_GNUC_NO_INLINE void reschedule(Event *ev, uint64_t when)
+{
+    unqueue(ev);
+    schedule_idle(ev, when);
+}
+
+void event_schedule(Event *ev, uint64_t when)
+{
+    g_assert(heap != NULL);
+    if (ev->heap_index) {
+        reschedule(ev, when);
+        return;
+    }
+    schedule_idle(ev, when);
 }
 
 void event_schedule_in(Event *ev, uint64_t delta_ns)
@@ -251,8 +322,7 @@ void event_schedule_in(Event *ev, uint64_t delta_ns)
 void event_cancel(Event *ev)
 {
     if (ev->heap_index) {
-        queue_remove(ev);
-        update_deadline();
+        unqueue(ev);
     }
 }
 
@@ -264,12 +334,11 @@ unsigned event_run_due(void)
         return 0;
     }
     for (;;) {
-        Event *ev = first_event();
+        Event *ev = first;
         if (!ev || ev->when > vclock_ns) {
             break;
         }
-        queue_remove(ev);
-        update_deadline();
+        pop_first(ev);
         events_run++;
         n++;
         /* The handler may reschedule this or other events. */

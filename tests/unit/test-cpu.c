@@ -6,6 +6,7 @@
  */
 #include <string.h>
 #include <glib.h>
+#include "system/boundary.h"
 #include "system/cpu.h"
 #include "system/event.h"
 
@@ -495,6 +496,119 @@ static void test_request_stop(void)
     machine_down();
 }
 
+static void note_vector(unsigned cpu, unsigned vector, void *opaque)
+{
+    g_string_append_printf(trail, "%x.", vector);
+}
+
+static void pending_mix_thread(void *opaque)
+{
+    uint8_t old = cpu_raise_level(LEVEL_HIGH);
+
+    /* Pending in three bitmap words; then the highest ones withdrawn. */
+    irq_raise(0, 0x31);
+    irq_set_line(0, 0xb0, true);
+    irq_raise(0, 0x75);
+    irq_set_line(0, 0x90, true);
+    irq_raise(0, 0x41);
+    irq_set_line(0, 0xb0, false);
+    cpu_yield("masked");
+    irq_set_line(0, 0x90, false);
+    irq_set_line(0, 0x31, false); /* an edge vector is withdrawn too */
+    g_assert_false(irq_pending(0, 0xb0));
+    g_assert_true(irq_pending(0, 0x75));
+    g_string_append(trail, "|");
+    cpu_lower_level(old);
+    g_string_append(trail, "|");
+}
+
+/* Withdrawing the highest pending vectors leaves the next highest to be
+ * delivered first, across bitmap words. */
+static void test_pending_withdrawn_highest_first(void)
+{
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    for (unsigned v = 0x30; v < 0xc0; v++) {
+        irq_set_handler(v, note_vector, NULL, "v");
+    }
+    guest_thread_create(0, "t", pending_mix_thread, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpstr(trail->str, ==, "|75.41.|");
+    g_assert_cmpuint(irq_delivered(0), ==, 2);
+    machine_down();
+}
+
+/* ---- boundary crossings ---- */
+
+typedef struct SeenCrossings {
+    unsigned sched, deliver;
+    GString *vectors;
+} SeenCrossings;
+
+static void seen_after(const BndAccess *a, void *opaque)
+{
+    SeenCrossings *seen = opaque;
+
+    if (a->kind == BND_SCHED) {
+        g_assert_true(a->ok);
+        g_assert_cmpuint(a->value, ==, 0);
+        g_assert_cmpuint(a->addr, ==, 1); /* the candidate mask */
+        seen->sched++;
+    } else {
+        g_assert_cmpint(a->kind, ==, BND_IRQ_DELIVER);
+        g_string_append_printf(seen->vectors, "%" G_GINT64_MODIFIER "x.",
+                               a->addr);
+        seen->deliver++;
+    }
+}
+
+/* Runs the nested-delivery machine; returns its schedule fingerprint. */
+static uint64_t run_nested(uint64_t *sched_n, uint64_t *deliver_n)
+{
+    uint64_t s0 = bnd_counts[BND_SCHED], d0 = bnd_counts[BND_IRQ_DELIVER];
+    uint64_t fp;
+
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    irq_set_handler(0x40, on_irq, NULL, "v40");
+    irq_set_handler(0x50, on_irq, NULL, "v50");
+    irq_set_handler(0x80, on_irq, NULL, "v80");
+    guest_thread_create(0, "t", raiser, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpstr(trail->str, ==, "T<50@5<80@880>50><40@440>@0");
+    fp = sched_fingerprint();
+    machine_down();
+    *sched_n = bnd_counts[BND_SCHED] - s0;
+    *deliver_n = bnd_counts[BND_IRQ_DELIVER] - d0;
+    return fp;
+}
+
+/* Scheduling decisions and deliveries are counted whether or not a hook
+ * watches them, and a hook sees every one (recording relies on it). */
+static void test_sched_and_deliver_crossings(void)
+{
+    SeenCrossings seen = {.vectors = g_string_new(NULL)};
+    BndHook hook = {
+        .name = "test",
+        .kinds = BND_BIT(BND_SCHED) | BND_BIT(BND_IRQ_DELIVER),
+        .after = seen_after,
+        .opaque = &seen,
+    };
+    uint64_t s_plain, d_plain, s_hooked, d_hooked, fp_plain, fp_hooked;
+
+    fp_plain = run_nested(&s_plain, &d_plain);
+    g_assert_true(bnd_hook_add(&hook));
+    fp_hooked = run_nested(&s_hooked, &d_hooked);
+    bnd_hook_remove(&hook);
+    g_assert_cmpuint(fp_plain, ==, fp_hooked);
+    g_assert_cmpuint(d_plain, ==, 3);
+    g_assert_cmpuint(d_hooked, ==, 3);
+    g_assert_cmpuint(s_plain, >=, 1);
+    g_assert_cmpuint(s_hooked, ==, s_plain);
+    g_assert_cmpuint(seen.sched, ==, s_hooked);
+    g_assert_cmpuint(seen.deliver, ==, 3);
+    g_assert_cmpstr(seen.vectors->str, ==, "50.80.40.");
+    g_string_free(seen.vectors, TRUE);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -511,6 +625,10 @@ int main(int argc, char **argv)
                     test_level_triggered_redelivery);
     g_test_add_func("/cpu/irq/storm", test_interrupt_storm_is_a_hang);
     g_test_add_func("/cpu/irq/idle-cpu", test_interrupt_on_idle_cpu);
+    g_test_add_func("/cpu/irq/withdrawn-highest",
+                    test_pending_withdrawn_highest_first);
+    g_test_add_func("/cpu/boundary/sched-and-deliver",
+                    test_sched_and_deliver_crossings);
     g_test_add_func("/cpu/lock/deadlock", test_deadlock_detected);
     g_test_add_func("/cpu/lock/mutual-exclusion", test_lock_mutual_exclusion);
     g_test_add_func("/cpu/event/wake", test_event_wakes_waiter);

@@ -217,6 +217,130 @@ static void test_now_and_due_interleave(void)
     teardown();
 }
 
+/*
+ * The streams the I/O path makes (work for "now", completions a constant
+ * latency out, a far periodic timer, stragglers at random times), with
+ * reschedules, cancels and the clock moved by guest execution, against a
+ * reference that sorts by (when, seq): lanes and heap must run the same
+ * order.
+ */
+enum { MODEL_N = 64 };
+
+typedef struct ModelEv {
+    Event ev;
+    unsigned id;
+} ModelEv;
+
+static ModelEv model_ev[MODEL_N];
+static unsigned model_rng = 777;
+static GArray *model_ran;
+
+static unsigned model_next(void)
+{
+    model_rng = model_rng * 1103515245 + 12345;
+    return model_rng >> 8;
+}
+
+static void model_schedule(unsigned id)
+{
+    Event *ev = &model_ev[id].ev;
+    uint64_t now = vclock_now();
+
+    switch (id % 4) {
+    case 0:
+        event_schedule(ev, now);
+        break;
+    case 1:
+        event_schedule_in(ev, 11000);
+        break;
+    case 2:
+        event_schedule_in(ev, id == 2 ? 1000000 : 300 + model_next() % 50);
+        break;
+    default:
+        event_schedule(ev, now + model_next() % 20000);
+        break;
+    }
+}
+
+static ModelEv *model_first(void);
+
+static void model_fn(void *opaque)
+{
+    ModelEv *m = opaque;
+    ModelEv *f = model_first();
+    unsigned r = model_next();
+
+    /* Nothing still queued comes before the event that runs. */
+    g_assert_cmpuint(m->ev.when, <=, vclock_now());
+    g_assert_true(!f || m->ev.when < f->ev.when ||
+                  (m->ev.when == f->ev.when && m->ev.seq < f->ev.seq));
+    g_array_append_val(model_ran, m->id);
+    vclock_advance(r % 7 == 0 ? r % 900 : 0);
+    model_schedule((m->id + r) % MODEL_N);
+    if (r % 5 == 0) {
+        model_schedule(r % MODEL_N);
+    }
+    if (r % 11 == 0) {
+        event_cancel(&model_ev[(r >> 4) % MODEL_N].ev);
+    }
+}
+
+/* The reference: the pending event with the least (when, seq). */
+static ModelEv *model_first(void)
+{
+    ModelEv *f = NULL;
+
+    for (unsigned i = 0; i < MODEL_N; i++) {
+        Event *e = &model_ev[i].ev;
+        if (event_pending(e) &&
+            (!f || e->when < f->ev.when ||
+             (e->when == f->ev.when && e->seq < f->ev.seq))) {
+            f = &model_ev[i];
+        }
+    }
+    return f;
+}
+
+static void test_streams_against_model(void)
+{
+    unsigned steps = 0;
+
+    setup();
+    model_ran = g_array_new(FALSE, FALSE, sizeof(unsigned));
+    for (unsigned i = 0; i < MODEL_N; i++) {
+        model_ev[i].id = i;
+        event_init(&model_ev[i].ev, "model", model_fn, &model_ev[i]);
+    }
+    for (unsigned i = 0; i < MODEL_N; i += 3) {
+        model_schedule(i);
+    }
+    while (event_queued() && steps < 20000) {
+        ModelEv *f = model_first();
+        uint64_t before = event_count();
+
+        g_assert_nonnull(f);
+        g_assert_cmpuint(event_deadline, ==, f->ev.when);
+        if (f->ev.when > vclock_now()) {
+            event_advance_to_next();
+            g_assert_cmpuint(vclock_now(), ==, f->ev.when);
+        }
+        g_array_set_size(model_ran, 0);
+        event_run_due();
+        g_assert_cmpuint(model_ran->len, >=, 1);
+        g_assert_cmpuint(g_array_index(model_ran, unsigned, 0), ==, f->id);
+        g_assert_cmpuint(event_count() - before, ==, model_ran->len);
+        steps += model_ran->len;
+    }
+    g_assert_cmpuint(steps, >=, 20000);
+    for (unsigned i = 0; i < MODEL_N; i++) {
+        event_cancel(&model_ev[i].ev);
+    }
+    g_assert_cmpuint(event_queued(), ==, 0);
+    g_assert_cmpuint(event_deadline, ==, VTIME_NEVER);
+    g_array_free(model_ran, TRUE);
+    teardown();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -229,5 +353,6 @@ int main(int argc, char **argv)
     g_test_add_func("/event/heap-stress", test_heap_stress);
     g_test_add_func("/event/now-and-due-interleave",
                     test_now_and_due_interleave);
+    g_test_add_func("/event/streams-against-model", test_streams_against_model);
     return g_test_run();
 }
