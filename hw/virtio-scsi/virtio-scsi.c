@@ -35,17 +35,11 @@
 
 typedef struct VScsiReq VScsiReq;
 
-/* A queue's commands in flight, oldest first. Intrusive (prev/next in
- * VScsiReq): linking and unlinking are on every command's path. */
-typedef struct VScsiReqList {
-    VScsiReq *head, *tail;
-} VScsiReqList;
-
 /* One command between its pop and its push. Pooled per device. */
 struct VScsiReq {
     VirtioScsiState *s;
     VScsiReq *next_free;
-    VScsiReq *prev, *next; /* in the queue's in-flight list while linked */
+    GList link; /* in the queue's in-flight list while linked; data: req */
     bool linked;
     bool dropped; /* reset: end without touching guest memory */
     unsigned q;
@@ -86,7 +80,10 @@ struct VirtioScsiState {
     uint32_t sense_size; /* device configuration, RW */
     uint32_t cdb_size;
 
-    VScsiReqList *inflight; /* per virtqueue; request queues only */
+    /* Per virtqueue (request queues only), the commands in flight, oldest
+     * first; the links are in the requests, so linking and unlinking on
+     * every command's path allocate nothing. */
+    GQueue *inflight;
     unsigned in_flight;
     VScsiReq *free_reqs;
     GPtrArray *all_reqs; /* every VScsiReq, for teardown */
@@ -161,16 +158,8 @@ static void vscsi_req_put(VirtioScsiState *s, VScsiReq *req)
 
 static void vscsi_req_link(VirtioScsiState *s, VScsiReq *req)
 {
-    VScsiReqList *l = &s->inflight[req->q];
-
-    req->prev = l->tail;
-    req->next = NULL;
-    if (l->tail) {
-        l->tail->next = req;
-    } else {
-        l->head = req;
-    }
-    l->tail = req;
+    req->link.data = req;
+    g_queue_push_tail_link(&s->inflight[req->q], &req->link);
     req->linked = true;
     s->in_flight++;
 }
@@ -178,18 +167,7 @@ static void vscsi_req_link(VirtioScsiState *s, VScsiReq *req)
 static void vscsi_req_unlink(VirtioScsiState *s, VScsiReq *req)
 {
     if (req->linked) {
-        VScsiReqList *l = &s->inflight[req->q];
-
-        if (req->prev) {
-            req->prev->next = req->next;
-        } else {
-            l->head = req->next;
-        }
-        if (req->next) {
-            req->next->prev = req->prev;
-        } else {
-            l->tail = req->prev;
-        }
+        g_queue_unlink(&s->inflight[req->q], &req->link);
         req->linked = false;
         s->in_flight--;
     }
@@ -574,9 +552,9 @@ static const SCSIBusOps vscsi_bus_ops = {
 /* End queue @q's commands without touching guest memory. */
 static void vscsi_drop_queue(VirtioScsiState *s, unsigned q)
 {
-    VScsiReq *req;
+    while (s->inflight[q].head) {
+        VScsiReq *req = s->inflight[q].head->data;
 
-    while ((req = s->inflight[q].head)) {
         vscsi_req_unlink(s, req);
         req->dropped = true;
         TRACE(vscsi_cmd_drop, "%s tag=0x%" PRIx64 " q%u", s->id, req->tag, q);
@@ -596,7 +574,8 @@ static bool vscsi_task_in_flight(VirtioScsiState *s, uint32_t target,
                                  uint32_t lun, bool any, uint64_t tag)
 {
     for (unsigned q = VIRTIO_SCSI_VQ_REQUEST; q < s->vp.num_queues; q++) {
-        for (VScsiReq *req = s->inflight[q].head; req; req = req->next) {
+        for (GList *l = s->inflight[q].head; l; l = l->next) {
+            VScsiReq *req = l->data;
             if (req->target == target && req->lun == lun &&
                 (any || req->tag == tag)) {
                 return true;
@@ -620,7 +599,8 @@ static void vscsi_tmf_end_held(VirtioScsiState *s, uint32_t target,
     g_autoptr(GPtrArray) hit = g_ptr_array_new();
 
     for (unsigned q = VIRTIO_SCSI_VQ_REQUEST; q < s->vp.num_queues; q++) {
-        for (VScsiReq *req = s->inflight[q].head; req; req = req->next) {
+        for (GList *l = s->inflight[q].head; l; l = l->next) {
+            VScsiReq *req = l->data;
             if (req->sreq || !event_pending(&req->done_ev) ||
                 req->target != target || (!whole_target && req->lun != lun) ||
                 (match_tag && req->tag != tag)) {
@@ -1054,7 +1034,7 @@ VirtioScsiState *virtio_scsi_new(const VirtioScsiProps *props, GError **errp)
         g_free(s);
         return NULL;
     }
-    s->inflight = g_new0(VScsiReqList, s->vp.num_queues);
+    s->inflight = g_new0(GQueue, s->vp.num_queues);
     s->all_reqs = g_ptr_array_new();
     s->resp_buf = g_malloc0(VSCSI_RESP_HDR + VSCSI_SENSE_SIZE_MAX);
     if (!vscsi_devices) {
