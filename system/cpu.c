@@ -382,7 +382,7 @@ static G_GNUC_NO_INLINE void yield_to_loop(VCpu *c, const char *why)
     cpu_block(c, BLOCK_NONE);
 }
 
-/* cpu_yield() under replay, a seeded policy or a stop request. */
+/* cpu_yield() under device=off replay, a seeded policy or a stop request. */
 static G_GNUC_NO_INLINE void yield_slow(VCpu *c, const char *why)
 {
     if (G_UNLIKELY(bnd_yield_oracle != NULL) && !stop_requested) {
@@ -394,14 +394,9 @@ static G_GNUC_NO_INLINE void yield_slow(VCpu *c, const char *why)
             }
             return;
         }
-    } else if (sched.policy == SCHED_POLICY_FIFO) {
-        if (!event_due() && !stop_requested && --quantum_left > 0) {
-            if (deliverable(c) >= 0) {
-                service_interrupts(c);
-            }
-            return;
-        }
-    } else if (!event_due() && !stop_requested) {
+    } else if (sched.policy != SCHED_POLICY_FIFO && !event_due() &&
+               !stop_requested) {
+        /* (FIFO comes here only to stop: yield_point() has the rest.) */
         bool preempt;
         if (sched.policy == SCHED_POLICY_RANDOM) {
             preempt = rng_chance(&sched_rng, sched.preempt);
@@ -428,8 +423,8 @@ static G_GNUC_NO_INLINE void yield_slow(VCpu *c, const char *why)
 static inline void yield_point(VCpu *c, const char *why)
 {
     n_yields++;
-    /* The FIFO case of yield_slow(), taken ~14 times per I/O: the vCPU
-     * goes on unless an event is due or its quantum ran out. */
+    /* FIFO, the default (~14 times per I/O): the vCPU goes on unless an
+     * event is due or its quantum ran out. Everything else: yield_slow(). */
     if (G_LIKELY(yield_fifo && bnd_yield_oracle == NULL)) {
         if (!event_due() && --quantum_left > 0) {
             if (deliverable(c) >= 0) {
