@@ -103,36 +103,35 @@ bool dma_access_slow(BndKind kind, uint64_t gpa, void *buf, uint64_t len);
  * crossing to them. A before-hook (which may take the access over) or a
  * range outside RAM takes dma_access_slow().
  */
-static inline bool dma_read(uint64_t gpa, void *buf, uint64_t len)
+static inline __attribute__((always_inline)) bool
+dma_inline(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
 {
-    const void *host;
+    void *host;
 
-    if (G_LIKELY(!(bnd_before_kinds & BND_BIT(BND_DMA_READ)) &&
+    if (G_LIKELY(!(bnd_before_kinds & BND_BIT(kind)) &&
                  (host = ram_ptr(gpa, len)) != NULL)) {
-        memcpy(buf, host, len);
-        bnd_counts[BND_DMA_READ]++;
-        if (bnd_after_kinds & BND_BIT(BND_DMA_READ)) {
-            bnd_after_dma(BND_DMA_READ, gpa, buf, len);
+        if (kind == BND_DMA_READ) {
+            memcpy(buf, host, len);
+        } else {
+            memcpy(host, buf, len);
+        }
+        bnd_counts[kind]++;
+        if (bnd_after_kinds & BND_BIT(kind)) {
+            bnd_after_dma(kind, gpa, buf, len);
         }
         return true;
     }
-    return dma_access_slow(BND_DMA_READ, gpa, buf, len);
+    return dma_access_slow(kind, gpa, buf, len);
+}
+
+static inline bool dma_read(uint64_t gpa, void *buf, uint64_t len)
+{
+    return dma_inline(BND_DMA_READ, gpa, buf, len);
 }
 
 static inline bool dma_write(uint64_t gpa, const void *buf, uint64_t len)
 {
-    void *host;
-
-    if (G_LIKELY(!(bnd_before_kinds & BND_BIT(BND_DMA_WRITE)) &&
-                 (host = ram_ptr(gpa, len)) != NULL)) {
-        memcpy(host, buf, len);
-        bnd_counts[BND_DMA_WRITE]++;
-        if (bnd_after_kinds & BND_BIT(BND_DMA_WRITE)) {
-            bnd_after_dma(BND_DMA_WRITE, gpa, buf, len);
-        }
-        return true;
-    }
-    return dma_access_slow(BND_DMA_WRITE, gpa, (void *)buf, len);
+    return dma_inline(BND_DMA_WRITE, gpa, (void *)buf, len);
 }
 
 uint64_t dma_faults(void);
