@@ -125,18 +125,20 @@ typedef struct TraceXing {
     uint64_t value; /* short DMA payloads as their value */
 } TraceXing;
 
-/*
- * The common case: the address is what a slot predicts and so is every
- * other field, which makes the record its tag (and a slot byte past the
- * tag's slots). It writes what enc_crossing() would and changes only what
- * a hit changes. Returns 0 when the general path is needed.
- */
+/* The out-of-line parts (trace-format.c): a scheduler pick's hit, and
+ * trace_encode_access() when the record is not a plain hit. */
 size_t trace_enc_fast_sched(TraceCodec *restrict c, TraceXing x, unsigned s,
                             uint8_t *restrict out);
 size_t trace_encode_access_slow(TraceCodec *c, const BndAccess *a,
                                 uint64_t time, uint64_t value,
                                 const uint8_t *data, uint8_t *out);
 
+/*
+ * The common case: the address is what a slot predicts and so is every
+ * other field, which makes the record its tag (and a slot byte past the
+ * tag's slots). It writes what enc_crossing() would and changes only what
+ * a hit changes. Returns 0 when the general path is needed.
+ */
 static inline __attribute__((always_inline)) size_t
 trace_enc_fast_as(TraceCodec *restrict c, const TraceXing *x,
                   uint8_t *restrict out, bool dma)

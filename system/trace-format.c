@@ -138,15 +138,11 @@ __attribute__((target("avx2"))) static void stripes_avx2(uint64_t acc[4],
     _mm256_storeu_si256((__m256i *)acc, _mm256_add_epi64(a, b));
 }
 
-static bool have_avx2(void)
+/* The CPU features are read once at start-up (libgcc's constructor);
+ * this is a load and a test. */
+static inline bool have_avx2(void)
 {
-    static int avx2 = -1;
-
-    if (G_UNLIKELY(avx2 < 0)) {
-        __builtin_cpu_init();
-        avx2 = __builtin_cpu_supports("avx2") ? 1 : 0;
-    }
-    return avx2;
+    return __builtin_cpu_supports("avx2");
 }
 #endif
 
