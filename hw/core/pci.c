@@ -854,11 +854,6 @@ PCIBarContainer *pci_bar_container_of(MemoryRegion *mr)
 
 /* ---- bus mastering, DMA, messages ---- */
 
-bool pci_bus_master_enabled(const PCIDevice *dev)
-{
-    return pci_command(dev) & PCI_CMD_MASTER;
-}
-
 bool pci_mem_enabled(const PCIDevice *dev)
 {
     return pci_command(dev) & PCI_CMD_MEM;

@@ -396,8 +396,13 @@ void pci_bar_container_destroy(PCIBarContainer *c);
 /* The container behind a BAR's region, or NULL if it is a plain one. */
 PCIBarContainer *pci_bar_container_of(MemoryRegion *mr);
 
-/* Command register state, for device models. */
-bool pci_bus_master_enabled(const PCIDevice *dev);
+/* Command register state, for device models (bus mastering inline:
+ * every device DMA asks). */
+static inline bool pci_bus_master_enabled(const PCIDevice *dev)
+{
+    return pci_get_word(dev->config + PCI_CFG_COMMAND) & PCI_CMD_MASTER;
+}
+
 bool pci_mem_enabled(const PCIDevice *dev);
 bool pci_io_enabled(const PCIDevice *dev);
 
@@ -506,8 +511,7 @@ bool pci_dma_blocked(PCIDevice *dev, const char *what, uint64_t gpa,
 static inline bool pci_dma_read(PCIDevice *dev, uint64_t gpa, void *buf,
                                 uint64_t len)
 {
-    if (G_UNLIKELY(
-            !(pci_get_word(dev->config + PCI_CFG_COMMAND) & PCI_CMD_MASTER))) {
+    if (G_UNLIKELY(!pci_bus_master_enabled(dev))) {
         return pci_dma_blocked(dev, "read", gpa, len);
     }
     return dma_read(gpa, buf, len);
@@ -516,8 +520,7 @@ static inline bool pci_dma_read(PCIDevice *dev, uint64_t gpa, void *buf,
 static inline bool pci_dma_write(PCIDevice *dev, uint64_t gpa, const void *buf,
                                  uint64_t len)
 {
-    if (G_UNLIKELY(
-            !(pci_get_word(dev->config + PCI_CFG_COMMAND) & PCI_CMD_MASTER))) {
+    if (G_UNLIKELY(!pci_bus_master_enabled(dev))) {
         return pci_dma_blocked(dev, "write", gpa, len);
     }
     return dma_write(gpa, buf, len);
