@@ -430,8 +430,9 @@ void vq_update_avail_event(VirtQueue *vq)
 }
 
 /* Copy between @buf and bytes [@off, @off + @len) of one part. */
-static bool elem_copy(VirtQueue *vq, const VirtQueueElement *e, bool writable,
-                      uint64_t off, uint8_t *buf, uint64_t len)
+static bool elem_copy_walk(VirtQueue *vq, const VirtQueueElement *e,
+                           bool writable, uint64_t off, uint8_t *buf,
+                           uint64_t len)
 {
     unsigned first = writable ? e->n_out : 0;
     unsigned n = writable ? e->n_in : e->n_out;
@@ -461,29 +462,37 @@ static bool elem_copy(VirtQueue *vq, const VirtQueueElement *e, bool writable,
     return true;
 }
 
-/* Whether [@off, @off + @len) lies in segment @s alone (and is not empty:
- * an empty copy makes no DMA). */
-static inline bool elem_in_segment(const DmaSgEntry *s, uint64_t off,
-                                   uint64_t len)
+/*
+ * Copy [@off, @off + @len) of the element's readable (@writable false) or
+ * writable part. Drivers put a request header, and the response, in a
+ * buffer of its own: when the range lies in the part's first segment it
+ * is one DMA without the walk.
+ */
+static inline bool elem_copy(VirtQueue *vq, const VirtQueueElement *e,
+                             bool writable, uint64_t off, uint8_t *buf,
+                             uint64_t len)
 {
-    return len && off < s->len && len <= s->len - off;
+    unsigned first = writable ? e->n_out : 0;
+    unsigned n = writable ? e->n_in : e->n_out;
+    const DmaSgEntry *s = &e->sg[first];
+
+    if (n && len && off < s->len && len <= s->len - off) {
+        uint64_t gpa = s->addr + off;
+        bool ok = writable ? pci_dma_write(vq->dev, gpa, buf, len)
+                           : pci_dma_read(vq->dev, gpa, buf, len);
+        if (G_UNLIKELY(!ok)) {
+            vq_fail(vq, "buffer %s at 0x%" PRIx64 " failed",
+                    writable ? "write" : "read", gpa);
+        }
+        return ok;
+    }
+    return elem_copy_walk(vq, e, writable, off, buf, len);
 }
 
 bool vq_elem_read(VirtQueue *vq, const VirtQueueElement *elem, uint64_t off,
                   void *buf, uint64_t len)
 {
     g_assert(off <= elem->out_len && len <= elem->out_len - off);
-    /* Drivers put a request header in a buffer of its own: one DMA, no
-     * walk. elem_copy() does the same transfer with more bookkeeping. */
-    if (elem->n_out && elem_in_segment(&elem->sg[0], off, len)) {
-        uint64_t gpa = elem->sg[0].addr + off;
-
-        if (G_UNLIKELY(!pci_dma_read(vq->dev, gpa, buf, len))) {
-            vq_fail(vq, "buffer read at 0x%" PRIx64 " failed", gpa);
-            return false;
-        }
-        return true;
-    }
     return elem_copy(vq, elem, false, off, buf, len);
 }
 
@@ -491,16 +500,6 @@ bool vq_elem_write(VirtQueue *vq, const VirtQueueElement *elem, uint64_t off,
                    const void *buf, uint64_t len)
 {
     g_assert(off <= elem->in_len && len <= elem->in_len - off);
-    /* Likewise the response, first in the writable part. */
-    if (elem->n_in && elem_in_segment(&elem->sg[elem->n_out], off, len)) {
-        uint64_t gpa = elem->sg[elem->n_out].addr + off;
-
-        if (G_UNLIKELY(!pci_dma_write(vq->dev, gpa, buf, len))) {
-            vq_fail(vq, "buffer write at 0x%" PRIx64 " failed", gpa);
-            return false;
-        }
-        return true;
-    }
     return elem_copy(vq, elem, true, off, (uint8_t *)buf, len);
 }
 
