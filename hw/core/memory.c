@@ -13,11 +13,27 @@
 #include "system/error.h"
 #include "system/trace.h"
 
+/*
+ * Where the last accepted access of one direction went: the region that
+ * served it (a container's child, past the routing) and the offset there.
+ * Everything checked on the way depends only on the address, the size and
+ * the layout, so the same access goes straight there while the layout
+ * generation is the one it was found under.
+ */
+typedef struct RouteCache {
+    uint64_t gen; /* 0: empty */
+    uint64_t addr;
+    unsigned size;
+    MemoryRegion *mr;
+    uint64_t rel;
+} RouteCache;
+
 struct AddressSpace {
     const char *name;
     GPtrArray *regions; /* MemoryRegion*, sorted by addr */
     MemoryRegion *last;
     uint64_t limit;
+    RouteCache rd, wr;
 };
 
 AddressSpace *as_memory;
@@ -26,6 +42,14 @@ AddressSpace *as_io;
 static uint8_t *mmio_window; /* PROT_NONE stand-in for the PCI window */
 static uint8_t *pio_window;  /* PROT_NONE stand-in for port I/O */
 static uint64_t n_guest_errors;
+/* Layout generation: bumped by anything that changes what an address
+ * decodes to, which empties every RouteCache at once. */
+static uint64_t route_gen = 1;
+
+void memory_routes_changed(void)
+{
+    route_gen++;
+}
 
 static AddressSpace *as_new(const char *name, uint64_t limit)
 {
@@ -93,6 +117,7 @@ void memory_region_init(MemoryRegion *mr, const char *name,
     mr->addr = 0;
     mr->as = NULL;
     mr->guest_errors = 0;
+    memory_routes_changed();
 }
 
 bool memory_region_map(MemoryRegion *mr, AddressSpace *as, uint64_t addr,
@@ -125,6 +150,7 @@ bool memory_region_map(MemoryRegion *mr, AddressSpace *as, uint64_t addr,
     mr->addr = addr;
     mr->as = as;
     g_ptr_array_insert(as->regions, (gint)i, mr);
+    memory_routes_changed();
     TRACE(memory_map,
           "%s %s at 0x%" G_GINT64_MODIFIER "x size 0x%" G_GINT64_MODIFIER "x",
           as->name, mr->name, addr, mr->size);
@@ -143,6 +169,7 @@ void memory_region_unmap(MemoryRegion *mr)
         as->last = NULL;
     }
     mr->as = NULL;
+    memory_routes_changed();
     TRACE(memory_unmap, "%s %s", as->name, mr->name);
 }
 
@@ -198,33 +225,72 @@ static MemoryRegion *access_check(AddressSpace *as, uint64_t addr,
     return mr;
 }
 
+/*
+ * The region (past a container's routing) and offset serving an accepted
+ * access, from @c or found and remembered there. NULL with *@ok false when
+ * the address space refused it; NULL with *@ok true when the region took
+ * it but its container refused it (the container reported that).
+ */
+static inline MemoryRegion *access_route(AddressSpace *as, RouteCache *c,
+                                         uint64_t addr, unsigned size,
+                                         bool write, uint64_t *rel, bool *ok)
+{
+    MemoryRegion *mr;
+
+    if (G_LIKELY(c->gen == route_gen && c->addr == addr && c->size == size)) {
+        *ok = true;
+        *rel = c->rel;
+        return c->mr;
+    }
+    mr = access_check(as, addr, size, write);
+    if (!mr || (write ? !mr->ops->write : !mr->ops->read)) {
+        *ok = false;
+        return NULL;
+    }
+    *ok = true;
+    *rel = addr - mr->addr;
+    if (mr->ops->route) {
+        mr = mr->ops->route(mr->opaque, *rel, size, write, rel);
+        if (!mr) {
+            return NULL;
+        }
+    }
+    c->gen = route_gen;
+    c->addr = addr;
+    c->size = size;
+    c->mr = mr;
+    c->rel = *rel;
+    return mr;
+}
+
 uint64_t address_space_read(AddressSpace *as, uint64_t addr, unsigned size,
                             bool *ok)
 {
-    MemoryRegion *mr = access_check(as, addr, size, false);
+    uint64_t rel;
+    MemoryRegion *mr = access_route(as, &as->rd, addr, size, false, &rel, ok);
 
-    if (!mr || !mr->ops->read) {
-        *ok = false;
+    if (!mr) {
+        if (*ok) {
+            return 0; /* refused by a container */
+        }
         return size >= 8 ? UINT64_MAX : (1ULL << (size * 8)) - 1;
     }
-    *ok = true;
-    return mr->ops->read(mr->opaque, addr - mr->addr, size);
+    return mr->ops->read(mr->opaque, rel, size);
 }
 
 void address_space_write(AddressSpace *as, uint64_t addr, uint64_t value,
                          unsigned size, bool *ok)
 {
-    MemoryRegion *mr = access_check(as, addr, size, true);
+    uint64_t rel;
+    MemoryRegion *mr = access_route(as, &as->wr, addr, size, true, &rel, ok);
 
-    if (!mr || !mr->ops->write) {
-        *ok = false;
+    if (!mr) {
         return;
     }
-    *ok = true;
     if (size < 8) {
         value &= (1ULL << (size * 8)) - 1;
     }
-    mr->ops->write(mr->opaque, addr - mr->addr, value, size);
+    mr->ops->write(mr->opaque, rel, value, size);
 }
 
 void *mmio_window_ptr(uint64_t gpa)

@@ -35,6 +35,15 @@ typedef struct MemoryRegionOps {
     unsigned max_access_size;
     /* Accesses need natural alignment unless set. */
     bool unaligned;
+    /*
+     * Containers only: the region that serves an access at @offset, with
+     * its size and alignment checked as for a mapped region, and in *@rel
+     * the offset there; NULL when the access is refused (reported by the
+     * container). The address spaces call it instead of read/write and
+     * reuse its answer until the layout changes.
+     */
+    struct MemoryRegion *(*route)(void *opaque, uint64_t offset, unsigned size,
+                                  bool write, uint64_t *rel);
 } MemoryRegionOps;
 
 typedef struct AddressSpace AddressSpace;
@@ -62,6 +71,9 @@ void memory_region_init(MemoryRegion *mr, const char *name,
 bool memory_region_map(MemoryRegion *mr, AddressSpace *as, uint64_t addr,
                        GError **errp);
 void memory_region_unmap(MemoryRegion *mr);
+/* What some address decodes to changed outside memory.c (a container's
+ * children): the address spaces forget the routes they remember. */
+void memory_routes_changed(void);
 
 /*
  * Dispatch one access (the boundary layer calls these; devices and guest

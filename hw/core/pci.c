@@ -776,9 +776,17 @@ static void container_write(void *opaque, uint64_t offset, uint64_t value,
     }
 }
 
+static MemoryRegion *container_route_op(void *opaque, uint64_t offset,
+                                        unsigned size, bool write,
+                                        uint64_t *rel)
+{
+    return container_route(opaque, offset, size, write, rel);
+}
+
 static const MemoryRegionOps container_ops = {
     .read = container_read,
     .write = container_write,
+    .route = container_route_op,
     .min_access_size = 1,
     .max_access_size = 8,
     /* The children decide; the container only routes. */
@@ -823,6 +831,7 @@ bool pci_bar_container_add(PCIBarContainer *c, uint64_t offset,
         }
     }
     g_array_insert_val(c->children, i, ch);
+    memory_routes_changed();
     return true;
 }
 
@@ -831,6 +840,7 @@ void pci_bar_container_remove(PCIBarContainer *c, MemoryRegion *child)
     for (guint i = 0; c->children && i < c->children->len; i++) {
         if (g_array_index(c->children, PCIBarChild, i).mr == child) {
             g_array_remove_index(c->children, i);
+            memory_routes_changed();
             return;
         }
     }

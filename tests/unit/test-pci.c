@@ -823,9 +823,29 @@ static void test_container(void)
     address_space_write(as_memory, base + 0x400, 0x1, 4, &ok);
     g_assert_cmpuint(c.mr.guest_errors, ==, 4); /* 3 read + 1 write */
 
-    /* A child taken out becomes a hole. */
+    /* The same access again takes the remembered route; a refused one
+     * is refused (and counted) every time. */
+    address_space_write(as_memory, base + 0x00c, 0xcafe, 4, &ok);
+    g_assert_true(ok);
+    g_assert_cmphex(d.r[3], ==, 0xcafe);
+    address_space_write(as_memory, base + 0x400, 0x1, 4, &ok);
+    g_assert_cmpuint(c.mr.guest_errors, ==, 5);
+
+    /* A child taken out becomes a hole, even right after an access to it
+     * (the route to it is forgotten). */
+    g_assert_cmphex(address_space_read(as_memory, base + 0x800, 8, &ok), ==,
+                    0x1122334455667788ULL);
     pci_bar_container_remove(&c, &wide);
     g_assert_cmphex(address_space_read(as_memory, base + 0x800, 8, &ok), ==, 0);
+    g_assert_cmpuint(c.mr.guest_errors, ==, 6);
+
+    /* So does the whole BAR when its decode is turned off. */
+    g_assert_cmphex(address_space_read(as_memory, base + 0x00c, 4, &ok), ==,
+                    0xcafe);
+    pci_config_write(&d.pci, PCI_CFG_COMMAND, 0, 2);
+    g_assert_cmphex(address_space_read(as_memory, base + 0x00c, 4, &ok), ==,
+                    0xffffffff);
+    g_assert_false(ok);
 
     pci_device_fini(&d.pci);
     pci_bar_container_destroy(&c);
