@@ -508,6 +508,34 @@ static void req_add_rw(BlkRequest *req, AioOpType type, int fd, uint64_t offset,
     }
 }
 
+/*
+ * req_add_rw() with borrowed iovecs known to hold @len bytes, the usual
+ * read or write: when they fit one op, that op without counting them
+ * again or clearing it first.
+ */
+static void req_add_rw_exact(BlkRequest *req, AioOpType type, int fd,
+                             uint64_t offset, const struct iovec *iov,
+                             unsigned niov, uint64_t len, int rw_flags)
+{
+    BlkSlot *s;
+
+    if (niov > AIO_IOV_MAX || len == 0 || req->nslots == req->slots_cap) {
+        req_add_rw(req, type, fd, offset, iov, niov, rw_flags, true);
+        return;
+    }
+    s = &req->slots[req->nslots++];
+    s->aio = (AioOp){
+        .type = type,
+        .fd = fd,
+        .rw_flags = rw_flags,
+        .offset = offset,
+        .iov = iov,
+        .iovcnt = (int)niov,
+    };
+    s->expect = len;
+    s->own_iov = NULL;
+}
+
 static void req_add_simple(BlkRequest *req, AioOpType type, int fd, int mode,
                            uint64_t offset, uint64_t len)
 {
@@ -574,14 +602,15 @@ static void req_add_read_merged(BlkRequest *req, uint64_t offset,
     struct iovec *part = part_inline;
     bool in_ovl;
 
-    if (!blk->ovl_map) {
-        req_add_rw(req, AIO_OP_READ, blk->fd, offset, iov, niov, 0, borrow);
-        return;
-    }
-    if (len && map_one_run(blk, pos, end, &in_ovl)) {
+    if (!blk->ovl_map || (len && map_one_run(blk, pos, end, &in_ovl))) {
         /* All of it from one file: no slicing. */
-        req_add_rw(req, AIO_OP_READ, in_ovl ? blk->ovl_fd : blk->fd, offset,
-                   iov, niov, 0, borrow);
+        int fd = blk->ovl_map && in_ovl ? blk->ovl_fd : blk->fd;
+
+        if (borrow) {
+            req_add_rw_exact(req, AIO_OP_READ, fd, offset, iov, niov, len, 0);
+        } else {
+            req_add_rw(req, AIO_OP_READ, fd, offset, iov, niov, 0, false);
+        }
         return;
     }
     if (niov > BLK_SLICE_INLINE) {
@@ -650,8 +679,13 @@ static int req_build_write(BlkRequest *req, const struct iovec *iov,
 
     if (blk->ovl_map) {
         map_set(blk, offset, len);
-        req_add_rw(req, AIO_OP_WRITE, blk->ovl_fd, offset, iov, niov, 0,
-                   borrow);
+        if (borrow) {
+            req_add_rw_exact(req, AIO_OP_WRITE, blk->ovl_fd, offset, iov, niov,
+                             len, 0);
+        } else {
+            req_add_rw(req, AIO_OP_WRITE, blk->ovl_fd, offset, iov, niov, 0,
+                       false);
+        }
         return 0;
     }
     if (a && (offset % a || len % a)) {
@@ -689,7 +723,13 @@ static int req_build_write(BlkRequest *req, const struct iovec *iov,
         req_add_rw(req, AIO_OP_WRITE, blk->fd, offset, &b, 1, rw_flags, false);
         return 0;
     }
-    req_add_rw(req, AIO_OP_WRITE, blk->fd, offset, iov, niov, rw_flags, borrow);
+    if (borrow) {
+        req_add_rw_exact(req, AIO_OP_WRITE, blk->fd, offset, iov, niov, len,
+                         rw_flags);
+    } else {
+        req_add_rw(req, AIO_OP_WRITE, blk->fd, offset, iov, niov, rw_flags,
+                   false);
+    }
     return 0;
 }
 
