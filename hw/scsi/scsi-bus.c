@@ -708,7 +708,11 @@ static SCSIRequest *req_alloc(void)
     SCSIRequest *req = req_pool;
 
     if (!req) {
-        return g_new0(SCSIRequest, 1);
+        /* The completion event is the same for every use of the request:
+         * set up once here, not per command. */
+        req = g_new0(SCSIRequest, 1);
+        event_init(&req->done_ev, "scsi-req", req_done_event, req);
+        return req;
     }
     req_pool = req->next;
     req_pool_len--;
@@ -901,7 +905,8 @@ static bool ua_exempt(uint8_t opcode)
 
 /*
  * Every field of a pooled request but the sense buffer (sense_len says
- * what of it counts) and the SG storage, one store each: cheaper than
+ * what of it counts), the SG storage and the completion event (idle, and
+ * set up by req_alloc()), one store each: cheaper than
  * clearing the whole request and then filling it in.
  */
 static void req_init(SCSIRequest *req, SCSIBus *bus, const SCSICommand *cmd,
@@ -926,7 +931,6 @@ static void req_init(SCSIRequest *req, SCSIBus *bus, const SCSICommand *cmd,
     req->residual = 0;
     req->overrun = 0;
 
-    event_init(&req->done_ev, "scsi-req", req_done_event, req);
     req->submitted_at = vclock_now();
     req->due = 0;
     req->data_in = NULL; /* scsi_req_free() freed it */

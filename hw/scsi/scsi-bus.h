@@ -120,7 +120,8 @@ typedef struct SCSIReqList {
  * Requests are recycled: scsi_req_free() keeps them for later submissions,
  * so in the steady state a command costs no allocation. A recycled request
  * is not cleared: req_init() in scsi-bus.c sets each field above sg_inline
- * but sense[], so a new field needs a line there.
+ * but sense[] and done_ev (set up once, when the request is allocated), so
+ * a new field needs a line there.
  */
 struct SCSIRequest {
     /* The command (read-only for everyone after submit). */
