@@ -459,13 +459,24 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
         vscsi_cmd_fail(req, VIRTIO_SCSI_S_FAILURE);
         return;
     }
+    /* The bus copies the list: the element's own segments do when the
+     * data starts a buffer, as it does with every usual layout. */
     if (out_data) {
         cmd.dir = SCSI_XFER_TO_DEV;
-        cmd.nsg = vq_elem_slice(e, false, hdr_len, &req->data, &req->data_cap);
+        cmd.sg = vq_elem_tail(e, false, hdr_len, &cmd.nsg);
+        if (!cmd.sg) {
+            cmd.nsg =
+                vq_elem_slice(e, false, hdr_len, &req->data, &req->data_cap);
+            cmd.sg = req->data;
+        }
     } else if (in_data) {
         cmd.dir = SCSI_XFER_FROM_DEV;
-        cmd.nsg =
-            vq_elem_slice(e, true, req->resp_len, &req->data, &req->data_cap);
+        cmd.sg = vq_elem_tail(e, true, req->resp_len, &cmd.nsg);
+        if (!cmd.sg) {
+            cmd.nsg = vq_elem_slice(e, true, req->resp_len, &req->data,
+                                    &req->data_cap);
+            cmd.sg = req->data;
+        }
     }
     cmd.target = req->target;
     cmd.lun = req->lun;
@@ -474,7 +485,6 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
     cmd.attr = vscsi_task_attr(hdr[offsetof(VirtioScsiCmdReqHdr, task_attr)]);
     cmd.cdb = hdr + VSCSI_REQ_HDR;
     cmd.cdb_len = cdb_len;
-    cmd.sg = req->data;
     req->dir = cmd.dir;
 
     vscsi_req_link(s, req);

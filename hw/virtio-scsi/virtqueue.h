@@ -132,6 +132,30 @@ bool vq_elem_write(VirtQueue *vq, const VirtQueueElement *elem, uint64_t off,
  */
 unsigned vq_elem_slice(const VirtQueueElement *elem, bool writable,
                        uint64_t skip, DmaSgEntry **sg, unsigned *cap);
+/*
+ * The same segments as vq_elem_slice() without a copy, when @skip ends
+ * where a segment does (a driver that gives the request header or the
+ * response a buffer of its own): a pointer into @elem, with *@n set, valid
+ * until the element is popped again. NULL when @skip ends inside a
+ * segment or past the part.
+ */
+static inline const DmaSgEntry *vq_elem_tail(const VirtQueueElement *elem,
+                                             bool writable, uint64_t skip,
+                                             unsigned *n)
+{
+    unsigned k = writable ? elem->n_out : 0;
+    unsigned end = k + (writable ? elem->n_in : elem->n_out);
+
+    while (skip && k < end && skip >= elem->sg[k].len) {
+        skip -= elem->sg[k].len;
+        k++;
+    }
+    if (skip || k == end) {
+        return NULL;
+    }
+    *n = end - k;
+    return &elem->sg[k];
+}
 void vq_elem_free(VirtQueueElement *elem);
 /* Free what the queue allocated (its indirect table buffer). */
 void vq_fini(VirtQueue *vq);
