@@ -54,8 +54,10 @@ typedef struct Recorder {
 
     bool digest_pending; /* DMAs in the digest since the last one */
     TraceDigest digest;
-    uint64_t since_checkpoint;
-    RecordStats st;
+    uint64_t next_checkpoint; /* crossings (codec index) that call for one */
+    uint64_t kinds[BND_KIND_COUNT]; /* crossings by kind */
+    RecordStats st; /* records other than crossings; the rest of the
+                     * crossings figures come from kinds[] when asked */
     int64_t host_start;
 } Recorder;
 
@@ -175,7 +177,7 @@ static G_GNUC_NO_INLINE void put_checkpoint(Recorder *r)
     };
 
     emit(r, &e, BOUND);
-    r->since_checkpoint = 0;
+    r->next_checkpoint = r->codec.index + RECORD_CHECKPOINT_INTERVAL;
 }
 
 static void rec_after(const BndAccess *a, void *opaque)
@@ -185,6 +187,7 @@ static void rec_after(const BndAccess *a, void *opaque)
     const uint8_t *full = NULL;
     size_t bound = BOUND;
 
+    r->kinds[a->kind]++;
     if (a->kind == BND_DMA_READ || a->kind == BND_DMA_WRITE) {
         if (a->ok && a->data) {
             if (a->len <= TRACE_DMA_SMALL) {
@@ -199,18 +202,12 @@ static void rec_after(const BndAccess *a, void *opaque)
                 r->digest_pending = true;
             }
         }
-        r->st.dmas++;
-    } else {
-        if (r->digest_pending) {
-            put_digest(r);
-        }
-        r->st.irqs += a->kind == BND_IRQ_RAISE;
+    } else if (r->digest_pending) {
+        put_digest(r);
     }
     r->len += trace_encode_access(&r->codec, a, vclock_now(), value, full,
                                   reserve(r, bound));
-    r->st.records++;
-    r->st.events++;
-    if (G_UNLIKELY(++r->since_checkpoint >= RECORD_CHECKPOINT_INTERVAL)) {
+    if (G_UNLIKELY(r->codec.index >= r->next_checkpoint)) {
         put_checkpoint(r);
     }
 }
@@ -377,7 +374,8 @@ bool record_start(const char *path, RecordData data, const MachineConfig *cfg,
     r->written = 0;
     r->digest_pending = false;
     trace_digest_init(&r->digest, 0);
-    r->since_checkpoint = 0;
+    r->next_checkpoint = RECORD_CHECKPOINT_INTERVAL;
+    memset(r->kinds, 0, sizeof(r->kinds));
     memset(&r->st, 0, sizeof(r->st));
     write_all(r, hdr->data, hdr->len);
     r->full_data = h.full_data;
@@ -457,6 +455,14 @@ bool record_finish(int exit_code, MachineStop stop, GError **errp)
 void record_get_stats(RecordStats *st)
 {
     *st = rec.st;
+    /* The hook counts crossings by kind only. */
+    st->events = 0;
+    for (unsigned k = 0; k < BND_KIND_COUNT; k++) {
+        st->events += rec.kinds[k];
+    }
+    st->records += st->events;
+    st->dmas = rec.kinds[BND_DMA_READ] + rec.kinds[BND_DMA_WRITE];
+    st->irqs = rec.kinds[BND_IRQ_RAISE];
     if (rec.active) {
         /* What is written so far, and what waits in the buffer. */
         st->bytes = rec.written + rec.len;

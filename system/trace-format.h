@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <glib.h>
 #include "system/boundary.h"
 
@@ -201,8 +202,24 @@ const uint8_t *trace_event_payload(const TraceEvent *e,
 static inline uint64_t trace_small_value(const void *data, uint64_t len)
 {
     const uint8_t *p = data;
+    uint16_t v16;
+    uint32_t v32;
     uint64_t v = 0;
 
+    /* Ring indices, used elements and descriptors: whole loads. */
+    switch (len) {
+    case 2:
+        memcpy(&v16, p, 2);
+        return GUINT16_FROM_LE(v16);
+    case 4:
+        memcpy(&v32, p, 4);
+        return GUINT32_FROM_LE(v32);
+    case 8:
+        memcpy(&v, p, 8);
+        return GUINT64_FROM_LE(v);
+    default:
+        break;
+    }
     for (uint64_t i = 0; i < len && i < TRACE_DMA_SMALL; i++) {
         v |= (uint64_t)p[i] << (8 * i);
     }
