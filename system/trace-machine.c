@@ -102,7 +102,9 @@ bool trace_machine_image(const char *id, TraceImage *im, GError **errp)
         h = trace_hash64(buf, n, h);
     }
     im->id = g_strdup(id);
-    im->filename = g_strdup(blk_filename(blk) ? blk_filename(blk) : "");
+    /* A temporary image has no file name: "" says so in the header. */
+    im->filename = g_strdup(
+        blk_filename(blk) && !blk_is_temporary(blk) ? blk_filename(blk) : "");
     im->size = size;
     im->hash = h;
     im->flags = (blk_is_readonly(blk) ? TRACE_IMAGE_READONLY : 0) |

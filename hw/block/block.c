@@ -112,6 +112,7 @@ struct BlockBackend {
     uint64_t size;
     unsigned flags;
     bool readonly;      /* guest writes refused */
+    bool temporary;     /* blk_new_temp(): a private file gone at exit */
     uint32_t dio_align; /* @fd is O_DIRECT with this alignment, or 0 */
     bool no_punch;      /* hole punching unsupported: write zeros */
 
@@ -2442,6 +2443,7 @@ BlockBackend *blk_new_temp(uint64_t size, unsigned flags, GError **errp)
     blk = blk_alloc("(temporary)",
                     flags & ~(BLK_OPEN_SNAPSHOT | BLK_OPEN_NOCACHE));
     blk->readonly = flags & BLK_OPEN_READONLY;
+    blk->temporary = true;
     blk->size = size;
     blk->fd = temp_file(size, "temporary image", errp);
     if (blk->fd < 0 || ((flags & BLK_OPEN_MMAP) && !map_image(blk, errp))) {
@@ -2610,6 +2612,11 @@ bool blk_is_readonly(const BlockBackend *blk)
 bool blk_is_snapshot(const BlockBackend *blk)
 {
     return blk->ovl_map != NULL;
+}
+
+bool blk_is_temporary(const BlockBackend *blk)
+{
+    return blk->temporary;
 }
 
 bool blk_attach(BlockBackend *blk, const char *owner, GError **errp)

@@ -112,6 +112,8 @@ const char *blk_filename(const BlockBackend *blk);
 uint64_t blk_size(const BlockBackend *blk);
 bool blk_is_readonly(const BlockBackend *blk);
 bool blk_is_snapshot(const BlockBackend *blk);
+/* Made by blk_new_temp(): it starts as zeros every time, has no name. */
+bool blk_is_temporary(const BlockBackend *blk);
 
 /* One device per backend: a second attach fails naming the first owner. */
 bool blk_attach(BlockBackend *blk, const char *owner, GError **errp);

@@ -139,6 +139,16 @@ else
         "a writable image is warned about" -- \
         "$BIN" -drive "id=d0,file=$img" $vs -guest boot,reads=0 \
         -record "$tmp/w.trc"
+    # A temporary image starts as zeros in the replay too: no warning,
+    # and the header names no file.
+    "$BIN" -drive id=d0,size=8M $vs -guest boot,reads=0 \
+        -record "$tmp/t.trc" >"$out" 2>&1 </dev/null
+    if [ $? -eq 0 ] && ! grep -q "writable without" "$out" &&
+        "$TOOL" dump "$tmp/t.trc" 2>/dev/null | grep -q "(temporary)"; then
+        ok "a temporary image is not warned about"
+    else
+        not_ok "a temporary image is not warned about"
+    fi
     # shellcheck disable=SC2086
     check 0 "storemu: record:" "record virtio-scsi with data=full" -- \
         "$BIN" -drive "id=d0,file=$img,snapshot=on" $vs \
