@@ -180,15 +180,17 @@ static G_GNUC_NO_INLINE void put_checkpoint(Recorder *r)
     r->next_checkpoint = r->codec.index + RECORD_CHECKPOINT_INTERVAL;
 }
 
-static void rec_after(const BndAccess *a, void *opaque)
+/* The hook's body; @dma: the crossing is a DMA (two hooks, one for DMA
+ * and one for the rest, so each knows which it is). */
+static inline __attribute__((always_inline)) void
+rec_after_as(Recorder *r, const BndAccess *a, bool dma)
 {
-    Recorder *r = opaque;
     uint64_t value = a->value;
     const uint8_t *full = NULL;
     size_t bound = BOUND;
 
     r->kinds[a->kind]++;
-    if (a->kind == BND_DMA_READ || a->kind == BND_DMA_WRITE) {
+    if (dma) {
         if (a->ok && a->data) {
             if (a->len <= TRACE_DMA_SMALL) {
                 /* Coded as a value: no hash. */
@@ -205,11 +207,21 @@ static void rec_after(const BndAccess *a, void *opaque)
     } else if (r->digest_pending) {
         put_digest(r);
     }
-    r->len += trace_encode_access(&r->codec, a, vclock_now(), value, full,
-                                  reserve(r, bound));
+    r->len += trace_encode_access_as(&r->codec, a, vclock_now(), value, full,
+                                     reserve(r, bound), dma);
     if (G_UNLIKELY(r->codec.index >= r->next_checkpoint)) {
         put_checkpoint(r);
     }
+}
+
+static void rec_after_dma(const BndAccess *a, void *opaque)
+{
+    rec_after_as(opaque, a, true);
+}
+
+static void rec_after(const BndAccess *a, void *opaque)
+{
+    rec_after_as(opaque, a, false);
 }
 
 static void rec_note(const BndNote *n, void *opaque)
@@ -269,10 +281,17 @@ static void rec_note(const BndNote *n, void *opaque)
     emit(r, &e, BOUND);
 }
 
+#define REC_DMA_KINDS (BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE))
 static const BndHook rec_hook = {
     .name = "record",
+    .kinds = BND_ALL_KINDS & ~REC_DMA_KINDS,
     .after = rec_after,
     .note = rec_note,
+};
+static const BndHook rec_dma_hook = {
+    .name = "record-dma",
+    .kinds = REC_DMA_KINDS,
+    .after = rec_after_dma,
 };
 
 static void put_ext(TraceExtKind kind, uint32_t code, const void *data,
@@ -350,7 +369,7 @@ bool record_start(const char *path, RecordData data, const MachineConfig *cfg,
     TraceHeader h;
     g_autoptr(GByteArray) hdr = g_byte_array_new();
     Recorder *r = &rec;
-    BndHook hook = rec_hook;
+    BndHook hook = rec_hook, dma_hook = rec_dma_hook;
 
     g_assert(!r->active);
     trace_header_init(&h);
@@ -389,15 +408,23 @@ bool record_start(const char *path, RecordData data, const MachineConfig *cfg,
     open_chunk(r);
     r->path = g_strdup(path);
     hook.opaque = r;
+    dma_hook.opaque = r;
     if (!bnd_hook_add(&hook)) {
-        g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
-                    "-record: too many boundary hooks");
-        release(r);
-        return false;
+        goto too_many;
+    }
+    if (!bnd_hook_add(&dma_hook)) {
+        bnd_hook_remove(&hook);
+        goto too_many;
     }
     r->active = true;
     r->host_start = g_get_monotonic_time();
     return true;
+
+too_many:
+    g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_CONFIG,
+                "-record: too many boundary hooks");
+    release(r);
+    return false;
 }
 
 bool record_start_opts(const Opts *o, const MachineConfig *cfg, GError **errp)
@@ -416,7 +443,7 @@ bool record_active(void)
 bool record_finish(int exit_code, MachineStop stop, GError **errp)
 {
     Recorder *r = &rec;
-    BndHook hook = rec_hook;
+    BndHook hook = rec_hook, dma_hook = rec_dma_hook;
     TraceEvent end = {
         .type = TT_END,
         .cpu = -1,
@@ -429,7 +456,9 @@ bool record_finish(int exit_code, MachineStop stop, GError **errp)
         return true;
     }
     hook.opaque = r;
+    dma_hook.opaque = r;
     bnd_hook_remove(&hook);
+    bnd_hook_remove(&dma_hook);
     end.time = vclock_now();
     emit(r, &end, BOUND);
     seal_chunk(r);

@@ -126,7 +126,7 @@ typedef struct TraceXing {
 } TraceXing;
 
 /* The out-of-line parts (trace-format.c): a scheduler pick's hit, and
- * trace_encode_access() when the record is not a plain hit. */
+ * trace_encode_access_as() when the record is not a plain hit. */
 size_t trace_enc_fast_sched(TraceCodec *restrict c, TraceXing x, unsigned s,
                             uint8_t *restrict out);
 size_t trace_encode_access_slow(TraceCodec *c, const BndAccess *a,
@@ -213,17 +213,18 @@ trace_enc_fast(TraceCodec *restrict c, const TraceXing *x,
 
 /* trace_encode() of the record trace_event_from_access(@a, @time) with
  * @value (a short DMA payload's value) and @data (a data=full payload,
- * else NULL): a plain hit without building the record. */
-static inline size_t trace_encode_access(TraceCodec *c, const BndAccess *a,
-                                         uint64_t time, uint64_t value,
-                                         const uint8_t *data, uint8_t *out)
+ * else NULL): a plain hit without building the record. @dma: @a is a
+ * DMA (a constant where the caller knows it). */
+static inline __attribute__((always_inline)) size_t
+trace_encode_access_as(TraceCodec *c, const BndAccess *a, uint64_t time,
+                       uint64_t value, const uint8_t *data, uint8_t *out,
+                       bool dma)
 {
-    bool dma = a->kind == BND_DMA_READ || a->kind == BND_DMA_WRITE;
-    bool sched = a->kind == BND_SCHED;
+    bool sched = !dma && a->kind == BND_SCHED;
     /* the normalization trace_event_from_access() does */
     TraceXing x = {
         .type = a->kind,
-        .ok = a->ok || a->kind == BND_IRQ_DELIVER,
+        .ok = a->ok || (!dma && a->kind == BND_IRQ_DELIVER),
         .has_data = dma && a->data != NULL,
         .size = a->size,
         .cpu = sched ? (int16_t)a->value : a->cpu,
@@ -233,7 +234,7 @@ static inline size_t trace_encode_access(TraceCodec *c, const BndAccess *a,
         .len = dma || sched ? a->len : 0,
         .value = value,
     };
-    size_t n = trace_enc_fast(c, &x, out);
+    size_t n = trace_enc_fast_as(c, &x, out, dma);
 
     return n ? n : trace_encode_access_slow(c, a, time, value, data, out);
 }

@@ -960,7 +960,7 @@ size_t trace_encode(TraceCodec *c, const TraceEvent *e, uint8_t *out)
     g_assert_not_reached();
 }
 
-/* trace_encode_access() when the record is not a plain hit: out of line,
+/* trace_encode_access_as() when the record is not a plain hit: out of line,
  * so that the hit path does not pay for building the record. */
 size_t trace_encode_access_slow(TraceCodec *c, const BndAccess *a,
                                 uint64_t time, uint64_t value,
