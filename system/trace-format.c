@@ -111,30 +111,44 @@ __attribute__((target("avx2"))) static void stripes_avx2(uint64_t acc[4],
 {
     const __m256i step = _mm256_loadu_si256((const __m256i *)stripe_step);
     const __m256i step2 = _mm256_add_epi64(step, step);
+    const __m256i step4 = _mm256_add_epi64(step2, step2);
     __m256i a = _mm256_loadu_si256((const __m256i *)acc);
     __m256i b = _mm256_setzero_si256();
-    __m256i k = _mm256_loadu_si256((const __m256i *)key);
-    __m256i kb = _mm256_add_epi64(k, step);
+    __m256i k0 = _mm256_loadu_si256((const __m256i *)key);
+    __m256i k1 = _mm256_add_epi64(k0, step);
+    __m256i k2 = _mm256_add_epi64(k0, step2);
+    __m256i k3 = _mm256_add_epi64(k1, step2);
     size_t s = 0;
 
-    /* Two stripes a round into two sums: half the dependency chain. */
-    for (; s + 2 <= ns; s += 2, p += 64) {
-        __m256i d = _mm256_loadu_si256((const __m256i *)p);
-        __m256i e = _mm256_loadu_si256((const __m256i *)(p + 32));
-        __m256i x = _mm256_xor_si256(d, k), y = _mm256_xor_si256(e, kb);
-        a = _mm256_add_epi64(a, _mm256_mul_epu32(x, _mm256_srli_epi64(x, 32)));
-        b = _mm256_add_epi64(b, _mm256_mul_epu32(y, _mm256_srli_epi64(y, 32)));
-        a = _mm256_add_epi64(a, _mm256_shuffle_epi32(d, SWAP64));
-        b = _mm256_add_epi64(b, _mm256_shuffle_epi32(e, SWAP64));
-        k = _mm256_add_epi64(k, step2);
-        kb = _mm256_add_epi64(kb, step2);
+/* One stripe's product and word sum, added to @to; the sum of the two is
+ * formed first, so each stripe is one addition into its chain. */
+#define STRIPE_AVX2(to, d, k)                                                  \
+    do {                                                                       \
+        __m256i x_ = _mm256_xor_si256((d), (k));                               \
+        (to) = _mm256_add_epi64(                                               \
+            (to),                                                              \
+            _mm256_add_epi64(_mm256_mul_epu32(x_, _mm256_srli_epi64(x_, 32)),  \
+                             _mm256_shuffle_epi32((d), SWAP64)));              \
+    } while (0)
+
+    /* Four stripes a round into two sums: less loop per stripe, half the
+     * dependency chain. */
+    for (; s + 4 <= ns; s += 4, p += 128) {
+        STRIPE_AVX2(a, _mm256_loadu_si256((const __m256i *)p), k0);
+        STRIPE_AVX2(b, _mm256_loadu_si256((const __m256i *)(p + 32)), k1);
+        STRIPE_AVX2(a, _mm256_loadu_si256((const __m256i *)(p + 64)), k2);
+        STRIPE_AVX2(b, _mm256_loadu_si256((const __m256i *)(p + 96)), k3);
+        k0 = _mm256_add_epi64(k0, step4);
+        k1 = _mm256_add_epi64(k1, step4);
+        k2 = _mm256_add_epi64(k2, step4);
+        k3 = _mm256_add_epi64(k3, step4);
     }
-    if (s < ns) {
-        __m256i d = _mm256_loadu_si256((const __m256i *)p);
-        __m256i x = _mm256_xor_si256(d, k);
-        a = _mm256_add_epi64(a, _mm256_mul_epu32(x, _mm256_srli_epi64(x, 32)));
-        a = _mm256_add_epi64(a, _mm256_shuffle_epi32(d, SWAP64));
+    /* 0-3 stripes left: the keys step by one from k0. */
+    for (; s < ns; s++, p += 32) {
+        STRIPE_AVX2(a, _mm256_loadu_si256((const __m256i *)p), k0);
+        k0 = _mm256_add_epi64(k0, step);
     }
+#undef STRIPE_AVX2
     _mm256_storeu_si256((__m256i *)acc, _mm256_add_epi64(a, b));
 }
 
