@@ -43,6 +43,20 @@ static inline uint64_t load64(const uint8_t *p)
     return GUINT64_FROM_LE(v);
 }
 
+static inline uint32_t load32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return GUINT32_FROM_LE(v);
+}
+
+static inline uint16_t load16(const uint8_t *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return GUINT16_FROM_LE(v);
+}
+
 /*
  * The bulk of the input goes in 32-byte stripes over four 64-bit lanes.
  * Word i of a stripe, d, is XORed with a key k_i that steps by a constant
@@ -57,12 +71,11 @@ static const uint64_t stripe_key[4] = {H_K0, H_K1, H_K2, H_K3};
 static const uint64_t stripe_step[4] = {H_K4, H_K2 ^ H_K3, H_K1 + H_K4,
                                         H_K0 ^ H_K4};
 
-static void stripes_scalar(uint64_t acc[4], const uint64_t key[4],
-                           const uint8_t *p, size_t ns)
+/* Each takes the keys where the stripes before left them and leaves them
+ * where the next stripe starts. */
+static void stripes_scalar(uint64_t acc[4], uint64_t k[4], const uint8_t *p,
+                           size_t ns)
 {
-    uint64_t k[4];
-
-    memcpy(k, key, sizeof(k));
     for (size_t s = 0; s < ns; s++, p += 32) {
         for (unsigned i = 0; i < 4; i++) {
             uint64_t d = load64(p + 8 * i), x = d ^ k[i];
@@ -79,8 +92,8 @@ static void stripes_scalar(uint64_t acc[4], const uint64_t key[4],
 /* _mm_shuffle_epi32 order swapping the two 64-bit halves of 128 bits */
 #define SWAP64 0x4e
 
-static void stripes_sse2(uint64_t acc[4], const uint64_t key[4],
-                         const uint8_t *p, size_t ns)
+static void stripes_sse2(uint64_t acc[4], uint64_t key[4], const uint8_t *p,
+                         size_t ns)
 {
     __m128i a0 = _mm_loadu_si128((const __m128i *)acc);
     __m128i a1 = _mm_loadu_si128((const __m128i *)(acc + 2));
@@ -102,12 +115,12 @@ static void stripes_sse2(uint64_t acc[4], const uint64_t key[4],
     }
     _mm_storeu_si128((__m128i *)acc, a0);
     _mm_storeu_si128((__m128i *)(acc + 2), a1);
+    _mm_storeu_si128((__m128i *)key, k0);
+    _mm_storeu_si128((__m128i *)(key + 2), k1);
 }
 
-__attribute__((target("avx2"))) static void stripes_avx2(uint64_t acc[4],
-                                                         const uint64_t key[4],
-                                                         const uint8_t *p,
-                                                         size_t ns)
+__attribute__((target("avx2"))) static void
+stripes_avx2(uint64_t acc[4], uint64_t key[4], const uint8_t *p, size_t ns)
 {
     const __m256i step = _mm256_loadu_si256((const __m256i *)stripe_step);
     const __m256i step2 = _mm256_add_epi64(step, step);
@@ -150,6 +163,7 @@ __attribute__((target("avx2"))) static void stripes_avx2(uint64_t acc[4],
     }
 #undef STRIPE_AVX2
     _mm256_storeu_si256((__m256i *)acc, _mm256_add_epi64(a, b));
+    _mm256_storeu_si256((__m256i *)key, k0);
 }
 
 /* The CPU features are read once at start-up (libgcc's constructor);
@@ -169,7 +183,7 @@ void trace_digest_init(TraceDigest *d, uint64_t seed)
     d->lane[2] = rotl64(seed, 32) ^ H_K2;
     d->lane[3] = ~seed ^ H_K3;
     d->chain = seed ^ H_K4;
-    d->stripes = 0;
+    memcpy(d->key, stripe_key, sizeof(d->key));
 }
 
 static void digest_add_with(TraceDigest *d, const uint8_t *p, size_t n,
@@ -179,32 +193,41 @@ static void digest_add_with(TraceDigest *d, const uint8_t *p, size_t n,
     uint64_t t = d->chain, tail = 0;
 
     if (ns) {
-        /* the keys where the stripes so far left them */
-        uint64_t k[4];
-        for (unsigned j = 0; j < 4; j++) {
-            k[j] = stripe_key[j] + d->stripes * stripe_step[j];
-        }
         switch (impl) {
 #if defined(__x86_64__)
         case TRACE_HASH_AVX2:
-            stripes_avx2(d->lane, k, p, ns);
+            stripes_avx2(d->lane, d->key, p, ns);
             break;
         case TRACE_HASH_SSE2:
-            stripes_sse2(d->lane, k, p, ns);
+            stripes_sse2(d->lane, d->key, p, ns);
             break;
 #endif
         default:
-            stripes_scalar(d->lane, k, p, ns);
+            stripes_scalar(d->lane, d->key, p, ns);
             break;
         }
-        d->stripes += ns;
     }
-    /* The last 0-31 bytes: a chain of words, then the odd bytes. */
+    /* The last 0-31 bytes: a chain of words, then the odd bytes, as a
+     * little-endian number. */
     for (; i + 8 <= n; i += 8) {
         t = fold_mul(t ^ load64(p + i), H_K1) + H_K0;
     }
-    for (unsigned b = 0; i < n; i++, b++) {
-        tail |= (uint64_t)p[i] << (8 * b);
+    if (i < n) {
+        size_t r = n - i;
+        unsigned sh = 0;
+        if (r & 4) {
+            tail = load32(p + i);
+            i += 4;
+            sh = 32;
+        }
+        if (r & 2) {
+            tail |= (uint64_t)load16(p + i) << sh;
+            i += 2;
+            sh += 16;
+        }
+        if (r & 1) {
+            tail |= (uint64_t)p[i] << sh;
+        }
     }
     d->chain = fold_mul(t ^ tail, H_K2 ^ n);
 }

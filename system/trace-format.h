@@ -297,8 +297,8 @@ typedef struct TraceCodec {
  */
 typedef struct TraceDigest {
     uint64_t lane[4];
-    uint64_t chain;   /* the pieces' lengths and last 0-31 bytes */
-    uint64_t stripes; /* 32-byte stripes so far: where the keys stand */
+    uint64_t chain;  /* the pieces' lengths and last 0-31 bytes */
+    uint64_t key[4]; /* where the stripes so far left the keys */
 } TraceDigest;
 void trace_digest_init(TraceDigest *d, uint64_t seed);
 void trace_digest_add(TraceDigest *d, const void *data, size_t n);
