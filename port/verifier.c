@@ -369,7 +369,7 @@ static bool covered(uint64_t gpa, uint64_t len)
     return false;
 }
 
-static void dma_check(const BndAccess *a, void *opaque)
+static void G_GNUC_NO_INLINE dma_check_slow(const BndAccess *a)
 {
     if (!a->ok || !port.loaded || covered(a->addr, a->len)) {
         return;
@@ -380,6 +380,22 @@ static void dma_check(const BndAccess *a, void *opaque)
                     "for DMA",
                     a->kind == BND_DMA_READ ? "read" : "wrote", a->len,
                     a->addr);
+}
+
+static void dma_check(const BndAccess *a, void *opaque)
+{
+    uint64_t g0 = a->addr >> GRANULE_SHIFT;
+    uint64_t g1 = (a->addr + a->len - 1) >> GRANULE_SHIFT;
+
+    /* Ring entries, descriptors, headers: at most two granules, both set,
+     * is nearly every DMA, and the answer whatever else holds; the rest
+     * out of line, so this path saves no registers. A wrapped or empty
+     * range fails g1 - g0 <= 1 and takes the full check. */
+    if (G_LIKELY(g1 - g0 <= 1 && g1 < ngranules) && granule_bit(g0) &&
+        granule_bit(g1)) {
+        return;
+    }
+    dma_check_slow(a);
 }
 
 static const BndHook dma_hook = {
