@@ -335,7 +335,37 @@ static inline PortAdapter *port_adapter_for_caller(PVOID devext,
 void port_surprise_removal(PortAdapter *a);
 
 /* requests and queues (queue.c) */
-PortRequest *port_request_from_srb(PVOID srb);
+/*
+ * A direct-mapped cache in front of port.srb_map: every RequestComplete and
+ * StorPortGetScatterGatherList names its request by SRB, and a GHashTable
+ * lookup costs several times a slot compare; inline, a hit costs no call.
+ * A miss (a collision, or an SRB the port never gave out) asks the map.
+ */
+#define PORT_SRB_CACHE_SLOTS 512
+
+typedef struct PortSrbCacheSlot {
+    PVOID srb;
+    PortRequest *req;
+} PortSrbCacheSlot;
+
+extern PortSrbCacheSlot port_srb_cache[PORT_SRB_CACHE_SLOTS];
+
+static inline PortSrbCacheSlot *port_srb_cache_slot(PVOID srb)
+{
+    return &port_srb_cache[((uintptr_t)srb >> 6) & (PORT_SRB_CACHE_SLOTS - 1)];
+}
+
+PortRequest *port_request_from_srb_slow(PVOID srb);
+
+static inline PortRequest *port_request_from_srb(PVOID srb)
+{
+    PortSrbCacheSlot *c = port_srb_cache_slot(srb);
+
+    if (srb && c->srb == srb) {
+        return c->req;
+    }
+    return port_request_from_srb_slow(srb);
+}
 /* Free a request's host-side state (not its guest-RAM parts, which go
  * with guest RAM): for requests the port still knows at unload. */
 void port_request_release(PortRequest *req);

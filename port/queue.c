@@ -77,31 +77,13 @@ static void poison_fill(void *p, size_t n)
     fill_words(p, n, POISON_BYTE);
 }
 
-/*
- * A direct-mapped cache in front of port.srb_map: every RequestComplete and
- * StorPortGetScatterGatherList names its request by SRB, and a GHashTable
- * lookup costs several times a slot compare. SRBs are 64-byte aligned, so
- * the bits above that pick the slot. It only ever holds pairs that are in
- * the map; a miss (a collision, or an SRB the port never gave out) asks the
- * map.
- */
-#define SRB_CACHE_SLOTS 512
-
-typedef struct SrbCacheSlot {
-    PVOID srb;
-    PortRequest *req;
-} SrbCacheSlot;
-
-static SrbCacheSlot srb_cache[SRB_CACHE_SLOTS];
-
-static inline SrbCacheSlot *srb_cache_slot(PVOID srb)
-{
-    return &srb_cache[((uintptr_t)srb >> 6) & (SRB_CACHE_SLOTS - 1)];
-}
+/* The SRB cache (port.h): SRBs are 64-byte aligned, so the bits above
+ * that pick the slot. It only ever holds pairs that are in the map. */
+PortSrbCacheSlot port_srb_cache[PORT_SRB_CACHE_SLOTS];
 
 static void srb_map_insert(PortRequest *req)
 {
-    SrbCacheSlot *c = srb_cache_slot(req->srb);
+    PortSrbCacheSlot *c = port_srb_cache_slot(req->srb);
 
     g_hash_table_insert(port.srb_map, req->srb, req);
     c->srb = req->srb;
@@ -110,7 +92,7 @@ static void srb_map_insert(PortRequest *req)
 
 static void srb_map_remove(PortRequest *req)
 {
-    SrbCacheSlot *c = srb_cache_slot(req->srb);
+    PortSrbCacheSlot *c = port_srb_cache_slot(req->srb);
 
     g_hash_table_remove(port.srb_map, req->srb);
     if (c->srb == req->srb) {
@@ -569,20 +551,17 @@ UCHAR port_request_opcode(const PortRequest *req)
     return cdb ? cdb->AsByte[0] : 0;
 }
 
-PortRequest *port_request_from_srb(PVOID srb)
+PortRequest *port_request_from_srb_slow(PVOID srb)
 {
-    SrbCacheSlot *c;
+    PortSrbCacheSlot *c;
     PortRequest *req;
 
     if (!srb) {
         return NULL;
     }
-    c = srb_cache_slot(srb);
-    if (c->srb == srb) {
-        return c->req;
-    }
     req = g_hash_table_lookup(port.srb_map, srb);
     if (req) {
+        c = port_srb_cache_slot(srb);
         c->srb = srb;
         c->req = req;
     }
@@ -1209,7 +1188,7 @@ static void lu_retry(void *opaque)
 void port_queue_reset(void)
 {
     memset(cq, 0, sizeof(cq));
-    memset(srb_cache, 0, sizeof(srb_cache));
+    memset(port_srb_cache, 0, sizeof(port_srb_cache));
 }
 
 void port_queue_init_adapter(PortAdapter *a)
