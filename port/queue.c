@@ -696,7 +696,9 @@ static void capture_results(PortRequest *req)
         }
         req->poisoned = true;
     }
-    verifier_sg_unmap(req);
+    if (req->sg_mapped) {
+        verifier_sg_unmap(req);
+    }
     req->state = REQ_COMPLETING;
 }
 
@@ -957,7 +959,9 @@ static void finish_request(PortRequest *req)
         port_restart_all_queues(a);
         return;
     }
-    check_stale_extension(req);
+    if (req->stale_ext) {
+        check_stale_extension(req);
+    }
     if (SRB_STATUS(st) == SRB_STATUS_TIMEOUT ||
         SRB_STATUS(st) == SRB_STATUS_COMMAND_TIMEOUT) {
         a->timeouts++;
