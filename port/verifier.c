@@ -58,9 +58,10 @@ typedef struct VerifierRange {
     uint64_t start, end;
 } Range;
 static GArray *dma_ranges; /* Range, sorted, disjoint */
-#define GRANULE_SHIFT 6
-static uint64_t *granules; /* bit per granule wholly inside dma_ranges */
-static uint64_t ngranules;
+#define GRANULE_SHIFT BND_QUIET_SHIFT
+/* A bit per granule wholly inside dma_ranges; also the boundary's quiet
+ * map (the inline DMA path makes dma_check()'s first test itself). */
+static BndQuietMap quiet;
 static guint mru[2]; /* indexes into dma_ranges of the last hits */
 static PortRequest *sg_head, *sg_tail;
 static PortRequest *sg_hint; /* where the walk starts: the request after
@@ -125,8 +126,8 @@ void verifier_reset(void)
     if (dma_ranges) {
         g_array_set_size(dma_ranges, 0);
     }
-    g_clear_pointer(&granules, g_free);
-    ngranules = 0;
+    g_clear_pointer(&quiet.bits, g_free);
+    quiet.n = 0;
     while (sg_head) {
         verifier_sg_unmap(sg_head);
     }
@@ -166,7 +167,7 @@ static long floor_index(const GArray *arr, uint64_t addr)
 
 static inline bool granule_bit(uint64_t g)
 {
-    return (granules[g >> 6] >> (g & 63)) & 1;
+    return (quiet.bits[g >> 6] >> (g & 63)) & 1;
 }
 
 static bool granules_set_slow(uint64_t first, uint64_t last)
@@ -174,7 +175,7 @@ static bool granules_set_slow(uint64_t first, uint64_t last)
     for (uint64_t g = first; g <= last; g = (g | 63) + 1) {
         uint64_t hi = MIN(last, g | 63);
         uint64_t m = (~0ULL >> (63 - (hi & 63))) & (~0ULL << (g & 63));
-        if ((granules[g >> 6] & m) != m) {
+        if ((quiet.bits[g >> 6] & m) != m) {
             return false;
         }
     }
@@ -184,13 +185,13 @@ static bool granules_set_slow(uint64_t first, uint64_t last)
 /* Whether every granule in [@first, @last] is set. */
 static inline bool granules_set(uint64_t first, uint64_t last)
 {
-    if (last >= ngranules) {
+    if (last >= quiet.n) {
         return false;
     }
     if (first >> 6 == last >> 6) {
         /* Bits first..last of one word; 2 << 63 wraps to 0 as wanted. */
         uint64_t m = (2ULL << (last & 63)) - (1ULL << (first & 63));
-        return (granules[first >> 6] & m) == m;
+        return (quiet.bits[first >> 6] & m) == m;
     }
     return granules_set_slow(first, last);
 }
@@ -199,10 +200,10 @@ static inline bool granules_set(uint64_t first, uint64_t last)
 static void granules_add(const Range *r)
 {
     uint64_t first = (r->start + (1u << GRANULE_SHIFT) - 1) >> GRANULE_SHIFT;
-    uint64_t end = MIN(r->end >> GRANULE_SHIFT, ngranules);
+    uint64_t end = MIN(r->end >> GRANULE_SHIFT, quiet.n);
 
     for (uint64_t g = first; g < end; g++) {
-        granules[g >> 6] |= 1ULL << (g & 63);
+        quiet.bits[g >> 6] |= 1ULL << (g & 63);
     }
 }
 
@@ -214,16 +215,16 @@ void verifier_map_range(uint64_t gpa, uint64_t len)
     if (!hooked) {
         return; /* nothing will check a DMA against it */
     }
-    if (len && granules &&
+    if (len && quiet.bits &&
         granules_set(gpa >> GRANULE_SHIFT, (gpa + len - 1) >> GRANULE_SHIFT)) {
         return; /* already covered: the common case */
     }
     if (!dma_ranges) {
         dma_ranges = g_array_new(FALSE, FALSE, sizeof(Range));
     }
-    if (!granules) {
-        ngranules = ram_size >> GRANULE_SHIFT;
-        granules = g_new0(uint64_t, (ngranules + 63) / 64);
+    if (!quiet.bits) {
+        quiet.n = ram_size >> GRANULE_SHIFT;
+        quiet.bits = g_new0(uint64_t, (quiet.n + 63) / 64);
     }
     i = floor_index(dma_ranges, gpa);
     if (i >= 0 && g_array_index(dma_ranges, Range, i).end >= r.end) {
@@ -330,7 +331,7 @@ static bool covered(uint64_t gpa, uint64_t len)
     if (len && len <= 1u << GRANULE_SHIFT) {
         /* Ring entries, descriptors, headers: one granule or two. */
         uint64_t g0 = gpa >> GRANULE_SHIFT, g1 = (end - 1) >> GRANULE_SHIFT;
-        if (g1 < ngranules && granule_bit(g0) && granule_bit(g1)) {
+        if (g1 < quiet.n && granule_bit(g0) && granule_bit(g1)) {
             return true;
         }
     } else if (len &&
@@ -391,7 +392,7 @@ static void dma_check(const BndAccess *a, void *opaque)
      * is nearly every DMA, and the answer whatever else holds; the rest
      * out of line, so this path saves no registers. A wrapped or empty
      * range fails g1 - g0 <= 1 and takes the full check. */
-    if (G_LIKELY(g1 - g0 <= 1 && g1 < ngranules) && granule_bit(g0) &&
+    if (G_LIKELY(g1 - g0 <= 1 && g1 < quiet.n) && granule_bit(g0) &&
         granule_bit(g1)) {
         return;
     }
@@ -402,6 +403,7 @@ static const BndHook dma_hook = {
     .name = "verifier",
     .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE),
     .after = dma_check,
+    .dma_quiet = &quiet,
 };
 
 void verifier_attach(void)
@@ -421,8 +423,8 @@ void verifier_detach(void)
         g_array_free(dma_ranges, TRUE);
         dma_ranges = NULL;
     }
-    g_clear_pointer(&granules, g_free);
-    ngranules = 0;
+    g_clear_pointer(&quiet.bits, g_free);
+    quiet.n = 0;
     while (sg_head) {
         verifier_sg_unmap(sg_head);
     }

@@ -17,6 +17,8 @@ unsigned bnd_nnotes;
 uint32_t bnd_before_kinds, bnd_after_kinds;
 uint64_t bnd_counts[BND_KIND_COUNT];
 BndYieldOracle *bnd_yield_oracle;
+static const BndQuietMap no_quiet;
+const BndQuietMap *bnd_dma_quiet = &no_quiet;
 static BndHook hooks[BND_MAX_HOOKS];
 
 /*
@@ -53,6 +55,10 @@ static inline uint32_t hook_kinds(const BndHook *h)
 
 static void rebuild(void)
 {
+    const uint32_t dma = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE);
+    unsigned dma_watchers = 0;
+
+    bnd_dma_quiet = &no_quiet;
     bnd_before_kinds = bnd_after_kinds = 0;
     memset(before_list, 0, sizeof(before_list));
     memset(after_list, 0, sizeof(after_list));
@@ -81,6 +87,15 @@ static void rebuild(void)
             note_list.fn[note_list.n] = h->note;
             note_list.opaque[note_list.n++] = h->opaque;
         }
+        if ((h->kinds & dma) && (h->before || h->after)) {
+            dma_watchers++;
+            bnd_dma_quiet =
+                !h->before && h->dma_quiet ? h->dma_quiet : &no_quiet;
+        }
+    }
+    /* Quiet only for its owner: another hook on DMA sees every one. */
+    if (dma_watchers != 1) {
+        bnd_dma_quiet = &no_quiet;
     }
     bnd_nnotes = note_list.n;
 }

@@ -77,6 +77,20 @@ typedef struct BndNote {
 #define BND_BIT(kind) (1u << (kind))
 #define BND_ALL_KINDS ((1u << BND_KIND_COUNT) - 1)
 
+/*
+ * DMA that no after-hook needs to see, as a bitmap over guest RAM in
+ * granules of 1 << BND_QUIET_SHIFT bytes. A hook that accepts every DMA
+ * within set granules without looking further (the verifier: granules
+ * wholly inside ranges the port mapped for good, i.e. rings and SRB
+ * extensions) points to its map; while it is the only hook after DMA,
+ * such a DMA of at most two granules skips the hooks altogether.
+ */
+#define BND_QUIET_SHIFT 6
+typedef struct BndQuietMap {
+    uint64_t *bits;
+    uint64_t n; /* granules the bitmap covers (0 while bits is NULL) */
+} BndQuietMap;
+
 typedef struct BndHook {
     const char *name;
     /* The kinds of crossing the hook wants to see (BND_BIT()s); 0 means
@@ -86,6 +100,7 @@ typedef struct BndHook {
     void (*after)(const BndAccess *a, void *opaque);
     void *opaque;
     void (*note)(const BndNote *n, void *opaque); /* annotations, optional */
+    const BndQuietMap *dma_quiet; /* optional, see BndQuietMap */
 } BndHook;
 
 #define BND_MAX_HOOKS 4
@@ -155,6 +170,23 @@ static inline void bnd_after(const BndAccess *a)
     if (bnd_after_kinds & BND_BIT(a->kind)) {
         bnd_after_slow(a);
     }
+}
+
+/* The quiet map in force: the one DMA after-hook's, else an empty one. */
+extern const BndQuietMap *bnd_dma_quiet;
+
+/* Does a DMA of @len bytes at @gpa need showing to the after-hooks? The
+ * same two-granule test the map's owner makes first; a wrapped or empty
+ * range fails g1 - g0 <= 1 unless it lies in one granule. */
+static inline bool bnd_dma_quiet_covers(uint64_t gpa, uint64_t len)
+{
+    const BndQuietMap *q = bnd_dma_quiet;
+    uint64_t g0 = gpa >> BND_QUIET_SHIFT;
+    uint64_t g1 = (gpa + len - 1) >> BND_QUIET_SHIFT;
+
+    return g1 - g0 <= 1 && g1 < q->n &&
+           ((q->bits[g0 >> 6] >> (g0 & 63)) & (q->bits[g1 >> 6] >> (g1 & 63)) &
+            1);
 }
 
 /* Does any hook look at crossings of @kind? */

@@ -508,8 +508,8 @@ bool pci_bus_assign(PCIBusState *bus, GError **errp);
 bool pci_dma_blocked(PCIDevice *dev, const char *what, uint64_t gpa,
                      uint64_t len);
 
-static inline bool pci_dma_read(PCIDevice *dev, uint64_t gpa, void *buf,
-                                uint64_t len)
+static inline __attribute__((always_inline)) bool
+pci_dma_read(PCIDevice *dev, uint64_t gpa, void *buf, uint64_t len)
 {
     if (G_UNLIKELY(!pci_bus_master_enabled(dev))) {
         return pci_dma_blocked(dev, "read", gpa, len);
@@ -517,8 +517,8 @@ static inline bool pci_dma_read(PCIDevice *dev, uint64_t gpa, void *buf,
     return dma_read(gpa, buf, len);
 }
 
-static inline bool pci_dma_write(PCIDevice *dev, uint64_t gpa, const void *buf,
-                                 uint64_t len)
+static inline __attribute__((always_inline)) bool
+pci_dma_write(PCIDevice *dev, uint64_t gpa, const void *buf, uint64_t len)
 {
     if (G_UNLIKELY(!pci_bus_master_enabled(dev))) {
         return pci_dma_blocked(dev, "write", gpa, len);

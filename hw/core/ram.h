@@ -116,7 +116,8 @@ dma_inline(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
             memcpy(host, buf, len);
         }
         bnd_counts[kind]++;
-        if (bnd_after_kinds & BND_BIT(kind)) {
+        if ((bnd_after_kinds & BND_BIT(kind)) &&
+            !bnd_dma_quiet_covers(gpa, len)) {
             bnd_after_dma(kind, gpa, buf, len);
         }
         return true;

@@ -302,6 +302,63 @@ static void test_dma_after_hooks(void)
     ram_down();
 }
 
+/*
+ * A lone DMA after-hook with a quiet map does not see DMAs of at most two
+ * set granules; it sees the rest, and once a second hook watches DMA (or
+ * a before-hook does) every DMA is shown again.
+ */
+static void test_dma_quiet_map(void)
+{
+    static uint64_t bits[2];
+    static const BndQuietMap map = {.bits = bits, .n = 128};
+    BndHook quiet = {
+        .name = "quiet",
+        .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE),
+        .after = note_dma,
+        .dma_quiet = &map,
+    };
+    unsigned second = 0;
+    BndHook other = {
+        .name = "second",
+        .kinds = BND_BIT(BND_DMA_WRITE),
+        .after = note_dma_second,
+        .opaque = &second,
+    };
+    uint64_t base = 0; /* reserved, but RAM: granules 4, 5 and 7 are set */
+    uint8_t buf[200] = {0};
+    uint64_t reads;
+
+    bits[0] = (1ULL << 4) | (1ULL << 5) | (1ULL << 7);
+    ram_up(8 << 20);
+    seen = g_array_new(FALSE, FALSE, sizeof(BndAccess));
+    g_assert_true(bnd_hook_add(&quiet));
+    g_assert_true(bnd_dma_quiet == &map);
+    reads = bnd_counts[BND_DMA_READ];
+    g_assert_true(dma_read(base + 4 * 64 + 8, buf, 16)); /* one granule */
+    g_assert_true(dma_read(base + 4 * 64 + 60, buf, 8)); /* 4 and 5 */
+    g_assert_true(dma_write(base + 5 * 64, buf, 64));    /* exactly 5 */
+    g_assert_cmpuint(seen->len, ==, 0);
+    g_assert_cmpuint(bnd_counts[BND_DMA_READ] - reads, ==, 2); /* counted */
+    g_assert_true(dma_read(base + 5 * 64 + 60, buf, 8));       /* 5 and 6 */
+    g_assert_true(dma_read(base + 4 * 64, buf, 129));          /* 4, 5, 6 */
+    g_assert_true(dma_write(base + 7 * 64, buf, 65));          /* 7 and 8 */
+    g_assert_true(dma_read(base + 3 * 64, buf, 8));            /* 3 */
+    g_assert_cmpuint(seen->len, ==, 4);
+    g_assert_cmphex(g_array_index(seen, BndAccess, 0).addr, ==,
+                    base + 5 * 64 + 60);
+    g_assert_true(bnd_hook_add(&other));
+    g_assert_true(bnd_dma_quiet != &map);
+    g_assert_true(dma_read(base + 4 * 64 + 8, buf, 16));
+    g_assert_cmpuint(seen->len, ==, 5);
+    bnd_hook_remove(&other);
+    g_assert_true(bnd_dma_quiet == &map);
+    g_assert_true(dma_read(base + 4 * 64 + 8, buf, 16));
+    g_assert_cmpuint(seen->len, ==, 5);
+    g_assert_cmpuint(second, ==, 0);
+    g_array_free(seen, TRUE);
+    ram_down();
+}
+
 static void test_msi_window_write_raises(void)
 {
     uint32_t data = 0x61;
@@ -323,6 +380,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ram/foreach-live", test_foreach_lists_live);
     g_test_add_func("/ram/dma-bounds", test_dma_bounds);
     g_test_add_func("/ram/dma-after-hooks", test_dma_after_hooks);
+    g_test_add_func("/ram/dma-quiet-map", test_dma_quiet_map);
     g_test_add_func("/ram/dma-hook-fail", test_dma_hook_can_fail);
     g_test_add_func("/ram/msi-window", test_msi_window_write_raises);
     return g_test_run();
