@@ -16,6 +16,8 @@ typedef struct TracePattern {
 } TracePattern;
 
 unsigned trace_generation = 1;
+/* No pattern enables anything, so no name can match one that does. */
+bool trace_any;
 static GArray *patterns; /* TracePattern */
 static FILE *trace_out;
 
@@ -43,6 +45,7 @@ bool trace_enable(const char *pattern, GError **errp)
     tp.enable = pattern[0] != '-';
     tp.spec = g_pattern_spec_new(tp.enable ? pattern : pattern + 1);
     g_array_append_val(patterns, tp);
+    trace_any |= tp.enable;
     trace_generation++;
     return true;
 }
@@ -56,6 +59,7 @@ void trace_reset(void)
         g_array_free(patterns, TRUE);
         patterns = NULL;
     }
+    trace_any = false;
     trace_generation++;
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Named trace points, enabled by glob pattern (-trace 'pci_*'). Each TRACE
- * site keeps a cached on/off bit refreshed only when the pattern set
- * changes, so a disabled trace point costs two loads and a branch.
+ * Named trace points, enabled by glob pattern (-trace 'pci_*'). Without a
+ * pattern that enables something (the usual run) every site is off, and
+ * a trace point costs one test of trace_any. Otherwise each TRACE site
+ * keeps a cached on/off bit refreshed only when the pattern set changes.
  * Output: one line per hit, "[virtual-ns] name: message", to the trace
  * sink (stderr unless -trace file=... says otherwise).
  *
@@ -23,6 +24,8 @@ typedef struct TraceSite {
 } TraceSite;
 
 extern unsigned trace_generation;
+/* Some pattern enables a trace point: the sites need a look. */
+extern bool trace_any;
 
 /* Add an enabling pattern ("-" prefix disables); false on a bad pattern. */
 bool trace_enable(const char *pattern, GError **errp);
@@ -33,6 +36,9 @@ void trace_emit(const char *name, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
 static inline bool trace_site_on(TraceSite *site)
 {
+    if (G_LIKELY(!trace_any)) {
+        return false;
+    }
     if (G_UNLIKELY(site->gen != trace_generation)) {
         return trace_site_refresh(site);
     }
