@@ -18,6 +18,7 @@
  * its handler returns the vector leaves service and, if its level line is
  * still asserted, is pended again.
  */
+#include <limits.h>
 #include <string.h>
 #include "hw/core/memory.h"
 #include "system/boundary.h"
@@ -100,15 +101,16 @@ static SchedConfig sched;
 static Rng sched_rng;
 static GPtrArray *threads; /* every thread, in creation order */
 static IrqVector vectors[IRQ_VECTORS];
-static VCpu *cur;            /* the vCPU running guest code, or NULL */
-const VCpuHead *cpu_running; /* the same, as cpu.h sees it */
+static VCpu *cur; /* the vCPU running guest code, or NULL */
+const VCpuHead cpu_none = {.index = UINT_MAX, .level = LEVEL_PASSIVE};
+const VCpuHead *cpu_running = &cpu_none; /* cur, as cpu.h sees it */
 G_STATIC_ASSERT(offsetof(VCpu, index) == offsetof(VCpuHead, index));
 G_STATIC_ASSERT(offsetof(VCpu, level) == offsetof(VCpuHead, level));
 
 static inline void set_running(VCpu *c)
 {
     cur = c;
-    cpu_running = (const VCpuHead *)c;
+    cpu_running = c ? (const VCpuHead *)c : &cpu_none;
 }
 static int last_cpu = -1;
 static unsigned quantum_left;

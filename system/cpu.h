@@ -116,27 +116,34 @@ typedef struct VCpuHead {
     unsigned index;
     uint8_t level;
 } VCpuHead;
-extern const VCpuHead *cpu_running; /* the vCPU running guest code, or NULL */
+/*
+ * The vCPU running guest code; outside guest context cpu_none, whose index
+ * reads as -1 and whose level is PASSIVE, so that the queries need no
+ * test for "no vCPU".
+ */
+extern const VCpuHead *cpu_running;
+extern const VCpuHead cpu_none;
 
 /* The vCPU the caller runs on; -1 outside guest context. */
 static inline int cpu_index(void)
 {
-    return cpu_running ? (int)cpu_running->index : -1;
+    return (int)cpu_running->index;
 }
 
 static inline bool cpu_in_guest(void)
 {
-    return cpu_running != NULL;
+    return cpu_running != &cpu_none;
 }
 
 static inline uint8_t cpu_level(void)
 {
-    return cpu_running ? cpu_running->level : LEVEL_PASSIVE;
+    return cpu_running->level;
 }
-/* Does the calling vCPU hold @l? (Asked on every port lock operation.) */
+/* Does the calling vCPU hold @l? (Asked on every port lock operation.)
+ * A free lock's owner is -1, cpu_none's index too. */
 static inline bool guest_spin_held_by_me(const GuestSpinLock *l)
 {
-    return cpu_running && l->owner == (int)cpu_running->index;
+    return l->owner >= 0 && l->owner == (int)cpu_running->index;
 }
 /* Raise to @level (>= current); returns the old level. */
 uint8_t cpu_raise_level(uint8_t level);

@@ -609,6 +609,48 @@ static void test_sched_and_deliver_crossings(void)
     g_string_free(seen.vectors, TRUE);
 }
 
+/* ---- the queries inside and outside guest context ---- */
+
+static GuestSpinLock query_lock = GUEST_SPIN_LOCK_INIT("query");
+
+static void expect_outside(void)
+{
+    g_assert_cmpint(cpu_index(), ==, -1);
+    g_assert_false(cpu_in_guest());
+    g_assert_cmpuint(cpu_level(), ==, LEVEL_PASSIVE);
+    g_assert_false(guest_spin_held_by_me(&query_lock));
+}
+
+static void query_thread(void *opaque)
+{
+    g_assert_cmpint(cpu_index(), ==, GPOINTER_TO_INT(opaque));
+    g_assert_true(cpu_in_guest());
+    g_assert_false(guest_spin_held_by_me(&query_lock));
+    guest_spin_lock(&query_lock, "query_thread");
+    g_assert_true(guest_spin_held_by_me(&query_lock));
+    cpu_lower_level(cpu_raise_level(LEVEL_DISPATCH));
+    g_assert_cmpuint(cpu_level(), ==, LEVEL_PASSIVE);
+    if (cpu_index() == 1) {
+        return; /* keeps the lock: held, but not by anyone outside */
+    }
+    guest_spin_unlock(&query_lock);
+    g_assert_false(guest_spin_held_by_me(&query_lock));
+}
+
+static void test_queries_outside_guest(void)
+{
+    expect_outside();
+    machine_up(2, SCHED_POLICY_FIFO, 0);
+    expect_outside();
+    guest_thread_create(0, "q0", query_thread, GINT_TO_POINTER(0));
+    guest_thread_create(1, "q1", query_thread, GINT_TO_POINTER(1));
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpint(query_lock.owner, ==, 1);
+    expect_outside();
+    machine_down();
+    expect_outside();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -638,6 +680,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/hang", test_hang_detected);
     g_test_add_func("/cpu/stall/nested", test_stall_with_nested_stall);
     g_test_add_func("/cpu/time-limit", test_time_limit);
+    g_test_add_func("/cpu/queries-outside-guest", test_queries_outside_guest);
     g_test_add_func("/cpu/request-stop", test_request_stop);
     return g_test_run();
 }
