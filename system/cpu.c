@@ -376,11 +376,18 @@ static void guest_stop_now(MachineStop why, int code)
     g_assert_not_reached();
 }
 
+static bool loop_pass_in_place(VCpu *c);
+
 /* Give the CPU back to the main loop at a yield point. */
 static G_GNUC_NO_INLINE void yield_to_loop(VCpu *c, const char *why)
 {
     TRACE(sched_yield, "cpu=%u at=%s", c->index, why);
     yield_return = n_yields;
+    if (loop_pass_in_place(c)) {
+        /* What cpu_block() does when the vCPU is resumed. */
+        service_interrupts(c);
+        return;
+    }
     cpu_block(c, BLOCK_NONE);
 }
 
@@ -906,9 +913,9 @@ static int sched_pick(void)
     return pick;
 }
 
-static void run_cpu(int i)
+/* vCPU @i gets the CPU: returns the context to resume. */
+static Ctx *cpu_turn(int i)
 {
-    VCpu *c = &cpus[i];
     Ctx *ctx;
 
     if (i != last_cpu || quantum_left == 0) {
@@ -918,18 +925,68 @@ static void run_cpu(int i)
         n_switches++;
     }
     last_cpu = i;
-    ctx = cpu_context(c);
+    ctx = cpu_context(&cpus[i]);
+    yield_return = 0;
+    return ctx;
+}
+
+/* A pick loop_pass_in_place() made for the main loop to run, or -1. */
+static int next_pick = -1;
+
+static void run_cpu(int i)
+{
+    do {
+        VCpu *c = &cpus[i];
+        Ctx *ctx = cpu_turn(i);
+
+        set_running(c);
+        coroutine_enter(ctx->co);
+        set_running(NULL);
+        if (coroutine_finished(ctx->co)) {
+            /* The thread returned: the CPU goes to the next one or idles. */
+            g_assert(ctx->thread && c->irq_depth == 0);
+            c->active = g_queue_is_empty(&c->runq)
+                            ? &c->idle
+                            : &((GuestThread *)g_queue_pop_head(&c->runq))->ctx;
+        }
+        i = next_pick;
+        next_pick = -1;
+    } while (i >= 0);
+}
+
+/*
+ * The main loop's pass (cpus_run()) for @c, which gives the CPU back at a
+ * yield point, run here on its stack: due events, then the scheduler's
+ * pick. True when the pick is @c (the common case: an event was due), which
+ * then goes on without two coroutine switches and a trip round the loop.
+ * Otherwise the caller returns to the loop, which runs next_pick or stops.
+ * Everything happens as in the loop, in the same order, @c not running.
+ */
+static bool loop_pass_in_place(VCpu *c)
+{
+    int i;
+
+    if (stop_requested) {
+        return false;
+    }
+    set_running(NULL);
+    event_run_due();
+    if (stop_requested) {
+        return false;
+    }
+    i = sched_pick(); /* never -1: @c is ready */
+    if (i != (int)c->index) {
+        next_pick = i;
+        return false;
+    }
+    /* cpu_turn(i) for the vCPU that ran last: its active context, which
+     * blocked on nothing, stays. */
+    if (quantum_left == 0) {
+        quantum_left = sched.quantum;
+    }
     yield_return = 0;
     set_running(c);
-    coroutine_enter(ctx->co);
-    set_running(NULL);
-    if (coroutine_finished(ctx->co)) {
-        /* The thread returned: the CPU goes to the next one or idles. */
-        g_assert(ctx->thread && c->irq_depth == 0);
-        c->active = g_queue_is_empty(&c->runq)
-                        ? &c->idle
-                        : &((GuestThread *)g_queue_pop_head(&c->runq))->ctx;
-    }
+    return true;
 }
 
 static void report_stuck(void)

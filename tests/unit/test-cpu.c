@@ -501,6 +501,50 @@ static void note_vector(unsigned cpu, unsigned vector, void *opaque)
     g_string_append_printf(trail, "%x.", vector);
 }
 
+/* ---- events due at a yield point (the loop's pass on the vCPU's stack) ---- */
+
+static void stop_event(void *opaque)
+{
+    g_string_append(trail, "E");
+    machine_request_stop(9);
+}
+
+static void raise_event(void *opaque)
+{
+    g_string_append(trail, "R");
+    irq_raise(0, 0x50);
+}
+
+static void ticker(void *opaque)
+{
+    for (int i = 0; i < 20; i++) {
+        vclock_advance(10);
+        cpu_yield("tick");
+        g_string_append_printf(trail, "%d.", i);
+    }
+}
+
+static void test_events_due_at_yield(void)
+{
+    Event raise, stop;
+
+    /* An event due at a yield point runs there; its interrupt is taken
+     * before the yield point returns; a stop it requests is immediate. */
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    irq_set_handler(0x50, note_vector, NULL, "v50");
+    event_init(&raise, "raise", raise_event, NULL);
+    event_init(&stop, "stop", stop_event, NULL);
+    event_schedule(&raise, 25);
+    event_schedule(&stop, 55);
+    guest_thread_create(0, "ticker", ticker, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_REQUESTED);
+    g_assert_cmpint(machine_requested_exit_code(), ==, 9);
+    g_assert_cmpstr(trail->str, ==, "0.1.R50.2.3.4.E");
+    g_assert_cmpuint(sched_yields(), ==, 6);
+    g_assert_cmpuint(sched_switches(), ==, 1);
+    machine_down();
+}
+
 static void pending_mix_thread(void *opaque)
 {
     uint8_t old = cpu_raise_level(LEVEL_HIGH);
@@ -681,6 +725,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/stall/nested", test_stall_with_nested_stall);
     g_test_add_func("/cpu/time-limit", test_time_limit);
     g_test_add_func("/cpu/queries-outside-guest", test_queries_outside_guest);
+    g_test_add_func("/cpu/events-due-at-yield", test_events_due_at_yield);
     g_test_add_func("/cpu/request-stop", test_request_stop);
     return g_test_run();
 }
