@@ -113,6 +113,20 @@ static inline void set_running(VCpu *c)
     cpu_running = c ? (const VCpuHead *)c : &cpu_none;
 }
 static int last_cpu = -1;
+/*
+ * sched_pick() found no vCPU ready, none stalls (time alone ends a stall),
+ * and nothing has happened since that could make one ready: the main loop
+ * need not ask again before it lets time pass (about once per I/O, for a
+ * completion the guest waits for). What may make a vCPU ready outside
+ * guest code (which runs only in run_cpu()) calls may_ready(): a pending
+ * vector, a runnable thread, a lock set free by its initialisation.
+ */
+static bool none_ready;
+
+static inline void may_ready(void)
+{
+    none_ready = false;
+}
 static unsigned quantum_left;
 static bool stop_requested;
 /* FIFO policy and no stop requested: cpu_yield's fast path applies. */
@@ -152,6 +166,7 @@ static inline bool bit_test(const uint64_t *bm, unsigned v)
 
 static inline void irr_set(VCpu *c, unsigned v)
 {
+    may_ready();
     bit_set(c->irr, v);
     if ((int)v > c->irr_top) {
         c->irr_top = (int)v;
@@ -239,6 +254,7 @@ bool cpus_init(unsigned n, const SchedConfig *cfg, GError **errp)
     }
     set_running(NULL);
     last_cpu = -1;
+    none_ready = false;
     quantum_left = sched.quantum;
     stop_requested = false;
     yield_fifo = sched.policy == SCHED_POLICY_FIFO;
@@ -301,6 +317,7 @@ GuestThread *guest_thread_create(unsigned cpu, const char *name,
     event_init(&t->timeout, "thread_timeout", wait_timeout, t);
     g_ptr_array_add(threads, t);
     g_queue_push_tail(&cpus[cpu].runq, t);
+    may_ready();
     TRACE(sched_thread_create, "cpu=%u thread=%s", cpu, name);
     return t;
 }
@@ -636,6 +653,7 @@ void guest_spin_lock_init(GuestSpinLock *l, const char *name)
     memset(l, 0, sizeof(*l));
     l->name = name;
     l->owner = -1;
+    may_ready();
 }
 
 void guest_spin_lock(GuestSpinLock *l, const char *site)
@@ -704,6 +722,7 @@ static void make_runnable(GuestThread *t)
     VCpu *c = &cpus[t->cpu];
 
     t->state = THREAD_RUNNABLE;
+    may_ready();
     if (c->active != &t->ctx) {
         g_queue_push_tail(&c->runq, t);
     }
@@ -942,6 +961,7 @@ static void run_cpu(int i)
         set_running(c);
         coroutine_enter(ctx->co);
         set_running(NULL);
+        none_ready = false; /* guest code ran */
         if (coroutine_finished(ctx->co)) {
             /* The thread returned: the CPU goes to the next one or idles. */
             g_assert(ctx->thread && c->irq_depth == 0);
@@ -1030,9 +1050,20 @@ static void report_stuck(void)
     }
 }
 
+static bool stalling(void)
+{
+    for (unsigned k = 0; k < ncpus; k++) {
+        if (cpus[k].active->block == BLOCK_STALL) {
+            return true;
+        }
+    }
+    return false;
+}
+
 MachineStop cpus_run(uint64_t time_limit)
 {
     g_assert(cpus != NULL && cur == NULL);
+    none_ready = false; /* the caller may have changed anything */
     g_string_truncate(stop_report, 0);
     for (;;) {
         if (stop_requested) {
@@ -1043,10 +1074,13 @@ MachineStop cpus_run(uint64_t time_limit)
         if (stop_requested) {
             continue;
         }
-        int i = sched_pick();
-        if (i >= 0) {
-            run_cpu(i);
-            continue;
+        if (!none_ready) {
+            int i = sched_pick();
+            if (i >= 0) {
+                run_cpu(i);
+                continue;
+            }
+            none_ready = !stalling();
         }
         if (event_queued()) {
             if (time_limit && event_deadline > time_limit) {

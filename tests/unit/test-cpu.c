@@ -349,6 +349,51 @@ static void waiter(void *opaque)
     g_string_append_printf(trail, "R%" G_GUINT64_FORMAT, vclock_now());
 }
 
+static void note_vector(unsigned cpu, unsigned vector, void *opaque);
+
+static void host_sets(void *opaque)
+{
+    g_string_append(trail, "H");
+    guest_event_set(&ev_done);
+}
+
+static void host_raises(void *opaque)
+{
+    g_string_append(trail, "I");
+    irq_raise(1, 0x50);
+}
+
+static void idle_ticks(void *opaque)
+{
+    Event *tick = opaque;
+
+    g_string_append(trail, "T");
+    if (vclock_now() < 3000) {
+        event_schedule_in(tick, 100);
+    }
+}
+
+static void test_host_events_wake_waiting_cpus(void)
+{
+    Event set, raise, tick;
+
+    /* Both vCPUs wait while events that wake neither run; then a host
+     * event sets the waiter's event, another interrupts the idle vCPU. */
+    machine_up(2, SCHED_POLICY_FIFO, 0);
+    guest_event_init(&ev_done, "done", false);
+    irq_set_handler(0x50, note_vector, NULL, "v50");
+    event_init(&set, "set", host_sets, NULL);
+    event_init(&raise, "raise", host_raises, NULL);
+    event_init(&tick, "tick", idle_ticks, &tick);
+    event_schedule(&tick, 1000);
+    event_schedule(&set, 1250);
+    event_schedule(&raise, 2050);
+    guest_thread_create(0, "waiter", waiter, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpstr(trail->str, ==, "WTTTHR1250TTTTTTTTI50.TTTTTTTTTT");
+    machine_down();
+}
+
 static void test_event_wakes_waiter(void)
 {
     machine_up(2, SCHED_POLICY_FIFO, 0);
@@ -726,6 +771,8 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/time-limit", test_time_limit);
     g_test_add_func("/cpu/queries-outside-guest", test_queries_outside_guest);
     g_test_add_func("/cpu/events-due-at-yield", test_events_due_at_yield);
+    g_test_add_func("/cpu/host-events-wake",
+                    test_host_events_wake_waiting_cpus);
     g_test_add_func("/cpu/request-stop", test_request_stop);
     return g_test_run();
 }
