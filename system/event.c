@@ -330,12 +330,12 @@ unsigned event_run_due(void)
 {
     unsigned n = 0;
 
-    if (event_deadline > vclock_ns) {
-        return 0;
-    }
-    for (;;) {
+    /* event_deadline is first's time, VTIME_NEVER without one (which a
+     * clock at VTIME_NEVER would take for due). */
+    while (event_deadline <= vclock_ns) {
         Event *ev = first;
-        if (!ev || ev->when > vclock_ns) {
+
+        if (G_UNLIKELY(!ev)) {
             break;
         }
         pop_first(ev);
