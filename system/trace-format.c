@@ -815,6 +815,18 @@ static inline uint64_t cdb_diff8(const uint8_t *a, const uint8_t *b)
     return (t * 0x0002040810204081ULL) >> 56;
 }
 
+/* A request id and length that are not the next id with the same
+ * length: both as deltas from the record before of the kind. */
+static size_t enc_req_xfer(uint8_t *out, const TraceEvent *e, uint64_t prev_req,
+                           uint32_t prev_xfer)
+{
+    size_t n =
+        trace_put_varint(out, trace_zigzag((int64_t)(e->req - prev_req - 1)));
+
+    return n + trace_put_varint(out + n, trace_zigzag((int64_t)e->xfer -
+                                                      (int64_t)prev_xfer));
+}
+
 static size_t enc_srb_start(TraceCodec *c, const TraceEvent *e, uint8_t *out)
 {
     unsigned f = 0;
@@ -852,10 +864,7 @@ static size_t enc_srb_start(TraceCodec *c, const TraceEvent *e, uint8_t *out)
         }
     }
     if (!(f & A_NEXT)) {
-        n += trace_put_varint(
-            out + n, trace_zigzag((int64_t)(e->req - c->start_req - 1)));
-        n += trace_put_varint(
-            out + n, trace_zigzag((int64_t)e->xfer - (int64_t)c->start_xfer));
+        n += enc_req_xfer(out + n, e, c->start_req, c->start_xfer);
     }
     c->path = e->path;
     c->target = e->target;
@@ -882,10 +891,7 @@ static size_t enc_srb_done(TraceCodec *c, const TraceEvent *e, uint8_t *out)
     }
     n = enc_note_head(c, e, (uint8_t)(TT_SRB_DONE | (f << T_FIELD_SHIFT)), out);
     if (!(f & D_NEXT)) {
-        n += trace_put_varint(
-            out + n, trace_zigzag((int64_t)(e->req - c->done_req - 1)));
-        n += trace_put_varint(
-            out + n, trace_zigzag((int64_t)e->xfer - (int64_t)c->done_xfer));
+        n += enc_req_xfer(out + n, e, c->done_req, c->done_xfer);
     }
     if (f & D_STATUS) {
         out[n++] = e->srb_status;
@@ -1315,6 +1321,28 @@ static bool dec_note_head(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
     return true;
 }
 
+/* enc_req_xfer()'s two deltas when @coded, else the next id with the
+ * same length. */
+static bool dec_req_xfer(Cur *k, TraceEvent *e, bool coded, uint64_t prev_req,
+                         uint32_t prev_xfer)
+{
+    uint64_t z;
+
+    e->req = prev_req + 1;
+    e->xfer = prev_xfer;
+    if (coded) {
+        if (!cur_varint(k, &z)) {
+            return false;
+        }
+        e->req += (uint64_t)trace_unzigzag(z);
+        if (!cur_varint(k, &z)) {
+            return false;
+        }
+        e->xfer = (uint32_t)(e->xfer + (uint64_t)trace_unzigzag(z));
+    }
+    return true;
+}
+
 static bool dec_srb_start(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
 {
     unsigned f = (tag >> T_FIELD_SHIFT) & T_FIELD_MASK;
@@ -1362,17 +1390,8 @@ static bool dec_srb_start(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
             }
         }
     }
-    e->req = c->start_req + 1;
-    e->xfer = c->start_xfer;
-    if (!(f & A_NEXT)) {
-        if (!cur_varint(k, &z)) {
-            return false;
-        }
-        e->req += (uint64_t)trace_unzigzag(z);
-        if (!cur_varint(k, &z)) {
-            return false;
-        }
-        e->xfer = (uint32_t)(e->xfer + (uint64_t)trace_unzigzag(z));
+    if (!dec_req_xfer(k, e, !(f & A_NEXT), c->start_req, c->start_xfer)) {
+        return false;
     }
     e->type = TT_SRB_START;
     c->path = e->path;
@@ -1389,7 +1408,6 @@ static bool dec_srb_start(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
 static bool dec_srb_done(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
 {
     unsigned f = (tag >> T_FIELD_SHIFT) & T_FIELD_MASK;
-    uint64_t z;
 
     if (f & ~(unsigned)(D_STATUS | D_NEXT)) {
         return cur_fail(k, "reserved flag bits set");
@@ -1397,17 +1415,8 @@ static bool dec_srb_done(Cur *k, TraceCodec *c, uint8_t tag, TraceEvent *e)
     if (!dec_note_head(k, c, tag, e)) {
         return false;
     }
-    e->req = c->done_req + 1;
-    e->xfer = c->done_xfer;
-    if (!(f & D_NEXT)) {
-        if (!cur_varint(k, &z)) {
-            return false;
-        }
-        e->req += (uint64_t)trace_unzigzag(z);
-        if (!cur_varint(k, &z)) {
-            return false;
-        }
-        e->xfer = (uint32_t)(e->xfer + (uint64_t)trace_unzigzag(z));
+    if (!dec_req_xfer(k, e, !(f & D_NEXT), c->done_req, c->done_xfer)) {
+        return false;
     }
     e->srb_status = SRB_SUCCESS;
     e->scsi_status = 0;
