@@ -103,7 +103,9 @@ typedef struct BndHook {
     const BndQuietMap *dma_quiet; /* optional, see BndQuietMap */
 } BndHook;
 
-#define BND_MAX_HOOKS 4
+/* A recorded run with device faults and the verifier has four (the
+ * recorder takes two); room for tests and tools beside them. */
+#define BND_MAX_HOOKS 6
 extern unsigned bnd_nhooks;
 /* The kinds some attached hook's before() / after() wants: what the inline
  * entry points test, one bit test per crossing. */

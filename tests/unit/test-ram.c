@@ -359,6 +359,25 @@ static void test_dma_quiet_map(void)
     ram_down();
 }
 
+/* A recorded run with device faults and the verifier needs four hooks
+ * (the recorder takes two); the table refuses only past its size. */
+static void test_hook_table_full(void)
+{
+    static unsigned opaque[BND_MAX_HOOKS + 1];
+    BndHook h = {.name = "filler", .after = note_dma_second};
+
+    G_STATIC_ASSERT(BND_MAX_HOOKS >= 4);
+    for (unsigned i = 0; i < BND_MAX_HOOKS; i++) {
+        h.opaque = &opaque[i];
+        g_assert_true(bnd_hook_add(&h));
+    }
+    h.opaque = &opaque[BND_MAX_HOOKS];
+    g_assert_false(bnd_hook_add(&h));
+    g_assert_cmpuint(bnd_nhooks, ==, BND_MAX_HOOKS);
+    bnd_hooks_clear();
+    g_assert_cmpuint(bnd_nhooks, ==, 0);
+}
+
 static void test_msi_window_write_raises(void)
 {
     uint32_t data = 0x61;
@@ -381,6 +400,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ram/dma-bounds", test_dma_bounds);
     g_test_add_func("/ram/dma-after-hooks", test_dma_after_hooks);
     g_test_add_func("/ram/dma-quiet-map", test_dma_quiet_map);
+    g_test_add_func("/ram/hook-table-full", test_hook_table_full);
     g_test_add_func("/ram/dma-hook-fail", test_dma_hook_can_fail);
     g_test_add_func("/ram/msi-window", test_msi_window_write_raises);
     return g_test_run();
