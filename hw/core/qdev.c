@@ -94,6 +94,8 @@ static const OptDesc virtio_scsi_pci_desc[] = {
     {"msix", OPT_BOOL, "offer MSI-X; off leaves INTx only (default on)"},
     {"latency", OPT_TIME,
      "modelled completion latency (default: the device model's)"},
+    {"fetch_delay", OPT_TIME,
+     "doorbell to taking the queue's requests (default 1us)"},
     {NULL},
 };
 

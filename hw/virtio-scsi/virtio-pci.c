@@ -162,12 +162,13 @@ static void vp_queue_work_ev(void *opaque)
     vq_update_avail_event(vq);
 }
 
-void virtio_pci_schedule_queue(VirtioPCI *vp, unsigned q)
+void virtio_pci_schedule_queue(VirtioPCI *vp, unsigned q, uint64_t delay_ns)
 {
     VirtQueue *vq = virtio_pci_queue(vp, q);
+    uint64_t when = vclock_now() + delay_ns;
 
-    if (vq && !event_pending(&vq->notify_ev)) {
-        event_schedule(&vq->notify_ev, vclock_now());
+    if (vq && (!event_pending(&vq->notify_ev) || vq->notify_ev.when > when)) {
+        event_schedule(&vq->notify_ev, when);
     }
 }
 
@@ -190,7 +191,7 @@ static void vp_queue_enable(VirtioPCI *vp, VirtQueue *vq)
           vp->pci.name, vq->index, vq->size, vq->desc, vq->avail, vq->used,
           vq->msix_vector);
     if (vq_validate(vq) && virtio_pci_running(vp)) {
-        virtio_pci_schedule_queue(vp, vq->index);
+        virtio_pci_schedule_queue(vp, vq->index, 0);
     }
 }
 
@@ -326,7 +327,7 @@ static void vp_write_status(VirtioPCI *vp, uint8_t val)
 
                 vp_sync_queue_features(vp, vq);
                 if (vq->enabled && !vq->broken) {
-                    virtio_pci_schedule_queue(vp, q);
+                    virtio_pci_schedule_queue(vp, q, 0);
                 }
             }
             if (vp->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET) {
@@ -728,8 +729,14 @@ static void notify_write(VirtioPCI *vp, uint64_t off, uint64_t val,
         /* Taken at DRIVER_OK or when the queue is enabled. */
         return;
     }
-    /* A doorbell only schedules the queue's work. */
-    virtio_pci_schedule_queue(vp, vq->index);
+    /*
+     * A doorbell only schedules the queue's work, fetch_delay from now: the
+     * time a device takes to come and look. Doorbells rung before it runs
+     * add nothing, and with EVENT_IDX the driver sees avail_event unmoved
+     * and does not ring them at all: what it made available meanwhile is
+     * taken as one batch.
+     */
+    virtio_pci_schedule_queue(vp, vq->index, vp->fetch_delay_ns);
 }
 
 static uint64_t region_read(VirtioPCI *vp, unsigned region, uint64_t off,
@@ -917,6 +924,7 @@ bool virtio_pci_init(VirtioPCI *vp, const VirtioPCIProps *props,
     vp->device_features = props->features;
     vp->num_queues = props->num_queues;
     vp->config_size = props->config_size;
+    vp->fetch_delay_ns = props->fetch_delay_ns;
     vp->config_vector = VIRTIO_MSI_NO_VECTOR;
 
     pci_device_init(&vp->pci, props->name, props->info);

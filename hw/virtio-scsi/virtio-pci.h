@@ -64,11 +64,12 @@ typedef struct VirtioPCIOps {
 typedef struct VirtioPCIProps {
     const char *name; /* the PCI function's name (device id) */
     const PCIDeviceInfo *info;
-    uint64_t features;    /* offered; must include VERSION_1 */
-    unsigned num_queues;  /* all virtqueues */
-    uint16_t queue_size;  /* maximum size of each */
-    unsigned config_size; /* bytes of device-specific configuration */
-    bool msix;            /* MSI-X: num_queues + 1 vectors */
+    uint64_t features;       /* offered; must include VERSION_1 */
+    unsigned num_queues;     /* all virtqueues */
+    uint16_t queue_size;     /* maximum size of each */
+    unsigned config_size;    /* bytes of device-specific configuration */
+    bool msix;               /* MSI-X: num_queues + 1 vectors */
+    uint64_t fetch_delay_ns; /* doorbell to taking the queue's buffers */
 } VirtioPCIProps;
 
 /* Most virtqueues a function may have. */
@@ -89,6 +90,7 @@ struct VirtioPCI {
     VirtQueue *vqs;
     unsigned msix_vectors; /* 0 without an MSI-X capability */
     unsigned config_size;
+    uint64_t fetch_delay_ns;
 
     /* Feature negotiation (4.1.4.3). */
     uint64_t device_features;
@@ -130,8 +132,9 @@ static inline bool virtio_pci_has_feature(const VirtioPCI *vp, unsigned bit)
 /* DRIVER_OK set and neither FAILED nor DEVICE_NEEDS_RESET. */
 bool virtio_pci_running(const VirtioPCI *vp);
 
-/* Run queue @q's work from an event (now) if the device runs. */
-void virtio_pci_schedule_queue(VirtioPCI *vp, unsigned q);
+/* Run queue @q's work from an event @delay_ns from now (or sooner, if it
+ * is already scheduled sooner) if the device runs. */
+void virtio_pci_schedule_queue(VirtioPCI *vp, unsigned q, uint64_t delay_ns);
 /* Entries were pushed on @vq: decide and send its interrupt from an event. */
 void virtio_pci_queue_used(VirtioPCI *vp, VirtQueue *vq);
 /* The device configuration changed (4.1.5.3): interrupt from an event. */

@@ -237,7 +237,7 @@ static void vscsi_post_event(VirtioScsiState *s, uint32_t event,
     } else {
         s->events[s->nevents++] = (VScsiEvent){event, target, lun, reason};
     }
-    virtio_pci_schedule_queue(&s->vp, VIRTIO_SCSI_VQ_EVENT);
+    virtio_pci_schedule_queue(&s->vp, VIRTIO_SCSI_VQ_EVENT, 0);
 }
 
 void virtio_scsi_hotplug(VirtioScsiState *s, uint32_t target, uint32_t lun,
@@ -1037,6 +1037,7 @@ VirtioScsiState *virtio_scsi_new(const VirtioScsiProps *props, GError **errp)
         .queue_size = s->queue_size,
         .config_size = VIRTIO_SCSI_CFG_SIZE,
         .msix = props->msix,
+        .fetch_delay_ns = props->fetch_delay_ns,
     };
     if (!virtio_pci_init(&s->vp, &vpp, &vscsi_vp_ops, s, errp)) {
         scsi_bus_free(s->bus);
@@ -1167,6 +1168,7 @@ bool virtio_scsi_pci_create(Opts *opts, GError **errp)
     p.queue_size = (unsigned)opts_get_uint(opts, "queue_size", p.queue_size);
     p.msix = opts_get_bool(opts, "msix", p.msix);
     p.latency_ns = opts_get_uint(opts, "latency", p.latency_ns);
+    p.fetch_delay_ns = opts_get_uint(opts, "fetch_delay", p.fetch_delay_ns);
     s = virtio_scsi_new(&p, errp);
     if (!s) {
         return false;

@@ -10,7 +10,7 @@
  * model, its limits and its guest-error cases.
  *
  * -device virtio-scsi-pci,id=ID[,num_queues=N][,queue_size=N][,msix=on|off]
- *         [,latency=TIME]
+ *         [,latency=TIME][,fetch_delay=TIME]
  */
 #ifndef HW_VIRTIO_SCSI_VIRTIO_SCSI_H
 #define HW_VIRTIO_SCSI_VIRTIO_SCSI_H
@@ -30,6 +30,12 @@ typedef struct VirtioScsiState VirtioScsiState;
 #define VSCSI_QUEUE_SIZE_DEFAULT 256
 /* Device overhead per command, on top of the target's latency model. */
 #define VSCSI_LATENCY_DEFAULT_NS (2 * NS_PER_US)
+/*
+ * From a doorbell to the device taking the queue's available requests:
+ * requests made available meanwhile are taken (and, with the same
+ * latency, completed and reported) as one batch.
+ */
+#define VSCSI_FETCH_DELAY_DEFAULT_NS (1 * NS_PER_US)
 /* Largest sense_size / cdb_size the driver may configure. */
 #define VSCSI_SENSE_SIZE_MAX 4096
 #define VSCSI_CDB_SIZE_MAX   4096
@@ -37,17 +43,19 @@ typedef struct VirtioScsiState VirtioScsiState;
 #define VSCSI_MAX_SECTORS 16384
 
 typedef struct VirtioScsiProps {
-    const char *id;      /* device and SCSI bus name */
-    unsigned num_queues; /* request queues, 1..16 */
-    unsigned queue_size; /* per queue, a power of 2 in 2..1024 */
-    bool msix;           /* offer MSI-X (else INTx only) */
-    uint64_t latency_ns; /* per-command device overhead */
+    const char *id;          /* device and SCSI bus name */
+    unsigned num_queues;     /* request queues, 1..16 */
+    unsigned queue_size;     /* per queue, a power of 2 in 2..1024 */
+    bool msix;               /* offer MSI-X (else INTx only) */
+    uint64_t latency_ns;     /* per-command device overhead */
+    uint64_t fetch_delay_ns; /* doorbell to taking the available requests */
 } VirtioScsiProps;
 
 #define VIRTIO_SCSI_PROPS_DEFAULT                                              \
     {                                                                          \
         .num_queues = 1, .queue_size = VSCSI_QUEUE_SIZE_DEFAULT, .msix = true, \
         .latency_ns = VSCSI_LATENCY_DEFAULT_NS,                                \
+        .fetch_delay_ns = VSCSI_FETCH_DELAY_DEFAULT_NS,                        \
     }
 
 /*

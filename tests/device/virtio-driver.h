@@ -127,6 +127,9 @@ void *vdrv_ptr(uint64_t gpa);
 
 /* Run the machine: events due now only / until nothing is queued. */
 unsigned vdrv_run_now(void);
+/* Run every event due within the next @ns of virtual time, and leave the
+ * clock @ns later. */
+void vdrv_run_for(uint64_t ns);
 void vdrv_run(void);
 
 /*

@@ -457,6 +457,17 @@ unsigned vdrv_run_now(void)
     return n;
 }
 
+void vdrv_run_for(uint64_t ns)
+{
+    uint64_t until = vclock_now() + ns;
+
+    vdrv_run_now();
+    while (event_deadline <= until && event_advance_to_next()) {
+        vdrv_run_now();
+    }
+    vclock_advance(until - vclock_now());
+}
+
 void vdrv_run(void)
 {
     vdrv_run_now();
