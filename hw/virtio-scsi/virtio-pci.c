@@ -84,7 +84,7 @@ static void vp_queue_irq_ev(void *opaque)
     VirtQueue *vq = opaque;
     VirtioPCI *vp = vq->opaque;
 
-    if (vq->irq_wanted && vq_should_notify(vq)) {
+    if (vq_publish(vq) && vq->irq_wanted && vq_should_notify(vq)) {
         vp_queue_irq(vp, vq);
     }
 }
@@ -159,6 +159,7 @@ static void vp_queue_work_ev(void *opaque)
         return;
     }
     vp->ops->queue_work(vp, vq->index);
+    vq_batch_end(vq);
     vq_update_avail_event(vq);
 }
 

@@ -88,6 +88,8 @@ void vq_reset(VirtQueue *vq)
     vq->last_avail_idx = 0;
     vq->shadow_avail_idx = 0;
     vq->used_idx = 0;
+    vq->published_idx = 0;
+    vq->ahead_n = 0;
     vq->signalled_used = 0;
     vq->signalled_valid = false;
     vq->broken = false;
@@ -324,6 +326,31 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
     }
 }
 
+/*
+ * Read the available entries from last_avail_idx up to the driver's index
+ * as last read (at most to the ring's end and VQ_AHEAD_MAX) in one DMA:
+ * a batch of requests costs one ring read, not one per request.
+ */
+static bool vq_read_ahead(VirtQueue *vq)
+{
+    unsigned slot = vq->last_avail_idx % vq->size;
+    unsigned n = (uint16_t)(vq->shadow_avail_idx - vq->last_avail_idx);
+    uint8_t raw[VQ_AHEAD_MAX * 2];
+    uint64_t gpa = vq->avail + VIRTQ_AVAIL_RING(slot);
+
+    n = MIN(MIN(n, vq->size - slot), VQ_AHEAD_MAX);
+    if (G_UNLIKELY(!pci_dma_read(vq->dev, gpa, raw, 2 * n))) {
+        vq_fail(vq, "ring read at 0x%" PRIx64 " failed", gpa);
+        return false;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        vq->ahead[i] = pci_get_word(raw + 2 * i);
+    }
+    vq->ahead_pos = 0;
+    vq->ahead_n = (uint16_t)n;
+    return true;
+}
+
 VqPopResult vq_pop(VirtQueue *vq, VirtQueueElement *elem)
 {
     uint16_t avail, head;
@@ -341,11 +368,11 @@ VqPopResult vq_pop(VirtQueue *vq, VirtQueueElement *elem)
             return VQ_POP_EMPTY;
         }
     }
-    if (!vq_read16(vq,
-                   vq->avail + VIRTQ_AVAIL_RING(vq->last_avail_idx % vq->size),
-                   &head)) {
+    if (!vq->ahead_n && !vq_read_ahead(vq)) {
         return VQ_POP_ERROR;
     }
+    head = vq->ahead[vq->ahead_pos++];
+    vq->ahead_n--;
     if (head >= vq->size) {
         vq_fail(vq,
                 "available ring entry %u names head %u, past the %u "
@@ -375,21 +402,32 @@ bool vq_push(VirtQueue *vq, uint16_t head, uint32_t len)
         vq_fail(vq, "used ring write at 0x%" PRIx64 " failed", gpa);
         return false;
     }
-    /*
-     * 2.7.8.2: the element (and the buffer contents before it) must be
-     * visible before the index that publishes it: on a multi-threaded
-     * host this is a store-release of idx. The machine is one thread and
-     * the driver only runs between events, so program order suffices; the
-     * order is kept so that a recorded trace shows the spec's sequence.
-     */
     vq->used_idx++;
-    if (!vq_write16(vq, vq->used + VIRTQ_USED_IDX, vq->used_idx)) {
-        return false;
-    }
     vq->pushes++;
     vq->irq_wanted = true;
     TRACE(virtqueue_push, "%s q%u head=%u len=%u used_idx=%u", vq->owner,
           vq->index, head, len, vq->used_idx);
+    return true;
+}
+
+bool vq_publish(VirtQueue *vq)
+{
+    /*
+     * 2.7.8.2: the elements (and the buffer contents before them) must be
+     * visible before the index that publishes them: on a multi-threaded
+     * host this is a store-release of idx. The machine is one thread and
+     * the driver only runs between events, so program order suffices; the
+     * index is written once for all the elements pushed since the last
+     * time (the transport's interrupt event, which runs after every
+     * completion due at that instant), as a device may (2.7.8.2).
+     */
+    if (vq->published_idx == vq->used_idx || vq->broken) {
+        return !vq->broken;
+    }
+    if (!vq_write16(vq, vq->used + VIRTQ_USED_IDX, vq->used_idx)) {
+        return false;
+    }
+    vq->published_idx = vq->used_idx;
     return true;
 }
 

@@ -69,6 +69,7 @@ struct VirtQueue {
     uint16_t last_avail_idx;   /* next available entry to take */
     uint16_t shadow_avail_idx; /* the driver's index as last read */
     uint16_t used_idx;         /* next used entry to fill */
+    uint16_t published_idx;    /* used_idx as last written to the ring */
     uint16_t signalled_used;   /* used_idx at the last notification check */
     bool signalled_valid;
     bool broken;
@@ -87,6 +88,13 @@ struct VirtQueue {
 
     uint64_t pops;
     uint64_t pushes;
+
+    /* Available-ring entries read ahead in one DMA, for this batch only
+     * (vq_batch_end() drops them): heads[ahead_pos .. ahead_pos +
+     * ahead_n) are the entries from last_avail_idx on. */
+#define VQ_AHEAD_MAX 64
+    uint16_t ahead[VQ_AHEAD_MAX];
+    uint16_t ahead_pos, ahead_n;
 
     /* An indirect table as read from the guest, kept for the next one. */
     uint8_t *ind_buf;
@@ -109,11 +117,21 @@ bool vq_validate(VirtQueue *vq);
  * seen here are taken). */
 bool vq_avail_count(VirtQueue *vq, uint16_t *count);
 VqPopResult vq_pop(VirtQueue *vq, VirtQueueElement *elem);
-/* Return chain @head with @len bytes written; the used element is written
- * before the index that publishes it. False on a DMA failure. */
+/* Return chain @head with @len bytes written: the used element is written
+ * now, the index that publishes it by vq_publish(). False on a DMA
+ * failure. */
 bool vq_push(VirtQueue *vq, uint16_t head, uint32_t len);
+/* Write the used index once for every vq_push() since the last call
+ * (2.7.8.2: after the elements). False on a DMA failure. */
+bool vq_publish(VirtQueue *vq);
+/* The queue's work is over for now: entries read ahead are dropped (the
+ * driver may reuse the ring slots before the next doorbell). */
+static inline void vq_batch_end(VirtQueue *vq)
+{
+    vq->ahead_n = 0;
+}
 /* Whether the driver wants a used-buffer notification now (2.7.7, 2.7.10);
- * to be called once per batch of vq_push(). */
+ * to be called once per batch of vq_push(), after vq_publish(). */
 bool vq_should_notify(VirtQueue *vq);
 /* With EVENT_IDX, ask to be notified from the next entry on (2.7.10). */
 void vq_update_avail_event(VirtQueue *vq);

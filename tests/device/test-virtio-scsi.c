@@ -1540,15 +1540,28 @@ static void test_batching(void)
 
 /* Device reads of guest memory, by address range. */
 typedef struct RingReads {
-    uint64_t lo[9], hi[9]; /* [lo, hi) ranges to count in */
-    unsigned n[9];
+    uint64_t lo[10], hi[10]; /* [lo, hi) ranges to count reads in */
+    unsigned n[10];
     unsigned nranges;
+    uint64_t used_idx; /* address of used->idx: writes counted */
+    unsigned used_idx_writes;
+    unsigned used_elem_writes_before; /* used elements before the index */
+    uint64_t used_ring_lo, used_ring_hi;
 } RingReads;
 
 static void ring_read_after(const BndAccess *a, void *opaque)
 {
     RingReads *r = opaque;
 
+    if (a->kind == BND_DMA_WRITE) {
+        if (a->addr == r->used_idx) {
+            r->used_idx_writes++;
+        } else if (a->addr >= r->used_ring_lo && a->addr < r->used_ring_hi &&
+                   !r->used_idx_writes) {
+            r->used_elem_writes_before++;
+        }
+        return;
+    }
     if (a->kind != BND_DMA_READ) {
         return;
     }
@@ -1561,8 +1574,9 @@ static void ring_read_after(const BndAccess *a, void *opaque)
 
 /*
  * Ring traffic per batch: the driver's available index is read once for
- * everything one doorbell brings, and an indirect table with one read,
- * whatever its length.
+ * everything one doorbell brings, the available entries in one read, an
+ * indirect table with one read, whatever its length; the completions due
+ * at one instant write their used elements, then the used index once.
  */
 static void test_ring_reads(void)
 {
@@ -1582,7 +1596,8 @@ static void test_ring_reads(void)
                      0);
         vdrv_io_submit(t.d, Q_REQ, &io[i]);
     }
-    /* Range 0: the available index; 1-8: each command's indirect table. */
+    /* Range 0: the available index; 1-8: each command's indirect table;
+     * 9: the available ring's entries. */
     rr.lo[0] = vq->avail + 2;
     rr.hi[0] = vq->avail + 4;
     for (unsigned i = 0; i < 8; i++) {
@@ -1595,17 +1610,25 @@ static void test_ring_reads(void)
         rr.lo[i + 1] = table;
         rr.hi[i + 1] = table + tlen;
     }
-    rr.nranges = 9;
+    rr.lo[9] = vq->avail + VIRTQ_AVAIL_RING(0);
+    rr.hi[9] = vq->avail + VIRTQ_AVAIL_RING(vq->size);
+    rr.nranges = 10;
+    rr.used_idx = vq->used + VIRTQ_USED_IDX;
+    rr.used_ring_lo = vq->used + VIRTQ_USED_RING(0);
+    rr.used_ring_hi = vq->used + VIRTQ_USED_RING(vq->size);
     g_assert_true(bnd_hook_add(&hook));
     vdrv_notify(t.d, Q_REQ);
     run_fetch(&t);
-    bnd_hook_remove(&hook);
     g_assert_cmpuint(virtio_scsi_in_flight(t.fx.s), ==, 8);
     g_assert_cmpuint(rr.n[0], ==, 1);
     for (unsigned i = 1; i <= 8; i++) {
         g_assert_cmpuint(rr.n[i], ==, 1);
     }
+    g_assert_cmpuint(rr.n[9], ==, 1);
     vdrv_run();
+    bnd_hook_remove(&hook);
+    g_assert_cmpuint(rr.used_elem_writes_before, ==, 8);
+    g_assert_cmpuint(rr.used_idx_writes, ==, 1);
     g_assert_cmpuint(vdrv_used_pending(t.d, Q_REQ), ==, 8);
     for (unsigned i = 0; i < 8; i++) {
         VDrvResp r;
@@ -1618,6 +1641,91 @@ static void test_ring_reads(void)
     }
     g_assert_cmpuint(errors(&t), ==, 0);
     t_stop(&t);
+}
+
+/*
+ * A batch that runs past the end of the available ring, and one longer
+ * than the device reads ahead at once: every entry is taken, in order,
+ * with one read per piece.
+ */
+static void test_avail_wrap(void)
+{
+    VirtioScsiProps p = VIRTIO_SCSI_PROPS_DEFAULT;
+    static const uint8_t tur[6] = {0};
+    RingReads rr = {0};
+    BndHook hook = {
+        .name = "ring-reads", .after = ring_read_after, .opaque = &rr};
+    VDrvIo io[6];
+    VDrvQueue *vq;
+    uint16_t start;
+    T t;
+
+    p.id = "vscsi0";
+    p.queue_size = 16;
+    t_start_props(&t, &p, all_features, true);
+    vdrv_clear_ua(t.d, Q_REQ, 0, 0);
+    vq = &t.d->q[Q_REQ];
+    g_assert_cmpuint(vq->size, ==, 16);
+    while (vq->avail_idx % 16 != 13) {
+        run_tur(&t, 100 + vq->avail_idx);
+    }
+    start = vq->avail_idx;
+    for (unsigned i = 0; i < 6; i++) { /* slots 13..15, then 0..2 */
+        vdrv_io_init(&io[i], VDRV_LAYOUT_SIMPLE, 0, 0, i, tur, 6, 0, false, 0,
+                     0);
+        vdrv_io_submit(t.d, Q_REQ, &io[i]);
+    }
+    rr.lo[0] = vq->avail + VIRTQ_AVAIL_RING(0);
+    rr.hi[0] = vq->avail + VIRTQ_AVAIL_RING(vq->size);
+    rr.nranges = 1;
+    g_assert_true(bnd_hook_add(&hook));
+    vdrv_notify(t.d, Q_REQ);
+    vdrv_run();
+    bnd_hook_remove(&hook);
+    g_assert_cmpuint(rr.n[0], ==, 2);
+    g_assert_cmpuint(vdrv_used_pending(t.d, Q_REQ), ==, 6);
+    for (unsigned i = 0; i < 6; i++) {
+        uint32_t id, len;
+
+        g_assert_true(vdrv_get_used(t.d, Q_REQ, &id, &len));
+        g_assert_cmpuint(id, ==, io[i].head);
+    }
+    g_assert_cmpuint((uint16_t)(vq->avail_idx - start), ==, 6);
+    g_assert_cmpuint(errors(&t), ==, 0);
+    t_stop(&t);
+
+    /* 100 entries in a 256-entry ring: read ahead 64, then 36. */
+    {
+        VDrvIo *many = g_new0(VDrvIo, 100);
+
+        t_start(&t, all_features, true);
+        vdrv_clear_ua(t.d, Q_REQ, 0, 0);
+        vq = &t.d->q[Q_REQ];
+        for (unsigned i = 0; i < 100; i++) {
+            vdrv_io_init(&many[i], VDRV_LAYOUT_SIMPLE, 0, 0, i, tur, 6, 0,
+                         false, 0, 0);
+            vdrv_io_submit(t.d, Q_REQ, &many[i]);
+        }
+        memset(&rr, 0, sizeof(rr));
+        rr.lo[0] = vq->avail + VIRTQ_AVAIL_RING(0);
+        rr.hi[0] = vq->avail + VIRTQ_AVAIL_RING(vq->size);
+        rr.nranges = 1;
+        g_assert_true(bnd_hook_add(&hook));
+        vdrv_notify(t.d, Q_REQ);
+        vdrv_run();
+        bnd_hook_remove(&hook);
+        g_assert_cmpuint(rr.n[0], ==, 2);
+        g_assert_cmpuint(vdrv_used_pending(t.d, Q_REQ), ==, 100);
+        for (unsigned i = 0; i < 100; i++) {
+            uint32_t id, len;
+
+            g_assert_true(vdrv_get_used(t.d, Q_REQ, &id, &len));
+            g_assert_cmpuint(id, ==, many[i].head);
+        }
+        g_assert_cmpuint(errors(&t), ==, 0);
+        t_stop(&t);
+        g_free(many);
+    }
 }
 
 static void test_doorbell_schedules(void)
@@ -1946,6 +2054,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-scsi/irq/batching", test_batching);
     g_test_add_func("/virtio-scsi/doorbell-schedules", test_doorbell_schedules);
     g_test_add_func("/virtio-scsi/fetch-window", test_fetch_window);
+    g_test_add_func("/virtio-scsi/avail-wrap", test_avail_wrap);
     g_test_add_func("/virtio-scsi/ring-reads", test_ring_reads);
     g_test_add_func("/virtio-scsi/latency", test_latency);
     g_test_add_func("/virtio-scsi/scsi-hd", test_scsi_hd);
