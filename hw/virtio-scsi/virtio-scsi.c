@@ -47,7 +47,11 @@ struct VScsiReq {
     SCSIRequest *sreq; /* while the bus has it */
     DmaSgEntry *data;  /* the data part of the chain, zero-copy */
     unsigned data_cap;
-    Event done_ev; /* device latency after the bus completed */
+    /* In the device's latency stage after the bus completed: on the
+     * device's held list, due at held_due. */
+    bool held;
+    VScsiReq *held_next;
+    uint64_t held_due;
     uint64_t tag;
     uint32_t target, lun;
     uint8_t opcode;
@@ -76,6 +80,14 @@ struct VirtioScsiState {
     unsigned num_queues; /* request queues */
     uint16_t queue_size;
     uint64_t latency_ns;
+    /*
+     * Commands in the latency stage, in the order they entered it: with
+     * one latency for all, that is the order they are due in, so one
+     * event at the head's time serves them all (commands of a batch
+     * complete at the same instant: one event, not one each).
+     */
+    VScsiReq *held_head, *held_tail;
+    Event held_ev;
 
     uint32_t sense_size; /* device configuration, RW */
     uint32_t cdb_size;
@@ -127,8 +139,6 @@ static inline VirtioScsiState *vscsi_of(VirtioPCI *vp)
 
 /* ---- request pool -------------------------------------------------------- */
 
-static void vscsi_req_done_ev(void *opaque);
-
 static VScsiReq *vscsi_req_get(VirtioScsiState *s)
 {
     VScsiReq *req = s->free_reqs;
@@ -139,7 +149,6 @@ static VScsiReq *vscsi_req_get(VirtioScsiState *s)
         /* Grows to at most the sum of the queue sizes, then stays. */
         req = g_new0(VScsiReq, 1);
         req->s = s;
-        event_init(&req->done_ev, "vscsi-done", vscsi_req_done_ev, req);
         g_ptr_array_add(s->all_reqs, req);
     }
     req->next_free = NULL;
@@ -151,7 +160,7 @@ static VScsiReq *vscsi_req_get(VirtioScsiState *s)
 
 static void vscsi_req_put(VirtioScsiState *s, VScsiReq *req)
 {
-    g_assert(!req->linked && !req->sreq && !event_pending(&req->done_ev));
+    g_assert(!req->linked && !req->sreq && !req->held);
     req->next_free = s->free_reqs;
     s->free_reqs = req;
 }
@@ -373,9 +382,62 @@ static void vscsi_cmd_finish(VScsiReq *req)
     vscsi_req_put(s, req);
 }
 
-static void vscsi_req_done_ev(void *opaque)
+/* ---- the latency stage --------------------------------------------------- */
+
+static void vscsi_hold(VirtioScsiState *s, VScsiReq *req)
 {
-    vscsi_cmd_finish(opaque);
+    req->held = true;
+    req->held_next = NULL;
+    req->held_due = vclock_now() + s->latency_ns;
+    if (s->held_tail) {
+        s->held_tail->held_next = req;
+    } else {
+        s->held_head = req;
+        event_schedule(&s->held_ev, req->held_due);
+    }
+    s->held_tail = req;
+}
+
+/* Take @req off the held list (a task management function or a reset
+ * ends it early). */
+static void vscsi_unhold(VirtioScsiState *s, VScsiReq *req)
+{
+    VScsiReq **pp = &s->held_head, *prev = NULL;
+
+    while (*pp != req) {
+        prev = *pp;
+        pp = &(*pp)->held_next;
+    }
+    *pp = req->held_next;
+    if (s->held_tail == req) {
+        s->held_tail = prev;
+    }
+    req->held = false;
+    if (!s->held_head) {
+        event_cancel(&s->held_ev);
+    } else if (s->held_head->held_due != s->held_ev.when) {
+        event_schedule(&s->held_ev, s->held_head->held_due);
+    }
+}
+
+static void vscsi_held_ev(void *opaque)
+{
+    VirtioScsiState *s = opaque;
+    uint64_t now = vclock_now();
+
+    while (s->held_head && s->held_head->held_due <= now) {
+        VScsiReq *req = s->held_head;
+
+        s->held_head = req->held_next;
+        if (!s->held_head) {
+            s->held_tail = NULL;
+        }
+        req->held = false;
+        vscsi_cmd_finish(req);
+    }
+    if (s->held_head && !event_pending(&s->held_ev)) {
+        event_schedule(&s->held_ev, s->held_head->held_due);
+    }
 }
 
 /* Complete without the bus (malformed, unaddressable, bidirectional). */
@@ -549,7 +611,7 @@ static void vscsi_bus_complete(SCSIRequest *sreq, void *opaque)
      * so that they are used before the function's own response (5.6.6.2).
      */
     if (s->latency_ns && !ended_by_tmf) {
-        event_schedule_in(&req->done_ev, s->latency_ns);
+        vscsi_hold(s, req);
     } else {
         vscsi_cmd_finish(req);
     }
@@ -572,7 +634,9 @@ static void vscsi_drop_queue(VirtioScsiState *s, unsigned q)
             /* The completion callback frees it, before this returns. */
             scsi_req_cancel(req->sreq);
         } else {
-            event_cancel(&req->done_ev);
+            if (req->held) {
+                vscsi_unhold(s, req);
+            }
             vscsi_req_put(s, req);
         }
     }
@@ -611,8 +675,8 @@ static void vscsi_tmf_end_held(VirtioScsiState *s, uint32_t target,
     for (unsigned q = VIRTIO_SCSI_VQ_REQUEST; q < s->vp.num_queues; q++) {
         for (GList *l = s->inflight[q].head; l; l = l->next) {
             VScsiReq *req = l->data;
-            if (req->sreq || !event_pending(&req->done_ev) ||
-                req->target != target || (!whole_target && req->lun != lun) ||
+            if (req->sreq || !req->held || req->target != target ||
+                (!whole_target && req->lun != lun) ||
                 (match_tag && req->tag != tag)) {
                 continue;
             }
@@ -621,7 +685,7 @@ static void vscsi_tmf_end_held(VirtioScsiState *s, uint32_t target,
     }
     for (guint i = 0; i < hit->len; i++) {
         VScsiReq *req = g_ptr_array_index(hit, i);
-        event_cancel(&req->done_ev);
+        vscsi_unhold(s, req);
         req->response = response;
         req->status = 0;
         req->sense_len = 0;
@@ -1048,6 +1112,7 @@ VirtioScsiState *virtio_scsi_new(const VirtioScsiProps *props, GError **errp)
     s->inflight = g_new0(GQueue, s->vp.num_queues);
     s->all_reqs = g_ptr_array_new();
     s->resp_buf = g_malloc0(VSCSI_RESP_HDR + VSCSI_SENSE_SIZE_MAX);
+    event_init(&s->held_ev, "vscsi-done", vscsi_held_ev, s);
     if (!vscsi_devices) {
         vscsi_devices = g_ptr_array_new();
     }
@@ -1064,11 +1129,12 @@ void virtio_scsi_free(VirtioScsiState *s)
         vscsi_drop_queue(s, q);
     }
     scsi_bus_free(s->bus);
+    g_assert(!s->held_head);
+    event_cancel(&s->held_ev);
     virtio_pci_fini(&s->vp);
     for (guint i = 0; i < s->all_reqs->len; i++) {
         VScsiReq *req = g_ptr_array_index(s->all_reqs, i);
 
-        event_cancel(&req->done_ev);
         vq_elem_free(&req->elem);
         g_free(req->data);
         g_free(req);

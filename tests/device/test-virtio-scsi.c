@@ -1053,6 +1053,64 @@ static void test_tmf(gconstpointer data)
     t_stop(&t);
 }
 
+/*
+ * Commands the target has finished wait out the device's latency in the
+ * order they finished; aborting the middle one ends it at once and leaves
+ * the others to complete at their own time.
+ */
+static void test_tmf_abort_held(void)
+{
+    VirtioScsiProps p = VIRTIO_SCSI_PROPS_DEFAULT;
+    uint8_t req[sizeof(VirtioScsiCtrlTmfReq)];
+    VDrvIo io[3];
+    VDrvResp r;
+    uint32_t id, len;
+    uint64_t rs, t_held;
+    T t;
+
+    p.id = "vscsi0";
+    p.latency_ns = NS_PER_MS;
+    t_start_props(&t, &p, all_features, true);
+    vdrv_clear_ua(t.d, Q_REQ, 0, 0);
+    for (unsigned i = 0; i < 3; i++) {
+        read_in_flight(&t, &io[i], 0x500 + i, i * 8, 8);
+    }
+    run_fetch(&t);
+    g_assert_true(event_advance_to_next()); /* the target finishes */
+    vdrv_run_now();
+    t_held = vclock_now();
+    g_assert_cmpuint(scsi_bus_in_flight(virtio_scsi_bus(t.fx.s)), ==, 0);
+    g_assert_cmpuint(virtio_scsi_in_flight(t.fx.s), ==, 3);
+
+    tmf_build(req, VIRTIO_SCSI_T_TMF_ABORT_TASK, 0, 0, 0x501);
+    rs = ctrl_submit(&t, req, sizeof(req), 1);
+    run_fetch(&t);
+    g_assert_cmpuint(*(uint8_t *)vdrv_ptr(rs), ==,
+                     VIRTIO_SCSI_S_FUNCTION_COMPLETE);
+    g_assert_cmpuint(virtio_scsi_in_flight(t.fx.s), ==, 2);
+    g_assert_true(vdrv_get_used(t.d, Q_REQ, &id, &len));
+    g_assert_cmpuint(id, ==, io[1].head);
+    vdrv_io_resp(&io[1], &r);
+    g_assert_cmpuint(r.response, ==, VIRTIO_SCSI_S_ABORTED);
+    g_assert_cmpuint(vdrv_used_pending(t.d, Q_REQ), ==, 0);
+
+    /* The other two, at the end of their latency, in order. */
+    g_assert_true(event_advance_to_next());
+    g_assert_cmpuint(vclock_now(), ==, t_held + NS_PER_MS);
+    vdrv_run_now();
+    g_assert_cmpuint(vdrv_used_pending(t.d, Q_REQ), ==, 2);
+    for (unsigned i = 0; i < 3; i += 2) {
+        g_assert_true(vdrv_get_used(t.d, Q_REQ, &id, &len));
+        g_assert_cmpuint(id, ==, io[i].head);
+        vdrv_io_resp(&io[i], &r);
+        g_assert_cmpuint(r.response, ==, VIRTIO_SCSI_S_OK);
+        g_assert_cmpuint(r.status, ==, SCSI_STATUS_GOOD);
+    }
+    g_assert_cmpuint(virtio_scsi_in_flight(t.fx.s), ==, 0);
+    g_assert_cmpuint(errors(&t), ==, 0);
+    t_stop(&t);
+}
+
 static void test_tmf_query_and_addressing(void)
 {
     VDrvIo io;
@@ -2055,6 +2113,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-scsi/doorbell-schedules", test_doorbell_schedules);
     g_test_add_func("/virtio-scsi/fetch-window", test_fetch_window);
     g_test_add_func("/virtio-scsi/avail-wrap", test_avail_wrap);
+    g_test_add_func("/virtio-scsi/tmf/abort-held", test_tmf_abort_held);
     g_test_add_func("/virtio-scsi/ring-reads", test_ring_reads);
     g_test_add_func("/virtio-scsi/latency", test_latency);
     g_test_add_func("/virtio-scsi/scsi-hd", test_scsi_hd);
