@@ -63,12 +63,15 @@ static ULONG ext_size(const PortRequest *req)
  */
 static void *(*volatile fill_fn)(void *, int, size_t) = memset;
 
-static void fill_words(void *p, size_t n, uint8_t byte)
+static inline void fill_words(void *p, size_t n, uint8_t byte)
 {
     uint8_t *b = p;
 
-    for (size_t off = 0; off < n; off += 2048) {
-        fill_fn(b + off, byte, MIN(n - off, (size_t)2048));
+    for (; n > 2048; b += 2048, n -= 2048) {
+        fill_fn(b, byte, 2048);
+    }
+    if (n) {
+        fill_fn(b, byte, n);
     }
 }
 
