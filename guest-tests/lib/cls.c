@@ -347,7 +347,12 @@ static void on_port_done(PortRequest *req, void *opaque)
     io->done_cpu = cpu_index();
     io->state = IO_COMPLETED;
     link_done(q, io);
-    guest_event_set(&q->ev);
+    /* A batch of completions sets the event once: while it is signaled no
+     * thread waits on it (a wait on a signaled event returns at once), so
+     * setting it again would only look for waiters. */
+    if (!q->ev.signaled) {
+        guest_event_set(&q->ev);
+    }
 }
 
 static unsigned build_rw(const ClsDisk *d, uint8_t *cdb, bool write,
@@ -389,7 +394,15 @@ static void send_chunk(ClsIo *io)
     case CLS_READ:
     case CLS_WRITE: {
         uint64_t lba = io->lba + io->done_blocks;
-        uint32_t n = MIN(io->blocks - io->done_blocks, chunk_limit_blocks(d));
+        uint32_t n = io->blocks - io->done_blocks;
+        /* What is left fits one command (the common case: no split) when
+         * it is within the transfer limit and a (10) CDB's count; only
+         * then is the limit not worked out. */
+        if ((d->max_transfer &&
+             (uint64_t)n * d->block_size > d->max_transfer) ||
+            n > 0xffffu) {
+            n = MIN(n, chunk_limit_blocks(d));
+        }
         io->chunk_blocks = n;
         len = build_rw(d, cdb, io->op == CLS_WRITE, lba, n);
         buf = (uint8_t *)io->buf + (size_t)io->done_blocks * d->block_size;
