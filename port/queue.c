@@ -658,6 +658,25 @@ static bool build_sgl(PortRequest *req)
 static void finish_request(PortRequest *req);
 
 /*
+ * Whether an extended SRB of an EXECUTE_SCSI request still has the layout
+ * the port gave it (fill_common): then its CDB block is where the port put
+ * it, and what SrbGetScsiData would find by walking the SrbExData list.
+ * A miniport that rewrote the header gets the walk.
+ */
+static inline bool srbex_as_built(PVOID srb)
+{
+    PSTORAGE_REQUEST_BLOCK s = srb;
+    SrbLayout l = extended_layout();
+    PSRBEX_DATA d = (PSRBEX_DATA)((uint8_t *)s + l.cdb_off);
+
+    return s->Function == SRB_FUNCTION_STORAGE_REQUEST_BLOCK &&
+           s->SrbFunction == SRB_FUNCTION_EXECUTE_SCSI &&
+           s->SrbLength == l.total && s->NumSrbExData == 1 &&
+           s->SrbExDataOffset[0] == l.cdb_off &&
+           d->Type == SrbExDataTypeScsiCdb16;
+}
+
+/*
  * RequestComplete: the request is the port's again. Take the results out
  * of the SRB now and poison it (and what is used of the extension), so a
  * miniport that touches either afterwards is caught, however soon after.
@@ -669,15 +688,27 @@ static void capture_results(PortRequest *req)
     PVOID srb = req->srb;
     UCHAR sense_len = 0;
 
-    req->srb_status = SrbGetSrbStatus(srb);
-    if (req->extended) {
-        /* One walk of the SrbExData list for both fields. */
-        SrbGetScsiData(srb, NULL, NULL, &req->scsi_status, NULL, &sense_len);
+    if (req->extended && srbex_as_built(srb)) {
+        PSTORAGE_REQUEST_BLOCK s = srb;
+        PSRBEX_DATA_SCSI_CDB16 d =
+            (PSRBEX_DATA_SCSI_CDB16)((uint8_t *)s + extended_layout().cdb_off);
+
+        req->srb_status = s->SrbStatus;
+        req->scsi_status = d->ScsiStatus;
+        sense_len = d->SenseInfoBufferLength;
+        req->transferred = s->DataTransferLength;
     } else {
-        req->scsi_status = SrbGetScsiStatus(srb);
-        sense_len = SrbGetSenseInfoBufferLength(srb);
+        req->srb_status = SrbGetSrbStatus(srb);
+        if (req->extended) {
+            /* One walk of the SrbExData list for both fields. */
+            SrbGetScsiData(srb, NULL, NULL, &req->scsi_status, NULL,
+                           &sense_len);
+        } else {
+            req->scsi_status = SrbGetScsiStatus(srb);
+            sense_len = SrbGetSenseInfoBufferLength(srb);
+        }
+        req->transferred = SrbGetDataTransferLength(srb);
     }
-    req->transferred = SrbGetDataTransferLength(srb);
     req->sense_len = 0;
     if (req->srb_status & SRB_STATUS_AUTOSENSE_VALID) {
         req->sense_len = MIN(sense_len, PORT_SENSE_SIZE);
@@ -895,7 +926,10 @@ void port_complete_from_miniport(PortAdapter *a, PVOID srb)
         q->head = req;
     }
     q->tail = req;
-    port_work_queue(&q->work, q->cpu);
+    /* Queued already for the earlier completions of a DPC's batch. */
+    if (!q->work.queued) {
+        port_work_queue(&q->work, q->cpu);
+    }
 }
 
 static void busy_retry(PortRequest *req)
