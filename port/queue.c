@@ -1010,7 +1010,10 @@ static void finish_request(PortRequest *req)
     if (req->done) {
         req->done(req, req->opaque);
     }
-    port_restart_all_queues(a);
+    /* Nothing waits after nearly every completion: no call for that. */
+    if (a->pending) {
+        port_restart_all_queues(a);
+    }
 }
 
 void port_complete_all(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun,

@@ -207,18 +207,11 @@ static void granules_add(const Range *r)
     }
 }
 
-void verifier_map_range(uint64_t gpa, uint64_t len)
+static void G_GNUC_NO_INLINE map_range_slow(uint64_t gpa, uint64_t len)
 {
     Range r = {gpa, gpa + len};
     long i;
 
-    if (!hooked) {
-        return; /* nothing will check a DMA against it */
-    }
-    if (len && quiet.bits &&
-        granules_set(gpa >> GRANULE_SHIFT, (gpa + len - 1) >> GRANULE_SHIFT)) {
-        return; /* already covered: the common case */
-    }
     if (!dma_ranges) {
         dma_ranges = g_array_new(FALSE, FALSE, sizeof(Range));
     }
@@ -245,6 +238,20 @@ void verifier_map_range(uint64_t gpa, uint64_t len)
     }
     g_array_insert_val(dma_ranges, (guint)i, r);
     granules_add(&r);
+}
+
+/* Called for every physical address handed out, nearly always for memory
+ * mapped before: that test alone, without the slow path's register saves. */
+void verifier_map_range(uint64_t gpa, uint64_t len)
+{
+    if (!hooked) {
+        return; /* nothing will check a DMA against it */
+    }
+    if (len && quiet.bits &&
+        granules_set(gpa >> GRANULE_SHIFT, (gpa + len - 1) >> GRANULE_SHIFT)) {
+        return; /* already covered: the common case */
+    }
+    map_range_slow(gpa, len);
 }
 
 void verifier_sg_map(PortRequest *req)
