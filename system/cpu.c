@@ -730,6 +730,11 @@ static void make_runnable(GuestThread *t)
 
 void guest_event_set(GuestEvent *e)
 {
+    /* No thread waits on a signaled event (a wait on one returns at once,
+     * a set wakes the waiters): a batch of completions looks once. */
+    if (e->signaled) {
+        return;
+    }
     e->signaled = true;
     for (guint i = 0; i < threads->len; i++) {
         GuestThread *t = g_ptr_array_index(threads, i);

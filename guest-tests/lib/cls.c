@@ -347,12 +347,7 @@ static void on_port_done(PortRequest *req, void *opaque)
     io->done_cpu = cpu_index();
     io->state = IO_COMPLETED;
     link_done(q, io);
-    /* A batch of completions sets the event once: while it is signaled no
-     * thread waits on it (a wait on a signaled event returns at once), so
-     * setting it again would only look for waiters. */
-    if (!q->ev.signaled) {
-        guest_event_set(&q->ev);
-    }
+    guest_event_set(&q->ev);
 }
 
 static unsigned build_rw(const ClsDisk *d, uint8_t *cdb, bool write,

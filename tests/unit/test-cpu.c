@@ -484,6 +484,26 @@ static void test_auto_reset_releases_one(void)
     machine_down();
 }
 
+static void double_setter(void *opaque)
+{
+    guest_event_set(&ev_done);
+    guest_event_set(&ev_done); /* already signaled: nothing more */
+    guest_event_wait(&ev_done);
+    g_string_append_c(trail, ev_done.signaled ? 'S' : 'c');
+}
+
+/* An event is a latch, not a counter: a set on a signaled event changes
+ * nothing, and the one wait after two sets consumes it. */
+static void test_set_signaled_event(void)
+{
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    guest_event_init(&ev_done, "sync", true);
+    guest_thread_create(0, "s", double_setter, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpstr(trail->str, ==, "c");
+    machine_down();
+}
+
 static void stall_isr(unsigned cpu, unsigned vector, void *opaque)
 {
     g_string_append_printf(trail, "i%" G_GUINT64_FORMAT, vclock_now());
@@ -766,6 +786,7 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/event/two-threads-one-cpu", test_two_threads_one_cpu);
     g_test_add_func("/cpu/event/timeout-sleep", test_wait_timeout_and_sleep);
     g_test_add_func("/cpu/event/auto-reset", test_auto_reset_releases_one);
+    g_test_add_func("/cpu/event/set-signaled", test_set_signaled_event);
     g_test_add_func("/cpu/hang", test_hang_detected);
     g_test_add_func("/cpu/stall/nested", test_stall_with_nested_stall);
     g_test_add_func("/cpu/time-limit", test_time_limit);
