@@ -174,40 +174,21 @@ static inline void bnd_after(const BndAccess *a)
     }
 }
 
-/*
- * Are all the granules of @len bytes at @gpa set in @q? Only for the
- * short DMAs nearly all are (ring entries, descriptors, headers,
- * responses): granules within one bitmap word are one mask test, two
- * across a word boundary two bit tests; anything longer, wrapped or empty
- * (unless within one granule) answers false, and the map's owner looks
- * closer.
- */
-static inline bool bnd_quiet_covers(const BndQuietMap *q, uint64_t gpa,
-                                    uint64_t len)
-{
-    uint64_t g0 = gpa >> BND_QUIET_SHIFT;
-    uint64_t g1 = (gpa + len - 1) >> BND_QUIET_SHIFT;
-
-    if (g0 > g1 || g1 >= q->n) {
-        return false;
-    }
-    if (g0 >> 6 == g1 >> 6) {
-        /* Bits g0..g1 of the word; 2 << 63 wraps to 0, as wanted. */
-        uint64_t m = (2ULL << (g1 & 63)) - (1ULL << (g0 & 63));
-        return (q->bits[g0 >> 6] & m) == m;
-    }
-    return g1 - g0 == 1 && ((q->bits[g0 >> 6] >> (g0 & 63)) &
-                            (q->bits[g1 >> 6] >> (g1 & 63)) & 1);
-}
-
 /* The quiet map in force: the one DMA after-hook's, else an empty one. */
 extern const BndQuietMap *bnd_dma_quiet;
 
 /* Does a DMA of @len bytes at @gpa need showing to the after-hooks? The
- * same test the map's owner makes first. */
+ * same two-granule test the map's owner makes first; a wrapped or empty
+ * range fails g1 - g0 <= 1 unless it lies in one granule. */
 static inline bool bnd_dma_quiet_covers(uint64_t gpa, uint64_t len)
 {
-    return bnd_quiet_covers(bnd_dma_quiet, gpa, len);
+    const BndQuietMap *q = bnd_dma_quiet;
+    uint64_t g0 = gpa >> BND_QUIET_SHIFT;
+    uint64_t g1 = (gpa + len - 1) >> BND_QUIET_SHIFT;
+
+    return g1 - g0 <= 1 && g1 < q->n &&
+           ((q->bits[g0 >> 6] >> (g0 & 63)) & (q->bits[g1 >> 6] >> (g1 & 63)) &
+            1);
 }
 
 /* Does any hook look at crossings of @kind? */
