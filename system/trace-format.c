@@ -119,50 +119,61 @@ static void stripes_sse2(uint64_t acc[4], uint64_t key[4], const uint8_t *p,
     _mm_storeu_si128((__m128i *)(key + 2), k1);
 }
 
-__attribute__((target("avx2"))) static void
+/* gcc's reassociation would pair the sums up again, which costs loads
+ * and moves: one addition per word and product is the least there is. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_REASSOC __attribute__((optimize("no-tree-reassoc")))
+#else
+#define NO_REASSOC
+#endif
+
+__attribute__((target("avx2"))) NO_REASSOC static void
 stripes_avx2(uint64_t acc[4], uint64_t key[4], const uint8_t *p, size_t ns)
 {
     const __m256i step = _mm256_loadu_si256((const __m256i *)stripe_step);
     const __m256i step2 = _mm256_add_epi64(step, step);
     const __m256i step4 = _mm256_add_epi64(step2, step2);
+    const uint8_t *end4 = p + (ns & ~(size_t)3) * 32, *end = p + ns * 32;
     __m256i a = _mm256_loadu_si256((const __m256i *)acc);
-    __m256i b = _mm256_setzero_si256();
+    /* The words themselves, summed where they lie: lane i ^ 1 takes them
+     * once at the end (the swap commutes with the sums), one shuffle for
+     * the call instead of one per stripe. */
+    __m256i w = _mm256_setzero_si256();
     __m256i k0 = _mm256_loadu_si256((const __m256i *)key);
     __m256i k1 = _mm256_add_epi64(k0, step);
     __m256i k2 = _mm256_add_epi64(k0, step2);
     __m256i k3 = _mm256_add_epi64(k1, step2);
-    size_t s = 0;
 
-/* One stripe's product and word sum, added to @to; the sum of the two is
- * formed first, so each stripe is one addition into its chain. */
+/* One stripe's product added to @to and its words to w. */
 #define STRIPE_AVX2(to, d, k)                                                  \
     do {                                                                       \
-        __m256i x_ = _mm256_xor_si256((d), (k));                               \
+        __m256i d_ = (d), x_ = _mm256_xor_si256(d_, (k));                      \
         (to) = _mm256_add_epi64(                                               \
-            (to),                                                              \
-            _mm256_add_epi64(_mm256_mul_epu32(x_, _mm256_srli_epi64(x_, 32)),  \
-                             _mm256_shuffle_epi32((d), SWAP64)));              \
+            (to), _mm256_mul_epu32(x_, _mm256_srli_epi64(x_, 32)));            \
+        w = _mm256_add_epi64(w, d_);                                           \
     } while (0)
 
-    /* Four stripes a round into two sums: less loop per stripe, half the
-     * dependency chain. */
-    for (; s + 4 <= ns; s += 4, p += 128) {
+    /* Four stripes a round: less loop per stripe. The sums' chains are
+     * additions (a cycle each); the products they wait for are not
+     * chained. */
+    for (; p < end4; p += 128) {
         STRIPE_AVX2(a, _mm256_loadu_si256((const __m256i *)p), k0);
-        STRIPE_AVX2(b, _mm256_loadu_si256((const __m256i *)(p + 32)), k1);
+        STRIPE_AVX2(a, _mm256_loadu_si256((const __m256i *)(p + 32)), k1);
         STRIPE_AVX2(a, _mm256_loadu_si256((const __m256i *)(p + 64)), k2);
-        STRIPE_AVX2(b, _mm256_loadu_si256((const __m256i *)(p + 96)), k3);
+        STRIPE_AVX2(a, _mm256_loadu_si256((const __m256i *)(p + 96)), k3);
         k0 = _mm256_add_epi64(k0, step4);
         k1 = _mm256_add_epi64(k1, step4);
         k2 = _mm256_add_epi64(k2, step4);
         k3 = _mm256_add_epi64(k3, step4);
     }
     /* 0-3 stripes left: the keys step by one from k0. */
-    for (; s < ns; s++, p += 32) {
+    for (; p < end; p += 32) {
         STRIPE_AVX2(a, _mm256_loadu_si256((const __m256i *)p), k0);
         k0 = _mm256_add_epi64(k0, step);
     }
 #undef STRIPE_AVX2
-    _mm256_storeu_si256((__m256i *)acc, _mm256_add_epi64(a, b));
+    a = _mm256_add_epi64(a, _mm256_shuffle_epi32(w, SWAP64));
+    _mm256_storeu_si256((__m256i *)acc, a);
     _mm256_storeu_si256((__m256i *)key, k0);
 }
 
