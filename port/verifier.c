@@ -377,41 +377,57 @@ static bool covered(uint64_t gpa, uint64_t len)
     return false;
 }
 
-static void G_GNUC_NO_INLINE dma_check_slow(const BndAccess *a)
+static void G_GNUC_NO_INLINE dma_check_slow(BndKind kind, uint64_t gpa,
+                                            uint64_t len, bool ok)
 {
-    if (!a->ok || !port.loaded || covered(a->addr, a->len)) {
+    if (!ok || !port.loaded || covered(gpa, len)) {
         return;
     }
     verifier_report(VC_DMA_RANGE, NULL,
                     "device %s %" G_GUINT64_FORMAT " bytes at guest-physical "
                     "0x%" G_GINT64_MODIFIER "x, which the port never mapped "
                     "for DMA",
-                    a->kind == BND_DMA_READ ? "read" : "wrote", a->len,
-                    a->addr);
+                    kind == BND_DMA_READ ? "read" : "wrote", len, gpa);
+}
+
+/*
+ * Ring entries, descriptors, headers, responses: a few granules, all set,
+ * is nearly every DMA, and the answer whatever else holds; the rest out
+ * of line, so this path saves no registers. Granules in one bitmap word
+ * are one mask test (2 << 63 wraps to 0, as wanted); two across a word
+ * boundary, two bit tests. A wrapped or empty range fails g0 <= g1 (or is
+ * one granule) and takes the full check.
+ */
+static inline bool dma_quiet(uint64_t gpa, uint64_t len)
+{
+    uint64_t g0 = gpa >> GRANULE_SHIFT;
+    uint64_t g1 = (gpa + len - 1) >> GRANULE_SHIFT;
+
+    if (G_UNLIKELY(g0 > g1 || g1 >= quiet.n)) {
+        return false;
+    }
+    if (g0 >> 6 == g1 >> 6) {
+        uint64_t m = (2ULL << (g1 & 63)) - (1ULL << (g0 & 63));
+        return (quiet.bits[g0 >> 6] & m) == m;
+    }
+    return g1 - g0 == 1 && granule_bit(g0) && granule_bit(g1);
 }
 
 static void dma_check(const BndAccess *a, void *opaque)
 {
-    uint64_t g0 = a->addr >> GRANULE_SHIFT;
-    uint64_t g1 = (a->addr + a->len - 1) >> GRANULE_SHIFT;
-
-    /* Ring entries, descriptors, headers, responses: a few granules, all
-     * set, is nearly every DMA, and the answer whatever else holds; the
-     * rest out of line, so this path saves no registers. Granules in one
-     * bitmap word are one mask test; two across a word boundary, two bit
-     * tests. A wrapped or empty range fails g0 <= g1 (or is one granule)
-     * and takes the full check. */
-    if (G_LIKELY(g0 <= g1 && g1 < quiet.n)) {
-        if (g0 >> 6 == g1 >> 6) {
-            uint64_t m = (2ULL << (g1 & 63)) - (1ULL << (g0 & 63));
-            if ((quiet.bits[g0 >> 6] & m) == m) {
-                return;
-            }
-        } else if (g1 - g0 == 1 && granule_bit(g0) && granule_bit(g1)) {
-            return;
-        }
+    if (!dma_quiet(a->addr, a->len)) {
+        dma_check_slow(a->kind, a->addr, a->len, a->ok);
     }
-    dma_check_slow(a);
+}
+
+/* The boundary's DMA entry (BndHook.after_dma): it tests the quiet map
+ * before it calls, so this comes nearly always for the full check. */
+static void dma_check_ram(BndKind kind, uint64_t gpa, const void *data,
+                          uint64_t len, void *opaque)
+{
+    if (!dma_quiet(gpa, len)) {
+        dma_check_slow(kind, gpa, len, true);
+    }
 }
 
 static const BndHook dma_hook = {
@@ -419,6 +435,7 @@ static const BndHook dma_hook = {
     .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE),
     .after = dma_check,
     .dma_quiet = &quiet,
+    .after_dma = dma_check_ram,
 };
 
 void verifier_attach(void)

@@ -44,9 +44,50 @@ typedef struct NoteList {
     void *opaque[BND_MAX_HOOKS];
 } NoteList;
 
+/*
+ * bnd_after_dma()'s hooks for DMA_READ and DMA_WRITE when one or two
+ * watch the kind and each has after_dma (n = 0: after_list's way). With
+ * two of which one has a quiet map (the verifier beside the recorder),
+ * @quiet is that map and @alone the other hook, which alone sees a DMA
+ * the map covers.
+ */
+typedef struct DmaList {
+    unsigned n;
+    unsigned alone;
+    const BndQuietMap *quiet;
+    BndAfterDmaFn *fn[2];
+    void *opaque[2];
+} DmaList;
+
 static BeforeList before_list[BND_KIND_COUNT];
 static AfterList after_list[BND_KIND_COUNT];
 static NoteList note_list;
+static DmaList dma_list[2];
+
+static void rebuild_dma(DmaList *d, BndKind kind)
+{
+    const BndQuietMap *quiet[2];
+
+    memset(d, 0, sizeof(*d));
+    for (unsigned i = 0; i < bnd_nhooks; i++) {
+        const BndHook *h = &hooks[i];
+
+        if (!(h->kinds & BND_BIT(kind)) || !h->after) {
+            continue;
+        }
+        if (!h->after_dma || d->n == 2) {
+            d->n = 0;
+            return;
+        }
+        d->fn[d->n] = h->after_dma;
+        d->opaque[d->n] = h->opaque;
+        quiet[d->n++] = h->before ? NULL : h->dma_quiet;
+    }
+    if (d->n == 2 && !quiet[0] != !quiet[1]) {
+        d->alone = quiet[0] ? 1 : 0;
+        d->quiet = quiet[!d->alone];
+    }
+}
 
 static inline uint32_t hook_kinds(const BndHook *h)
 {
@@ -98,6 +139,8 @@ static void rebuild(void)
         bnd_dma_quiet = &no_quiet;
     }
     bnd_nnotes = note_list.n;
+    rebuild_dma(&dma_list[0], BND_DMA_READ);
+    rebuild_dma(&dma_list[1], BND_DMA_WRITE);
 }
 
 bool bnd_hook_add(const BndHook *hook)
@@ -192,9 +235,11 @@ void bnd_after_slow(const BndAccess *a)
     }
 }
 
-void bnd_after_dma(BndKind kind, uint64_t gpa, const void *data, uint64_t len)
+/* bnd_after_dma() when some hook on the kind has no after_dma, or three
+ * do. */
+static void G_GNUC_NO_INLINE after_dma_access(BndKind kind, uint64_t gpa,
+                                              const void *data, uint64_t len)
 {
-    const AfterList *l = &after_list[kind];
     BndAccess a;
 
     /* Field by field: an initializer also zeroes the padding, a third
@@ -208,11 +253,50 @@ void bnd_after_dma(BndKind kind, uint64_t gpa, const void *data, uint64_t len)
     a.len = len;
     a.data = data;
     a.ok = true;
+    after_all(&after_list[kind], &a);
+}
 
-    if (G_LIKELY(l->n == 1)) {
-        l->fn[0](&a, l->opaque[0]);
+/* Both of two hooks; the count is read again, as after_all() does. */
+static void G_GNUC_NO_INLINE after_dma_both(const DmaList *d, BndKind kind,
+                                            uint64_t gpa, const void *data,
+                                            uint64_t len)
+{
+    d->fn[0](kind, gpa, data, len, d->opaque[0]);
+    if (d->n == 2) {
+        d->fn[1](kind, gpa, data, len, d->opaque[1]);
+    }
+}
+
+/*
+ * Two hooks (a recorded run: the recorder, then the verifier): one whose
+ * quiet map covers the DMA is left out, as the inline path leaves out a
+ * lone hook. The map is read before either hook runs (after-hooks map no
+ * DMA). A function of its own, so that its registers are not saved on
+ * the one-hook path; @d last, so that the others stay where the hook
+ * takes them.
+ */
+static void G_GNUC_NO_INLINE after_dma_two(BndKind kind, uint64_t gpa,
+                                           const void *data, uint64_t len,
+                                           const DmaList *d)
+{
+    if (d->quiet && bnd_quiet_covers(d->quiet, gpa, len)) {
+        d->fn[d->alone](kind, gpa, data, len, d->opaque[d->alone]);
     } else {
-        after_all(l, &a);
+        after_dma_both(d, kind, gpa, data, len);
+    }
+}
+
+/* Each path ends in a tail call. */
+void bnd_after_dma(BndKind kind, uint64_t gpa, const void *data, uint64_t len)
+{
+    const DmaList *d = &dma_list[kind - BND_DMA_READ];
+
+    if (G_LIKELY(d->n == 1)) {
+        d->fn[0](kind, gpa, data, len, d->opaque[0]);
+    } else if (G_LIKELY(d->n == 2)) {
+        after_dma_two(kind, gpa, data, len, d);
+    } else {
+        after_dma_access(kind, gpa, data, len);
     }
 }
 

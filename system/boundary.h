@@ -83,13 +83,20 @@ typedef struct BndNote {
  * within set granules without looking further (the verifier: granules
  * wholly inside ranges the port mapped for good, i.e. rings and SRB
  * extensions) points to its map; while it is the only hook after DMA,
- * such a DMA of at most two granules skips the hooks altogether.
+ * such a DMA of at most two granules skips the hooks altogether, and
+ * beside a second hook, bnd_after_dma() shows such a DMA to the other
+ * hook only.
  */
 #define BND_QUIET_SHIFT 6
 typedef struct BndQuietMap {
     uint64_t *bits;
     uint64_t n; /* granules the bitmap covers (0 while bits is NULL) */
 } BndQuietMap;
+
+/* after() for a DMA that bnd_after_dma() reports, with the access
+ * record's fields as arguments (see BndHook.after_dma). */
+typedef void BndAfterDmaFn(BndKind kind, uint64_t gpa, const void *data,
+                           uint64_t len, void *opaque);
 
 typedef struct BndHook {
     const char *name;
@@ -101,6 +108,13 @@ typedef struct BndHook {
     void *opaque;
     void (*note)(const BndNote *n, void *opaque); /* annotations, optional */
     const BndQuietMap *dma_quiet; /* optional, see BndQuietMap */
+    /* Optional: what after() would do for a DMA the machine performed
+     * wholly in RAM in device context (ok, cpu -1, no size, devfn or
+     * value; @data is the payload), which is nearly every DMA: the
+     * inline path (ram.h) reports those through bnd_after_dma(), which
+     * then builds no access record when every hook on the kind has this.
+     * Other DMAs still come to after(). */
+    BndAfterDmaFn *after_dma;
 } BndHook;
 
 /* A recorded run with device faults and the verifier has four (the
@@ -177,18 +191,24 @@ static inline void bnd_after(const BndAccess *a)
 /* The quiet map in force: the one DMA after-hook's, else an empty one. */
 extern const BndQuietMap *bnd_dma_quiet;
 
-/* Does a DMA of @len bytes at @gpa need showing to the after-hooks? The
- * same two-granule test the map's owner makes first; a wrapped or empty
- * range fails g1 - g0 <= 1 unless it lies in one granule. */
-static inline bool bnd_dma_quiet_covers(uint64_t gpa, uint64_t len)
+/* Does a DMA of @len bytes at @gpa lie in @q's quiet granules? The same
+ * two-granule test the map's owner makes first; a wrapped or empty range
+ * fails g1 - g0 <= 1 unless it lies in one granule. */
+static inline bool bnd_quiet_covers(const BndQuietMap *q, uint64_t gpa,
+                                    uint64_t len)
 {
-    const BndQuietMap *q = bnd_dma_quiet;
     uint64_t g0 = gpa >> BND_QUIET_SHIFT;
     uint64_t g1 = (gpa + len - 1) >> BND_QUIET_SHIFT;
 
-    return g1 - g0 <= 1 && g1 < q->n &&
-           ((q->bits[g0 >> 6] >> (g0 & 63)) & (q->bits[g1 >> 6] >> (g1 & 63)) &
-            1);
+    /* Two bit tests (bt), not shifts by a count that must sit in %cl. */
+    return g1 - g0 <= 1 && g1 < q->n && ((q->bits[g0 >> 6] >> (g0 & 63)) & 1) &&
+           ((q->bits[g1 >> 6] >> (g1 & 63)) & 1);
+}
+
+/* Does no after-hook need to see this DMA (the quiet map in force)? */
+static inline bool bnd_dma_quiet_covers(uint64_t gpa, uint64_t len)
+{
+    return bnd_quiet_covers(bnd_dma_quiet, gpa, len);
 }
 
 /* Does any hook look at crossings of @kind? */

@@ -219,6 +219,72 @@ static void rec_after_dma(const BndAccess *a, void *opaque)
     rec_after_as(opaque, a, true);
 }
 
+/* rec_dma() when the record is not a plain hit or the buffer needs
+ * attention: the whole of it. */
+static G_GNUC_NO_INLINE void rec_dma_slow(Recorder *r, BndKind kind,
+                                          uint64_t gpa, const void *data,
+                                          uint64_t len)
+{
+    BndAccess a = {
+        .kind = kind,
+        .cpu = -1,
+        .addr = gpa,
+        .len = len,
+        .data = data,
+        .ok = true,
+    };
+
+    rec_after_as(r, &a, true);
+}
+
+/* The end of rec_dma() when a checkpoint is due: it comes after the
+ * DMA's payload is in the digest (which it writes out). */
+static G_GNUC_NO_INLINE void rec_dma_checkpoint(Recorder *r, const void *data,
+                                                uint64_t len)
+{
+    if (len > TRACE_DMA_SMALL) {
+        trace_digest_add(&r->digest, data, len);
+        r->digest_pending = true;
+    }
+    put_checkpoint(r);
+}
+
+/*
+ * The hook's DMA entry (BndHook.after_dma): rec_after_dma() of a DMA in
+ * RAM in device context, nearly every one. A plain hit is coded first and
+ * the payload hashed last, so that the path ends in a tail call and holds
+ * nothing across a call; anything else is rec_dma_slow()'s.
+ */
+static void rec_dma(BndKind kind, uint64_t gpa, const void *data, uint64_t len,
+                    void *opaque)
+{
+    Recorder *r = opaque;
+    uint64_t value = 0;
+    size_t n;
+
+    if (len <= TRACE_DMA_SMALL) {
+        value = trace_small_value(data, len);
+    }
+    if (G_UNLIKELY(r->len >= r->limit)) {
+        rec_dma_slow(r, kind, gpa, data, len);
+        return;
+    }
+    n = trace_enc_dma_hit(&r->codec, kind, gpa, len, value, vclock_now(),
+                          r->buf + r->len);
+    if (G_UNLIKELY(!n)) {
+        rec_dma_slow(r, kind, gpa, data, len);
+        return;
+    }
+    r->len += n;
+    r->kinds[kind]++;
+    if (G_UNLIKELY(r->codec.index >= r->next_checkpoint)) {
+        rec_dma_checkpoint(r, data, len);
+    } else if (len > TRACE_DMA_SMALL) {
+        r->digest_pending = true;
+        trace_digest_add(&r->digest, data, len);
+    }
+}
+
 static void rec_after(const BndAccess *a, void *opaque)
 {
     rec_after_as(opaque, a, false);
@@ -292,6 +358,7 @@ static const BndHook rec_dma_hook = {
     .name = "record-dma",
     .kinds = REC_DMA_KINDS,
     .after = rec_after_dma,
+    .after_dma = rec_dma,
 };
 
 static void put_ext(TraceExtKind kind, uint32_t code, const void *data,

@@ -202,6 +202,57 @@ trace_enc_fast_as(TraceCodec *restrict c, const TraceXing *x,
     return 1;
 }
 
+/*
+ * trace_enc_fast() of a DMA the machine performed wholly in RAM in device
+ * context (ok, with its payload, devfn 0, no vCPU or size), the recorder's
+ * usual DMA: @value is a short payload's value, 0 for a longer one. Only
+ * the tests that such a DMA can fail; what a hit changes, in the same
+ * way. 0: not a plain hit.
+ */
+static inline __attribute__((always_inline)) size_t
+trace_enc_dma_hit(TraceCodec *restrict c, unsigned t, uint64_t addr,
+                  uint64_t len, uint64_t value, uint64_t time,
+                  uint8_t *restrict out)
+{
+    unsigned mi = c->map[t][tc_map_index(addr, 0)];
+    TraceSlot *restrict sl;
+    unsigned s;
+
+    if (!mi || mi > c->used[t]) {
+        return 0;
+    }
+    s = mi - 1;
+    sl = &c->slot[t][s];
+    /* Held in a register: gcc would form it anew at each use (a multiply
+     * and three adds) rather than keep it. */
+    __asm__("" : "+r"(sl));
+    if (sl->next != addr || sl->devfn || len != sl->len ||
+        time != c->time + sl->dt) {
+        return 0;
+    }
+    if (len > TRACE_DMA_SMALL ? c->full_data : value != tc_predict_value(sl)) {
+        return 0;
+    }
+    sl->pinned |= sl->stride == 0;
+    tc_slot_value(sl, value);
+    sl->addr = addr;
+    sl->next = addr + (uint64_t)sl->stride;
+    /* sl->dt stays: time - c->time is what it predicted */
+    sl->stamp = ++c->stamp;
+    c->time = time;
+    c->index++;
+    if (sl->stride) {
+        c->map[t][tc_map_index(sl->next, 0)] = (uint8_t)mi;
+    }
+    if (s >= TRACE_TAG_SLOTS) {
+        out[0] = (uint8_t)(t | TRACE_SLOT_BYTE << T_FIELD_SHIFT);
+        out[1] = (uint8_t)s;
+        return 2;
+    }
+    out[0] = (uint8_t)(t | s << T_FIELD_SHIFT);
+    return 1;
+}
+
 /* The same, with the DMA case's tests folded where the caller knows. */
 static inline __attribute__((always_inline)) size_t
 trace_enc_fast(TraceCodec *restrict c, const TraceXing *x,

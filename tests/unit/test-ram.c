@@ -359,6 +359,112 @@ static void test_dma_quiet_map(void)
     ram_down();
 }
 
+/* BndHook.after_dma: the access as after() would see it, in @seen; the
+ * opaque counts the calls. */
+static void note_dma_args(BndKind kind, uint64_t gpa, const void *data,
+                          uint64_t len, void *opaque)
+{
+    BndAccess a = {.kind = kind,
+                   .cpu = -1,
+                   .addr = gpa,
+                   .len = len,
+                   .data = data,
+                   .ok = true};
+
+    g_array_append_val(seen, a);
+    (*(unsigned *)opaque)++;
+}
+
+static unsigned quiet_calls;
+static bool quiet_second; /* a hook before it has seen the DMA */
+
+static void note_dma_quiet(BndKind kind, uint64_t gpa, const void *data,
+                           uint64_t len, void *opaque)
+{
+    quiet_calls++;
+    if (quiet_second) {
+        g_assert_cmpuint(seen->len, >, 0);
+        g_assert_cmphex(g_array_index(seen, BndAccess, seen->len - 1).addr, ==,
+                        gpa);
+    }
+}
+
+/*
+ * Two DMA hooks with after_dma, the second with a quiet map (the recorder
+ * and the verifier): the first sees every DMA, through after_dma when the
+ * inline path reports it; the second only those its map does not cover,
+ * after the first. A third hook without after_dma brings back after() for
+ * all of them, and every DMA to each.
+ */
+static void test_dma_two_hooks_quiet(void)
+{
+    static uint64_t bits[2];
+    static const BndQuietMap map = {.bits = bits, .n = 128};
+    unsigned first_calls = 0, third = 0, quiet_after = 0;
+    BndHook first = {
+        .name = "first",
+        .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE),
+        .after = note_dma,
+        .after_dma = note_dma_args,
+        .opaque = &first_calls,
+    };
+    BndHook quiet = {
+        .name = "quiet",
+        .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE),
+        .after = note_dma_second,
+        .after_dma = note_dma_quiet,
+        .dma_quiet = &map,
+        .opaque = &quiet_after,
+    };
+    BndHook other = {
+        .name = "third",
+        .kinds = BND_BIT(BND_DMA_WRITE),
+        .after = note_dma_second,
+        .opaque = &third,
+    };
+    uint8_t buf[200] = {0};
+
+    bits[0] = (1ULL << 4) | (1ULL << 5) | (1ULL << 7);
+    ram_up(8 << 20);
+    seen = g_array_new(FALSE, FALSE, sizeof(BndAccess));
+    quiet_calls = 0;
+    quiet_second = true;
+    g_assert_true(bnd_hook_add(&first));
+    g_assert_true(bnd_hook_add(&quiet));
+    g_assert_true(dma_read(4 * 64 + 8, buf, 16)); /* quiet: first only */
+    g_assert_true(dma_write(5 * 64, buf, 64));    /* quiet */
+    g_assert_true(dma_read(5 * 64 + 60, buf, 8)); /* 5 and 6: both */
+    g_assert_true(dma_write(4 * 64, buf, 129));   /* 4, 5, 6: both */
+    g_assert_cmpuint(first_calls, ==, 4);
+    g_assert_cmpuint(seen->len, ==, 4);
+    g_assert_cmpuint(quiet_calls, ==, 2);
+    g_assert_cmpuint(third + quiet_after, ==, 0);
+    g_assert_cmphex(g_array_index(seen, BndAccess, 3).addr, ==, 4 * 64);
+    g_assert_cmpuint(g_array_index(seen, BndAccess, 3).len, ==, 129);
+    g_assert_true(g_array_index(seen, BndAccess, 3).kind == BND_DMA_WRITE);
+
+    /* A hook without after_dma on writes: after() for every hook there,
+     * quiet or not; reads keep the two-hook way. */
+    g_assert_true(bnd_hook_add(&other));
+    g_assert_true(dma_write(5 * 64, buf, 64));
+    g_assert_cmpuint(first_calls, ==, 4);
+    g_assert_cmpuint(seen->len, ==, 5);
+    g_assert_cmpuint(third, ==, 1);
+    g_assert_cmpuint(quiet_after, ==, 1); /* the quiet hook's after() too */
+    g_assert_true(dma_read(4 * 64 + 8, buf, 16));
+    g_assert_cmpuint(first_calls, ==, 5);
+    g_assert_cmpuint(quiet_calls, ==, 2);
+    bnd_hook_remove(&other);
+    bnd_hook_remove(&first);
+    quiet_second = false;
+    /* The quiet hook alone: the inline path leaves covered DMAs out. */
+    g_assert_true(dma_read(5 * 64 + 60, buf, 8));
+    g_assert_true(dma_read(4 * 64 + 8, buf, 16));
+    g_assert_cmpuint(quiet_calls, ==, 3);
+    g_array_free(seen, TRUE);
+    ram_down();
+}
+
 /* A recorded run with device faults and the verifier needs four hooks
  * (the recorder takes two); the table refuses only past its size. */
 static void test_hook_table_full(void)
@@ -400,6 +506,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ram/dma-bounds", test_dma_bounds);
     g_test_add_func("/ram/dma-after-hooks", test_dma_after_hooks);
     g_test_add_func("/ram/dma-quiet-map", test_dma_quiet_map);
+    g_test_add_func("/ram/dma-two-hooks-quiet", test_dma_two_hooks_quiet);
     g_test_add_func("/ram/hook-table-full", test_hook_table_full);
     g_test_add_func("/ram/dma-hook-fail", test_dma_hook_can_fail);
     g_test_add_func("/ram/msi-window", test_msi_window_write_raises);
