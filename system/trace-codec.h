@@ -132,6 +132,11 @@ size_t trace_enc_fast_sched(TraceCodec *restrict c, TraceXing x, unsigned s,
 size_t trace_encode_access_slow(TraceCodec *c, const BndAccess *a,
                                 uint64_t time, uint64_t value,
                                 const uint8_t *data, uint8_t *out);
+/* The slot (+ 1) whose next address is @addr when the map's hint is not
+ * it: the first such, as the encoder's own look finds, and the map then
+ * points to it. 0: none. */
+unsigned trace_enc_find_next(TraceCodec *c, unsigned t, uint64_t addr,
+                             uint32_t devfn);
 
 /*
  * The common case: the address is what a slot predicts and so is every
@@ -218,16 +223,22 @@ trace_enc_dma_hit(TraceCodec *restrict c, unsigned t, uint64_t addr,
     TraceSlot *restrict sl;
     unsigned s;
 
-    if (!mi || mi > c->used[t]) {
-        return 0;
+    /* Ring walks write the map at each step and so overwrite hints of
+     * other slots: a look through the slots is still far short of the
+     * general path. */
+    if (G_UNLIKELY(!mi || mi > c->used[t] || c->slot[t][mi - 1].next != addr ||
+                   c->slot[t][mi - 1].devfn)) {
+        mi = trace_enc_find_next(c, t, addr, 0);
+        if (!mi) {
+            return 0;
+        }
     }
     s = mi - 1;
     sl = &c->slot[t][s];
     /* Held in a register: gcc would form it anew at each use (a multiply
      * and three adds) rather than keep it. */
     __asm__("" : "+r"(sl));
-    if (sl->next != addr || sl->devfn || len != sl->len ||
-        time != c->time + sl->dt) {
+    if (len != sl->len || time != c->time + sl->dt) {
         return 0;
     }
     if (len > TRACE_DMA_SMALL ? c->full_data : value != tc_predict_value(sl)) {

@@ -634,6 +634,20 @@ static unsigned enc_find_slot(TraceCodec *c, unsigned t, uint64_t addr,
     return TRACE_SLOTS;
 }
 
+unsigned trace_enc_find_next(TraceCodec *c, unsigned t, uint64_t addr,
+                             uint32_t devfn)
+{
+    const TraceSlot *sl = c->slot[t];
+
+    for (unsigned i = 0, n = c->used[t]; i < n; i++) {
+        if (tc_slot_next(&sl[i]) == addr && sl[i].devfn == devfn) {
+            c->map[t][tc_map_index(addr, devfn)] = (uint8_t)(i + 1);
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
 /* trace_enc_fast() of a scheduler pick: its yield point and, if it is not the
  * slot's last, the vCPU follow the tag. */
 size_t trace_enc_fast_sched(TraceCodec *restrict c, TraceXing x, unsigned s,
