@@ -249,28 +249,22 @@ static G_GNUC_NO_INLINE void rec_dma_checkpoint(Recorder *r, const void *data,
     put_checkpoint(r);
 }
 
-/*
- * The hook's DMA entry (BndHook.after_dma): rec_after_dma() of a DMA in
- * RAM in device context, nearly every one. A plain hit is coded first and
- * the payload hashed last, so that the path ends in a tail call and holds
- * nothing across a call; anything else is rec_dma_slow()'s.
- */
-static void rec_dma(BndKind kind, uint64_t gpa, const void *data, uint64_t len,
-                    void *opaque)
-{
-    Recorder *r = opaque;
-    uint64_t value = 0;
-    size_t n;
+/* gcc pairs the slot's stores through a vector register, which takes
+ * more instructions than it saves here. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_SLP __attribute__((optimize("no-tree-slp-vectorize")))
+#else
+#define NO_SLP
+#endif
 
-    if (len <= TRACE_DMA_SMALL) {
-        value = trace_small_value(data, len);
-    }
-    if (G_UNLIKELY(r->len >= r->limit)) {
-        rec_dma_slow(r, kind, gpa, data, len);
-        return;
-    }
-    n = trace_enc_dma_hit(&r->codec, kind, gpa, len, value, vclock_now(),
-                          r->buf + r->len);
+/* rec_dma() once the slot is known: code a plain hit, then hash. */
+static inline __attribute__((always_inline)) void
+rec_dma_at(Recorder *r, BndKind kind, unsigned mi, uint64_t gpa,
+           const void *data, uint64_t len, uint64_t value)
+{
+    size_t n = trace_enc_dma_hit(&r->codec, kind, mi, gpa, len, value,
+                                 vclock_now(), r->buf + r->len);
+
     if (G_UNLIKELY(!n)) {
         rec_dma_slow(r, kind, gpa, data, len);
         return;
@@ -283,6 +277,50 @@ static void rec_dma(BndKind kind, uint64_t gpa, const void *data, uint64_t len,
         r->digest_pending = true;
         trace_digest_add(&r->digest, data, len);
     }
+}
+
+/* rec_dma() when the map's hint is not the slot: ring walks write the
+ * map at each step and so overwrite other slots' hints, and a look
+ * through the slots is still far short of the general path. */
+static G_GNUC_NO_INLINE NO_SLP void rec_dma_look(Recorder *r, BndKind kind,
+                                                 uint64_t gpa, const void *data,
+                                                 uint64_t len, uint64_t value)
+{
+    unsigned mi = trace_enc_find_next(&r->codec, kind, gpa, 0);
+
+    if (!mi) {
+        rec_dma_slow(r, kind, gpa, data, len);
+        return;
+    }
+    rec_dma_at(r, kind, mi, gpa, data, len, value);
+}
+
+/*
+ * The hook's DMA entry (BndHook.after_dma): rec_after_dma() of a DMA in
+ * RAM in device context, nearly every one. A plain hit is coded first and
+ * the payload hashed last, so that the path ends in a tail call and holds
+ * nothing across a call; anything else is rec_dma_slow()'s.
+ */
+static NO_SLP void rec_dma(BndKind kind, uint64_t gpa, const void *data,
+                           uint64_t len, void *opaque)
+{
+    Recorder *r = opaque;
+    uint64_t value = 0;
+    unsigned mi;
+
+    if (len <= TRACE_DMA_SMALL) {
+        value = trace_small_value(data, len);
+    }
+    if (G_UNLIKELY(r->len >= r->limit)) {
+        rec_dma_slow(r, kind, gpa, data, len);
+        return;
+    }
+    mi = trace_enc_dma_hint(&r->codec, kind, gpa);
+    if (G_UNLIKELY(!mi)) {
+        rec_dma_look(r, kind, gpa, data, len, value);
+        return;
+    }
+    rec_dma_at(r, kind, mi, gpa, data, len, value);
 }
 
 static void rec_after(const BndAccess *a, void *opaque)

@@ -207,34 +207,36 @@ trace_enc_fast_as(TraceCodec *restrict c, const TraceXing *x,
     return 1;
 }
 
+/* The slot (+ 1) for a DMA at @addr (devfn 0) if the map's hint is it,
+ * else 0 (trace_enc_find_next() then knows). */
+static inline unsigned trace_enc_dma_hint(const TraceCodec *c, unsigned t,
+                                          uint64_t addr)
+{
+    unsigned mi = c->map[t][tc_map_index(addr, 0)];
+
+    if (!mi || mi > c->used[t] || c->slot[t][mi - 1].next != addr ||
+        c->slot[t][mi - 1].devfn) {
+        return 0;
+    }
+    return mi;
+}
+
 /*
  * trace_enc_fast() of a DMA the machine performed wholly in RAM in device
  * context (ok, with its payload, devfn 0, no vCPU or size), the recorder's
- * usual DMA: @value is a short payload's value, 0 for a longer one. Only
- * the tests that such a DMA can fail; what a hit changes, in the same
- * way. 0: not a plain hit.
+ * usual DMA, for slot @mi - 1, whose next address is @addr (devfn 0):
+ * @value is a short payload's value, 0 for a longer one. Only the tests
+ * that such a DMA can fail; what a hit changes, in the same way. 0: not a
+ * plain hit.
  */
 static inline __attribute__((always_inline)) size_t
-trace_enc_dma_hit(TraceCodec *restrict c, unsigned t, uint64_t addr,
-                  uint64_t len, uint64_t value, uint64_t time,
+trace_enc_dma_hit(TraceCodec *restrict c, unsigned t, unsigned mi,
+                  uint64_t addr, uint64_t len, uint64_t value, uint64_t time,
                   uint8_t *restrict out)
 {
-    unsigned mi = c->map[t][tc_map_index(addr, 0)];
-    TraceSlot *restrict sl;
-    unsigned s;
+    unsigned s = mi - 1;
+    TraceSlot *restrict sl = &c->slot[t][s];
 
-    /* Ring walks write the map at each step and so overwrite hints of
-     * other slots: a look through the slots is still far short of the
-     * general path. */
-    if (G_UNLIKELY(!mi || mi > c->used[t] || c->slot[t][mi - 1].next != addr ||
-                   c->slot[t][mi - 1].devfn)) {
-        mi = trace_enc_find_next(c, t, addr, 0);
-        if (!mi) {
-            return 0;
-        }
-    }
-    s = mi - 1;
-    sl = &c->slot[t][s];
     /* Held in a register: gcc would form it anew at each use (a multiply
      * and three adds) rather than keep it. */
     __asm__("" : "+r"(sl));
