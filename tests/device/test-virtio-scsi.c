@@ -1702,6 +1702,45 @@ static void test_ring_reads(void)
 }
 
 /*
+ * Submit @n TEST UNIT READYs with one doorbell; all are taken, in order,
+ * with @reads reads of the available ring.
+ */
+static void check_avail_batch(T *t, unsigned n, unsigned reads)
+{
+    static const uint8_t tur[6] = {0};
+    RingReads rr = {0};
+    BndHook hook = {
+        .name = "ring-reads", .after = ring_read_after, .opaque = &rr};
+    VDrvQueue *vq = &t->d->q[Q_REQ];
+    VDrvIo *io = g_new0(VDrvIo, n);
+    uint16_t start = vq->avail_idx;
+
+    for (unsigned i = 0; i < n; i++) {
+        vdrv_io_init(&io[i], VDRV_LAYOUT_SIMPLE, 0, 0, i, tur, 6, 0, false, 0,
+                     0);
+        vdrv_io_submit(t->d, Q_REQ, &io[i]);
+    }
+    rr.lo[0] = vq->avail + VIRTQ_AVAIL_RING(0);
+    rr.hi[0] = vq->avail + VIRTQ_AVAIL_RING(vq->size);
+    rr.nranges = 1;
+    g_assert_true(bnd_hook_add(&hook));
+    vdrv_notify(t->d, Q_REQ);
+    vdrv_run();
+    bnd_hook_remove(&hook);
+    g_assert_cmpuint(rr.n[0], ==, reads);
+    g_assert_cmpuint(vdrv_used_pending(t->d, Q_REQ), ==, n);
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t id, len;
+
+        g_assert_true(vdrv_get_used(t->d, Q_REQ, &id, &len));
+        g_assert_cmpuint(id, ==, io[i].head);
+    }
+    g_assert_cmpuint((uint16_t)(vq->avail_idx - start), ==, n);
+    g_assert_cmpuint(errors(t), ==, 0);
+    g_free(io);
+}
+
+/*
  * A batch that runs past the end of the available ring, and one longer
  * than the device reads ahead at once: every entry is taken, in order,
  * with one read per piece.
@@ -1709,13 +1748,7 @@ static void test_ring_reads(void)
 static void test_avail_wrap(void)
 {
     VirtioScsiProps p = VIRTIO_SCSI_PROPS_DEFAULT;
-    static const uint8_t tur[6] = {0};
-    RingReads rr = {0};
-    BndHook hook = {
-        .name = "ring-reads", .after = ring_read_after, .opaque = &rr};
-    VDrvIo io[6];
     VDrvQueue *vq;
-    uint16_t start;
     T t;
 
     p.id = "vscsi0";
@@ -1727,63 +1760,14 @@ static void test_avail_wrap(void)
     while (vq->avail_idx % 16 != 13) {
         run_tur(&t, 100 + vq->avail_idx);
     }
-    start = vq->avail_idx;
-    for (unsigned i = 0; i < 6; i++) { /* slots 13..15, then 0..2 */
-        vdrv_io_init(&io[i], VDRV_LAYOUT_SIMPLE, 0, 0, i, tur, 6, 0, false, 0,
-                     0);
-        vdrv_io_submit(t.d, Q_REQ, &io[i]);
-    }
-    rr.lo[0] = vq->avail + VIRTQ_AVAIL_RING(0);
-    rr.hi[0] = vq->avail + VIRTQ_AVAIL_RING(vq->size);
-    rr.nranges = 1;
-    g_assert_true(bnd_hook_add(&hook));
-    vdrv_notify(t.d, Q_REQ);
-    vdrv_run();
-    bnd_hook_remove(&hook);
-    g_assert_cmpuint(rr.n[0], ==, 2);
-    g_assert_cmpuint(vdrv_used_pending(t.d, Q_REQ), ==, 6);
-    for (unsigned i = 0; i < 6; i++) {
-        uint32_t id, len;
-
-        g_assert_true(vdrv_get_used(t.d, Q_REQ, &id, &len));
-        g_assert_cmpuint(id, ==, io[i].head);
-    }
-    g_assert_cmpuint((uint16_t)(vq->avail_idx - start), ==, 6);
-    g_assert_cmpuint(errors(&t), ==, 0);
+    check_avail_batch(&t, 6, 2); /* slots 13..15, then 0..2 */
     t_stop(&t);
 
     /* 100 entries in a 256-entry ring: read ahead 64, then 36. */
-    {
-        VDrvIo *many = g_new0(VDrvIo, 100);
-
-        t_start(&t, all_features, true);
-        vdrv_clear_ua(t.d, Q_REQ, 0, 0);
-        vq = &t.d->q[Q_REQ];
-        for (unsigned i = 0; i < 100; i++) {
-            vdrv_io_init(&many[i], VDRV_LAYOUT_SIMPLE, 0, 0, i, tur, 6, 0,
-                         false, 0, 0);
-            vdrv_io_submit(t.d, Q_REQ, &many[i]);
-        }
-        memset(&rr, 0, sizeof(rr));
-        rr.lo[0] = vq->avail + VIRTQ_AVAIL_RING(0);
-        rr.hi[0] = vq->avail + VIRTQ_AVAIL_RING(vq->size);
-        rr.nranges = 1;
-        g_assert_true(bnd_hook_add(&hook));
-        vdrv_notify(t.d, Q_REQ);
-        vdrv_run();
-        bnd_hook_remove(&hook);
-        g_assert_cmpuint(rr.n[0], ==, 2);
-        g_assert_cmpuint(vdrv_used_pending(t.d, Q_REQ), ==, 100);
-        for (unsigned i = 0; i < 100; i++) {
-            uint32_t id, len;
-
-            g_assert_true(vdrv_get_used(t.d, Q_REQ, &id, &len));
-            g_assert_cmpuint(id, ==, many[i].head);
-        }
-        g_assert_cmpuint(errors(&t), ==, 0);
-        t_stop(&t);
-        g_free(many);
-    }
+    t_start(&t, all_features, true);
+    vdrv_clear_ua(t.d, Q_REQ, 0, 0);
+    check_avail_batch(&t, 100, 2);
+    t_stop(&t);
 }
 
 static void test_doorbell_schedules(void)
