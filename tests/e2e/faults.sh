@@ -12,23 +12,8 @@
 set -u
 BIN=${STOREMU:-./storemu}
 TOOL=${STOREMU_TRACE:-./storemu-trace}
-n=0
-fails=0
-tmp=$(mktemp -d)
-out=$tmp/out
-trap 'rm -rf "$tmp"' EXIT
-
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $1"
-}
-
-not_ok() {
-    n=$((n + 1))
-    echo "not ok $n - $1"
-    [ -f "$out" ] && sed 's/^/# /' "$out" | tail -n 20
-    fails=$((fails + 1))
-}
+TAP_SHOW="tail -n 20"
+. "$(dirname "$0")/tap.inc"
 
 # check CODE DESCRIPTION PATTERN... -- COMMAND...: the exit code, and
 # every pattern (grep -E) somewhere in the output.

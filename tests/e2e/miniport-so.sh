@@ -14,28 +14,8 @@ set -u
 BIN=${STOREMU:-./storemu}
 CC=${CC:-$(sed -n 's/^CC := //p' config.mak 2>/dev/null)}
 CC=${CC:-cc}
-n=0
-fails=0
-tmp=$(mktemp -d)
-out=$tmp/out
-trap 'rm -rf "$tmp"' EXIT
-
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $1"
-}
-
-not_ok() {
-    n=$((n + 1))
-    echo "not ok $n - $1"
-    [ -f "$out" ] && sed 's/^/# /' "$out" | head -n 12
-    fails=$((fails + 1))
-}
-
-skip() {
-    n=$((n + 1))
-    echo "ok $n - $1 # SKIP $2"
-}
+TAP_SHOW="head -n 12"
+. "$(dirname "$0")/tap.inc"
 
 # run CODE DESCRIPTION PATTERN -- ARGS...: exit code and an output line.
 run() {

@@ -12,28 +12,7 @@
 set -u
 BIN=${STOREMU:-./storemu}
 TOOL=${STOREMU_TRACE:-./storemu-trace}
-n=0
-fails=0
-tmp=$(mktemp -d)
-out=$tmp/out
-trap 'rm -rf "$tmp"' EXIT
-
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $1"
-}
-
-not_ok() {
-    n=$((n + 1))
-    echo "not ok $n - $1"
-    [ -f "$out" ] && sed 's/^/# /' "$out" | tail -n 15
-    fails=$((fails + 1))
-}
-
-skip() {
-    n=$((n + 1))
-    echo "ok $n - $1 # SKIP $2"
-}
+. "$(dirname "$0")/tap.inc"
 
 # check CODE PATTERN DESCRIPTION -- COMMAND...: exit code and output
 check() {

@@ -15,29 +15,8 @@ set -u
 BIN=${STOREMU:-./storemu}
 CC=${CC:-$(sed -n 's/^CC := //p' config.mak 2>/dev/null)}
 CC=${CC:-cc}
-n=0
-fails=0
-tmp=$(mktemp -d)
-out=$tmp/out
+. "$(dirname "$0")/tap.inc"
 img=$tmp/disk.img
-trap 'rm -rf "$tmp"' EXIT
-
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $1"
-}
-
-not_ok() {
-    n=$((n + 1))
-    echo "not ok $n - $1"
-    [ -f "$out" ] && sed 's/^/# /' "$out" | tail -n 15
-    fails=$((fails + 1))
-}
-
-skip() {
-    n=$((n + 1))
-    echo "ok $n - $1 # SKIP $2"
-}
 
 # run DESCRIPTION PATTERN -- ARGS...: exit 0, a line matching PATTERN and
 # no verifier report in the output.
