@@ -232,42 +232,38 @@ static bool startio_dma(TpExt *x, PVOID srb, BOOLEAN *ret)
     return true;
 }
 
-static bool startio_dma_uncached(TpExt *x, PVOID srb, BOOLEAN *ret)
+/* A READ's data sent @len bytes into the uncached extension at offset
+ * @good, or at @bad when this is the request that misbehaves. */
+static bool dma_into_uncached(TpExt *x, PVOID srb, BOOLEAN *ret, ULONG good,
+                              ULONG bad, ULONG len)
 {
     STOR_PHYSICAL_ADDRESS pa;
-    ULONG len = 0;
+    ULONG plen = 0;
 
     if (!is_read(srb)) {
         return false;
     }
-    /* Into the uncached extension, through its physical address (quiet),
-     * or just past its end (never mapped). */
-    pa = StorPortGetPhysicalAddress(x, NULL, x->uncached, &len);
-    g_assert_cmpuint(len, >=, TP_UNCACHED);
+    pa = StorPortGetPhysicalAddress(x, NULL, x->uncached, &plen);
+    g_assert_cmpuint(plen, >=, TP_UNCACHED);
     g_assert_true(tp_mp_submit(
-        x, srb, (uint64_t)pa.QuadPart + (bad_now(x) ? TP_UNCACHED : 0), 256,
-        0));
+        x, srb, (uint64_t)pa.QuadPart + (bad_now(x) ? bad : good), len, 0));
     *ret = TRUE;
     return true;
 }
 
+/* Into the uncached extension, through its physical address (quiet), or
+ * just past its end (never mapped). */
+static bool startio_dma_uncached(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    return dma_into_uncached(x, srb, ret, 0, TP_UNCACHED, 256);
+}
+
+/* The last 128 bytes of the uncached extension (quiet), or 128 bytes that
+ * run 64 past its end. */
 static bool startio_dma_uncached_end(TpExt *x, PVOID srb, BOOLEAN *ret)
 {
-    STOR_PHYSICAL_ADDRESS pa;
-    ULONG len = 0;
-
-    if (!is_read(srb)) {
-        return false;
-    }
-    /* The last 128 bytes of the uncached extension (quiet), or 128 bytes
-     * that run 64 past its end. */
-    pa = StorPortGetPhysicalAddress(x, NULL, x->uncached, &len);
-    g_assert_cmpuint(len, >=, TP_UNCACHED);
-    g_assert_true(tp_mp_submit(
-        x, srb, (uint64_t)pa.QuadPart + TP_UNCACHED - (bad_now(x) ? 64 : 128),
-        128, 0));
-    *ret = TRUE;
-    return true;
+    return dma_into_uncached(x, srb, ret, TP_UNCACHED - 128, TP_UNCACHED - 64,
+                             128);
 }
 
 static bool startio_dma_partial(TpExt *x, PVOID srb, BOOLEAN *ret)
