@@ -138,6 +138,26 @@ size_t trace_encode_access_slow(TraceCodec *c, const BndAccess *a,
 unsigned trace_enc_find_next(TraceCodec *c, unsigned t, uint64_t addr,
                              uint32_t devfn);
 
+/* The end of a hit on slot @mi - 1: the map points at the slot's next
+ * address, and the record is the tag (and a slot byte past the tag's
+ * slots), written last, as @out could alias anything. */
+static inline __attribute__((always_inline)) size_t
+tc_hit_record(TraceCodec *restrict c, unsigned t, unsigned mi,
+              const TraceSlot *sl, uint32_t devfn, uint8_t *restrict out)
+{
+    unsigned s = mi - 1;
+
+    if (sl->stride) {
+        c->map[t][tc_map_index(sl->next, devfn)] = (uint8_t)mi;
+    }
+    out[0] = (uint8_t)(t | MIN(s, (unsigned)TRACE_SLOT_BYTE) << T_FIELD_SHIFT);
+    if (s >= TRACE_TAG_SLOTS) {
+        out[1] = (uint8_t)s;
+        return 2;
+    }
+    return 1;
+}
+
 /*
  * The common case: the address is what a slot predicts and so is every
  * other field, which makes the record its tag (and a slot byte past the
@@ -196,15 +216,7 @@ trace_enc_fast_as(TraceCodec *restrict c, const TraceXing *x,
     } else {
         tc_commit_common(c, t, x->cpu, x->addr, x->time, value, x->len);
     }
-    if (sl->stride) {
-        c->map[t][tc_map_index(sl->next, x->devfn)] = (uint8_t)mi;
-    }
-    out[0] = (uint8_t)(t | MIN(s, (unsigned)TRACE_SLOT_BYTE) << T_FIELD_SHIFT);
-    if (s >= TRACE_TAG_SLOTS) {
-        out[1] = (uint8_t)s;
-        return 2;
-    }
-    return 1;
+    return tc_hit_record(c, t, mi, sl, x->devfn, out);
 }
 
 /* The slot (+ 1) for a DMA at @addr (devfn 0) if the map's hint is it,
@@ -250,20 +262,12 @@ trace_enc_dma_hit(TraceCodec *restrict c, unsigned t, unsigned mi,
     tc_slot_value(sl, value);
     sl->addr = addr;
     sl->next = addr + (uint64_t)sl->stride;
-    /* sl->dt stays: time - c->time is what it predicted */
+    /* sl->dt stays: time - c->time is what it predicted (tc_slot_use()
+     * less that store) */
     sl->stamp = ++c->stamp;
     c->time = time;
     c->index++;
-    if (sl->stride) {
-        c->map[t][tc_map_index(sl->next, 0)] = (uint8_t)mi;
-    }
-    if (s >= TRACE_TAG_SLOTS) {
-        out[0] = (uint8_t)(t | TRACE_SLOT_BYTE << T_FIELD_SHIFT);
-        out[1] = (uint8_t)s;
-        return 2;
-    }
-    out[0] = (uint8_t)(t | s << T_FIELD_SHIFT);
-    return 1;
+    return tc_hit_record(c, t, mi, sl, 0, out);
 }
 
 /* The same, with the DMA case's tests folded where the caller knows. */
