@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "hw/core/qdev.h"
+#include "system/event.h"
 
 bool qdev_check_power_of_2(const char *value, char **why)
 {
@@ -95,7 +96,8 @@ static const OptDesc virtio_scsi_pci_desc[] = {
     {"latency", OPT_TIME,
      "modelled completion latency (default: the device model's)"},
     {"fetch_delay", OPT_TIME,
-     "doorbell to taking the queue's requests (default 1us)"},
+     "doorbell to taking the queue's requests (default 1us)", NULL, 0,
+     NS_PER_SEC},
     {NULL},
 };
 

@@ -43,6 +43,11 @@ expect 2 "unknown sub-option key" "colour" -- -machine colour=red
 expect 2 "bad size" "mem" -- -machine mem=lots
 expect 2 "RAM below the minimum" "out of range (4M..3G)" -- -m 1
 expect 2 "bad scheduler" "sched" -- -machine sched=roundrobin
+expect 2 "device fetch delay past a second" "fetch_delay: '2s' is out of range" -- \
+    -device virtio-scsi-pci,fetch_delay=2s
+expect 0 "device fetch delay of 0" "boot: ok" -- -drive id=d0,size=8M \
+    -device virtio-scsi-pci,id=hba0,fetch_delay=0 \
+    -device scsi-hd,drive=d0,bus=hba0 -miniport virtio-scsi
 expect 2 "a device fault without a device refused" "this machine has none" -- -fault irq-drop
 expect 2 "bad trace pattern" "trace" -- -trace 'a/b'
 expect 2 "trace file in a missing directory" "cannot open" -- \
