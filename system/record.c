@@ -249,14 +249,6 @@ static G_GNUC_NO_INLINE void rec_dma_checkpoint(Recorder *r, const void *data,
     put_checkpoint(r);
 }
 
-/* gcc pairs the slot's stores through a vector register, which takes
- * more instructions than it saves here. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define NO_SLP __attribute__((optimize("no-tree-slp-vectorize")))
-#else
-#define NO_SLP
-#endif
-
 /* rec_dma() once the slot is known: code a plain hit, then hash. */
 static inline __attribute__((always_inline)) void
 rec_dma_at(Recorder *r, BndKind kind, unsigned mi, uint64_t gpa,
@@ -282,6 +274,8 @@ rec_dma_at(Recorder *r, BndKind kind, unsigned mi, uint64_t gpa,
 /* rec_dma() when the map's hint is not the slot: ring walks write the
  * map at each step and so overwrite other slots' hints, and a look
  * through the slots is still far short of the general path. */
+/* NO_SLP: gcc pairs the slot's stores through a vector register,
+ * which takes more instructions than it saves here. */
 static G_GNUC_NO_INLINE NO_SLP void rec_dma_look(Recorder *r, BndKind kind,
                                                  uint64_t gpa, const void *data,
                                                  uint64_t len, uint64_t value)

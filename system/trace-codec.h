@@ -13,6 +13,15 @@
 #include <string.h>
 #include "system/trace-format.h"
 
+/* For code where gcc's pairing of scalar operations into vector
+ * registers costs more than it saves (sums and stores it would send
+ * through the stack). */
+#if defined(__GNUC__) && !defined(__clang__)
+#define NO_SLP __attribute__((optimize("no-tree-slp-vectorize")))
+#else
+#define NO_SLP
+#endif
+
 #define T_TYPE_MASK   0x0f
 #define T_FIELD_SHIFT 4
 #define T_FIELD_MASK  0x7

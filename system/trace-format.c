@@ -57,6 +57,29 @@ static inline uint16_t load16(const uint8_t *p)
     return GUINT16_FROM_LE(v);
 }
 
+/* 1-7 bytes as a little-endian number. */
+static inline uint64_t load_short(const uint8_t *p, size_t r)
+{
+    uint64_t v = 0;
+    size_t i = 0;
+    unsigned sh = 0;
+
+    if (r & 4) {
+        v = load32(p);
+        i = 4;
+        sh = 32;
+    }
+    if (r & 2) {
+        v |= (uint64_t)load16(p + i) << sh;
+        i += 2;
+        sh += 16;
+    }
+    if (r & 1) {
+        v |= (uint64_t)p[i] << sh;
+    }
+    return v;
+}
+
 /*
  * The bulk of the input goes in 32-byte stripes over four 64-bit lanes.
  * Word i of a stripe, d, is XORed with a key k_i that steps by a constant
@@ -185,9 +208,14 @@ static inline bool have_avx2(void)
 }
 #endif
 
-/* trace_hash64() is a digest of one piece: a digest is the hash of its
- * pieces one after the other, each with its length. */
-void trace_digest_init(TraceDigest *d, uint64_t seed)
+/* The hash's state between its stripes and its end. */
+typedef struct HashState {
+    uint64_t lane[4];
+    uint64_t chain;  /* the input's length and last 0-31 bytes */
+    uint64_t key[4]; /* where the stripes so far left the keys */
+} HashState;
+
+static void hash_init(HashState *d, uint64_t seed)
 {
     d->lane[0] = seed ^ H_K0;
     d->lane[1] = seed + H_K1;
@@ -197,8 +225,8 @@ void trace_digest_init(TraceDigest *d, uint64_t seed)
     memcpy(d->key, stripe_key, sizeof(d->key));
 }
 
-static void digest_add_with(TraceDigest *d, const uint8_t *p, size_t n,
-                            TraceHashImpl impl)
+static void hash_add_with(HashState *d, const uint8_t *p, size_t n,
+                          TraceHashImpl impl)
 {
     size_t ns = n / 32, i = ns * 32;
     uint64_t t = d->chain, tail = 0;
@@ -224,36 +252,28 @@ static void digest_add_with(TraceDigest *d, const uint8_t *p, size_t n,
         t = fold_mul(t ^ load64(p + i), H_K1) + H_K0;
     }
     if (i < n) {
-        size_t r = n - i;
-        unsigned sh = 0;
-        if (r & 4) {
-            tail = load32(p + i);
-            i += 4;
-            sh = 32;
-        }
-        if (r & 2) {
-            tail |= (uint64_t)load16(p + i) << sh;
-            i += 2;
-            sh += 16;
-        }
-        if (r & 1) {
-            tail |= (uint64_t)p[i] << sh;
-        }
+        tail = load_short(p + i, n - i);
     }
     d->chain = fold_mul(t ^ tail, H_K2 ^ n);
 }
 
-uint64_t trace_digest_final(const TraceDigest *d)
+/* The end both the hash and the digest take: every bit of @h moves
+ * about half the bits of the result. */
+static inline uint64_t avalanche(uint64_t h)
 {
-    uint64_t h = fold_mul(d->lane[0] ^ rotl64(d->lane[1], 29), H_K3) ^
-                 fold_mul(d->lane[2] ^ rotl64(d->lane[3], 47), H_K4) ^ d->chain;
-
     h ^= h >> 31;
     h *= H_K4;
     h ^= h >> 29;
     h *= H_K1;
     h ^= h >> 32;
     return h;
+}
+
+static uint64_t hash_final(const HashState *d)
+{
+    return avalanche(fold_mul(d->lane[0] ^ rotl64(d->lane[1], 29), H_K3) ^
+                     fold_mul(d->lane[2] ^ rotl64(d->lane[3], 47), H_K4) ^
+                     d->chain);
 }
 
 static inline TraceHashImpl best_impl(void)
@@ -263,11 +283,6 @@ static inline TraceHashImpl best_impl(void)
 #else
     return TRACE_HASH_SCALAR;
 #endif
-}
-
-void trace_digest_add(TraceDigest *d, const void *data, size_t n)
-{
-    digest_add_with(d, data, n, best_impl());
 }
 
 bool trace_hash_impl_available(TraceHashImpl impl)
@@ -289,21 +304,218 @@ bool trace_hash_impl_available(TraceHashImpl impl)
 uint64_t trace_hash64_with(const void *data, size_t n, uint64_t seed,
                            TraceHashImpl impl)
 {
-    TraceDigest d;
+    HashState d;
 
     g_assert(trace_hash_impl_available(impl));
-    trace_digest_init(&d, seed);
-    digest_add_with(&d, data, n, impl);
-    return trace_digest_final(&d);
+    hash_init(&d, seed);
+    hash_add_with(&d, data, n, impl);
+    return hash_final(&d);
 }
 
 uint64_t trace_hash64(const void *data, size_t n, uint64_t seed)
 {
-    TraceDigest d;
+    HashState d;
 
-    trace_digest_init(&d, seed);
-    digest_add_with(&d, data, n, best_impl());
-    return trace_digest_final(&d);
+    hash_init(&d, seed);
+    hash_add_with(&d, data, n, best_impl());
+    return hash_final(&d);
+}
+
+/* ---- the DMA digest ---- */
+
+/*
+ * A Fletcher sum over four 64-bit lanes (docs/trace-format.md, "The DMA
+ * digest"): word i of each 32-byte stripe is added to a_i and then a_i
+ * to b_i, so b weighs each word by the stripes from it to the end: a
+ * changed word always changes a, words that trade places change b. Two
+ * vector additions a stripe, where the hash takes seven instructions
+ * and a multiply: the digest runs over every byte a device moves.
+ */
+/*
+ * A piece's end, when its length n is not a multiple of 32: one more
+ * stripe, its last 32 bytes (some counted twice: a load per word instead
+ * of byte by byte) or, for a piece shorter than 32, its bytes and zeros
+ * after them. Then a stripe of its length, so that where one piece ends
+ * and the next begins counts. Word @k of the short case, @p the piece.
+ */
+static inline uint64_t short_word(const uint8_t *p, size_t n, unsigned k)
+{
+    size_t at = 8 * k;
+
+    if (at + 8 <= n) {
+        return load64(p + at);
+    }
+    return at < n ? load_short(p + at, n - at) : 0;
+}
+
+/* The sums in registers: the payload's bytes may alias anything, so
+ * sums left in the TraceDigest would go through memory at every step. */
+#define SUM_STRIPE(w0, w1, w2, w3)                                             \
+    do {                                                                       \
+        a0 += (w0), a1 += (w1), a2 += (w2), a3 += (w3);                        \
+        b0 += a0, b1 += a1, b2 += a2, b3 += a3;                                \
+    } while (0)
+
+/* The stripes from @ns on, the end, in plain C. */
+static NO_SLP void sum_scalar(TraceDigest *d, const uint8_t *p, size_t n,
+                              size_t ns)
+{
+    uint64_t a0 = d->a[0], a1 = d->a[1], a2 = d->a[2], a3 = d->a[3];
+    uint64_t b0 = d->b[0], b1 = d->b[1], b2 = d->b[2], b3 = d->b[3];
+    const uint8_t *q;
+
+    for (q = p + ns * 32; ns < n / 32; ns++, q += 32) {
+        SUM_STRIPE(load64(q), load64(q + 8), load64(q + 16), load64(q + 24));
+    }
+    if (n % 32 && n >= 32) {
+        q = p + n - 32;
+        SUM_STRIPE(load64(q), load64(q + 8), load64(q + 16), load64(q + 24));
+    } else if (n % 32) {
+        SUM_STRIPE(short_word(p, n, 0), short_word(p, n, 1),
+                   short_word(p, n, 2), short_word(p, n, 3));
+    }
+    SUM_STRIPE(n, 0, 0, 0);
+    d->a[0] = a0, d->a[1] = a1, d->a[2] = a2, d->a[3] = a3;
+    d->b[0] = b0, d->b[1] = b1, d->b[2] = b2, d->b[3] = b3;
+}
+#undef SUM_STRIPE
+
+/*
+ * The vector versions run the even and the odd stripes as two chains,
+ * x0/y0 and x1/y1, x0 starting at a: after 2P stripes a is x0 + x1, and
+ * b has grown by 2 * (y0 + y1) - x1 (an even stripe 2q counts 2(P - q)
+ * times in b, an odd one 2(P - q) - 1: y counts each P - q times). The
+ * two chains' additions do not wait for each other.
+ */
+#if defined(__x86_64__)
+/* SSE2 takes the stripes two by two and leaves the rest to plain C. */
+static void sum_sse2(TraceDigest *d, const uint8_t *p, size_t n)
+{
+    size_t pairs = n / 64;
+    const uint8_t *q = p, *end2 = p + pairs * 64;
+    __m128i x0l = _mm_loadu_si128((const __m128i *)d->a);
+    __m128i x0h = _mm_loadu_si128((const __m128i *)(d->a + 2));
+    __m128i x1l = _mm_setzero_si128(), x1h = x1l, y0l = x1l, y0h = x1l;
+    __m128i y1l = x1l, y1h = x1l;
+
+    for (; q < end2; q += 64) {
+        x0l = _mm_add_epi64(x0l, _mm_loadu_si128((const __m128i *)q));
+        x0h = _mm_add_epi64(x0h, _mm_loadu_si128((const __m128i *)(q + 16)));
+        x1l = _mm_add_epi64(x1l, _mm_loadu_si128((const __m128i *)(q + 32)));
+        x1h = _mm_add_epi64(x1h, _mm_loadu_si128((const __m128i *)(q + 48)));
+        y0l = _mm_add_epi64(y0l, x0l);
+        y0h = _mm_add_epi64(y0h, x0h);
+        y1l = _mm_add_epi64(y1l, x1l);
+        y1h = _mm_add_epi64(y1h, x1h);
+    }
+    y0l = _mm_add_epi64(y0l, y1l);
+    y0h = _mm_add_epi64(y0h, y1h);
+    _mm_storeu_si128((__m128i *)d->a, _mm_add_epi64(x0l, x1l));
+    _mm_storeu_si128((__m128i *)(d->a + 2), _mm_add_epi64(x0h, x1h));
+    _mm_storeu_si128(
+        (__m128i *)d->b,
+        _mm_add_epi64(_mm_loadu_si128((const __m128i *)d->b),
+                      _mm_sub_epi64(_mm_add_epi64(y0l, y0l), x1l)));
+    _mm_storeu_si128(
+        (__m128i *)(d->b + 2),
+        _mm_add_epi64(_mm_loadu_si128((const __m128i *)(d->b + 2)),
+                      _mm_sub_epi64(_mm_add_epi64(y0h, y0h), x1h)));
+    sum_scalar(d, p, n, pairs * 2);
+}
+
+/* AVX2 takes the whole piece in two registers. */
+__attribute__((target("avx2"))) static void sum_avx2(TraceDigest *d,
+                                                     const uint8_t *p, size_t n)
+{
+    const uint8_t *q = p, *end = p + (n & ~(size_t)31);
+    __m256i a = _mm256_loadu_si256((const __m256i *)d->a);
+    __m256i b = _mm256_loadu_si256((const __m256i *)d->b), t;
+
+    if (n >= 8 * 32) {
+        const uint8_t *end2 = p + (n & ~(size_t)63);
+        __m256i x1 = _mm256_setzero_si256(), y0 = x1, y1 = x1;
+
+        /* gcc and clang both take this pragma, and unroll better than
+         * a loop written out twice. */
+#pragma GCC unroll 2
+        for (; q < end2; q += 64) {
+            a = _mm256_add_epi64(a, _mm256_loadu_si256((const __m256i *)q));
+            y0 = _mm256_add_epi64(y0, a);
+            x1 = _mm256_add_epi64(
+                x1, _mm256_loadu_si256((const __m256i *)(q + 32)));
+            y1 = _mm256_add_epi64(y1, x1);
+        }
+        a = _mm256_add_epi64(a, x1);
+        y0 = _mm256_add_epi64(y0, y1);
+        b = _mm256_add_epi64(b, _mm256_sub_epi64(_mm256_add_epi64(y0, y0), x1));
+    }
+    /* Few stripes, or the one an odd count leaves: one after another. */
+    for (; q < end; q += 32) {
+        a = _mm256_add_epi64(a, _mm256_loadu_si256((const __m256i *)q));
+        b = _mm256_add_epi64(b, a);
+    }
+    if (n % 32) {
+        if (n >= 32) {
+            t = _mm256_loadu_si256((const __m256i *)(p + n - 32));
+        } else {
+            t = _mm256_set_epi64x(
+                (long long)short_word(p, n, 3), (long long)short_word(p, n, 2),
+                (long long)short_word(p, n, 1), (long long)short_word(p, n, 0));
+        }
+        a = _mm256_add_epi64(a, t);
+        b = _mm256_add_epi64(b, a);
+    }
+    a = _mm256_add_epi64(a, _mm256_set_epi64x(0, 0, 0, (long long)n));
+    b = _mm256_add_epi64(b, a);
+    _mm256_storeu_si256((__m256i *)d->a, a);
+    _mm256_storeu_si256((__m256i *)d->b, b);
+}
+#endif
+
+void trace_digest_init(TraceDigest *d, uint64_t seed)
+{
+    d->a[0] = seed ^ H_K0;
+    d->a[1] = seed + H_K1;
+    d->a[2] = rotl64(seed, 32) ^ H_K2;
+    d->a[3] = ~seed ^ H_K3;
+    memset(d->b, 0, sizeof(d->b));
+}
+
+void trace_digest_add_with(TraceDigest *d, const void *data, size_t n,
+                           TraceHashImpl impl)
+{
+    switch (impl) {
+#if defined(__x86_64__)
+    case TRACE_HASH_AVX2:
+        sum_avx2(d, data, n);
+        break;
+    case TRACE_HASH_SSE2:
+        sum_sse2(d, data, n);
+        break;
+#endif
+    default:
+        sum_scalar(d, data, n, 0);
+        break;
+    }
+}
+
+void trace_digest_add(TraceDigest *d, const void *data, size_t n)
+{
+#if defined(__x86_64__)
+    if (have_avx2()) {
+        sum_avx2(d, data, n);
+        return;
+    }
+#endif
+    trace_digest_add_with(d, data, n, best_impl());
+}
+
+uint64_t trace_digest_final(const TraceDigest *d)
+{
+    return avalanche(fold_mul(d->a[0] ^ rotl64(d->b[1], 29), H_K3) ^
+                     fold_mul(d->a[1] ^ rotl64(d->b[0], 17), H_K0) ^
+                     fold_mul(d->a[2] ^ rotl64(d->b[3], 47), H_K4) ^
+                     fold_mul(d->a[3] ^ rotl64(d->b[2], 11), H_K1));
 }
 
 const uint8_t *trace_event_payload(const TraceEvent *e,

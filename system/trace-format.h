@@ -25,7 +25,7 @@
 /* File header: magic, version, header length, TLV fields, checksum. */
 #define TRACE_MAGIC        "STMUTRC\n"
 #define TRACE_MAGIC_LEN    8
-#define TRACE_VERSION      3
+#define TRACE_VERSION      4
 #define TRACE_FILE_HDR_LEN 16 /* magic + u32 version + u32 fields length */
 #define TRACE_HEADER_MAX   (16u << 20)
 #define TRACE_CHECKSUM_LEN 8
@@ -292,13 +292,13 @@ typedef struct TraceCodec {
  * TRACE_DMA_SMALL carries no hash of its own; the payloads of a run of
  * such DMAs go into a digest, written as a digest record before the next
  * record that is not a DMA (docs/trace-format.md). The record keeps the
- * low 32 bits. A digest is the hash of the payloads one after the other
- * (each ended by its length): trace_hash64() is the digest of one piece.
+ * low 32 bits. A digest is a Fletcher sum of the payloads one after
+ * the other, each ended by its length: much cheaper than the hash, which
+ * it would otherwise run over every byte a device moves.
  */
 typedef struct TraceDigest {
-    uint64_t lane[4];
-    uint64_t chain;  /* the pieces' lengths and last 0-31 bytes */
-    uint64_t key[4]; /* where the stripes so far left the keys */
+    uint64_t a[4]; /* the words' sums, lane by lane */
+    uint64_t b[4]; /* the sums of a after each stripe */
 } TraceDigest;
 void trace_digest_init(TraceDigest *d, uint64_t seed);
 void trace_digest_add(TraceDigest *d, const void *data, size_t n);
@@ -411,6 +411,9 @@ typedef enum TraceHashImpl {
 } TraceHashImpl;
 bool trace_hash_impl_available(TraceHashImpl impl);
 uint64_t trace_hash64_with(const void *data, size_t n, uint64_t seed,
+                           TraceHashImpl impl);
+/* trace_digest_add() with a given implementation, for the same tests. */
+void trace_digest_add_with(TraceDigest *d, const void *data, size_t n,
                            TraceHashImpl impl);
 
 static inline uint64_t trace_zigzag(int64_t v)
