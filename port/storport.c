@@ -480,6 +480,7 @@ STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
     PortAdapter *a = port_adapter_from_devext(HwDeviceExtension);
     uint64_t gpa, len;
     uintptr_t va = (uintptr_t)VirtualAddress;
+    bool ext_pages = false;
 
     if (!ram_gpa(VirtualAddress, &gpa)) {
         verifier_report(VC_BAD_CALL, Srb ? port_request_from_srb(Srb) : NULL,
@@ -497,8 +498,21 @@ STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
     if (Srb) {
         uintptr_t buf = (uintptr_t)SrbGetDataBuffer(Srb);
         ULONG n = SrbGetDataTransferLength(Srb);
+        PortRequest *req;
+
         if (va >= buf && va < buf + n) {
             len = buf + n - va;
+        } else if ((req = port_request_from_srb(Srb)) && req->srb_ext) {
+            /* The request's own SRB extension is one allocation, physically
+             * contiguous as Storport's are: a miniport that puts a
+             * descriptor table and headers there gets their address in
+             * one call, not one per page the extension touches. */
+            uintptr_t ext = (uintptr_t)req->srb_ext;
+            ULONG size = req->lu->adapter->cfg->SrbExtensionSize;
+            if (va >= ext && va < ext + size) {
+                len = ext + size - va;
+                ext_pages = true;
+            }
         }
     }
     if (a && a->uncached && va >= (uintptr_t)a->uncached &&
@@ -506,7 +520,17 @@ STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
         len = (uintptr_t)a->uncached + a->uncached_size - va;
     }
     len = MIN(len, ram_size - gpa);
-    verifier_map_range(gpa, len);
+    /* For the verifier, the extension's pages, as the per-page answers a
+     * miniport walking it used to get mapped them: DMA legality does not
+     * change, and later calls find the range mapped in one bitmap test
+     * rather than failing it on the extension's last, partial granule. */
+    if (ext_pages) {
+        uint64_t end =
+            (gpa + len + GUEST_PAGE_SIZE - 1) & ~(GUEST_PAGE_SIZE - 1);
+        verifier_map_range(gpa, MIN(end, ram_size) - gpa);
+    } else {
+        verifier_map_range(gpa, len);
+    }
     pa.QuadPart = (LONGLONG)gpa;
     if (Length) {
         *Length = (ULONG)MIN(len, (uint64_t)G_MAXUINT32);
