@@ -35,11 +35,15 @@
 
 typedef struct VScsiReq VScsiReq;
 
+typedef struct VScsiReqList {
+    VScsiReq *head, *tail;
+} VScsiReqList;
+
 /* One command between its pop and its push. Pooled per device. */
 struct VScsiReq {
     VirtioScsiState *s;
     VScsiReq *next_free;
-    GList link; /* in the queue's in-flight list while linked; data: req */
+    VScsiReq *prev, *next; /* in its queue's in-flight list */
     bool linked;
     bool dropped; /* reset: end without touching guest memory */
     unsigned q;
@@ -94,8 +98,8 @@ struct VirtioScsiState {
 
     /* Per virtqueue (request queues only), the commands in flight, oldest
      * first; the links are in the requests, so linking and unlinking on
-     * every command's path allocate nothing. */
-    GQueue *inflight;
+     * every command's path allocate nothing and call nothing. */
+    VScsiReqList *inflight;
     unsigned in_flight;
     VScsiReq *free_reqs;
     GPtrArray *all_reqs; /* every VScsiReq, for teardown */
@@ -167,19 +171,40 @@ static void vscsi_req_put(VirtioScsiState *s, VScsiReq *req)
 
 static void vscsi_req_link(VirtioScsiState *s, VScsiReq *req)
 {
-    req->link.data = req;
-    g_queue_push_tail_link(&s->inflight[req->q], &req->link);
+    VScsiReqList *l = &s->inflight[req->q];
+
+    req->next = NULL;
+    req->prev = l->tail;
+    if (l->tail) {
+        l->tail->next = req;
+    } else {
+        l->head = req;
+    }
+    l->tail = req;
     req->linked = true;
     s->in_flight++;
 }
 
 static void vscsi_req_unlink(VirtioScsiState *s, VScsiReq *req)
 {
-    if (req->linked) {
-        g_queue_unlink(&s->inflight[req->q], &req->link);
-        req->linked = false;
-        s->in_flight--;
+    VScsiReqList *l = &s->inflight[req->q];
+
+    if (!req->linked) {
+        return;
     }
+    if (req->prev) {
+        req->prev->next = req->next;
+    } else {
+        l->head = req->next;
+    }
+    if (req->next) {
+        req->next->prev = req->prev;
+    } else {
+        l->tail = req->prev;
+    }
+    req->prev = req->next = NULL;
+    req->linked = false;
+    s->in_flight--;
 }
 
 /* ---- addressing (5.6.6.1) ------------------------------------------------ */
@@ -625,7 +650,7 @@ static const SCSIBusOps vscsi_bus_ops = {
 static void vscsi_drop_queue(VirtioScsiState *s, unsigned q)
 {
     while (s->inflight[q].head) {
-        VScsiReq *req = s->inflight[q].head->data;
+        VScsiReq *req = s->inflight[q].head;
 
         vscsi_req_unlink(s, req);
         req->dropped = true;
@@ -648,8 +673,7 @@ static bool vscsi_task_in_flight(VirtioScsiState *s, uint32_t target,
                                  uint32_t lun, bool any, uint64_t tag)
 {
     for (unsigned q = VIRTIO_SCSI_VQ_REQUEST; q < s->vp.num_queues; q++) {
-        for (GList *l = s->inflight[q].head; l; l = l->next) {
-            VScsiReq *req = l->data;
+        for (VScsiReq *req = s->inflight[q].head; req; req = req->next) {
             if (req->target == target && req->lun == lun &&
                 (any || req->tag == tag)) {
                 return true;
@@ -673,8 +697,7 @@ static void vscsi_tmf_end_held(VirtioScsiState *s, uint32_t target,
     g_autoptr(GPtrArray) hit = g_ptr_array_new();
 
     for (unsigned q = VIRTIO_SCSI_VQ_REQUEST; q < s->vp.num_queues; q++) {
-        for (GList *l = s->inflight[q].head; l; l = l->next) {
-            VScsiReq *req = l->data;
+        for (VScsiReq *req = s->inflight[q].head; req; req = req->next) {
             if (req->sreq || !req->held || req->target != target ||
                 (!whole_target && req->lun != lun) ||
                 (match_tag && req->tag != tag)) {
@@ -1109,7 +1132,7 @@ VirtioScsiState *virtio_scsi_new(const VirtioScsiProps *props, GError **errp)
         g_free(s);
         return NULL;
     }
-    s->inflight = g_new0(GQueue, s->vp.num_queues);
+    s->inflight = g_new0(VScsiReqList, s->vp.num_queues);
     s->all_reqs = g_ptr_array_new();
     s->resp_buf = g_malloc0(VSCSI_RESP_HDR + VSCSI_SENSE_SIZE_MAX);
     event_init(&s->held_ev, "vscsi-done", vscsi_held_ev, s);
