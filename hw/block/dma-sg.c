@@ -51,10 +51,11 @@ static bool sg_walk(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
 }
 
 int dma_sg_map(const DmaSgEntry *sg, unsigned nsg, uint64_t skip, uint64_t len,
-               struct iovec *iov, unsigned max_iov, uint64_t *bad_gpa)
+               struct iovec *iov, unsigned max_iov, uint64_t *bad_gpa,
+               unsigned *chunks)
 {
     uint64_t end_gpa = 0;
-    unsigned n = 0;
+    unsigned n = 0, c = 0;
 
     for (unsigned i = 0; i < nsg && len > 0; i++) {
         uint64_t elen = sg[i].len;
@@ -84,11 +85,15 @@ int dma_sg_map(const DmaSgEntry *sg, unsigned nsg, uint64_t skip, uint64_t len,
         skip = 0;
         len -= chunk;
         end_gpa = sg[i].addr + sg[i].len;
+        c++;
     }
     if (len) {
         /* The list is too short for @len. */
         *bad_gpa = end_gpa;
         return -1;
+    }
+    if (chunks) {
+        *chunks = c;
     }
     return (int)n;
 }

@@ -38,10 +38,13 @@ uint64_t dma_sg_size(const DmaSgEntry *sg, unsigned nsg);
  * share one). Returns how many, or -1 with *@bad_gpa set to the first
  * offending guest address when part of the range lies outside guest RAM
  * or past the end of the list (@iov then holds a partial mapping, which
- * the caller discards).
+ * the caller discards). On success *@chunks (if not NULL) is the number of
+ * elements the range crosses, what dma_sg_chunks() would say, for
+ * dma_sg_end_counted().
  */
 int dma_sg_map(const DmaSgEntry *sg, unsigned nsg, uint64_t skip, uint64_t len,
-               struct iovec *iov, unsigned max_iov, uint64_t *bad_gpa);
+               struct iovec *iov, unsigned max_iov, uint64_t *bad_gpa,
+               unsigned *chunks);
 
 /*
  * Boundary notifications for a zero-copy transfer of bytes [@skip, @skip +
@@ -89,6 +92,19 @@ static inline void dma_sg_end(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
     /* Nobody listens: only the crossings are counted, one per chunk, as
      * bnd_after() would. */
     bnd_counts[kind] += dma_sg_chunks(sg, nsg, skip, len);
+}
+
+/* dma_sg_end() for a range dma_sg_map() mapped, with the @chunks it
+ * counted: a transfer nobody watches does not walk the list again. */
+static inline void dma_sg_end_counted(BndKind kind, const DmaSgEntry *sg,
+                                      unsigned nsg, uint64_t skip, uint64_t len,
+                                      bool ok, unsigned chunks)
+{
+    if (bnd_after_kinds & BND_BIT(kind)) {
+        dma_sg_end_watched(kind, sg, nsg, skip, len, ok);
+        return;
+    }
+    bnd_counts[kind] += chunks;
 }
 
 /*

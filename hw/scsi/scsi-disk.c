@@ -96,9 +96,10 @@ struct SDiskReq {
                           iovecs into guest RAM or buffers */
     unsigned niov, iov_cap;
     BndKind dma_kind;
-    uint64_t dma_len; /* zero-copy bytes announced to the boundary */
-    uint64_t want;    /* data-in the command had */
-    uint64_t xfer;    /* data moved with the guest (zero copy) */
+    uint64_t dma_len;    /* zero-copy bytes announced to the boundary */
+    unsigned dma_chunks; /* SG elements they cross */
+    uint64_t want;       /* data-in the command had */
+    uint64_t xfer;       /* data moved with the guest (zero copy) */
     uint64_t lba;
     uint32_t nblocks;
     int bytchk;
@@ -388,7 +389,8 @@ static void start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba,
         return;
     }
     sdisk_iov_reserve(dr, req->nsg);
-    niov = dma_sg_map(req->sg, req->nsg, 0, xfer, dr->iov, dr->iov_cap, &bad);
+    niov = dma_sg_map(req->sg, req->nsg, 0, xfer, dr->iov, dr->iov_cap, &bad,
+                      &dr->dma_chunks);
     if (niov < 0) {
         guest_error("%s: SG element outside guest RAM at 0x%" PRIx64
                     " (tag 0x%" PRIx64 ")",
@@ -1619,7 +1621,8 @@ static void sdisk_finish(SCSIDevice *dev, SCSIRequest *req)
     }
     err = sdisk_wait_io(dr, &err_off);
     if (dr->dma_len) {
-        dma_sg_end(dr->dma_kind, req->sg, req->nsg, 0, dr->dma_len, !err);
+        dma_sg_end_counted(dr->dma_kind, req->sg, req->nsg, 0, dr->dma_len,
+                           !err, dr->dma_chunks);
     }
     if (err) {
         sdisk_io_error(
@@ -1662,7 +1665,8 @@ static void sdisk_cancel(SCSIDevice *dev, SCSIRequest *req)
      * HBA hears of the abort. */
     sdisk_wait_io(dr, &off);
     if (dr->dma_len) {
-        dma_sg_end(dr->dma_kind, req->sg, req->nsg, 0, dr->dma_len, false);
+        dma_sg_end_counted(dr->dma_kind, req->sg, req->nsg, 0, dr->dma_len,
+                           false, dr->dma_chunks);
     }
     sdisk_req_free(req);
 }

@@ -1276,6 +1276,56 @@ static void test_dma_one_sided(Fixture *f, gconstpointer data)
     bnd_hook_remove(&before_only);
 }
 
+/*
+ * With no hook on DMA, a zero-copy transfer counts one crossing per SG
+ * element it crosses, taken from the mapping (dma_sg_map()'s chunk count)
+ * rather than from a second walk of the list: the same number as a hook
+ * would see, and as dma_sg_chunks() gives, whatever the layout (an empty
+ * element, adjacent ones sharing an iovec, a last element used in part).
+ */
+static void test_dma_unwatched_count(Fixture *f, gconstpointer data)
+{
+    DmaCounter cnt = {0};
+    BndHook after_only = {.name = "test", .after = dma_after, .opaque = &cnt};
+    DmaSgEntry sg[] = {
+        {f->gpa, 512},        {f->gpa + 4096, 0},    {f->gpa + 512, 256},
+        {f->gpa + 8192, 512}, {f->gpa + 12288, 512},
+    };
+    SCSICommand cmd = {.cdb = NULL, .cdb_len = 10, .sg = sg, .nsg = 5};
+    struct iovec iov[G_N_ELEMENTS(sg)];
+    uint8_t cdb[16];
+    uint64_t bad, before;
+    unsigned chunks = 99;
+
+    cmd.cdb = cdb;
+    for (uint64_t skip = 0; skip <= 1024; skip += 256) {
+        for (uint64_t len = 1; skip + len <= 1792; len += 255) {
+            g_assert_cmpint(dma_sg_map(sg, 5, skip, len, iov, 5, &bad, &chunks),
+                            >, 0);
+            g_assert_cmpuint(chunks, ==, dma_sg_chunks(sg, 5, skip, len));
+        }
+    }
+    /* 1024 bytes: elements 0, 2 and part of 3 (two iovecs). */
+    g_assert_cmpint(dma_sg_map(sg, 5, 0, 1024, iov, 5, &bad, &chunks), ==, 2);
+    g_assert_cmpuint(chunks, ==, 3);
+
+    g_assert_false(bnd_watched(BND_DMA_WRITE));
+    make_rw_cdb(cdb, SCSI_OP_READ_10, 0, 2, 0);
+    cmd.dir = SCSI_XFER_FROM_DEV;
+    before = bnd_counts[BND_DMA_WRITE];
+    release(f, run_own(f, &cmd));
+    g_assert_cmpuint(bnd_counts[BND_DMA_WRITE] - before, ==, 3);
+
+    /* A watched transfer: the hook sees those three, counted alike. */
+    g_assert_true(bnd_hook_add(&after_only));
+    before = bnd_counts[BND_DMA_WRITE];
+    release(f, run_own(f, &cmd));
+    g_assert_cmpuint(cnt.after[BND_DMA_WRITE], ==, 3);
+    g_assert_cmpuint(cnt.bytes[BND_DMA_WRITE], ==, 1024);
+    g_assert_cmpuint(bnd_counts[BND_DMA_WRITE] - before, ==, 3);
+    bnd_hook_remove(&after_only);
+}
+
 typedef struct VerifyCase {
     const char *name;
     uint8_t op;
@@ -2446,6 +2496,7 @@ int main(int argc, char **argv)
     ADD("/scsi-disk/request-reuse", test_request_reuse);
     ADD("/scsi-disk/dma", test_dma);
     ADD("/scsi-disk/dma-one-sided", test_dma_one_sided);
+    ADD("/scsi-disk/dma-unwatched-count", test_dma_unwatched_count);
     ADD("/scsi-disk/verify", test_verify);
     ADD("/scsi-disk/write-same", test_write_same);
     ADD("/scsi-disk/unmap", test_unmap);
