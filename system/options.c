@@ -13,6 +13,7 @@
 #include "config-host.h"
 #include "hw/core/qdev.h"
 #include "hw/core/ram.h"
+#include "system/event.h"
 #include "system/options.h"
 
 typedef struct OptionUse {
@@ -576,7 +577,10 @@ static const OptDesc fault_desc[] = {
      .check = check_op},
     {"queue", OPT_UINT, "only this request queue", NULL, 0, 15},
     {"vcpu", OPT_UINT, "only on this vCPU", NULL, 0, VCPU_MAX - 1},
-    {"ns", OPT_TIME, "delay for irq-delay, latency, timer-jitter"},
+    /* A minute outlasts any request time-out a test waits for; the bound
+     * keeps now + ns (and timer-jitter's draw below ns + 1) from wrapping. */
+    {"ns", OPT_TIME, "delay for irq-delay, latency, timer-jitter", NULL, 0,
+     60 * NS_PER_SEC},
     {"sense", OPT_STRING, "check-condition: sense key/ASC/ASCQ in hex",
      .check = check_sense},
     {"info", OPT_UINT, "check-condition: INFORMATION field (an LBA)"},

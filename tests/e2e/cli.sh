@@ -48,6 +48,17 @@ expect 2 "device fetch delay past a second" "fetch_delay: '2s' is out of range" 
 expect 0 "device fetch delay of 0" "boot: ok" -- -drive id=d0,size=8M \
     -device virtio-scsi-pci,id=hba0,fetch_delay=0 \
     -device scsi-hd,drive=d0,bus=hba0 -miniport virtio-scsi
+expect 2 "device latency past a minute" "latency: '61s' is out of range (0..60s)" -- \
+    -device virtio-scsi-pci,latency=61s
+expect 2 "device latency near 2^64 ns refused" "latency: .* is out of range" -- \
+    -device virtio-scsi-pci,latency=18446744073709551000ns
+expect 0 "device latency of a second" "boot: ok" -- -drive id=d0,size=8M \
+    -device virtio-scsi-pci,id=hba0,latency=1s \
+    -device scsi-hd,drive=d0,bus=hba0 -miniport virtio-scsi
+expect 2 "fault delay near 2^64 ns refused" "ns: .* is out of range (0..60s)" -- \
+    -drive id=d0,size=8M -device virtio-scsi-pci,id=hba0 \
+    -device scsi-hd,drive=d0,bus=hba0 -miniport virtio-scsi \
+    -fault latency,ns=18446744073709551000ns
 expect 2 "a device fault without a device refused" "this machine has none" -- -fault irq-drop
 expect 2 "bad trace pattern" "trace" -- -trace 'a/b'
 expect 2 "trace file in a missing directory" "cannot open" -- \
