@@ -266,6 +266,7 @@ static void fill_config(PortAdapter *a)
     c->VirtualDevice = d->virtual_miniport;
     c->BusResetHoldTime = PORT_RESET_HOLD_S * 1000000;
     c->InitialLunQueueDepth = 0;
+    c->MaxNumberOfIO = PORT_DEFAULT_MAX_IO;
     c->SrbType = SRB_TYPE_SCSI_REQUEST_BLOCK;
 
     a->nranges = 0;
@@ -329,6 +330,29 @@ static void read_back_config(PortAdapter *a)
     a->sync = d->virtual_miniport ? StorSynchronizeFullDuplex
                                   : c->SynchronizationModel;
     a->isync = c->InterruptSynchronizationMode;
+    port_set_max_io(a, c->MaxNumberOfIO);
+}
+
+void port_set_max_io(PortAdapter *a, ULONG max_io)
+{
+    PPORT_CONFIGURATION_INFORMATION c = a->cfg;
+    bool full64 =
+        c->Dma64BitAddresses == SCSI_DMA64_MINIPORT_FULL64BIT_SUPPORTED ||
+        c->Dma64BitAddresses ==
+            SCSI_DMA64_MINIPORT_FULL64BIT_NO_BOUNDARY_REQ_SUPPORTED;
+
+    /* PORT_CONFIGURATION_INFORMATION: MaxNumberOfIO defaults to 1000, and
+     * more than that needs one of the full 64-bit DMA modes. */
+    if (!max_io) {
+        max_io = PORT_DEFAULT_MAX_IO;
+    } else if (max_io > PORT_DEFAULT_MAX_IO && !full64) {
+        g_message("storport: %s: MaxNumberOfIO %lu needs full 64-bit DMA "
+                  "(Dma64BitAddresses); using %u",
+                  a->name, (unsigned long)max_io, PORT_DEFAULT_MAX_IO);
+        max_io = PORT_DEFAULT_MAX_IO;
+    }
+    c->MaxNumberOfIO = max_io;
+    a->max_io = max_io;
 }
 
 /* ---- interrupts ---- */

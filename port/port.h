@@ -35,6 +35,9 @@
 #define PORT_DEFAULT_QUEUE_DEPTH 32
 #define PORT_TICK_NS             NS_PER_SEC /* request time-outs are checked per second */
 #define PORT_RESET_HOLD_S        4 /* default BusResetHoldTime */
+/* PORT_CONFIGURATION_INFORMATION.MaxNumberOfIO: Storport's default, and
+ * the most it allows without full 64-bit DMA (Dma64BitAddresses). */
+#define PORT_DEFAULT_MAX_IO 1000
 /* KeQueryTickCount increments every 15.625 ms (64 Hz), as on x64 Windows. */
 #define PORT_TICK_COUNT_NS 15625000ULL
 /* StorPortStallExecution: the DDI limits one call to 1 ms. */
@@ -157,6 +160,7 @@ struct PortAdapter {
     GHashTable *lu_map;   /* address key -> PortLu* */
     unsigned outstanding; /* requests inside the miniport */
     unsigned pending;     /* requests waiting on its units' queues */
+    unsigned max_io;      /* MaxNumberOfIO: the most outstanding */
 
     /* queue control */
     ULONG busy_count; /* StorPortBusy: completions to wait for */
@@ -376,6 +380,8 @@ void port_queue_init_adapter(PortAdapter *a);
 void port_queue_reset(void);
 void port_start_next(PortLu *lu);
 void port_restart_all_queues(PortAdapter *a);
+/* Take @max_io as the adapter's MaxNumberOfIO (0: the default). */
+void port_set_max_io(PortAdapter *a, ULONG max_io);
 void port_complete_from_miniport(PortAdapter *a, PVOID srb);
 void port_complete_all(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun,
                        UCHAR status);

@@ -625,12 +625,14 @@ static bool lu_can_start(PortLu *lu)
         /* Power transition: the port's flush and shutdown requests (put
          * at the head) go through; class requests wait. */
         return head && head->internal && a->state == ADAPTER_RUNNING &&
-               lu->outstanding < lu->depth;
+               lu->outstanding < lu->depth && a->outstanding < a->max_io;
     }
+    /* MaxNumberOfIO: the rest wait here; a completion on any unit
+     * restarts every queue (finish_request). */
     return a->state == ADAPTER_RUNNING && !a->paused && !a->busy &&
            !a->resetting && vclock_now() >= a->reset_hold_until &&
            !lu->paused && !lu->busy && !lu->retry_hold &&
-           lu->outstanding < lu->depth;
+           lu->outstanding < lu->depth && a->outstanding < a->max_io;
 }
 
 /* Build the SG list for the request's data buffer. Guest RAM is one

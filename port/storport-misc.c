@@ -599,7 +599,7 @@ ULONG NTAPI StorPortUpdateAdapterMaxIO(PVOID HwDeviceExtension,
     if (!in_initialize()) {
         return STOR_STATUS_INVALID_DEVICE_REQUEST;
     }
-    a->cfg->MaxNumberOfIO = MaxIoCount;
+    port_set_max_io(a, MaxIoCount);
     return STOR_STATUS_SUCCESS;
 }
 
@@ -616,7 +616,7 @@ ULONG NTAPI StorPortUpdatePortConfigMaxIOInfo(PVOID HwDeviceExtension,
     if (!in_initialize()) {
         return STOR_STATUS_INVALID_DEVICE_REQUEST;
     }
-    a->cfg->MaxNumberOfIO = MaxIoCount;
+    port_set_max_io(a, MaxIoCount);
     a->cfg->MaxIOsPerLun = MaxIosPerLun;
     /* Units found later start at most this deep (port_lu_get reads
      * InitialLunQueueDepth). */

@@ -9,6 +9,7 @@
  * reaches HwStorStartIo before the queue is released, and when (virtual
  * time), and checks every request still completes. The device takes 1 ms
  * per command, so "before the first completion" is a clear window.
+ * Then MaxNumberOfIO, the adapter-wide limit on requests in the miniport.
  */
 #include <glib.h>
 #include "tests/helpers/tp-port.h"
@@ -264,6 +265,118 @@ static void test_queue_control(gconstpointer data)
     tp_machine_down();
 }
 
+/*
+ * MaxNumberOfIO (PORT_CONFIGURATION_INFORMATION): the most requests the
+ * adapter has in the miniport at once; the rest wait in the port's queues
+ * and start as others complete. Storport fills in 1000 before
+ * HwStorFindAdapter, and a miniport may lower it there or with
+ * StorPortUpdateAdapterMaxIO in HwStorInitialize. 32 READs to two units
+ * (16 each, within either unit's depth) go out at once; the miniport
+ * counts how many it holds.
+ */
+#define MAXIO_READS 32
+#define MAXIO_KEEP  0xffffffffu /* leave ConfigInfo as the port filled it */
+
+typedef struct MaxIoCase {
+    const char *name;
+    ULONG find_value;    /* written in HwStorFindAdapter, or MAXIO_KEEP */
+    ULONG init_value;    /* StorPortUpdateAdapterMaxIO in HwInitialize, or 0 */
+    unsigned expect_max; /* the most READs the miniport held at once */
+} MaxIoCase;
+
+static const MaxIoCase maxio_cases[] = {
+    {"max-io-3", 3, 0, 3},
+    {"max-io-update-2", MAXIO_KEEP, 2, 2},
+    /* 0 means the default (1000), not "none": all 32 at once. */
+    {"max-io-zero-is-default", 0, 0, MAXIO_READS},
+    {"max-io-default", MAXIO_KEEP, 0, MAXIO_READS},
+};
+
+static const MaxIoCase *maxio_cur;
+static ULONG maxio_found; /* MaxNumberOfIO as HwStorFindAdapter saw it */
+
+/* scratch[0]: READs in the miniport; [1]: the most at once; [2]: READs
+ * started in all. */
+static void maxio_find(TpExt *x, PPORT_CONFIGURATION_INFORMATION cfg)
+{
+    maxio_found = cfg->MaxNumberOfIO;
+    if (maxio_cur->find_value != MAXIO_KEEP) {
+        cfg->MaxNumberOfIO = maxio_cur->find_value;
+    }
+}
+
+static void maxio_init(TpExt *x)
+{
+    if (maxio_cur->init_value) {
+        g_assert_cmphex(StorPortUpdateAdapterMaxIO(x, maxio_cur->init_value),
+                        ==, STOR_STATUS_SUCCESS);
+    }
+}
+
+static bool maxio_startio(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    if (SrbGetSrbFunction(srb) == SRB_FUNCTION_EXECUTE_SCSI &&
+        SrbGetCdb(srb)->AsByte[0] == SCSIOP_READ) {
+        x->scratch[0]++;
+        x->scratch[1] = MAX(x->scratch[1], x->scratch[0]);
+        x->scratch[2]++;
+    }
+    return false;
+}
+
+static bool maxio_complete(TpExt *x, PVOID srb)
+{
+    if (SrbGetSrbFunction(srb) == SRB_FUNCTION_EXECUTE_SCSI &&
+        SrbGetCdb(srb)->AsByte[0] == SCSIOP_READ) {
+        x->scratch[0]--;
+    }
+    return false;
+}
+
+static const TpHooks maxio_hooks = {
+    .find = maxio_find,
+    .init = maxio_init,
+    .startio = maxio_startio,
+    .complete = maxio_complete,
+};
+
+static void many_reads(void *opaque)
+{
+    TpBatch b;
+
+    tp_batch_init(&b);
+    for (unsigned i = 0; i < MAXIO_READS; i++) {
+        tp_batch_submit(&b, port_lun_at(i % 2), SCSIOP_READ, i, 1, 0);
+    }
+    tp_batch_wait(&b);
+    for (unsigned i = 0; i < MAXIO_READS; i++) {
+        failures += b.status[i] != SRB_STATUS_SUCCESS;
+    }
+}
+
+static void test_max_io(gconstpointer data)
+{
+    TpMachine m = {.verifier = VERIFIER_ON};
+
+    maxio_cur = data;
+    tp_mp_defaults();
+    tp_mp.luns = 2;
+    tp_mp.hooks = &maxio_hooks;
+    failures = 0;
+    tp_machine_up(&m);
+    tp_dev->latency = LATENCY_NS;
+    g_assert_cmpint(tp_run(0, many_reads, NULL, 10), ==,
+                    MACHINE_STOP_REQUESTED);
+    g_assert_cmpint(machine_requested_exit_code(), ==, EXIT_OK);
+    g_assert_cmpuint(maxio_found, ==, 1000);
+    g_assert_cmpuint(failures, ==, 0);
+    g_assert_cmpuint(tp_ext->scratch[2], ==, MAXIO_READS);
+    g_assert_cmpuint(tp_ext->scratch[0], ==, 0);
+    g_assert_cmpuint(tp_ext->scratch[1], ==, maxio_cur->expect_max);
+    g_assert_cmpuint(tp_verifier_total_delta(), ==, 0);
+    tp_machine_down();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -271,6 +384,11 @@ int main(int argc, char **argv)
         g_autofree char *path =
             g_strdup_printf("/port/queue/%s", cases[i].name);
         g_test_add_data_func(path, &cases[i], test_queue_control);
+    }
+    for (unsigned i = 0; i < G_N_ELEMENTS(maxio_cases); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/port/queue/%s", maxio_cases[i].name);
+        g_test_add_data_func(path, &maxio_cases[i], test_max_io);
     }
     return g_test_run();
 }
