@@ -380,6 +380,9 @@ void port_queue_init_adapter(PortAdapter *a);
 void port_queue_reset(void);
 void port_start_next(PortLu *lu);
 void port_restart_all_queues(PortAdapter *a);
+/* The miniport marked the adapter failed: what waits in its queues
+ * completes with SRB_STATUS_NO_DEVICE, from a DPC. */
+void port_adapter_failed(PortAdapter *a);
 /* Take @max_io as the adapter's MaxNumberOfIO (0: the default). */
 void port_set_max_io(PortAdapter *a, ULONG max_io);
 void port_complete_from_miniport(PortAdapter *a, PVOID srb);

@@ -1177,10 +1177,44 @@ static void defer_lu_restart(PortLu *lu)
     port_work_queue(&lu->resume_work, cpu < 0 ? 0 : (unsigned)cpu);
 }
 
+/* Requests queued on a failed adapter: never started, they complete as
+ * port_submit completes new ones. */
+static void fail_queued(PortAdapter *a)
+{
+    GHashTableIter it;
+    gpointer k, v;
+    PortRequest *req;
+
+    g_hash_table_iter_init(&it, a->lu_map);
+    while (g_hash_table_iter_next(&it, &k, &v)) {
+        PortLu *lu = v;
+        while ((req = pending_pop(lu))) {
+            SrbSetSrbStatus(req->srb, SRB_STATUS_NO_DEVICE);
+            capture_results(req);
+            lu->outstanding++;
+            a->outstanding++;
+            finish_request(req);
+        }
+    }
+}
+
+/* Not inside the miniport's call: the class layer's completion routines
+ * run from the DPC, as for any other completion. */
+void port_adapter_failed(PortAdapter *a)
+{
+    a->state = ADAPTER_FAILED;
+    defer_adapter_restart(a);
+}
+
 static void adapter_resume_work(PortWork *w)
 {
     PortAdapter *a =
         G_STRUCT_MEMBER_P(w, -(glong)G_STRUCT_OFFSET(PortAdapter, resume_work));
+
+    if (a->state == ADAPTER_FAILED) {
+        fail_queued(a);
+        return;
+    }
     port_restart_all_queues(a);
 }
 

@@ -363,9 +363,10 @@ static void mark_failed(PortAdapter *a, PSTOR_ADDRESS addr, ULONG flags,
         return;
     }
     /* Failing the adapter stops new requests (port_submit answers
-     * SRB_STATUS_NO_DEVICE); a failed unit is only recorded. */
+     * SRB_STATUS_NO_DEVICE) and those waiting in its queues; a failed
+     * unit is only recorded. */
     if (!addr) {
-        a->state = ADAPTER_FAILED;
+        port_adapter_failed(a);
     }
     g_message("storport: %s: the miniport marked %s failed: %s", a->name, where,
               reason ? reason : "(no reason given)");

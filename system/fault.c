@@ -1087,6 +1087,7 @@ static const char *srb_name(uint8_t st, char *buf, size_t n)
         {SRB_STATUS_BUSY, "BUSY"},
         {SRB_STATUS_INVALID_REQUEST, "INVALID_REQUEST"},
         {SRB_STATUS_NO_DEVICE, "NO_DEVICE"},
+        {SRB_STATUS_NO_HBA, "NO_HBA"},
         {SRB_STATUS_TIMEOUT, "TIMEOUT"},
         {SRB_STATUS_SELECTION_TIMEOUT, "SELECTION_TIMEOUT"},
         {SRB_STATUS_COMMAND_TIMEOUT, "COMMAND_TIMEOUT"},

@@ -350,7 +350,7 @@ static VOID VioScsiTakeBackAll(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
 
 static VOID
 VioScsiCompleteTakenBack(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
-                         PVIOSCSI_TAKEN_BACK Taken)
+                         PVIOSCSI_TAKEN_BACK Taken, UCHAR SrbStatus)
 {
     PVIOSCSI_SRB_EXTENSION srbExt = Taken->Commands;
     ULONG i;
@@ -358,12 +358,11 @@ VioScsiCompleteTakenBack(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
     while (srbExt != NULL) {
         PVIOSCSI_SRB_EXTENSION next = srbExt->NextCompleted;
 
-        VioScsiCompleteSrb(AdapterExtension, srbExt->Srb, SRB_STATUS_BUS_RESET);
+        VioScsiCompleteSrb(AdapterExtension, srbExt->Srb, SrbStatus);
         srbExt = next;
     }
     for (i = 0; i < Taken->TmfSrbCount; i++) {
-        VioScsiCompleteSrb(AdapterExtension, Taken->TmfSrbs[i],
-                           SRB_STATUS_BUS_RESET);
+        VioScsiCompleteSrb(AdapterExtension, Taken->TmfSrbs[i], SrbStatus);
     }
 }
 
@@ -387,10 +386,27 @@ VOID VioScsiHardReset(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension)
     VioScsiUnlockAll(AdapterExtension, &locks);
 
     if (!ok) {
+        /*
+         * The device did not come back (surprise removal reads all ones,
+         * or it never finished its reset): no retry can succeed, so do
+         * not answer BUSY until the port gives up. What it held completes
+         * with SRB_STATUS_NO_HBA ("the HBA is not responding", one of the
+         * errors a miniport reports, with SP_INTERNAL_ADAPTER_ERROR
+         * logged), later starts get the same (VioScsiStartCommand), and
+         * StorPortMarkDeviceFailed with REMOVE_DEVICE has Storport stop
+         * sending requests and PnP remove the adapter, so no reset hold
+         * (ResetDetected) is asked for.
+         */
         StorPortLogError(AdapterExtension, NULL, 0, 0, 0,
                          SP_INTERNAL_ADAPTER_ERROR, 1);
+        VioScsiCompleteTakenBack(AdapterExtension, &taken, SRB_STATUS_NO_HBA);
+        StorPortMarkDeviceFailed(
+            AdapterExtension, NULL,
+            STORPORT_MARK_DEVICE_FAILED_FLAG_REMOVE_DEVICE,
+            (PWSTR)u"vioscsi: the device did not restart after a reset");
+        return;
     }
-    VioScsiCompleteTakenBack(AdapterExtension, &taken);
+    VioScsiCompleteTakenBack(AdapterExtension, &taken, SRB_STATUS_BUS_RESET);
     /* The targets were reset with the device: the port holds new requests
      * for its reset hold time, as after a bus reset it saw. */
     StorPortNotification(ResetDetected, AdapterExtension);
@@ -445,7 +461,7 @@ VioScsiStopAdapter(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension)
                          VioScsiResetWatchdog, (ULONG)0);
     /* Nothing should be left after the port's drain; if something was,
      * it must not be lost. */
-    VioScsiCompleteTakenBack(AdapterExtension, &taken);
+    VioScsiCompleteTakenBack(AdapterExtension, &taken, SRB_STATUS_BUS_RESET);
     InterlockedIncrement(&AdapterExtension->Stats.Stops);
     return ScsiAdapterControlSuccess;
 }

@@ -486,7 +486,7 @@ BOOLEAN VioScsiDeviceStart(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension)
 
     AdapterExtension->Running = FALSE;
     if (!VioScsiDeviceReset(AdapterExtension)) {
-        return FALSE;
+        goto failed; /* gone (reads all ones) or wedged: it is not ours */
     }
     VioScsiAddStatus(AdapterExtension, VIRTIO_STATUS_ACKNOWLEDGE);
     VioScsiAddStatus(AdapterExtension, VIRTIO_STATUS_DRIVER);

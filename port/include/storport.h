@@ -1036,7 +1036,10 @@ typedef enum _STOR_TELEMETRY_CATEGORY {
     *PSTOR_TELEMETRY_CATEGORY;
 
 #define STORPORT_MAX_ADDITIONAL_DATA_SIZE 1024
-#define STORPORT_MAX_CRITICAL_DATA_SIZE   8
+/* StorPortMarkDeviceFailed(Ex) Flags */
+#define STORPORT_MARK_DEVICE_FAILED_FLAG_REMOVE_DEVICE     0x1
+#define STORPORT_MARK_DEVICE_FAILED_FLAG_PREDICTED_FAILURE 0x2
+#define STORPORT_MAX_CRITICAL_DATA_SIZE                    8
 
 /* --- Runtime power management (PoFx) -------------------------------------- */
 

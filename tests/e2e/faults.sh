@@ -122,7 +122,11 @@ check 0 "fatal: DEVICE_NEEDS_RESET, the miniport resets, requests retried" \
     $BIN $M -fault fatal,op=read,count=1 -trace miniport_print $V
 
 # A function that reads all ones: the miniport's reset cannot restart
-# it and logs an adapter error; the run must end without a crash.
+# it, logs an adapter error, fails what it held with SRB_STATUS_NO_HBA
+# and marks the adapter failed, so the I/O after it fails at once with
+# SRB_STATUS_NO_DEVICE from the port instead of meeting BUSY until the
+# port's retry limit (the bug: thousands of BUSY returns); the run must
+# end without a crash.
 # shellcheck disable=SC2086
 $NOLEAK "$BIN" $M -fault surprise-remove,op=write,count=1 -trace fault_removed \
     -trace bnd_reg_read $V >"$out" 2>&1
@@ -130,11 +134,15 @@ rc=$?
 if [ "$rc" -ne 0 ] && [ "$rc" -le 5 ] &&
     sed -n '/fault_removed/,$p' "$out" | grep -q -- '-> 0xff$' &&
     grep -q "SP_INTERNAL_ADAPTER_ERROR" "$out" &&
-    grep -q "in the removed device" "$out"; then
-    ok "surprise-remove: reads all ones, the adapter error is logged"
+    grep -q "in the removed device; the guest saw SRB_STATUS_NO_HBA" "$out" &&
+    grep -q "marked adapter failed" "$out" &&
+    grep -q "write of LBA 896 .*failed: SRB status NO_DEVICE" "$out" &&
+    grep -q "flush FAILED: SRB status NO_DEVICE" "$out" &&
+    grep -q "; 0 BUSY returns;" "$out"; then
+    ok "surprise-remove: the adapter error is logged, later I/O fails at once"
 else
     echo "# exit $rc"
-    not_ok "surprise-remove: reads all ones, the adapter error is logged"
+    not_ok "surprise-remove: the adapter error is logged, later I/O fails at once"
 fi
 
 # shellcheck disable=SC2086
