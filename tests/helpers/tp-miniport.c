@@ -593,5 +593,8 @@ ULONG tp_driver_entry(PVOID DriverObject, PVOID RegistryPath)
     hw.AutoRequestSense = TRUE;
     hw.MultipleRequestPerLu = TRUE;
     hw.SrbTypeFlags = SRB_TYPE_FLAG_SCSI_REQUEST_BLOCK;
+    if (tp_mp.extended_srb) {
+        hw.SrbTypeFlags |= SRB_TYPE_FLAG_STORAGE_REQUEST_BLOCK;
+    }
     return StorPortInitialize(DriverObject, RegistryPath, &hw, NULL);
 }

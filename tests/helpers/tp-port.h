@@ -127,10 +127,11 @@ typedef struct TpMiniportConfig {
     bool support_restart;                 /* ScsiRestartAdapter (default on) */
     bool free_pool;                       /* free pool at the end (on) */
     bool dma;                             /* READs DMA into their buffer */
-    unsigned luns;                        /* REPORT LUNS lists 0..luns-1 */
-    ULONG srbext;                         /* SrbExtensionSize (default 64) */
-    ULONG startio_stall_us;               /* widen HwStorStartIo */
-    ULONG isr_stall_us;                   /* widen the ISRs */
+    bool extended_srb;      /* offer STORAGE_REQUEST_BLOCK (SrbTypeFlags) */
+    unsigned luns;          /* REPORT LUNS lists 0..luns-1 */
+    ULONG srbext;           /* SrbExtensionSize (default 64) */
+    ULONG startio_stall_us; /* widen HwStorStartIo */
+    ULONG isr_stall_us;     /* widen the ISRs */
     const TpHooks *hooks;
 } TpMiniportConfig;
 

@@ -9,9 +9,12 @@
  * reaches HwStorStartIo before the queue is released, and when (virtual
  * time), and checks every request still completes. The device takes 1 ms
  * per command, so "before the first completion" is a clear window.
- * Then MaxNumberOfIO, the adapter-wide limit on requests in the miniport.
+ * Then MaxNumberOfIO, the adapter-wide limit on requests in the miniport,
+ * and how the results of an extended SRB are taken back at completion.
  */
+#include <string.h>
 #include <glib.h>
+#include "hw/core/ram.h"
 #include "tests/helpers/tp-port.h"
 
 #define LATENCY_NS (1 * NS_PER_MS)
@@ -377,6 +380,113 @@ static void test_max_io(gconstpointer data)
     tp_machine_down();
 }
 
+/*
+ * capture_results takes the results of an extended SRB the miniport left
+ * as the port built it straight from the port's CDB block, and walks the
+ * SrbExData list (SrbGetScsiData) for one whose header was rewritten. The
+ * miniport completes a 2-block READ with CHECK CONDITION, autosense and a
+ * 1-block transfer; in the "rewritten" case it first moves the CDB block
+ * 8 bytes down (over the unused end of the address block) and points
+ * SrbExDataOffset[0] at it, so only the walk finds the status and the
+ * sense length: read at the built-in offset they would be other bytes.
+ */
+#define REWRITE_SHIFT 8
+#define REWRITE_SENSE 18
+
+static const struct RewriteCase {
+    const char *name;
+    ULONG shift; /* how far down the miniport moves the CDB block */
+} rewrite_cases[] = {
+    {"srbex-as-built", 0},
+    {"srbex-header-rewritten", REWRITE_SHIFT},
+};
+
+static const struct RewriteCase *rewrite_cur;
+
+static void rewrite_find(TpExt *x, PPORT_CONFIGURATION_INFORMATION cfg)
+{
+    cfg->SrbType = SRB_TYPE_STORAGE_REQUEST_BLOCK;
+}
+
+static bool rewrite_complete(TpExt *x, PVOID srb)
+{
+    PSTORAGE_REQUEST_BLOCK s = srb;
+    PUCHAR sense = SrbGetSenseInfoBuffer(srb);
+    ULONG off;
+
+    if (SrbGetSrbFunction(srb) != SRB_FUNCTION_EXECUTE_SCSI ||
+        SrbGetCdb(srb)->AsByte[0] != SCSIOP_READ) {
+        return false;
+    }
+    g_assert_cmpuint(s->Function, ==, SRB_FUNCTION_STORAGE_REQUEST_BLOCK);
+    g_assert_nonnull(sense);
+    g_assert_cmpuint(SrbGetSenseInfoBufferLength(srb), >=, REWRITE_SENSE);
+    memset(sense, 0, REWRITE_SENSE);
+    sense[0] = 0x70;  /* fixed format, current */
+    sense[2] = 0x03;  /* MEDIUM ERROR */
+    sense[7] = 10;    /* additional length */
+    sense[12] = 0x11; /* UNRECOVERED READ ERROR */
+    SrbSetSenseInfoBufferLength(srb, REWRITE_SENSE);
+    SrbSetScsiStatus(srb, SCSISTAT_CHECK_CONDITION);
+    SrbSetDataTransferLength(srb, TP_MP_BLOCK);
+    if (rewrite_cur->shift) {
+        off = s->SrbExDataOffset[0];
+        memmove((PUCHAR)s + off - rewrite_cur->shift, (PUCHAR)s + off,
+                sizeof(SRBEX_DATA_SCSI_CDB16));
+        s->SrbExDataOffset[0] = off - rewrite_cur->shift;
+    }
+    tp_mp_complete(x, srb, SRB_STATUS_ERROR | SRB_STATUS_AUTOSENSE_VALID);
+    return true;
+}
+
+static const TpHooks rewrite_hooks = {
+    .find = rewrite_find,
+    .complete = rewrite_complete,
+};
+
+static void one_failing_read(void *opaque)
+{
+    PortRequest *req = port_request_new(port_lun_at(0));
+    void *buf = ram_alloc(2 * TP_MP_BLOCK, 16, 0, "rewrite");
+    uint8_t cdb[10] = {SCSIOP_READ, 0, 0, 0, 0, 0, 0, 0, 2, 0};
+    const uint8_t *sense;
+    unsigned sense_len = 0;
+
+    port_request_scsi(req, cdb, sizeof(cdb), buf, 2 * TP_MP_BLOCK, PORT_XFER_IN,
+                      0);
+    port_execute(req);
+    g_assert_cmphex(port_request_srb_status(req), ==,
+                    SRB_STATUS_ERROR | SRB_STATUS_AUTOSENSE_VALID);
+    g_assert_cmphex(port_request_scsi_status(req), ==,
+                    SCSISTAT_CHECK_CONDITION);
+    g_assert_cmpuint(port_request_transferred(req), ==, TP_MP_BLOCK);
+    sense = port_request_sense(req, &sense_len);
+    g_assert_cmpuint(sense_len, ==, REWRITE_SENSE);
+    g_assert_cmphex(sense[2] & 0x0f, ==, 0x03);
+    g_assert_cmphex(sense[12], ==, 0x11);
+    port_request_free(req);
+    ram_free(buf);
+}
+
+static void test_srbex_rewrite(gconstpointer data)
+{
+    TpMachine m = {.verifier = VERIFIER_ON};
+
+    rewrite_cur = data;
+    tp_mp_defaults();
+    tp_mp.extended_srb = true;
+    tp_mp.hooks = &rewrite_hooks;
+    tp_machine_up(&m);
+    g_assert_cmpint(tp_run(0, one_failing_read, NULL, 10), ==,
+                    MACHINE_STOP_REQUESTED);
+    g_assert_cmpint(machine_requested_exit_code(), ==, EXIT_OK);
+    g_assert_cmpuint(tp_log_count(TP_COMPLETE, SRB_STATUS_ERROR |
+                                                   SRB_STATUS_AUTOSENSE_VALID),
+                     ==, 1);
+    g_assert_cmpuint(tp_verifier_total_delta(), ==, 0);
+    tp_machine_down();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -389,6 +499,11 @@ int main(int argc, char **argv)
         g_autofree char *path =
             g_strdup_printf("/port/queue/%s", maxio_cases[i].name);
         g_test_add_data_func(path, &maxio_cases[i], test_max_io);
+    }
+    for (unsigned i = 0; i < G_N_ELEMENTS(rewrite_cases); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/port/queue/%s", rewrite_cases[i].name);
+        g_test_add_data_func(path, &rewrite_cases[i], test_srbex_rewrite);
     }
     return g_test_run();
 }
