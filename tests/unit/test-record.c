@@ -62,6 +62,14 @@ static void test_hash(void)
     g_assert_cmpuint(trace_hash64(swapped, 8192, 0), !=, h);
 }
 
+/* Bytes that repeat no short pattern, for the implementations' tests. */
+static void fill_pattern(uint8_t *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        buf[i] = (uint8_t)(i * 131 + (i >> 7) * 17 + 5);
+    }
+}
+
 /*
  * Every implementation of the hash gives the same answer, for every
  * length around the stripe and word sizes, at odd alignments, with
@@ -81,9 +89,7 @@ static void test_hash_impls(void)
     };
     unsigned tried = 0;
 
-    for (unsigned i = 0; i < 4200; i++) {
-        buf[i] = (uint8_t)(i * 131 + (i >> 7) * 17 + 5);
-    }
+    fill_pattern(buf, 4200);
     for (TraceHashImpl impl = TRACE_HASH_SCALAR; impl <= TRACE_HASH_AVX2;
          impl++) {
         if (!trace_hash_impl_available(impl)) {
@@ -145,9 +151,7 @@ static void test_digest_impls(void)
     };
     unsigned tried = 0;
 
-    for (unsigned i = 0; i < 4600; i++) {
-        buf[i] = (uint8_t)(i * 131 + (i >> 7) * 17 + 5);
-    }
+    fill_pattern(buf, 4600);
     for (TraceHashImpl impl = TRACE_HASH_SCALAR; impl <= TRACE_HASH_AVX2;
          impl++) {
         if (!trace_hash_impl_available(impl)) {
