@@ -340,9 +340,14 @@ static void rec_note(const BndNote *n, void *opaque)
         e.lun = n->lun;
         e.function = n->function;
         e.cdb_len = n->cdb ? MIN(n->cdb_len, TRACE_CDB_MAX) : 0;
-        memset(e.cdb, 0, sizeof(e.cdb));
-        if (e.cdb_len) {
-            memcpy(e.cdb, n->cdb, e.cdb_len);
+        if (e.cdb_len == sizeof(e.cdb)) {
+            /* READ/WRITE(16), the class layer's: two moves, no calls. */
+            memcpy(e.cdb, n->cdb, sizeof(e.cdb));
+        } else {
+            memset(e.cdb, 0, sizeof(e.cdb));
+            if (e.cdb_len) {
+                memcpy(e.cdb, n->cdb, e.cdb_len);
+            }
         }
         e.xfer = n->data_len;
         r->st.srbs++;
