@@ -361,7 +361,11 @@ static void intx_isr(unsigned cpu, unsigned vector, void *opaque)
 {
     PortAdapter *a = opaque;
 
-    if (a->state != ADAPTER_RUNNING && a->state != ADAPTER_NEW) {
+    /* A miniport that marked its adapter failed still owns the device
+     * and acknowledges its interrupts (requests it holds complete from
+     * them); ignoring a level-triggered line would be a storm. */
+    if (a->state != ADAPTER_RUNNING && a->state != ADAPTER_NEW &&
+        !(a->state == ADAPTER_FAILED && a->marked_failed)) {
         return;
     }
     if (!mp_interrupt(a)) {

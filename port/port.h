@@ -125,6 +125,9 @@ struct PortAdapter {
     unsigned index;
     char name[32];
     PortAdapterState state;
+    /* Failed by StorPortMarkDeviceFailed: started, its interrupts still
+     * serviced, but no request is sent to it. */
+    bool marked_failed;
     PCIDevice *pci;                      /* NULL for a virtual adapter */
     PVOID devext;                        /* guest RAM */
     PPORT_CONFIGURATION_INFORMATION cfg; /* guest RAM, kept after find */

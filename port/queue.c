@@ -973,6 +973,16 @@ static void finish_request(PortRequest *req)
 
     g_assert(req->state == REQ_COMPLETING);
     g_assert(lu->outstanding > 0 && a->outstanding > 0);
+    if (SRB_STATUS(st) == SRB_STATUS_BUSY &&
+        (a->state == ADAPTER_FAILED || a->state == ADAPTER_REMOVED)) {
+        /* A retry would wait in a queue that never starts again
+         * (fail_queued may have run already): fail it as port_submit
+         * fails a new request. */
+        st = req->srb_status = SRB_STATUS_NO_DEVICE;
+        req->scsi_status = 0;
+        req->transferred = 0;
+        req->sense_len = 0;
+    }
     BND_NOTE_SRB_DONE(req->id, cpu_index(), st, req->scsi_status,
                       req->transferred);
     lu->outstanding--;
@@ -1203,6 +1213,7 @@ static void fail_queued(PortAdapter *a)
 void port_adapter_failed(PortAdapter *a)
 {
     a->state = ADAPTER_FAILED;
+    a->marked_failed = true;
     defer_adapter_restart(a);
 }
 

@@ -487,6 +487,193 @@ static void test_srbex_rewrite(gconstpointer data)
     tp_machine_down();
 }
 
+/*
+ * StorPortMarkDeviceFailed on the adapter (NULL address): Storport stops
+ * sending it requests. Those waiting in the port's queues, held there by
+ * MaxNumberOfIO or a unit's queue depth, were never started: the port
+ * completes them with SRB_STATUS_NO_DEVICE from a DPC (not inside the
+ * miniport's call), and refuses later ones the same way; what the
+ * miniport holds it still completes itself. Eight READs over two units
+ * with two in the miniport at once. The miniport fails the device in the
+ * DPC of the first completion, or in the StartIo of the third READ (the
+ * one that first completion let start), answering BUSY or NO_HBA there:
+ * a request sent back with BUSY after the device failed would wait in a
+ * queue that never starts again, so the port fails it too. In
+ * submit-busy the StartIo that fails the device is the second READ's,
+ * called from port_submit, so the port's failing DPC runs before the BUSY
+ * completion reaches it, and the first READ completes from an INTx
+ * interrupt after the failure, which the port must still hand to the
+ * miniport (else a storm: the line stays asserted).
+ */
+#define FAIL_READS 8
+
+typedef struct FailCase {
+    const char *name;
+    ULONG max_io;       /* MaxNumberOfIO from HwStorFindAdapter, or 0 */
+    ULONG lun_depth;    /* InitialLunQueueDepth, or 0 */
+    unsigned mark_at;   /* 0: first completion's DPC; N: Nth READ StartIo */
+    UCHAR mark_status;  /* what that StartIo completes its READ with */
+    unsigned started;   /* READs that reach HwStorStartIo */
+    unsigned succeeded; /* READs completed with SRB_STATUS_SUCCESS */
+} FailCase;
+
+static const FailCase fail_cases[] = {
+    {"mark-failed-max-io", 2, 0, 0, 0, 2, 2},
+    {"mark-failed-lun-depth", 0, 1, 0, 0, 2, 2},
+    {"mark-failed-startio-busy", 2, 0, 3, SRB_STATUS_BUSY, 3, 2},
+    {"mark-failed-startio-no-hba", 2, 0, 3, SRB_STATUS_NO_HBA, 3, 2},
+    /* From the StartIo port_submit calls: the later READs are refused. */
+    {"mark-failed-submit-busy", 2, 0, 2, SRB_STATUS_BUSY, 2, 1},
+};
+
+static const FailCase *fail_cur;
+static bool in_mark; /* inside StorPortMarkDeviceFailed */
+
+typedef struct FailRun {
+    GuestEvent event;
+    PortRequest *req[FAIL_READS];
+    void *buf[FAIL_READS];
+    unsigned done[FAIL_READS]; /* completions seen, per request */
+    uint8_t status[FAIL_READS];
+    unsigned completed;
+    unsigned inside_mark; /* completions inside the miniport's call */
+    uint8_t later_status; /* a READ submitted after the failure */
+} FailRun;
+
+static void fail_find(TpExt *x, PPORT_CONFIGURATION_INFORMATION cfg)
+{
+    if (fail_cur->max_io) {
+        cfg->MaxNumberOfIO = fail_cur->max_io;
+    }
+    if (fail_cur->lun_depth) {
+        cfg->InitialLunQueueDepth = fail_cur->lun_depth;
+    }
+}
+
+static void mark_failed(TpExt *x)
+{
+    tp_log_add(x, TP_MARK, 0);
+    in_mark = true;
+    StorPortMarkDeviceFailed(x, NULL,
+                             STORPORT_MARK_DEVICE_FAILED_FLAG_REMOVE_DEVICE,
+                             (PWSTR)u"tp: the device is gone");
+    in_mark = false;
+}
+
+static bool is_read(PVOID srb)
+{
+    return SrbGetSrbFunction(srb) == SRB_FUNCTION_EXECUTE_SCSI &&
+           SrbGetCdb(srb)->AsByte[0] == SCSIOP_READ;
+}
+
+/* scratch[0]: READs started; [1]: READs completed by the miniport. */
+static bool fail_startio(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    if (!is_read(srb) || ++x->scratch[0] != fail_cur->mark_at) {
+        return false;
+    }
+    mark_failed(x);
+    tp_mp_complete(x, srb, fail_cur->mark_status);
+    *ret = TRUE;
+    return true;
+}
+
+static bool fail_complete(TpExt *x, PVOID srb)
+{
+    if (is_read(srb) && x->scratch[1]++ == 0 && !fail_cur->mark_at) {
+        mark_failed(x);
+    }
+    return false;
+}
+
+static const TpHooks fail_hooks = {
+    .find = fail_find,
+    .startio = fail_startio,
+    .complete = fail_complete,
+};
+
+static void fail_done(PortRequest *req, void *opaque)
+{
+    FailRun *r = opaque;
+
+    for (unsigned i = 0; i < FAIL_READS; i++) {
+        if (r->req[i] == req) {
+            r->done[i]++;
+            r->status[i] = port_request_srb_status(req);
+        }
+    }
+    r->inside_mark += in_mark;
+    r->completed++;
+    guest_event_set(&r->event);
+}
+
+static void reads_then_fail(void *opaque)
+{
+    FailRun *r = opaque;
+    guest_event_init(&r->event, "mark-failed", true);
+    /* All eight queued before the first completion (1 ms). */
+    for (unsigned i = 0; i < FAIL_READS; i++) {
+        r->req[i] = port_request_new(port_lun_at(i % 2));
+        r->buf[i] = ram_alloc(TP_MP_BLOCK, 16, 0, "mark-failed");
+        uint8_t cdb[10] = {SCSIOP_READ, 0, 0, 0, 0, (uint8_t)i, 0, 0, 1, 0};
+
+        port_request_scsi(r->req[i], cdb, sizeof(cdb), r->buf[i], TP_MP_BLOCK,
+                          PORT_XFER_IN, 0);
+        port_submit(r->req[i], fail_done, r);
+    }
+    while (r->completed < FAIL_READS) {
+        guest_event_wait(&r->event);
+    }
+    r->later_status = tp_io(port_lun_at(0), SCSIOP_READ, 0, 1, 0);
+    /* Nothing is left in the port for the failed adapter. */
+    g_assert_cmpuint(port_lun_at(0)->adapter->pending, ==, 0);
+    g_assert_cmpuint(port_lun_at(0)->adapter->outstanding, ==, 0);
+    for (unsigned i = 0; i < FAIL_READS; i++) {
+        port_request_free(r->req[i]);
+        ram_free(r->buf[i]);
+    }
+}
+
+static void test_mark_failed(gconstpointer data)
+{
+    TpMachine m = {.verifier = VERIFIER_ON};
+    FailRun r;
+    unsigned ok = 0, no_device = 0, marked = 0;
+
+    fail_cur = data;
+    memset(&r, 0, sizeof(r));
+    tp_mp_defaults();
+    tp_mp.luns = 2;
+    tp_mp.hooks = &fail_hooks;
+    in_mark = false;
+    tp_machine_up(&m);
+    tp_dev->latency = LATENCY_NS;
+    g_assert_cmpint(tp_run(0, reads_then_fail, &r, 10), ==,
+                    MACHINE_STOP_REQUESTED);
+    g_assert_cmpint(machine_requested_exit_code(), ==, EXIT_OK);
+    g_assert_cmpuint(tp_log_count(TP_MARK, 0), ==, 1);
+    g_assert_cmpuint(tp_ext->scratch[0], ==, fail_cur->started);
+    for (unsigned i = 0; i < FAIL_READS; i++) {
+        g_assert_cmpuint(r.done[i], ==, 1);
+        ok += r.status[i] == SRB_STATUS_SUCCESS;
+        no_device += r.status[i] == SRB_STATUS_NO_DEVICE;
+        marked += fail_cur->mark_status != SRB_STATUS_BUSY &&
+                  r.status[i] == fail_cur->mark_status;
+    }
+    g_assert_cmpuint(r.completed, ==, FAIL_READS);
+    g_assert_cmpuint(ok, ==, fail_cur->succeeded);
+    /* The READ answered NO_HBA keeps it; one answered BUSY is failed. */
+    g_assert_cmpuint(marked, ==,
+                     fail_cur->mark_at &&
+                         fail_cur->mark_status != SRB_STATUS_BUSY);
+    g_assert_cmpuint(no_device, ==, FAIL_READS - fail_cur->succeeded - marked);
+    g_assert_cmpuint(r.inside_mark, ==, 0);
+    g_assert_cmphex(r.later_status, ==, SRB_STATUS_NO_DEVICE);
+    g_assert_cmpint(port_lun_at(0)->adapter->state, ==, ADAPTER_FAILED);
+    g_assert_cmpuint(tp_verifier_total_delta(), ==, 0);
+    tp_machine_down();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -504,6 +691,11 @@ int main(int argc, char **argv)
         g_autofree char *path =
             g_strdup_printf("/port/queue/%s", rewrite_cases[i].name);
         g_test_add_data_func(path, &rewrite_cases[i], test_srbex_rewrite);
+    }
+    for (unsigned i = 0; i < G_N_ELEMENTS(fail_cases); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/port/queue/%s", fail_cases[i].name);
+        g_test_add_data_func(path, &fail_cases[i], test_mark_failed);
     }
     return g_test_run();
 }
