@@ -752,6 +752,13 @@ static bool opt_m(OptionsState *st, const char *arg, GError **errp)
         n <<= 20;
     } else {
         ok = parse_size(arg, &n);
+        if (!ok && parse_size_overflows(arg)) {
+            g_set_error(errp, OPTS_ERROR, OPTS_ERROR_VALUE,
+                        "-m: '%s' is too large: it overflows 64 bits "
+                        "(%s..%s)",
+                        arg, lo, hi);
+            return false;
+        }
         if (!ok) {
             g_set_error(errp, OPTS_ERROR, OPTS_ERROR_VALUE,
                         "-m: '%s' is not a size (use e.g. 512M; a bare "

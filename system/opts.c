@@ -208,6 +208,13 @@ bool parse_size(const char *s, uint64_t *out)
     return true;
 }
 
+bool parse_size_overflows(const char *s)
+{
+    uint64_t v;
+
+    return s && parse_size_full(s, &v) == PARSE_OVERFLOW;
+}
+
 bool parse_time_ns(const char *s, uint64_t *out)
 {
     uint64_t v;
@@ -376,7 +383,7 @@ static char *format_bound(const OptDesc *d, uint64_t v)
 }
 
 static bool range_error(const OptsSchema *schema, const OptDesc *d,
-                        const char *value, GError **errp)
+                        const char *value, bool overflow, GError **errp)
 {
     g_autofree char *lo = format_bound(d, d->min);
     g_autofree char *hi = d->max ? format_bound(d, d->max) : NULL;
@@ -385,14 +392,17 @@ static bool range_error(const OptsSchema *schema, const OptDesc *d,
         g_set_error(errp, OPTS_ERROR, OPTS_ERROR_VALUE,
                     "%s: %s: '%s' is out of range (%s..%s)",
                     schema_option(schema), d->name, value, lo, hi);
-    } else if (d->min) {
+    } else if (overflow) {
+        /* Only 64 bits bound the key: say so, not just its minimum. */
+        g_autofree char *top = format_bound(d, UINT64_MAX);
+        g_set_error(errp, OPTS_ERROR, OPTS_ERROR_VALUE,
+                    "%s: %s: '%s' is too large: it overflows 64 bits "
+                    "(%s..%s)",
+                    schema_option(schema), d->name, value, lo, top);
+    } else {
         g_set_error(errp, OPTS_ERROR, OPTS_ERROR_VALUE,
                     "%s: %s: '%s' is out of range (at least %s)",
                     schema_option(schema), d->name, value, lo);
-    } else {
-        g_set_error(errp, OPTS_ERROR, OPTS_ERROR_VALUE,
-                    "%s: %s: '%s' is too large", schema_option(schema), d->name,
-                    value);
     }
     return false;
 }
@@ -439,7 +449,7 @@ static bool check_value(const OptsSchema *schema, const OptDesc *d,
             return false;
         }
         if (r == PARSE_OVERFLOW || u < d->min || (d->max && u > d->max)) {
-            return range_error(schema, d, value, errp);
+            return range_error(schema, d, value, r == PARSE_OVERFLOW, errp);
         }
         break;
     case OPT_ENUM:

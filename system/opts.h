@@ -126,6 +126,9 @@ const OptDesc *opts_schema_find(const OptsSchema *schema, const char *key);
  *  parse_prob:    a real number in [0, 1] ("0.25", "1", "1e-3").
  */
 bool parse_size(const char *s, uint64_t *out);
+/* Whether @s is written as a size but is more than 64 bits can hold
+ * (parse_size refused it for that, not for its syntax). */
+bool parse_size_overflows(const char *s);
 bool parse_time_ns(const char *s, uint64_t *out);
 bool parse_uint(const char *s, uint64_t *out);
 bool parse_bool(const char *s, bool *out);

@@ -42,6 +42,17 @@ expect 2 "out of range" "out of range" -- -smp 65
 expect 2 "unknown sub-option key" "colour" -- -machine colour=red
 expect 2 "bad size" "mem" -- -machine mem=lots
 expect 2 "RAM below the minimum" "out of range (4M..3G)" -- -m 1
+# A size past 64 bits is too large, not "at least 512" or "not a size".
+expect 2 "disk size overflowing 64 bits" \
+    "size: '99999999999999999999G' is too large: it overflows 64 bits (512\.\." \
+    -- -drive id=d0,size=99999999999999999999G
+expect 2 "disk size of 2^64 bytes" "is too large: it overflows 64 bits" -- \
+    -drive id=d0,size=18446744073709551616
+expect 2 "RAM size overflowing 64 bits" \
+    "-m: '99999999999999999999G' is too large: it overflows 64 bits (4M..3G)" \
+    -- -m 99999999999999999999G
+expect 2 "mem= overflowing 64 bits" "mem: .* is out of range (4M..3G)" -- \
+    -machine mem=99999999999999999999G
 expect 2 "bad scheduler" "sched" -- -machine sched=roundrobin
 expect 2 "device fetch delay past a second" "fetch_delay: '2s' is out of range" -- \
     -device virtio-scsi-pci,fetch_delay=2s

@@ -555,6 +555,13 @@ static const BadCase bad_cases[] = {
     {"-m 1T", OPTS_ERROR_VALUE, "-m: '1T' is out of range"},
     {"-m 5002K", OPTS_ERROR_VALUE, "-m: '5002K' is not a multiple of 4K"},
     {"-m lots", OPTS_ERROR_VALUE, "-m: 'lots' is not a size"},
+    /* Overflow is "too large", not "not a size". */
+    {"-m 99999999999999999999G", OPTS_ERROR_VALUE,
+     "-m: '99999999999999999999G' is too large: it overflows 64 bits "
+     "(4M..3G)"},
+    {"-m 99999999999999999999", OPTS_ERROR_VALUE,
+     "-m: '99999999999999999999' is too large: it overflows 64 bits"},
+    {"-m 16777216T", OPTS_ERROR_VALUE, "-m: '16777216T' is too large"},
     /* -trace, -verifier */
     {"-trace file=", OPTS_ERROR_VALUE, "-trace: file: '' must not be empty"},
     {"-trace -", OPTS_ERROR_VALUE, "-trace: enable: '-' is not a trace"},
@@ -582,6 +589,15 @@ static const BadCase bad_cases[] = {
      "-drive: size: '1000' is not a multiple of 512"},
     {"-drive id=d0,size=0", OPTS_ERROR_VALUE,
      "-drive: size: '0' is out of range (at least 512)"},
+    /* No upper bound but 64 bits: not "at least 512" for these. */
+    {"-drive id=d0,size=99999999999999999999G", OPTS_ERROR_VALUE,
+     "-drive: size: '99999999999999999999G' is too large: it overflows 64 "
+     "bits (512..18446744073709551615)"},
+    {"-drive id=d0,size=18446744073709551616", OPTS_ERROR_VALUE,
+     "-drive: size: '18446744073709551616' is too large: it overflows 64 "
+     "bits"},
+    {"-drive id=d0,size=16777216T", OPTS_ERROR_VALUE,
+     "-drive: size: '16777216T' is too large"},
     {"-drive id=d0,size=2X", OPTS_ERROR_VALUE,
      "-drive: size: '2X' is not a size"},
     {"-drive id=d0,file=a -drive id=d0,file=b", OPTS_ERROR_CONFLICT,

@@ -564,7 +564,8 @@ static const BadCase bad_cases[] = {
     {&test_schema,
      "big=18446744073709551616",
      OPTS_ERROR_VALUE,
-     {"-test: big: '18446744073709551616' is too large"}},
+     {"-test: big: '18446744073709551616' is too large: it overflows 64 bits "
+      "(0..18446744073709551615)"}},
     {&test_schema,
      "min=9",
      OPTS_ERROR_VALUE,
