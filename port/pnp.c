@@ -267,6 +267,7 @@ static void fill_config(PortAdapter *a)
     c->BusResetHoldTime = PORT_RESET_HOLD_S * 1000000;
     c->InitialLunQueueDepth = 0;
     c->MaxNumberOfIO = PORT_DEFAULT_MAX_IO;
+    c->MaxIOsPerLun = PORT_DEFAULT_MAX_IOS_PER_LUN;
     c->SrbType = SRB_TYPE_SCSI_REQUEST_BLOCK;
 
     a->nranges = 0;
@@ -331,6 +332,7 @@ static void read_back_config(PortAdapter *a)
                                   : c->SynchronizationModel;
     a->isync = c->InterruptSynchronizationMode;
     port_set_max_io(a, c->MaxNumberOfIO);
+    port_set_max_ios_per_lun(a, c->MaxIOsPerLun);
 }
 
 void port_set_max_io(PortAdapter *a, ULONG max_io)
@@ -353,6 +355,38 @@ void port_set_max_io(PortAdapter *a, ULONG max_io)
     }
     c->MaxNumberOfIO = max_io;
     a->max_io = max_io;
+    if (c->MaxIOsPerLun > max_io) {
+        c->MaxIOsPerLun = max_io;
+    }
+}
+
+/*
+ * MaxIOsPerLun is the most requests a unit supports at once (255 unless
+ * the miniport lowers it), at most MaxNumberOfIO, and more than 255 only
+ * with STORAGE_REQUEST_BLOCK. It bounds each unit's queue depth: the
+ * initial one (InitialLunQueueDepth) and StorPortSetDeviceQueueDepth's.
+ */
+void port_set_max_ios_per_lun(PortAdapter *a, ULONG n)
+{
+    PPORT_CONFIGURATION_INFORMATION c = a->cfg;
+
+    if (!n) {
+        n = PORT_DEFAULT_MAX_IOS_PER_LUN;
+    }
+    if (n > PORT_DEFAULT_MAX_IOS_PER_LUN &&
+        c->SrbType != SRB_TYPE_STORAGE_REQUEST_BLOCK) {
+        g_message("storport: %s: MaxIOsPerLun %lu needs SrbType "
+                  "STORAGE_REQUEST_BLOCK; using %u",
+                  a->name, (unsigned long)n, PORT_DEFAULT_MAX_IOS_PER_LUN);
+        n = PORT_DEFAULT_MAX_IOS_PER_LUN;
+    }
+    if (n > c->MaxNumberOfIO) {
+        g_message("storport: %s: MaxIOsPerLun %lu is more than "
+                  "MaxNumberOfIO; using %lu",
+                  a->name, (unsigned long)n, (unsigned long)c->MaxNumberOfIO);
+        n = c->MaxNumberOfIO;
+    }
+    c->MaxIOsPerLun = n;
 }
 
 /* ---- interrupts ---- */

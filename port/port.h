@@ -38,6 +38,9 @@
 /* PORT_CONFIGURATION_INFORMATION.MaxNumberOfIO: Storport's default, and
  * the most it allows without full 64-bit DMA (Dma64BitAddresses). */
 #define PORT_DEFAULT_MAX_IO 1000
+/* PORT_CONFIGURATION_INFORMATION.MaxIOsPerLun: Storport's default, and
+ * the most a unit may take without STORAGE_REQUEST_BLOCK. */
+#define PORT_DEFAULT_MAX_IOS_PER_LUN 255
 /* KeQueryTickCount increments every 15.625 ms (64 Hz), as on x64 Windows. */
 #define PORT_TICK_COUNT_NS 15625000ULL
 /* StorPortStallExecution: the DDI limits one call to 1 ms. */
@@ -388,6 +391,9 @@ void port_restart_all_queues(PortAdapter *a);
 void port_adapter_failed(PortAdapter *a);
 /* Take @max_io as the adapter's MaxNumberOfIO (0: the default). */
 void port_set_max_io(PortAdapter *a, ULONG max_io);
+/* Take @n as the adapter's MaxIOsPerLun (0: the default), within
+ * MaxNumberOfIO and the SRB type's limit. */
+void port_set_max_ios_per_lun(PortAdapter *a, ULONG n);
 void port_complete_from_miniport(PortAdapter *a, PVOID srb);
 void port_complete_all(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun,
                        UCHAR status);

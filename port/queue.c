@@ -1317,6 +1317,10 @@ PortLu *port_lu_get(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun)
     lu->lun = lun;
     lu->depth = a->cfg->InitialLunQueueDepth ? a->cfg->InitialLunQueueDepth
                                              : PORT_DEFAULT_QUEUE_DEPTH;
+    /* No deeper than the unit supports (MaxIOsPerLun). */
+    if (a->cfg->MaxIOsPerLun) {
+        lu->depth = MIN(lu->depth, a->cfg->MaxIOsPerLun);
+    }
     if (a->drv->hw.SpecificLuExtensionSize) {
         lu->luext = ram_alloc(a->drv->hw.SpecificLuExtensionSize, 16, 0,
                               "lu-extension");
@@ -1475,7 +1479,8 @@ BOOLEAN NTAPI StorPortSetDeviceQueueDepth(PVOID HwDeviceExtension, UCHAR PathId,
                                              "StorPortSetDeviceQueueDepth");
     PortLu *lu = a ? port_lu_find(a, PathId, TargetId, Lun) : NULL;
 
-    if (!lu || Depth == 0 || Depth > 254) {
+    /* Beyond MaxIOsPerLun, what the unit supports, is refused. */
+    if (!lu || Depth == 0 || Depth > a->cfg->MaxIOsPerLun) {
         return FALSE;
     }
     lu->depth = Depth;

@@ -617,12 +617,12 @@ ULONG NTAPI StorPortUpdatePortConfigMaxIOInfo(PVOID HwDeviceExtension,
         return STOR_STATUS_INVALID_DEVICE_REQUEST;
     }
     port_set_max_io(a, MaxIoCount);
-    a->cfg->MaxIOsPerLun = MaxIosPerLun;
-    /* Units found later start at most this deep (port_lu_get reads
-     * InitialLunQueueDepth). */
+    port_set_max_ios_per_lun(a, MaxIosPerLun);
+    /* Units found later start at most this deep (port_lu_get also caps
+     * InitialLunQueueDepth by MaxIOsPerLun). */
     if (!a->cfg->InitialLunQueueDepth ||
-        a->cfg->InitialLunQueueDepth > MaxIosPerLun) {
-        a->cfg->InitialLunQueueDepth = MaxIosPerLun;
+        a->cfg->InitialLunQueueDepth > a->cfg->MaxIOsPerLun) {
+        a->cfg->InitialLunQueueDepth = a->cfg->MaxIOsPerLun;
     }
     return STOR_STATUS_SUCCESS;
 }

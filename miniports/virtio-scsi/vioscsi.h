@@ -60,7 +60,7 @@
 /* BTL8 addressing: a UCHAR each for target and LUN. */
 #define VIOSCSI_MAX_TARGETS 255
 #define VIOSCSI_MAX_LUNS    255
-#define VIOSCSI_MAX_DEPTH   254 /* StorPortSetDeviceQueueDepth's limit */
+#define VIOSCSI_MAX_DEPTH   254 /* within MaxIOsPerLun (255) */
 
 /* MSI-X message layout: configuration changes, control, event, then one
  * per request queue. */

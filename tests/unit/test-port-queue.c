@@ -674,6 +674,125 @@ static void test_mark_failed(gconstpointer data)
     tp_machine_down();
 }
 
+/*
+ * MaxIOsPerLun (PORT_CONFIGURATION_INFORMATION): the most requests a unit
+ * supports at once. Storport fills in 255; it must be <= MaxNumberOfIO,
+ * and more than 255 needs SRB_TYPE_STORAGE_REQUEST_BLOCK. The unit's
+ * queue depth, InitialLunQueueDepth or StorPortSetDeviceQueueDepth, is
+ * the limit the port applies, and MaxIOsPerLun bounds it. 16 READs to one
+ * unit go out at once; the miniport counts how many it holds, and the
+ * first READ's StartIo may ask for another depth.
+ */
+#define LUN_READS 16
+
+typedef struct PerLunCase {
+    const char *name;
+    ULONG ios_per_lun; /* MaxIOsPerLun from HwStorFindAdapter, or 0 */
+    ULONG initial;     /* InitialLunQueueDepth, or 0 */
+    ULONG max_io;      /* MaxNumberOfIO, or 0 */
+    bool srbex;        /* SrbType STORAGE_REQUEST_BLOCK */
+    ULONG set_depth;   /* StorPortSetDeviceQueueDepth in StartIo, or 0 */
+    BOOLEAN set_ok;
+    ULONG expect_cfg;    /* MaxIOsPerLun as the port left it */
+    unsigned expect_max; /* the most READs the miniport held at once */
+} PerLunCase;
+
+static const PerLunCase perlun_cases[] = {
+    /* Storport's 255: the default depth (32) is the limit. */
+    {"ios-per-lun-default", 0, 0, 0, false, 0, 0, 255, LUN_READS},
+    {"ios-per-lun-caps-default-depth", 3, 0, 0, false, 0, 0, 3, 3},
+    {"ios-per-lun-caps-initial-depth", 3, 8, 0, false, 0, 0, 3, 3},
+    {"ios-per-lun-refuses-deeper-set", 3, 0, 0, false, 8, FALSE, 3, 3},
+    {"ios-per-lun-allows-shallower-set", 8, 0, 0, false, 2, TRUE, 8, 2},
+    {"ios-per-lun-allows-255", 0, 0, 0, false, 255, TRUE, 255, LUN_READS},
+    {"ios-per-lun-within-max-io", 8, 0, 4, false, 0, 0, 4, 4},
+    {"ios-per-lun-over-255-needs-srbex", 300, 0, 0, false, 0, 0, 255,
+     LUN_READS},
+    {"ios-per-lun-over-255-srbex", 300, 0, 0, true, 256, TRUE, 300, LUN_READS},
+};
+
+static const PerLunCase *perlun_cur;
+static ULONG perlun_found, perlun_cfg;
+static BOOLEAN perlun_set;
+
+static void perlun_find(TpExt *x, PPORT_CONFIGURATION_INFORMATION cfg)
+{
+    perlun_found = cfg->MaxIOsPerLun;
+    if (perlun_cur->ios_per_lun) {
+        cfg->MaxIOsPerLun = perlun_cur->ios_per_lun;
+    }
+    if (perlun_cur->initial) {
+        cfg->InitialLunQueueDepth = perlun_cur->initial;
+    }
+    if (perlun_cur->max_io) {
+        cfg->MaxNumberOfIO = perlun_cur->max_io;
+    }
+    if (perlun_cur->srbex) {
+        cfg->SrbType = SRB_TYPE_STORAGE_REQUEST_BLOCK;
+    }
+}
+
+static bool perlun_startio(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    if (maxio_startio(x, srb, ret) || !is_read(srb)) {
+        return false;
+    }
+    if (x->scratch[2] == 1 && perlun_cur->set_depth) {
+        perlun_set =
+            StorPortSetDeviceQueueDepth(x, 0, 0, 0, perlun_cur->set_depth);
+    }
+    return false;
+}
+
+static const TpHooks perlun_hooks = {
+    .find = perlun_find,
+    .startio = perlun_startio,
+    .complete = maxio_complete,
+};
+
+static void reads_to_one_unit(void *opaque)
+{
+    TpBatch b;
+
+    perlun_cfg = port_lun_at(0)->adapter->cfg->MaxIOsPerLun;
+    tp_batch_init(&b);
+    for (unsigned i = 0; i < LUN_READS; i++) {
+        tp_batch_submit(&b, port_lun_at(0), SCSIOP_READ, i, 1, 0);
+    }
+    tp_batch_wait(&b);
+    for (unsigned i = 0; i < LUN_READS; i++) {
+        failures += b.status[i] != SRB_STATUS_SUCCESS;
+    }
+}
+
+static void test_ios_per_lun(gconstpointer data)
+{
+    TpMachine m = {.verifier = VERIFIER_ON};
+
+    perlun_cur = data;
+    tp_mp_defaults();
+    tp_mp.extended_srb = perlun_cur->srbex;
+    tp_mp.hooks = &perlun_hooks;
+    failures = 0;
+    perlun_set = 0;
+    tp_machine_up(&m);
+    tp_dev->latency = LATENCY_NS;
+    g_assert_cmpint(tp_run(0, reads_to_one_unit, NULL, 10), ==,
+                    MACHINE_STOP_REQUESTED);
+    g_assert_cmpint(machine_requested_exit_code(), ==, EXIT_OK);
+    g_assert_cmpuint(perlun_found, ==, 255);
+    g_assert_cmpuint(perlun_cfg, ==, perlun_cur->expect_cfg);
+    g_assert_cmpuint(failures, ==, 0);
+    g_assert_cmpuint(tp_ext->scratch[2], ==, LUN_READS);
+    g_assert_cmpuint(tp_ext->scratch[0], ==, 0);
+    g_assert_cmpuint(tp_ext->scratch[1], ==, perlun_cur->expect_max);
+    if (perlun_cur->set_depth) {
+        g_assert_cmpint(perlun_set, ==, perlun_cur->set_ok);
+    }
+    g_assert_cmpuint(tp_verifier_total_delta(), ==, 0);
+    tp_machine_down();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -696,6 +815,11 @@ int main(int argc, char **argv)
         g_autofree char *path =
             g_strdup_printf("/port/queue/%s", fail_cases[i].name);
         g_test_add_data_func(path, &fail_cases[i], test_mark_failed);
+    }
+    for (unsigned i = 0; i < G_N_ELEMENTS(perlun_cases); i++) {
+        g_autofree char *path =
+            g_strdup_printf("/port/queue/%s", perlun_cases[i].name);
+        g_test_add_data_func(path, &perlun_cases[i], test_ios_per_lun);
     }
     return g_test_run();
 }
