@@ -33,7 +33,7 @@ uint64_t event_deadline = VTIME_NEVER;
 static Event **heap; /* heap[1..count] */
 static uint32_t count, capacity;
 static uint64_t next_seq;
-static uint64_t events_run;
+uint64_t event_runs;
 #define LANES 3
 typedef struct Lane {
     Event *head, *tail;
@@ -41,6 +41,8 @@ typedef struct Lane {
 static Lane lanes[LANES];
 static uint32_t lane_count; /* events on all lanes */
 static Event *first;        /* the earliest queued event, or NULL */
+uint64_t event_run_when = VTIME_NEVER;
+const Event *event_run_last;
 
 void event_loop_init(void)
 {
@@ -52,7 +54,9 @@ void event_loop_init(void)
     lane_count = 0;
     first = NULL;
     next_seq = 0;
-    events_run = 0;
+    event_runs = 0;
+    event_run_when = VTIME_NEVER;
+    event_run_last = NULL;
     vclock_ns = 0;
     event_deadline = VTIME_NEVER;
 }
@@ -74,6 +78,8 @@ void event_loop_fini(void)
     heap = NULL;
     count = capacity = 0;
     event_deadline = VTIME_NEVER;
+    event_run_when = VTIME_NEVER;
+    event_run_last = NULL;
 }
 
 static inline bool before(const Event *a, const Event *b)
@@ -277,6 +283,9 @@ static inline void schedule_idle(Event *ev, uint64_t when)
     }
     ev->when = when;
     ev->seq = next_seq++;
+    if (G_UNLIKELY(when == event_run_when)) {
+        event_run_last = ev;
+    }
     /* The newest seq: it goes first only if strictly earlier. */
     if (!first || when < first->when) {
         first = ev;
@@ -324,6 +333,16 @@ void event_cancel(Event *ev)
     if (ev->heap_index) {
         unqueue(ev);
     }
+    if (ev == event_run_last) {
+        event_run_last = NULL;
+    }
+}
+
+void event_schedule_run(Event *ev, uint64_t when)
+{
+    event_schedule(ev, when);
+    event_run_when = ev->when;
+    event_run_last = ev;
 }
 
 unsigned event_run_due(void)
@@ -339,7 +358,7 @@ unsigned event_run_due(void)
             break;
         }
         pop_first(ev);
-        events_run++;
+        event_runs++;
         n++;
         /* The handler may reschedule this or other events. */
         ev->fn(ev->opaque);
@@ -365,5 +384,5 @@ unsigned event_queued(void)
 
 uint64_t event_count(void)
 {
-    return events_run;
+    return event_runs;
 }

@@ -64,6 +64,58 @@ static inline bool event_due(void)
     return event_deadline <= vclock_ns;
 }
 
+/*
+ * Runs of events served as one. An owner with many events due at the same
+ * time that would run back to back (a bus's completions of one batch) may
+ * queue a single Event for the run and add the rest to it, saving a
+ * schedule and a dispatch each; the machine must not be able to tell.
+ *
+ * event_schedule_run() schedules @ev like event_schedule() and starts
+ * watching @when. event_join() then says whether an event scheduled now
+ * at @when would run right after @ev and whatever joined it before: @ev
+ * is pending at that time and no other event has been scheduled at that
+ * time since @ev was (nothing can come between them then: a later event
+ * at that time has a later seq). On true the owner adds the work to @ev's
+ * run; on false it must schedule it as an event of its own. Cancelling
+ * parts of a run is the owner's business; the owner cancels @ev when
+ * nothing is left of the run, as the events it stands for would be gone.
+ *
+ * The handler of @ev calls event_count_add(1) before serving each part
+ * of the run after the first, so that event_count() (written into every
+ * recording checkpoint) is at every moment what it would be with an event
+ * per part. Parts never see event_due() or event_queued() differently:
+ * those are read only by the scheduler, between handlers.
+ */
+void event_schedule_run(Event *ev, uint64_t when);
+
+/* For the inline functions below only (event.c keeps them). */
+extern uint64_t event_runs;         /* event_count() */
+extern uint64_t event_run_when;     /* the time event_join() watches */
+extern const Event *event_run_last; /* the event scheduled last at it,
+                                        * NULL if unknown or cancelled */
+
+/*
+ * An event scheduled now at @when would get the next seq, so it would run
+ * after every queued event at that time: right after @ev exactly when no
+ * other queued event at that time has a later seq than @ev. As every
+ * scheduling at event_run_when updates event_run_last, @ev being it says
+ * that. (An event scheduled at that time and cancelled since would not
+ * matter, but is not known here: then false, which is only slower.)
+ */
+static inline bool event_join(const Event *ev, uint64_t when)
+{
+    if (when < vclock_ns) {
+        when = vclock_ns;
+    }
+    return ev == event_run_last && when == event_run_when && ev->heap_index &&
+           ev->when == when;
+}
+
+static inline void event_count_add(unsigned n)
+{
+    event_runs += n;
+}
+
 /* Let virtual time pass (guest execution cost, stalls). */
 static inline void vclock_advance(uint64_t ns)
 {

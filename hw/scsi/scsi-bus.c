@@ -23,7 +23,21 @@ struct SCSIBus {
     SCSIReqList orphans; /* requests without a logical unit, in flight */
     /* The device found last: commands come in runs to one LUN. */
     SCSIDevice *last_dev;
+    /*
+     * Completions due at one time that would run back to back as events
+     * of their own (the commands of one doorbell batch, same size, same
+     * service time): one event serves them all (event_join), saving an
+     * event schedule and a dispatch per command. Submission order.
+     */
+    Event run_ev;
+    SCSIRequest *run_head, *run_tail;
 };
+
+/* The rest of the run being served (bus_run_event), which a completion
+ * may abort or reset. Handlers do not nest: one for every bus. */
+static SCSIRequest *run_serving;
+
+static void bus_run_event(void *opaque);
 
 static GPtrArray *buses;
 
@@ -105,6 +119,7 @@ SCSIBus *scsi_bus_new(const char *name, const SCSIBusOps *ops, void *opaque,
     bus->ops = ops;
     bus->opaque = opaque;
     bus->devs = g_hash_table_new(g_int64_hash, g_int64_equal);
+    event_init(&bus->run_ev, "scsi-run", bus_run_event, bus);
     g_ptr_array_add(buses, bus);
     return bus;
 }
@@ -175,6 +190,8 @@ void scsi_bus_free(SCSIBus *bus)
         }
     }
     g_hash_table_destroy(bus->devs);
+    g_assert(!bus->run_head);
+    event_cancel(&bus->run_ev);
     g_ptr_array_remove(buses, bus);
     if (!buses->len) {
         g_ptr_array_free(buses, TRUE);
@@ -570,6 +587,59 @@ bool scsi_req_read_data_out(SCSIRequest *req, void *buf, uint64_t len)
     return true;
 }
 
+/*
+ * The completion of @req at @due: on the bus's run when it would come
+ * right after it anyway (event.h: event_join), else as an event of its
+ * own; a new run when the bus has none.
+ */
+static inline void req_schedule_done(SCSIRequest *req, uint64_t due)
+{
+    SCSIBus *bus = req->bus;
+
+    if (!bus->run_head) {
+        req->in_run = true;
+        req->run_next = NULL;
+        bus->run_head = bus->run_tail = req;
+        event_schedule_run(&bus->run_ev, due);
+    } else if (event_join(&bus->run_ev, due)) {
+        req->in_run = true;
+        req->run_next = NULL;
+        bus->run_tail->run_next = req;
+        bus->run_tail = req;
+    } else {
+        event_schedule(&req->done_ev, due);
+    }
+}
+
+/* Take @req off the run it is on, the bus's or the rest of the one being
+ * served (aborts are rare: a walk); a run with nothing left has no event
+ * either, as the events it stands for would all be cancelled. */
+static void req_leave_run(SCSIRequest *req)
+{
+    SCSIBus *bus = req->bus;
+    SCSIRequest **pp = &bus->run_head, *prev = NULL;
+
+    while (*pp && *pp != req) {
+        prev = *pp;
+        pp = &prev->run_next;
+    }
+    if (*pp) {
+        *pp = req->run_next;
+        if (bus->run_tail == req) {
+            bus->run_tail = prev;
+        }
+        if (!bus->run_head) {
+            event_cancel(&bus->run_ev);
+        }
+    } else {
+        for (pp = &run_serving; *pp != req; pp = &(*pp)->run_next) {
+            g_assert(*pp);
+        }
+        *pp = req->run_next;
+    }
+    req->in_run = false;
+}
+
 void scsi_req_schedule(SCSIRequest *req, uint64_t bytes)
 {
     SCSIDevice *dev = req->dev;
@@ -578,7 +648,7 @@ void scsi_req_schedule(SCSIRequest *req, uint64_t bytes)
     unsigned __int128 xfer = 0;
     uint64_t now = vclock_now(), due;
 
-    g_assert(!event_pending(&req->done_ev));
+    g_assert(!event_pending(&req->done_ev) && !req->in_run);
     if (bps && bytes <= UINT64_MAX / NS_PER_SEC) {
         xfer = bytes * NS_PER_SEC / bps; /* no 128-bit division */
     } else if (bps) {
@@ -597,7 +667,7 @@ void scsi_req_schedule(SCSIRequest *req, uint64_t bytes)
         dev->last_due = MAX(dev->last_due, due);
     }
     req->due = due;
-    event_schedule(&req->done_ev, due);
+    req_schedule_done(req, due);
 }
 
 /* ---- request life cycle ----------------------------------------------- */
@@ -659,8 +729,36 @@ static void req_done_event(void *opaque)
     req_finalize(req);
 }
 
+/*
+ * A run of completions, each as its event would have been: in order,
+ * counted as an event (checkpoints read the count in between), with what
+ * a completion does to the rest (abort, reset) seen by the next. The run
+ * is taken off the bus first: a completion made at this time while it is
+ * served comes after it, as its event would, on a new run.
+ */
+static void bus_run_event(void *opaque)
+{
+    SCSIBus *bus = opaque;
+    SCSIRequest *req = bus->run_head;
+
+    bus->run_head = bus->run_tail = NULL;
+    for (;;) {
+        run_serving = req->run_next;
+        req->in_run = false;
+        req_done_event(req);
+        req = run_serving;
+        if (!req) {
+            break;
+        }
+        event_count_add(1);
+    }
+}
+
 static void req_abort(SCSIRequest *req, SCSIHostStatus hs)
 {
+    if (req->in_run) {
+        req_leave_run(req);
+    }
     event_cancel(&req->done_ev);
     if (req->dev && req->dev->ops->cancel) {
         req->dev->ops->cancel(req->dev, req);
@@ -988,7 +1086,7 @@ SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
         return req;
     }
     dev->ops->submit(dev, req);
-    g_assert(event_pending(&req->done_ev));
+    g_assert(req->in_run || event_pending(&req->done_ev));
     return req;
 }
 

@@ -120,8 +120,9 @@ typedef struct SCSIReqList {
  * Requests are recycled: scsi_req_free() keeps them for later submissions,
  * so in the steady state a command costs no allocation. A recycled request
  * is not cleared: req_init() in scsi-bus.c sets each field above sg_inline
- * but sense[] and done_ev (set up once, when the request is allocated), so
- * a new field needs a line there.
+ * but sense[] and done_ev (set up once, when the request is allocated) and
+ * in_run (false whenever a request is not on a run; run_next counts only
+ * on one), so a new field needs a line there.
  */
 struct SCSIRequest {
     /* The command (read-only for everyone after submit). */
@@ -155,7 +156,11 @@ struct SCSIRequest {
     uint64_t data_in_len;
     void *dev_private; /* the target's per-request state */
     bool in_flight;
+    /* Completion on the bus's run of completions due at one time (its
+     * done_ev, see scsi_req_schedule) instead of done_ev. */
+    bool in_run;
     SCSIRequest *prev, *next; /* in its SCSIReqList, or the pool (next) */
+    SCSIRequest *run_next;    /* in the run, if in_run */
 
     /* Storage for the SG list, kept with the request when it is reused. */
     DmaSgEntry sg_inline[SCSI_SG_INLINE];

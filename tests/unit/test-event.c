@@ -3,6 +3,7 @@
  * Event loop: ordering by time, ties in scheduling order, cancel and
  * reschedule, clock advance.
  */
+#include <string.h>
 #include <glib.h>
 #include "system/event.h"
 
@@ -341,6 +342,234 @@ static void test_streams_against_model(void)
     teardown();
 }
 
+/* ---- runs: event_schedule_run, event_join, event_count_add ---- */
+
+static void test_join_rules(void)
+{
+    Event e, x, y;
+
+    setup();
+    event_init(&e, "run", note, "e");
+    event_init(&x, "x", note, "x");
+    event_init(&y, "y", note, "y");
+    event_schedule_run(&e, 100);
+    g_assert_true(event_join(&e, 100));
+    g_assert_false(event_join(&e, 99));
+    g_assert_false(event_join(&e, 101));
+    /* At another time: nothing between @e and what joins at 100. */
+    event_schedule(&x, 200);
+    event_schedule(&y, 50);
+    g_assert_true(event_join(&e, 100));
+    /* At the same time with a later seq: it would come between. */
+    event_schedule(&x, 100);
+    g_assert_false(event_join(&e, 100));
+    /* Gone again; not known here: only slower. */
+    event_cancel(&x);
+    g_assert_false(event_join(&e, 100));
+    /* A new run at the time: joinable again. */
+    event_schedule_run(&e, 100);
+    g_assert_true(event_join(&e, 100));
+    event_cancel(&e);
+    g_assert_false(event_join(&e, 100));
+    /* Moved elsewhere, not by event_schedule_run: not known. */
+    event_schedule_run(&e, 100);
+    event_schedule(&e, 300);
+    g_assert_false(event_join(&e, 100));
+    g_assert_false(event_join(&e, 300));
+    /* A time in the past means now, for the run and for what joins. */
+    event_cancel(&e);
+    event_cancel(&y);
+    vclock_advance(70);
+    event_schedule_run(&e, 10);
+    g_assert_cmpuint(e.when, ==, 70);
+    g_assert_true(event_join(&e, 20));
+    g_assert_true(event_join(&e, 70));
+    /* Ran: nothing to join. */
+    event_run_due();
+    g_assert_cmpstr(log_->str, ==, "e");
+    g_assert_false(event_join(&e, 70));
+    teardown();
+}
+
+/*
+ * Against the same machine with an event per item: items ("m", members)
+ * that an owner serves in runs as scsi-bus.c does, and others ("f") at the
+ * same few times; handlers schedule more of both and cancel pending ones
+ * (parts of the run being served too). The order of the handlers and the
+ * event count each sees must be the same.
+ */
+#define RUN_ITEMS 600
+typedef struct RunItem {
+    Event ev;
+    unsigned id;
+    bool member, live, in_run;
+    struct RunItem *run_next;
+} RunItem;
+
+static struct {
+    bool batched;
+    GRand *rng;
+    RunItem items[RUN_ITEMS];
+    unsigned n;
+    Event run_ev;
+    RunItem *head, *tail, *serving;
+    unsigned joined;
+    GString *log;
+} rw;
+
+static void run_item_done(RunItem *it);
+
+static void run_item_fn(void *opaque)
+{
+    run_item_done(opaque);
+}
+
+static void run_item_schedule(bool member, uint64_t when)
+{
+    RunItem *it;
+
+    if (rw.n == RUN_ITEMS) {
+        return;
+    }
+    it = &rw.items[rw.n];
+    it->id = rw.n++;
+    it->member = member;
+    it->live = true;
+    it->in_run = false;
+    event_init(&it->ev, member ? "m" : "f", run_item_fn, it);
+    if (!member || !rw.batched) {
+        event_schedule(&it->ev, when);
+    } else if (!rw.head) {
+        it->in_run = true;
+        it->run_next = NULL;
+        rw.head = rw.tail = it;
+        event_schedule_run(&rw.run_ev, when);
+    } else if (event_join(&rw.run_ev, when)) {
+        it->in_run = true;
+        it->run_next = NULL;
+        rw.tail->run_next = it;
+        rw.tail = it;
+        rw.joined++;
+    } else {
+        event_schedule(&it->ev, when);
+    }
+}
+
+static void run_item_cancel(RunItem *it)
+{
+    RunItem **pp, *prev = NULL;
+
+    it->live = false;
+    if (!it->in_run) {
+        event_cancel(&it->ev);
+        return;
+    }
+    for (pp = &rw.head; *pp && *pp != it; pp = &(*pp)->run_next) {
+        prev = *pp;
+    }
+    if (*pp) {
+        *pp = it->run_next;
+        if (rw.tail == it) {
+            rw.tail = prev;
+        }
+        if (!rw.head) {
+            event_cancel(&rw.run_ev);
+        }
+    } else {
+        for (pp = &rw.serving; *pp != it; pp = &(*pp)->run_next) {
+            g_assert_nonnull(*pp);
+        }
+        *pp = it->run_next;
+    }
+    it->in_run = false;
+}
+
+/* What a handler does: the same in both machines, as long as they are. */
+static void run_item_act(void)
+{
+    uint64_t when = vclock_now() + 10 * g_rand_int_range(rw.rng, 0, 3);
+    int r = g_rand_int_range(rw.rng, 0, 10);
+
+    if (r < 4) {
+        run_item_schedule(true, when);
+    } else if (r < 6) {
+        run_item_schedule(false, when);
+    } else if (r < 8 && rw.n) {
+        RunItem *it = &rw.items[g_rand_int_range(rw.rng, 0, rw.n)];
+        if (it->live) {
+            run_item_cancel(it);
+        }
+    }
+}
+
+static void run_item_done(RunItem *it)
+{
+    g_assert_true(it->live);
+    it->live = false;
+    g_string_append_printf(
+        rw.log, "%c%u@%" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT " ",
+        it->member ? 'm' : 'f', it->id, vclock_now(), event_count());
+    run_item_act();
+    run_item_act();
+}
+
+static void run_ev_fn(void *opaque)
+{
+    RunItem *it = rw.head;
+
+    rw.head = rw.tail = NULL;
+    for (;;) {
+        rw.serving = it->run_next;
+        it->in_run = false;
+        run_item_done(it);
+        it = rw.serving;
+        if (!it) {
+            break;
+        }
+        event_count_add(1);
+    }
+}
+
+static char *run_machine(bool batched, guint32 seed, unsigned *joined)
+{
+    setup();
+    memset(&rw, 0, sizeof(rw));
+    rw.batched = batched;
+    rw.rng = g_rand_new_with_seed(seed);
+    rw.log = g_string_new(NULL);
+    event_init(&rw.run_ev, "run", run_ev_fn, NULL);
+    for (unsigned i = 0; i < 40; i++) {
+        run_item_schedule(g_rand_int_range(rw.rng, 0, 4) != 0,
+                          10 * g_rand_int_range(rw.rng, 1, 4));
+        if (i % 7 == 6) {
+            run_item_act();
+        }
+    }
+    drain();
+    g_assert_cmpuint(event_queued(), ==, 0);
+    g_rand_free(rw.rng);
+    *joined = rw.joined;
+    teardown();
+    return g_string_free(rw.log, FALSE);
+}
+
+static void test_runs_against_events(void)
+{
+    unsigned joined = 0;
+
+    for (guint32 seed = 1; seed <= 200; seed++) {
+        unsigned j, none;
+        g_autofree char *ref = run_machine(false, seed, &none);
+        g_autofree char *got = run_machine(true, seed, &j);
+
+        g_assert_cmpuint(none, ==, 0);
+        g_assert_cmpstr(got, ==, ref);
+        joined += j;
+    }
+    /* The runs did take most members. */
+    g_assert_cmpuint(joined, >, 2000);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -354,5 +583,7 @@ int main(int argc, char **argv)
     g_test_add_func("/event/now-and-due-interleave",
                     test_now_and_due_interleave);
     g_test_add_func("/event/streams-against-model", test_streams_against_model);
+    g_test_add_func("/event/join-rules", test_join_rules);
+    g_test_add_func("/event/runs-against-events", test_runs_against_events);
     return g_test_run();
 }

@@ -33,7 +33,11 @@ typedef struct TestHba {
     SCSIBus *bus;
     GPtrArray *done; /* SCSIRequest*, completion order */
     GArray *done_at; /* uint64_t virtual time of each */
-    GPtrArray *all;  /* every request, freed at teardown */
+    GArray *done_ev; /* uint64_t event_count() at each */
+    /* Called at each completion, if set (a completion's side effects). */
+    void (*hook)(struct TestHba *h, SCSIRequest *req);
+    void *hook_data;
+    GPtrArray *all; /* every request, freed at teardown */
     uint64_t next_tag;
 } TestHba;
 
@@ -53,8 +57,14 @@ static void hba_complete(SCSIRequest *req, void *opaque)
     uint64_t now = vclock_now();
 
     g_assert_false(req->in_flight);
+    uint64_t events = event_count();
+
     g_ptr_array_add(h->done, req);
     g_array_append_val(h->done_at, now);
+    g_array_append_val(h->done_ev, events);
+    if (h->hook) {
+        h->hook(h, req);
+    }
 }
 
 static const SCSIBusOps test_hba_ops = {
@@ -191,6 +201,7 @@ static void hba_init(TestHba *h, const char *name)
     g_assert_no_error(err);
     h->done = g_ptr_array_new();
     h->done_at = g_array_new(FALSE, FALSE, sizeof(uint64_t));
+    h->done_ev = g_array_new(FALSE, FALSE, sizeof(uint64_t));
     h->all = g_ptr_array_new_with_free_func((GDestroyNotify)scsi_req_free);
     h->next_tag = 1;
 }
@@ -201,6 +212,7 @@ static void hba_fini(TestHba *h)
     g_ptr_array_free(h->all, TRUE);
     g_ptr_array_free(h->done, TRUE);
     g_array_free(h->done_at, TRUE);
+    g_array_free(h->done_ev, TRUE);
 }
 
 static void clear_ua(Fixture *f, uint32_t initiator)
@@ -2480,6 +2492,157 @@ static void test_latency_model(Fixture *f, gconstpointer data)
     assert_good(req);
 }
 
+/* ---- runs of completions (scsi-bus.c: one event for many) ---- */
+
+typedef struct RunCase {
+    Fixture *f;
+    SCSIRequest *kill_after, *kill; /* abort @kill when @kill_after ends */
+    SCSIRequest *late_after, *late; /* submit @late (no latency) then */
+    uint64_t x_events;              /* event_count() in the foreign event */
+} RunCase;
+
+static void run_hook(TestHba *h, SCSIRequest *req)
+{
+    RunCase *rc = h->hook_data;
+
+    if (req == rc->kill_after) {
+        g_assert_true(rc->kill->in_run);
+        g_assert_true(scsi_req_cancel(rc->kill));
+    }
+    if (req == rc->late_after) {
+        static const uint8_t tur[6] = {0};
+        SCSIDevice *dev = scsi_disk_device(rc->f->disk);
+        uint64_t service = dev->service_ns, bps = dev->bytes_per_sec;
+        Cmd c = {.dir = SCSI_XFER_NONE};
+
+        scsi_device_set_latency(dev, 0, 0);
+        rc->late = submit(rc->f, tur, 6, &c);
+        scsi_device_set_latency(dev, service, bps);
+        g_assert_cmpuint(rc->late->due, ==, vclock_now());
+    }
+}
+
+static void run_foreign(void *opaque)
+{
+    RunCase *rc = opaque;
+
+    rc->x_events = event_count();
+}
+
+static uint64_t done_events_of(TestHba *h, SCSIRequest *req)
+{
+    for (guint i = 0; i < h->done->len; i++) {
+        if (h->done->pdata[i] == req) {
+            return g_array_index(h->done_ev, uint64_t, i);
+        }
+    }
+    g_assert_not_reached();
+}
+
+/*
+ * Completions due at one time share an event where theirs would have run
+ * back to back: in submission order, each counted as the event it stands
+ * for (the count a recording's checkpoints carry), a foreign event at the
+ * same time in between ending the run, aborts taking requests off a run
+ * (pending, or the rest of the one being served), and a completion made
+ * while a run is served coming after it.
+ */
+static void test_completion_runs(Fixture *f, gconstpointer data)
+{
+    uint8_t cdb[16], cdb2[16];
+    Cmd c = {.dir = SCSI_XFER_FROM_DEV, .gpa = f->gpa, .len = 8 * BS};
+    Cmd c2 = {.dir = SCSI_XFER_FROM_DEV, .gpa = f->gpa2, .len = 16 * BS};
+    SCSIRequest *r[8], *other, *a, *b;
+    RunCase rc = {.f = f};
+    SCSIRequest *order[16];
+    unsigned n = 0;
+    guint n0 = f->hba.done->len;
+    uint64_t c0;
+    Event x;
+
+    make_rw_cdb(cdb, SCSI_OP_READ_10, 0, 8, 0);
+    make_rw_cdb(cdb2, SCSI_OP_READ_10, 64, 16, 0);
+    for (unsigned i = 0; i < 3; i++) {
+        r[i] = submit(f, cdb, 10, &c);
+    }
+    /* Due later: its own event, which does not come between the rest. */
+    other = submit(f, cdb2, 10, &c2);
+    for (unsigned i = 3; i < 6; i++) {
+        r[i] = submit(f, cdb, 10, &c);
+    }
+    g_assert_cmpuint(other->due, >, r[0]->due);
+    g_assert_false(other->in_run);
+    for (unsigned i = 0; i < 6; i++) {
+        g_assert_true(r[i]->in_run);
+        g_assert_cmpuint(r[i]->due, ==, r[0]->due);
+    }
+    /* Another event at that time: what comes later has events of its own,
+     * after it. */
+    event_init(&x, "foreign", run_foreign, &rc);
+    event_schedule(&x, r[0]->due);
+    for (unsigned i = 6; i < 8; i++) {
+        r[i] = submit(f, cdb, 10, &c);
+        g_assert_false(r[i]->in_run);
+    }
+    /* Pending parts of the run: one in the middle, the first. */
+    g_assert_true(scsi_req_cancel(r[2]));
+    g_assert_true(scsi_req_cancel(r[0]));
+    g_assert_false(r[0]->in_run);
+    /* The run being served: r[3] aborts r[4]; r[5] makes a completion
+     * due now, which comes after everything due now (x, r[6], r[7]). */
+    rc.kill_after = r[3];
+    rc.kill = r[4];
+    rc.late_after = r[5];
+    f->hba.hook = run_hook;
+    f->hba.hook_data = &rc;
+    c0 = event_count();
+    run_all();
+    f->hba.hook = NULL;
+
+    order[n++] = r[2];
+    order[n++] = r[0];
+    order[n++] = r[1];
+    order[n++] = r[3];
+    order[n++] = r[4];
+    order[n++] = r[5];
+    order[n++] = r[6];
+    order[n++] = r[7];
+    order[n++] = rc.late;
+    order[n++] = other;
+    g_assert_cmpuint(f->hba.done->len - n0, ==, n);
+    for (unsigned i = 0; i < n; i++) {
+        g_assert_true(f->hba.done->pdata[n0 + i] == order[i]);
+        g_assert_false(order[i]->in_run);
+    }
+    g_assert_cmpint(r[4]->host_status, ==, SCSI_HOST_ABORTED);
+    assert_good(r[5]);
+    /* An event each: r1, r3 (r4 aborted in it), r5, x, r6, r7, late, other. */
+    g_assert_cmpuint(done_events_of(&f->hba, r[1]), ==, c0 + 1);
+    g_assert_cmpuint(done_events_of(&f->hba, r[3]), ==, c0 + 2);
+    g_assert_cmpuint(done_events_of(&f->hba, r[4]), ==, c0 + 2);
+    g_assert_cmpuint(done_events_of(&f->hba, r[5]), ==, c0 + 3);
+    g_assert_cmpuint(rc.x_events, ==, c0 + 4);
+    g_assert_cmpuint(done_events_of(&f->hba, r[6]), ==, c0 + 5);
+    g_assert_cmpuint(done_events_of(&f->hba, r[7]), ==, c0 + 6);
+    g_assert_cmpuint(done_events_of(&f->hba, rc.late), ==, c0 + 7);
+    g_assert_cmpuint(done_events_of(&f->hba, other), ==, c0 + 8);
+    g_assert_cmpuint(event_count(), ==, c0 + 8);
+
+    /* A run aborted whole has no event left: nothing runs, nothing is
+     * counted. */
+    a = submit(f, cdb, 10, &c);
+    b = submit(f, cdb, 10, &c);
+    g_assert_true(a->in_run && b->in_run);
+    g_assert_cmpuint(event_queued(), ==, 1);
+    g_assert_cmpint(
+        scsi_bus_tmf(f->hba.bus, SCSI_TMF_CLEAR_TASK_SET, 0, 0, 0, 0), ==,
+        SCSI_TMF_RESP_COMPLETE);
+    g_assert_cmpuint(event_queued(), ==, 0);
+    run_all();
+    g_assert_cmpuint(event_count(), ==, c0 + 8);
+    g_assert_cmpint(b->host_status, ==, SCSI_HOST_ABORTED);
+}
+
 #define ADD(path, fn)                                                          \
     g_test_add(path, Fixture, NULL, fixture_setup, fn, fixture_teardown)
 
@@ -2498,6 +2661,7 @@ int main(int argc, char **argv)
     ADD("/scsi-disk/dma-one-sided", test_dma_one_sided);
     ADD("/scsi-disk/dma-unwatched-count", test_dma_unwatched_count);
     ADD("/scsi-disk/verify", test_verify);
+    ADD("/scsi-bus/completion-runs", test_completion_runs);
     ADD("/scsi-disk/write-same", test_write_same);
     ADD("/scsi-disk/unmap", test_unmap);
     ADD("/scsi-disk/unmap-too-many", test_unmap_too_many);
