@@ -807,9 +807,11 @@ static void test_snapshot_nocache(void)
 
 /* What a backend of @size bytes over @orig should read, kept in step with
  * the writes a test makes. */
-static void model_write(uint8_t *model, uint64_t off, const uint8_t *data,
-                        uint64_t len)
+/* A write through the backend, and the same into the model of the file. */
+static void write_both(BlockBackend *blk, uint8_t *model, uint64_t off,
+                       const uint8_t *data, uint64_t len)
 {
+    g_assert_cmpint(blk_pwrite(blk, off, data, len, 0), ==, 0);
     memcpy(model + off, data, len);
 }
 
@@ -858,12 +860,9 @@ static void test_cache_reads(void)
     fill(a, sizeof(a), 0xa1);
     fill(b, sizeof(b), 0xb2);
     fill(c, sizeof(c), 0xc3);
-    g_assert_cmpint(blk_pwrite(blk, 512, a, sizeof(a), 0), ==, 0);
-    model_write(model, 512, a, sizeof(a));
-    g_assert_cmpint(blk_pwrite(blk, 4096, b, sizeof(b), 0), ==, 0);
-    model_write(model, 4096, b, sizeof(b));
-    g_assert_cmpint(blk_pwrite(blk, 12288 + 1024, c, sizeof(c), 0), ==, 0);
-    model_write(model, 12288 + 1024, c, sizeof(c));
+    write_both(blk, model, 512, a, sizeof(a));
+    write_both(blk, model, 4096, b, sizeof(b));
+    write_both(blk, model, 12288 + 1024, c, sizeof(c));
     g_assert_cmpuint(blk_cache_dirty_bytes(blk), ==, 3 * 4096);
     for (unsigned i = 0; i < G_N_ELEMENTS(reads); i++) {
         assert_view(blk, model, reads[i].off, reads[i].len);
@@ -937,31 +936,26 @@ static void test_cache_write_back(void)
         uint64_t off = (uint64_t)i * 2 * 4096;
 
         fill(buf, 4096, (uint8_t)(i * 3 + 1));
-        g_assert_cmpint(blk_pwrite(blk, off, buf, 4096, 0), ==, 0);
-        model_write(model, off, buf, 4096);
+        write_both(blk, model, off, buf, 4096);
     }
     /* One run of adjacent blocks, written in odd pieces. */
     for (unsigned i = 0; i < 40; i++) {
         uint64_t off = (6ULL << 20) + i * 1536;
 
         fill(buf, 1536, (uint8_t)(0x80 + i));
-        g_assert_cmpint(blk_pwrite(blk, off, buf, 1536, 0), ==, 0);
-        model_write(model, off, buf, 1536);
+        write_both(blk, model, off, buf, 1536);
     }
     /* Adjacent blocks cached in reverse order: written back in order. */
     for (unsigned i = 0; i < 24; i++) {
         uint64_t off = (6ULL << 20) + (256 - 1 - i) * 4096ULL;
 
         fill(buf, 4096, (uint8_t)(0x40 + i));
-        g_assert_cmpint(blk_pwrite(blk, off, buf, 4096, 0), ==, 0);
-        model_write(model, off, buf, 4096);
+        write_both(blk, model, off, buf, 4096);
     }
     /* Single sectors and a discard among cached blocks. */
     fill(buf, 512, 0x77);
-    g_assert_cmpint(blk_pwrite(blk, (7ULL << 20) + 512, buf, 512, 0), ==, 0);
-    model_write(model, (7ULL << 20) + 512, buf, 512);
-    g_assert_cmpint(blk_pwrite(blk, (7ULL << 20) + 3584, buf, 512, 0), ==, 0);
-    model_write(model, (7ULL << 20) + 3584, buf, 512);
+    write_both(blk, model, (7ULL << 20) + 512, buf, 512);
+    write_both(blk, model, (7ULL << 20) + 3584, buf, 512);
     g_assert_cmpint(blk_wait(blk_submit(blk, BLK_OP_DISCARD, 4096 * 3, 4096 * 4,
                                         NULL, 0, 0),
                              NULL),
@@ -1035,14 +1029,12 @@ static void test_cache_limit_change(void)
     blk_set_cache_limit(blk, 64 * 1024);
     for (int i = 0; i < 12; i++) {
         fill(buf, sizeof(buf), (uint8_t)(i + 1));
-        g_assert_cmpint(blk_pwrite(blk, i * 12288, buf, 4096, 0), ==, 0);
-        model_write(model, i * 12288, buf, 4096);
+        write_both(blk, model, i * 12288, buf, 4096);
     }
     blk_set_cache_limit(blk, 1 << 20);
     for (int i = 12; i < 100; i++) {
         fill(buf, sizeof(buf), (uint8_t)(i + 1));
-        g_assert_cmpint(blk_pwrite(blk, i * 12288, buf, 4096, 0), ==, 0);
-        model_write(model, i * 12288, buf, 4096);
+        write_both(blk, model, i * 12288, buf, 4096);
     }
     blk_get_stats(blk, &st);
     g_assert_cmpuint(st.implicit_flushes, ==, 0);
@@ -1181,10 +1173,8 @@ static void test_mmap_writes(void)
     g_assert_true(blk_write_cache(blk));
     fill(a, sizeof(a), 0xa1);
     fill(b, sizeof(b), 0xb2);
-    g_assert_cmpint(blk_pwrite(blk, 512, a, sizeof(a), 0), ==, 0);
-    model_write(model, 512, a, sizeof(a));
-    g_assert_cmpint(blk_pwrite(blk, 8192, b, sizeof(b), 0), ==, 0);
-    model_write(model, 8192, b, sizeof(b));
+    write_both(blk, model, 512, a, sizeof(a));
+    write_both(blk, model, 8192, b, sizeof(b));
     n0 = mapped_reads(blk);
     assert_view(blk, model, 8192, 4096); /* all cached: not mapped */
     g_assert_cmpuint(mapped_reads(blk), ==, n0);
@@ -1212,8 +1202,7 @@ static void test_mmap_writes(void)
     /* Write-through: the data is in the page cache the mapping shows. */
     blk_set_write_cache(blk, false);
     fill(c, sizeof(c), 0xc3);
-    g_assert_cmpint(blk_pwrite(blk, 65536 + 512, c, sizeof(c), 0), ==, 0);
-    model_write(model, 65536 + 512, c, sizeof(c));
+    write_both(blk, model, 65536 + 512, c, sizeof(c));
     n0 = mapped_reads(blk);
     assert_view(blk, model, 65536, 8192);
     g_assert_cmpint(
@@ -1283,8 +1272,7 @@ static void test_mmap_snapshot(void)
     g_assert_no_error(err);
     blk_set_write_cache(blk, false); /* straight to the overlay */
     fill(a, sizeof(a), 0x5a);
-    g_assert_cmpint(blk_pwrite(blk, 4096 + 512, a, sizeof(a), 0), ==, 0);
-    model_write(model, 4096 + 512, a, sizeof(a));
+    write_both(blk, model, 4096 + 512, a, sizeof(a));
     n0 = mapped_reads(blk);
     assert_view(blk, model, 0, 4096);           /* image only */
     assert_view(blk, model, 4096 + 1536, 2560); /* image only, after it */
@@ -1297,8 +1285,7 @@ static void test_mmap_snapshot(void)
      * moves them to the overlay. */
     blk_set_write_cache(blk, true);
     fill(b, sizeof(b), 0xb5);
-    g_assert_cmpint(blk_pwrite(blk, 65536, b, sizeof(b), 0), ==, 0);
-    model_write(model, 65536, b, sizeof(b));
+    write_both(blk, model, 65536, b, sizeof(b));
     assert_view(blk, model, 65536 - 2048, 8192);
     g_assert_cmpuint(mapped_reads(blk), ==, n0 + 3);
     g_assert_cmpint(blk_flush(blk), ==, 0);
