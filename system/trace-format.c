@@ -398,6 +398,11 @@ static void sum_sse2(TraceDigest *d, const uint8_t *p, size_t n)
     __m128i x1l = _mm_setzero_si128(), x1h = x1l, y0l = x1l, y0h = x1l;
     __m128i y1l = x1l, y1h = x1l;
 
+    if (!pairs) {
+        /* Headers, descriptors: nothing for the vector loop to do. */
+        sum_scalar(d, p, n, 0);
+        return;
+    }
     for (; q < end2; q += 64) {
         x0l = _mm_add_epi64(x0l, _mm_loadu_si128((const __m128i *)q));
         x0h = _mm_add_epi64(x0h, _mm_loadu_si128((const __m128i *)(q + 16)));
