@@ -99,6 +99,11 @@ void aio_unplug(void);
  * returns how many ran. */
 unsigned aio_deferred_run(bool newest_first);
 
+/* Call before closing a file ops have named: the io_uring engine keeps a
+ * reference to each such file, and a later file given the same descriptor
+ * number must not reach the old one. */
+void aio_forget_fd(int fd);
+
 /* Wait for everything in flight and release the ring or the threads; the
  * next submission starts the engine again. */
 void aio_shutdown(void);

@@ -2160,9 +2160,11 @@ static void blk_release(BlockBackend *blk)
 {
     unmap_image(blk);
     if (blk->fd >= 0) {
+        aio_forget_fd(blk->fd);
         close(blk->fd);
     }
     if (blk->ovl_fd >= 0) {
+        aio_forget_fd(blk->ovl_fd);
         close(blk->ovl_fd);
     }
     g_free(blk->ovl_map);

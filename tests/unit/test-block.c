@@ -1494,6 +1494,57 @@ static void test_engine(gconstpointer data)
     aio_shutdown();
 }
 
+/* One 512-byte read of @fd through the engine. */
+static int64_t engine_read(int fd, uint8_t *buf)
+{
+    struct iovec v = {buf, 512};
+    AioOp op = {.type = AIO_OP_READ, .fd = fd, .iov = &v, .iovcnt = 1};
+
+    aio_submit(&op);
+    aio_wait(&op);
+    return op.result;
+}
+
+/*
+ * A file closed after ops named it, and another opened with the same
+ * descriptor number: ops on the number reach the new file. (io_uring
+ * keeps files it has seen registered, and would read the old one.)
+ */
+static void test_engine_fd_reuse(gconstpointer data)
+{
+    const EngineCase *c = data;
+    g_autoptr(GError) err = NULL;
+    g_autofree char *a = g_build_filename(tmpdir, "reuse-a", NULL);
+    g_autofree char *b = g_build_filename(tmpdir, "reuse-b", NULL);
+    uint8_t buf[512], in[512];
+    int fa, fb;
+
+    if (!aio_set_engine(c->engine, &err)) {
+        g_test_skip(err->message);
+        return;
+    }
+    memset(buf, 0x11, sizeof(buf));
+    g_assert_true(g_file_set_contents(a, (char *)buf, sizeof(buf), NULL));
+    memset(buf, 0x22, sizeof(buf));
+    g_assert_true(g_file_set_contents(b, (char *)buf, sizeof(buf), NULL));
+    fa = open(a, O_RDONLY | O_CLOEXEC);
+    g_assert_cmpint(fa, >=, 0);
+    for (int i = 0; i < 2; i++) {
+        g_assert_cmpint(engine_read(fa, in), ==, 512);
+        g_assert_true(all_bytes(in, 512, 0x11));
+    }
+    aio_forget_fd(fa);
+    close(fa);
+    fb = open(b, O_RDONLY | O_CLOEXEC);
+    g_assert_cmpint(fb, ==, fa); /* the lowest free number */
+    g_assert_cmpint(engine_read(fb, in), ==, 512);
+    g_assert_true(all_bytes(in, 512, 0x22));
+    close(fb);
+    g_unlink(a);
+    g_unlink(b);
+    aio_shutdown();
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -1552,6 +1603,11 @@ int main(int argc, char **argv)
         g_autofree char *n =
             g_strdup_printf("/block/engine/%s", engine_cases[i].name);
         g_test_add_data_func(n, &engine_cases[i], test_engine);
+    }
+    for (unsigned i = 0; i < G_N_ELEMENTS(engine_cases); i++) {
+        g_autofree char *n =
+            g_strdup_printf("/block/engine/fd-reuse/%s", engine_cases[i].name);
+        g_test_add_data_func(n, &engine_cases[i], test_engine_fd_reuse);
     }
     ret = g_test_run();
     g_rmdir(tmpdir);
