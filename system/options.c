@@ -373,8 +373,9 @@ static const OptDesc drive_desc[] = {
     {"mmap", OPT_BOOL,
      "reads copy from a mapping of the image, no system call (default off; "
      "not with cache=none)"},
-    {"size", OPT_SIZE, "disk size, a multiple of 512", NULL, 512, 0,
-     .check = check_drive_size},
+    /* A host file offset is signed: its largest multiple of 512. */
+    {"size", OPT_SIZE, "disk size, a multiple of 512", NULL, 512,
+     INT64_MAX & ~(uint64_t)511, .check = check_drive_size},
     {NULL},
 };
 

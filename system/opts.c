@@ -388,17 +388,17 @@ static bool range_error(const OptsSchema *schema, const OptDesc *d,
     g_autofree char *lo = format_bound(d, d->min);
     g_autofree char *hi = d->max ? format_bound(d, d->max) : NULL;
 
-    if (hi) {
-        g_set_error(errp, OPTS_ERROR, OPTS_ERROR_VALUE,
-                    "%s: %s: '%s' is out of range (%s..%s)",
-                    schema_option(schema), d->name, value, lo, hi);
-    } else if (overflow) {
-        /* Only 64 bits bound the key: say so, not just its minimum. */
-        g_autofree char *top = format_bound(d, UINT64_MAX);
+    if (overflow) {
+        /* Say why, not just the range (or "at least" its minimum). */
+        g_autofree char *top = hi ? g_strdup(hi) : format_bound(d, UINT64_MAX);
         g_set_error(errp, OPTS_ERROR, OPTS_ERROR_VALUE,
                     "%s: %s: '%s' is too large: it overflows 64 bits "
                     "(%s..%s)",
                     schema_option(schema), d->name, value, lo, top);
+    } else if (hi) {
+        g_set_error(errp, OPTS_ERROR, OPTS_ERROR_VALUE,
+                    "%s: %s: '%s' is out of range (%s..%s)",
+                    schema_option(schema), d->name, value, lo, hi);
     } else {
         g_set_error(errp, OPTS_ERROR, OPTS_ERROR_VALUE,
                     "%s: %s: '%s' is out of range (at least %s)",

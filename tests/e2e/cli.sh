@@ -46,12 +46,16 @@ expect 2 "RAM below the minimum" "out of range (4M..3G)" -- -m 1
 expect 2 "disk size overflowing 64 bits" \
     "size: '99999999999999999999G' is too large: it overflows 64 bits (512\.\." \
     -- -drive id=d0,size=99999999999999999999G
+# 2^63 fits 64 bits but no host file (offsets are signed).
+expect 2 "disk size of 2^63 bytes" "out of range (512\.\.9223372036854775296)" \
+    -- -drive id=d0,size=9223372036854775808
 expect 2 "disk size of 2^64 bytes" "is too large: it overflows 64 bits" -- \
     -drive id=d0,size=18446744073709551616
 expect 2 "RAM size overflowing 64 bits" \
     "-m: '99999999999999999999G' is too large: it overflows 64 bits (4M..3G)" \
     -- -m 99999999999999999999G
-expect 2 "mem= overflowing 64 bits" "mem: .* is out of range (4M..3G)" -- \
+expect 2 "mem= overflowing 64 bits" \
+    "mem: .* is too large: it overflows 64 bits (4M..3G)" -- \
     -machine mem=99999999999999999999G
 expect 2 "bad scheduler" "sched" -- -machine sched=roundrobin
 expect 2 "device fetch delay past a second" "fetch_delay: '2s' is out of range" -- \

@@ -588,11 +588,15 @@ static const BadCase bad_cases[] = {
     {"-drive id=d0,size=1000", OPTS_ERROR_VALUE,
      "-drive: size: '1000' is not a multiple of 512"},
     {"-drive id=d0,size=0", OPTS_ERROR_VALUE,
-     "-drive: size: '0' is out of range (at least 512)"},
-    /* No upper bound but 64 bits: not "at least 512" for these. */
+     "-drive: size: '0' is out of range (512..9223372036854775296)"},
+    /* Past 64 bits: not "at least 512" for these. */
     {"-drive id=d0,size=99999999999999999999G", OPTS_ERROR_VALUE,
      "-drive: size: '99999999999999999999G' is too large: it overflows 64 "
-     "bits (512..18446744073709551615)"},
+     "bits (512..9223372036854775296)"},
+    /* A host file offset is signed: 2^63 fits 64 bits but no file. */
+    {"-drive id=d0,size=9223372036854775808", OPTS_ERROR_VALUE,
+     "-drive: size: '9223372036854775808' is out of range "
+     "(512..9223372036854775296)"},
     {"-drive id=d0,size=18446744073709551616", OPTS_ERROR_VALUE,
      "-drive: size: '18446744073709551616' is too large: it overflows 64 "
      "bits"},

@@ -560,7 +560,8 @@ static const BadCase bad_cases[] = {
     {&test_schema,
      "num=99999999999999999999",
      OPTS_ERROR_VALUE,
-     {"-test: num: '99999999999999999999' is out of range (1..64)"}},
+     {"-test: num: '99999999999999999999' is too large: it overflows 64 "
+      "bits (1..64)"}},
     {&test_schema,
      "big=18446744073709551616",
      OPTS_ERROR_VALUE,
@@ -590,7 +591,8 @@ static const BadCase bad_cases[] = {
     {&test_schema,
      "size=99999999T",
      OPTS_ERROR_VALUE,
-     {"-test: size: '99999999T' is out of range (4K..1G)"}},
+     {"-test: size: '99999999T' is too large: it overflows 64 bits "
+      "(4K..1G)"}},
     /* times */
     {&test_schema,
      "t=5min",
@@ -603,7 +605,7 @@ static const BadCase bad_cases[] = {
     {&test_schema,
      "t=99999999999s",
      OPTS_ERROR_VALUE,
-     {"-test: t: '99999999999s' is out of range"}},
+     {"-test: t: '99999999999s' is too large: it overflows 64 bits (0..10s)"}},
     /* enums */
     {&test_schema,
      "mode=medium",
