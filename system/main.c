@@ -4,6 +4,7 @@
  * the documented code (system/config.h, README "Exit codes").
  */
 #include <stdio.h>
+#include <string.h>
 #include <glib.h>
 #include "system/config.h"
 #include "system/machine.h"
@@ -31,12 +32,46 @@ static char *default_argv[] = {
     NULL,
 };
 
+/*
+ * Warnings and messages from the machine as one "storemu: " line each on
+ * stderr, like every other diagnostic. glib's default writer prefixes
+ * them with "** Message:" and the host's wall-clock time, which also made
+ * the output of two identical runs differ. Debug and info output keeps
+ * glib's handling (G_MESSAGES_DEBUG).
+ */
+static GLogWriterOutput log_writer(GLogLevelFlags level,
+                                   const GLogField *fields, gsize n,
+                                   gpointer data)
+{
+    const char *msg = NULL;
+
+    if (level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) {
+        return g_log_writer_default(level, fields, n, data);
+    }
+    for (gsize i = 0; i < n; i++) {
+        if (!strcmp(fields[i].key, "MESSAGE") && fields[i].length < 0) {
+            msg = fields[i].value;
+        }
+    }
+    if (!msg) {
+        return g_log_writer_default(level, fields, n, data);
+    }
+    fflush(stdout); /* keep the order the two streams were written in */
+    fprintf(stderr, "storemu: %s%s\n",
+            level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL) ? "error: "
+            : level & G_LOG_LEVEL_WARNING                      ? "warning: "
+                                                               : "",
+            msg);
+    return G_LOG_WRITER_HANDLED;
+}
+
 int main(int argc, char **argv)
 {
     g_autoptr(MachineConfig) cfg = machine_config_new();
     g_autoptr(GError) err = NULL;
     bool exit_now = false;
 
+    g_log_set_writer_func(log_writer, NULL, NULL);
     /* Subsystems that are built announce themselves before parsing, so
      * the command line can refuse what is not. */
     machine_register_types();
