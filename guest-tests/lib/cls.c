@@ -34,6 +34,7 @@ struct ClsQueue {
     ClsIo *free_head;
     ClsIo *done_head, *done_tail;
     ClsIo *delayed;       /* sorted by retry_at */
+    uint32_t buf_bytes;   /* size of each I/O's own buffer */
     unsigned outstanding; /* submitted, not yet returned to the caller */
     GuestEvent ev;        /* a completion was linked */
 };
@@ -156,6 +157,7 @@ ClsQueue *cls_queue_new(ClsDisk *d, unsigned depth, uint32_t buf_bytes)
     q = g_new0(ClsQueue, 1);
     q->disk = d;
     q->depth = depth;
+    q->buf_bytes = buf_bytes;
     q->ios = g_new0(ClsIo, depth);
     guest_event_init(&q->ev, "cls-queue", true);
     for (unsigned i = 0; i < depth; i++) {
@@ -448,6 +450,16 @@ static void send_chunk(ClsIo *io)
     port_submit(io->req, on_port_done, io);
 }
 
+/* Whether @bytes at @buf are guest RAM the port can map. */
+static bool buf_valid(const ClsIo *io, uint64_t bytes)
+{
+    /* The queue's own buffer is guest RAM by construction: no lookup. */
+    if (io->buf == io->own_buf && bytes <= io->q->buf_bytes) {
+        return true;
+    }
+    return io->buf && ram_contains(io->buf, bytes);
+}
+
 static bool io_valid(const ClsIo *io)
 {
     const ClsDisk *d = io->q->disk;
@@ -458,8 +470,7 @@ static bool io_valid(const ClsIo *io)
     case CLS_WRITE:
         bytes = (uint64_t)io->blocks * d->block_size;
         return d->blocks && io->blocks && io->lba < d->blocks &&
-               io->blocks <= d->blocks - io->lba && io->buf &&
-               ram_contains(io->buf, bytes);
+               io->blocks <= d->blocks - io->lba && buf_valid(io, bytes);
     case CLS_UNMAP:
         return d->blocks && io->blocks && io->lba < d->blocks &&
                io->blocks <= d->blocks - io->lba;
@@ -480,16 +491,12 @@ void cls_submit(ClsIo *io)
     ClsResult *r = &io->res;
 
     g_assert(io->state == IO_HELD);
-    /* Reset only what the path reads; the sense copy is sized by
-     * sense_len, so it needs no clearing per I/O. */
+    /* Reset only what accumulates over attempts: every attempt's result
+     * (read_result) sets the status fields and the sense length, and the
+     * sense copy is sized by sense_len, so it needs no clearing. */
     r->status = CLS_OK;
-    r->srb_status = 0;
-    r->scsi_status = 0;
-    r->sense_key = r->asc = r->ascq = 0;
-    r->sense_valid = false;
     r->transferred = 0;
     r->retries = 0;
-    r->sense_len = 0;
     memset(io->tries, 0, sizeof(io->tries));
     io->done_blocks = 0;
     io->submit_ns = vclock_now();
@@ -497,6 +504,12 @@ void cls_submit(ClsIo *io)
     io->done_cpu = -1;
     q->outstanding++;
     if (!io_valid(io)) {
+        /* Never sent: no attempt sets the result. */
+        r->srb_status = 0;
+        r->scsi_status = 0;
+        r->sense_key = r->asc = r->ascq = 0;
+        r->sense_valid = false;
+        r->sense_len = 0;
         r->status = CLS_ERR_PARAM;
         io->done_ns = io->submit_ns;
         io->state = IO_REJECTED;
@@ -611,9 +624,14 @@ static void read_result(ClsIo *io, uint32_t *xfer)
     r->sense_len = MIN(len, (unsigned)CLS_SENSE_MAX);
     if (r->sense_len) {
         memcpy(r->sense, s, r->sense_len);
+        r->sense_valid = cls_sense_parse(r->sense, r->sense_len, &r->sense_key,
+                                         &r->asc, &r->ascq);
+    } else {
+        /* What cls_sense_parse says of no sense, without the call: the
+         * case of nearly every attempt. */
+        r->sense_key = r->asc = r->ascq = 0;
+        r->sense_valid = false;
     }
-    r->sense_valid = cls_sense_parse(r->sense, r->sense_len, &r->sense_key,
-                                     &r->asc, &r->ascq);
     if (r->srb_status == SRB_STATUS_TIMEOUT ||
         r->srb_status == SRB_STATUS_COMMAND_TIMEOUT) {
         io->replace_req = true;

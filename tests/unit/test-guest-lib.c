@@ -437,13 +437,32 @@ static void raw_body(void *opaque)
     g_assert_true(cls_raw(d, inq, 6, buf, 96, PORT_XFER_IN, 0, &res));
     g_assert_cmpuint(res.transferred, ==, 36);
     g_assert_cmpmem(buf + 8, 8, "STOREMU ", 8);
+    /* The same I/O as the CHECK CONDITION before: nothing of its sense
+     * is left over. */
+    g_assert_false(res.sense_valid);
+    g_assert_cmpuint(res.sense_len, ==, 0);
+    g_assert_cmphex(res.sense_key, ==, 0);
+    g_assert_cmphex(res.asc, ==, 0);
+    g_assert_cmphex(res.ascq, ==, 0);
 
     /* Refused before sending: outside the disk, or not guest memory. */
     {
         uint64_t srbs = d->count.srbs;
         uint8_t host[512];
+        g_assert_false(cls_raw(d, read16, 16, buf, 512, PORT_XFER_IN, 0, &res));
+        g_assert_true(res.sense_valid);
+        /* A refused I/O reports no status or sense of an earlier one. */
         g_assert_false(cls_read(d, 8190, 4, buf, &res));
         g_assert_cmpint(res.status, ==, CLS_ERR_PARAM);
+        g_assert_cmphex(res.srb_status, ==, 0);
+        g_assert_cmphex(res.scsi_status, ==, 0);
+        g_assert_false(res.sense_valid);
+        g_assert_cmpuint(res.sense_len, ==, 0);
+        g_assert_cmphex(res.sense_key, ==, 0);
+        g_assert_cmphex(res.asc, ==, 0);
+        g_assert_cmphex(res.ascq, ==, 0);
+        g_assert_cmpuint(res.transferred, ==, 0);
+        srbs = d->count.srbs;
         g_assert_false(cls_read(d, 0, 1, host, &res));
         g_assert_cmpint(res.status, ==, CLS_ERR_PARAM);
         g_assert_false(cls_raw(d, inq, 6, buf, 0, PORT_XFER_IN, 0, &res));
