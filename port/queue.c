@@ -490,15 +490,6 @@ void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
     g_assert(req->state == REQ_IDLE || req->state == REQ_DONE);
     g_assert(cdb_len <= 16);
     g_assert(!len || ram_contains(buf, len));
-    fill_common(req);
-    if (req->extended) {
-        PSTORAGE_REQUEST_BLOCK s = req->srb;
-        s->SrbFunction = SRB_FUNCTION_EXECUTE_SCSI;
-    } else {
-        PSCSI_REQUEST_BLOCK s = req->srb;
-        s->Function = SRB_FUNCTION_EXECUTE_SCSI;
-        s->QueueAction = SRB_SIMPLE_TAG_REQUEST;
-    }
     if (dir == PORT_XFER_IN) {
         flags |= SRB_FLAGS_DATA_IN;
     } else if (dir == PORT_XFER_OUT) {
@@ -506,14 +497,19 @@ void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
     } else {
         flags |= SRB_FLAGS_NO_DATA_TRANSFER;
     }
+    /* fill_common, with the size of the copy known here so that it is
+     * inline moves, not a memcpy call per I/O. */
+    check_poison(req);
     if (req->extended) {
-        /* The port laid this SRB out itself (fill_common): write the CDB
-         * block directly rather than searching the SrbExData list for it
-         * once per field. */
+        /* The port lays this SRB out itself: write the CDB block directly
+         * rather than searching the SrbExData list for it once per
+         * field. */
         PSTORAGE_REQUEST_BLOCK s = req->srb;
         PSRBEX_DATA_SCSI_CDB16 d =
             (PSRBEX_DATA_SCSI_CDB16)((uint8_t *)s + extended_layout().cdb_off);
 
+        memcpy(s, req->srb_base, extended_layout().total);
+        s->SrbFunction = SRB_FUNCTION_EXECUTE_SCSI;
         s->SrbFlags = flags;
         s->DataBuffer = len ? buf : NULL;
         s->DataTransferLength = len;
@@ -524,6 +520,9 @@ void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
         d->SenseInfoBufferLength = PORT_SENSE_SIZE;
         return;
     }
+    memcpy(req->srb, req->srb_base, sizeof(SCSI_REQUEST_BLOCK));
+    ((PSCSI_REQUEST_BLOCK)req->srb)->Function = SRB_FUNCTION_EXECUTE_SCSI;
+    ((PSCSI_REQUEST_BLOCK)req->srb)->QueueAction = SRB_SIMPLE_TAG_REQUEST;
     SrbAssignSrbFlags(req->srb, flags);
     SrbSetCdbLength(req->srb, (UCHAR)cdb_len);
     copy_cdb(SrbGetCdb(req->srb)->AsByte, cdb, cdb_len);
