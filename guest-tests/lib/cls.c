@@ -648,47 +648,52 @@ static bool finish(ClsQueue *q, ClsIo *io, ClsStatus st)
     return true;
 }
 
-/* One attempt came back: retry, go on with the next chunk, or finish.
- * True when @io is finished. */
-static bool process(ClsQueue *q, ClsIo *io)
+/* An attempt that counts as a success moved @xfer bytes: finish, or send
+ * the next chunk. True when @io is finished. */
+static inline bool attempt_good(ClsQueue *q, ClsIo *io, uint32_t xfer)
+{
+    ClsDisk *d = q->disk;
+
+    io->res.transferred += xfer;
+    if (io->op != CLS_READ && io->op != CLS_WRITE) {
+        return finish(q, io, CLS_OK);
+    }
+    if (xfer < io->chunk_blocks * d->block_size) {
+        return finish(q, io, CLS_ERR_SHORT);
+    }
+    io->done_blocks += io->chunk_blocks;
+    if (io->done_blocks < io->blocks) {
+        d->count.splits++;
+        memset(io->tries, 0, sizeof(io->tries));
+        send_chunk(io);
+        return false;
+    }
+    return finish(q, io, CLS_OK);
+}
+
+/*
+ * An attempt that did not end in SUCCESS and GOOD: still a success, a
+ * retry, or final. Out of line, so the common path through process()
+ * does not carry its registers.
+ */
+static G_GNUC_NO_INLINE bool attempt_not_clean(ClsQueue *q, ClsIo *io,
+                                               uint32_t xfer)
 {
     ClsDisk *d = q->disk;
     ClsResult *r = &io->res;
-    uint32_t xfer;
-    bool good;
     int cause;
     uint64_t delay;
 
-    read_result(io, &xfer);
-    good =
-        r->srb_status == SRB_STATUS_SUCCESS && r->scsi_status == SCSISTAT_GOOD;
-    if (!good && r->scsi_status == SCSISTAT_GOOD &&
+    if (r->scsi_status == SCSISTAT_GOOD &&
         r->srb_status == SRB_STATUS_DATA_OVERRUN) {
         /* Windows reports an underrun as DATA_OVERRUN with the length
-         * cut down; the length check below decides. */
-        good = true;
+         * cut down; the length check decides. */
+        return attempt_good(q, io, xfer);
     }
-    if (!good && r->scsi_status == SCSISTAT_CHECK_CONDITION && r->sense_valid &&
+    if (r->scsi_status == SCSISTAT_CHECK_CONDITION && r->sense_valid &&
         r->sense_key == SCSI_SENSE_RECOVERED_ERROR) {
         d->count.recovered++;
-        good = true;
-    }
-    if (good) {
-        r->transferred += xfer;
-        if (io->op != CLS_READ && io->op != CLS_WRITE) {
-            return finish(q, io, CLS_OK);
-        }
-        if (xfer < io->chunk_blocks * d->block_size) {
-            return finish(q, io, CLS_ERR_SHORT);
-        }
-        io->done_blocks += io->chunk_blocks;
-        if (io->done_blocks < io->blocks) {
-            d->count.splits++;
-            memset(io->tries, 0, sizeof(io->tries));
-            send_chunk(io);
-            return false;
-        }
-        return finish(q, io, CLS_OK);
+        return attempt_good(q, io, xfer);
     }
     if (is_invalid_opcode(r) && fallback_possible(io)) {
         /* The device does not know the 16-byte CDB: use (10) from now on,
@@ -726,6 +731,21 @@ static bool process(ClsQueue *q, ClsIo *io)
         return finish(q, io, CLS_ERR_SCSI);
     }
     return finish(q, io, CLS_ERR_SRB);
+}
+
+/* One attempt came back: retry, go on with the next chunk, or finish.
+ * True when @io is finished. */
+static bool process(ClsQueue *q, ClsIo *io)
+{
+    ClsResult *r = &io->res;
+    uint32_t xfer;
+
+    read_result(io, &xfer);
+    if (r->srb_status == SRB_STATUS_SUCCESS &&
+        r->scsi_status == SCSISTAT_GOOD) {
+        return attempt_good(q, io, xfer);
+    }
+    return attempt_not_clean(q, io, xfer);
 }
 
 static ClsIo *next_finished(ClsQueue *q, bool block)
