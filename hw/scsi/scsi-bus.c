@@ -787,7 +787,7 @@ void scsi_req_free(SCSIRequest *req)
     if (!req) {
         return;
     }
-    g_assert(!req->in_flight);
+    g_assert(!req->in_flight && !req->hba_owned);
     g_clear_pointer(&req->data_in, g_free);
     if (req_pool_len >= REQ_POOL_MAX) {
         g_free(req->sg_heap);
@@ -797,6 +797,21 @@ void scsi_req_free(SCSIRequest *req)
     req->next = req_pool;
     req_pool = req;
     req_pool_len++;
+}
+
+void scsi_req_storage_init(SCSIRequest *req)
+{
+    memset(req, 0, sizeof(*req));
+    req->hba_owned = true;
+    event_init(&req->done_ev, "scsi-req", req_done_event, req);
+}
+
+void scsi_req_storage_fini(SCSIRequest *req)
+{
+    g_assert(!req->in_flight && req->hba_owned);
+    g_clear_pointer(&req->data_in, g_free);
+    g_clear_pointer(&req->sg_heap, g_free);
+    req->sg_cap = 0;
 }
 
 /* A request from the pool, as its last user left it (req_init() sets it
@@ -819,7 +834,8 @@ static SCSIRequest *req_alloc(void)
 
 /* The CDB into @req, the bytes after it zero: the usual sizes as fixed
  * copies the compiler inlines. */
-static void req_set_cdb(SCSIRequest *req, const uint8_t *cdb, unsigned len)
+static inline __attribute__((always_inline)) void
+req_set_cdb(SCSIRequest *req, const uint8_t *cdb, unsigned len)
 {
     len = MIN(len, (unsigned)SCSI_CDB_MAX);
     req->cdb_len = len;
@@ -849,7 +865,8 @@ static void req_set_cdb(SCSIRequest *req, const uint8_t *cdb, unsigned len)
 
 /* Copy the command's SG list into @req's storage and size it (as
  * dma_sg_size() does, in the same pass). */
-static void req_set_sg(SCSIRequest *req, const DmaSgEntry *sg, unsigned nsg)
+static inline __attribute__((always_inline)) void
+req_set_sg(SCSIRequest *req, const DmaSgEntry *sg, unsigned nsg)
 {
     uint64_t total = 0;
 
@@ -1007,8 +1024,9 @@ static bool ua_exempt(uint8_t opcode)
  * set up by req_alloc()), one store each: cheaper than
  * clearing the whole request and then filling it in.
  */
-static void req_init(SCSIRequest *req, SCSIBus *bus, const SCSICommand *cmd,
-                     void *hba_private)
+static inline __attribute__((always_inline)) void
+req_init(SCSIRequest *req, SCSIBus *bus, const SCSICommand *cmd,
+         void *hba_private)
 {
     req->bus = bus;
     req->dev = NULL;
@@ -1038,10 +1056,11 @@ static void req_init(SCSIRequest *req, SCSIBus *bus, const SCSICommand *cmd,
     req->prev = req->next = NULL;
 }
 
-SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
-                             void *hba_private)
+/* Inline into both ways of submitting: the path of every command. */
+static inline __attribute__((always_inline)) void
+req_submit(SCSIBus *bus, SCSIRequest *req, const SCSICommand *cmd,
+           void *hba_private)
 {
-    SCSIRequest *req = req_alloc();
     SCSIDevice *dev;
     SCSISense ua;
 
@@ -1064,30 +1083,45 @@ SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
             no_lun_command(req);
         }
         scsi_req_schedule(req, 0);
-        return req;
+        return;
     }
     req->dev = dev;
     reqlist_push(&dev->requests, req);
     if (!req->cdb_len) {
         scsi_req_invalid_field(req, 0, -1);
         scsi_req_schedule(req, 0);
-        return req;
+        return;
     }
     /* Fault injection may answer the command itself (status faults) or
      * arm what it does next (a backend or DMA error, a unit attention). */
     if (fault_scsi_submit(req)) {
         scsi_req_schedule(req, 0);
-        return req;
+        return;
     }
     if (!ua_exempt(req->cdb[0]) && !ua_none_known(dev, req->initiator) &&
         scsi_device_take_ua(dev, req->initiator, &ua)) {
         scsi_req_check_condition(req, ua);
         scsi_req_schedule(req, 0);
-        return req;
+        return;
     }
     dev->ops->submit(dev, req);
     g_assert(req->in_run || event_pending(&req->done_ev));
+}
+
+SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
+                             void *hba_private)
+{
+    SCSIRequest *req = req_alloc();
+
+    req_submit(bus, req, cmd, hba_private);
     return req;
+}
+
+void scsi_req_submit_in(SCSIBus *bus, SCSIRequest *req, const SCSICommand *cmd,
+                        void *hba_private)
+{
+    g_assert(req->hba_owned && !req->in_flight);
+    req_submit(bus, req, cmd, hba_private);
 }
 
 static bool match_tag(SCSIRequest *req, const void *arg)

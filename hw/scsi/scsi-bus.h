@@ -118,11 +118,12 @@ typedef struct SCSIReqList {
 
 /*
  * Requests are recycled: scsi_req_free() keeps them for later submissions,
- * so in the steady state a command costs no allocation. A recycled request
- * is not cleared: req_init() in scsi-bus.c sets each field above sg_inline
- * but sense[] and done_ev (set up once, when the request is allocated) and
- * in_run (false whenever a request is not on a run; run_next counts only
- * on one), so a new field needs a line there.
+ * so in the steady state a command costs no allocation. An HBA may also
+ * keep a request inside its own per-command state (scsi_req_submit_in()).
+ * A recycled request is not cleared: req_init() in scsi-bus.c sets each
+ * field above sg_inline but sense[] and done_ev (set up once, when the
+ * storage is) and in_run (false whenever a request is not on a run;
+ * run_next counts only on one), so a new field needs a line there.
  */
 struct SCSIRequest {
     /* The command (read-only for everyone after submit). */
@@ -166,6 +167,7 @@ struct SCSIRequest {
     DmaSgEntry sg_inline[SCSI_SG_INLINE];
     DmaSgEntry *sg_heap;
     unsigned sg_cap;
+    bool hba_owned; /* scsi_req_storage_init()'s, never pooled */
 };
 
 typedef struct SCSIBusOps {
@@ -197,6 +199,19 @@ const char *scsi_bus_name(const SCSIBus *bus);
 
 SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
                              void *hba_private);
+/*
+ * The same with a request the HBA keeps in its own per-command state (as
+ * QEMU sizes a SCSIRequest with the HBA's part): one object per command
+ * instead of two, no pool round trip, and the outcome is read where the
+ * bus left it. The storage is set up once with scsi_req_storage_init(),
+ * carries one command at a time (submit again only after complete() ran
+ * for the last one), is never passed to scsi_req_free(), and is released
+ * with scsi_req_storage_fini() when no command is in flight on it.
+ */
+void scsi_req_storage_init(SCSIRequest *req);
+void scsi_req_submit_in(SCSIBus *bus, SCSIRequest *req, const SCSICommand *cmd,
+                        void *hba_private);
+void scsi_req_storage_fini(SCSIRequest *req);
 /* Abort one request (ABORT TASK): complete() runs before this returns.
  * False if it was not in flight. */
 bool scsi_req_cancel(SCSIRequest *req);

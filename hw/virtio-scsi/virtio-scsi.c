@@ -39,7 +39,11 @@ typedef struct VScsiReqList {
     VScsiReq *head, *tail;
 } VScsiReqList;
 
-/* One command between its pop and its push. Pooled per device. */
+/*
+ * One command between its pop and its push, with the bus request it
+ * becomes (one object for both; the outcome is read in place). Pooled
+ * per device.
+ */
 struct VScsiReq {
     VirtioScsiState *s;
     VScsiReq *next_free;
@@ -48,7 +52,8 @@ struct VScsiReq {
     bool dropped; /* reset: end without touching guest memory */
     unsigned q;
     VirtQueueElement elem;
-    SCSIRequest *sreq; /* while the bus has it */
+    SCSIRequest sr;    /* the command on the bus, and its outcome */
+    SCSIRequest *sreq; /* &sr while the bus has it */
     DmaSgEntry *data;  /* the data part of the chain, zero-copy */
     unsigned data_cap;
     /* In the device's latency stage after the bus completed: on the
@@ -62,13 +67,10 @@ struct VScsiReq {
     SCSIXferDir dir;
     uint32_t resp_len; /* response bytes, fixed at submission */
 
-    /* Outcome. */
+    /* Outcome: the response here, the rest in @sr (status, sense_len,
+     * sense, transferred, residual), which vscsi_cmd_fail() and task
+     * management set themselves for commands the bus did not end. */
     uint8_t response;
-    uint8_t status;
-    uint32_t residual;
-    uint64_t transferred;
-    unsigned sense_len;
-    uint8_t sense[SCSI_SENSE_MAX];
 };
 
 typedef struct VScsiEvent {
@@ -153,6 +155,7 @@ static VScsiReq *vscsi_req_get(VirtioScsiState *s)
         /* Grows to at most the sum of the queue sizes, then stays. */
         req = g_new0(VScsiReq, 1);
         req->s = s;
+        scsi_req_storage_init(&req->sr);
         g_ptr_array_add(s->all_reqs, req);
     }
     req->next_free = NULL;
@@ -372,8 +375,11 @@ static void vscsi_cmd_finish(VScsiReq *req)
 {
     VirtioScsiState *s = req->s;
     VirtQueue *vq = virtio_pci_queue(&s->vp, req->q);
+    const SCSIRequest *sr = &req->sr;
     uint8_t *r = s->resp_buf;
-    unsigned sense = MIN(req->sense_len, req->resp_len - VSCSI_RESP_HDR);
+    unsigned sense = MIN(MIN(sr->sense_len, (unsigned)SCSI_SENSE_MAX),
+                         req->resp_len - VSCSI_RESP_HDR);
+    uint32_t residual = (uint32_t)MIN(sr->residual, UINT32_MAX);
     uint64_t used = req->resp_len;
 
     if (s->hung) {
@@ -386,20 +392,20 @@ static void vscsi_cmd_finish(VScsiReq *req)
      * is cleared after the write), which saves clearing it all each time. */
     pci_set_word(r + offsetof(VirtioScsiCmdRespHdr, status_qualifier), 0);
     pci_set_long(r + offsetof(VirtioScsiCmdRespHdr, sense_len), sense);
-    pci_set_long(r + offsetof(VirtioScsiCmdRespHdr, residual), req->residual);
-    r[offsetof(VirtioScsiCmdRespHdr, status)] = req->status;
+    pci_set_long(r + offsetof(VirtioScsiCmdRespHdr, residual), residual);
+    r[offsetof(VirtioScsiCmdRespHdr, status)] = sr->status;
     r[offsetof(VirtioScsiCmdRespHdr, response)] = req->response;
     if (sense) { /* most commands have none: skip the library call */
-        memcpy(r + VSCSI_RESP_HDR, req->sense, sense);
+        memcpy(r + VSCSI_RESP_HDR, sr->sense, sense);
     }
     if (req->dir == SCSI_XFER_FROM_DEV) {
-        used += req->transferred;
+        used += sr->transferred;
     }
     TRACE(vscsi_cmd_end,
           "%s tag=0x%" PRIx64 " q%u response=%u status=0x%02x "
           "sense=%u resid=%u used=%" PRIu64,
-          s->id, req->tag, req->q, req->response, req->status, sense,
-          req->residual, used);
+          s->id, req->tag, req->q, req->response, sr->status, sense, residual,
+          used);
     vscsi_req_unlink(s, req);
     if (vq_elem_write(vq, &req->elem, 0, r, req->resp_len) &&
         vq_push(vq, req->elem.head, (uint32_t)MIN(used, UINT32_MAX))) {
@@ -473,10 +479,10 @@ static void vscsi_held_ev(void *opaque)
 static void vscsi_cmd_fail(VScsiReq *req, uint8_t response)
 {
     req->response = response;
-    req->status = 0;
-    req->sense_len = 0;
-    req->residual = 0;
-    req->transferred = 0;
+    req->sr.status = 0;
+    req->sr.sense_len = 0;
+    req->sr.residual = 0;
+    req->sr.transferred = 0;
     req->dir = SCSI_XFER_NONE;
     vscsi_cmd_finish(req);
 }
@@ -584,7 +590,8 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
           "op=0x%02x dir=%d data=%" PRIu64 "/%u",
           s->id, req->tag, req->q, e->head, req->target, req->lun, req->opcode,
           cmd.dir, out_data + in_data, cmd.nsg);
-    req->sreq = scsi_req_submit(s->bus, &cmd, req);
+    req->sreq = &req->sr;
+    scsi_req_submit_in(s->bus, &req->sr, &cmd, req);
 }
 
 static uint8_t vscsi_host_response(const SCSIRequest *sreq)
@@ -613,23 +620,16 @@ static void vscsi_bus_complete(SCSIRequest *sreq, void *opaque)
 
     req->sreq = NULL;
     if (req->dropped) {
-        scsi_req_free(sreq);
         vscsi_req_put(s, req);
         return;
     }
+    /* The rest of the outcome stays in sreq (req->sr), which the bus no
+     * longer touches, until the response is written. */
     req->response = vscsi_host_response(sreq);
-    req->status = sreq->status;
-    req->sense_len = MIN(sreq->sense_len, (unsigned)sizeof(req->sense));
-    if (req->sense_len) {
-        memcpy(req->sense, sreq->sense, req->sense_len);
-    }
-    req->transferred = sreq->transferred;
-    req->residual = (uint32_t)MIN(sreq->residual, UINT32_MAX);
     ended_by_tmf = sreq->host_status == SCSI_HOST_ABORTED ||
                    sreq->host_status == SCSI_HOST_RESET;
-    scsi_req_free(sreq);
 
-    if (req->response == VIRTIO_SCSI_S_OK && req->status == 0 &&
+    if (req->response == VIRTIO_SCSI_S_OK && sreq->status == 0 &&
         (req->opcode == SCSI_OP_MODE_SELECT_6 ||
          req->opcode == SCSI_OP_MODE_SELECT_10)) {
         /* MODE PARAMETERS CHANGED (SPC-5 7.5): tell the driver too. */
@@ -714,8 +714,8 @@ static void vscsi_tmf_end_held(VirtioScsiState *s, uint32_t target,
         VScsiReq *req = g_ptr_array_index(hit, i);
         vscsi_unhold(s, req);
         req->response = response;
-        req->status = 0;
-        req->sense_len = 0;
+        req->sr.status = 0;
+        req->sr.sense_len = 0;
         vscsi_cmd_finish(req);
     }
 }
@@ -1163,6 +1163,7 @@ void virtio_scsi_free(VirtioScsiState *s)
         VScsiReq *req = g_ptr_array_index(s->all_reqs, i);
 
         vq_elem_free(&req->elem);
+        scsi_req_storage_fini(&req->sr);
         g_free(req->data);
         g_free(req);
     }
