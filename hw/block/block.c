@@ -159,6 +159,10 @@ struct BlkRequest {
     struct iovec *copy_iov; /* read through bounce: copy out to these */
     unsigned copy_niov;
     uint64_t copy_skip; /* ... from bounce + copy_skip */
+    /* Something for req_free() to release: a private iovec copy, a
+     * bounce buffer or copy-out list, a grown slot array. A plain read or
+     * write (its one op on the caller's iovecs) has none. */
+    bool extras;
 };
 
 static GHashTable *registry; /* id -> BlockBackend */
@@ -332,8 +336,15 @@ static bool op_writes(BlkOp op)
            op == BLK_OP_WRITE_ZEROES;
 }
 
-static BlkRequest *req_new(BlockBackend *blk, BlkOp op, uint64_t offset,
-                           uint64_t bytes, unsigned flags)
+/*
+ * A request from the pool, or a new one. A pooled request is off every
+ * list (req_free() checks) with prev NULL (req_untrack() leaves it so, an
+ * untracked request never sets it) and no ops: only next, the pool's
+ * link, needs clearing. Inline: blk_submit() is the path of every I/O.
+ */
+static inline __attribute__((always_inline)) BlkRequest *
+req_new(BlockBackend *blk, BlkOp op, uint64_t offset, uint64_t bytes,
+        unsigned flags)
 {
     BlkRequest *req = blk->free_reqs;
 
@@ -345,8 +356,7 @@ static BlkRequest *req_new(BlockBackend *blk, BlkOp op, uint64_t offset,
         req->slots = &req->slot0;
         req->slots_cap = 1;
     }
-    req->prev = req->next = NULL;
-    req->list = NULL;
+    req->next = NULL;
     req->op = op;
     req->flags = flags;
     req->offset = offset;
@@ -375,11 +385,8 @@ static void req_clear_slots(BlkRequest *req)
     req->nslots = 0;
 }
 
-static void req_free(BlkRequest *req)
+static G_GNUC_NO_INLINE void req_free_extras(BlkRequest *req)
 {
-    BlockBackend *blk = req->blk;
-
-    g_assert(!req->list);
     req_clear_slots(req);
     if (req->slots_cap > REQ_SLOTS_KEEP) {
         g_free(req->slots);
@@ -389,6 +396,18 @@ static void req_free(BlkRequest *req)
     g_clear_pointer(&req->copy_iov, g_free);
     req->copy_niov = 0;
     g_clear_pointer(&req->bounce, free);
+    req->extras = false;
+}
+
+static void req_free(BlkRequest *req)
+{
+    BlockBackend *blk = req->blk;
+
+    g_assert(!req->list);
+    if (G_UNLIKELY(req->extras)) {
+        req_free_extras(req);
+    }
+    req->nslots = 0;
     req->next = blk->free_reqs;
     blk->free_reqs = req;
 }
@@ -414,6 +433,7 @@ static BlkSlot *req_add_slot(BlkRequest *req)
     if (req->nslots == req->slots_cap) {
         unsigned cap = MAX(8u, req->slots_cap * 2);
 
+        req->extras = true;
         if (req->slots == &req->slot0) {
             req->slots = g_new(BlkSlot, cap);
             req->slots[0] = req->slot0;
@@ -495,6 +515,7 @@ static void req_add_rw(BlkRequest *req, AioOpType type, int fd, uint64_t offset,
             } else {
                 s->own_iov = g_memdup2(iov, n * sizeof(*iov));
                 s->aio.iov = s->own_iov;
+                req->extras = true;
             }
             s->expect = bytes;
             s->aio.type = type;
@@ -648,6 +669,7 @@ static int blk_read_internal(BlockBackend *blk, uint64_t offset, void *buf,
         struct iovec b;
 
         req->bounce = aligned_alloc_or_die(a, hi - lo);
+        req->extras = true;
         b.iov_base = req->bounce;
         b.iov_len = hi - lo;
         req->copy_iov = g_memdup2(&v, sizeof(v));
@@ -700,6 +722,7 @@ static int req_build_write(BlkRequest *req, const struct iovec *iov,
 
         g_assert(!req->bounce);
         req->bounce = aligned_alloc_or_die(a, hi - lo);
+        req->extras = true;
         r = blk_read_internal(blk, lo, req->bounce, hi - lo);
         if (r < 0) {
             return r;
@@ -717,6 +740,7 @@ static int req_build_write(BlkRequest *req, const struct iovec *iov,
 
         g_assert(!req->bounce);
         req->bounce = aligned_alloc_or_die(a, len);
+        req->extras = true;
         iov_copy(iov, niov, 0, req->bounce, len, false);
         b.iov_base = req->bounce;
         b.iov_len = len;
@@ -767,6 +791,7 @@ static void req_build_read(BlkRequest *req, const struct iovec *iov,
         struct iovec b;
 
         req->bounce = aligned_alloc_or_die(a, hi - lo);
+        req->extras = true;
         req->copy_iov = g_new(struct iovec, MAX(niov, 1u));
         req->copy_niov = iov_slice(iov, niov, 0, len, req->copy_iov);
         req->copy_skip = offset - lo;
