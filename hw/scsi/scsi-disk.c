@@ -223,19 +223,25 @@ static void sdisk_iov_append(SDiskReq *dr, void *base, size_t len)
     dr->niov++;
 }
 
-static void sdisk_submit_io(SCSIDiskState *s, SDiskReq *dr, BlkOp op,
-                            uint64_t offset, uint64_t bytes,
-                            const struct iovec *iov, unsigned niov,
-                            unsigned flags)
+static G_GNUC_NO_INLINE void sdisk_io_grow(SDiskReq *dr)
 {
-    if (dr->nio == dr->io_cap) {
-        unsigned cap = 2 * dr->io_cap;
+    unsigned cap = 2 * dr->io_cap;
 
-        if (dr->io == dr->io_inline) {
-            dr->io = g_memdup2(dr->io_inline, sizeof(dr->io_inline));
-        }
-        dr->io = g_renew(BlkRequest *, dr->io, cap);
-        dr->io_cap = cap;
+    if (dr->io == dr->io_inline) {
+        dr->io = g_memdup2(dr->io_inline, sizeof(dr->io_inline));
+    }
+    dr->io = g_renew(BlkRequest *, dr->io, cap);
+    dr->io_cap = cap;
+}
+
+/* Inline: a media command's one backend request, on every I/O's path. */
+static inline __attribute__((always_inline)) void
+sdisk_submit_io(SCSIDiskState *s, SDiskReq *dr, BlkOp op, uint64_t offset,
+                uint64_t bytes, const struct iovec *iov, unsigned niov,
+                unsigned flags)
+{
+    if (G_UNLIKELY(dr->nio == dr->io_cap)) {
+        sdisk_io_grow(dr);
     }
     dr->io[dr->nio++] = blk_submit(s->blk, op, offset, bytes, iov, niov, flags);
 }
@@ -332,27 +338,24 @@ static void rw_decode(const uint8_t *cdb, uint64_t *lba, uint32_t *n,
     }
 }
 
+/* The LBA and block count of a READ/WRITE/VERIFY CDB, checked; with @fua
+ * non-NULL its FUA bit as a block flag, from the same decoding. */
 static bool rw_args(SCSIDiskState *s, SCSIRequest *req, uint64_t *lba,
-                    uint32_t *n)
+                    uint32_t *n, unsigned *fua)
 {
     unsigned len_byte;
 
     rw_decode(req->cdb, lba, n, &len_byte);
+    if (fua) {
+        /* READ(6)/WRITE(6) (count at byte 4) have no FUA bit. */
+        *fua = len_byte != 4 && (req->cdb[1] & 0x08) ? BLK_REQ_FUA : 0;
+    }
     if (*n > s->max_xfer_blocks) {
         /* SBC-4 4.x: beyond MAXIMUM TRANSFER LENGTH. */
         scsi_req_invalid_field(req, len_byte, -1);
         return false;
     }
     return check_lba_range(s, req, *lba, *n);
-}
-
-static unsigned fua_flag(const SCSIRequest *req)
-{
-    /* READ(6)/WRITE(6) have no FUA bit. */
-    if (scsi_cdb_length(req->cdb[0]) == 6) {
-        return 0;
-    }
-    return (req->cdb[1] & 0x08) ? BLK_REQ_FUA : 0;
 }
 
 /*
@@ -652,11 +655,12 @@ static uint64_t exec_read(SCSIDiskState *s, SCSIRequest *req)
 {
     uint64_t lba;
     uint32_t n;
+    unsigned fua;
 
-    if (!rw_args(s, req, &lba, &n)) {
+    if (!rw_args(s, req, &lba, &n, &fua)) {
         return 0;
     }
-    start_rw(s, req, lba, n, false, fua_flag(req));
+    start_rw(s, req, lba, n, false, fua);
     return (uint64_t)n * s->block_size;
 }
 
@@ -664,11 +668,12 @@ static uint64_t exec_write(SCSIDiskState *s, SCSIRequest *req)
 {
     uint64_t lba;
     uint32_t n;
+    unsigned fua;
 
-    if (!rw_args(s, req, &lba, &n) || !check_writable(s, req)) {
+    if (!rw_args(s, req, &lba, &n, &fua) || !check_writable(s, req)) {
         return 0;
     }
-    start_rw(s, req, lba, n, true, fua_flag(req));
+    start_rw(s, req, lba, n, true, fua);
     return (uint64_t)n * s->block_size;
 }
 
@@ -684,7 +689,7 @@ static uint64_t exec_verify(SCSIDiskState *s, SCSIRequest *req)
         scsi_req_invalid_field(req, 1, 2);
         return 0;
     }
-    if (!rw_args(s, req, &lba, &n) || n == 0) {
+    if (!rw_args(s, req, &lba, &n, NULL) || n == 0) {
         return 0;
     }
     bytes = (uint64_t)n * s->block_size;
@@ -722,7 +727,7 @@ static uint64_t exec_write_verify(SCSIDiskState *s, SCSIRequest *req)
         scsi_req_invalid_field(req, 1, 2);
         return 0;
     }
-    if (!rw_args(s, req, &lba, &n) || !check_writable(s, req) || n == 0) {
+    if (!rw_args(s, req, &lba, &n, NULL) || !check_writable(s, req) || n == 0) {
         return 0;
     }
     bytes = (uint64_t)n * s->block_size;
@@ -1492,6 +1497,10 @@ static const SDiskCmd *find_cmd(uint8_t opcode, int sa)
 
     if (!first) {
         return NULL;
+    }
+    if (sdisk_cmds[first - 1].sa < 0) {
+        /* The usual case: the opcode's only row, for any SA. */
+        return &sdisk_cmds[first - 1];
     }
     for (unsigned i = first - 1; i < G_N_ELEMENTS(sdisk_cmds); i++) {
         const SDiskCmd *c = &sdisk_cmds[i];
