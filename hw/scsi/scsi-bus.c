@@ -1098,7 +1098,8 @@ req_submit(SCSIBus *bus, SCSIRequest *req, const SCSICommand *cmd,
         scsi_req_schedule(req, 0);
         return;
     }
-    if (!ua_exempt(req->cdb[0]) && !ua_none_known(dev, req->initiator) &&
+    /* The usual answer, no unit attention known, first. */
+    if (!ua_none_known(dev, req->initiator) && !ua_exempt(req->cdb[0]) &&
         scsi_device_take_ua(dev, req->initiator, &ua)) {
         scsi_req_check_condition(req, ua);
         scsi_req_schedule(req, 0);

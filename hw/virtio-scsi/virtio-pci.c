@@ -45,13 +45,6 @@ void virtio_pci_guest_error(VirtioPCI *vp, const char *fmt, ...)
     }
 }
 
-bool virtio_pci_running(const VirtioPCI *vp)
-{
-    return (vp->status & VIRTIO_STATUS_DRIVER_OK) &&
-           !(vp->status &
-             (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET));
-}
-
 /* ---- interrupts (4.1.5.3, 4.1.5.4) --------------------------------------- */
 
 static void vp_raise_intx(VirtioPCI *vp, uint8_t bits)

@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <glib.h>
 #include "hw/core/pci.h"
+#include "hw/virtio-scsi/virtio-scsi-regs.h"
 #include "hw/virtio-scsi/virtqueue.h"
 #include "system/event.h"
 
@@ -129,8 +130,15 @@ static inline bool virtio_pci_has_feature(const VirtioPCI *vp, unsigned bit)
     return (vp->features >> bit) & 1;
 }
 
-/* DRIVER_OK set and neither FAILED nor DEVICE_NEEDS_RESET. */
-bool virtio_pci_running(const VirtioPCI *vp);
+/* DRIVER_OK set and neither FAILED nor DEVICE_NEEDS_RESET. Inline: the
+ * request queue's work asks before every command it takes (one may set
+ * DEVICE_NEEDS_RESET), and the call cost more than the test. */
+static inline bool virtio_pci_running(const VirtioPCI *vp)
+{
+    return (vp->status & VIRTIO_STATUS_DRIVER_OK) &&
+           !(vp->status &
+             (VIRTIO_STATUS_FAILED | VIRTIO_STATUS_DEVICE_NEEDS_RESET));
+}
 
 /* Run queue @q's work from an event @delay_ns from now (or sooner, if it
  * is already scheduled sooner) if the device runs. */

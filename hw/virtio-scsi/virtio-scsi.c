@@ -158,10 +158,8 @@ static VScsiReq *vscsi_req_get(VirtioScsiState *s)
         scsi_req_storage_init(&req->sr);
         g_ptr_array_add(s->all_reqs, req);
     }
-    req->next_free = NULL;
-    req->linked = false;
+    /* vscsi_req_put() took it unlinked, off the bus and not held. */
     req->dropped = false;
-    req->sreq = NULL;
     return req;
 }
 
