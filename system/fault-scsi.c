@@ -48,9 +48,14 @@ typedef struct Held {
     Event ev;
     bool releasing; /* the next filter call lets it through */
     bool reorder;   /* released by the next completion of its bus */
+    GList link;     /* in held_order */
 } Held;
 
 static GHashTable *held; /* SCSIRequest* -> Held* */
+/* The same, oldest first: reordered requests of a bus are released in the
+ * order they were held. The table's order follows host addresses, which
+ * change from run to run. */
+static GQueue held_order = G_QUEUE_INIT;
 /* eio/enospc: the command whose host I/O was armed to fail. */
 static SCSIRequest *blk_armed_req;
 static BlockBackend *blk_armed;
@@ -293,6 +298,7 @@ static void held_free(gpointer p)
     Held *h = p;
 
     event_cancel(&h->ev);
+    g_queue_unlink(&held_order, &h->link);
     g_free(h);
 }
 
@@ -318,6 +324,8 @@ static void hold(Fault *f, SCSIRequest *req, uint64_t delay, bool reorder)
     event_init(&h->ev, reorder ? "fault-reorder" : "fault-latency",
                held_release, h);
     g_hash_table_insert(held, req, h);
+    h->link.data = h;
+    g_queue_push_tail_link(&held_order, &h->link);
     event_schedule(&h->ev, vclock_now() + delay);
 }
 
@@ -350,16 +358,10 @@ static HeldState held_passes(SCSIRequest *req, unsigned *after)
  * when there was one (this command is then "the next one", not held). */
 static bool release_reordered(const SCSIRequest *done)
 {
-    GHashTableIter it;
-    gpointer v;
     bool any = false;
 
-    if (!held) {
-        return false;
-    }
-    g_hash_table_iter_init(&it, held);
-    while (g_hash_table_iter_next(&it, NULL, &v)) {
-        Held *h = v;
+    for (GList *l = held_order.head; l; l = l->next) {
+        Held *h = l->data;
         if (h->reorder && h->req != done && h->req->bus == done->bus &&
             h->ev.when > vclock_now()) {
             /* From the main loop, after this completion is delivered;
@@ -600,6 +602,7 @@ void fault_point_act(Fault *f)
 void fault_scsi_fini(void)
 {
     g_clear_pointer(&held, g_hash_table_unref);
+    g_assert(g_queue_is_empty(&held_order));
     blk_armed_req = NULL;
     blk_armed = NULL;
 }

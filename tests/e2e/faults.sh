@@ -308,6 +308,22 @@ check 2 "a device fault on a machine without a device is refused" \
 
 # ---- determinism, record and replay ----
 
+# Two reorder faults: a request released by the first can be held again
+# by the second while another waits, and both go when the next command
+# completes. They used to go in the order of a hash table keyed by host
+# addresses, so no two runs recorded the same trace.
+R="-fault reorder,op=read -fault reorder,op=read"
+R="$R -guest iobench,rw=randread,bs=4k,iodepth=32,count=3000"
+# shellcheck disable=SC2086
+"$BIN" $M $R -record "$tmp/r1.trc" >/dev/null 2>&1
+# shellcheck disable=SC2086
+"$BIN" $M $R -record "$tmp/r2.trc" >/dev/null 2>&1
+if [ -s "$tmp/r1.trc" ] && cmp -s "$tmp/r1.trc" "$tmp/r2.trc"; then
+    ok "reorder held twice: byte-identical traces"
+else
+    not_ok "reorder held twice: byte-identical traces"
+fi
+
 F="-fault irq-drop,op=write,count=1 -fault check-condition,op=read,p=0.2"
 F="$F -fault corrupt,op=read,p=0.2 -fault timer-jitter,ns=100ms"
 F="$F -fault reorder,op=write,every=3"
