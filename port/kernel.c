@@ -442,6 +442,18 @@ ULONG NTAPI StorPortFreeWorker(PVOID HwDeviceExtension, PVOID Worker)
 static GuestSpinLock released_marker;
 #define LOCK_RELEASED (&released_marker)
 
+/* guest_spin_unlock(@l), then port_lower(@old); the unlock's yield point
+ * leaves this vCPU's level as it was, so the test can come first. */
+static void unlock_lower(GuestSpinLock *l, KIRQL old)
+{
+    if (old <= cpu_level()) {
+        guest_spin_unlock_lower(l, old);
+        return;
+    }
+    guest_spin_unlock(l);
+    port_lower(old);
+}
+
 static GuestSpinLock *lock_for(PortAdapter *a, STOR_SPINLOCK which, PVOID ctx,
                                KIRQL *level)
 {
@@ -514,8 +526,9 @@ VOID NTAPI StorPortAcquireSpinLock(PVOID DeviceExtension,
         LockHandle->Context.LockQueue.Lock = NULL;
         return;
     }
-    LockHandle->Context.OldIrql = port_raise(level);
-    guest_spin_lock(l, mp_current_name());
+    /* level >= cpu_level() here: the raise has nothing to report. */
+    LockHandle->Context.OldIrql =
+        guest_spin_lock_raise(l, level, mp_current_name());
 }
 
 VOID NTAPI StorPortReleaseSpinLock(PVOID DeviceExtension,
@@ -540,8 +553,7 @@ VOID NTAPI StorPortReleaseSpinLock(PVOID DeviceExtension,
         return;
     }
     LockHandle->Context.LockQueue.Lock = LOCK_RELEASED;
-    guest_spin_unlock(l);
-    port_lower(LockHandle->Context.OldIrql);
+    unlock_lower(l, LockHandle->Context.OldIrql);
 }
 
 ULONG NTAPI StorPortAcquireSpinLockEx(PVOID HwDeviceExtension,
@@ -586,8 +598,8 @@ ULONG NTAPI StorPortAcquireMSISpinLock(PVOID HwDeviceExtension, ULONG MessageId,
         machine_request_stop(EXIT_VERIFIER);
         return STOR_STATUS_INVALID_PARAMETER;
     }
-    *OldIrql = port_raise(MAX(a->dirql, cpu_level()));
-    guest_spin_lock(&m->lock, mp_current_name());
+    *OldIrql = guest_spin_lock_raise(&m->lock, MAX(a->dirql, cpu_level()),
+                                     mp_current_name());
     return STOR_STATUS_SUCCESS;
 }
 
@@ -607,8 +619,7 @@ ULONG NTAPI StorPortReleaseMSISpinLock(PVOID HwDeviceExtension, ULONG MessageId,
                         (unsigned long)MessageId);
         return STOR_STATUS_INVALID_PARAMETER;
     }
-    guest_spin_unlock(&m->lock);
-    port_lower((KIRQL)OldIrql);
+    unlock_lower(&m->lock, (KIRQL)OldIrql);
     return STOR_STATUS_SUCCESS;
 }
 

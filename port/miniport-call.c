@@ -189,17 +189,22 @@ static KIRQL lock_at(GuestSpinLock *l, KIRQL level, const char *site)
 {
     KIRQL old = cpu_level();
 
+    if (l) {
+        return guest_spin_lock_raise(l, MAX(level, old), site);
+    }
     if (level > old) {
         cpu_raise_level(level);
-    }
-    if (l) {
-        guest_spin_lock(l, site);
     }
     return old;
 }
 
 static void unlock_to(GuestSpinLock *l, KIRQL old)
 {
+    /* (The unlock's yield point leaves this vCPU's level as it was.) */
+    if (l && cpu_level() > old) {
+        guest_spin_unlock_lower(l, old);
+        return;
+    }
     if (l) {
         guest_spin_unlock(l);
     }

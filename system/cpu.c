@@ -127,9 +127,20 @@ static inline void may_ready(void)
 {
     none_ready = false;
 }
+/*
+ * Yield points left in the FIFO turn of the running vCPU. The fast path of
+ * a yield point tests it alone for "FIFO goes on here", so it is pinned at
+ * 0 while yield_fifo is false: another policy (where it would stay
+ * sched.quantum, unused but for the turn's reset), a device=off replay's
+ * oracle or a stop request.
+ */
 static unsigned quantum_left;
 static bool stop_requested;
-/* FIFO policy and no stop requested: cpu_yield's fast path applies. */
+/*
+ * FIFO policy, no yield oracle, no stop requested: yield_point()'s FIFO
+ * rules apply. bnd_yield_oracle is set before cpus_run() and cleared only
+ * with a stop (system/replay.c), so cpus_run() folds it in on entry.
+ */
 static bool yield_fifo;
 static int stop_exit_code;
 static MachineStop guest_stop = MACHINE_STOP_NONE;
@@ -191,7 +202,9 @@ static inline int deliverable(const VCpu *c)
 {
     int v = c->irr_top;
 
-    return v >= 0 && vector_level((unsigned)v) > c->level ? v : -1;
+    /* -1 >> 4 is -1 (gcc and clang shift signed values arithmetically):
+     * no vector pending needs no test of its own. */
+    return (v >> 4) > (int)c->level ? v : -1;
 }
 
 /* ---- set-up ---- */
@@ -255,9 +268,9 @@ bool cpus_init(unsigned n, const SchedConfig *cfg, GError **errp)
     set_running(NULL);
     last_cpu = -1;
     none_ready = false;
-    quantum_left = sched.quantum;
     stop_requested = false;
     yield_fifo = sched.policy == SCHED_POLICY_FIFO;
+    quantum_left = yield_fifo ? sched.quantum : 0;
     stop_exit_code = 0;
     guest_stop = MACHINE_STOP_NONE;
     n_yields = n_switches = yield_return = 0;
@@ -347,7 +360,7 @@ static void thread_entry(void *opaque)
 
 /* ---- switching ---- */
 
-static void service_interrupts(VCpu *c);
+static G_GNUC_NO_INLINE void service_interrupts(VCpu *c);
 
 /* Give control back to the main loop; @why says what we wait for. */
 static void cpu_block(VCpu *c, BlockKind why)
@@ -387,6 +400,7 @@ static void guest_stop_now(MachineStop why, int code)
     guest_stop = why;
     stop_requested = true;
     yield_fifo = false;
+    quantum_left = 0;
     stop_exit_code = code;
     /* Never resumed: the machine is stopping. */
     coroutine_yield();
@@ -422,7 +436,7 @@ static G_GNUC_NO_INLINE void yield_slow(VCpu *c, const char *why)
         }
     } else if (sched.policy != SCHED_POLICY_FIFO && !event_due() &&
                !stop_requested) {
-        /* (FIFO comes here only to stop: yield_point() has the rest.) */
+        /* (FIFO comes here only to stop: yield_full() has the rest.) */
         bool preempt;
         if (sched.policy == SCHED_POLICY_RANDOM) {
             preempt = rng_chance(&sched_rng, sched.preempt);
@@ -444,14 +458,14 @@ static G_GNUC_NO_INLINE void yield_slow(VCpu *c, const char *why)
     yield_to_loop(c, why);
 }
 
-/* A yield point on @c, the running vCPU (cpu_yield() without the look-up;
- * inlined into the lock and level operations that yield). */
-static inline void yield_point(VCpu *c, const char *why)
+/* A yield point on @c, the running vCPU, in full: what yield_point() does
+ * when yield_passes() does not hold. */
+static G_GNUC_NO_INLINE void yield_full(VCpu *c, const char *why)
 {
     n_yields++;
-    /* FIFO, the default (~14 times per I/O): the vCPU goes on unless an
-     * event is due or its quantum ran out. Everything else: yield_slow(). */
-    if (G_LIKELY(yield_fifo && bnd_yield_oracle == NULL)) {
+    /* FIFO, the default: the vCPU goes on unless an event is due or its
+     * quantum ran out. Everything else: yield_slow(). */
+    if (G_LIKELY(yield_fifo)) {
         if (!event_due() && --quantum_left > 0) {
             if (deliverable(c) >= 0) {
                 service_interrupts(c);
@@ -464,17 +478,54 @@ static inline void yield_point(VCpu *c, const char *why)
     yield_slow(c, why);
 }
 
+/*
+ * Do the next @n yield points on @c change nothing? FIFO keeps the vCPU
+ * past them (quantum_left is 0 under any other rule, see there), no event
+ * is due and no interrupt can be delivered: each one then only counts
+ * (yield_pass()). None of these can change between them, as nothing runs.
+ */
+static inline bool yield_passes_at(const VCpu *c, unsigned n, uint8_t level)
+{
+    return quantum_left > n && !event_due() && (c->irr_top >> 4) <= level;
+}
+
+static inline bool yield_passes(const VCpu *c, unsigned n)
+{
+    return yield_passes_at(c, n, c->level);
+}
+
+static inline void yield_pass(unsigned n)
+{
+    quantum_left -= n;
+    n_yields += n;
+}
+
+/* A yield point on @c, the running vCPU (cpu_yield() without the look-up;
+ * inlined into the lock and level operations that yield). */
+static inline void yield_point(VCpu *c, const char *why)
+{
+    if (G_LIKELY(yield_passes(c, 1))) {
+        yield_pass(1);
+        return;
+    }
+    yield_full(c, why);
+}
+
 void cpu_yield(const char *why)
 {
     VCpu *c = cur;
 
+    if (G_LIKELY(c != NULL && yield_passes(c, 1))) {
+        yield_pass(1);
+        return;
+    }
     g_assert(c != NULL);
-    yield_point(c, why);
+    yield_full(c, why);
 }
 
 /* ---- levels and interrupts ---- */
 
-uint8_t cpu_raise_level(uint8_t level)
+uint8_t cpu_raise_level_slow(uint8_t level)
 {
     VCpu *c = cur;
     uint8_t old;
@@ -490,10 +541,8 @@ uint8_t cpu_raise_level(uint8_t level)
     return old;
 }
 
-void cpu_lower_level(uint8_t level)
+static G_GNUC_NO_INLINE void lower_level_full(VCpu *c, uint8_t level)
 {
-    VCpu *c = cur;
-
     g_assert(c != NULL);
     if (level > c->level) {
         g_critical("cpu%u: lower to level %u above current %u", c->index, level,
@@ -501,11 +550,25 @@ void cpu_lower_level(uint8_t level)
         guest_stop_now(MACHINE_STOP_REQUESTED, EXIT_VERIFIER);
     }
     c->level = level;
-    /* Lowering the level is a yield point: what it unmasks runs now. */
+    /* Lowering the level is a yield point: what it unmasks runs there
+     * (no yield point returns with an interrupt left deliverable). */
     yield_point(c, "lower_level");
-    if (deliverable(c) >= 0) {
-        service_interrupts(c);
+}
+
+/* Everything is tested before anything changes, here and in the lock
+ * operations below, so that the rest is one tail call: the fast paths
+ * then save no registers. */
+void cpu_lower_level(uint8_t level)
+{
+    VCpu *c = cur;
+
+    if (G_LIKELY(c != NULL && level <= c->level &&
+                 yield_passes_at(c, 1, level))) {
+        c->level = level;
+        yield_pass(1);
+        return;
     }
+    lower_level_full(c, level);
 }
 
 void irq_set_handler(unsigned vector, IrqHandlerFunc *fn, void *opaque,
@@ -615,7 +678,7 @@ static void deliver(VCpu *c, unsigned v)
     }
 }
 
-static void service_interrupts(VCpu *c)
+static G_GNUC_NO_INLINE void service_interrupts(VCpu *c)
 {
     int v;
 
@@ -656,10 +719,18 @@ void guest_spin_lock_init(GuestSpinLock *l, const char *name)
     may_ready();
 }
 
-void guest_spin_lock(GuestSpinLock *l, const char *site)
+static inline void spin_take(VCpu *c, GuestSpinLock *l, const char *site)
 {
-    VCpu *c = cur;
+    c->spinning_on = NULL;
+    l->owner = (int)c->index;
+    l->owner_site = site;
+    l->acquisitions++;
+}
 
+/* guest_spin_lock() when its yield point may do something or @l is held. */
+static G_GNUC_NO_INLINE void spin_lock_full(VCpu *c, GuestSpinLock *l,
+                                            const char *site)
+{
     g_assert(c != NULL);
     yield_point(c, "spin_lock");
     if (l->owner >= 0) {
@@ -672,10 +743,50 @@ void guest_spin_lock(GuestSpinLock *l, const char *site)
         c->spin_site = site;
         cpu_block(c, BLOCK_SPIN);
     }
-    c->spinning_on = NULL;
-    l->owner = (int)c->index;
-    l->owner_site = site;
-    l->acquisitions++;
+    spin_take(c, l, site);
+}
+
+/* The common case first: a free lock and a yield point that only counts
+ * (its order against the owner test does not matter then: nothing runs). */
+static inline void spin_lock(VCpu *c, GuestSpinLock *l, const char *site)
+{
+    if (G_LIKELY(c != NULL && l->owner < 0 && yield_passes(c, 1))) {
+        yield_pass(1);
+        spin_take(c, l, site);
+        return;
+    }
+    spin_lock_full(c, l, site);
+}
+
+void guest_spin_lock(GuestSpinLock *l, const char *site)
+{
+    spin_lock(cur, l, site);
+}
+
+static G_GNUC_NO_INLINE uint8_t spin_lock_raise_full(GuestSpinLock *l,
+                                                     uint8_t level,
+                                                     const char *site)
+{
+    uint8_t old = cpu_raise_level(level);
+
+    spin_lock(cur, l, site);
+    return old;
+}
+
+uint8_t guest_spin_lock_raise(GuestSpinLock *l, uint8_t level, const char *site)
+{
+    VCpu *c = cur;
+
+    if (G_LIKELY(c != NULL && level >= c->level && l->owner < 0 &&
+                 yield_passes_at(c, 1, level))) {
+        uint8_t old = c->level;
+
+        c->level = level;
+        yield_pass(1);
+        spin_take(c, l, site);
+        return old;
+    }
+    return spin_lock_raise_full(l, level, site);
 }
 
 bool guest_spin_trylock(GuestSpinLock *l, const char *site)
@@ -693,19 +804,51 @@ bool guest_spin_trylock(GuestSpinLock *l, const char *site)
     return true;
 }
 
+static G_GNUC_NO_INLINE void spin_unlock_bad(VCpu *c, GuestSpinLock *l)
+{
+    g_assert(c != NULL);
+    guest_error("cpu%u releases spin lock '%s' owned by %d", c->index, l->name,
+                l->owner);
+}
+
 void guest_spin_unlock(GuestSpinLock *l)
 {
     VCpu *c = cur;
 
-    g_assert(c != NULL);
-    if (l->owner != (int)c->index) {
-        guest_error("cpu%u releases spin lock '%s' owned by %d", c->index,
-                    l->name, l->owner);
+    if (G_UNLIKELY(c == NULL || l->owner != (int)c->index)) {
+        spin_unlock_bad(c, l);
         return;
     }
     l->owner = -1;
     l->owner_site = NULL;
     yield_point(c, "spin_unlock");
+}
+
+static G_GNUC_NO_INLINE void spin_unlock_lower_full(GuestSpinLock *l,
+                                                    uint8_t level)
+{
+    guest_spin_unlock(l);
+    cpu_lower_level(level);
+}
+
+void guest_spin_unlock_lower(GuestSpinLock *l, uint8_t level)
+{
+    VCpu *c = cur;
+
+    /* Both yield points only count: nothing runs between them, so the
+     * second sees what the first saw, but at the lower level. */
+    if (G_LIKELY(c != NULL && l->owner == (int)c->index && level <= c->level &&
+                 yield_passes(c, 2))) {
+        l->owner = -1;
+        l->owner_site = NULL;
+        yield_pass(2);
+        c->level = level;
+        if (deliverable(c) >= 0) {
+            service_interrupts(c);
+        }
+        return;
+    }
+    spin_unlock_lower_full(l, level);
 }
 
 /* ---- events ---- */
@@ -885,8 +1028,10 @@ static int sched_pick(void)
     switch (sched.policy) {
     case SCHED_POLICY_FIFO:
         /* Keep the last vCPU while its quantum lasts, else round-robin.
-         * (mask holds cpu_ready() of every vCPU.) */
-        if (last_cpu >= 0 && quantum_left > 0 &&
+         * (mask holds cpu_ready() of every vCPU.) Under a replay's yield
+         * oracle the quantum is pinned at 0 but would be whole: no yield
+         * point counts it down then. */
+        if (last_cpu >= 0 && (quantum_left > 0 || !yield_fifo) &&
             (mask & (1ULL << (last_cpu % 64)))) {
             pick = last_cpu;
         } else {
@@ -942,7 +1087,7 @@ static Ctx *cpu_turn(int i)
 {
     Ctx *ctx;
 
-    if (i != last_cpu || quantum_left == 0) {
+    if (yield_fifo && (i != last_cpu || quantum_left == 0)) {
         quantum_left = sched.quantum;
     }
     if (i != last_cpu) {
@@ -1006,7 +1151,7 @@ static bool loop_pass_in_place(VCpu *c)
     }
     /* cpu_turn(i) for the vCPU that ran last: its active context, which
      * blocked on nothing, stays. */
-    if (quantum_left == 0) {
+    if (yield_fifo && quantum_left == 0) {
         quantum_left = sched.quantum;
     }
     yield_return = 0;
@@ -1067,8 +1212,18 @@ static bool stalling(void)
 
 MachineStop cpus_run(uint64_t time_limit)
 {
+    bool fifo;
+
     g_assert(cpus != NULL && cur == NULL);
     none_ready = false; /* the caller may have changed anything */
+    fifo = sched.policy == SCHED_POLICY_FIFO && !stop_requested &&
+           bnd_yield_oracle == NULL;
+    if (fifo != yield_fifo) {
+        /* A replay without devices came or went: under it every yield
+         * point asks the oracle, and nothing counts the quantum down. */
+        yield_fifo = fifo;
+        quantum_left = fifo ? sched.quantum : 0;
+    }
     g_string_truncate(stop_report, 0);
     for (;;) {
         if (stop_requested) {
@@ -1132,6 +1287,7 @@ void machine_request_stop(int exit_code)
 {
     stop_requested = true;
     yield_fifo = false;
+    quantum_left = 0;
     stop_exit_code = exit_code;
 }
 

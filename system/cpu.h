@@ -145,8 +145,22 @@ static inline bool guest_spin_held_by_me(const GuestSpinLock *l)
 {
     return l->owner >= 0 && l->owner == (int)cpu_running->index;
 }
-/* Raise to @level (>= current); returns the old level. */
-uint8_t cpu_raise_level(uint8_t level);
+/* cpu_raise_level() outside its common case (reports and stops). */
+uint8_t cpu_raise_level_slow(uint8_t level);
+/* Raise to @level (>= current); returns the old level. Not a yield point:
+ * inline, as it is asked around every miniport routine and lock. */
+static inline uint8_t cpu_raise_level(uint8_t level)
+{
+    /* Not cpu_none: one of cpu.c's vCPUs, which are writable. */
+    VCpuHead *c = (VCpuHead *)cpu_running;
+    uint8_t old = c->level;
+
+    if (G_LIKELY(level >= old && c != &cpu_none)) {
+        c->level = level;
+        return old;
+    }
+    return cpu_raise_level_slow(level);
+}
 /* Lower to @level (<= current); pending interrupts may run before return. */
 void cpu_lower_level(uint8_t level);
 /* Depth of interrupt nesting on this vCPU (0 = thread context). */
@@ -178,6 +192,13 @@ void guest_spin_lock_init(GuestSpinLock *l, const char *name);
 void guest_spin_lock(GuestSpinLock *l, const char *site);
 bool guest_spin_trylock(GuestSpinLock *l, const char *site);
 void guest_spin_unlock(GuestSpinLock *l);
+/* cpu_raise_level(@level), then guest_spin_lock(@l, @site); returns the
+ * old level. */
+uint8_t guest_spin_lock_raise(GuestSpinLock *l, uint8_t level,
+                              const char *site);
+/* guest_spin_unlock(@l), then cpu_lower_level(@level): two yield points,
+ * one call. */
+void guest_spin_unlock_lower(GuestSpinLock *l, uint8_t level);
 
 /* Waitable events (KEVENT-like); waiting is allowed below DISPATCH only. */
 void guest_event_init(GuestEvent *e, const char *name, bool auto_reset);

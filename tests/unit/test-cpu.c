@@ -746,6 +746,124 @@ static void query_thread(void *opaque)
     g_assert_false(guest_spin_held_by_me(&query_lock));
 }
 
+/* ---- fused lock and level operations ---- */
+
+/*
+ * guest_spin_lock_raise() and guest_spin_unlock_lower() must schedule
+ * exactly as cpu_raise_level() + guest_spin_lock() and guest_spin_unlock()
+ * + cpu_lower_level() do: the same yield points, counted alike, with the
+ * same interrupts delivered at the same places. A workload with contended
+ * locks, interrupts pending above and below the lock's level, events
+ * falling due and quanta running out runs both ways and must leave the
+ * same trail, fingerprint and yield count under every policy.
+ */
+static bool fused_ops;
+static GuestSpinLock fused_lock;
+static Event fused_tick;
+
+static void fused_irq(unsigned cpu, unsigned vector, void *opaque)
+{
+    g_string_append_printf(trail, "<%x@%u.%u>", vector, cpu, cpu_level());
+}
+
+static void fused_tick_fn(void *opaque)
+{
+    g_string_append(trail, "!");
+    irq_raise(0, 0x70);
+}
+
+static void fused_worker(void *opaque)
+{
+    unsigned me = GPOINTER_TO_UINT(opaque);
+
+    for (unsigned i = 0; i < 40; i++) {
+        uint8_t level = (i % 3) ? 5 : 2;
+        uint8_t old;
+
+        if (fused_ops) {
+            old = guest_spin_lock_raise(&fused_lock, level, "fused");
+        } else {
+            old = cpu_raise_level(level);
+            guest_spin_lock(&fused_lock, "fused");
+        }
+        g_string_append_printf(trail, "[%u.%u", me, cpu_level());
+        /* Pending below the lock's level (taken when it is released),
+         * above it (taken in the release's first yield point) and on the
+         * other vCPU. */
+        if (i % 4 == 1) {
+            irq_raise(me, 0x40);
+        } else if (i % 7 == 3) {
+            irq_raise(me, 0x70);
+        } else if (i % 5 == 2) {
+            irq_raise((me + 1) % cpus_count(), 0x40);
+        }
+        if (i % 6 == 0) {
+            event_schedule_in(&fused_tick, 3);
+            vclock_advance(5);
+        }
+        cpu_yield("inside");
+        g_string_append(trail, "]");
+        if (fused_ops) {
+            guest_spin_unlock_lower(&fused_lock, old);
+        } else {
+            guest_spin_unlock(&fused_lock);
+            cpu_lower_level(old);
+        }
+    }
+}
+
+static char *fused_run(SchedPolicy pol, uint64_t seed, unsigned ncpu,
+                       bool fused)
+{
+    char *out;
+
+    machine_up(ncpu, pol, seed);
+    irq_set_handler(0x40, fused_irq, NULL, "v40");
+    irq_set_handler(0x70, fused_irq, NULL, "v70");
+    event_init(&fused_tick, "tick", fused_tick_fn, NULL);
+    guest_spin_lock_init(&fused_lock, "fused");
+    fused_ops = fused;
+    for (unsigned i = 0; i < ncpu; i++) {
+        guest_thread_create(i, "f", fused_worker, GUINT_TO_POINTER(i));
+    }
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpuint(fused_lock.acquisitions, ==, 40 * ncpu);
+    out = g_strdup_printf("%s|%" G_GUINT64_FORMAT "|%" G_GUINT64_FORMAT
+                          "|%" G_GUINT64_FORMAT,
+                          trail->str, sched_yields(), sched_fingerprint(),
+                          fused_lock.contentions);
+    event_cancel(&fused_tick);
+    machine_down();
+    return out;
+}
+
+static void test_fused_ops_schedule_alike(void)
+{
+    static const struct {
+        SchedPolicy pol;
+        uint64_t seed;
+        unsigned ncpu;
+    } runs[] = {
+        {SCHED_POLICY_FIFO, 0, 1},   {SCHED_POLICY_FIFO, 0, 2},
+        {SCHED_POLICY_FIFO, 0, 3},   {SCHED_POLICY_RANDOM, 5, 2},
+        {SCHED_POLICY_RANDOM, 9, 4}, {SCHED_POLICY_PCT, 3, 3},
+    };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(runs); i++) {
+        g_autofree char *a =
+            fused_run(runs[i].pol, runs[i].seed, runs[i].ncpu, false);
+        g_autofree char *b =
+            fused_run(runs[i].pol, runs[i].seed, runs[i].ncpu, true);
+
+        g_assert_cmpstr(a, ==, b);
+        /* The workload reaches what it is for: interrupts taken on
+         * release, and (with more than one vCPU) contention. */
+        g_assert_nonnull(strstr(a, "<40@"));
+        g_assert_nonnull(strstr(a, "<70@"));
+        g_assert_nonnull(strstr(a, "!"));
+    }
+}
+
 static void test_queries_outside_guest(void)
 {
     expect_outside();
@@ -782,6 +900,8 @@ int main(int argc, char **argv)
                     test_sched_and_deliver_crossings);
     g_test_add_func("/cpu/lock/deadlock", test_deadlock_detected);
     g_test_add_func("/cpu/lock/mutual-exclusion", test_lock_mutual_exclusion);
+    g_test_add_func("/cpu/lock/fused-schedule-alike",
+                    test_fused_ops_schedule_alike);
     g_test_add_func("/cpu/event/wake", test_event_wakes_waiter);
     g_test_add_func("/cpu/event/two-threads-one-cpu", test_two_threads_one_cpu);
     g_test_add_func("/cpu/event/timeout-sleep", test_wait_timeout_and_sleep);
