@@ -31,15 +31,20 @@
 #define MP_MAX_DEPTH 16
 
 typedef struct MpFrame {
-    MpRoutine routine;
-    PortAdapter *adapter;
     PortRequest *req;
+    uint8_t routine; /* MpRoutine */
     bool half_duplex_startio;
 } MpFrame;
 
-static MpFrame frames[VCPU_MAX][MP_MAX_DEPTH];
-static unsigned depth[VCPU_MAX];
-static unsigned overflow[VCPU_MAX]; /* pushes refused past MP_MAX_DEPTH */
+/* A vCPU's routine stack. frames[0] stands for port code below every
+ * routine (MP_NONE, no request), so the top is frames[depth] always. */
+typedef struct MpStack {
+    unsigned depth;
+    unsigned overflow; /* pushes refused past MP_MAX_DEPTH */
+    MpFrame frames[MP_MAX_DEPTH + 1];
+} MpStack;
+
+static MpStack stacks[VCPU_MAX];
 
 static const char *const routine_names[MP_ROUTINE_COUNT] = {
     [MP_NONE] = "port code",
@@ -68,15 +73,15 @@ static const char *const routine_names[MP_ROUTINE_COUNT] = {
 unsigned mp_depth(void)
 {
     int c = cpu_index();
-    return c >= 0 ? depth[c] : 0;
+    return c >= 0 ? stacks[c].depth : 0;
 }
 
 void mp_unwind(unsigned d)
 {
     int c = cpu_index();
 
-    if (c >= 0 && depth[c] > d) {
-        depth[c] = d;
+    if (c >= 0 && stacks[c].depth > d) {
+        stacks[c].depth = d;
     }
 }
 
@@ -84,9 +89,7 @@ void mp_reset(void)
 {
     /* A machine stopped inside a miniport routine leaves frames behind;
      * the next machine starts with empty stacks. */
-    memset(frames, 0, sizeof(frames));
-    memset(depth, 0, sizeof(depth));
-    memset(overflow, 0, sizeof(overflow));
+    memset(stacks, 0, sizeof(stacks));
 }
 
 const char *mp_routine_name(MpRoutine r)
@@ -94,23 +97,23 @@ const char *mp_routine_name(MpRoutine r)
     return r < MP_ROUTINE_COUNT ? routine_names[r] : "?";
 }
 
-static MpFrame *top(void)
+static const MpFrame *top(void)
 {
+    static const MpFrame none = {NULL, MP_NONE, false};
     int c = cpu_index();
-    return (c >= 0 && depth[c]) ? &frames[c][depth[c] - 1] : NULL;
+
+    return c >= 0 ? &stacks[c].frames[stacks[c].depth] : &none;
 }
 
 MpRoutine mp_current(void)
 {
-    MpFrame *f = top();
-    return f ? f->routine : MP_NONE;
+    return top()->routine;
 }
 
+/* Asked on every spin lock acquire, for the owner's site. */
 const char *mp_current_name(void)
 {
-    int c = cpu_index();
-    return routine_names[(c >= 0 && depth[c]) ? frames[c][depth[c] - 1].routine
-                                              : MP_NONE];
+    return routine_names[top()->routine];
 }
 
 PortRequest *mp_current_request(void)
@@ -120,9 +123,9 @@ PortRequest *mp_current_request(void)
     if (c < 0) {
         return NULL;
     }
-    for (unsigned i = depth[c]; i > 0; i--) {
-        if (frames[c][i - 1].req) {
-            return frames[c][i - 1].req;
+    for (unsigned i = stacks[c].depth; i > 0; i--) {
+        if (stacks[c].frames[i].req) {
+            return stacks[c].frames[i].req;
         }
     }
     return NULL;
@@ -130,23 +133,24 @@ PortRequest *mp_current_request(void)
 
 bool mp_in_half_duplex_startio(void)
 {
-    MpFrame *f = top();
-    return f && f->half_duplex_startio;
+    return top()->half_duplex_startio;
 }
 
 /* Inlined at every call: four frames per I/O, and the compiler keeps them
  * out of line for the size of the trace points. */
 static inline __attribute__((always_inline)) void
-push(MpRoutine r, PortAdapter *a, PortRequest *req, bool hd)
+push(MpRoutine r, PortRequest *req, bool hd)
 {
     int c = cpu_index();
+    MpStack *s;
 
     g_assert(c >= 0);
-    if (depth[c] == MP_MAX_DEPTH) {
+    s = &stacks[c];
+    if (s->depth == MP_MAX_DEPTH) {
         /* Only a miniport nesting calls without bound gets here (e.g.
          * StorPortSynchronizeAccess from its own callback, over and over):
          * report it and stop rather than abort; pops stay balanced. */
-        if (!overflow[c]++) {
+        if (!s->overflow++) {
             verifier_report(VC_BAD_CALL, NULL,
                             "miniport routines nested more than %d deep on "
                             "vCPU%d (entering %s)",
@@ -155,7 +159,7 @@ push(MpRoutine r, PortAdapter *a, PortRequest *req, bool hd)
         }
         return;
     }
-    frames[c][depth[c]++] = (MpFrame){r, a, req, hd};
+    s->frames[++s->depth] = (MpFrame){req, (uint8_t)r, hd};
     TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, c, routine_names[r],
           req ? req->id : 0);
 }
@@ -163,15 +167,43 @@ push(MpRoutine r, PortAdapter *a, PortRequest *req, bool hd)
 static inline __attribute__((always_inline)) void pop(void)
 {
     int c = cpu_index();
+    MpStack *s;
 
     g_assert(c >= 0);
-    if (overflow[c]) {
-        overflow[c]--;
+    s = &stacks[c];
+    if (s->overflow) {
+        s->overflow--;
         return;
     }
-    g_assert(depth[c] > 0);
-    depth[c]--;
-    TRACE(mp_exit, "cpu=%d %s", c, routine_names[frames[c][depth[c]].routine]);
+    g_assert(s->depth > 0);
+    TRACE(mp_exit, "cpu=%d %s", c, routine_names[s->frames[s->depth].routine]);
+    s->depth--;
+}
+
+/*
+ * pop(), then push(@r, @req, @hd) into the same slot: for a routine called
+ * right after another with no yield point between them, where nothing can
+ * look at the stack, the top frame is rewritten in place.
+ */
+static inline __attribute__((always_inline)) void
+repush(MpRoutine r, PortRequest *req, bool hd)
+{
+    int c = cpu_index();
+    MpStack *s;
+    MpFrame *f;
+
+    g_assert(c >= 0);
+    s = &stacks[c];
+    if (G_UNLIKELY(s->overflow || s->depth == 0)) {
+        pop();
+        push(r, req, hd);
+        return;
+    }
+    f = &s->frames[s->depth];
+    TRACE(mp_exit, "cpu=%d %s", c, routine_names[f->routine]);
+    *f = (MpFrame){req, (uint8_t)r, hd};
+    TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, c, routine_names[r],
+          req ? req->id : 0);
 }
 
 /* A routine documented for PASSIVE_LEVEL called above it is a port bug,
@@ -218,7 +250,7 @@ ULONG mp_driver_entry(PortDriver *d)
     ULONG st;
 
     expect_level(PASSIVE_LEVEL, MP_DRIVER_ENTRY);
-    push(MP_DRIVER_ENTRY, NULL, NULL, false);
+    push(MP_DRIVER_ENTRY, NULL, false);
     /* DriverObject: the port's driver record; RegistryPath: the name. */
     st = d->driver_entry(d, d->name);
     pop();
@@ -232,7 +264,7 @@ ULONG mp_find_adapter(PortAdapter *a, PBOOLEAN again)
     ULONG st;
 
     expect_level(PASSIVE_LEVEL, MP_FIND_ADAPTER);
-    push(MP_FIND_ADAPTER, a, NULL, false);
+    push(MP_FIND_ADAPTER, NULL, false);
     if (d->virtual_miniport) {
         PVIRTUAL_HW_FIND_ADAPTER fn =
             (PVIRTUAL_HW_FIND_ADAPTER)(void *)d->hw.HwFindAdapter;
@@ -253,14 +285,14 @@ BOOLEAN mp_initialize(PortAdapter *a)
 
     if (a->drv->virtual_miniport) {
         old = lock_at(NULL, DISPATCH_LEVEL, "HwStorInitialize");
-        push(MP_INITIALIZE, a, NULL, false);
+        push(MP_INITIALIZE, NULL, false);
         ok = a->drv->hw.HwInitialize(a->devext);
         pop();
         unlock_to(NULL, old);
         return ok;
     }
     old = lock_at(&a->interrupt_lock, a->dirql, "HwStorInitialize");
-    push(MP_INITIALIZE, a, NULL, false);
+    push(MP_INITIALIZE, NULL, false);
     ok = a->drv->hw.HwInitialize(a->devext);
     pop();
     unlock_to(&a->interrupt_lock, old);
@@ -272,7 +304,7 @@ BOOLEAN mp_passive_initialize(PortAdapter *a)
     BOOLEAN ok;
 
     expect_level(PASSIVE_LEVEL, MP_PASSIVE_INIT);
-    push(MP_PASSIVE_INIT, a, NULL, false);
+    push(MP_PASSIVE_INIT, NULL, false);
     ok = a->passive_init(a->devext);
     pop();
     return ok;
@@ -286,6 +318,7 @@ void mp_start_request(PortAdapter *a, PortRequest *req)
     GuestSpinLock *lock = NULL;
     KIRQL level = DISPATCH_LEVEL;
     bool hd = false;
+    bool framed = false; /* HwStorBuildIo's frame is still up */
     BOOLEAN ok;
 
     req->state = REQ_STARTING;
@@ -294,10 +327,10 @@ void mp_start_request(PortAdapter *a, PortRequest *req)
         cpu_raise_level(DISPATCH_LEVEL);
     }
     if (hw->HwBuildIo && !virt) {
-        push(MP_BUILDIO, a, req, false);
+        push(MP_BUILDIO, req, false);
         ok = hw->HwBuildIo(a->devext, req->srb);
-        pop();
         if (!ok) {
+            pop();
             /* FALSE: the miniport completed the request in BuildIo. */
             req->in_startio = false;
             if (req->state == REQ_STARTING) {
@@ -309,6 +342,7 @@ void mp_start_request(PortAdapter *a, PortRequest *req)
             }
             goto out;
         }
+        framed = true;
     }
     if (virt || a->concurrent_channels) {
         lock = NULL;
@@ -319,8 +353,18 @@ void mp_start_request(PortAdapter *a, PortRequest *req)
     } else {
         lock = &a->startio_lock;
     }
-    old = lock_at(lock, virt ? cpu_level() : level, "HwStorStartIo");
-    push(MP_STARTIO, a, req, hd);
+    if (framed && !lock) {
+        /* Without a lock nothing yields between the two routines (lock_at
+         * only raises), so no one sees BuildIo's frame become StartIo's. */
+        old = lock_at(NULL, level, "HwStorStartIo");
+        repush(MP_STARTIO, req, hd);
+    } else {
+        if (framed) {
+            pop();
+        }
+        old = lock_at(lock, virt ? cpu_level() : level, "HwStorStartIo");
+        push(MP_STARTIO, req, hd);
+    }
     ok = hw->HwStartIo(a->devext, req->srb);
     pop();
     unlock_to(lock, old);
@@ -346,7 +390,7 @@ BOOLEAN mp_interrupt(PortAdapter *a)
     BOOLEAN claimed;
     KIRQL old = lock_at(&a->interrupt_lock, a->dirql, "HwStorInterrupt");
 
-    push(MP_INTERRUPT, a, NULL, false);
+    push(MP_INTERRUPT, NULL, false);
     claimed = a->drv->hw.HwInterrupt(a->devext);
     pop();
     unlock_to(&a->interrupt_lock, old);
@@ -362,7 +406,7 @@ BOOLEAN mp_message_interrupt(PortAdapter *a, ULONG message)
     BOOLEAN claimed;
     KIRQL old = lock_at(l, a->dirql, "HwMSInterruptRoutine");
 
-    push(MP_MSI, a, NULL, false);
+    push(MP_MSI, NULL, false);
     claimed = fn(a->devext, message);
     pop();
     unlock_to(l, old);
@@ -372,7 +416,7 @@ BOOLEAN mp_message_interrupt(PortAdapter *a, ULONG message)
 void mp_dpc(PortAdapter *a, PSTOR_DPC dpc, PHW_DPC_ROUTINE fn, PVOID a1,
             PVOID a2)
 {
-    push(MP_DPC, a, NULL, false);
+    push(MP_DPC, NULL, false);
     fn(dpc, a->devext, a1, a2);
     pop();
 }
@@ -396,7 +440,7 @@ void mp_timer(PortTimer *t)
         }
     }
     old = lock_at(lock, level, "HwStorTimer");
-    push(MP_TIMER, a, NULL, hd);
+    push(MP_TIMER, NULL, hd);
     if (t->is_ex) {
         t->hw_timer_ex(a->devext, t->context);
     } else if (t->hw_timer) {
@@ -412,7 +456,7 @@ BOOLEAN mp_reset_bus(PortAdapter *a, ULONG path)
     KIRQL old = lock_at(a->drv->virtual_miniport ? NULL : &a->startio_lock,
                         DISPATCH_LEVEL, "HwStorResetBus");
 
-    push(MP_RESET_BUS, a, NULL, false);
+    push(MP_RESET_BUS, NULL, false);
     ok = a->drv->hw.HwResetBus(a->devext, path);
     pop();
     unlock_to(a->drv->virtual_miniport ? NULL : &a->startio_lock, old);
@@ -432,7 +476,7 @@ mp_adapter_control(PortAdapter *a, SCSI_ADAPTER_CONTROL_TYPE t, PVOID params)
         level = a->dirql;
     }
     old = lock_at(lock, level, "HwStorAdapterControl");
-    push(MP_ADAPTER_CONTROL, a, NULL, false);
+    push(MP_ADAPTER_CONTROL, NULL, false);
     st = a->drv->hw.HwAdapterControl(a->devext, t, params);
     pop();
     unlock_to(lock, old);
@@ -452,7 +496,7 @@ SCSI_UNIT_CONTROL_STATUS mp_unit_control(PortAdapter *a,
     if (dispatch) {
         cpu_raise_level(DISPATCH_LEVEL);
     }
-    push(MP_UNIT_CONTROL, a, NULL, false);
+    push(MP_UNIT_CONTROL, NULL, false);
     st = a->drv->hw.HwUnitControl(a->devext, t, params);
     pop();
     if (dispatch) {
@@ -464,7 +508,7 @@ SCSI_UNIT_CONTROL_STATUS mp_unit_control(PortAdapter *a,
 void mp_work_item(PortAdapter *a, PHW_WORKITEM fn, PVOID ctx, PVOID worker)
 {
     expect_level(PASSIVE_LEVEL, MP_WORKITEM);
-    push(MP_WORKITEM, a, NULL, false);
+    push(MP_WORKITEM, NULL, false);
     fn(a->devext, ctx, worker);
     pop();
 }
@@ -474,7 +518,7 @@ void mp_tracing_enabled(PortAdapter *a, BOOLEAN enabled)
     if (!a->drv->hw.HwTracingEnabled) {
         return;
     }
-    push(MP_TRACING, a, NULL, false);
+    push(MP_TRACING, NULL, false);
     a->drv->hw.HwTracingEnabled(a->devext, enabled);
     pop();
 }
@@ -484,7 +528,7 @@ void mp_free_resources(PortAdapter *a)
     if (!a->drv->hw.HwFreeAdapterResources) {
         return;
     }
-    push(MP_FREE_RESOURCES, a, NULL, false);
+    push(MP_FREE_RESOURCES, NULL, false);
     a->drv->hw.HwFreeAdapterResources(a->devext);
     pop();
 }
@@ -507,7 +551,7 @@ BOOLEAN mp_synchronize_access(PortAdapter *a, PSTOR_SYNCHRONIZED_ACCESS fn,
     }
     old = lock_at(lock, held ? cpu_level() : a->dirql,
                   "StorPortSynchronizeAccess");
-    push(MP_SYNC_ACCESS, a, mp_current_request(), mp_in_half_duplex_startio());
+    push(MP_SYNC_ACCESS, mp_current_request(), mp_in_half_duplex_startio());
     r = fn(a->devext, ctx);
     pop();
     unlock_to(lock, old);
@@ -519,7 +563,7 @@ void mp_sg_execute(PortAdapter *a, PPOST_SCATTER_GATHER_EXECUTE fn,
 {
     /* Runs as a DPC, at DISPATCH_LEVEL; DeviceObject and Irp are not
      * used by miniports. */
-    push(MP_SG_EXECUTE, a, NULL, false);
+    push(MP_SG_EXECUTE, NULL, false);
     fn(NULL, NULL, sgl, ctx);
     pop();
 }
@@ -530,7 +574,7 @@ void mp_state_change(PortAdapter *a, PHW_STATE_CHANGE fn, PVOID ctx, SHORT type,
     GuestSpinLock *lock = a->drv->virtual_miniport ? NULL : &a->startio_lock;
     KIRQL old = lock_at(lock, DISPATCH_LEVEL, "HwStorStateChange");
 
-    push(MP_STATE_CHANGE, a, NULL, false);
+    push(MP_STATE_CHANGE, NULL, false);
     fn(a->devext, ctx, type, addr, status);
     pop();
     unlock_to(lock, old);
@@ -539,7 +583,7 @@ void mp_state_change(PortAdapter *a, PHW_STATE_CHANGE fn, PVOID ctx, SHORT type,
 void mp_system_thread(PortAdapter *a, PSTOR_THREAD_START_ROUTINE fn, PVOID ctx)
 {
     expect_level(PASSIVE_LEVEL, MP_SYSTEM_THREAD);
-    push(MP_SYSTEM_THREAD, a, NULL, false);
+    push(MP_SYSTEM_THREAD, NULL, false);
     fn(ctx);
     pop();
 }

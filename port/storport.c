@@ -98,6 +98,14 @@ VOID StorPortNotification(SCSI_NOTIFICATION_TYPE NotificationType,
         return;
     }
     cpu_yield("StorPortNotification");
+    if (NotificationType == RequestComplete) {
+        /* Once per I/O: straight there, without the switch. */
+        a->notifications[RequestComplete]++;
+        va_start(ap, HwDeviceExtension);
+        port_complete_from_miniport(a, va_arg(ap, PVOID));
+        va_end(ap);
+        return;
+    }
     if ((unsigned)NotificationType <= GetExtendedFunctionTable) {
         a->notifications[NotificationType]++;
     } else if (NotificationType >= EnablePassiveInitialization &&

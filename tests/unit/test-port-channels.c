@@ -8,6 +8,7 @@
  * miniport counts how many StartIo calls overlap. Run on 2 and 4 vCPUs,
  * with the FIFO scheduler and with seeded random preemption.
  */
+#include <string.h>
 #include <glib.h>
 #include "tests/helpers/tp-port.h"
 
@@ -32,6 +33,38 @@ static const ChannelCase cases[] = {
     {"smp4-fifo-no-channels", 4, SCHED_POLICY_FIFO, 0, false},
     {"smp4-random-no-channels", 4, SCHED_POLICY_RANDOM, 5, false},
 };
+
+/*
+ * What HwStorBuildIo and HwStorStartIo see of the port's routine stack:
+ * their own routine and request on top, one deep above the caller's
+ * frames (with concurrent channels the port rewrites BuildIo's frame for
+ * StartIo in place; without, StartIo's lock comes between the two).
+ */
+static unsigned frame_checks, frame_errors;
+static unsigned buildio_depth[8];
+
+static bool frames_buildio(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    frame_errors += mp_current() != MP_BUILDIO;
+    frame_errors += mp_current_request() != port_request_from_srb(srb);
+    frame_errors += mp_in_half_duplex_startio();
+    buildio_depth[cpu_index()] = mp_depth();
+    return false;
+}
+
+static bool frames_startio(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    frame_checks++;
+    frame_errors += mp_current() != MP_STARTIO;
+    frame_errors += mp_current_request() != port_request_from_srb(srb);
+    frame_errors += mp_in_half_duplex_startio();
+    frame_errors += mp_depth() != buildio_depth[cpu_index()];
+    frame_errors += strcmp(mp_current_name(), "HwStorStartIo") != 0;
+    return false;
+}
+
+static const TpHooks frame_hooks = {.buildio = frames_buildio,
+                                    .startio = frames_startio};
 
 static GuestEvent workers_done;
 static unsigned workers_left;
@@ -83,7 +116,9 @@ static void test_channels(gconstpointer data)
     tp_mp_defaults();
     tp_mp.channels = c->channels;
     tp_mp.startio_stall_us = 5;
+    tp_mp.hooks = &frame_hooks;
     failures = 0;
+    frame_checks = frame_errors = 0;
     tp_machine_up(&m);
     g_assert_cmpint(tp_run(0, spread_io, NULL, 10), ==, MACHINE_STOP_REQUESTED);
     g_assert_cmpint(machine_requested_exit_code(), ==, EXIT_OK);
@@ -108,6 +143,8 @@ static void test_channels(gconstpointer data)
     } else {
         g_assert_cmpuint(tp_ext->max_in_startio, ==, 1);
     }
+    g_assert_cmpuint(frame_checks, >=, PER_THREAD * c->smp);
+    g_assert_cmpuint(frame_errors, ==, 0);
     g_assert_cmpuint(tp_verifier_total_delta(), ==, 0);
     tp_machine_down();
 }
