@@ -35,6 +35,9 @@
 #define PORT_DEFAULT_QUEUE_DEPTH 32
 #define PORT_TICK_NS             NS_PER_SEC /* request time-outs are checked per second */
 #define PORT_RESET_HOLD_S        4 /* default BusResetHoldTime */
+/* What the verifier fills a completed SRB and an unused SRB extension
+ * with (queue.c): a miniport reading a field it never set reads this. */
+#define PORT_POISON_BYTE 0xdb
 /* PORT_CONFIGURATION_INFORMATION.MaxNumberOfIO: Storport's default, and
  * the most it allows without full 64-bit DMA (Dma64BitAddresses). */
 #define PORT_DEFAULT_MAX_IO 1000

@@ -14,7 +14,6 @@
 #include "system/boundary.h"
 #include "system/trace.h"
 
-#define POISON_BYTE    0xdb
 #define BUSY_RETRY_NS  (NS_PER_MS)
 #define BUSY_RETRY_MAX 100
 
@@ -77,7 +76,7 @@ static inline void fill_words(void *p, size_t n, uint8_t byte)
 
 static void poison_fill(void *p, size_t n)
 {
-    fill_words(p, n, POISON_BYTE);
+    fill_words(p, n, PORT_POISON_BYTE);
 }
 
 /* The SRB cache (port.h): SRBs are 64-byte aligned, so the bits above
@@ -104,10 +103,22 @@ static void srb_map_remove(PortRequest *req)
     }
 }
 
+/*
+ * Storport promises nothing about an SRB extension's contents: a miniport
+ * sets what it relies on. So the port never clears one. With the verifier
+ * a new extension is poison (and stays so at each start: "Extension
+ * poisoning" below), so a field read before it was written reads poison,
+ * not a zero that happens to work.
+ */
 static void *alloc_extension(PortAdapter *a)
 {
     ULONG n = a->cfg->SrbExtensionSize;
-    return n ? ram_alloc(n, 64, 0, "srb-extension") : NULL;
+    void *ext = n ? ram_alloc(n, 64, 0, "srb-extension") : NULL;
+
+    if (ext && port.verifier != VERIFIER_OFF) {
+        poison_fill(ext, n);
+    }
+    return ext;
 }
 
 /* What every fill of the request's SRB starts from: zeroes, the layout,
@@ -191,7 +202,7 @@ PortRequest *port_request_new(PortLu *lu)
 }
 
 /* What poison looks like, for memcmp: the largest piece compared at once. */
-static const uint8_t poison[4096] = {[0 ... 4095] = POISON_BYTE};
+static const uint8_t poison[4096] = {[0 ... 4095] = PORT_POISON_BYTE};
 
 /* Offset of the first byte of [p, p+n) that is not poison, or -1. */
 static long poison_mismatch_slow(const uint8_t *b, ULONG n)
@@ -201,7 +212,7 @@ static long poison_mismatch_slow(const uint8_t *b, ULONG n)
         ULONG len = MIN(n - off, (ULONG)sizeof(poison));
         if (memcmp(b + off, poison, len) != 0) {
             for (ULONG i = 0; i < len; i++) {
-                if (b[off + i] != POISON_BYTE) {
+                if (b[off + i] != PORT_POISON_BYTE) {
                     return (long)(off + i);
                 }
             }
@@ -226,13 +237,15 @@ static inline long poison_mismatch(const void *p, ULONG n)
  * entries. A miniport that keeps using an extension after completing its
  * request writes the fields it writes while it owns one, so the port
  * poisons and checks only the chunks that miniport or device have been
- * seen to write. Every start hands out a zeroed extension, so a chunk was
- * written when it is not zero at completion. The port looks at every
- * completion while the adapter is young and at every EXT_LOOK_EVERY-th
- * after that: a request that writes a new part of the extension (a larger
- * transfer, a rare command) adds it from then on. A BUSY completion
- * poisons the whole extension: the retry replaces it and nothing may
- * write it any more.
+ * seen to write. An extension is poison when allocated and its written
+ * chunks are poisoned again at each completion, so a start finds it all
+ * poison without a fill, and a chunk was written when it is not poison at
+ * completion. The port looks at every completion while the adapter is
+ * young and at every EXT_LOOK_EVERY-th after that: a request that writes
+ * a new part of the extension (a larger transfer, a rare command) adds it
+ * from then on (until then that part keeps what was written there). A
+ * BUSY completion poisons the whole extension: the retry replaces it with
+ * a new, poisoned one, and nothing may write the old one any more.
  */
 #define EXT_CHUNKS      64 /* bits in ext_written */
 #define EXT_CHUNK_MIN   64
@@ -254,21 +267,19 @@ static uint64_t ext_all_chunks(ULONG n)
     return k >= EXT_CHUNKS ? ~0ULL : (1ULL << k) - 1;
 }
 
-static bool is_zero(const uint8_t *p, ULONG n)
+static bool is_poison(const uint8_t *p, ULONG n)
 {
-    static const uint8_t zero[4096];
-
-    for (ULONG off = 0; off < n; off += sizeof(zero)) {
-        if (memcmp(p + off, zero, MIN(n - off, (ULONG)sizeof(zero)))) {
+    for (ULONG off = 0; off < n; off += sizeof(poison)) {
+        if (memcmp(p + off, poison, MIN(n - off, (ULONG)sizeof(poison)))) {
             return false;
         }
     }
     return true;
 }
 
-/* The chunks of @ext outside @known that are not zero. Unwritten ones are
- * the common case: look at each stretch of unknown chunks at once, and
- * chunk by chunk only in a stretch that is not all zero. */
+/* The chunks of @ext outside @known that are not poison. Unwritten ones
+ * are the common case: look at each stretch of unknown chunks at once,
+ * and chunk by chunk only in a stretch that is not all poison. */
 static uint64_t ext_written_chunks(const uint8_t *ext, ULONG n, uint64_t known)
 {
     ULONG chunk = ext_chunk(n);
@@ -285,10 +296,10 @@ static uint64_t ext_written_chunks(const uint8_t *ext, ULONG n, uint64_t known)
         while (j < EXT_CHUNKS && j * chunk < n && !(known & (1ULL << j))) {
             j++;
         }
-        if (!is_zero(ext + i * chunk, MIN(j * chunk, n) - i * chunk)) {
+        if (!is_poison(ext + i * chunk, MIN(j * chunk, n) - i * chunk)) {
             for (ULONG k = i; k < j; k++) {
                 ULONG off = k * chunk;
-                if (!is_zero(ext + off, MIN(chunk, n - off))) {
+                if (!is_poison(ext + off, MIN(chunk, n - off))) {
                     found |= 1ULL << k;
                 }
             }
@@ -779,10 +790,6 @@ static void start_one(PortRequest *req)
     TRACE(port_start, "req=%" G_GUINT64_FORMAT " lu=%u:%u:%u op=0x%02x",
           req->id, lu->path, lu->target, lu->lun, port_request_opcode(req));
     port_tick_arm(a);
-    /* Each start gets a zeroed extension (a BUSY retry a fresh one). */
-    if (req->srb_ext) {
-        fill_words(req->srb_ext, a->cfg->SrbExtensionSize, 0);
-    }
     if (port.verifier != VERIFIER_OFF && req->sgl->NumberOfElements) {
         verifier_sg_map(req);
     }

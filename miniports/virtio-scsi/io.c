@@ -66,8 +66,9 @@ VioScsiExtensionAddress(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension, PVOID Srb,
     return TRUE;
 }
 
-/* A CDB into the zeroed request: from 8 bytes up two overlapping 8-byte
- * moves, not a library call for a copy of a dozen bytes per request. */
+/* A CDB into the request's cleared CDB field: from 8 bytes up two
+ * overlapping 8-byte moves, not a library call for a copy of a dozen
+ * bytes per request. */
 static VOID VioScsiCopyCdb(PUCHAR Destination, const UCHAR *Source,
                            ULONG Length)
 {
@@ -159,12 +160,18 @@ static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
         return SRB_STATUS_ERROR;
     }
 
+    /* The extension holds whatever the last request left (Storport does
+     * not clear it): every byte the device reads is set here, the CDB
+     * field padded with zeroes past the CDB. */
     SrbGetPathTargetLun(Srb, &path, &target, &lun);
     VioScsiSetLun(SrbExt->Request.hdr.lun, target, lun);
     /* The tag identifies the request to ABORT TASK and to traces; the
      * extension's address is unique while the request is in flight. */
     SrbExt->Request.hdr.id = (ULONGLONG)(ULONG_PTR)SrbExt;
     SrbExt->Request.hdr.task_attr = VioScsiTaskAttribute(Srb);
+    SrbExt->Request.hdr.prio = 0;
+    SrbExt->Request.hdr.crn = 0;
+    RtlZeroMemory(SrbExt->Request.cdb, sizeof(SrbExt->Request.cdb));
     VioScsiCopyCdb(SrbExt->Request.cdb, cdb->AsByte, cdbLength);
 
     /* Device-readable parts first, then device-writable ones (2.7.4). */
@@ -348,20 +355,23 @@ static VOID VioScsiCompleteCommand(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
 {
     PVOID srb = SrbExt->Srb;
     const VirtioScsiCmdResp *response = &SrbExt->Response;
-    UCHAR code = response->hdr.response;
-    UCHAR scsiStatus = response->hdr.status;
-    ULONG residual = response->hdr.residual;
+    UCHAR code = VIRTIO_SCSI_S_FAILURE;
+    UCHAR scsiStatus = 0;
+    ULONG residual = 0;
     ULONG moved;
     UCHAR srbStatus;
 
+    /* A response the device did not write holds what the extension held
+     * before (Storport does not clear it): read none of it then. */
+    if (SrbExt->UsedLength >= sizeof(VirtioScsiCmdRespHdr)) {
+        code = response->hdr.response;
+        scsiStatus = response->hdr.status;
+        residual = response->hdr.residual;
+    }
     InterlockedIncrement(
         &AdapterExtension->Stats.Responses[code <= VIRTIO_SCSI_S_FAILURE
                                                ? code
                                                : VIRTIO_SCSI_S_FAILURE + 1]);
-    if (SrbExt->UsedLength < sizeof(VirtioScsiCmdRespHdr)) {
-        /* The device returned the buffer without writing a response. */
-        code = VIRTIO_SCSI_S_FAILURE;
-    }
     moved = residual < SrbExt->DataLength ? SrbExt->DataLength - residual : 0;
 
     switch (code) {

@@ -253,8 +253,9 @@ typedef struct _VIOSCSI_ADAPTER_EXTENSION {
  * Per-request storage (SrbExtension / MiniportContext). The first three
  * members are what the device reads and writes: the indirect descriptor
  * table (first, so it inherits the extension's alignment), the request
- * header and the response. The port gives a zeroed extension per start,
- * and Storport extensions are physically contiguous.
+ * header and the response. Storport extensions are physically contiguous
+ * but not cleared: each start finds what the last request left, so
+ * HwStorBuildIo sets every field before anything reads it.
  */
 typedef struct _VIOSCSI_SRB_EXTENSION {
     VirtqDesc Table[VIOSCSI_TABLE_ENTRIES];

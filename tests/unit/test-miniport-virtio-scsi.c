@@ -1062,6 +1062,89 @@ static void test_events(gconstpointer data)
     run_case(data, NULL, events_body);
 }
 
+/* ---- the request header the device reads ---- */
+
+/*
+ * Storport does not clear an SRB extension, and the port's verifier
+ * poisons it: every byte of the request header the device reads must be
+ * set by HwStorBuildIo itself, the CDB field padded with zeroes. The same
+ * request carries a 16-byte CDB and then shorter ones, so its reused
+ * extension held a longer CDB before.
+ */
+static unsigned hdr_reads, hdr_unclean;
+
+static unsigned cdb_group_length(uint8_t opcode)
+{
+    switch (opcode >> 5) {
+    case 0:
+        return 6;
+    case 1:
+    case 2:
+        return 10;
+    case 5:
+        return 12;
+    default:
+        return 16;
+    }
+}
+
+static void note_header(const BndAccess *a, void *opaque)
+{
+    const uint8_t *h = a->data;
+    bool clean;
+
+    if (a->kind != BND_DMA_READ || a->len != sizeof(VirtioScsiCmdReq) || !h) {
+        return;
+    }
+    clean = h[offsetof(VirtioScsiCmdReqHdr, prio)] == 0 &&
+            h[offsetof(VirtioScsiCmdReqHdr, crn)] == 0;
+    for (size_t i = offsetof(VirtioScsiCmdReq, cdb) +
+                    cdb_group_length(h[offsetof(VirtioScsiCmdReq, cdb)]);
+         i < sizeof(VirtioScsiCmdReq); i++) {
+        clean &= h[i] == 0;
+    }
+    hdr_reads++;
+    hdr_unclean += !clean;
+}
+
+static void header_body(void *opaque)
+{
+    static const uint8_t tur[6] = {SCSIOP_TEST_UNIT_READY};
+    const BndHook hook = {
+        .name = "vs-header",
+        .kinds = BND_BIT(BND_DMA_READ),
+        .after = note_header,
+    };
+    PortRequest *req = port_request_new(lun_at(0, 0));
+    uint8_t *buf = ram_alloc(8 * 512, 16, 0, "vs-test");
+    uint8_t cdb[16];
+    unsigned n;
+
+    settle();
+    hdr_reads = hdr_unclean = 0;
+    g_assert_true(bnd_hook_add(&hook));
+    for (unsigned round = 0; round < 2; round++) {
+        n = cdb_rw(cdb, false, true, 100, 8);
+        g_assert_cmpuint(vs_exec(req, cdb, n, buf, 8 * 512, PORT_XFER_IN), ==,
+                         SRB_STATUS_SUCCESS);
+        g_assert_cmpuint(vs_exec(req, tur, 6, NULL, 0, PORT_XFER_NONE), ==,
+                         SRB_STATUS_SUCCESS);
+        n = cdb_rw(cdb, true, false, 100, 8);
+        g_assert_cmpuint(vs_exec(req, cdb, n, buf, 8 * 512, PORT_XFER_OUT), ==,
+                         SRB_STATUS_SUCCESS);
+    }
+    bnd_hook_remove(&hook);
+    g_assert_cmpuint(hdr_reads, ==, 6);
+    g_assert_cmpuint(hdr_unclean, ==, 0);
+    port_request_free(req);
+    ram_free(buf);
+}
+
+static void test_request_header(gconstpointer data)
+{
+    run_case(data, NULL, header_body);
+}
+
 /* ---- determinism ---- */
 
 static uint64_t end_time;
@@ -1188,6 +1271,13 @@ static const VsTest tests[] = {
      {NULL, "-smp 2", ",msix=off"},
      test_power},
     {"/miniport/virtio-scsi/events", {NULL}, test_events},
+    {"/miniport/virtio-scsi/request-header", {NULL}, test_request_header},
+    {"/miniport/virtio-scsi/request-header/no-verifier",
+     {NULL, "-verifier off"},
+     test_request_header},
+    {"/miniport/virtio-scsi/request-header/scsi-srb",
+     {NULL, NULL, NULL, ",param.srb=scsi"},
+     test_request_header},
     {"/miniport/virtio-scsi/deterministic",
      {NULL, "-smp 4 -machine sched=random,seed=21", ",num_queues=4", NULL,
       VioScsiInterruptPerQueue, 4, TRUE, TRUE},

@@ -2,8 +2,9 @@
 /*
  * Port contract: SRB_STATUS_BUSY ("Completion statuses that change port
  * behaviour" in STORPORT.md, HW_STARTIO). BUSY from HwStorStartIo sends
- * the same SRB through HwStorBuildIo and HwStorStartIo again with a fresh,
- * zeroed SRB extension; the class never sees the BUSY. Writing the old
+ * the same SRB through HwStorBuildIo and HwStorStartIo again with a fresh
+ * SRB extension (Storport does not clear extensions; with the verifier it
+ * is all poison); the class never sees the BUSY. Writing the old
  * extension afterwards is a use after free the verifier reports. BUSY
  * after StartIo returned (mid-transaction) is a VC_BUSY_MID_TRANSACTION
  * violation.
@@ -15,7 +16,7 @@
 enum {
     S_ATTEMPTS,      /* StartIo calls for the READ */
     S_NEW_EXTENSION, /* the retry got another extension */
-    S_ZEROED,        /* ... and it was all zeros */
+    S_POISONED,      /* ... and it was all poison (the verifier is on) */
     S_WRITE_STALE,   /* misbehave: write the old extension on retry */
     S_BUSY_IN_DPC,   /* misbehave: complete with BUSY from the DPC */
 };
@@ -42,10 +43,10 @@ static bool busy_once_startio(TpExt *x, PVOID srb, BOOLEAN *ret)
         return true;
     }
     x->scratch[S_NEW_EXTENSION] = ext != x->saved[0];
-    x->scratch[S_ZEROED] = 1;
+    x->scratch[S_POISONED] = 1;
     for (ULONG i = 0; i < tp_mp.srbext; i++) {
-        if (ext[i]) {
-            x->scratch[S_ZEROED] = 0;
+        if (ext[i] != PORT_POISON_BYTE) {
+            x->scratch[S_POISONED] = 0;
         }
     }
     if (x->scratch[S_WRITE_STALE]) {
@@ -112,13 +113,13 @@ static void run(uint32_t f)
 static void test_retry_fresh_extension(void)
 {
     run(0);
-    /* Twice through BuildIo and StartIo, the second time with a new,
-     * zeroed extension. */
+    /* Twice through BuildIo and StartIo, the second time with a new
+     * extension: poison, nothing of the first attempt's 0xa5. */
     g_assert_cmpuint(tp_log_count(TP_BUILDIO, SCSIOP_READ), ==, 2);
     g_assert_cmpuint(tp_log_count(TP_STARTIO, SCSIOP_READ), ==, 2);
     g_assert_cmpuint(tp_ext->scratch[S_ATTEMPTS], ==, 2);
     g_assert_cmpuint(tp_ext->scratch[S_NEW_EXTENSION], ==, 1);
-    g_assert_cmpuint(tp_ext->scratch[S_ZEROED], ==, 1);
+    g_assert_cmpuint(tp_ext->scratch[S_POISONED], ==, 1);
     /* BUSY from inside StartIo is legal. */
     g_assert_cmpuint(tp_verifier_delta(VC_BUSY_MID_TRANSACTION), ==, 0);
     g_assert_cmpuint(tp_verifier_total_delta(), ==, 0);
