@@ -282,6 +282,11 @@ struct PortRequest {
     PortRequest *qnext; /* the unit's pending queue */
     /* The extension chunks poisoned at completion. */
     uint64_t poison_mask;
+    /* The last extension range StorPortGetPhysicalAddress mapped for the
+     * verifier, and under which verifier_map_epoch: asking again for a
+     * part of it needs no new mapping. */
+    uintptr_t ext_map_start, ext_map_end;
+    uint64_t ext_map_epoch;
     /* The verifier's copy of the SG elements while they are mapped (the
      * list in guest RAM is the miniport's to scribble on), on its list of
      * mapped requests, oldest first. */
@@ -516,6 +521,9 @@ void verifier_reset(void);
 void verifier_attach(void);
 void verifier_detach(void);
 void verifier_map_range(uint64_t gpa, uint64_t len);
+/* Changes whenever the ranges verifier_map_range mapped are dropped or the
+ * check (re)starts: a range mapped under the same value is still mapped. */
+extern uint64_t verifier_map_epoch;
 /* A request's SG elements are legal DMA targets while it is inside the
  * miniport: map when it starts, unmap when it completes (unmapping one that
  * is not mapped does nothing). */

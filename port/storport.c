@@ -488,7 +488,7 @@ STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
     PortAdapter *a = port_adapter_from_devext(HwDeviceExtension);
     uint64_t gpa, len;
     uintptr_t va = (uintptr_t)VirtualAddress;
-    bool ext_pages = false;
+    PortRequest *ext_req = NULL;
 
     if (!ram_gpa(VirtualAddress, &gpa)) {
         verifier_report(VC_BAD_CALL, Srb ? port_request_from_srb(Srb) : NULL,
@@ -519,7 +519,7 @@ STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
             ULONG size = req->lu->adapter->cfg->SrbExtensionSize;
             if (va >= ext && va < ext + size) {
                 len = ext + size - va;
-                ext_pages = true;
+                ext_req = req;
             }
         }
     }
@@ -531,11 +531,22 @@ STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
     /* For the verifier, the extension's pages, as the per-page answers a
      * miniport walking it used to get mapped them: DMA legality does not
      * change, and later calls find the range mapped in one bitmap test
-     * rather than failing it on the extension's last, partial granule. */
-    if (ext_pages) {
+     * rather than failing it on the extension's last, partial granule.
+     * Mapped ranges stay mapped until the verifier drops them all (a new
+     * epoch), so a miniport asking for the same extension at every start
+     * costs the verifier nothing after the first. */
+    if (ext_req) {
         uint64_t end =
             (gpa + len + GUEST_PAGE_SIZE - 1) & ~(GUEST_PAGE_SIZE - 1);
-        verifier_map_range(gpa, MIN(end, ram_size) - gpa);
+        uintptr_t va_end = va + (uintptr_t)(MIN(end, ram_size) - gpa);
+
+        if (ext_req->ext_map_epoch != verifier_map_epoch ||
+            va < ext_req->ext_map_start || va_end > ext_req->ext_map_end) {
+            verifier_map_range(gpa, MIN(end, ram_size) - gpa);
+            ext_req->ext_map_epoch = verifier_map_epoch;
+            ext_req->ext_map_start = va;
+            ext_req->ext_map_end = va_end;
+        }
     } else {
         verifier_map_range(gpa, len);
     }

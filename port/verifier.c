@@ -67,6 +67,7 @@ static PortRequest *sg_head, *sg_tail;
 static PortRequest *sg_hint; /* where the walk starts: the request after
                                 the last one hit, or NULL */
 static bool hooked;
+uint64_t verifier_map_epoch;
 
 const char *verifier_check_name(VerifierCheck c)
 {
@@ -128,6 +129,7 @@ void verifier_reset(void)
     }
     g_clear_pointer(&quiet.bits, g_free);
     quiet.n = 0;
+    verifier_map_epoch++;
     while (sg_head) {
         verifier_sg_unmap(sg_head);
     }
@@ -442,6 +444,8 @@ void verifier_attach(void)
 {
     if (!hooked && port.verifier != VERIFIER_OFF) {
         hooked = bnd_hook_add(&dma_hook);
+        /* Unhooked, verifier_map_range mapped nothing. */
+        verifier_map_epoch++;
     }
 }
 
@@ -457,6 +461,7 @@ void verifier_detach(void)
     }
     g_clear_pointer(&quiet.bits, g_free);
     quiet.n = 0;
+    verifier_map_epoch++;
     while (sg_head) {
         verifier_sg_unmap(sg_head);
     }
