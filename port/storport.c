@@ -479,19 +479,75 @@ PVOID NTAPI StorPortGetUncachedExtension(
     return a->uncached;
 }
 
+/*
+ * A request's own SRB extension is one allocation in guest RAM,
+ * physically contiguous as Storport's are: a miniport that puts a
+ * descriptor table and headers there gets their address in one call, not
+ * one per page the extension touches. For the verifier, the extension's
+ * pages, as the per-page answers a miniport walking it used to get mapped
+ * them: DMA legality does not change, and later calls find the range
+ * mapped in one bitmap test rather than failing it on the extension's
+ * last, partial granule. Mapped ranges stay mapped until the verifier
+ * drops them all (a new epoch), so a miniport asking for the same
+ * extension at every start costs the verifier nothing after the first.
+ */
+static STOR_PHYSICAL_ADDRESS extension_address(PortRequest *req, uintptr_t va,
+                                               uint64_t len, ULONG *Length)
+{
+    STOR_PHYSICAL_ADDRESS pa;
+    uint64_t gpa = va - (uintptr_t)ram_base;
+    uint64_t end = (gpa + len + GUEST_PAGE_SIZE - 1) & ~(GUEST_PAGE_SIZE - 1);
+    uintptr_t va_end = va + (uintptr_t)(MIN(end, ram_size) - gpa);
+
+    if (req->ext_map_epoch != verifier_map_epoch || va < req->ext_map_start ||
+        va_end > req->ext_map_end) {
+        verifier_map_range(gpa, MIN(end, ram_size) - gpa);
+        req->ext_map_epoch = verifier_map_epoch;
+        req->ext_map_start = va;
+        req->ext_map_end = va_end;
+    }
+    pa.QuadPart = (LONGLONG)gpa;
+    if (Length) {
+        *Length = (ULONG)MIN(len, (uint64_t)G_MAXUINT32);
+    }
+    return pa;
+}
+
 STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
                                                        PSCSI_REQUEST_BLOCK Srb,
                                                        PVOID VirtualAddress,
                                                        ULONG *Length)
 {
     STOR_PHYSICAL_ADDRESS pa = {.QuadPart = 0};
-    PortAdapter *a = port_adapter_from_devext(HwDeviceExtension);
+    PortRequest *req = Srb ? port_request_from_srb(Srb) : NULL;
+    PortAdapter *a;
     uint64_t gpa, len;
     uintptr_t va = (uintptr_t)VirtualAddress;
-    PortRequest *ext_req = NULL;
+    bool in_data = false;
 
+    /* How far the memory stays physically contiguous: to the end of the
+     * buffer when it is a known one (the SRB's data buffer first, then
+     * its own extension), else to the end of the page. */
+    if (Srb) {
+        uintptr_t buf = (uintptr_t)SrbGetDataBuffer(Srb);
+        ULONG n = SrbGetDataTransferLength(Srb);
+
+        in_data = va >= buf && va < buf + n;
+        if (!in_data && req && req->srb_ext &&
+            va - (uintptr_t)req->srb_ext <
+                req->lu->adapter->cfg->SrbExtensionSize) {
+            return extension_address(
+                req, va,
+                (uintptr_t)req->srb_ext +
+                    req->lu->adapter->cfg->SrbExtensionSize - va,
+                Length);
+        }
+        if (in_data) {
+            len = buf + n - va;
+        }
+    }
     if (!ram_gpa(VirtualAddress, &gpa)) {
-        verifier_report(VC_BAD_CALL, Srb ? port_request_from_srb(Srb) : NULL,
+        verifier_report(VC_BAD_CALL, req,
                         "StorPortGetPhysicalAddress(%p): not memory the port "
                         "or the system allocated",
                         VirtualAddress);
@@ -500,56 +556,16 @@ STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
         }
         return pa;
     }
-    /* How far the memory stays physically contiguous: to the end of the
-     * buffer when it is a known one, else to the end of the page. */
-    len = GUEST_PAGE_SIZE - (gpa & (GUEST_PAGE_SIZE - 1));
-    if (Srb) {
-        uintptr_t buf = (uintptr_t)SrbGetDataBuffer(Srb);
-        ULONG n = SrbGetDataTransferLength(Srb);
-        PortRequest *req;
-
-        if (va >= buf && va < buf + n) {
-            len = buf + n - va;
-        } else if ((req = port_request_from_srb(Srb)) && req->srb_ext) {
-            /* The request's own SRB extension is one allocation, physically
-             * contiguous as Storport's are: a miniport that puts a
-             * descriptor table and headers there gets their address in
-             * one call, not one per page the extension touches. */
-            uintptr_t ext = (uintptr_t)req->srb_ext;
-            ULONG size = req->lu->adapter->cfg->SrbExtensionSize;
-            if (va >= ext && va < ext + size) {
-                len = ext + size - va;
-                ext_req = req;
-            }
-        }
+    if (!in_data) {
+        len = GUEST_PAGE_SIZE - (gpa & (GUEST_PAGE_SIZE - 1));
     }
+    a = port_adapter_from_devext(HwDeviceExtension);
     if (a && a->uncached && va >= (uintptr_t)a->uncached &&
         va < (uintptr_t)a->uncached + a->uncached_size) {
         len = (uintptr_t)a->uncached + a->uncached_size - va;
     }
     len = MIN(len, ram_size - gpa);
-    /* For the verifier, the extension's pages, as the per-page answers a
-     * miniport walking it used to get mapped them: DMA legality does not
-     * change, and later calls find the range mapped in one bitmap test
-     * rather than failing it on the extension's last, partial granule.
-     * Mapped ranges stay mapped until the verifier drops them all (a new
-     * epoch), so a miniport asking for the same extension at every start
-     * costs the verifier nothing after the first. */
-    if (ext_req) {
-        uint64_t end =
-            (gpa + len + GUEST_PAGE_SIZE - 1) & ~(GUEST_PAGE_SIZE - 1);
-        uintptr_t va_end = va + (uintptr_t)(MIN(end, ram_size) - gpa);
-
-        if (ext_req->ext_map_epoch != verifier_map_epoch ||
-            va < ext_req->ext_map_start || va_end > ext_req->ext_map_end) {
-            verifier_map_range(gpa, MIN(end, ram_size) - gpa);
-            ext_req->ext_map_epoch = verifier_map_epoch;
-            ext_req->ext_map_start = va;
-            ext_req->ext_map_end = va_end;
-        }
-    } else {
-        verifier_map_range(gpa, len);
-    }
+    verifier_map_range(gpa, len);
     pa.QuadPart = (LONGLONG)gpa;
     if (Length) {
         *Length = (ULONG)MIN(len, (uint64_t)G_MAXUINT32);
