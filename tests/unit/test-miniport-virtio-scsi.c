@@ -23,6 +23,7 @@
 #include "hw/core/pci.h"
 #include "hw/core/qdev.h"
 #include "hw/core/ram.h"
+#include "hw/scsi/scsi-defs.h"
 #include "hw/virtio-scsi/virtio-scsi.h"
 #include "miniports/virtio-scsi/vioscsi.h"
 #include "port/port-api.h"
@@ -1073,19 +1074,12 @@ static void test_events(gconstpointer data)
  */
 static unsigned hdr_reads, hdr_unclean;
 
+/* The CDB's length by its group; the whole field for groups without one. */
 static unsigned cdb_group_length(uint8_t opcode)
 {
-    switch (opcode >> 5) {
-    case 0:
-        return 6;
-    case 1:
-    case 2:
-        return 10;
-    case 5:
-        return 12;
-    default:
-        return 16;
-    }
+    unsigned n = scsi_cdb_length(opcode);
+
+    return n ? n : 16;
 }
 
 static void note_header(const BndAccess *a, void *opaque)
