@@ -423,13 +423,26 @@ static void dma_check(const BndAccess *a, void *opaque)
 }
 
 /* The boundary's DMA entry (BndHook.after_dma): it tests the quiet map
- * before it calls, so this comes nearly always for the full check. */
+ * (two granules) before it calls, so this comes for a longer DMA in
+ * quiet granules (a descriptor table, a response) or for a request's
+ * data. Data is nearly always the next request covered() would try
+ * first (it moves in the order requests were taken or finished): that
+ * one request is tested here, the same test and the same hint update as
+ * the walk's, so only a DMA it does not cover pays for the full check. */
 static void dma_check_ram(BndKind kind, uint64_t gpa, const void *data,
                           uint64_t len, void *opaque)
 {
-    if (!dma_quiet(gpa, len)) {
-        dma_check_slow(kind, gpa, len, true);
+    PortRequest *req;
+
+    if (dma_quiet(gpa, len)) {
+        return;
     }
+    req = sg_hint ? sg_hint : sg_head;
+    if (req && gpa + len >= gpa && sg_has(req, gpa, gpa + len)) {
+        sg_hint = req->vr_next;
+        return;
+    }
+    dma_check_slow(kind, gpa, len, true);
 }
 
 static const BndHook dma_hook = {

@@ -549,6 +549,80 @@ static void test_extension_part_used_late(void)
     tp_machine_down();
 }
 
+/*
+ * A request's data DMA is tested first against the request the SG walk
+ * would try first (the one after the last hit), then by the walk. Three
+ * requests with adjacent 4 KiB buffers, in flight together: each buffer,
+ * in and out of order, is quiet; a DMA that runs from one buffer into the
+ * next is covered by no single element and is reported, whether the
+ * request it starts in is tried first or not, as is one that overruns
+ * the last buffer.
+ */
+#define SG_REQS 3
+
+static void sg_hint_body(void *opaque)
+{
+    uint8_t *buf = ram_alloc(SG_REQS * 4096 + 4096, 4096, 0, "sg-hint");
+    PortRequest req[SG_REQS];
+    uint64_t gpa = 0;
+    static const unsigned order[] = {0, 1, 2, 1, 0, 2, 2, 0};
+
+    g_assert_true(ram_gpa(buf, &gpa));
+    memset(req, 0, sizeof(req));
+    for (unsigned i = 0; i < SG_REQS; i++) {
+        req[i].sgl_max = 1;
+        req[i].sgl = g_malloc0(sizeof(STOR_SCATTER_GATHER_LIST) +
+                               sizeof(STOR_SCATTER_GATHER_ELEMENT));
+        req[i].sgl->NumberOfElements = 1;
+        req[i].sgl->List[0].PhysicalAddress.QuadPart =
+            (LONGLONG)(gpa + i * 4096);
+        req[i].sgl->List[0].Length = 4096;
+        verifier_sg_map(&req[i]);
+    }
+    for (unsigned k = 0; k < G_N_ELEMENTS(order); k++) {
+        bnd_after_dma(BND_DMA_WRITE, gpa + order[k] * 4096, buf, 4096);
+        bnd_after_dma(BND_DMA_READ, gpa + order[k] * 4096 + 512, buf, 512);
+    }
+    g_assert_cmpuint(tp_verifier_total_delta(), ==, 0);
+    for (unsigned i = 0; i + 1 < SG_REQS; i++) {
+        /* After a hit on the request before i (the last one for i = 0),
+         * i is tried first: from its buffer into the next one. */
+        bnd_after_dma(BND_DMA_WRITE, gpa + (i + SG_REQS - 1) % SG_REQS * 4096,
+                      buf, 4096);
+        bnd_after_dma(BND_DMA_WRITE, gpa + i * 4096 + 2048, buf, 4096);
+        /* Now i + 2 (or the first) is tried first: the walk's case. */
+        bnd_after_dma(BND_DMA_WRITE, gpa + (i + 1) * 4096, buf, 4096);
+        bnd_after_dma(BND_DMA_WRITE, gpa + i * 4096 + 64, buf, 4096);
+    }
+    /* The last request tried first, and a DMA past its end. */
+    bnd_after_dma(BND_DMA_WRITE, gpa + (SG_REQS - 2) * 4096, buf, 4096);
+    bnd_after_dma(BND_DMA_WRITE, gpa + (SG_REQS - 1) * 4096 + 8, buf, 4096);
+    g_assert_cmpuint(tp_verifier_delta(VC_DMA_RANGE), ==,
+                     2 * (SG_REQS - 1) + 1);
+    g_assert_cmpuint(tp_verifier_total_delta(), ==, 2 * (SG_REQS - 1) + 1);
+    for (unsigned i = 0; i < SG_REQS; i++) {
+        verifier_sg_unmap(&req[i]);
+        g_free(req[i].vr);
+        g_free(req[i].sgl);
+    }
+    /* Unmapped: the same DMA is outside every range. */
+    bnd_after_dma(BND_DMA_WRITE, gpa, buf, 4096);
+    g_assert_cmpuint(tp_verifier_delta(VC_DMA_RANGE), ==,
+                     2 * (SG_REQS - 1) + 2);
+    ram_free(buf);
+}
+
+static void test_dma_sg_hint(void)
+{
+    TpMachine m = {.verifier = VERIFIER_ON};
+
+    tp_mp_defaults();
+    tp_machine_up(&m);
+    g_assert_cmpint(tp_run(0, sg_hint_body, NULL, 10), ==,
+                    MACHINE_STOP_REQUESTED);
+    tp_machine_down();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -566,5 +640,6 @@ int main(int argc, char **argv)
 #endif
     g_test_add_func("/port/verifier/srb-extension-part-used-late",
                     test_extension_part_used_late);
+    g_test_add_func("/port/verifier/dma-range-sg-hint", test_dma_sg_hint);
     return g_test_run();
 }
