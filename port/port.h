@@ -524,11 +524,72 @@ void verifier_map_range(uint64_t gpa, uint64_t len);
 /* Changes whenever the ranges verifier_map_range mapped are dropped or the
  * check (re)starts: a range mapped under the same value is still mapped. */
 extern uint64_t verifier_map_epoch;
-/* A request's SG elements are legal DMA targets while it is inside the
+/*
+ * A request's SG elements are legal DMA targets while it is inside the
  * miniport: map when it starts, unmap when it completes (unmapping one that
- * is not mapped does nothing). */
-void verifier_sg_map(PortRequest *req);
-void verifier_sg_unmap(PortRequest *req);
+ * is not mapped does nothing). The verifier keeps its own copy of the
+ * elements (the list in guest RAM is the miniport's to scribble on), on a
+ * list of the mapped requests in start order (verifier.c). Once per I/O
+ * each, and nearly always one element (port memory is contiguous): that
+ * case inline.
+ */
+struct VerifierRange {
+    uint64_t start, end;
+};
+extern PortRequest *verifier_sg_head, *verifier_sg_tail, *verifier_sg_hint;
+void verifier_sg_map_slow(PortRequest *req);
+
+static inline void verifier_sg_link(PortRequest *req, unsigned n)
+{
+    req->vr_count = n;
+    req->vr_next = NULL;
+    req->vr_prev = verifier_sg_tail;
+    if (verifier_sg_tail) {
+        verifier_sg_tail->vr_next = req;
+    } else {
+        verifier_sg_head = req;
+    }
+    verifier_sg_tail = req;
+    req->sg_mapped = true;
+}
+
+static inline void verifier_sg_map(PortRequest *req)
+{
+    PSTOR_SCATTER_GATHER_LIST sgl = req->sgl;
+
+    if (G_LIKELY(sgl && sgl->NumberOfElements == 1 && req->vr &&
+                 !req->sg_mapped)) {
+        uint64_t s = (uint64_t)sgl->List[0].PhysicalAddress.QuadPart;
+        req->vr[0].start = s;
+        req->vr[0].end = s + sgl->List[0].Length;
+        verifier_sg_link(req, 1);
+        return;
+    }
+    verifier_sg_map_slow(req);
+}
+
+static inline void verifier_sg_unmap(PortRequest *req)
+{
+    if (!req->sg_mapped) {
+        return;
+    }
+    if (req->vr_prev) {
+        req->vr_prev->vr_next = req->vr_next;
+    } else {
+        verifier_sg_head = req->vr_next;
+    }
+    if (req->vr_next) {
+        req->vr_next->vr_prev = req->vr_prev;
+    } else {
+        verifier_sg_tail = req->vr_prev;
+    }
+    if (verifier_sg_hint == req) {
+        verifier_sg_hint = req->vr_next;
+    }
+    req->vr_prev = req->vr_next = NULL;
+    req->vr_count = 0;
+    req->sg_mapped = false;
+}
 /* Leaf routines' side state (storport-misc.c). */
 void port_misc_adapter_teardown(PortAdapter *a);
 void port_misc_print_log(FILE *f);

@@ -54,18 +54,19 @@ static GHashTable *not_implemented;
  * data, so the SG walk comes next and the exact range search last (a
  * DMA touching a granule a permanent range only partly covers).
  */
-typedef struct VerifierRange {
-    uint64_t start, end;
-} Range;
+typedef struct VerifierRange Range;
 static GArray *dma_ranges; /* Range, sorted, disjoint */
 #define GRANULE_SHIFT BND_QUIET_SHIFT
 /* A bit per granule wholly inside dma_ranges; also the boundary's quiet
  * map (the inline DMA path makes dma_check()'s first test itself). */
 static BndQuietMap quiet;
 static guint mru[2]; /* indexes into dma_ranges of the last hits */
-static PortRequest *sg_head, *sg_tail;
-static PortRequest *sg_hint; /* where the walk starts: the request after
-                                the last one hit, or NULL */
+/* The mapped requests (port.h): the list, and where the walk starts (the
+ * request after the last one hit, or NULL). */
+PortRequest *verifier_sg_head, *verifier_sg_tail, *verifier_sg_hint;
+#define sg_head verifier_sg_head
+#define sg_tail verifier_sg_tail
+#define sg_hint verifier_sg_hint
 static bool hooked;
 uint64_t verifier_map_epoch;
 
@@ -256,7 +257,8 @@ void verifier_map_range(uint64_t gpa, uint64_t len)
     map_range_slow(gpa, len);
 }
 
-void verifier_sg_map(PortRequest *req)
+/* verifier_sg_map() for a list that is not one element (port.h). */
+void verifier_sg_map_slow(PortRequest *req)
 {
     PSTOR_SCATTER_GATHER_LIST sgl = req->sgl;
     ULONG n = sgl ? MIN(sgl->NumberOfElements, req->sgl_max) : 0;
@@ -272,39 +274,7 @@ void verifier_sg_map(PortRequest *req)
         req->vr[k].start = s;
         req->vr[k].end = s + sgl->List[k].Length;
     }
-    req->vr_count = n;
-    req->vr_next = NULL;
-    req->vr_prev = sg_tail;
-    if (sg_tail) {
-        sg_tail->vr_next = req;
-    } else {
-        sg_head = req;
-    }
-    sg_tail = req;
-    req->sg_mapped = true;
-}
-
-void verifier_sg_unmap(PortRequest *req)
-{
-    if (!req->sg_mapped) {
-        return;
-    }
-    if (req->vr_prev) {
-        req->vr_prev->vr_next = req->vr_next;
-    } else {
-        sg_head = req->vr_next;
-    }
-    if (req->vr_next) {
-        req->vr_next->vr_prev = req->vr_prev;
-    } else {
-        sg_tail = req->vr_prev;
-    }
-    if (sg_hint == req) {
-        sg_hint = req->vr_next;
-    }
-    req->vr_prev = req->vr_next = NULL;
-    req->vr_count = 0;
-    req->sg_mapped = false;
+    verifier_sg_link(req, n);
 }
 
 static inline bool range_has(const GArray *arr, guint i, uint64_t gpa,

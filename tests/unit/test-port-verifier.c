@@ -579,6 +579,12 @@ static void sg_hint_body(void *opaque)
         req[i].sgl->List[0].Length = 4096;
         verifier_sg_map(&req[i]);
     }
+    /* Mapped again, the way every I/O after a request's first is. */
+    for (unsigned i = 0; i < SG_REQS; i++) {
+        verifier_sg_unmap(&req[i]);
+        g_assert_nonnull(req[i].vr);
+        verifier_sg_map(&req[i]);
+    }
     for (unsigned k = 0; k < G_N_ELEMENTS(order); k++) {
         bnd_after_dma(BND_DMA_WRITE, gpa + order[k] * 4096, buf, 4096);
         bnd_after_dma(BND_DMA_READ, gpa + order[k] * 4096 + 512, buf, 512);
