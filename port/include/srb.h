@@ -770,19 +770,83 @@ static inline ULONG SrbGetDefaultSrbLengthFromFunction(ULONG SrbFunction)
 }
 
 /*
+ * The CDB block of an extended SRB: the first SrbExData entry whose
+ * SRBEX_DATA header lies inside the SRB and that is a CDB16, CDB32 or
+ * CDB_VAR block lying wholly inside it; NULL if there is none.
+ *
+ * The port, like Windows' own, lists one CDB16 block first, and every
+ * request reads or writes it several times: that entry is tested on its
+ * own first.  Its test is the walk's first step folded together: an
+ * offset at or past the header with the whole block below SrbLength
+ * implies the offset slot and the block header are inside too.  (Slot 0
+ * is part of the fixed header, so it is read before SrbLength says the
+ * SRB reaches it, as Windows' srbhelper.h reads every slot; a short SRB
+ * fails the bound and takes the walk.)  Any other layout takes the walk,
+ * which gives the same answer for it.
+ */
+static inline PSRBEX_DATA storemu_srbex_scsi_block(PSTORAGE_REQUEST_BLOCK SrbEx)
+{
+    ULONG first = SrbEx->SrbExDataOffset[0];
+    ULONG i;
+
+    if (SrbEx->NumSrbExData != 0 && first >= sizeof(STORAGE_REQUEST_BLOCK) &&
+        (ULONGLONG)first + sizeof(SRBEX_DATA_SCSI_CDB16) <= SrbEx->SrbLength &&
+        ((PSRBEX_DATA)((PUCHAR)SrbEx + first))->Type ==
+            SrbExDataTypeScsiCdb16) {
+        return (PSRBEX_DATA)((PUCHAR)SrbEx + first);
+    }
+
+    for (i = 0; i < SrbEx->NumSrbExData; i++) {
+        ULONG offset = storemu_srbex_offset(SrbEx, i);
+        PSRBEX_DATA data;
+        SIZE_T size;
+
+        /* SrbGetSrbExDataByIndex, without testing the SRB kind again. */
+        if (!storemu_srbex_range_ok(SrbEx, offset,
+                                    FIELD_OFFSET(SRBEX_DATA, Data))) {
+            continue;
+        }
+        data = (PSRBEX_DATA)((PUCHAR)SrbEx + offset);
+        switch (data->Type) {
+        case SrbExDataTypeScsiCdb16:
+            size = sizeof(SRBEX_DATA_SCSI_CDB16);
+            break;
+        case SrbExDataTypeScsiCdb32:
+            size = sizeof(SRBEX_DATA_SCSI_CDB32);
+            break;
+        case SrbExDataTypeScsiCdbVar:
+            size = sizeof(SRBEX_DATA_SCSI_CDB_VAR);
+            break;
+        default:
+            continue;
+        }
+        if (storemu_srbex_range_ok(SrbEx, offset, size)) {
+            return data;
+        }
+    }
+    return NULL;
+}
+
+/*
  * Finds the CDB block of an extended SRB_FUNCTION_EXECUTE_SCSI request and
  * reports its fields through the non-NULL pointers.  Returns the CDB, or
  * NULL if there is none or its length is 0.  CdbLength8 is filled from the
  * 16- and 32-byte forms, CdbLength32 from the variable form.  For an SRB
  * that is not an extended SCSI request the outputs are set to "nothing":
- * lengths 0, status GOOD, no sense buffer.
+ * lengths 0, status GOOD, no sense buffer.  An extended SCSI request
+ * without a CDB block leaves them as they were.
  */
 static inline PCDB SrbGetScsiData(PSTORAGE_REQUEST_BLOCK SrbEx,
                                   PUCHAR CdbLength8, PULONG CdbLength32,
                                   PUCHAR ScsiStatus, PVOID *SenseInfoBuffer,
                                   PUCHAR SenseInfoBufferLength)
 {
-    ULONG i;
+    PSRBEX_DATA data;
+    UCHAR *cdb;
+    ULONG cdbLength;
+    UCHAR status;
+    UCHAR senseLength;
+    PVOID sense;
 
     if (storemu_srb_is_extended(SrbEx)) {
         SrbEx = storemu_srbex(SrbEx);
@@ -807,77 +871,54 @@ static inline PCDB SrbGetScsiData(PSTORAGE_REQUEST_BLOCK SrbEx,
         return NULL;
     }
 
-    for (i = 0; i < SrbEx->NumSrbExData; i++) {
-        ULONG offset = storemu_srbex_offset(SrbEx, i);
-        /* SrbGetSrbExDataByIndex, without testing the SRB kind again. */
-        PSRBEX_DATA data = storemu_srbex_range_ok(
-                               SrbEx, offset, FIELD_OFFSET(SRBEX_DATA, Data))
-                               ? (PSRBEX_DATA)((PUCHAR)SrbEx + offset)
-                               : NULL;
-        UCHAR *cdb;
-        ULONG cdbLength;
-        UCHAR status;
-        UCHAR senseLength;
-        PVOID sense;
-
-        if (data == NULL) {
-            continue;
-        }
-        if (data->Type == SrbExDataTypeScsiCdb16 &&
-            storemu_srbex_range_ok(SrbEx, offset,
-                                   sizeof(SRBEX_DATA_SCSI_CDB16))) {
-            PSRBEX_DATA_SCSI_CDB16 d = (PSRBEX_DATA_SCSI_CDB16)data;
-
-            cdb = d->Cdb;
-            cdbLength = d->CdbLength;
-            status = d->ScsiStatus;
-            sense = d->SenseInfoBuffer;
-            senseLength = d->SenseInfoBufferLength;
-            if (CdbLength8 != NULL) {
-                *CdbLength8 = d->CdbLength;
-            }
-        } else if (data->Type == SrbExDataTypeScsiCdb32 &&
-                   storemu_srbex_range_ok(SrbEx, offset,
-                                          sizeof(SRBEX_DATA_SCSI_CDB32))) {
-            PSRBEX_DATA_SCSI_CDB32 d = (PSRBEX_DATA_SCSI_CDB32)data;
-
-            cdb = d->Cdb;
-            cdbLength = d->CdbLength;
-            status = d->ScsiStatus;
-            sense = d->SenseInfoBuffer;
-            senseLength = d->SenseInfoBufferLength;
-            if (CdbLength8 != NULL) {
-                *CdbLength8 = d->CdbLength;
-            }
-        } else if (data->Type == SrbExDataTypeScsiCdbVar &&
-                   storemu_srbex_range_ok(SrbEx, offset,
-                                          sizeof(SRBEX_DATA_SCSI_CDB_VAR))) {
-            PSRBEX_DATA_SCSI_CDB_VAR d = (PSRBEX_DATA_SCSI_CDB_VAR)data;
-
-            cdb = d->Cdb;
-            cdbLength = d->CdbLength;
-            status = d->ScsiStatus;
-            sense = d->SenseInfoBuffer;
-            senseLength = d->SenseInfoBufferLength;
-            if (CdbLength32 != NULL) {
-                *CdbLength32 = d->CdbLength;
-            }
-        } else {
-            continue;
-        }
-
-        if (ScsiStatus != NULL) {
-            *ScsiStatus = status;
-        }
-        if (SenseInfoBuffer != NULL) {
-            *SenseInfoBuffer = sense;
-        }
-        if (SenseInfoBufferLength != NULL) {
-            *SenseInfoBufferLength = senseLength;
-        }
-        return cdbLength > 0 ? (PCDB)cdb : NULL;
+    data = storemu_srbex_scsi_block(SrbEx);
+    if (data == NULL) {
+        return NULL;
     }
-    return NULL;
+    if (data->Type == SrbExDataTypeScsiCdbVar) {
+        PSRBEX_DATA_SCSI_CDB_VAR d = (PSRBEX_DATA_SCSI_CDB_VAR)data;
+
+        cdb = d->Cdb;
+        cdbLength = d->CdbLength;
+        status = d->ScsiStatus;
+        sense = d->SenseInfoBuffer;
+        senseLength = d->SenseInfoBufferLength;
+        if (CdbLength32 != NULL) {
+            *CdbLength32 = d->CdbLength;
+        }
+    } else if (data->Type == SrbExDataTypeScsiCdb32) {
+        PSRBEX_DATA_SCSI_CDB32 d = (PSRBEX_DATA_SCSI_CDB32)data;
+
+        cdb = d->Cdb;
+        cdbLength = d->CdbLength;
+        status = d->ScsiStatus;
+        sense = d->SenseInfoBuffer;
+        senseLength = d->SenseInfoBufferLength;
+        if (CdbLength8 != NULL) {
+            *CdbLength8 = d->CdbLength;
+        }
+    } else {
+        PSRBEX_DATA_SCSI_CDB16 d = (PSRBEX_DATA_SCSI_CDB16)data;
+
+        cdb = d->Cdb;
+        cdbLength = d->CdbLength;
+        status = d->ScsiStatus;
+        sense = d->SenseInfoBuffer;
+        senseLength = d->SenseInfoBufferLength;
+        if (CdbLength8 != NULL) {
+            *CdbLength8 = d->CdbLength;
+        }
+    }
+    if (ScsiStatus != NULL) {
+        *ScsiStatus = status;
+    }
+    if (SenseInfoBuffer != NULL) {
+        *SenseInfoBuffer = sense;
+    }
+    if (SenseInfoBufferLength != NULL) {
+        *SenseInfoBufferLength = senseLength;
+    }
+    return cdbLength > 0 ? (PCDB)cdb : NULL;
 }
 
 /* Stores the non-NULL inputs into the CDB block of an extended SCSI SRB. */
@@ -886,7 +927,7 @@ static inline VOID SrbSetScsiData(PSTORAGE_REQUEST_BLOCK SrbEx,
                                   PUCHAR ScsiStatus, PVOID *SenseInfoBuffer,
                                   PUCHAR SenseInfoBufferLength)
 {
-    ULONG i;
+    PSRBEX_DATA data;
 
     if (!storemu_srb_is_extended(SrbEx)) {
         return;
@@ -895,73 +936,54 @@ static inline VOID SrbSetScsiData(PSTORAGE_REQUEST_BLOCK SrbEx,
     if (SrbEx->SrbFunction != SRB_FUNCTION_EXECUTE_SCSI) {
         return;
     }
-    for (i = 0; i < SrbEx->NumSrbExData; i++) {
-        ULONG offset = storemu_srbex_offset(SrbEx, i);
-        /* SrbGetSrbExDataByIndex, without testing the SRB kind again. */
-        PSRBEX_DATA data = storemu_srbex_range_ok(
-                               SrbEx, offset, FIELD_OFFSET(SRBEX_DATA, Data))
-                               ? (PSRBEX_DATA)((PUCHAR)SrbEx + offset)
-                               : NULL;
+    data = storemu_srbex_scsi_block(SrbEx);
+    if (data == NULL) {
+        return;
+    }
+    if (data->Type == SrbExDataTypeScsiCdbVar) {
+        PSRBEX_DATA_SCSI_CDB_VAR d = (PSRBEX_DATA_SCSI_CDB_VAR)data;
 
-        if (data == NULL) {
-            continue;
+        if (CdbLength32 != NULL) {
+            d->CdbLength = *CdbLength32;
         }
-        if (data->Type == SrbExDataTypeScsiCdb16 &&
-            storemu_srbex_range_ok(SrbEx, offset,
-                                   sizeof(SRBEX_DATA_SCSI_CDB16))) {
-            PSRBEX_DATA_SCSI_CDB16 d = (PSRBEX_DATA_SCSI_CDB16)data;
-
-            if (CdbLength8 != NULL) {
-                d->CdbLength = *CdbLength8;
-            }
-            if (ScsiStatus != NULL) {
-                d->ScsiStatus = *ScsiStatus;
-            }
-            if (SenseInfoBuffer != NULL) {
-                d->SenseInfoBuffer = *SenseInfoBuffer;
-            }
-            if (SenseInfoBufferLength != NULL) {
-                d->SenseInfoBufferLength = *SenseInfoBufferLength;
-            }
-            return;
+        if (ScsiStatus != NULL) {
+            d->ScsiStatus = *ScsiStatus;
         }
-        if (data->Type == SrbExDataTypeScsiCdb32 &&
-            storemu_srbex_range_ok(SrbEx, offset,
-                                   sizeof(SRBEX_DATA_SCSI_CDB32))) {
-            PSRBEX_DATA_SCSI_CDB32 d = (PSRBEX_DATA_SCSI_CDB32)data;
-
-            if (CdbLength8 != NULL) {
-                d->CdbLength = *CdbLength8;
-            }
-            if (ScsiStatus != NULL) {
-                d->ScsiStatus = *ScsiStatus;
-            }
-            if (SenseInfoBuffer != NULL) {
-                d->SenseInfoBuffer = *SenseInfoBuffer;
-            }
-            if (SenseInfoBufferLength != NULL) {
-                d->SenseInfoBufferLength = *SenseInfoBufferLength;
-            }
-            return;
+        if (SenseInfoBuffer != NULL) {
+            d->SenseInfoBuffer = *SenseInfoBuffer;
         }
-        if (data->Type == SrbExDataTypeScsiCdbVar &&
-            storemu_srbex_range_ok(SrbEx, offset,
-                                   sizeof(SRBEX_DATA_SCSI_CDB_VAR))) {
-            PSRBEX_DATA_SCSI_CDB_VAR d = (PSRBEX_DATA_SCSI_CDB_VAR)data;
+        if (SenseInfoBufferLength != NULL) {
+            d->SenseInfoBufferLength = *SenseInfoBufferLength;
+        }
+    } else if (data->Type == SrbExDataTypeScsiCdb32) {
+        PSRBEX_DATA_SCSI_CDB32 d = (PSRBEX_DATA_SCSI_CDB32)data;
 
-            if (CdbLength32 != NULL) {
-                d->CdbLength = *CdbLength32;
-            }
-            if (ScsiStatus != NULL) {
-                d->ScsiStatus = *ScsiStatus;
-            }
-            if (SenseInfoBuffer != NULL) {
-                d->SenseInfoBuffer = *SenseInfoBuffer;
-            }
-            if (SenseInfoBufferLength != NULL) {
-                d->SenseInfoBufferLength = *SenseInfoBufferLength;
-            }
-            return;
+        if (CdbLength8 != NULL) {
+            d->CdbLength = *CdbLength8;
+        }
+        if (ScsiStatus != NULL) {
+            d->ScsiStatus = *ScsiStatus;
+        }
+        if (SenseInfoBuffer != NULL) {
+            d->SenseInfoBuffer = *SenseInfoBuffer;
+        }
+        if (SenseInfoBufferLength != NULL) {
+            d->SenseInfoBufferLength = *SenseInfoBufferLength;
+        }
+    } else {
+        PSRBEX_DATA_SCSI_CDB16 d = (PSRBEX_DATA_SCSI_CDB16)data;
+
+        if (CdbLength8 != NULL) {
+            d->CdbLength = *CdbLength8;
+        }
+        if (ScsiStatus != NULL) {
+            d->ScsiStatus = *ScsiStatus;
+        }
+        if (SenseInfoBuffer != NULL) {
+            d->SenseInfoBuffer = *SenseInfoBuffer;
+        }
+        if (SenseInfoBufferLength != NULL) {
+            d->SenseInfoBufferLength = *SenseInfoBufferLength;
         }
     }
 }
@@ -1265,18 +1287,24 @@ static inline VOID SrbSetRequestAttribute(PVOID Srb, UCHAR RequestAttribute)
 #define SrbGetQueueAction SrbGetRequestAttribute
 #define SrbSetQueueAction SrbSetRequestAttribute
 
-/* The BTL8 address of an extended SRB, or NULL if it has none. */
+/*
+ * The BTL8 address of an extended SRB, or NULL if it has none: what
+ * SrbGetAddress finds, if it is of type BTL8 and all of it is inside the
+ * SRB.  That last bound implies SrbGetAddress's own, so it is the only
+ * one tested.
+ */
 static inline PSTOR_ADDR_BTL8 storemu_srb_btl8(PVOID Srb)
 {
     PSTORAGE_REQUEST_BLOCK srb = storemu_srbex(Srb);
-    PSTOR_ADDRESS address = SrbGetAddress(srb);
+    ULONG offset = srb->AddressOffset;
+    PSTOR_ADDR_BTL8 address;
 
-    if (address == NULL || address->Type != STOR_ADDRESS_TYPE_BTL8 ||
-        !storemu_srbex_range_ok(srb, srb->AddressOffset,
-                                sizeof(STOR_ADDR_BTL8))) {
+    if (offset < sizeof(STORAGE_REQUEST_BLOCK) ||
+        (ULONGLONG)offset + sizeof(STOR_ADDR_BTL8) > srb->SrbLength) {
         return NULL;
     }
-    return (PSTOR_ADDR_BTL8)address;
+    address = (PSTOR_ADDR_BTL8)((PUCHAR)srb + offset);
+    return address->Type == STOR_ADDRESS_TYPE_BTL8 ? address : NULL;
 }
 
 static inline UCHAR SrbGetPathId(PVOID Srb)

@@ -1416,6 +1416,543 @@ static void test_srbex_long_cdbs(void)
     g_assert_cmpuint(dv->CdbLength, ==, 12);
 }
 
+/*
+ * The per-request accessors pinned on every SRB layout a miniport can be
+ * handed: the port's own (one CDB16 block), another block kind listed
+ * first, a CDB block the walk must skip, bad offsets, bad addresses, an
+ * SRB that is not EXECUTE_SCSI, and the classic SRB.  A fast path for the
+ * port's layout must give the full walk's answers on all of them.
+ */
+#define LAYOUT_BLOCKS 2
+#define LAYOUT_NONE   (-1)
+#define LAYOUT_UNSET8 0xAA
+#define LAYOUT_UNSET  0xAAAAAAAAu
+
+typedef struct {
+    const char *what;
+    ULONG srbFunction;
+    ULONG srbLength;
+    ULONG addressOffset;
+    USHORT addressType;
+    ULONG numSrbExData;
+    ULONG offsets[LAYOUT_BLOCKS];
+    /* Each block is written at its offset (if any) whatever the list says. */
+    struct {
+        ULONG type; /* 0: no block */
+        ULONG offset;
+    } blocks[LAYOUT_BLOCKS];
+    int scsi;     /* blocks[] index the SCSI accessors use, or LAYOUT_NONE */
+    gboolean btl; /* the BTL8 address is found */
+    gboolean address; /* SrbGetAddress finds an address */
+} LayoutCase;
+
+#define L_CDB16    ((ULONG)SrbExDataTypeScsiCdb16)
+#define L_CDB32    ((ULONG)SrbExDataTypeScsiCdb32)
+#define L_VAR      ((ULONG)SrbExDataTypeScsiCdbVar)
+#define L_BIDI     ((ULONG)SrbExDataTypeBidirectional)
+#define L_AT       EX_CDB_OFFSET /* 144: the port's CDB offset */
+#define L_BTL      STOR_ADDRESS_TYPE_BTL8
+#define L_EXEC     SRB_FUNCTION_EXECUTE_SCSI
+#define L_VAR_SIZE ((ULONG)sizeof(SRBEX_DATA_SCSI_CDB_VAR) + 40)
+
+static const LayoutCase layout_cases[] = {
+    {"port layout",
+     L_EXEC,
+     EX_LENGTH,
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     1,
+     {L_AT, 0},
+     {{L_CDB16, L_AT}, {0, 0}},
+     0,
+     TRUE,
+     TRUE},
+    {"bidirectional block first",
+     L_EXEC,
+     L_AT + sizeof(SRBEX_DATA_BIDIRECTIONAL) + sizeof(SRBEX_DATA_SCSI_CDB16),
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     2,
+     {L_AT, L_AT + sizeof(SRBEX_DATA_BIDIRECTIONAL)},
+     {{L_BIDI, L_AT}, {L_CDB16, L_AT + sizeof(SRBEX_DATA_BIDIRECTIONAL)}},
+     1,
+     TRUE,
+     TRUE},
+    {"cut CDB16 first, CDB32 second",
+     L_EXEC,
+     L_AT + sizeof(SRBEX_DATA_SCSI_CDB32) + sizeof(SRBEX_DATA_SCSI_CDB16) - 1,
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     2,
+     {L_AT + sizeof(SRBEX_DATA_SCSI_CDB32), L_AT},
+     {{L_CDB16, L_AT + sizeof(SRBEX_DATA_SCSI_CDB32)}, {L_CDB32, L_AT}},
+     1,
+     TRUE,
+     TRUE},
+    {"two CDB blocks",
+     L_EXEC,
+     L_AT + sizeof(SRBEX_DATA_SCSI_CDB16) + sizeof(SRBEX_DATA_SCSI_CDB32),
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     2,
+     {L_AT, L_AT + sizeof(SRBEX_DATA_SCSI_CDB16)},
+     {{L_CDB16, L_AT}, {L_CDB32, L_AT + sizeof(SRBEX_DATA_SCSI_CDB16)}},
+     0,
+     TRUE,
+     TRUE},
+    {"variable CDB",
+     L_EXEC,
+     L_AT + L_VAR_SIZE,
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     1,
+     {L_AT, 0},
+     {{L_VAR, L_AT}, {0, 0}},
+     0,
+     TRUE,
+     TRUE},
+    {"CDB32 only",
+     L_EXEC,
+     L_AT + sizeof(SRBEX_DATA_SCSI_CDB32),
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     1,
+     {L_AT, 0},
+     {{L_CDB32, L_AT}, {0, 0}},
+     0,
+     TRUE,
+     TRUE},
+    {"first offset past SrbLength",
+     L_EXEC,
+     EX_LENGTH,
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     2,
+     {4096, L_AT},
+     {{L_CDB16, L_AT}, {0, 0}},
+     0,
+     TRUE,
+     TRUE},
+    {"first offset inside header",
+     L_EXEC,
+     EX_LENGTH,
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     2,
+     {64, L_AT},
+     {{L_CDB16, L_AT}, {0, 0}},
+     0,
+     TRUE,
+     TRUE},
+    {"first offset 0",
+     L_EXEC,
+     EX_LENGTH,
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     2,
+     {0, L_AT},
+     {{L_CDB16, L_AT}, {0, 0}},
+     0,
+     TRUE,
+     TRUE},
+    {"only offset past SrbLength",
+     L_EXEC,
+     EX_LENGTH,
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     1,
+     {EX_LENGTH, 0},
+     {{L_CDB16, L_AT}, {0, 0}},
+     LAYOUT_NONE,
+     TRUE,
+     TRUE},
+    {"block cut by SrbLength",
+     L_EXEC,
+     EX_LENGTH - 1,
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     1,
+     {L_AT, 0},
+     {{L_CDB16, L_AT}, {0, 0}},
+     LAYOUT_NONE,
+     TRUE,
+     TRUE},
+    {"offset wraps",
+     L_EXEC,
+     EX_LENGTH,
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     1,
+     {0xFFFFFFF8u, 0},
+     {{L_CDB16, L_AT}, {0, 0}},
+     LAYOUT_NONE,
+     TRUE,
+     TRUE},
+    {"no data blocks",
+     L_EXEC,
+     EX_LENGTH,
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     0,
+     {L_AT, 0},
+     {{L_CDB16, L_AT}, {0, 0}},
+     LAYOUT_NONE,
+     TRUE,
+     TRUE},
+    {"offset slots past SrbLength",
+     L_EXEC,
+     120,
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     1,
+     {L_AT, 0},
+     {{L_CDB16, L_AT}, {0, 0}},
+     LAYOUT_NONE,
+     FALSE,
+     FALSE},
+    {"only a bidirectional block",
+     L_EXEC,
+     EX_LENGTH,
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     1,
+     {L_AT, 0},
+     {{L_BIDI, L_AT}, {0, 0}},
+     LAYOUT_NONE,
+     TRUE,
+     TRUE},
+    {"address not BTL8",
+     L_EXEC,
+     EX_LENGTH,
+     EX_ADDRESS_OFFSET,
+     STOR_ADDRESS_TYPE_UNKNOWN,
+     1,
+     {L_AT, 0},
+     {{L_CDB16, L_AT}, {0, 0}},
+     0,
+     FALSE,
+     TRUE},
+    {"address cut by SrbLength",
+     L_EXEC,
+     EX_LENGTH + 8,
+     EX_LENGTH,
+     L_BTL,
+     1,
+     {L_AT, 0},
+     {{L_CDB16, L_AT}, {0, 0}},
+     0,
+     FALSE,
+     TRUE},
+    {"address header cut",
+     L_EXEC,
+     EX_LENGTH + 4,
+     EX_LENGTH,
+     L_BTL,
+     1,
+     {L_AT, 0},
+     {{L_CDB16, L_AT}, {0, 0}},
+     0,
+     FALSE,
+     FALSE},
+    {"address inside header",
+     L_EXEC,
+     EX_LENGTH,
+     64,
+     L_BTL,
+     1,
+     {L_AT, 0},
+     {{L_CDB16, L_AT}, {0, 0}},
+     0,
+     FALSE,
+     FALSE},
+    {"no address",
+     L_EXEC,
+     EX_LENGTH,
+     0,
+     L_BTL,
+     1,
+     {L_AT, 0},
+     {{L_CDB16, L_AT}, {0, 0}},
+     0,
+     FALSE,
+     FALSE},
+    {"not EXECUTE_SCSI",
+     SRB_FUNCTION_IO_CONTROL,
+     EX_LENGTH,
+     EX_ADDRESS_OFFSET,
+     L_BTL,
+     1,
+     {L_AT, 0},
+     {{L_CDB16, L_AT}, {0, 0}},
+     LAYOUT_NONE,
+     TRUE,
+     TRUE},
+};
+
+/* Block k's SCSI fields: distinct per block so a wrong pick shows. */
+static void layout_fill_block(SrbExBuffer *b, ULONG type, ULONG offset, int k,
+                              UCHAR *sense)
+{
+    PUCHAR at = b->bytes + offset;
+
+    if (type == L_CDB16 || type == L_CDB32) {
+        PSRBEX_DATA_SCSI_CDB16 d = (PSRBEX_DATA_SCSI_CDB16)at;
+
+        d->Type = (SRBEXDATATYPE)type;
+        d->Length = type == L_CDB16 ? SRBEX_DATA_SCSI_CDB16_LENGTH
+                                    : SRBEX_DATA_SCSI_CDB32_LENGTH;
+        d->ScsiStatus = (UCHAR)(0x10 + k);
+        d->SenseInfoBufferLength = (UCHAR)(0x20 + k);
+        d->CdbLength = (UCHAR)(6 + 4 * k);
+        d->SenseInfoBuffer = sense + k;
+        d->Cdb[0] = (UCHAR)(0x30 + k);
+    } else if (type == L_VAR) {
+        PSRBEX_DATA_SCSI_CDB_VAR d = (PSRBEX_DATA_SCSI_CDB_VAR)at;
+
+        d->Type = SrbExDataTypeScsiCdbVar;
+        d->Length = SRBEX_DATA_SCSI_CDB_VAR_LENGTH_MIN + 40;
+        d->ScsiStatus = (UCHAR)(0x10 + k);
+        d->SenseInfoBufferLength = (UCHAR)(0x20 + k);
+        d->CdbLength = 40;
+        d->SenseInfoBuffer = sense + k;
+        d->Cdb[0] = (UCHAR)(0x30 + k);
+    } else if (type == L_BIDI) {
+        PSRBEX_DATA_BIDIRECTIONAL d = (PSRBEX_DATA_BIDIRECTIONAL)at;
+
+        /* Bytes that would look like a CDB16 block's fields. */
+        memset(d, 0x5A, sizeof(*d));
+        d->Type = SrbExDataTypeBidirectional;
+        d->Length = SRBEX_DATA_BIDIRECTIONAL_LENGTH;
+    }
+}
+
+static void layout_build(const LayoutCase *c, SrbExBuffer *b, UCHAR *sense)
+{
+    PSTORAGE_REQUEST_BLOCK x = &b->srb;
+    PSTOR_ADDR_BTL8 a;
+
+    memset(b, 0, sizeof(*b));
+    x->Length = sizeof(STORAGE_REQUEST_BLOCK_HEADER);
+    x->Function = SRB_FUNCTION_STORAGE_REQUEST_BLOCK;
+    x->Signature = SRB_SIGNATURE;
+    x->Version = STORAGE_REQUEST_BLOCK_VERSION_1;
+    x->SrbLength = c->srbLength;
+    x->SrbFunction = c->srbFunction;
+    x->AddressOffset = c->addressOffset;
+    x->NumSrbExData = c->numSrbExData;
+    /* Slot 1 is the header's tail padding: inside the buffer either way. */
+    x->SrbExDataOffset[0] = c->offsets[0];
+    ((PULONG)(b->bytes + FIELD_OFFSET(STORAGE_REQUEST_BLOCK,
+                                      SrbExDataOffset)))[1] = c->offsets[1];
+    for (int k = 0; k < LAYOUT_BLOCKS; k++) {
+        if (c->blocks[k].type != 0) {
+            layout_fill_block(b, c->blocks[k].type, c->blocks[k].offset, k,
+                              sense);
+        }
+    }
+    if (c->addressOffset >= sizeof(STORAGE_REQUEST_BLOCK)) {
+        a = (PSTOR_ADDR_BTL8)(b->bytes + c->addressOffset);
+        a->Type = c->addressType;
+        a->AddressLength = STOR_ADDR_BTL8_ADDRESS_LENGTH;
+        a->Path = 2;
+        a->Target = 3;
+        a->Lun = 4;
+    }
+}
+
+static void layout_check_getters(const LayoutCase *c, SrbExBuffer *b,
+                                 UCHAR *sense)
+{
+    PSTORAGE_REQUEST_BLOCK x = &b->srb;
+    int k = c->scsi;
+    ULONG type = k != LAYOUT_NONE ? c->blocks[k].type : 0;
+    PUCHAR block = k != LAYOUT_NONE ? b->bytes + c->blocks[k].offset : NULL;
+    PUCHAR cdb = type == L_VAR ? ((PSRBEX_DATA_SCSI_CDB_VAR)block)->Cdb
+                 : block       ? ((PSRBEX_DATA_SCSI_CDB16)block)->Cdb
+                               : NULL;
+    UCHAR length8 = LAYOUT_UNSET8, status = LAYOUT_UNSET8;
+    UCHAR senseLength = LAYOUT_UNSET8;
+    ULONG length32 = LAYOUT_UNSET;
+    PVOID senseBuffer = (PVOID)b;
+    UCHAR path = 0xEE, target = 0xEE, lun = 0xEE;
+    PCDB got;
+
+    got = SrbGetScsiData(x, &length8, &length32, &status, &senseBuffer,
+                         &senseLength);
+    g_assert_true(got == (PCDB)cdb);
+    g_assert_true(SrbGetCdb(x) == (PCDB)cdb);
+    if (k == LAYOUT_NONE && c->srbFunction != L_EXEC) {
+        /* Not a SCSI request: every output says "nothing". */
+        g_assert_cmpuint(length8, ==, 0);
+        g_assert_cmpuint(length32, ==, 0);
+        g_assert_cmpuint(status, ==, SCSISTAT_GOOD);
+        g_assert_null(senseBuffer);
+        g_assert_cmpuint(senseLength, ==, 0);
+    } else if (k == LAYOUT_NONE) {
+        /* No CDB block: the outputs are left alone. */
+        g_assert_cmphex(length8, ==, LAYOUT_UNSET8);
+        g_assert_cmphex(length32, ==, LAYOUT_UNSET);
+        g_assert_cmphex(status, ==, LAYOUT_UNSET8);
+        g_assert_true(senseBuffer == (PVOID)b);
+        g_assert_cmphex(senseLength, ==, LAYOUT_UNSET8);
+    } else {
+        g_assert_cmpuint(length8, ==,
+                         type == L_VAR ? LAYOUT_UNSET8 : (ULONG)(6 + 4 * k));
+        g_assert_cmpuint(length32, ==, type == L_VAR ? 40 : LAYOUT_UNSET);
+        g_assert_cmphex(status, ==, 0x10 + k);
+        g_assert_true(senseBuffer == (PVOID)(sense + k));
+        g_assert_cmphex(senseLength, ==, 0x20 + k);
+        g_assert_cmphex(cdb[0], ==, 0x30 + k);
+    }
+    g_assert_cmpuint(SrbGetCdbLength(x), ==,
+                     k == LAYOUT_NONE || type == L_VAR ? 0 : 6 + 4 * k);
+    g_assert_cmphex(SrbGetScsiStatus(x), ==, k == LAYOUT_NONE ? 0 : 0x10 + k);
+    g_assert_true(SrbGetSenseInfoBuffer(x) ==
+                  (k == LAYOUT_NONE ? NULL : (PVOID)(sense + k)));
+    g_assert_cmphex(SrbGetSenseInfoBufferLength(x), ==,
+                    k == LAYOUT_NONE ? 0 : 0x20 + k);
+    g_assert_true(
+        SrbGetAddress(x) ==
+        (c->address ? (PSTOR_ADDRESS)(b->bytes + c->addressOffset) : NULL));
+    SrbGetPathTargetLun(x, &path, &target, &lun);
+    g_assert_cmpuint(path, ==, c->btl ? 2 : 0xEE);
+    g_assert_cmpuint(target, ==, c->btl ? 3 : 0xEE);
+    g_assert_cmpuint(lun, ==, c->btl ? 4 : 0xEE);
+    path = 0xEE;
+    SrbGetPathTargetLun(x, &path, NULL, NULL);
+    g_assert_cmpuint(path, ==, c->btl ? 2 : 0xEE);
+    g_assert_cmpuint(SrbGetPathId(x), ==, c->btl ? 2 : 0);
+    g_assert_cmpuint(SrbGetTargetId(x), ==, c->btl ? 3 : 0);
+    g_assert_cmpuint(SrbGetLun(x), ==, c->btl ? 4 : 0);
+}
+
+/* Each setter must change exactly the chosen block's field, or nothing. */
+static void layout_check_setters(const LayoutCase *c, UCHAR *sense)
+{
+    static const int setters = 6;
+    int k = c->scsi;
+    ULONG type = k != LAYOUT_NONE ? c->blocks[k].type : 0;
+
+    for (int s = 0; s < setters; s++) {
+        SrbExBuffer b, want;
+        PSRBEX_DATA_SCSI_CDB16 d16;
+        PSRBEX_DATA_SCSI_CDB_VAR dv;
+        UCHAR status = 0x77, length8 = 9, senseLength = 0x44;
+        ULONG length32 = 12;
+        PVOID buffer = sense + 7;
+
+        layout_build(c, &b, sense);
+        want = b;
+        d16 = k != LAYOUT_NONE
+                  ? (PSRBEX_DATA_SCSI_CDB16)(want.bytes + c->blocks[k].offset)
+                  : NULL;
+        dv = (PSRBEX_DATA_SCSI_CDB_VAR)d16;
+        switch (s) {
+        case 0:
+            SrbSetScsiStatus(&b.srb, status);
+            break;
+        case 1:
+            SrbSetCdbLength(&b.srb, length8);
+            break;
+        case 2:
+            SrbSetSenseInfoBuffer(&b.srb, buffer);
+            break;
+        case 3:
+            SrbSetSenseInfoBufferLength(&b.srb, senseLength);
+            break;
+        case 4:
+            SrbSetScsiData(&b.srb, &length8, &length32, &status, &buffer,
+                           &senseLength);
+            break;
+        default:
+            SrbSetScsiData(&b.srb, NULL, NULL, NULL, NULL, NULL);
+            break;
+        }
+        if (d16 != NULL && type == L_VAR) {
+            dv->ScsiStatus = s == 0 || s == 4 ? status : dv->ScsiStatus;
+            dv->CdbLength = s == 4 ? length32 : dv->CdbLength;
+            dv->SenseInfoBuffer =
+                s == 2 || s == 4 ? buffer : dv->SenseInfoBuffer;
+            dv->SenseInfoBufferLength =
+                s == 3 || s == 4 ? senseLength : dv->SenseInfoBufferLength;
+        } else if (d16 != NULL) {
+            d16->ScsiStatus = s == 0 || s == 4 ? status : d16->ScsiStatus;
+            d16->CdbLength = s == 1 || s == 4 ? length8 : d16->CdbLength;
+            d16->SenseInfoBuffer =
+                s == 2 || s == 4 ? buffer : d16->SenseInfoBuffer;
+            d16->SenseInfoBufferLength =
+                s == 3 || s == 4 ? senseLength : d16->SenseInfoBufferLength;
+        }
+        g_test_message("setter %d", s);
+        g_assert_cmpmem(b.bytes, sizeof(b.bytes), want.bytes,
+                        sizeof(want.bytes));
+    }
+}
+
+static void test_srbex_accessor_layouts(void)
+{
+    UCHAR sense[16];
+
+    for (size_t i = 0; i < G_N_ELEMENTS(layout_cases); i++) {
+        const LayoutCase *c = &layout_cases[i];
+        SrbExBuffer b;
+
+        g_test_message("layout: %s", c->what);
+        layout_build(c, &b, sense);
+        layout_check_getters(c, &b, sense);
+        layout_check_setters(c, sense);
+    }
+}
+
+/* The same accessors on a classic SRB read and write its own fields. */
+static void test_srb_accessors_classic(void)
+{
+    SrbPair p;
+    SCSI_REQUEST_BLOCK want;
+    PSCSI_REQUEST_BLOCK c = &p.classic;
+    UCHAR length8 = LAYOUT_UNSET8, status = LAYOUT_UNSET8;
+    UCHAR senseLength = LAYOUT_UNSET8;
+    ULONG length32 = LAYOUT_UNSET;
+    PVOID senseBuffer = &p;
+    UCHAR path = 0xEE, target = 0xEE, lun = 0xEE;
+    UCHAR newStatus = SCSISTAT_BUSY;
+
+    srb_pair_init(&p);
+    c->ScsiStatus = 0x12;
+    /* No CDB blocks: SrbGetScsiData says "nothing" for a classic SRB. */
+    g_assert_null(SrbGetScsiData((PSTORAGE_REQUEST_BLOCK)c, &length8, &length32,
+                                 &status, &senseBuffer, &senseLength));
+    g_assert_cmpuint(length8, ==, 0);
+    g_assert_cmpuint(length32, ==, 0);
+    g_assert_cmpuint(status, ==, SCSISTAT_GOOD);
+    g_assert_null(senseBuffer);
+    g_assert_cmpuint(senseLength, ==, 0);
+    g_assert_true(SrbGetCdb(c) == (PCDB)c->Cdb);
+    g_assert_cmpuint(SrbGetCdbLength(c), ==, 10);
+    g_assert_cmphex(SrbGetScsiStatus(c), ==, 0x12);
+    g_assert_true(SrbGetSenseInfoBuffer(c) == p.sense);
+    g_assert_cmpuint(SrbGetSenseInfoBufferLength(c), ==, sizeof(p.sense));
+    g_assert_null(SrbGetAddress((PSTORAGE_REQUEST_BLOCK)c));
+    SrbGetPathTargetLun(c, &path, &target, &lun);
+    g_assert_cmpuint(path, ==, 2);
+    g_assert_cmpuint(target, ==, 3);
+    g_assert_cmpuint(lun, ==, 4);
+
+    want = *c;
+    SrbSetScsiData((PSTORAGE_REQUEST_BLOCK)c, &length8, &length32, &newStatus,
+                   &senseBuffer, &senseLength);
+    g_assert_cmpmem(c, sizeof(*c), &want, sizeof(want));
+    SrbSetScsiStatus(c, newStatus);
+    SrbSetCdbLength(c, 6);
+    SrbSetSenseInfoBuffer(c, NULL);
+    SrbSetSenseInfoBufferLength(c, 5);
+    want.ScsiStatus = newStatus;
+    want.CdbLength = 6;
+    want.SenseInfoBuffer = NULL;
+    want.SenseInfoBufferLength = 5;
+    g_assert_cmpmem(c, sizeof(*c), &want, sizeof(want));
+}
+
 static void test_srb_copy_and_zero(void)
 {
     SrbPair p;
@@ -1644,6 +2181,9 @@ int main(int argc, char **argv)
     g_test_add_func("/ddi/srb/extended-malformed", test_srbex_malformed);
     g_test_add_func("/ddi/srb/extended-lookup", test_srbex_lookup);
     g_test_add_func("/ddi/srb/extended-long-cdbs", test_srbex_long_cdbs);
+    g_test_add_func("/ddi/srb/extended-accessor-layouts",
+                    test_srbex_accessor_layouts);
+    g_test_add_func("/ddi/srb/classic-accessors", test_srb_accessors_classic);
     g_test_add_func("/ddi/srb/copy-and-zero", test_srb_copy_and_zero);
     g_test_add_func("/ddi/srb/standalone-classic", test_srb_standalone_classic);
     g_test_add_func("/ddi/roles/typedefs", test_role_typedefs);
