@@ -93,9 +93,9 @@ static VOID VioScsiSetLun(PUCHAR Lun, UCHAR Target, UCHAR LunNumber)
     Lun[7] = 0;
 }
 
-static UCHAR VioScsiTaskAttribute(PVOID Srb)
+static UCHAR VioScsiTaskAttribute(PVOID Srb, ULONG Flags)
 {
-    if (!(SrbGetSrbFlags(Srb) & SRB_FLAGS_QUEUE_ACTION_ENABLE)) {
+    if (!(Flags & SRB_FLAGS_QUEUE_ACTION_ENABLE)) {
         return VIRTIO_SCSI_S_SIMPLE;
     }
     switch (SrbGetQueueAction(Srb)) {
@@ -168,7 +168,7 @@ static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
     /* The tag identifies the request to ABORT TASK and to traces; the
      * extension's address is unique while the request is in flight. */
     SrbExt->Request.hdr.id = (ULONGLONG)(ULONG_PTR)SrbExt;
-    SrbExt->Request.hdr.task_attr = VioScsiTaskAttribute(Srb);
+    SrbExt->Request.hdr.task_attr = VioScsiTaskAttribute(Srb, flags);
     SrbExt->Request.hdr.prio = 0;
     SrbExt->Request.hdr.crn = 0;
     RtlZeroMemory(SrbExt->Request.cdb, sizeof(SrbExt->Request.cdb));
@@ -459,9 +459,10 @@ VOID VioScsiRequestDpc(PSTOR_DPC Dpc, PVOID HwDeviceExtension,
     PVIOSCSI_QUEUE queue = CONTAINING_RECORD(Dpc, VIOSCSI_QUEUE, Dpc);
     PVIOSCSI_SRB_EXTENSION first = NULL;
     PVIOSCSI_SRB_EXTENSION *tail = &first;
+    VIOSCSI_USED used[32];
     VIOSCSI_LOCK lock;
-    USHORT head;
-    ULONG length;
+    ULONG count;
+    ULONG i;
 
     UNREFERENCED_PARAMETER(SystemArgument1);
     UNREFERENCED_PARAMETER(SystemArgument2);
@@ -470,26 +471,32 @@ VOID VioScsiRequestDpc(PSTOR_DPC Dpc, PVOID HwDeviceExtension,
     VioScsiLockQueue(adapterExtension, queue, &lock);
     if (adapterExtension->Running) {
         do {
-            while (VioScsiVqPop(queue, &head, &length)) {
-                PVIOSCSI_SRB_EXTENSION srbExt =
-                    head < queue->Size ? queue->Context[head] : NULL;
+            /* In batches: the used index is read (and its barrier paid)
+             * once per batch rather than once per element. */
+            while ((count = VioScsiVqPopMany(queue, used,
+                                             RTL_NUMBER_OF(used))) != 0) {
+                for (i = 0; i < count; i++) {
+                    USHORT head = used[i].Head;
+                    PVIOSCSI_SRB_EXTENSION srbExt =
+                        head < queue->Size ? queue->Context[head] : NULL;
 
-                if (srbExt == NULL) {
-                    /* Not a buffer we gave: the device is confused. Skip
-                     * it; the request it should have been times out and
-                     * the reset recovers. */
-                    InterlockedIncrement(&queue->Stats.BadUsed);
-                    continue;
+                    if (srbExt == NULL) {
+                        /* Not a buffer we gave: the device is confused.
+                         * Skip it; the request it should have been times
+                         * out and the reset recovers. */
+                        InterlockedIncrement(&queue->Stats.BadUsed);
+                        continue;
+                    }
+                    queue->Context[head] = NULL;
+                    queue->FreeStack[queue->FreeCount++] = head;
+                    srbExt->UsedLength = used[i].Length;
+                    *tail = srbExt;
+                    tail = &srbExt->NextCompleted;
                 }
-                queue->Context[head] = NULL;
-                queue->FreeStack[queue->FreeCount++] = head;
-                srbExt->UsedLength = length;
-                srbExt->NextCompleted = NULL;
-                *tail = srbExt;
-                tail = &srbExt->NextCompleted;
             }
         } while (VioScsiVqArm(adapterExtension, queue));
     }
+    *tail = NULL;
     VioScsiUnlockQueue(adapterExtension, &lock);
 
     /* Complete the batch outside the lock; after RequestComplete the

@@ -324,6 +324,14 @@ VOID VioScsiVqAdd(PVIOSCSI_QUEUE Queue, USHORT Head);
 VOID VioScsiVqKick(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
                    PVIOSCSI_QUEUE Queue, USHORT OldAvail);
 BOOLEAN VioScsiVqPop(PVIOSCSI_QUEUE Queue, PUSHORT Head, PULONG Length);
+/* One used element: its head (0xffff if out of range) and length. */
+typedef struct _VIOSCSI_USED {
+    USHORT Head;
+    ULONG Length;
+} VIOSCSI_USED, *PVIOSCSI_USED;
+/* Pops up to Max used elements into Used, in ring order, reading the used
+ * index once; returns how many. */
+ULONG VioScsiVqPopMany(PVIOSCSI_QUEUE Queue, PVIOSCSI_USED Used, ULONG Max);
 /* Ask for an interrupt at the next used buffer; TRUE when used buffers
  * arrived meanwhile (pop again). */
 BOOLEAN VioScsiVqArm(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,

@@ -351,27 +351,44 @@ VOID VioScsiVqKick(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
     }
 }
 
+ULONG VioScsiVqPopMany(PVIOSCSI_QUEUE Queue, PVIOSCSI_USED Used, ULONG Max)
+{
+    /* Locals, not Queue's fields: the stores to Used could alias them. */
+    volatile UCHAR *ring = Queue->Used;
+    USHORT size = Queue->Size;
+    USHORT last = Queue->LastUsed;
+    USHORT ready = (USHORT)(VioScsiRead16(ring, VIRTQ_USED_IDX) - last);
+    ULONG count = ready < Max ? ready : Max;
+    ULONG i;
+
+    if (count == 0) {
+        return 0;
+    }
+    /* The elements are read after the index that published them. */
+    KeMemoryBarrier();
+    for (i = 0; i < count; i++, last++) {
+        ULONGLONG element = VIRTQ_USED_RING((USHORT)(last & (size - 1)));
+        /* The id is a 32-bit field; a head is below the queue size, so a
+         * larger id is rejected by the caller's range check. */
+        ULONG id = VioScsiRead32(ring, element);
+
+        Used[i].Head = id < size ? (USHORT)id : (USHORT)0xffff;
+        Used[i].Length = VioScsiRead32(ring, element + 4);
+    }
+    Queue->LastUsed = last;
+    InterlockedAdd(&Queue->Stats.Completed, (LONG)count);
+    return count;
+}
+
 BOOLEAN VioScsiVqPop(PVIOSCSI_QUEUE Queue, PUSHORT Head, PULONG Length)
 {
-    ULONGLONG element;
-    USHORT slot;
+    VIOSCSI_USED used;
 
-    if (VioScsiRead16(Queue->Used, VIRTQ_USED_IDX) == Queue->LastUsed) {
+    if (VioScsiVqPopMany(Queue, &used, 1) == 0) {
         return FALSE;
     }
-    /* The element is read after the index that published it. */
-    KeMemoryBarrier();
-    slot = (USHORT)(Queue->LastUsed & (Queue->Size - 1));
-    element = VIRTQ_USED_RING(slot);
-    /* The id is a 32-bit field; a head is below the queue size, so a
-     * larger id is rejected by the caller's range check. */
-    {
-        ULONG id = VioScsiRead32(Queue->Used, element);
-        *Head = id < Queue->Size ? (USHORT)id : (USHORT)0xffff;
-    }
-    *Length = VioScsiRead32(Queue->Used, element + 4);
-    Queue->LastUsed++;
-    InterlockedIncrement(&Queue->Stats.Completed);
+    *Head = used.Head;
+    *Length = used.Length;
     return TRUE;
 }
 

@@ -1159,6 +1159,65 @@ static void test_deterministic(gconstpointer data)
     g_assert_cmpuint(end_time, ==, first);
 }
 
+/* ---- used ring batches ---- */
+
+/*
+ * VioScsiVqPopMany on a hand-made used ring: elements come in ring order
+ * across the wrap, a batch stops at Max and the next one resumes there,
+ * an id past the queue size reads as 0xffff, and VioScsiVqPop (one at a
+ * time) sees the same elements.
+ */
+static void test_used_batches(void)
+{
+    enum { SIZE = 8, TOTAL = 11 };
+    static uint8_t ring[VIRTQ_USED_RING(SIZE) + 8];
+    PVIOSCSI_QUEUE q = g_new0(VIOSCSI_QUEUE, 1);
+    VIOSCSI_USED used[4];
+    USHORT head;
+    ULONG length;
+    unsigned taken = 0;
+
+    q->Size = SIZE;
+    q->Used = ring;
+    q->LastUsed = 0xfffd; /* the 16-bit indices wrap too */
+    for (unsigned i = 0; i < TOTAL; i++) {
+        uint16_t slot = (uint16_t)(q->LastUsed + i) % SIZE;
+        uint32_t id = i == 5 ? SIZE + 3 : i % SIZE;
+        uint32_t len = 100 + i;
+
+        /* Later elements overwrite earlier slots: pop those first. */
+        if (i == SIZE) {
+            for (unsigned n; (n = VioScsiVqPopMany(q, used, 3)) != 0;) {
+                g_assert_cmpuint(n, <=, 3);
+                for (unsigned k = 0; k < n; k++, taken++) {
+                    g_assert_cmpuint(used[k].Head, ==,
+                                     taken == 5 ? 0xffff : taken % SIZE);
+                    g_assert_cmpuint(used[k].Length, ==, 100 + taken);
+                }
+            }
+            g_assert_cmpuint(taken, ==, SIZE);
+        }
+        memcpy(ring + VIRTQ_USED_RING(slot), &id, 4);
+        memcpy(ring + VIRTQ_USED_RING(slot) + 4, &len, 4);
+        {
+            uint16_t idx = (uint16_t)(0xfffd + i + 1);
+
+            memcpy(ring + VIRTQ_USED_IDX, &idx, sizeof(idx));
+        }
+    }
+    g_assert_true(VioScsiVqPop(q, &head, &length));
+    g_assert_cmpuint(head, ==, SIZE % SIZE);
+    g_assert_cmpuint(length, ==, 100 + SIZE);
+    g_assert_cmpuint(VioScsiVqPopMany(q, used, G_N_ELEMENTS(used)), ==, 2);
+    g_assert_cmpuint(used[0].Head, ==, (SIZE + 1) % SIZE);
+    g_assert_cmpuint(used[1].Length, ==, 100 + SIZE + 2);
+    g_assert_cmpuint(VioScsiVqPopMany(q, used, G_N_ELEMENTS(used)), ==, 0);
+    g_assert_false(VioScsiVqPop(q, &head, &length));
+    g_assert_cmpuint(q->LastUsed, ==, (uint16_t)(0xfffd + TOTAL));
+    g_assert_cmpint(q->Stats.Completed, ==, TOTAL);
+    g_free(q);
+}
+
 /* ---- bad parameters ---- */
 
 static void test_bad_params(void)
@@ -1289,5 +1348,6 @@ int main(int argc, char **argv)
         g_test_add_data_func(tests[i].path, &tests[i].c, tests[i].fn);
     }
     g_test_add_func("/miniport/virtio-scsi/bad-params", test_bad_params);
+    g_test_add_func("/miniport/virtio-scsi/used-batches", test_used_batches);
     return g_test_run();
 }
