@@ -191,22 +191,22 @@ static void uring_stop(void)
     memset(slot_fd, 0, sizeof(slot_fd));
 }
 
+/* In slot_of_fd: registration was tried and failed (no free slot, or
+ * the kernel refused). Not tried again until the fd is forgotten, so such
+ * a file costs no system call per op. */
+#define FD_NO_SLOT 0xff
+
 /* The ring's slot for @fd, registering it on first sight; -1 when the
  * table is full or the kernel refuses (the op then names the fd). */
 static int uring_file_slot(int fd)
 {
+    uint8_t v = (unsigned)fd < slot_of_fd_len ? slot_of_fd[fd] : 0;
     int slot;
 
-    if ((unsigned)fd < slot_of_fd_len && slot_of_fd[fd]) {
-        return slot_of_fd[fd] - 1;
+    if (v) {
+        return v == FD_NO_SLOT ? -1 : v - 1;
     }
     if (!files_on || fd < 0 || fd >= URING_MAX_FD) {
-        return -1;
-    }
-    for (slot = 0; slot < URING_FILES && slot_fd[slot]; slot++) {
-    }
-    if (slot == URING_FILES ||
-        io_uring_register_files_update(&ring, (unsigned)slot, &fd, 1) != 1) {
         return -1;
     }
     if ((unsigned)fd >= slot_of_fd_len) {
@@ -214,6 +214,13 @@ static int uring_file_slot(int fd)
         slot_of_fd = g_renew(uint8_t, slot_of_fd, n);
         memset(slot_of_fd + slot_of_fd_len, 0, n - slot_of_fd_len);
         slot_of_fd_len = n;
+    }
+    for (slot = 0; slot < URING_FILES && slot_fd[slot]; slot++) {
+    }
+    if (slot == URING_FILES ||
+        io_uring_register_files_update(&ring, (unsigned)slot, &fd, 1) != 1) {
+        slot_of_fd[fd] = FD_NO_SLOT;
+        return -1;
     }
     slot_of_fd[fd] = (uint8_t)(slot + 1);
     slot_fd[slot] = fd + 1;
@@ -223,16 +230,16 @@ static int uring_file_slot(int fd)
 static void uring_file_forget(int fd)
 {
     int none = -1;
-    unsigned slot;
+    uint8_t v = (unsigned)fd < slot_of_fd_len ? slot_of_fd[fd] : 0;
 
-    if ((unsigned)fd >= slot_of_fd_len || !slot_of_fd[fd]) {
-        return;
+    if (v && v != FD_NO_SLOT) {
+        /* Ops already in flight hold their own reference to the file. */
+        io_uring_register_files_update(&ring, v - 1u, &none, 1);
+        slot_fd[v - 1] = 0;
     }
-    slot = slot_of_fd[fd] - 1u;
-    /* Ops already in flight hold their own reference to the file. */
-    io_uring_register_files_update(&ring, slot, &none, 1);
-    slot_of_fd[fd] = 0;
-    slot_fd[slot] = 0;
+    if (v) {
+        slot_of_fd[fd] = 0;
+    }
 }
 
 /* Hand every completion already queued to its op; no system call. */

@@ -1545,6 +1545,47 @@ static void test_engine_fd_reuse(gconstpointer data)
     aio_shutdown();
 }
 
+/*
+ * More files than io_uring has registration slots (64): the files past
+ * the table are read through their descriptors, and each file reads its
+ * own bytes, the first time and later, registered or not.
+ */
+static void test_engine_many_files(gconstpointer data)
+{
+    const EngineCase *c = data;
+    g_autoptr(GError) err = NULL;
+    enum { N = 70 };
+    int fds[N];
+    uint8_t buf[512], in[512];
+
+    if (!aio_set_engine(c->engine, &err)) {
+        g_test_skip(err->message);
+        return;
+    }
+    for (int i = 0; i < N; i++) {
+        g_autofree char *name = g_strdup_printf("many-%d", i);
+        g_autofree char *path = g_build_filename(tmpdir, name, NULL);
+
+        memset(buf, i + 1, sizeof(buf));
+        g_assert_true(
+            g_file_set_contents(path, (char *)buf, sizeof(buf), NULL));
+        fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+        g_assert_cmpint(fds[i], >=, 0);
+        g_unlink(path);
+    }
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < N; i++) {
+            g_assert_cmpint(engine_read(fds[i], in), ==, 512);
+            g_assert_true(all_bytes(in, 512, (uint8_t)(i + 1)));
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        aio_forget_fd(fds[i]);
+        close(fds[i]);
+    }
+    aio_shutdown();
+}
+
 int main(int argc, char **argv)
 {
     int ret;
@@ -1608,6 +1649,11 @@ int main(int argc, char **argv)
         g_autofree char *n =
             g_strdup_printf("/block/engine/fd-reuse/%s", engine_cases[i].name);
         g_test_add_data_func(n, &engine_cases[i], test_engine_fd_reuse);
+    }
+    for (unsigned i = 0; i < G_N_ELEMENTS(engine_cases); i++) {
+        g_autofree char *n = g_strdup_printf("/block/engine/many-files/%s",
+                                             engine_cases[i].name);
+        g_test_add_data_func(n, &engine_cases[i], test_engine_many_files);
     }
     ret = g_test_run();
     g_rmdir(tmpdir);
