@@ -64,9 +64,6 @@ static guint mru[2]; /* indexes into dma_ranges of the last hits */
 /* The mapped requests (port.h): the list, and where the walk starts (the
  * request after the last one hit, or NULL). */
 PortRequest *verifier_sg_head, *verifier_sg_tail, *verifier_sg_hint;
-#define sg_head verifier_sg_head
-#define sg_tail verifier_sg_tail
-#define sg_hint verifier_sg_hint
 static bool hooked;
 uint64_t verifier_map_epoch;
 
@@ -131,8 +128,8 @@ void verifier_reset(void)
     g_clear_pointer(&quiet.bits, g_free);
     quiet.n = 0;
     verifier_map_epoch++;
-    while (sg_head) {
-        verifier_sg_unmap(sg_head);
+    while (verifier_sg_head) {
+        verifier_sg_unmap(verifier_sg_head);
     }
 }
 
@@ -319,12 +316,15 @@ static bool covered(uint64_t gpa, uint64_t len)
     }
     /* Devices move data in the order they take or finish requests, so
      * the walk starts after the request hit last and wraps around. */
-    for (PortRequest *req = sg_hint ? sg_hint : sg_head, *stop = req; req;) {
+    for (PortRequest *req = verifier_sg_hint ? verifier_sg_hint
+                                             : verifier_sg_head,
+                     *stop = req;
+         req;) {
         if (sg_has(req, gpa, end)) {
-            sg_hint = req->vr_next;
+            verifier_sg_hint = req->vr_next;
             return true;
         }
-        req = req->vr_next ? req->vr_next : sg_head;
+        req = req->vr_next ? req->vr_next : verifier_sg_head;
         if (req == stop) {
             break;
         }
@@ -407,9 +407,9 @@ static void dma_check_ram(BndKind kind, uint64_t gpa, const void *data,
     if (dma_quiet(gpa, len)) {
         return;
     }
-    req = sg_hint ? sg_hint : sg_head;
+    req = verifier_sg_hint ? verifier_sg_hint : verifier_sg_head;
     if (req && gpa + len >= gpa && sg_has(req, gpa, gpa + len)) {
-        sg_hint = req->vr_next;
+        verifier_sg_hint = req->vr_next;
         return;
     }
     dma_check_slow(kind, gpa, len, true);
@@ -445,7 +445,7 @@ void verifier_detach(void)
     g_clear_pointer(&quiet.bits, g_free);
     quiet.n = 0;
     verifier_map_epoch++;
-    while (sg_head) {
-        verifier_sg_unmap(sg_head);
+    while (verifier_sg_head) {
+        verifier_sg_unmap(verifier_sg_head);
     }
 }
