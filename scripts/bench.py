@@ -10,8 +10,10 @@ pinned to one core, after a discarded warm-up pass:
   - the same with -record (overhead %, trace bytes per I/O), when built,
     and with -drive ...,mmap=on (reads served from a mapping of the image);
   - replay speed of a recorded randread run, device=on and device=off;
-  - fio with ioengine=psync (iodepth 1) and io_uring (iodepth 32) on the
-    same file, and the ratio storemu / fio-psync;
+  - fio with ioengine=psync (iodepth 1) for as many I/Os, in the same
+    rounds as storemu's runs, and the ratio storemu / fio-psync as the
+    median of the rounds' ratios; fio io_uring (iodepth 32) once, for
+    reference;
   - instructions per I/O from callgrind (verifier on and off, and with
     -record), as the difference of two run lengths so start-up cancels
     (exact and repeatable);
@@ -130,15 +132,20 @@ def median(xs):
     return xs[len(xs) // 2]
 
 
-def fio(engine, rw, qd):
+def fio(engine, rw, qd, count=None):
+    """fio's I/Os per second on a fresh copy of the image: @count I/Os, or
+    two seconds after half a second's ramp when no count is given."""
     fresh_image()
-    cmd = pinned(["fio", "--name=b", "--filename=" + image, "--rw=" + rw,
-                  "--bs=4k", "--iodepth=%d" % qd, "--ioengine=" + engine,
-                  "--size=%d" % IMAGE_SIZE, "--runtime=2", "--time_based",
-                  "--ramp_time=0.5", "--norandommap", "--randrepeat=1",
-                  "--invalidate=0",  # keep the warmed page cache
-                  "--output-format=json"])
-    out, _ = run(cmd)
+    cmd = ["fio", "--name=b", "--filename=" + image, "--rw=" + rw,
+           "--bs=4k", "--iodepth=%d" % qd, "--ioengine=" + engine,
+           "--size=%d" % IMAGE_SIZE, "--norandommap", "--randrepeat=1",
+           "--invalidate=0",  # keep the warmed page cache
+           "--output-format=json"]
+    if count:
+        cmd.append("--io_size=%d" % (count * 4096))
+    else:
+        cmd += ["--runtime=2", "--time_based", "--ramp_time=0.5"]
+    out, _ = run(pinned(cmd))
     j = json.loads(out[out.index("{"):])
     job = j["jobs"][0]
     side = job["read"] if rw.endswith("read") else job["write"]
@@ -212,6 +219,7 @@ def main():
         have_mmap = miniport == "virtio-scsi" and storemu_has(
             storemu_args(miniport, "count=1", mmap=True)[:-2] +
             ["-guest", "boot"])
+        have_fio = shutil.which("fio") is not None
         rows = []
         for rw in ("randread", "randwrite"):
             for qd in (1, 32):
@@ -222,11 +230,13 @@ def main():
                                                mmap=True)[0])[0]
                           for _ in range(RUNS)]
                 iobench(miniport, rw, qd, COUNT[qd] // 10)  # warm-up
-                # Plain and recorded runs alternate, so that the host's
-                # drift over the minutes of the bench falls on both
-                # alike; the overhead is the median of the pairs'.
+                # Plain runs, recorded runs and fio psync runs of as many
+                # I/Os alternate, so that the host's drift over the minutes
+                # of the bench falls on all alike; the record overhead and
+                # the ratio to fio are the medians of each round's.
                 tr = os.path.join(tmpdir, "r.trace")
                 ios, ns, rec, ovh, rss = [], [], [], [], 0
+                psync, ratio = [], []
                 for _ in range(RUNS):
                     j, r = iobench(miniport, rw, qd, COUNT[qd])
                     a, b = host_numbers(j)
@@ -237,10 +247,17 @@ def main():
                         j, _ = iobench(miniport, rw, qd, COUNT[qd], tr)
                         rec.append(host_numbers(j)[0])
                         ovh.append(100.0 * (1 - rec[-1] / a))
+                    if have_fio:
+                        psync.append(fio("psync", rw, 1, COUNT[qd]))
+                        ratio.append(a / psync[-1])
                 row = {"rw": rw, "iodepth": qd, "ios_per_sec": median(ios),
                        "ns_per_io": median(ns), "peak_rss_kib": rss}
                 if have_mmap:
                     row["mmap_ios_per_sec"] = median(mm)
+                if have_fio:
+                    row["psync_qd1_ios_per_sec"] = median(psync)
+                    row["vs_psync"] = median(ratio)
+                    row["vs_psync_runs"] = ratio
                 if have_record:
                     row["record_ios_per_sec"] = median(rec)
                     row["record_overhead_pct"] = median(ovh)
@@ -255,7 +272,7 @@ def main():
             results["replay_device_off_events_per_sec"] = replay_speed(
                 miniport, "full")
         base = {}
-        if shutil.which("fio"):
+        if have_fio:
             for rw in ("randread", "randwrite"):
                 base[rw] = {"psync_qd1": fio("psync", rw, 1),
                             "io_uring_qd32": fio("io_uring", rw, 32)}
@@ -289,11 +306,11 @@ def main():
           ("rw", "qd", "IO/s", "ns/IO", "vs psync", "rec ovh", "B/IO rec",
            "RSS MiB", "mmap IO/s", "vs psync"))
     for r in results["storemu"]:
-        ps = results.get("fio", {}).get(r["rw"], {}).get("psync_qd1")
+        ps = r.get("psync_qd1_ios_per_sec")
         mm = r.get("mmap_ios_per_sec")
         print("%-10s %3d %12.0f %10.0f %11s %9s %10s %9.0f %12s %9s" % (
             r["rw"], r["iodepth"], r["ios_per_sec"], r["ns_per_io"],
-            ("%.2fx" % (r["ios_per_sec"] / ps)) if ps else "-",
+            ("%.2fx" % r["vs_psync"]) if ps else "-",
             ("%.1f%%" % r["record_overhead_pct"])
             if "record_overhead_pct" in r else "-",
             ("%.1f" % r["trace_bytes_per_io"])
