@@ -28,25 +28,9 @@
 #include "port/port.h"
 #include "system/trace.h"
 
-#define MP_MAX_DEPTH 16
+MpStack mp_stacks[VCPU_MAX];
 
-typedef struct MpFrame {
-    PortRequest *req;
-    uint8_t routine; /* MpRoutine */
-    bool half_duplex_startio;
-} MpFrame;
-
-/* A vCPU's routine stack. frames[0] stands for port code below every
- * routine (MP_NONE, no request), so the top is frames[depth] always. */
-typedef struct MpStack {
-    unsigned depth;
-    unsigned overflow; /* pushes refused past MP_MAX_DEPTH */
-    MpFrame frames[MP_MAX_DEPTH + 1];
-} MpStack;
-
-static MpStack stacks[VCPU_MAX];
-
-static const char *const routine_names[MP_ROUTINE_COUNT] = {
+const char *const mp_routine_names[MP_ROUTINE_COUNT] = {
     [MP_NONE] = "port code",
     [MP_DRIVER_ENTRY] = "DriverEntry",
     [MP_FIND_ADAPTER] = "HwStorFindAdapter",
@@ -73,15 +57,15 @@ static const char *const routine_names[MP_ROUTINE_COUNT] = {
 unsigned mp_depth(void)
 {
     int c = cpu_index();
-    return c >= 0 ? stacks[c].depth : 0;
+    return c >= 0 ? mp_stacks[c].depth : 0;
 }
 
 void mp_unwind(unsigned d)
 {
     int c = cpu_index();
 
-    if (c >= 0 && stacks[c].depth > d) {
-        stacks[c].depth = d;
+    if (c >= 0 && mp_stacks[c].depth > d) {
+        mp_stacks[c].depth = d;
     }
 }
 
@@ -89,12 +73,12 @@ void mp_reset(void)
 {
     /* A machine stopped inside a miniport routine leaves frames behind;
      * the next machine starts with empty stacks. */
-    memset(stacks, 0, sizeof(stacks));
+    memset(mp_stacks, 0, sizeof(mp_stacks));
 }
 
 const char *mp_routine_name(MpRoutine r)
 {
-    return r < MP_ROUTINE_COUNT ? routine_names[r] : "?";
+    return r < MP_ROUTINE_COUNT ? mp_routine_names[r] : "?";
 }
 
 static const MpFrame *top(void)
@@ -102,18 +86,12 @@ static const MpFrame *top(void)
     static const MpFrame none = {NULL, MP_NONE, false};
     int c = cpu_index();
 
-    return c >= 0 ? &stacks[c].frames[stacks[c].depth] : &none;
+    return c >= 0 ? &mp_stacks[c].frames[mp_stacks[c].depth] : &none;
 }
 
 MpRoutine mp_current(void)
 {
     return top()->routine;
-}
-
-/* Asked on every spin lock acquire, for the owner's site. */
-const char *mp_current_name(void)
-{
-    return routine_names[top()->routine];
 }
 
 PortRequest *mp_current_request(void)
@@ -123,9 +101,9 @@ PortRequest *mp_current_request(void)
     if (c < 0) {
         return NULL;
     }
-    for (unsigned i = stacks[c].depth; i > 0; i--) {
-        if (stacks[c].frames[i].req) {
-            return stacks[c].frames[i].req;
+    for (unsigned i = mp_stacks[c].depth; i > 0; i--) {
+        if (mp_stacks[c].frames[i].req) {
+            return mp_stacks[c].frames[i].req;
         }
     }
     return NULL;
@@ -145,7 +123,7 @@ push(MpRoutine r, PortRequest *req, bool hd)
     MpStack *s;
 
     g_assert(c >= 0);
-    s = &stacks[c];
+    s = &mp_stacks[c];
     if (s->depth == MP_MAX_DEPTH) {
         /* Only a miniport nesting calls without bound gets here (e.g.
          * StorPortSynchronizeAccess from its own callback, over and over):
@@ -154,13 +132,13 @@ push(MpRoutine r, PortRequest *req, bool hd)
             verifier_report(VC_BAD_CALL, NULL,
                             "miniport routines nested more than %d deep on "
                             "vCPU%d (entering %s)",
-                            MP_MAX_DEPTH, c, routine_names[r]);
+                            MP_MAX_DEPTH, c, mp_routine_names[r]);
             machine_request_stop(EXIT_VERIFIER);
         }
         return;
     }
     s->frames[++s->depth] = (MpFrame){req, (uint8_t)r, hd};
-    TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, c, routine_names[r],
+    TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, c, mp_routine_names[r],
           req ? req->id : 0);
 }
 
@@ -170,13 +148,14 @@ static inline __attribute__((always_inline)) void pop(void)
     MpStack *s;
 
     g_assert(c >= 0);
-    s = &stacks[c];
+    s = &mp_stacks[c];
     if (s->overflow) {
         s->overflow--;
         return;
     }
     g_assert(s->depth > 0);
-    TRACE(mp_exit, "cpu=%d %s", c, routine_names[s->frames[s->depth].routine]);
+    TRACE(mp_exit, "cpu=%d %s", c,
+          mp_routine_names[s->frames[s->depth].routine]);
     s->depth--;
 }
 
@@ -193,16 +172,16 @@ repush(MpRoutine r, PortRequest *req, bool hd)
     MpFrame *f;
 
     g_assert(c >= 0);
-    s = &stacks[c];
+    s = &mp_stacks[c];
     if (G_UNLIKELY(s->overflow || s->depth == 0)) {
         pop();
         push(r, req, hd);
         return;
     }
     f = &s->frames[s->depth];
-    TRACE(mp_exit, "cpu=%d %s", c, routine_names[f->routine]);
+    TRACE(mp_exit, "cpu=%d %s", c, mp_routine_names[f->routine]);
     *f = (MpFrame){req, (uint8_t)r, hd};
-    TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, c, routine_names[r],
+    TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, c, mp_routine_names[r],
           req ? req->id : 0);
 }
 
@@ -211,7 +190,7 @@ repush(MpRoutine r, PortRequest *req, bool hd)
 static void expect_level(KIRQL want, MpRoutine r)
 {
     if (cpu_level() != want) {
-        g_error("port: %s called at IRQL %u, wants %u", routine_names[r],
+        g_error("port: %s called at IRQL %u, wants %u", mp_routine_names[r],
                 cpu_level(), want);
     }
 }

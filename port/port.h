@@ -457,9 +457,38 @@ void mp_reset(void);
 void port_regio_reset(void);
 /* The innermost miniport routine running on this vCPU (MP_NONE if none). */
 MpRoutine mp_current(void);
-/* mp_routine_name(mp_current()) in one call: a spin lock acquired from a
- * miniport routine is named after it, twice per I/O. */
-const char *mp_current_name(void);
+/* A vCPU's routine stack (miniport-call.c). frames[0] stands for port
+ * code below every routine (MP_NONE, no request), so the top is
+ * frames[depth] always. */
+#define MP_MAX_DEPTH 16
+
+typedef struct MpFrame {
+    PortRequest *req;
+    uint8_t routine; /* MpRoutine */
+    bool half_duplex_startio;
+} MpFrame;
+
+typedef struct MpStack {
+    unsigned depth;
+    unsigned overflow; /* pushes refused past MP_MAX_DEPTH */
+    MpFrame frames[MP_MAX_DEPTH + 1];
+} MpStack;
+
+extern MpStack mp_stacks[VCPU_MAX];
+extern const char *const mp_routine_names[MP_ROUTINE_COUNT];
+
+/* mp_routine_name(mp_current()), inline: a spin lock acquired from a
+ * miniport routine is named after it, and the miniports take one per I/O
+ * (a queue's MSI lock in StartIo); a call costs more than the lookup. */
+static inline const char *mp_current_name(void)
+{
+    int c = cpu_index();
+
+    if (c < 0) {
+        return mp_routine_names[MP_NONE];
+    }
+    return mp_routine_names[mp_stacks[c].frames[mp_stacks[c].depth].routine];
+}
 /* The request the innermost routine was called for, or NULL. */
 PortRequest *mp_current_request(void);
 /* True while this vCPU runs HwStorStartIo in half-duplex mode. */

@@ -513,10 +513,9 @@ static STOR_PHYSICAL_ADDRESS extension_address(PortRequest *req, uintptr_t va,
     return pa;
 }
 
-STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
-                                                       PSCSI_REQUEST_BLOCK Srb,
-                                                       PVOID VirtualAddress,
-                                                       ULONG *Length)
+static STOR_PHYSICAL_ADDRESS G_GNUC_NO_INLINE
+physical_address_slow(PVOID HwDeviceExtension, PSCSI_REQUEST_BLOCK Srb,
+                      PVOID VirtualAddress, ULONG *Length)
 {
     STOR_PHYSICAL_ADDRESS pa = {.QuadPart = 0};
     PortRequest *req = Srb ? port_request_from_srb(Srb) : NULL;
@@ -571,6 +570,49 @@ STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
         *Length = (ULONG)MIN(len, (uint64_t)G_MAXUINT32);
     }
     return pa;
+}
+
+/*
+ * A miniport asks for its request's extension once per I/O (the device
+ * reads descriptors and headers there), and after the first time the
+ * verifier has that range mapped already (extension_address): answered
+ * here without the slow path's register saves or its other cases. The
+ * data buffer comes first, as in the slow path, for a miniport that
+ * points it into its own extension.
+ */
+STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
+                                                       PSCSI_REQUEST_BLOCK Srb,
+                                                       PVOID VirtualAddress,
+                                                       ULONG *Length)
+{
+    PortSrbCacheSlot *c = port_srb_cache_slot(Srb);
+    uintptr_t va = (uintptr_t)VirtualAddress;
+
+    if (Srb && c->srb == (PVOID)Srb && c->req->srb_ext) {
+        PortRequest *req = c->req;
+        uintptr_t ext = (uintptr_t)req->srb_ext;
+        uintptr_t ext_end = ext + req->lu->adapter->cfg->SrbExtensionSize;
+        uintptr_t buf = (uintptr_t)SrbGetDataBuffer(Srb);
+        ULONG n = SrbGetDataTransferLength(Srb);
+        uint64_t gpa = va - (uintptr_t)ram_base;
+        uint64_t end = (ext_end - (uintptr_t)ram_base + GUEST_PAGE_SIZE - 1) &
+                       ~(GUEST_PAGE_SIZE - 1);
+
+        if (va >= ext && va < ext_end && !(va >= buf && va < buf + n) &&
+            req->ext_map_epoch == verifier_map_epoch &&
+            va >= req->ext_map_start &&
+            (uintptr_t)ram_base + MIN(end, ram_size) <= req->ext_map_end) {
+            STOR_PHYSICAL_ADDRESS pa = {.QuadPart = (LONGLONG)gpa};
+
+            if (Length) {
+                *Length =
+                    (ULONG)MIN((uint64_t)(ext_end - va), (uint64_t)G_MAXUINT32);
+            }
+            return pa;
+        }
+    }
+    return physical_address_slow(HwDeviceExtension, Srb, VirtualAddress,
+                                 Length);
 }
 
 PVOID NTAPI StorPortGetVirtualAddress(PVOID HwDeviceExtension,
