@@ -503,7 +503,8 @@ static SCSITaskAttr vscsi_task_attr(uint8_t attr)
 static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
 {
     VirtQueueElement *e = &req->elem;
-    uint8_t hdr[sizeof(VirtioScsiCmdReqHdr) + SCSI_CDB_MAX];
+    uint8_t hdr_buf[sizeof(VirtioScsiCmdReqHdr) + SCSI_CDB_MAX];
+    const uint8_t *hdr;
     uint64_t hdr_len = VSCSI_REQ_HDR + (uint64_t)s->cdb_size;
     unsigned cdb_len = MIN(s->cdb_size, (uint32_t)SCSI_CDB_MAX);
     uint64_t out_data, in_data;
@@ -537,7 +538,10 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
         vscsi_cmd_fail(req, VIRTIO_SCSI_S_FAILURE);
         return;
     }
-    if (!vq_elem_read(vq, e, 0, hdr, VSCSI_REQ_HDR + cdb_len)) {
+    /* Read in place when it can be: the bus copies the CDB at submission,
+     * and the rest is parsed before. */
+    hdr = vq_elem_peek(vq, e, hdr_buf, VSCSI_REQ_HDR + cdb_len);
+    if (!hdr) {
         vscsi_req_put(s, req);
         return;
     }

@@ -161,13 +161,46 @@ static bool vq_read_desc(VirtQueue *vq, uint64_t table, unsigned i,
 }
 
 /*
- * Read a whole indirect table (@len bytes, checked) with one DMA: every
- * entry of it is the driver's description of this chain (2.7.5.3), and
- * one transfer costs less than one per descriptor.
+ * A DMA read of [@gpa, @gpa + @len), which lies in RAM, done where the
+ * bytes are: when no hook may answer a DMA read, the hooks after it see
+ * the same crossing as pci_dma_read()'s (address, length, bytes) and
+ * only the copy is saved. NULL when a hook may answer it or bus
+ * mastering is off: the caller then copies with pci_dma_read(). The
+ * bytes cannot change while the caller uses them: no guest code runs
+ * before it is done.
+ */
+static inline __attribute__((always_inline)) const uint8_t *
+vq_map_read(VirtQueue *vq, uint64_t gpa, uint64_t len)
+{
+    const uint8_t *host;
+
+    if (G_UNLIKELY(!pci_bus_master_enabled(vq->dev) ||
+                   (bnd_before_kinds & BND_BIT(BND_DMA_READ)))) {
+        return NULL;
+    }
+    host = ram_ptr(gpa, len);
+    g_assert(host);
+    bnd_counts[BND_DMA_READ]++;
+    if ((bnd_after_kinds & BND_BIT(BND_DMA_READ)) &&
+        !bnd_dma_quiet_covers(gpa, len)) {
+        bnd_after_dma(BND_DMA_READ, gpa, host, len);
+    }
+    return host;
+}
+
+/*
+ * Read a whole indirect table (@len bytes, in RAM: checked) with one DMA:
+ * every entry of it is the driver's description of this chain
+ * (2.7.5.3), and one transfer costs less than one per descriptor.
  */
 static const uint8_t *vq_read_indirect(VirtQueue *vq, uint64_t gpa,
                                        uint32_t len)
 {
+    const uint8_t *host = vq_map_read(vq, gpa, len);
+
+    if (G_LIKELY(host)) {
+        return host;
+    }
     if (len > vq->ind_cap) {
         g_free(vq->ind_buf);
         vq->ind_cap = MAX((size_t)len, 16 * sizeof(VirtqDesc));
@@ -180,16 +213,125 @@ static const uint8_t *vq_read_indirect(VirtQueue *vq, uint64_t gpa,
     return vq->ind_buf;
 }
 
-static void elem_append(VirtQueueElement *e, uint64_t addr, uint64_t len)
+/* Room for @n more segments in @e. */
+static inline void elem_reserve(VirtQueueElement *e, unsigned n)
 {
-    unsigned n = e->n_out + e->n_in;
+    unsigned need = e->n_out + e->n_in + n;
 
-    if (n == e->sg_cap) {
-        e->sg_cap = e->sg_cap ? e->sg_cap * 2 : 8;
-        e->sg = g_renew(DmaSgEntry, e->sg, e->sg_cap);
+    if (G_UNLIKELY(need > e->sg_cap)) {
+        unsigned cap = e->sg_cap ? e->sg_cap : 8;
+
+        while (cap < need) {
+            cap *= 2;
+        }
+        e->sg_cap = cap;
+        e->sg = g_renew(DmaSgEntry, e->sg, cap);
     }
-    e->sg[n].addr = addr;
-    e->sg[n].len = len;
+}
+
+/* A chain being walked: what the checks of later descriptors depend on. */
+typedef struct VqWalk {
+    uint16_t head;
+    bool seen_writable;
+    unsigned ndesc;
+    uint64_t total;
+} VqWalk;
+
+/*
+ * One buffer descriptor (not INDIRECT) of the chain: the checks every one
+ * passes, in this order, then its segment (room reserved by the caller).
+ */
+static inline __attribute__((always_inline)) bool
+vq_take_desc(VirtQueue *vq, VqWalk *w, VirtQueueElement *e, const VirtqDesc *d)
+{
+    if (++w->ndesc > vq->size) {
+        vq_fail(vq, "chain at head %u is longer than the queue size %u",
+                w->head, vq->size);
+        return false;
+    }
+    if (d->flags & VIRTQ_DESC_F_WRITE) {
+        w->seen_writable = true;
+    } else if (w->seen_writable) {
+        /* 2.7.4.2: readable elements come first. */
+        vq_fail(vq,
+                "chain at head %u: device-readable buffer after a "
+                "device-writable one",
+                w->head);
+        return false;
+    }
+    w->total += d->len;
+    if (w->total > UINT32_MAX) {
+        vq_fail(vq, "chain at head %u is longer than 2^32 bytes", w->head);
+        return false;
+    }
+    if (d->len) {
+        DmaSgEntry *sg;
+
+        if (!ram_ptr(d->addr, d->len)) {
+            vq_fail(vq,
+                    "chain at head %u: buffer 0x%" PRIx64 "+%u "
+                    "outside guest RAM",
+                    w->head, d->addr, d->len);
+            return false;
+        }
+        sg = &e->sg[e->n_out + e->n_in];
+        sg->addr = d->addr;
+        sg->len = d->len;
+        if (d->flags & VIRTQ_DESC_F_WRITE) {
+            e->n_in++;
+            e->in_len += d->len;
+        } else {
+            e->n_out++;
+            e->out_len += d->len;
+        }
+    }
+    return true;
+}
+
+/*
+ * The rest of the chain in an indirect table of @n entries (checked to be
+ * at most the queue size), from its entry 0. Each entry is visited at
+ * most once, which stops loops; room for every entry's segment is made
+ * once, as the walk cannot take more.
+ */
+static bool vq_walk_table(VirtQueue *vq, VqWalk *w, VirtQueueElement *e,
+                          const uint8_t *ind, unsigned n)
+{
+    unsigned i = 0;
+    VirtqDesc d;
+
+    elem_reserve(e, n);
+    for (unsigned visits = n;; visits--) {
+        if (visits == 0) {
+            vq_fail(vq,
+                    "chain at head %u loops (more than %u descriptors in "
+                    "one table)",
+                    w->head, n);
+            return false;
+        }
+        vq_decode_desc(ind + (size_t)i * sizeof(VirtqDesc), &d);
+        if (d.flags & VIRTQ_DESC_F_INDIRECT) {
+            vq_fail(vq,
+                    "chain at head %u: indirect descriptor inside an "
+                    "indirect table",
+                    w->head);
+            return false;
+        }
+        if (!vq_take_desc(vq, w, e, &d)) {
+            return false;
+        }
+        if (!(d.flags & VIRTQ_DESC_F_NEXT)) {
+            return true;
+        }
+        if (d.next >= n) {
+            vq_fail(vq,
+                    "chain at head %u: next index %u out of range (%u "
+                    "entries)",
+                    w->head, d.next, n);
+            return false;
+        }
+        i = d.next;
+    }
 }
 
 /*
@@ -200,15 +342,9 @@ static void elem_append(VirtQueueElement *e, uint64_t addr, uint64_t len)
  */
 static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
 {
-    uint64_t table = vq->desc;
-    const uint8_t *ind = NULL; /* the indirect table, once read */
-    unsigned table_n = vq->size;
+    VqWalk w = {.head = head};
     unsigned visits = vq->size;
-    unsigned ndesc = 0;
     unsigned i = head;
-    bool in_indirect = false;
-    bool seen_writable = false;
-    uint64_t total = 0;
     VirtqDesc d;
 
     e->head = head;
@@ -219,23 +355,16 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
             vq_fail(vq,
                     "chain at head %u loops (more than %u descriptors in "
                     "one table)",
-                    head, table_n);
+                    head, vq->size);
             return false;
         }
         visits--;
-        if (ind) {
-            vq_decode_desc(ind + (size_t)i * sizeof(VirtqDesc), &d);
-        } else if (!vq_read_desc(vq, table, i, &d)) {
+        if (!vq_read_desc(vq, vq->desc, i, &d)) {
             return false;
         }
         if (d.flags & VIRTQ_DESC_F_INDIRECT) {
-            if (in_indirect) {
-                vq_fail(vq,
-                        "chain at head %u: indirect descriptor inside an "
-                        "indirect table",
-                        head);
-                return false;
-            }
+            const uint8_t *ind;
+
             if (!vq->indirect) {
                 vq_fail(vq,
                         "chain at head %u: indirect descriptor without "
@@ -265,61 +394,21 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
             }
             /* The WRITE flag of the table descriptor is ignored (2.7.5.3.2). */
             ind = vq_read_indirect(vq, d.addr, d.len);
-            if (!ind) {
-                return false;
-            }
-            table = d.addr;
-            table_n = d.len / sizeof(VirtqDesc);
-            visits = table_n;
-            i = 0;
-            in_indirect = true;
-            continue;
+            return ind &&
+                   vq_walk_table(vq, &w, e, ind, d.len / sizeof(VirtqDesc));
         }
-        if (++ndesc > vq->size) {
-            vq_fail(vq, "chain at head %u is longer than the queue size %u",
-                    head, vq->size);
+        elem_reserve(e, 1);
+        if (!vq_take_desc(vq, &w, e, &d)) {
             return false;
-        }
-        if (d.flags & VIRTQ_DESC_F_WRITE) {
-            seen_writable = true;
-        } else if (seen_writable) {
-            /* 2.7.4.2: readable elements come first. */
-            vq_fail(vq,
-                    "chain at head %u: device-readable buffer after a "
-                    "device-writable one",
-                    head);
-            return false;
-        }
-        total += d.len;
-        if (total > UINT32_MAX) {
-            vq_fail(vq, "chain at head %u is longer than 2^32 bytes", head);
-            return false;
-        }
-        if (d.len) {
-            if (!ram_ptr(d.addr, d.len)) {
-                vq_fail(vq,
-                        "chain at head %u: buffer 0x%" PRIx64 "+%u "
-                        "outside guest RAM",
-                        head, d.addr, d.len);
-                return false;
-            }
-            elem_append(e, d.addr, d.len);
-            if (d.flags & VIRTQ_DESC_F_WRITE) {
-                e->n_in++;
-                e->in_len += d.len;
-            } else {
-                e->n_out++;
-                e->out_len += d.len;
-            }
         }
         if (!(d.flags & VIRTQ_DESC_F_NEXT)) {
             return true;
         }
-        if (d.next >= table_n) {
+        if (d.next >= vq->size) {
             vq_fail(vq,
                     "chain at head %u: next index %u out of range (%u "
                     "entries)",
-                    head, d.next, table_n);
+                    head, d.next, vq->size);
             return false;
         }
         i = d.next;
@@ -539,6 +628,20 @@ bool vq_elem_write(VirtQueue *vq, const VirtQueueElement *elem, uint64_t off,
 {
     g_assert(off <= elem->in_len && len <= elem->in_len - off);
     return elem_copy(vq, elem, true, off, (uint8_t *)buf, len);
+}
+
+const uint8_t *vq_elem_peek(VirtQueue *vq, const VirtQueueElement *elem,
+                            void *buf, uint64_t len)
+{
+    g_assert(len <= elem->out_len);
+    if (len && len <= elem->sg[0].len) {
+        const uint8_t *host = vq_map_read(vq, elem->sg[0].addr, len);
+
+        if (G_LIKELY(host)) {
+            return host;
+        }
+    }
+    return elem_copy(vq, elem, false, 0, buf, len) ? buf : NULL;
 }
 
 unsigned vq_elem_slice(const VirtQueueElement *elem, bool writable,

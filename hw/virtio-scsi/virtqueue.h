@@ -144,6 +144,15 @@ bool vq_elem_read(VirtQueue *vq, const VirtQueueElement *elem, uint64_t off,
 bool vq_elem_write(VirtQueue *vq, const VirtQueueElement *elem, uint64_t off,
                    const void *buf, uint64_t len);
 /*
+ * The first @len readable bytes (at most the part): where the driver put
+ * them when they lie in its first buffer and no boundary hook may answer
+ * a DMA read (the hooks after it see what vq_elem_read() shows them),
+ * else copied to @buf. Valid until guest code runs or the device writes
+ * guest memory. NULL on a DMA failure, which breaks the queue.
+ */
+const uint8_t *vq_elem_peek(VirtQueue *vq, const VirtQueueElement *elem,
+                            void *buf, uint64_t len);
+/*
  * Segments of the readable (@writable false) or writable part past its
  * first @skip bytes, into *@sg (grown as needed, *@cap entries). Returns
  * the number of segments; no data is copied.
