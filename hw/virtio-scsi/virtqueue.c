@@ -242,9 +242,10 @@ typedef struct VqWalk {
  * passes, in this order, then its segment (room reserved by the caller).
  */
 static inline __attribute__((always_inline)) bool
-vq_take_desc(VirtQueue *vq, VqWalk *w, VirtQueueElement *e, const VirtqDesc *d)
+vq_take_desc(VirtQueue *vq, VqWalk *w, VirtQueueElement *e, const VirtqDesc *d,
+             bool count)
 {
-    if (++w->ndesc > vq->size) {
+    if (count && ++w->ndesc > vq->size) {
         vq_fail(vq, "chain at head %u is longer than the queue size %u",
                 w->head, vq->size);
         return false;
@@ -294,13 +295,13 @@ vq_take_desc(VirtQueue *vq, VqWalk *w, VirtQueueElement *e, const VirtqDesc *d)
  * most once, which stops loops; room for every entry's segment is made
  * once, as the walk cannot take more.
  */
-static bool vq_walk_table(VirtQueue *vq, VqWalk *w, VirtQueueElement *e,
-                          const uint8_t *ind, unsigned n)
+static inline __attribute__((always_inline)) bool
+vq_walk_table_loop(VirtQueue *vq, VqWalk *w, VirtQueueElement *e,
+                   const uint8_t *ind, unsigned n, bool count)
 {
     unsigned i = 0;
     VirtqDesc d;
 
-    elem_reserve(e, n);
     for (unsigned visits = n;; visits--) {
         if (visits == 0) {
             vq_fail(vq,
@@ -317,7 +318,7 @@ static bool vq_walk_table(VirtQueue *vq, VqWalk *w, VirtQueueElement *e,
                     w->head);
             return false;
         }
-        if (!vq_take_desc(vq, w, e, &d)) {
+        if (!vq_take_desc(vq, w, e, &d, count)) {
             return false;
         }
         if (!(d.flags & VIRTQ_DESC_F_NEXT)) {
@@ -332,6 +333,19 @@ static bool vq_walk_table(VirtQueue *vq, VqWalk *w, VirtQueueElement *e,
         }
         i = d.next;
     }
+}
+
+static bool vq_walk_table(VirtQueue *vq, VqWalk *w, VirtQueueElement *e,
+                          const uint8_t *ind, unsigned n)
+{
+    elem_reserve(e, n);
+    /* The table is visited at most @n times: when the descriptors before
+     * it leave room for @n more, the chain cannot outgrow the queue and
+     * the count need not be kept (the usual chain: an indirect head). */
+    if (w->ndesc + n <= vq->size) {
+        return vq_walk_table_loop(vq, w, e, ind, n, false);
+    }
+    return vq_walk_table_loop(vq, w, e, ind, n, true);
 }
 
 /*
@@ -398,7 +412,7 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
                    vq_walk_table(vq, &w, e, ind, d.len / sizeof(VirtqDesc));
         }
         elem_reserve(e, 1);
-        if (!vq_take_desc(vq, &w, e, &d)) {
+        if (!vq_take_desc(vq, &w, e, &d, true)) {
             return false;
         }
         if (!(d.flags & VIRTQ_DESC_F_NEXT)) {

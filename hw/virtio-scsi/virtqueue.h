@@ -173,6 +173,12 @@ static inline const DmaSgEntry *vq_elem_tail(const VirtQueueElement *elem,
     unsigned k = writable ? elem->n_out : 0;
     unsigned end = k + (writable ? elem->n_in : elem->n_out);
 
+    /* The usual layout: @skip is the part's first buffer (segments are
+     * never empty, so @skip 0 takes the loop's way). */
+    if (k + 1 < end && elem->sg[k].len == skip) {
+        *n = end - k - 1;
+        return &elem->sg[k + 1];
+    }
     while (skip && k < end && skip >= elem->sg[k].len) {
         skip -= elem->sg[k].len;
         k++;
