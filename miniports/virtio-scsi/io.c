@@ -44,20 +44,20 @@ VioScsiExtensionAddress(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension, PVOID Srb,
                         PVIOSCSI_SRB_EXTENSION SrbExt, PULONGLONG Address)
 {
     ULONG needed = FIELD_OFFSET(VIOSCSI_SRB_EXTENSION, Srb);
-    ULONG covered = 0;
-    ULONGLONG base = 0;
+    ULONG length = 0;
+    STOR_PHYSICAL_ADDRESS pa =
+        StorPortGetPhysicalAddress(AdapterExtension, Srb, SrbExt, &length);
+    ULONGLONG base = (ULONGLONG)pa.QuadPart;
+    ULONG covered = length;
 
+    if (length == 0) {
+        return FALSE;
+    }
     while (covered < needed) {
-        ULONG length = 0;
-        STOR_PHYSICAL_ADDRESS pa = StorPortGetPhysicalAddress(
-            AdapterExtension, Srb, (PUCHAR)SrbExt + covered, &length);
-
-        if (length == 0) {
-            return FALSE;
-        }
-        if (covered == 0) {
-            base = (ULONGLONG)pa.QuadPart;
-        } else if ((ULONGLONG)pa.QuadPart != base + covered) {
+        length = 0;
+        pa = StorPortGetPhysicalAddress(AdapterExtension, Srb,
+                                        (PUCHAR)SrbExt + covered, &length);
+        if (length == 0 || (ULONGLONG)pa.QuadPart != base + covered) {
             return FALSE;
         }
         covered += length;
@@ -93,12 +93,12 @@ static VOID VioScsiSetLun(PUCHAR Lun, UCHAR Target, UCHAR LunNumber)
     Lun[7] = 0;
 }
 
-static UCHAR VioScsiTaskAttribute(PVOID Srb, ULONG Flags)
+static UCHAR VioScsiTaskAttribute(ULONG Flags, ULONG QueueAction)
 {
     if (!(Flags & SRB_FLAGS_QUEUE_ACTION_ENABLE)) {
         return VIRTIO_SCSI_S_SIMPLE;
     }
-    switch (SrbGetQueueAction(Srb)) {
+    switch (QueueAction) {
     case SRB_HEAD_OF_QUEUE_TAG_REQUEST:
         return VIRTIO_SCSI_S_HEAD;
     case SRB_ORDERED_QUEUE_TAG_REQUEST:
@@ -108,37 +108,104 @@ static UCHAR VioScsiTaskAttribute(PVOID Srb, ULONG Flags)
     }
 }
 
+/* What building a request reads of an EXECUTE_SCSI SRB. */
+typedef struct _VIOSCSI_SRB_FIELDS {
+    PVIOSCSI_SRB_EXTENSION SrbExt;
+    PCDB Cdb;
+    ULONG Flags;
+    ULONG DataLength;
+    ULONG QueueAction;
+    USHORT ScsiStatusOffset; /* see VIOSCSI_SRB_EXTENSION */
+    UCHAR CdbLength;
+} VIOSCSI_SRB_FIELDS, *PVIOSCSI_SRB_FIELDS;
+
+/*
+ * Read the SRB once, FALSE if it is not EXECUTE_SCSI. Once the SRB's kind
+ * is known its fields are read directly rather than through SrbGet*
+ * accessors that each test the kind again. An extended SRB laid out the
+ * usual way (its first SRBEX_DATA the CDB16 block) needs no walk for the
+ * CDB, and where the block keeps the SCSI status is remembered for the
+ * completion, which would otherwise walk again to set it.
+ */
+static BOOLEAN VioScsiReadSrb(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
+                              PVOID Srb, PVIOSCSI_SRB_FIELDS Fields)
+{
+    PSCSI_REQUEST_BLOCK classic = Srb;
+
+    if (classic->Function == SRB_FUNCTION_STORAGE_REQUEST_BLOCK) {
+        PSTORAGE_REQUEST_BLOCK srbEx = Srb;
+        ULONG first = srbEx->SrbExDataOffset[0];
+        PSRBEX_DATA_SCSI_CDB16 block =
+            (PSRBEX_DATA_SCSI_CDB16)((PUCHAR)srbEx + first);
+
+        if (srbEx->SrbFunction != SRB_FUNCTION_EXECUTE_SCSI) {
+            return FALSE;
+        }
+        Fields->SrbExt = srbEx->MiniportContext;
+        Fields->Flags = srbEx->SrbFlags;
+        Fields->DataLength = srbEx->DataTransferLength;
+        Fields->QueueAction = srbEx->RequestAttribute;
+        if (srbEx->NumSrbExData != 0 &&
+            first >= sizeof(STORAGE_REQUEST_BLOCK) &&
+            first <= MAXUSHORT - sizeof(SRBEX_DATA_SCSI_CDB16) &&
+            first + sizeof(SRBEX_DATA_SCSI_CDB16) <= srbEx->SrbLength &&
+            block->Type == SrbExDataTypeScsiCdb16) {
+            Fields->CdbLength = block->CdbLength;
+            Fields->Cdb = block->CdbLength != 0 ? (PCDB)block->Cdb : NULL;
+            Fields->ScsiStatusOffset =
+                (USHORT)(first +
+                         FIELD_OFFSET(SRBEX_DATA_SCSI_CDB16, ScsiStatus));
+        } else {
+            /* Any other layout: the accessors find the block. */
+            Fields->CdbLength = 0;
+            Fields->Cdb = SrbGetScsiData(srbEx, &Fields->CdbLength, NULL, NULL,
+                                         NULL, NULL);
+            Fields->ScsiStatusOffset = 0;
+        }
+        return TRUE;
+    }
+    if (classic->Function != SRB_FUNCTION_EXECUTE_SCSI) {
+        return FALSE;
+    }
+    Fields->SrbExt = classic->SrbExtension;
+    Fields->Flags = classic->SrbFlags;
+    Fields->DataLength = classic->DataTransferLength;
+    Fields->QueueAction = classic->QueueAction;
+    if (AdapterExtension->SrbType == SRB_TYPE_STORAGE_REQUEST_BLOCK) {
+        /* Asked for extended SRBs, given a classic one: refused. */
+        Fields->CdbLength = 0;
+        Fields->Cdb = NULL;
+    } else {
+        Fields->CdbLength = classic->CdbLength;
+        Fields->Cdb = (PCDB)classic->Cdb;
+    }
+    Fields->ScsiStatusOffset = FIELD_OFFSET(SCSI_REQUEST_BLOCK, ScsiStatus);
+    return TRUE;
+}
+
 /* Build the request; an SRB status other than PENDING means it cannot
  * be sent. */
 static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
-                                 PVOID Srb, PVIOSCSI_SRB_EXTENSION SrbExt)
+                                 PVOID Srb, const VIOSCSI_SRB_FIELDS *Fields)
 {
-    ULONG flags = SrbGetSrbFlags(Srb);
-    ULONG dataLength = SrbGetDataTransferLength(Srb);
+    PVIOSCSI_SRB_EXTENSION SrbExt = Fields->SrbExt;
+    ULONG flags = Fields->Flags;
     BOOLEAN dataIn = (flags & SRB_FLAGS_DATA_IN) != 0;
     BOOLEAN dataOut = (flags & SRB_FLAGS_DATA_OUT) != 0;
     PSTOR_SCATTER_GATHER_LIST sgl = NULL;
-    UCHAR cdbLength = 0;
-    PCDB cdb;
+    UCHAR cdbLength = Fields->CdbLength;
+    PCDB cdb = Fields->Cdb;
     ULONGLONG base;
     ULONG segments = 0;
     ULONG entry = 0;
     ULONG i;
     UCHAR path = 0, target = 0, lun = 0;
 
-    if (AdapterExtension->SrbType == SRB_TYPE_STORAGE_REQUEST_BLOCK) {
-        /* One walk of the SrbExData list for the CDB and its length. */
-        cdb = SrbGetScsiData((PSTORAGE_REQUEST_BLOCK)Srb, &cdbLength, NULL,
-                             NULL, NULL, NULL);
-    } else {
-        cdbLength = SrbGetCdbLength(Srb);
-        cdb = SrbGetCdb(Srb);
-    }
     if (cdb == NULL || cdbLength == 0 ||
         cdbLength > VIRTIO_SCSI_CDB_SIZE_DEFAULT) {
         return SRB_STATUS_INVALID_REQUEST;
     }
-    if (dataLength == 0) {
+    if (Fields->DataLength == 0) {
         dataIn = FALSE;
         dataOut = FALSE;
     }
@@ -146,6 +213,30 @@ static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
         /* Bidirectional commands need VIRTIO_SCSI_F_INOUT (5.6.3). */
         return SRB_STATUS_INVALID_REQUEST;
     }
+
+    /* The extension holds whatever the last request left (Storport does
+     * not clear it): every byte the device reads is set here, the CDB
+     * field padded with zeroes past the CDB. What does not depend on the
+     * port's answers is written before asking them, so that little is
+     * kept across the calls; without an extension, the address look-up
+     * below refuses the request as before. */
+    if (SrbExt != NULL) {
+        SrbGetPathTargetLun(Srb, &path, &target, &lun);
+        VioScsiSetLun(SrbExt->Request.hdr.lun, target, lun);
+        /* The tag identifies the request to ABORT TASK and to traces; the
+         * extension's address is unique while the request is in flight. */
+        SrbExt->Request.hdr.id = (ULONGLONG)(ULONG_PTR)SrbExt;
+        SrbExt->Request.hdr.task_attr =
+            VioScsiTaskAttribute(flags, Fields->QueueAction);
+        SrbExt->Request.hdr.prio = 0;
+        SrbExt->Request.hdr.crn = 0;
+        RtlZeroMemory(SrbExt->Request.cdb, sizeof(SrbExt->Request.cdb));
+        VioScsiCopyCdb(SrbExt->Request.cdb, cdb->AsByte, cdbLength);
+        SrbExt->Srb = Srb;
+        SrbExt->ScsiStatusOffset = Fields->ScsiStatusOffset;
+        SrbExt->DataLength = Fields->DataLength;
+    }
+
     if (dataIn || dataOut) {
         sgl = StorPortGetScatterGatherList(AdapterExtension, Srb);
         if (sgl == NULL || sgl->NumberOfElements == 0) {
@@ -159,20 +250,6 @@ static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
     if (!VioScsiExtensionAddress(AdapterExtension, Srb, SrbExt, &base)) {
         return SRB_STATUS_ERROR;
     }
-
-    /* The extension holds whatever the last request left (Storport does
-     * not clear it): every byte the device reads is set here, the CDB
-     * field padded with zeroes past the CDB. */
-    SrbGetPathTargetLun(Srb, &path, &target, &lun);
-    VioScsiSetLun(SrbExt->Request.hdr.lun, target, lun);
-    /* The tag identifies the request to ABORT TASK and to traces; the
-     * extension's address is unique while the request is in flight. */
-    SrbExt->Request.hdr.id = (ULONGLONG)(ULONG_PTR)SrbExt;
-    SrbExt->Request.hdr.task_attr = VioScsiTaskAttribute(Srb, flags);
-    SrbExt->Request.hdr.prio = 0;
-    SrbExt->Request.hdr.crn = 0;
-    RtlZeroMemory(SrbExt->Request.cdb, sizeof(SrbExt->Request.cdb));
-    VioScsiCopyCdb(SrbExt->Request.cdb, cdb->AsByte, cdbLength);
 
     /* Device-readable parts first, then device-writable ones (2.7.4). */
     VioScsiSetTableEntry(&SrbExt->Table[entry],
@@ -203,10 +280,8 @@ static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
             (USHORT)(VIRTQ_DESC_F_WRITE | (last ? 0 : VIRTQ_DESC_F_NEXT)),
             (USHORT)(last ? 0 : entry + 1));
     }
-    SrbExt->Srb = Srb;
     SrbExt->TablePa = base;
-    SrbExt->TableEntries = entry;
-    SrbExt->DataLength = dataLength;
+    SrbExt->TableEntries = (USHORT)entry;
     return SRB_STATUS_PENDING;
 }
 
@@ -214,13 +289,13 @@ BOOLEAN VioScsiHwBuildIo(PVOID DeviceExtension, PSCSI_REQUEST_BLOCK Srb)
 {
     PVIOSCSI_ADAPTER_EXTENSION adapterExtension = DeviceExtension;
     PVOID srb = Srb;
+    VIOSCSI_SRB_FIELDS fields;
     UCHAR status;
 
-    if (SrbGetSrbFunction(srb) != SRB_FUNCTION_EXECUTE_SCSI) {
+    if (!VioScsiReadSrb(adapterExtension, srb, &fields)) {
         return TRUE; /* StartIo answers the others */
     }
-    status =
-        VioScsiBuildRequest(adapterExtension, srb, SrbGetMiniportContext(srb));
+    status = VioScsiBuildRequest(adapterExtension, srb, &fields);
     if (status == SRB_STATUS_PENDING) {
         return TRUE;
     }
@@ -345,6 +420,16 @@ BOOLEAN VioScsiHwStartIo(PVOID DeviceExtension, PSCSI_REQUEST_BLOCK Srb)
 
 /* ---- completion ---- */
 
+static VOID VioScsiSetScsiStatus(PVIOSCSI_SRB_EXTENSION SrbExt,
+                                 UCHAR ScsiStatus)
+{
+    if (SrbExt->ScsiStatusOffset != 0) {
+        ((PUCHAR)SrbExt->Srb)[SrbExt->ScsiStatusOffset] = ScsiStatus;
+    } else {
+        SrbSetScsiStatus(SrbExt->Srb, ScsiStatus);
+    }
+}
+
 /*
  * The SRB's outcome from the virtio response (5.6.6.1). A residual is
  * reported the Windows way: DataTransferLength becomes what moved and the
@@ -376,7 +461,7 @@ static VOID VioScsiCompleteCommand(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
 
     switch (code) {
     case VIRTIO_SCSI_S_OK:
-        SrbSetScsiStatus(srb, scsiStatus);
+        VioScsiSetScsiStatus(SrbExt, scsiStatus);
         if (scsiStatus == SCSISTAT_GOOD) {
             srbStatus =
                 residual != 0 ? SRB_STATUS_DATA_OVERRUN : SRB_STATUS_SUCCESS;
@@ -404,7 +489,7 @@ static VOID VioScsiCompleteCommand(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
         break;
     case VIRTIO_SCSI_S_OVERRUN:
         /* The command wanted more than the buffers held. */
-        SrbSetScsiStatus(srb, scsiStatus);
+        VioScsiSetScsiStatus(SrbExt, scsiStatus);
         srbStatus = SRB_STATUS_DATA_OVERRUN;
         break;
     case VIRTIO_SCSI_S_ABORTED:
@@ -425,7 +510,7 @@ static VOID VioScsiCompleteCommand(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
         /* The transaction started: SRB_STATUS_BUSY is no longer allowed.
          * A busy target is what SCSI status BUSY tells the class driver,
          * which retries after a delay. */
-        SrbSetScsiStatus(srb, SCSISTAT_BUSY);
+        VioScsiSetScsiStatus(SrbExt, SCSISTAT_BUSY);
         srbStatus = SRB_STATUS_ERROR;
         moved = 0;
         break;

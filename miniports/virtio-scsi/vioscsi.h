@@ -265,7 +265,10 @@ typedef struct _VIOSCSI_SRB_EXTENSION {
     PVOID Srb;
     struct _VIOSCSI_SRB_EXTENSION *NextCompleted;
     ULONGLONG TablePa;
-    ULONG TableEntries;
+    USHORT TableEntries;
+    /* Where in the SRB its SCSI status goes, 0 when only SrbSetScsiStatus
+     * knows; read by the completion without a walk of an extended SRB. */
+    USHORT ScsiStatusOffset;
     ULONG DataLength; /* DataTransferLength when built */
     ULONG UsedLength; /* from the used element */
     ULONG Epoch;      /* ResetEpoch when it was made available */
