@@ -351,7 +351,6 @@ static BOOLEAN VioScsiStartCommand(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
     PVIOSCSI_QUEUE queue = VioScsiSelectQueue(AdapterExtension, Srb);
     VIOSCSI_LOCK lock;
     UCHAR refusal = SRB_STATUS_PENDING;
-    USHORT old;
     USHORT head;
 
     VioScsiLockQueue(AdapterExtension, queue, &lock);
@@ -371,11 +370,9 @@ static BOOLEAN VioScsiStartCommand(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
         VioScsiSetTableEntry(&queue->Desc[head], srbExt->TablePa,
                              srbExt->TableEntries * sizeof(VirtqDesc),
                              VIRTQ_DESC_F_INDIRECT, 0);
-        old = queue->NextAvail;
-        VioScsiVqAdd(queue, head);
         /* The doorbell is rung under the lock: a device reset that takes
          * the locks cannot fall between publishing and notifying. */
-        VioScsiVqKick(AdapterExtension, queue, old);
+        VioScsiVqSubmit(AdapterExtension, queue, head);
     }
     VioScsiUnlockQueue(AdapterExtension, &lock);
     /* From here the request may already be complete on another vCPU. */
@@ -385,23 +382,21 @@ static BOOLEAN VioScsiStartCommand(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
     return TRUE;
 }
 
-BOOLEAN VioScsiHwStartIo(PVOID DeviceExtension, PSCSI_REQUEST_BLOCK Srb)
+/* Every function but EXECUTE_SCSI: out of line, so that the I/O path's
+ * StartIo does not set up for them. */
+static DECLSPEC_NOINLINE BOOLEAN
+VioScsiStartOther(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension, PVOID Srb)
 {
-    PVIOSCSI_ADAPTER_EXTENSION adapterExtension = DeviceExtension;
-    PVOID srb = Srb;
-
-    switch (SrbGetSrbFunction(srb)) {
-    case SRB_FUNCTION_EXECUTE_SCSI:
-        return VioScsiStartCommand(adapterExtension, srb);
+    switch (SrbGetSrbFunction(Srb)) {
     case SRB_FUNCTION_RESET_LOGICAL_UNIT:
-        return VioScsiStartUnitReset(adapterExtension, srb,
+        return VioScsiStartUnitReset(AdapterExtension, Srb,
                                      VIRTIO_SCSI_T_TMF_LOGICAL_UNIT_RESET);
     case SRB_FUNCTION_RESET_DEVICE:
-        return VioScsiStartUnitReset(adapterExtension, srb,
+        return VioScsiStartUnitReset(AdapterExtension, Srb,
                                      VIRTIO_SCSI_T_TMF_I_T_NEXUS_RESET);
     case SRB_FUNCTION_RESET_BUS:
-        VioScsiResetBus(adapterExtension);
-        VioScsiCompleteSrb(adapterExtension, srb, SRB_STATUS_SUCCESS);
+        VioScsiResetBus(AdapterExtension);
+        VioScsiCompleteSrb(AdapterExtension, Srb, SRB_STATUS_SUCCESS);
         return TRUE;
     case SRB_FUNCTION_FLUSH:
     case SRB_FUNCTION_SHUTDOWN:
@@ -409,24 +404,42 @@ BOOLEAN VioScsiHwStartIo(PVOID DeviceExtension, PSCSI_REQUEST_BLOCK Srb)
          * class driver's SYNCHRONIZE CACHE. */
     case SRB_FUNCTION_PNP:
     case SRB_FUNCTION_POWER:
-        VioScsiCompleteSrb(adapterExtension, srb, SRB_STATUS_SUCCESS);
+        VioScsiCompleteSrb(AdapterExtension, Srb, SRB_STATUS_SUCCESS);
         return TRUE;
     default:
         /* ABORT_COMMAND and the rest: Storport does not send them. */
-        VioScsiCompleteSrb(adapterExtension, srb, SRB_STATUS_INVALID_REQUEST);
+        VioScsiCompleteSrb(AdapterExtension, Srb, SRB_STATUS_INVALID_REQUEST);
         return TRUE;
     }
 }
 
+BOOLEAN VioScsiHwStartIo(PVOID DeviceExtension, PSCSI_REQUEST_BLOCK Srb)
+{
+    PVIOSCSI_ADAPTER_EXTENSION adapterExtension = DeviceExtension;
+    PVOID srb = Srb;
+
+    if (SrbGetSrbFunction(srb) == SRB_FUNCTION_EXECUTE_SCSI) {
+        return VioScsiStartCommand(adapterExtension, srb);
+    }
+    return VioScsiStartOther(adapterExtension, srb);
+}
+
 /* ---- completion ---- */
 
-static VOID VioScsiSetScsiStatus(PVIOSCSI_SRB_EXTENSION SrbExt,
-                                 UCHAR ScsiStatus)
+static DECLSPEC_NOINLINE VOID VioScsiSetScsiStatusSlow(PVOID Srb,
+                                                       UCHAR ScsiStatus)
+{
+    SrbSetScsiStatus(Srb, ScsiStatus);
+}
+
+/* Inline for the known offset; the walk stays out of the loop's way. */
+FORCEINLINE VOID VioScsiSetScsiStatus(PVIOSCSI_SRB_EXTENSION SrbExt,
+                                      UCHAR ScsiStatus)
 {
     if (SrbExt->ScsiStatusOffset != 0) {
         ((PUCHAR)SrbExt->Srb)[SrbExt->ScsiStatusOffset] = ScsiStatus;
     } else {
-        SrbSetScsiStatus(SrbExt->Srb, ScsiStatus);
+        VioScsiSetScsiStatusSlow(SrbExt->Srb, ScsiStatus);
     }
 }
 

@@ -326,6 +326,9 @@ VOID VioScsiVqAdd(PVIOSCSI_QUEUE Queue, USHORT Head);
  * if the device wants to hear about it. */
 VOID VioScsiVqKick(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
                    PVIOSCSI_QUEUE Queue, USHORT OldAvail);
+/* VioScsiVqAdd and VioScsiVqKick of one head, in one call: StartIo's. */
+VOID VioScsiVqSubmit(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
+                     PVIOSCSI_QUEUE Queue, USHORT Head);
 BOOLEAN VioScsiVqPop(PVIOSCSI_QUEUE Queue, PUSHORT Head, PULONG Length);
 /* One used element: its head (0xffff if out of range) and length. */
 typedef struct _VIOSCSI_USED {

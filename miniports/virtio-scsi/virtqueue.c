@@ -351,6 +351,15 @@ VOID VioScsiVqKick(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
     }
 }
 
+VOID VioScsiVqSubmit(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
+                     PVIOSCSI_QUEUE Queue, USHORT Head)
+{
+    USHORT old = Queue->NextAvail;
+
+    VioScsiVqAdd(Queue, Head);
+    VioScsiVqKick(AdapterExtension, Queue, old);
+}
+
 ULONG VioScsiVqPopMany(PVIOSCSI_QUEUE Queue, PVIOSCSI_USED Used, ULONG Max)
 {
     /* Locals, not Queue's fields: the stores to Used could alias them. */
