@@ -343,10 +343,40 @@ ULONG VioScsiVqPopMany(PVIOSCSI_QUEUE Queue, PVIOSCSI_USED Used, ULONG Max);
 BOOLEAN VioScsiVqArm(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
                      PVIOSCSI_QUEUE Queue);
 
-VOID VioScsiLockQueue(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
-                      PVIOSCSI_QUEUE Queue, PVIOSCSI_LOCK Lock);
-VOID VioScsiUnlockQueue(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
-                        PVIOSCSI_LOCK Lock);
+/* Inline: taken twice per request (StartIo, DPC), and each is little
+ * more than the Storport call. */
+FORCEINLINE VOID VioScsiLockQueue(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
+                                  PVIOSCSI_QUEUE Queue, PVIOSCSI_LOCK Lock)
+{
+    if (AdapterExtension->InterruptMode == VioScsiInterruptLine) {
+        Lock->Kind = VioScsiLockInterrupt;
+        StorPortAcquireSpinLock(AdapterExtension, InterruptLock, NULL,
+                                &Lock->Handle);
+    } else {
+        Lock->Kind = VioScsiLockMessage;
+        Lock->MessageId = Queue->LockMessage;
+        StorPortAcquireMSISpinLock(AdapterExtension, Lock->MessageId,
+                                   &Lock->OldIrql);
+    }
+}
+
+FORCEINLINE VOID VioScsiUnlockQueue(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
+                                    PVIOSCSI_LOCK Lock)
+{
+    switch (Lock->Kind) {
+    case VioScsiLockMessage:
+        StorPortReleaseMSISpinLock(AdapterExtension, Lock->MessageId,
+                                   Lock->OldIrql);
+        break;
+    case VioScsiLockInterrupt:
+        StorPortReleaseSpinLock(AdapterExtension, &Lock->Handle);
+        break;
+    default:
+        break;
+    }
+    Lock->Kind = VioScsiLockNone;
+}
+
 VOID VioScsiLockAll(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
                     BOOLEAN InterruptLockHeld, PVIOSCSI_ALL_LOCKS Locks);
 VOID VioScsiUnlockAll(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,

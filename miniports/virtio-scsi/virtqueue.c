@@ -316,8 +316,11 @@ VOID VioScsiVqAdd(PVIOSCSI_QUEUE Queue, USHORT Head)
     InterlockedIncrement(&Queue->Stats.Submitted);
 }
 
-VOID VioScsiVqKick(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
-                   PVIOSCSI_QUEUE Queue, USHORT OldAvail)
+/* The body of VioScsiVqKick, inlined into VioScsiVqSubmit too: one call
+ * per started request rather than two. */
+FORCEINLINE VOID
+VioScsiVqKickInline(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
+                    PVIOSCSI_QUEUE Queue, USHORT OldAvail)
 {
     USHORT newAvail = Queue->NextAvail;
     BOOLEAN notify;
@@ -351,13 +354,19 @@ VOID VioScsiVqKick(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
     }
 }
 
+VOID VioScsiVqKick(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
+                   PVIOSCSI_QUEUE Queue, USHORT OldAvail)
+{
+    VioScsiVqKickInline(AdapterExtension, Queue, OldAvail);
+}
+
 VOID VioScsiVqSubmit(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
                      PVIOSCSI_QUEUE Queue, USHORT Head)
 {
     USHORT old = Queue->NextAvail;
 
     VioScsiVqAdd(Queue, Head);
-    VioScsiVqKick(AdapterExtension, Queue, old);
+    VioScsiVqKickInline(AdapterExtension, Queue, old);
 }
 
 ULONG VioScsiVqPopMany(PVIOSCSI_QUEUE Queue, PVIOSCSI_USED Used, ULONG Max)
@@ -571,38 +580,6 @@ failed:
  * lock the port holds around that queue's interrupt routine. Under INTx
  * there is one interrupt, so one lock: the interrupt lock.
  */
-VOID VioScsiLockQueue(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
-                      PVIOSCSI_QUEUE Queue, PVIOSCSI_LOCK Lock)
-{
-    if (AdapterExtension->InterruptMode == VioScsiInterruptLine) {
-        Lock->Kind = VioScsiLockInterrupt;
-        StorPortAcquireSpinLock(AdapterExtension, InterruptLock, NULL,
-                                &Lock->Handle);
-    } else {
-        Lock->Kind = VioScsiLockMessage;
-        Lock->MessageId = Queue->LockMessage;
-        StorPortAcquireMSISpinLock(AdapterExtension, Lock->MessageId,
-                                   &Lock->OldIrql);
-    }
-}
-
-VOID VioScsiUnlockQueue(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
-                        PVIOSCSI_LOCK Lock)
-{
-    switch (Lock->Kind) {
-    case VioScsiLockMessage:
-        StorPortReleaseMSISpinLock(AdapterExtension, Lock->MessageId,
-                                   Lock->OldIrql);
-        break;
-    case VioScsiLockInterrupt:
-        StorPortReleaseSpinLock(AdapterExtension, &Lock->Handle);
-        break;
-    default:
-        break;
-    }
-    Lock->Kind = VioScsiLockNone;
-}
-
 VOID VioScsiLockAll(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
                     BOOLEAN InterruptLockHeld, PVIOSCSI_ALL_LOCKS Locks)
 {
