@@ -75,6 +75,16 @@ uint32_t port_request_transferred(const PortRequest *req);
 /* Sense data the miniport returned (autosense), its length. */
 const uint8_t *port_request_sense(const PortRequest *req, unsigned *len);
 uint64_t port_request_id(const PortRequest *req);
+/* All four results of a finished request in one call, as a class driver
+ * reads them after every completion. */
+typedef struct PortResults {
+    uint8_t srb_status;
+    uint8_t scsi_status;
+    uint32_t transferred;
+    const uint8_t *sense; /* the autosense copy, sense_len bytes */
+    unsigned sense_len;
+} PortResults;
+void port_request_results(const PortRequest *req, PortResults *out);
 
 typedef enum PortPowerAction {
     PORT_POWER_STOP,      /* device removal/disable: ScsiStopAdapter */

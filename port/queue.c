@@ -1587,6 +1587,15 @@ const uint8_t *port_request_sense(const PortRequest *req, unsigned *len)
     return req->sense_copy;
 }
 
+void port_request_results(const PortRequest *req, PortResults *out)
+{
+    out->srb_status = req->srb_status;
+    out->scsi_status = req->scsi_status;
+    out->transferred = req->transferred;
+    out->sense = req->sense_copy;
+    out->sense_len = req->sense_len;
+}
+
 uint64_t port_request_id(const PortRequest *req)
 {
     return req->id;

@@ -614,16 +614,15 @@ static bool is_invalid_opcode(const ClsResult *r)
 static void read_result(ClsIo *io, uint32_t *xfer)
 {
     ClsResult *r = &io->res;
-    const uint8_t *s;
-    unsigned len;
+    PortResults pr;
 
-    r->srb_status = SRB_STATUS(port_request_srb_status(io->req));
-    r->scsi_status = port_request_scsi_status(io->req);
-    *xfer = port_request_transferred(io->req);
-    s = port_request_sense(io->req, &len);
-    r->sense_len = MIN(len, (unsigned)CLS_SENSE_MAX);
+    port_request_results(io->req, &pr);
+    r->srb_status = SRB_STATUS(pr.srb_status);
+    r->scsi_status = pr.scsi_status;
+    *xfer = pr.transferred;
+    r->sense_len = MIN(pr.sense_len, (unsigned)CLS_SENSE_MAX);
     if (r->sense_len) {
-        memcpy(r->sense, s, r->sense_len);
+        memcpy(r->sense, pr.sense, r->sense_len);
         r->sense_valid = cls_sense_parse(r->sense, r->sense_len, &r->sense_key,
                                          &r->asc, &r->ascq);
     } else {

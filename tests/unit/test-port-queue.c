@@ -464,6 +464,19 @@ static void one_failing_read(void *opaque)
     g_assert_cmpuint(sense_len, ==, REWRITE_SENSE);
     g_assert_cmphex(sense[2] & 0x0f, ==, 0x03);
     g_assert_cmphex(sense[12], ==, 0x11);
+    /* The one-call form the class layer uses says the same. */
+    {
+        PortResults r;
+
+        memset(&r, 0xa5, sizeof(r));
+        port_request_results(req, &r);
+        g_assert_cmphex(r.srb_status, ==,
+                        SRB_STATUS_ERROR | SRB_STATUS_AUTOSENSE_VALID);
+        g_assert_cmphex(r.scsi_status, ==, SCSISTAT_CHECK_CONDITION);
+        g_assert_cmpuint(r.transferred, ==, TP_MP_BLOCK);
+        g_assert_cmpuint(r.sense_len, ==, REWRITE_SENSE);
+        g_assert(r.sense == sense);
+    }
     port_request_free(req);
     ram_free(buf);
 }
