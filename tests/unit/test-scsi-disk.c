@@ -1289,6 +1289,71 @@ static void test_dma_one_sided(Fixture *f, gconstpointer data)
 }
 
 /*
+ * A list of one element, the usual I/O, against the general walk: the
+ * range inside it, past it, crossing the end of RAM, empty; mapped,
+ * counted and reported to an after-hook the same way (dma-sg.c takes a
+ * shortcut for the first).
+ */
+static void test_dma_one_element(Fixture *f, gconstpointer data)
+{
+    static const struct {
+        int64_t at; /* element address: >= 0 from f->gpa, < 0 from RAM end */
+        uint64_t elen, skip, len;
+        int ret;     /* dma_sg_map() */
+        int64_t bad; /* *bad_gpa, relative like @at */
+    } cases[] = {
+        {0, 4096, 0, 4096, 1, 0},        {0, 8192, 0, 4096, 1, 0},
+        {0, 4096, 0, 1, 1, 0},           {0, 4096, 512, 512, 1, 0},
+        {0, 4096, 0, 4097, -1, 4096},    {0, 4096, 0, 0, 0, 0},
+        {-512, 4096, 0, 1024, -1, -512}, {-512, 512, 0, 512, 1, -512},
+    };
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
+        uint64_t base = cases[i].at >= 0 ? f->gpa : ram_size;
+        DmaSgEntry sg = {base + cases[i].at, cases[i].elen};
+        struct iovec iov[2];
+        uint64_t bad = 0;
+        unsigned chunks = 99;
+        DmaCounter cnt = {0};
+        BndHook after_only = {
+            .name = "test", .after = dma_after, .opaque = &cnt};
+        int r = dma_sg_map(&sg, 1, cases[i].skip, cases[i].len, iov, 2, &bad,
+                           &chunks);
+
+        g_assert_cmpint(r, ==, cases[i].ret);
+        if (r < 0) {
+            g_assert_cmpuint(bad, ==, base + cases[i].bad);
+            continue;
+        }
+        g_assert_cmpuint(chunks, ==,
+                         dma_sg_chunks(&sg, 1, cases[i].skip, cases[i].len));
+        if (r > 0) {
+            g_assert_true(iov[0].iov_base ==
+                          ram_ptr(sg.addr + cases[i].skip, cases[i].len));
+            g_assert_cmpuint(iov[0].iov_len, ==, cases[i].len);
+        }
+        g_assert_true(bnd_hook_add(&after_only));
+        dma_sg_end(BND_DMA_WRITE, &sg, 1, cases[i].skip, cases[i].len, true);
+        dma_sg_end(BND_DMA_READ, &sg, 1, cases[i].skip, cases[i].len, false);
+        bnd_hook_remove(&after_only);
+        g_assert_cmpuint(cnt.after[BND_DMA_WRITE], ==, chunks);
+        g_assert_cmpuint(cnt.bytes[BND_DMA_WRITE], ==, cases[i].len);
+        g_assert_cmpuint(cnt.after[BND_DMA_READ], ==, chunks);
+        g_assert_cmpuint(cnt.bytes[BND_DMA_READ], ==, 0);
+    }
+    /* An empty element has no end to point at. */
+    {
+        DmaSgEntry sg = {f->gpa, 0};
+        struct iovec iov;
+        uint64_t bad = 1;
+
+        g_assert_cmpint(dma_sg_map(&sg, 1, 0, 512, &iov, 1, &bad, NULL), ==,
+                        -1);
+        g_assert_cmpuint(bad, ==, 0);
+    }
+}
+
+/*
  * With no hook on DMA, a zero-copy transfer counts one crossing per SG
  * element it crosses, taken from the mapping (dma_sg_map()'s chunk count)
  * rather than from a second walk of the list: the same number as a hook
@@ -2660,6 +2725,7 @@ int main(int argc, char **argv)
     ADD("/scsi-disk/dma", test_dma);
     ADD("/scsi-disk/dma-one-sided", test_dma_one_sided);
     ADD("/scsi-disk/dma-unwatched-count", test_dma_unwatched_count);
+    ADD("/scsi-disk/dma-one-element", test_dma_one_element);
     ADD("/scsi-disk/verify", test_verify);
     ADD("/scsi-bus/completion-runs", test_completion_runs);
     ADD("/scsi-disk/write-same", test_write_same);
