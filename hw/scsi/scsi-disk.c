@@ -131,7 +131,9 @@ static inline SCSIDiskState *to_disk(SCSIDevice *dev)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static SDiskReq *sdisk_req_new(SCSIRequest *req, SDiskIo kind)
+/* Inline: every media command's path. */
+static inline __attribute__((always_inline)) SDiskReq *
+sdisk_req_new(SCSIRequest *req, SDiskIo kind)
 {
     SCSIDiskState *s = to_disk(req->dev);
     SDiskReq *dr = s->free_reqs;
@@ -157,7 +159,8 @@ static SDiskReq *sdisk_req_new(SCSIRequest *req, SDiskIo kind)
     return dr;
 }
 
-static void sdisk_req_free(SCSIRequest *req)
+static inline __attribute__((always_inline)) void
+sdisk_req_free(SCSIRequest *req)
 {
     SDiskReq *dr = req->dev_private;
     SCSIDiskState *s;
@@ -166,8 +169,9 @@ static void sdisk_req_free(SCSIRequest *req)
         return;
     }
     g_assert(dr->nio == 0);
-    /* Only verify, write-and-verify and WRITE SAME hold buffers. */
-    if (G_UNLIKELY(dr->buf || dr->cmp || dr->pattern)) {
+    /* Only verify, write-and-verify and WRITE SAME (SDISK_IO_DISCARD)
+     * hold buffers: a read or write has none to look at. */
+    if (G_UNLIKELY(dr->kind > SDISK_IO_WRITE)) {
         g_clear_pointer(&dr->buf, g_free);
         g_clear_pointer(&dr->cmp, g_free);
         g_clear_pointer(&dr->pattern, free);
@@ -246,10 +250,17 @@ sdisk_submit_io(SCSIDiskState *s, SDiskReq *dr, BlkOp op, uint64_t offset,
     dr->io[dr->nio++] = blk_submit(s->blk, op, offset, bytes, iov, niov, flags);
 }
 
-/* Wait for every backend request; the first error wins. */
-static int sdisk_wait_io(SDiskReq *dr, uint64_t *err_offset)
+/* Wait for every backend request; the first error wins. Inline for the
+ * one request of a read or write. */
+static inline __attribute__((always_inline)) int
+sdisk_wait_io(SDiskReq *dr, uint64_t *err_offset)
 {
     int err = 0;
+
+    if (G_LIKELY(dr->nio == 1)) {
+        dr->nio = 0;
+        return blk_wait(dr->io[0], err_offset);
+    }
 
     for (unsigned i = 0; i < dr->nio; i++) {
         uint64_t off;
@@ -311,8 +322,8 @@ static bool check_writable(SCSIDiskState *s, SCSIRequest *req)
 }
 
 /* LBA, block count and the byte of the count field, by CDB size. */
-static void rw_decode(const uint8_t *cdb, uint64_t *lba, uint32_t *n,
-                      unsigned *len_byte)
+static inline __attribute__((always_inline)) void
+rw_decode(const uint8_t *cdb, uint64_t *lba, uint32_t *n, unsigned *len_byte)
 {
     switch (scsi_cdb_length(cdb[0])) {
     case 6:
@@ -339,9 +350,12 @@ static void rw_decode(const uint8_t *cdb, uint64_t *lba, uint32_t *n,
 }
 
 /* The LBA and block count of a READ/WRITE/VERIFY CDB, checked; with @fua
- * non-NULL its FUA bit as a block flag, from the same decoding. */
-static bool rw_args(SCSIDiskState *s, SCSIRequest *req, uint64_t *lba,
-                    uint32_t *n, unsigned *fua)
+ * non-NULL its FUA bit as a block flag, from the same decoding. Inline
+ * into each command: a READ or WRITE is decoded, checked and started in
+ * one function. */
+static inline __attribute__((always_inline)) bool
+rw_args(SCSIDiskState *s, SCSIRequest *req, uint64_t *lba, uint32_t *n,
+        unsigned *fua)
 {
     unsigned len_byte;
 
@@ -360,10 +374,12 @@ static bool rw_args(SCSIDiskState *s, SCSIRequest *req, uint64_t *lba,
 
 /*
  * Zero-copy read or write of @n blocks at @lba. Data-in moves as much as
- * the SG holds; data-out needs all of it.
+ * the SG holds; data-out needs all of it. Inline into exec_read() and
+ * exec_write(), each of which then has one direction.
  */
-static void start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba,
-                     uint32_t n, bool write, unsigned flags)
+static inline __attribute__((always_inline)) void
+start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba, uint32_t n,
+         bool write, unsigned flags)
 {
     uint64_t bytes = (uint64_t)n * s->block_size;
     uint64_t xfer;
