@@ -330,10 +330,12 @@ static uint64_t map_run_end(const BlockBackend *blk, uint64_t pos, uint64_t end,
 
 /* ---- request pool ----------------------------------------------------- */
 
-static bool op_writes(BlkOp op)
+static inline bool op_writes(BlkOp op)
 {
-    return op == BLK_OP_WRITE || op == BLK_OP_DISCARD ||
-           op == BLK_OP_WRITE_ZEROES;
+    /* One mask test: every request asks, some more than once. */
+    return BLK_OP_BIT(op) &
+           (BLK_OP_BIT(BLK_OP_WRITE) | BLK_OP_BIT(BLK_OP_DISCARD) |
+            BLK_OP_BIT(BLK_OP_WRITE_ZEROES));
 }
 
 /*
@@ -399,7 +401,8 @@ static G_GNUC_NO_INLINE void req_free_extras(BlkRequest *req)
     req->extras = false;
 }
 
-static void req_free(BlkRequest *req)
+/* Inline: blk_wait() ends every request with it. */
+static inline __attribute__((always_inline)) void req_free(BlkRequest *req)
 {
     BlockBackend *blk = req->blk;
 
@@ -535,9 +538,10 @@ static void req_add_rw(BlkRequest *req, AioOpType type, int fd, uint64_t offset,
  * read or write: when they fit one op, that op without counting them
  * again or clearing it first.
  */
-static void req_add_rw_exact(BlkRequest *req, AioOpType type, int fd,
-                             uint64_t offset, const struct iovec *iov,
-                             unsigned niov, uint64_t len, int rw_flags)
+static inline __attribute__((always_inline)) void
+req_add_rw_exact(BlkRequest *req, AioOpType type, int fd, uint64_t offset,
+                 const struct iovec *iov, unsigned niov, uint64_t len,
+                 int rw_flags)
 {
     BlkSlot *s;
 
@@ -610,12 +614,12 @@ static inline bool map_one_run(const BlockBackend *blk, uint64_t pos,
  * take an allocation. */
 #define BLK_SLICE_INLINE 16
 
-/* Reads from the image as the guest sees it: overlay sectors where the
- * snapshot map says so, the image elsewhere. @iov holds exactly @len
- * bytes; @borrow as for req_add_rw(). */
-static void req_add_read_merged(BlkRequest *req, uint64_t offset,
-                                const struct iovec *iov, unsigned niov,
-                                uint64_t len, bool borrow)
+/* req_add_read_merged() for a range that spans the overlay and the
+ * image: a read op per run. Out of line, with its iovec array. */
+static G_GNUC_NO_INLINE void req_add_read_split(BlkRequest *req,
+                                                uint64_t offset,
+                                                const struct iovec *iov,
+                                                unsigned niov, uint64_t len)
 {
     BlockBackend *blk = req->blk;
     uint64_t pos = offset, end = offset + len;
@@ -624,17 +628,6 @@ static void req_add_read_merged(BlkRequest *req, uint64_t offset,
     struct iovec *part = part_inline;
     bool in_ovl;
 
-    if (!blk->ovl_map || (len && map_one_run(blk, pos, end, &in_ovl))) {
-        /* All of it from one file: no slicing. */
-        int fd = blk->ovl_map && in_ovl ? blk->ovl_fd : blk->fd;
-
-        if (borrow) {
-            req_add_rw_exact(req, AIO_OP_READ, fd, offset, iov, niov, len, 0);
-        } else {
-            req_add_rw(req, AIO_OP_READ, fd, offset, iov, niov, 0, false);
-        }
-        return;
-    }
     if (niov > BLK_SLICE_INLINE) {
         part_heap = g_new(struct iovec, niov);
         part = part_heap;
@@ -647,6 +640,32 @@ static void req_add_read_merged(BlkRequest *req, uint64_t offset,
                    n, 0, false);
         pos = run_end;
     }
+}
+
+/* Reads from the image as the guest sees it: overlay sectors where the
+ * snapshot map says so, the image elsewhere. @iov holds exactly @len
+ * bytes; @borrow as for req_add_rw(). Inline: the read path of every I/O
+ * is the one-file case. */
+static inline __attribute__((always_inline)) void
+req_add_read_merged(BlkRequest *req, uint64_t offset, const struct iovec *iov,
+                    unsigned niov, uint64_t len, bool borrow)
+{
+    BlockBackend *blk = req->blk;
+    bool in_ovl;
+
+    if (!blk->ovl_map ||
+        (len && map_one_run(blk, offset, offset + len, &in_ovl))) {
+        /* All of it from one file: no slicing. */
+        int fd = blk->ovl_map && in_ovl ? blk->ovl_fd : blk->fd;
+
+        if (borrow) {
+            req_add_rw_exact(req, AIO_OP_READ, fd, offset, iov, niov, len, 0);
+        } else {
+            req_add_rw(req, AIO_OP_READ, fd, offset, iov, niov, 0, false);
+        }
+        return;
+    }
+    req_add_read_split(req, offset, iov, niov, len);
 }
 
 static int blk_run_internal(BlkRequest *req);
@@ -2072,12 +2091,13 @@ BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
         (offset > blk->size || bytes > blk->size - offset)) {
         return req_fail_now(req, -EINVAL);
     }
-    if (op_writes(op) && blk->readonly) {
-        return req_fail_now(req, -EROFS);
-    }
-    if (op_writes(op) &&
-        (offset % BLK_SECTOR_SIZE || bytes % BLK_SECTOR_SIZE)) {
-        return req_fail_now(req, -EINVAL);
+    if (op_writes(op)) {
+        if (blk->readonly) {
+            return req_fail_now(req, -EROFS);
+        }
+        if (offset % BLK_SECTOR_SIZE || bytes % BLK_SECTOR_SIZE) {
+            return req_fail_now(req, -EINVAL);
+        }
     }
     if (op == BLK_OP_READ || op == BLK_OP_WRITE) {
         have = iov_prefix(iov, niov, bytes, &n);
