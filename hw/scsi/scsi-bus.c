@@ -645,17 +645,20 @@ void scsi_req_schedule(SCSIRequest *req, uint64_t bytes)
     SCSIDevice *dev = req->dev;
     uint64_t service = dev ? dev->service_ns : SCSI_DEFAULT_SERVICE_NS;
     uint64_t bps = dev ? dev->bytes_per_sec : SCSI_DEFAULT_BYTES_PER_SEC;
-    unsigned __int128 xfer = 0;
-    uint64_t now = vclock_now(), due;
+    uint64_t xfer = 0, now = vclock_now(), room = VTIME_NEVER - now, due;
 
     g_assert(!event_pending(&req->done_ev) && !req->in_run);
     if (bps && bytes <= UINT64_MAX / NS_PER_SEC) {
         xfer = bytes * NS_PER_SEC / bps; /* no 128-bit division */
     } else if (bps) {
-        xfer = (unsigned __int128)bytes * NS_PER_SEC / bps;
+        unsigned __int128 x = (unsigned __int128)bytes * NS_PER_SEC / bps;
+
+        /* Past UINT64_MAX it is past any room left, like UINT64_MAX. */
+        xfer = x > UINT64_MAX ? UINT64_MAX : (uint64_t)x;
     }
-    due = xfer + service >= VTIME_NEVER - now ? VTIME_NEVER - 1
-                                              : now + service + (uint64_t)xfer;
+    /* xfer + service >= room, without 128-bit sums on every command. */
+    due = xfer >= room || service >= room - xfer ? VTIME_NEVER - 1
+                                                 : now + service + xfer;
     if (dev) {
         if (req->attr == SCSI_TASK_ORDERED) {
             due = MAX(due, dev->last_due);
