@@ -906,44 +906,52 @@ static G_GNUC_NO_INLINE void req_wait_all(BlkRequest *req)
     }
 }
 
+/* The outcome of @s, reaped, into @req's (the first error wins). */
+static inline __attribute__((always_inline)) void slot_reap(BlkRequest *req,
+                                                            BlkSlot *s)
+{
+    int64_t r = s->aio.result;
+
+    switch (s->aio.type) {
+    case AIO_OP_READ:
+        if (r >= 0 && (uint64_t)r < s->expect) {
+            r = -EIO; /* the file ends early: shrunk under us */
+        }
+        break;
+    case AIO_OP_WRITE:
+        if (r >= 0 && (uint64_t)r < s->expect) {
+            r = write_rest(s, r);
+        }
+        break;
+    case AIO_OP_FALLOCATE:
+        if (r == -EOPNOTSUPP || r == -ENOSYS) {
+            r = punch_fallback(req->blk, s);
+        }
+        break;
+    case AIO_OP_FDATASYNC:
+        break;
+    }
+    if (r < 0 && req->ret == 0) {
+        req->ret = (int)r;
+        req->err_offset = s->aio.offset;
+    }
+}
+
 static void req_reap(BlkRequest *req)
 {
-    BlockBackend *blk = req->blk;
-
     if (req->finished) {
         return;
     }
     if (req->nslots == 1) {
+        /* A read or write: one op, no loop. */
         aio_wait(&req->slots[0].aio);
-    } else if (req->nslots > 1) {
-        req_wait_all(req);
-    }
-    for (unsigned i = 0; i < req->nslots; i++) {
-        BlkSlot *s = &req->slots[i];
-        int64_t r = s->aio.result;
-
-        switch (s->aio.type) {
-        case AIO_OP_READ:
-            if (r >= 0 && (uint64_t)r < s->expect) {
-                r = -EIO; /* the file ends early: shrunk under us */
-            }
-            break;
-        case AIO_OP_WRITE:
-            if (r >= 0 && (uint64_t)r < s->expect) {
-                r = write_rest(s, r);
-            }
-            break;
-        case AIO_OP_FALLOCATE:
-            if (r == -EOPNOTSUPP || r == -ENOSYS) {
-                r = punch_fallback(blk, s);
-            }
-            break;
-        case AIO_OP_FDATASYNC:
-            break;
+        slot_reap(req, &req->slots[0]);
+    } else {
+        if (req->nslots > 1) {
+            req_wait_all(req);
         }
-        if (r < 0 && req->ret == 0) {
-            req->ret = (int)r;
-            req->err_offset = s->aio.offset;
+        for (unsigned i = 0; i < req->nslots; i++) {
+            slot_reap(req, &req->slots[i]);
         }
     }
     if (req->ret == 0 && req->copy_iov) {
@@ -958,6 +966,11 @@ static void req_reap(BlkRequest *req)
 
 static void req_submit_ops(BlkRequest *req)
 {
+    if (req->nslots == 1) {
+        /* A read or write: no loop. */
+        aio_submit(&req->slots[0].aio);
+        return;
+    }
     for (unsigned i = 0; i < req->nslots; i++) {
         aio_submit(&req->slots[i].aio);
     }
@@ -1003,10 +1016,12 @@ static void drain_list(BlkRequest *l, const BlkRequest *req)
  * looks at requests that change the image. */
 static void drain_conflicts(BlockBackend *blk, const BlkRequest *req)
 {
-    if (req->op != BLK_OP_READ) {
+    if (req->op != BLK_OP_READ && blk->readers) {
         drain_list(blk->readers, req);
     }
-    drain_list(blk->writers, req);
+    if (blk->writers) {
+        drain_list(blk->writers, req);
+    }
 }
 
 void blk_drain(BlockBackend *blk)

@@ -1507,7 +1507,9 @@ static void cmd_index_init(void)
     }
 }
 
-static const SDiskCmd *find_cmd(uint8_t opcode, int sa)
+/* Inline: sdisk_submit() looks up every command. */
+static inline __attribute__((always_inline)) const SDiskCmd *
+find_cmd(uint8_t opcode, int sa)
 {
     unsigned first = cmd_first[opcode];
 
