@@ -15,11 +15,6 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
-static inline uint64_t rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
 void rng_seed(Rng *r, uint64_t seed, uint64_t stream)
 {
     uint64_t x = seed ^ (stream * 0xd1b54a32d192ed03ULL);
@@ -28,30 +23,14 @@ void rng_seed(Rng *r, uint64_t seed, uint64_t stream)
     }
 }
 
-uint64_t rng_next(Rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return result;
-}
-
-uint64_t rng_below(Rng *r, uint64_t n)
+uint64_t rng_below_slow(Rng *r, uint64_t n, uint64_t v)
 {
     /* Rejection sampling keeps the distribution exact. */
     uint64_t limit = UINT64_MAX - (UINT64_MAX % n);
-    uint64_t v;
 
-    do {
+    while (v >= limit) {
         v = rng_next(r);
-    } while (v >= limit);
+    }
     return v % n;
 }
 

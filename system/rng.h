@@ -14,9 +14,50 @@ typedef struct Rng {
 } Rng;
 
 void rng_seed(Rng *r, uint64_t seed, uint64_t stream);
-uint64_t rng_next(Rng *r);
-/* Uniform in [0, n); n > 0. */
-uint64_t rng_below(Rng *r, uint64_t n);
+
+static inline uint64_t rng_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* Inline, as rng_below() is drawn on every I/O of a random workload. */
+static inline uint64_t rng_next(Rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rng_rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rng_rotl(s[3], 45);
+    return result;
+}
+
+/* rng_below() for a @v drawn at or above 2^64 - @n. */
+uint64_t rng_below_slow(Rng *r, uint64_t n, uint64_t v);
+
+/*
+ * Uniform in [0, n); n > 0. Draws are rejected at or above
+ * UINT64_MAX - UINT64_MAX % n, which is never below 2^64 - n: a draw under
+ * that (all but a fraction n / 2^64 of them) needs no division to know it
+ * stands, and a power of two (an image's slot count, usually) none to
+ * reduce it. The values are those of the plain rejection loop.
+ */
+static inline uint64_t rng_below(Rng *r, uint64_t n)
+{
+    uint64_t v = rng_next(r);
+
+    if (__builtin_expect(v >= 0 - n, 0)) {
+        return rng_below_slow(r, n, v);
+    }
+    if ((n & (n - 1)) == 0) {
+        return v & (n - 1);
+    }
+    return v % n;
+}
 /* True with probability p (0..1). */
 int rng_chance(Rng *r, double p);
 
