@@ -63,6 +63,10 @@ static BeforeList before_list[BND_KIND_COUNT];
 static AfterList after_list[BND_KIND_COUNT];
 static NoteList note_list;
 static DmaList dma_list[2];
+static BndAfterDmaFn dma_after_two, dma_after_access;
+BndDmaAfter bnd_dma_after[2] = {{dma_after_access, NULL},
+                                {dma_after_access, NULL}};
+static void rebuild_dma_after(BndDmaAfter *h, DmaList *d);
 
 static void rebuild_dma(DmaList *d, BndKind kind)
 {
@@ -141,6 +145,8 @@ static void rebuild(void)
     bnd_nnotes = note_list.n;
     rebuild_dma(&dma_list[0], BND_DMA_READ);
     rebuild_dma(&dma_list[1], BND_DMA_WRITE);
+    rebuild_dma_after(&bnd_dma_after[0], &dma_list[0]);
+    rebuild_dma_after(&bnd_dma_after[1], &dma_list[1]);
 }
 
 bool bnd_hook_add(const BndHook *hook)
@@ -235,10 +241,11 @@ void bnd_after_slow(const BndAccess *a)
     }
 }
 
-/* bnd_after_dma() when some hook on the kind has no after_dma, or three
- * do. */
-static void G_GNUC_NO_INLINE after_dma_access(BndKind kind, uint64_t gpa,
-                                              const void *data, uint64_t len)
+/* bnd_dma_after[] when some hook on the kind has no after_dma, three
+ * do, or none watches it (@opaque unused). */
+static void G_GNUC_NO_INLINE dma_after_access(BndKind kind, uint64_t gpa,
+                                              const void *data, uint64_t len,
+                                              void *opaque)
 {
     BndAccess a;
 
@@ -271,14 +278,15 @@ static void G_GNUC_NO_INLINE after_dma_both(const DmaList *d, BndKind kind,
  * Two hooks (a recorded run: the recorder, then the verifier): one whose
  * quiet map covers the DMA is left out, as the inline path leaves out a
  * lone hook. The map is read before either hook runs (after-hooks map no
- * DMA). A function of its own, so that its registers are not saved on
- * the one-hook path; @d last, so that the others stay where the hook
- * takes them.
+ * DMA). bnd_dma_after[] for two hooks, @opaque their DmaList: last, so
+ * that the other arguments stay where the hooks take them.
  */
-static void G_GNUC_NO_INLINE after_dma_two(BndKind kind, uint64_t gpa,
+static void G_GNUC_NO_INLINE dma_after_two(BndKind kind, uint64_t gpa,
                                            const void *data, uint64_t len,
-                                           const DmaList *d)
+                                           void *opaque)
 {
+    const DmaList *d = opaque;
+
     if (d->quiet && bnd_quiet_covers(d->quiet, gpa, len)) {
         d->fn[d->alone](kind, gpa, data, len, d->opaque[d->alone]);
     } else {
@@ -286,17 +294,18 @@ static void G_GNUC_NO_INLINE after_dma_two(BndKind kind, uint64_t gpa,
     }
 }
 
-/* Each path ends in a tail call. */
-void bnd_after_dma(BndKind kind, uint64_t gpa, const void *data, uint64_t len)
+/* After rebuild_dma(): @d's hooks as one call for bnd_after_dma(). */
+static void rebuild_dma_after(BndDmaAfter *h, DmaList *d)
 {
-    const DmaList *d = &dma_list[kind - BND_DMA_READ];
-
-    if (G_LIKELY(d->n == 1)) {
-        d->fn[0](kind, gpa, data, len, d->opaque[0]);
-    } else if (G_LIKELY(d->n == 2)) {
-        after_dma_two(kind, gpa, data, len, d);
+    if (d->n == 1) {
+        h->fn = d->fn[0];
+        h->opaque = d->opaque[0];
+    } else if (d->n == 2) {
+        h->fn = dma_after_two;
+        h->opaque = d;
     } else {
-        after_dma_access(kind, gpa, data, len);
+        h->fn = dma_after_access;
+        h->opaque = NULL;
     }
 }
 

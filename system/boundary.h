@@ -143,14 +143,33 @@ uint64_t bnd_seq(void);
  */
 bool bnd_before_slow(BndAccess *a);
 void bnd_after_slow(const BndAccess *a);
+/* The hooks after DMA_READ and DMA_WRITE, for bnd_after_dma(). */
+typedef struct BndDmaAfter {
+    BndAfterDmaFn *fn;
+    void *opaque;
+} BndDmaAfter;
+/* Per DMA kind: the hook's own after_dma when it is the only hook after
+ * the kind (the verifier, nearly always), else boundary.c's dispatcher
+ * over the hooks; rebuilt with them. A DMA then reaches a lone hook in
+ * one indirect call, with no test of how many there are. */
+extern BndDmaAfter bnd_dma_after[2];
+
 /*
  * The after-hooks' side of a device DMA that the machine performed wholly
  * in RAM (ok = true, device context), for ram.h's inline dma_read and
- * dma_write when no before-hook wants the kind: the access record is built
- * here once rather than at every inline call site. The caller counts the
- * crossing first, as bnd_after() does.
+ * dma_write when no before-hook wants the kind: an access record is built
+ * only for a hook without after_dma, and then once, in boundary.c, rather
+ * than at every inline call site. The caller counts the crossing first,
+ * as bnd_after() does.
  */
-void bnd_after_dma(BndKind kind, uint64_t gpa, const void *data, uint64_t len);
+static inline void bnd_after_dma(BndKind kind, uint64_t gpa, const void *data,
+                                 uint64_t len)
+{
+    const BndDmaAfter *h = &bnd_dma_after[kind - BND_DMA_READ];
+
+    h->fn(kind, gpa, data, len, h->opaque);
+}
+
 void bnd_note_slow(const BndNote *n);
 
 /*
