@@ -67,10 +67,13 @@ struct GuestThread {
 struct VCpu {
     unsigned index;
     uint8_t level;
+    /* irr_top's level (-1 if none): the hot test, which thus needs no
+     * shift, and with cpu_none's INT_MAX no test for "no vCPU" either. */
+    int irr_level;
     unsigned irq_depth;
     Ctx *irq_ctx; /* context holding nested interrupt frames */
     uint64_t irr[BITMAP_WORDS];
-    int irr_top; /* the highest vector in irr, -1 if none (the hot test) */
+    int irr_top; /* the highest vector in irr, -1 if none */
     uint64_t isr[BITMAP_WORDS];
     uint64_t line[BITMAP_WORDS];
     Ctx *active;
@@ -102,10 +105,23 @@ static Rng sched_rng;
 static GPtrArray *threads; /* every thread, in creation order */
 static IrqVector vectors[IRQ_VECTORS];
 static VCpu *cur; /* the vCPU running guest code, or NULL */
-const VCpuHead cpu_none = {.index = UINT_MAX, .level = LEVEL_PASSIVE};
+const VCpuHead cpu_none = {
+    .index = UINT_MAX, .level = LEVEL_PASSIVE, .irr_level = INT_MAX};
 const VCpuHead *cpu_running = &cpu_none; /* cur, as cpu.h sees it */
 G_STATIC_ASSERT(offsetof(VCpu, index) == offsetof(VCpuHead, index));
 G_STATIC_ASSERT(offsetof(VCpu, level) == offsetof(VCpuHead, level));
+G_STATIC_ASSERT(offsetof(VCpu, irr_level) == offsetof(VCpuHead, irr_level));
+
+/*
+ * The running vCPU for the fast paths of yield points: cpu_none outside
+ * guest code, as a VCpu. Its irr_level fails yield_passes_at() before
+ * anything beyond the head is touched, so those paths need no test for
+ * NULL; their slow paths take cur, which asserts as before.
+ */
+static inline VCpu *running(void)
+{
+    return (VCpu *)cpu_running;
+}
 
 static inline void set_running(VCpu *c)
 {
@@ -181,6 +197,7 @@ static inline void irr_set(VCpu *c, unsigned v)
     bit_set(c->irr, v);
     if ((int)v > c->irr_top) {
         c->irr_top = (int)v;
+        c->irr_level = vector_level(v);
     }
 }
 
@@ -194,17 +211,15 @@ static inline void irr_clear(VCpu *c, unsigned v)
             w--;
         }
         c->irr_top = w < 0 ? -1 : w * 64 + 63 - __builtin_clzll(c->irr[w]);
+        c->irr_level = c->irr_top >> 4;
     }
 }
 
 /* The vector to deliver now on @c, or -1. */
 static inline int deliverable(const VCpu *c)
 {
-    int v = c->irr_top;
-
-    /* -1 >> 4 is -1 (gcc and clang shift signed values arithmetically):
-     * no vector pending needs no test of its own. */
-    return (v >> 4) > (int)c->level ? v : -1;
+    /* No vector pending (irr_level -1) needs no test of its own. */
+    return c->irr_level > (int)c->level ? c->irr_top : -1;
 }
 
 /* ---- set-up ---- */
@@ -230,6 +245,7 @@ bool cpus_init(unsigned n, const SchedConfig *cfg, GError **errp)
         VCpu *c = &cpus[i];
         c->index = i;
         c->irr_top = -1;
+        c->irr_level = -1;
         c->idle.co = coroutine_create(idle_entry, c, COROUTINE_DEFAULT_STACK);
         c->idle.block = BLOCK_NONE;
         c->active = &c->idle;
@@ -486,7 +502,7 @@ static G_GNUC_NO_INLINE void yield_full(VCpu *c, const char *why)
  */
 static inline bool yield_passes_at(const VCpu *c, unsigned n, uint8_t level)
 {
-    return quantum_left > n && !event_due() && (c->irr_top >> 4) <= level;
+    return quantum_left > n && !event_due() && c->irr_level <= (int)level;
 }
 
 static inline bool yield_passes(const VCpu *c, unsigned n)
@@ -513,14 +529,12 @@ static inline void yield_point(VCpu *c, const char *why)
 
 void cpu_yield(const char *why)
 {
-    VCpu *c = cur;
-
-    if (G_LIKELY(c != NULL && yield_passes(c, 1))) {
+    if (G_LIKELY(yield_passes(running(), 1))) {
         yield_pass(1);
         return;
     }
-    g_assert(c != NULL);
-    yield_full(c, why);
+    g_assert(cur != NULL);
+    yield_full(cur, why);
 }
 
 /* ---- levels and interrupts ---- */
@@ -560,15 +574,14 @@ static G_GNUC_NO_INLINE void lower_level_full(VCpu *c, uint8_t level)
  * then save no registers. */
 void cpu_lower_level(uint8_t level)
 {
-    VCpu *c = cur;
+    VCpu *c = running();
 
-    if (G_LIKELY(c != NULL && level <= c->level &&
-                 yield_passes_at(c, 1, level))) {
+    if (G_LIKELY(level <= c->level && yield_passes_at(c, 1, level))) {
         c->level = level;
         yield_pass(1);
         return;
     }
-    lower_level_full(c, level);
+    lower_level_full(cur, level);
 }
 
 void irq_set_handler(unsigned vector, IrqHandlerFunc *fn, void *opaque,
@@ -775,9 +788,9 @@ static G_GNUC_NO_INLINE uint8_t spin_lock_raise_full(GuestSpinLock *l,
 
 uint8_t guest_spin_lock_raise(GuestSpinLock *l, uint8_t level, const char *site)
 {
-    VCpu *c = cur;
+    VCpu *c = running();
 
-    if (G_LIKELY(c != NULL && level >= c->level && l->owner < 0 &&
+    if (G_LIKELY(level >= c->level && l->owner < 0 &&
                  yield_passes_at(c, 1, level))) {
         uint8_t old = c->level;
 
@@ -833,11 +846,11 @@ static G_GNUC_NO_INLINE void spin_unlock_lower_full(GuestSpinLock *l,
 
 void guest_spin_unlock_lower(GuestSpinLock *l, uint8_t level)
 {
-    VCpu *c = cur;
+    VCpu *c = running();
 
     /* Both yield points only count: nothing runs between them, so the
      * second sees what the first saw, but at the lower level. */
-    if (G_LIKELY(c != NULL && l->owner == (int)c->index && level <= c->level &&
+    if (G_LIKELY(l->owner == (int)c->index && level <= c->level &&
                  yield_passes(c, 2))) {
         l->owner = -1;
         l->owner_site = NULL;

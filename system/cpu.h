@@ -115,6 +115,7 @@ const char *guest_thread_name(const GuestThread *t);
 typedef struct VCpuHead {
     unsigned index;
     uint8_t level;
+    int irr_level; /* cpu.c's; cpu_none's is INT_MAX */
 } VCpuHead;
 /*
  * The vCPU running guest code; outside guest context cpu_none, whose index

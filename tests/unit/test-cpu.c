@@ -878,6 +878,50 @@ static void test_queries_outside_guest(void)
     expect_outside();
 }
 
+/*
+ * The fast paths of yield points find the running vCPU through cpu_none
+ * outside guest code, with no test for "none": each must still fall to
+ * its slow path there and assert rather than count a yield on no vCPU.
+ */
+static void outside_yield(void)
+{
+    cpu_yield("outside");
+}
+
+static void outside_lower(void)
+{
+    cpu_lower_level(LEVEL_PASSIVE);
+}
+
+static void outside_lock_raise(void)
+{
+    static GuestSpinLock l = GUEST_SPIN_LOCK_INIT("outside");
+
+    guest_spin_lock_raise(&l, LEVEL_DISPATCH, "outside");
+}
+
+static void outside_unlock_lower(void)
+{
+    /* A free lock's owner (-1) equals cpu_none's index. */
+    static GuestSpinLock l = GUEST_SPIN_LOCK_INIT("outside");
+
+    guest_spin_unlock_lower(&l, LEVEL_PASSIVE);
+}
+
+static void test_yield_point_outside_guest(gconstpointer data)
+{
+    void (*call)(void) = (void (*)(void))data;
+
+    if (g_test_subprocess()) {
+        machine_up(1, SCHED_POLICY_FIFO, 0);
+        call();
+        return; /* not reached: the assertion fails */
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("*assertion failed*");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -911,6 +955,16 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/stall/nested", test_stall_with_nested_stall);
     g_test_add_func("/cpu/time-limit", test_time_limit);
     g_test_add_func("/cpu/queries-outside-guest", test_queries_outside_guest);
+    g_test_add_data_func("/cpu/outside-guest/yield", (void *)outside_yield,
+                         test_yield_point_outside_guest);
+    g_test_add_data_func("/cpu/outside-guest/lower-level",
+                         (void *)outside_lower, test_yield_point_outside_guest);
+    g_test_add_data_func("/cpu/outside-guest/lock-raise",
+                         (void *)outside_lock_raise,
+                         test_yield_point_outside_guest);
+    g_test_add_data_func("/cpu/outside-guest/unlock-lower",
+                         (void *)outside_unlock_lower,
+                         test_yield_point_outside_guest);
     g_test_add_func("/cpu/events-due-at-yield", test_events_due_at_yield);
     g_test_add_func("/cpu/host-events-wake",
                     test_host_events_wake_waiting_cpus);
