@@ -1070,6 +1070,17 @@ static void finish_request(PortRequest *req)
     }
 }
 
+/* g_ptr_array_sort() order of requests: as they were submitted. The SRB
+ * table is a hash of guest addresses; what is found in it is put in this
+ * order before it is acted on. */
+static gint by_submission(gconstpointer a, gconstpointer b)
+{
+    const PortRequest *x = *(PortRequest *const *)a;
+    const PortRequest *y = *(PortRequest *const *)b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
 void port_complete_all(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun,
                        UCHAR status)
 {
@@ -1094,17 +1105,7 @@ void port_complete_all(PortAdapter *a, UCHAR path, UCHAR target, UCHAR lun,
     }
     /* Complete in submission order so the result does not depend on the
      * hash table's layout. */
-    for (guint i = 1; i < hit->len; i++) {
-        for (guint j = i; j > 0; j--) {
-            PortRequest *x = g_ptr_array_index(hit, j - 1);
-            PortRequest *y = g_ptr_array_index(hit, j);
-            if (x->id <= y->id) {
-                break;
-            }
-            hit->pdata[j - 1] = y;
-            hit->pdata[j] = x;
-        }
-    }
+    g_ptr_array_sort(hit, by_submission);
     for (guint i = 0; i < hit->len; i++) {
         PortRequest *req = g_ptr_array_index(hit, i);
         SrbSetSrbStatus(req->srb, status);
@@ -1170,6 +1171,9 @@ static void tick_work(PortWork *w)
             g_ptr_array_add(expired, req);
         }
     }
+    /* Abandoned, traced and the bus to reset chosen in submission order,
+     * whatever the table's. */
+    g_ptr_array_sort(expired, by_submission);
     for (guint i = 0; i < expired->len; i++) {
         PortRequest *req = g_ptr_array_index(expired, i);
         if (req->reset_seen) {

@@ -313,6 +313,7 @@ static void tp_batch_done(PortRequest *req, void *opaque)
         if (b->req[i] == req) {
             b->status[i] = port_request_srb_status(req);
             b->done_at[i] = vclock_now();
+            b->done_seq[i] = b->completed;
         }
     }
     b->completed++;

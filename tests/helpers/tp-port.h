@@ -230,6 +230,7 @@ typedef struct TpBatch {
     void *buf[TP_BATCH_MAX];
     uint8_t status[TP_BATCH_MAX];
     uint64_t done_at[TP_BATCH_MAX];
+    unsigned done_seq[TP_BATCH_MAX]; /* 0 for the first to complete, ... */
 } TpBatch;
 
 void tp_batch_init(TpBatch *b);

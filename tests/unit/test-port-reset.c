@@ -38,6 +38,23 @@ static bool lazy_reset(TpExt *x, ULONG path, BOOLEAN *ret)
     return true;
 }
 
+/* Every READ from DROP_MANY_LBA on is lost. */
+#define DROP_MANY_LBA 100
+#define DROP_MANY     12
+
+static bool drop_many_startio(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    PCDB cdb = SrbGetCdb(srb);
+
+    if (SrbGetSrbFunction(srb) != SRB_FUNCTION_EXECUTE_SCSI ||
+        cdb->AsByte[0] != SCSIOP_READ ||
+        cdb->CDB10.LogicalBlockByte3 < DROP_MANY_LBA) {
+        return false;
+    }
+    *ret = TRUE;
+    return true;
+}
+
 static const TpHooks recover_hooks = {.startio = drop_startio};
 static const TpHooks hang_hooks = {.startio = drop_startio,
                                    .reset = lazy_reset};
@@ -107,10 +124,49 @@ static void test_reset_hang(void)
     tp_machine_down();
 }
 
+static const TpHooks hang_many_hooks = {.startio = drop_many_startio,
+                                        .reset = lazy_reset};
+static TpBatch many;
+
+static void lost_many(void *opaque)
+{
+    tp_batch_init(&many);
+    for (unsigned i = 0; i < DROP_MANY; i++) {
+        tp_batch_submit(&many, port_lun_at(0), SCSIOP_READ, DROP_MANY_LBA + i,
+                        1, TIMEOUT_S);
+    }
+    tp_batch_wait(&many);
+}
+
+/*
+ * Requests that time out at the same tick are abandoned in the order they
+ * were submitted, not in the order of the port's SRB table (a hash of
+ * guest addresses): which one is reported first, and which bus is reset,
+ * must not depend on where the SRBs sit.
+ */
+static void test_abandon_order(void)
+{
+    TpMachine m = {.verifier = VERIFIER_ON};
+
+    tp_mp_defaults();
+    tp_mp.hooks = &hang_many_hooks;
+    tp_machine_up(&m);
+    g_assert_cmpint(tp_run(0, lost_many, NULL, 60), ==, MACHINE_STOP_REQUESTED);
+    g_assert_cmpuint(tp_log_count(TP_RESET_BUS, TP_ANY), ==, 1);
+    g_assert_cmpuint(tp_verifier_delta(VC_REQUEST_HANG), ==, DROP_MANY);
+    for (unsigned i = 0; i < DROP_MANY; i++) {
+        g_assert_cmpuint(many.status[i], ==, SRB_STATUS_TIMEOUT);
+        g_assert_cmpuint(many.done_at[i], ==, many.done_at[0]);
+        g_assert_cmpuint(many.done_seq[i], ==, i);
+    }
+    tp_machine_down();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
     g_test_add_func("/port/reset/timeout-reset-recovery", test_reset_recovery);
     g_test_add_func("/port/reset/request-hang", test_reset_hang);
+    g_test_add_func("/port/reset/abandon-order", test_abandon_order);
     return g_test_run();
 }
