@@ -109,6 +109,9 @@ struct BlockBackend {
     int fd;            /* the image; read-only in snapshot mode */
     int ovl_fd;        /* snapshot overlay, or -1 */
     uint64_t *ovl_map; /* snapshot: one bit per sector written */
+    /* @ovl_map once a sector is in the overlay, NULL before: until the
+     * guest writes, a snapshot's reads go to the image without a look. */
+    const uint64_t *ovl_reads;
     uint64_t size;
     unsigned flags;
     bool readonly;      /* guest writes refused */
@@ -295,6 +298,7 @@ static inline bool map_test(const BlockBackend *blk, uint64_t sector)
 
 static void map_set(BlockBackend *blk, uint64_t offset, uint64_t len)
 {
+    blk->ovl_reads = blk->ovl_map;
     for (uint64_t s = offset / BLK_SECTOR_SIZE;
          s < DIV_ROUND_UP(offset + len, BLK_SECTOR_SIZE); s++) {
         blk->ovl_map[s / 64] |= 1ULL << (s % 64);
@@ -550,14 +554,14 @@ req_add_rw_exact(BlkRequest *req, AioOpType type, int fd, uint64_t offset,
         return;
     }
     s = &req->slots[req->nslots++];
-    s->aio = (AioOp){
-        .type = type,
-        .fd = fd,
-        .rw_flags = rw_flags,
-        .offset = offset,
-        .iov = iov,
-        .iovcnt = (int)niov,
-    };
+    /* Only the fields a read or write uses: aio_submit() sets the
+     * engine's, and mode and len are for fallocate alone. */
+    s->aio.type = type;
+    s->aio.fd = fd;
+    s->aio.rw_flags = rw_flags;
+    s->aio.offset = offset;
+    s->aio.iov = iov;
+    s->aio.iovcnt = (int)niov;
     s->expect = len;
     s->own_iov = NULL;
 }
@@ -653,10 +657,10 @@ req_add_read_merged(BlkRequest *req, uint64_t offset, const struct iovec *iov,
     BlockBackend *blk = req->blk;
     bool in_ovl;
 
-    if (!blk->ovl_map ||
+    if (!blk->ovl_reads ||
         (len && map_one_run(blk, offset, offset + len, &in_ovl))) {
         /* All of it from one file: no slicing. */
-        int fd = blk->ovl_map && in_ovl ? blk->ovl_fd : blk->fd;
+        int fd = blk->ovl_reads && in_ovl ? blk->ovl_fd : blk->fd;
 
         if (borrow) {
             req_add_rw_exact(req, AIO_OP_READ, fd, offset, iov, niov, len, 0);
@@ -1880,7 +1884,7 @@ static bool map_serves(const BlockBackend *blk, uint64_t offset, uint64_t len)
     if (!blk->map) {
         return false;
     }
-    if (blk->ovl_map) {
+    if (blk->ovl_reads) {
         for (uint64_t s = offset / BLK_SECTOR_SIZE;
              s < DIV_ROUND_UP(offset + len, BLK_SECTOR_SIZE); s++) {
             if (map_test(blk, s)) {
