@@ -166,7 +166,12 @@ struct BlkRequest {
      * bounce buffer or copy-out list, a grown slot array. A plain read or
      * write (its one op on the caller's iovecs) has none. */
     bool extras;
+    bool embedded; /* in a caller's BlkRequestStorage, not the pool */
 };
+
+/* The caller's storage must hold a request and be aligned for it. */
+G_STATIC_ASSERT(sizeof(BlkRequest) <= sizeof(BlkRequestStorage));
+G_STATIC_ASSERT(G_ALIGNOF(BlkRequest) <= G_ALIGNOF(BlkRequestStorage));
 
 static GHashTable *registry; /* id -> BlockBackend */
 static uint8_t zero_buf[BLK_ZERO_BUF_SIZE] __attribute__((aligned(4096)));
@@ -343,25 +348,15 @@ static inline bool op_writes(BlkOp op)
 }
 
 /*
- * A request from the pool, or a new one. A pooled request is off every
- * list (req_free() checks) with prev NULL (req_untrack() leaves it so, an
- * untracked request never sets it) and no ops: only next, the pool's
- * link, needs clearing. Inline: blk_submit() is the path of every I/O.
+ * Set up a free request: from the pool, or in a caller's storage after
+ * its blk_wait(). Either is off every list (req_free() checks) with prev
+ * NULL (req_untrack() leaves it so, an untracked request never sets it)
+ * and no ops: only next, the pool's link, needs clearing.
  */
-static inline __attribute__((always_inline)) BlkRequest *
-req_new(BlockBackend *blk, BlkOp op, uint64_t offset, uint64_t bytes,
-        unsigned flags)
+static inline __attribute__((always_inline)) void
+req_init(BlkRequest *req, BlkOp op, uint64_t offset, uint64_t bytes,
+         unsigned flags)
 {
-    BlkRequest *req = blk->free_reqs;
-
-    if (req) {
-        blk->free_reqs = req->next;
-    } else {
-        req = g_new0(BlkRequest, 1);
-        req->blk = blk;
-        req->slots = &req->slot0;
-        req->slots_cap = 1;
-    }
     req->next = NULL;
     req->op = op;
     req->flags = flags;
@@ -379,6 +374,25 @@ req_new(BlockBackend *blk, BlkOp op, uint64_t offset, uint64_t bytes,
     req->ret = 0;
     req->err_offset = offset;
     req->finished = false;
+}
+
+/* A request from the pool, or a new one. Inline: blk_submit() is the
+ * path of every I/O. */
+static inline __attribute__((always_inline)) BlkRequest *
+req_new(BlockBackend *blk, BlkOp op, uint64_t offset, uint64_t bytes,
+        unsigned flags)
+{
+    BlkRequest *req = blk->free_reqs;
+
+    if (req) {
+        blk->free_reqs = req->next;
+    } else {
+        req = g_new0(BlkRequest, 1);
+        req->blk = blk;
+        req->slots = &req->slot0;
+        req->slots_cap = 1;
+    }
+    req_init(req, op, offset, bytes, flags);
     return req;
 }
 
@@ -394,7 +408,9 @@ static void req_clear_slots(BlkRequest *req)
 static G_GNUC_NO_INLINE void req_free_extras(BlkRequest *req)
 {
     req_clear_slots(req);
-    if (req->slots_cap > REQ_SLOTS_KEEP) {
+    /* A caller's storage is not ours to keep memory in: it may be freed
+     * without a word to us once its request is waited for. */
+    if (req->slots_cap > REQ_SLOTS_KEEP || req->embedded) {
         g_free(req->slots);
         req->slots = &req->slot0;
         req->slots_cap = 1;
@@ -415,6 +431,9 @@ static inline __attribute__((always_inline)) void req_free(BlkRequest *req)
         req_free_extras(req);
     }
     req->nslots = 0;
+    if (req->embedded) {
+        return;
+    }
     req->next = blk->free_reqs;
     blk->free_reqs = req;
 }
@@ -2093,6 +2112,59 @@ static BlkRequest *submit_flush(BlkRequest *req)
     return req_start(req);
 }
 
+/* Count and trace a request being submitted. */
+static inline __attribute__((always_inline)) void
+submit_note(BlockBackend *blk, BlkOp op, uint64_t offset, uint64_t bytes,
+            unsigned flags)
+{
+    blk->stats.ops[op]++;
+    TRACE(blk_submit, "%s %s off=%" PRIu64 " len=%" PRIu64 "%s",
+          blk->id ? blk->id : blk->filename, op_names[op], offset, bytes,
+          flags & BLK_REQ_FUA ? " fua" : "");
+}
+
+/* Whether an injected error rule fails @req (it is then over). */
+static inline __attribute__((always_inline)) bool
+submit_injected(BlockBackend *blk, BlkRequest *req)
+{
+    if (blk->rules->len && inject_match(blk, req)) {
+        blk->stats.injected++;
+        req->finished = true;
+        return true;
+    }
+    return false;
+}
+
+BlkRequest *blk_submit_in(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
+                          uint64_t offset, uint64_t bytes,
+                          const struct iovec *iov, unsigned niov,
+                          unsigned flags)
+{
+    BlkRequest *req = (BlkRequest *)st;
+
+    g_assert(op == BLK_OP_READ || op == BLK_OP_WRITE);
+    if (G_UNLIKELY(req->blk != blk)) {
+        /* Zeroed storage, or storage a request of another backend
+         * used: either way free, so start it afresh. */
+        memset(req, 0, sizeof(*req));
+        req->blk = blk;
+        req->slots = &req->slot0;
+        req->slots_cap = 1;
+        req->embedded = true;
+    }
+    req_init(req, op, offset, bytes, flags);
+    submit_note(blk, op, offset, bytes, flags);
+    /* The caller vouched for range, alignment, iovecs and a writable
+     * image: blk_submit()'s checks could not fail. */
+    if (submit_injected(blk, req)) {
+        return req;
+    }
+    if (op == BLK_OP_READ) {
+        return submit_read(req, iov, niov, niov, true);
+    }
+    return submit_write(req, iov, niov, niov, true);
+}
+
 BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
                        uint64_t bytes, const struct iovec *iov, unsigned niov,
                        unsigned flags)
@@ -2102,10 +2174,7 @@ BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
     uint64_t have = 0; /* their bytes */
 
     g_assert(op < BLK_OP_COUNT);
-    blk->stats.ops[op]++;
-    TRACE(blk_submit, "%s %s off=%" PRIu64 " len=%" PRIu64 "%s",
-          blk->id ? blk->id : blk->filename, op_names[op], offset, bytes,
-          flags & BLK_REQ_FUA ? " fua" : "");
+    submit_note(blk, op, offset, bytes, flags);
     if (op != BLK_OP_FLUSH &&
         (offset > blk->size || bytes > blk->size - offset)) {
         return req_fail_now(req, -EINVAL);
@@ -2124,9 +2193,7 @@ BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
             return req_fail_now(req, -EINVAL);
         }
     }
-    if (blk->rules->len && inject_match(blk, req)) {
-        blk->stats.injected++;
-        req->finished = true;
+    if (submit_injected(blk, req)) {
         return req;
     }
     if (bytes == 0 && op != BLK_OP_FLUSH) {

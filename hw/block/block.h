@@ -137,6 +137,30 @@ BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
                        uint64_t bytes, const struct iovec *iov, unsigned niov,
                        unsigned flags);
 /*
+ * Room for a request its caller keeps, in its own per-command state:
+ * blk_submit_in() then takes nothing from the backend's pool. Zero it
+ * before its first request; after that request's blk_wait() it is free
+ * for the next one (on any backend), and holds no memory to release.
+ */
+typedef union BlkRequestStorage {
+    uint8_t bytes[256];
+    uint64_t align_u64;
+    void *align_ptr;
+} BlkRequestStorage;
+
+/*
+ * blk_submit() of a READ or WRITE, in @st, for a caller that has checked
+ * everything blk_submit() would fail with -EINVAL or -EROFS: @offset and
+ * @bytes (not 0) lie inside the image, a write is whole sectors on a
+ * writable image, and @iov holds exactly @bytes in @niov iovecs. Injected
+ * errors and everything after are as for blk_submit(); blk_wait() ends it.
+ * Breaking the contract is a bug of the caller (it is not checked again).
+ */
+BlkRequest *blk_submit_in(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
+                          uint64_t offset, uint64_t bytes,
+                          const struct iovec *iov, unsigned niov,
+                          unsigned flags);
+/*
  * Wait for the host I/O of @req and free it. Returns 0 or -errno (EIO for
  * reads past the end of a shrunken file); with @err_offset non-NULL, the
  * image offset of the first byte known to have failed (the request's

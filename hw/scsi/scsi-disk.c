@@ -108,6 +108,9 @@ struct SDiskReq {
     void *pattern; /* WRITE SAME: page-aligned, free() */
     BlkRequest *io_inline[SDISK_IO_INLINE];
     struct iovec iov_inline[SDISK_IOV_INLINE];
+    /* A READ's or WRITE's backend request, kept here rather than in the
+     * backend's pool (zeroed with the rest at allocation). */
+    BlkRequestStorage rw_io;
 };
 
 typedef struct SDiskCmd SDiskCmd;
@@ -427,8 +430,14 @@ start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba, uint32_t n,
     }
     dr->niov = (unsigned)niov;
     dr->dma_len = xfer;
-    sdisk_submit_io(s, dr, write ? BLK_OP_WRITE : BLK_OP_READ,
-                    lba * s->block_size, xfer, dr->iov, dr->niov, flags);
+    /* rw_args() checked the range (the image holds s->nblocks blocks),
+     * exec_write() that the disk is writable, dma_sg_map() mapped exactly
+     * xfer bytes, and xfer is whole blocks for a write: the backend need
+     * not check again. A fresh dr has no request yet. */
+    dr->io[0] =
+        blk_submit_in(&dr->rw_io, s->blk, write ? BLK_OP_WRITE : BLK_OP_READ,
+                      lba * s->block_size, xfer, dr->iov, dr->niov, flags);
+    dr->nio = 1;
 }
 
 static uint8_t *alloc_data(uint64_t len)

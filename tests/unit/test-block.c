@@ -637,6 +637,68 @@ static void test_cache_limit(void)
 
 /* ---- error injection ------------------------------------------------ */
 
+/* Requests in the caller's storage: the same results as blk_submit(),
+ * many-op requests and injected errors included, and the storage reused
+ * on another backend. */
+static void test_submit_in(void)
+{
+    g_autoptr(GError) err = NULL;
+    BlockBackend *a = blk_new_temp(1 << 20, 0, &err);
+    BlockBackend *b = blk_new_temp(1 << 20, 0, &err);
+    g_autofree BlkRequestStorage *st = g_new0(BlkRequestStorage, 1);
+    enum { N = 1500, LEN = N * 512 }; /* more iovecs than one host op */
+    g_autofree uint8_t *wbuf = g_malloc(LEN);
+    g_autofree uint8_t *rbuf = g_malloc0(LEN);
+    g_autofree struct iovec *wv = g_new(struct iovec, N);
+    g_autofree struct iovec *rv = g_new(struct iovec, N);
+    uint64_t off = 0;
+    BlkStats stats;
+
+    g_assert_nonnull(a);
+    g_assert_nonnull(b);
+    for (unsigned i = 0; i < N; i++) {
+        wv[i] = (struct iovec){wbuf + i * 512, 512};
+        rv[i] = (struct iovec){rbuf + i * 512, 512};
+    }
+    fill(wbuf, LEN, 0x5a);
+    /* Through the host (no write cache), then from the cache. */
+    blk_set_write_cache(a, false);
+    g_assert_cmpint(
+        blk_wait(blk_submit_in(st, a, BLK_OP_WRITE, 4096, LEN, wv, N, 0), NULL),
+        ==, 0);
+    g_assert_cmpint(
+        blk_wait(blk_submit_in(st, a, BLK_OP_READ, 4096, LEN, rv, N, 0), NULL),
+        ==, 0);
+    g_assert_true(memcmp(rbuf, wbuf, LEN) == 0);
+    blk_set_write_cache(a, true);
+    fill(wbuf, 4096, 0x6b);
+    g_assert_cmpint(
+        blk_wait(blk_submit_in(st, a, BLK_OP_WRITE, 0, 4096, wv, 8, 0), NULL),
+        ==, 0);
+    memset(rbuf, 0, LEN);
+    g_assert_cmpint(
+        blk_wait(blk_submit_in(st, a, BLK_OP_READ, 0, 4096, rv, 8, 0), NULL),
+        ==, 0);
+    g_assert_true(all_bytes(rbuf, 4096, 0x6b));
+    /* An injected error, as blk_submit() reports it. */
+    blk_inject_error(a, EIO, BLK_OP_BIT(BLK_OP_READ), 10000, 1, 1);
+    g_assert_cmpint(
+        blk_wait(blk_submit_in(st, a, BLK_OP_READ, 8192, 4096, rv, 8, 0), &off),
+        ==, -EIO);
+    g_assert_cmpuint(off, ==, 10000);
+    blk_get_stats(a, &stats);
+    g_assert_cmpuint(stats.ops[BLK_OP_READ], ==, 3);
+    g_assert_cmpuint(stats.ops[BLK_OP_WRITE], ==, 2);
+    g_assert_cmpuint(stats.injected, ==, 1);
+    /* The same storage on another backend. */
+    g_assert_cmpint(
+        blk_wait(blk_submit_in(st, b, BLK_OP_READ, 4096, LEN, rv, N, 0), NULL),
+        ==, 0);
+    g_assert_true(all_bytes(rbuf, LEN, 0));
+    blk_close(a);
+    blk_close(b);
+}
+
 static void test_inject(void)
 {
     g_autoptr(GError) err = NULL;
@@ -1626,6 +1688,7 @@ int main(int argc, char **argv)
     g_test_add_func("/block/cache/limit-change", test_cache_limit_change);
     g_test_add_func("/block/cache/discard-punch", test_cache_discard_punch);
     g_test_add_func("/block/inject", test_inject);
+    g_test_add_func("/block/submit-in", test_submit_in);
     g_test_add_func("/block/short-read", test_short_read);
     g_test_add_func("/block/discard", test_discard);
     g_test_add_func("/block/nocache", test_nocache);
