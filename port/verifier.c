@@ -47,17 +47,17 @@ static GHashTable *not_implemented;
  *    the order they take or finish requests, so a walk that starts after
  *    the last request hit usually stops at the first one, and mapping or
  *    unmapping is O(1) plus the copy.
- * In front of both, a bitmap over guest RAM in 64-byte granules, a bit set
- * for each granule wholly inside a permanent range: ring, descriptor
- * table and SRB extension DMAs are a few granules that are all set, one
- * word test instead of a search. What it does not settle is mostly SG
- * data, so the SG walk comes next and the exact range search last (a
- * DMA touching a granule a permanent range only partly covers).
+ * In front of both, a map over guest RAM in 64-byte granules, set for
+ * each granule wholly inside a permanent range: ring, descriptor table
+ * and SRB extension DMAs are a few granules that are all set, one byte
+ * test instead of a search (BndQuietMap). What it does not settle is
+ * mostly SG data, so the SG walk comes next and the exact range search
+ * last (a DMA touching a granule a permanent range only partly covers).
  */
 typedef struct VerifierRange Range;
 static GArray *dma_ranges; /* Range, sorted, disjoint */
 #define GRANULE_SHIFT BND_QUIET_SHIFT
-/* A bit per granule wholly inside dma_ranges; also the boundary's quiet
+/* The granules wholly inside dma_ranges; also the boundary's quiet
  * map (the inline DMA path makes dma_check()'s first test itself). */
 static BndQuietMap quiet;
 static guint mru[2]; /* indexes into dma_ranges of the last hits */
@@ -125,7 +125,7 @@ void verifier_reset(void)
     if (dma_ranges) {
         g_array_set_size(dma_ranges, 0);
     }
-    g_clear_pointer(&quiet.bits, g_free);
+    g_clear_pointer(&quiet.runs, g_free);
     quiet.n = 0;
     verifier_map_epoch++;
     while (verifier_sg_head) {
@@ -165,46 +165,35 @@ static long floor_index(const GArray *arr, uint64_t addr)
     return found;
 }
 
-static inline bool granule_bit(uint64_t g)
-{
-    return (quiet.bits[g >> 6] >> (g & 63)) & 1;
-}
-
-static bool granules_set_slow(uint64_t first, uint64_t last)
-{
-    for (uint64_t g = first; g <= last; g = (g | 63) + 1) {
-        uint64_t hi = MIN(last, g | 63);
-        uint64_t m = (~0ULL >> (63 - (hi & 63))) & (~0ULL << (g & 63));
-        if ((quiet.bits[g >> 6] & m) != m) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* Whether every granule in [@first, @last] is set. */
-static inline bool granules_set(uint64_t first, uint64_t last)
+/* Whether every granule in [@first, @last] is set: a run at a time. An
+ * empty or wrapped range (@first past @last) counts as set. */
+static bool granules_set(uint64_t first, uint64_t last)
 {
     if (last >= quiet.n) {
         return false;
     }
-    if (first >> 6 == last >> 6) {
-        /* Bits first..last of one word; 2 << 63 wraps to 0 as wanted. */
-        uint64_t m = (2ULL << (last & 63)) - (1ULL << (first & 63));
-        return (quiet.bits[first >> 6] & m) == m;
+    if (first > last) {
+        return true;
     }
-    return granules_set_slow(first, last);
+    for (;;) {
+        unsigned r = quiet.runs[first];
+
+        if (last - first < r) {
+            return true;
+        }
+        if (r < BND_QUIET_RUN_MAX) {
+            return false;
+        }
+        first += BND_QUIET_RUN_MAX; /* still <= last */
+    }
 }
 
-/* Set the bits of the granules wholly inside @r. */
+/* Set the granules wholly inside @r. */
 static void granules_add(const Range *r)
 {
     uint64_t first = (r->start + (1u << GRANULE_SHIFT) - 1) >> GRANULE_SHIFT;
-    uint64_t end = MIN(r->end >> GRANULE_SHIFT, quiet.n);
 
-    for (uint64_t g = first; g < end; g++) {
-        quiet.bits[g >> 6] |= 1ULL << (g & 63);
-    }
+    bnd_quiet_add(&quiet, first, r->end >> GRANULE_SHIFT);
 }
 
 static void G_GNUC_NO_INLINE map_range_slow(uint64_t gpa, uint64_t len)
@@ -215,9 +204,12 @@ static void G_GNUC_NO_INLINE map_range_slow(uint64_t gpa, uint64_t len)
     if (!dma_ranges) {
         dma_ranges = g_array_new(FALSE, FALSE, sizeof(Range));
     }
-    if (!quiet.bits) {
+    if (!quiet.runs) {
+        /* A byte per granule (4 MiB for 256 MiB of RAM), zeroed pages the
+         * kernel provides on first touch: only the pages holding mapped
+         * granules ever become resident. */
         quiet.n = ram_size >> GRANULE_SHIFT;
-        quiet.bits = g_new0(uint64_t, (quiet.n + 63) / 64);
+        quiet.runs = g_new0(uint8_t, quiet.n);
     }
     i = floor_index(dma_ranges, gpa);
     if (i >= 0 && g_array_index(dma_ranges, Range, i).end >= r.end) {
@@ -247,7 +239,7 @@ void verifier_map_range(uint64_t gpa, uint64_t len)
     if (!hooked) {
         return; /* nothing will check a DMA against it */
     }
-    if (len && quiet.bits &&
+    if (len && quiet.runs &&
         granules_set(gpa >> GRANULE_SHIFT, (gpa + len - 1) >> GRANULE_SHIFT)) {
         return; /* already covered: the common case */
     }
@@ -304,14 +296,7 @@ static bool covered(uint64_t gpa, uint64_t len)
     if (end < gpa) {
         return false;
     }
-    if (len && len <= 1u << GRANULE_SHIFT) {
-        /* Ring entries, descriptors, headers: one granule or two. */
-        uint64_t g0 = gpa >> GRANULE_SHIFT, g1 = (end - 1) >> GRANULE_SHIFT;
-        if (g1 < quiet.n && granule_bit(g0) && granule_bit(g1)) {
-            return true;
-        }
-    } else if (len &&
-               granules_set(gpa >> GRANULE_SHIFT, (end - 1) >> GRANULE_SHIFT)) {
+    if (len && granules_set(gpa >> GRANULE_SHIFT, (end - 1) >> GRANULE_SHIFT)) {
         return true;
     }
     /* Devices move data in the order they take or finish requests, so
@@ -364,25 +349,13 @@ static void G_GNUC_NO_INLINE dma_check_slow(BndKind kind, uint64_t gpa,
 
 /*
  * Ring entries, descriptors, headers, responses: a few granules, all set,
- * is nearly every DMA, and the answer whatever else holds; the rest out
- * of line, so this path saves no registers. Granules in one bitmap word
- * are one mask test (2 << 63 wraps to 0, as wanted); two across a word
- * boundary, two bit tests. A wrapped or empty range fails g0 <= g1 (or is
- * one granule) and takes the full check.
+ * is nearly every DMA, and the answer whatever else holds; the rest
+ * (longer than the map's runs count, or not all set) out of line, so
+ * this path saves no registers.
  */
 static inline bool dma_quiet(uint64_t gpa, uint64_t len)
 {
-    uint64_t g0 = gpa >> GRANULE_SHIFT;
-    uint64_t g1 = (gpa + len - 1) >> GRANULE_SHIFT;
-
-    if (G_UNLIKELY(g0 > g1 || g1 >= quiet.n)) {
-        return false;
-    }
-    if (g0 >> 6 == g1 >> 6) {
-        uint64_t m = (2ULL << (g1 & 63)) - (1ULL << (g0 & 63));
-        return (quiet.bits[g0 >> 6] & m) == m;
-    }
-    return g1 - g0 == 1 && granule_bit(g0) && granule_bit(g1);
+    return bnd_quiet_covers(&quiet, gpa, len);
 }
 
 static void dma_check(const BndAccess *a, void *opaque)
@@ -392,32 +365,25 @@ static void dma_check(const BndAccess *a, void *opaque)
     }
 }
 
-/* The boundary's DMA entry (BndHook.after_dma): it tests the quiet map
- * (two granules) before it calls, so this comes for a longer DMA in
- * quiet granules (a descriptor table, a response) or for a request's
- * data. Data is nearly always the next request covered() would try
- * first (it moves in the order requests were taken or finished): that
- * one request is tested here, the same test and the same hint update as
- * the walk's, so only a DMA it does not cover pays for the full check. */
-#define DMA_DATA_LEN 512
+/* The boundary's DMA entry (BndHook.after_dma). The boundary tests the
+ * quiet map before it calls, except for a request's data (dma-sg.c), so
+ * this comes nearly only for data, and data is nearly always the next
+ * request covered() would try first (it moves in the order requests were
+ * taken or finished): that one request is tested first, the same test and
+ * the same hint update as the walk's, then the map, so only a DMA neither
+ * covers pays for the full check. Either answer settles it, so the order
+ * changes nothing but the cost. */
 static void dma_check_ram(BndKind kind, uint64_t gpa, const void *data,
                           uint64_t len, void *opaque)
 {
     PortRequest *req;
-    /* A DMA this long is nearly always data, which the quiet map seldom
-     * covers: the request first, the map only if that fails. Either
-     * answer settles it, so the order changes nothing but the cost. */
-    bool data_first = len >= DMA_DATA_LEN;
 
-    if (!data_first && dma_quiet(gpa, len)) {
-        return;
-    }
     req = verifier_sg_hint ? verifier_sg_hint : verifier_sg_head;
     if (req && gpa + len >= gpa && sg_has(req, gpa, gpa + len)) {
         verifier_sg_hint = req->vr_next;
         return;
     }
-    if (data_first && dma_quiet(gpa, len)) {
+    if (dma_quiet(gpa, len)) {
         return;
     }
     dma_check_slow(kind, gpa, len, true);
@@ -450,7 +416,7 @@ void verifier_detach(void)
         g_array_free(dma_ranges, TRUE);
         dma_ranges = NULL;
     }
-    g_clear_pointer(&quiet.bits, g_free);
+    g_clear_pointer(&quiet.runs, g_free);
     quiet.n = 0;
     verifier_map_epoch++;
     while (verifier_sg_head) {

@@ -294,6 +294,29 @@ static void G_GNUC_NO_INLINE dma_after_two(BndKind kind, uint64_t gpa,
     }
 }
 
+void bnd_quiet_add(BndQuietMap *q, uint64_t first, uint64_t end)
+{
+    unsigned next; /* the run from granule g + 1 */
+
+    end = MIN(end, q->n);
+    if (first >= end) {
+        return;
+    }
+    next = end < q->n ? q->runs[end] : 0;
+    /* Back from the end: the new granules, then the set ones before them
+     * whose run now reaches further (up to one that was unset, or whose
+     * run does not change and so neither do those before it). */
+    for (uint64_t g = end; g-- > 0;) {
+        unsigned r = MIN(next + 1, BND_QUIET_RUN_MAX);
+
+        if (g < first && (q->runs[g] == 0 || q->runs[g] == r)) {
+            break;
+        }
+        q->runs[g] = (uint8_t)r;
+        next = r;
+    }
+}
+
 /* After rebuild_dma(): @d's hooks as one call for bnd_after_dma(). */
 static void rebuild_dma_after(BndDmaAfter *h, DmaList *d)
 {

@@ -78,20 +78,30 @@ typedef struct BndNote {
 #define BND_ALL_KINDS ((1u << BND_KIND_COUNT) - 1)
 
 /*
- * DMA that no after-hook needs to see, as a bitmap over guest RAM in
- * granules of 1 << BND_QUIET_SHIFT bytes. A hook that accepts every DMA
- * within set granules without looking further (the verifier: granules
- * wholly inside ranges the port mapped for good, i.e. rings and SRB
- * extensions) points to its map; while it is the only hook after DMA,
- * such a DMA of at most two granules skips the hooks altogether, and
- * beside a second hook, bnd_after_dma() shows such a DMA to the other
- * hook only.
+ * DMA that no after-hook needs to see, as a map over guest RAM in granules
+ * of 1 << BND_QUIET_SHIFT bytes. A hook that accepts every DMA within set
+ * granules without looking further (the verifier: granules wholly inside
+ * ranges the port mapped for good, i.e. rings and SRB extensions) points
+ * to its map; while it is the only hook after DMA, such a DMA skips the
+ * hooks altogether, and beside a second hook, bnd_after_dma() shows such
+ * a DMA to the other hook only.
+ *
+ * The map holds, per granule, how many set granules run from it (0: not
+ * set), saturating at BND_QUIET_RUN_MAX: whether a DMA of any length
+ * lies in set granules is one byte load and one compare, where a bitmap
+ * takes a test per granule (a 108-byte response spans three). Kept by
+ * bnd_quiet_add().
  */
-#define BND_QUIET_SHIFT 6
+#define BND_QUIET_SHIFT   6
+#define BND_QUIET_RUN_MAX 255
 typedef struct BndQuietMap {
-    uint64_t *bits;
-    uint64_t n; /* granules the bitmap covers (0 while bits is NULL) */
+    uint8_t *runs;
+    uint64_t n; /* granules the map covers (0 while runs is NULL) */
 } BndQuietMap;
+
+/* Set granules [@first, @end) of @q (those below q->n), keeping the runs
+ * of the granules before them. */
+void bnd_quiet_add(BndQuietMap *q, uint64_t first, uint64_t end);
 
 /* after() for a DMA that bnd_after_dma() reports, with the access
  * record's fields as arguments (see BndHook.after_dma). */
@@ -210,18 +220,17 @@ static inline void bnd_after(const BndAccess *a)
 /* The quiet map in force: the one DMA after-hook's, else an empty one. */
 extern const BndQuietMap *bnd_dma_quiet;
 
-/* Does a DMA of @len bytes at @gpa lie in @q's quiet granules? The same
- * two-granule test the map's owner makes first; a wrapped or empty range
- * fails g1 - g0 <= 1 unless it lies in one granule. */
+/* Does a DMA of @len bytes at @gpa lie in @q's quiet granules (at most
+ * BND_QUIET_RUN_MAX of them)? The test the map's owner makes first. A
+ * wrapped or empty range has g1 < g0, a difference no run reaches, unless
+ * it lies in one granule; a run never passes q->n. */
 static inline bool bnd_quiet_covers(const BndQuietMap *q, uint64_t gpa,
                                     uint64_t len)
 {
     uint64_t g0 = gpa >> BND_QUIET_SHIFT;
     uint64_t g1 = (gpa + len - 1) >> BND_QUIET_SHIFT;
 
-    /* Two bit tests (bt), not shifts by a count that must sit in %cl. */
-    return g1 - g0 <= 1 && g1 < q->n && ((q->bits[g0 >> 6] >> (g0 & 63)) & 1) &&
-           ((q->bits[g1 >> 6] >> (g1 & 63)) & 1);
+    return g0 < q->n && g1 - g0 < q->runs[g0];
 }
 
 /* Does no after-hook need to see this DMA (the quiet map in force)? */

@@ -629,6 +629,41 @@ static void test_dma_sg_hint(void)
     tp_machine_down();
 }
 
+/*
+ * A permanent range longer than the quiet map's runs count (255
+ * granules): a DMA inside it, however long, is quiet; one byte past its
+ * end is reported; a part of it mapped again maps nothing new.
+ */
+static void long_run_body(void *opaque)
+{
+    uint8_t *buf = ram_alloc(64 * 1024, 4096, 0, "long-run");
+    uint64_t gpa = 0;
+
+    g_assert_true(ram_gpa(buf, &gpa));
+    verifier_map_range(gpa + 100, 40000);
+    verifier_map_range(gpa + 200, 30000);
+    bnd_after_dma(BND_DMA_WRITE, gpa + 128, buf, 39000);
+    bnd_after_dma(BND_DMA_READ, gpa + 100, buf, 40000);
+    bnd_after_dma(BND_DMA_WRITE, gpa + 64 * 300, buf, 64 * 300);
+    g_assert_cmpuint(tp_verifier_total_delta(), ==, 0);
+    bnd_after_dma(BND_DMA_WRITE, gpa + 128, buf, 40100 - 128 + 1);
+    bnd_after_dma(BND_DMA_READ, gpa + 99, buf, 64 * 300);
+    g_assert_cmpuint(tp_verifier_delta(VC_DMA_RANGE), ==, 2);
+    g_assert_cmpuint(tp_verifier_total_delta(), ==, 2);
+    ram_free(buf);
+}
+
+static void test_dma_range_long_run(void)
+{
+    TpMachine m = {.verifier = VERIFIER_ON};
+
+    tp_mp_defaults();
+    tp_machine_up(&m);
+    g_assert_cmpint(tp_run(0, long_run_body, NULL, 10), ==,
+                    MACHINE_STOP_REQUESTED);
+    tp_machine_down();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -647,5 +682,7 @@ int main(int argc, char **argv)
     g_test_add_func("/port/verifier/srb-extension-part-used-late",
                     test_extension_part_used_late);
     g_test_add_func("/port/verifier/dma-range-sg-hint", test_dma_sg_hint);
+    g_test_add_func("/port/verifier/dma-range-long-run",
+                    test_dma_range_long_run);
     return g_test_run();
 }

@@ -303,14 +303,14 @@ static void test_dma_after_hooks(void)
 }
 
 /*
- * A lone DMA after-hook with a quiet map does not see DMAs of at most two
- * set granules; it sees the rest, and once a second hook watches DMA (or
+ * A lone DMA after-hook with a quiet map does not see DMAs in set
+ * granules; it sees the rest, and once a second hook watches DMA (or
  * a before-hook does) every DMA is shown again.
  */
 static void test_dma_quiet_map(void)
 {
-    static uint64_t bits[2];
-    static const BndQuietMap map = {.bits = bits, .n = 128};
+    static uint8_t runs[128];
+    static BndQuietMap map = {.runs = runs, .n = 128};
     BndHook quiet = {
         .name = "quiet",
         .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE),
@@ -328,7 +328,9 @@ static void test_dma_quiet_map(void)
     uint8_t buf[200] = {0};
     uint64_t reads;
 
-    bits[0] = (1ULL << 4) | (1ULL << 5) | (1ULL << 7);
+    memset(runs, 0, sizeof(runs));
+    bnd_quiet_add(&map, 4, 6);
+    bnd_quiet_add(&map, 7, 8);
     ram_up(8 << 20);
     seen = g_array_new(FALSE, FALSE, sizeof(BndAccess));
     g_assert_true(bnd_hook_add(&quiet));
@@ -357,6 +359,62 @@ static void test_dma_quiet_map(void)
     g_assert_cmpuint(second, ==, 0);
     g_array_free(seen, TRUE);
     ram_down();
+}
+
+/*
+ * The quiet map's runs: granules added in any order, next to set ones or
+ * not, answer for a DMA of any length within one run, up to the
+ * saturation (and a longer run is still set all along); nothing past the
+ * map's end or wrapped counts as quiet.
+ */
+static void test_dma_quiet_runs(void)
+{
+    enum { N = 1200 };
+    static uint8_t runs[N];
+    BndQuietMap map = {.runs = runs, .n = N};
+    const uint64_t g = 1 << BND_QUIET_SHIFT;
+
+    memset(runs, 0, sizeof(runs));
+    bnd_quiet_add(&map, 10, 12);
+    bnd_quiet_add(&map, 13, 14);
+    g_assert_false(bnd_quiet_covers(&map, 10 * g, 3 * g)); /* 12 unset */
+    g_assert_true(bnd_quiet_covers(&map, 10 * g + 8, 108 - 64));
+    bnd_quiet_add(&map, 12, 13); /* joins 10..11 and 13 */
+    g_assert_cmpuint(runs[10], ==, 4);
+    g_assert_cmpuint(runs[13], ==, 1);
+    g_assert_true(bnd_quiet_covers(&map, 10 * g + 40, 108)); /* 10..12 */
+    g_assert_true(bnd_quiet_covers(&map, 10 * g, 4 * g));
+    g_assert_false(bnd_quiet_covers(&map, 10 * g, 4 * g + 1));
+    g_assert_false(bnd_quiet_covers(&map, 9 * g + 63, 2));
+    g_assert_true(bnd_quiet_covers(&map, 11 * g + 5, 0)); /* in one */
+    g_assert_false(bnd_quiet_covers(&map, 11 * g, 0));    /* wraps back */
+    g_assert_false(bnd_quiet_covers(&map, 11 * g, UINT64_MAX));
+
+    /* A run longer than the saturation, added from its end backwards. */
+    bnd_quiet_add(&map, 700, 1000);
+    bnd_quiet_add(&map, 300, 700);
+    g_assert_cmpuint(runs[300], ==, BND_QUIET_RUN_MAX);
+    g_assert_cmpuint(runs[999], ==, 1);
+    g_assert_cmpuint(runs[1000 - BND_QUIET_RUN_MAX], ==, BND_QUIET_RUN_MAX);
+    g_assert_cmpuint(runs[1000 - BND_QUIET_RUN_MAX + 1], ==,
+                     BND_QUIET_RUN_MAX - 1);
+    g_assert_true(bnd_quiet_covers(&map, 300 * g, BND_QUIET_RUN_MAX * g));
+    g_assert_false(
+        bnd_quiet_covers(&map, 300 * g, (BND_QUIET_RUN_MAX + 1) * g));
+    g_assert_true(bnd_quiet_covers(&map, 745 * g, BND_QUIET_RUN_MAX * g));
+    g_assert_false(bnd_quiet_covers(&map, 746 * g, BND_QUIET_RUN_MAX * g));
+    for (unsigned k = 300; k < 1000; k++) {
+        g_assert_cmpuint(runs[k], ==, MIN(1000 - k, BND_QUIET_RUN_MAX));
+    }
+
+    /* Clipped at the map's end; nothing at or past it is quiet. */
+    bnd_quiet_add(&map, N - 2, N + 5);
+    g_assert_cmpuint(runs[N - 2], ==, 2);
+    g_assert_true(bnd_quiet_covers(&map, (N - 2) * g, 2 * g));
+    g_assert_false(bnd_quiet_covers(&map, (N - 2) * g, 2 * g + 1));
+    g_assert_false(bnd_quiet_covers(&map, N * g, 1));
+    bnd_quiet_add(&map, 5, 5); /* empty */
+    g_assert_cmpuint(runs[5], ==, 0);
 }
 
 /* BndHook.after_dma: the access as after() would see it, in @seen; the
@@ -398,8 +456,8 @@ static void note_dma_quiet(BndKind kind, uint64_t gpa, const void *data,
  */
 static void test_dma_two_hooks_quiet(void)
 {
-    static uint64_t bits[2];
-    static const BndQuietMap map = {.bits = bits, .n = 128};
+    static uint8_t runs[128];
+    static BndQuietMap map = {.runs = runs, .n = 128};
     unsigned first_calls = 0, third = 0, quiet_after = 0;
     BndHook first = {
         .name = "first",
@@ -424,7 +482,9 @@ static void test_dma_two_hooks_quiet(void)
     };
     uint8_t buf[200] = {0};
 
-    bits[0] = (1ULL << 4) | (1ULL << 5) | (1ULL << 7);
+    memset(runs, 0, sizeof(runs));
+    bnd_quiet_add(&map, 4, 6);
+    bnd_quiet_add(&map, 7, 8);
     ram_up(8 << 20);
     seen = g_array_new(FALSE, FALSE, sizeof(BndAccess));
     quiet_calls = 0;
@@ -507,6 +567,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ram/dma-after-hooks", test_dma_after_hooks);
     g_test_add_func("/ram/dma-quiet-map", test_dma_quiet_map);
     g_test_add_func("/ram/dma-two-hooks-quiet", test_dma_two_hooks_quiet);
+    g_test_add_func("/ram/dma-quiet-runs", test_dma_quiet_runs);
     g_test_add_func("/ram/hook-table-full", test_hook_table_full);
     g_test_add_func("/ram/dma-hook-fail", test_dma_hook_can_fail);
     g_test_add_func("/ram/msi-window", test_msi_window_write_raises);
