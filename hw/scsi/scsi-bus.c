@@ -835,55 +835,25 @@ static SCSIRequest *req_alloc(void)
     return req;
 }
 
-/* The CDB into @req, the bytes after it zero: the usual sizes as fixed
- * copies the compiler inlines. */
-static inline __attribute__((always_inline)) void
-req_set_cdb(SCSIRequest *req, const uint8_t *cdb, unsigned len)
-{
-    len = MIN(len, (unsigned)SCSI_CDB_MAX);
-    req->cdb_len = len;
-    if (len == SCSI_CDB_MAX) {
-        /* virtio-scsi always passes its whole CDB field. */
-        memcpy(req->cdb, cdb, SCSI_CDB_MAX);
-        return;
-    }
-    memset(req->cdb, 0, sizeof(req->cdb));
-    switch (len) {
-    case 16:
-        memcpy(req->cdb, cdb, 16);
-        break;
-    case 10:
-        memcpy(req->cdb, cdb, 10);
-        break;
-    case 6:
-        memcpy(req->cdb, cdb, 6);
-        break;
-    case 0:
-        break;
-    default:
-        memcpy(req->cdb, cdb, len);
-        break;
-    }
-}
-
 /* Copy the command's SG list into @req's storage and size it (as
  * dma_sg_size() does, in the same pass). */
 static inline __attribute__((always_inline)) void
 req_set_sg(SCSIRequest *req, const DmaSgEntry *sg, unsigned nsg)
 {
     uint64_t total = 0;
+    DmaSgEntry *to = req->sg_inline;
 
-    req->sg = req->sg_inline;
     if (nsg > SCSI_SG_INLINE) {
         if (nsg > req->sg_cap) {
             g_free(req->sg_heap);
             req->sg_heap = g_new(DmaSgEntry, nsg);
             req->sg_cap = nsg;
         }
-        req->sg = req->sg_heap;
+        to = req->sg_heap;
     }
+    req->sg = to;
     for (unsigned i = 0; i < nsg; i++) {
-        req->sg[i] = sg[i];
+        to[i] = sg[i];
         total = sg[i].len > UINT64_MAX - total ? UINT64_MAX : total + sg[i].len;
     }
     req->nsg = nsg;
@@ -1022,25 +992,16 @@ static bool ua_exempt(uint8_t opcode)
 }
 
 /*
- * Every field of a pooled request but the sense buffer (sense_len says
- * what of it counts), the SG storage and the completion event (idle, and
- * set up by req_alloc()), one store each: cheaper than
+ * Every field of a pooled request but the command's, the sense buffer
+ * (sense_len says what of it counts), the SG storage and the completion
+ * event (idle, and set up by req_alloc()), one store each: cheaper than
  * clearing the whole request and then filling it in.
  */
 static inline __attribute__((always_inline)) void
-req_init(SCSIRequest *req, SCSIBus *bus, const SCSICommand *cmd,
-         void *hba_private)
+req_init_state(SCSIRequest *req, SCSIBus *bus, void *hba_private)
 {
     req->bus = bus;
     req->dev = NULL;
-    req->target = cmd->target;
-    req->lun = cmd->lun;
-    req->initiator = cmd->initiator;
-    req->tag = cmd->tag;
-    req->attr = cmd->attr;
-    req_set_cdb(req, cmd->cdb, cmd->cdb_len);
-    req->dir = cmd->dir;
-    req_set_sg(req, cmd->sg, cmd->nsg);
     req->hba_private = hba_private;
 
     req->host_status = SCSI_HOST_OK;
@@ -1059,15 +1020,28 @@ req_init(SCSIRequest *req, SCSIBus *bus, const SCSICommand *cmd,
     req->prev = req->next = NULL;
 }
 
-/* Inline into both ways of submitting: the path of every command. */
+/* The command copied in, and the rest as req_init_state() sets it. */
 static inline __attribute__((always_inline)) void
-req_submit(SCSIBus *bus, SCSIRequest *req, const SCSICommand *cmd,
-           void *hba_private)
+req_init(SCSIRequest *req, SCSIBus *bus, const SCSICommand *cmd,
+         void *hba_private)
+{
+    req->target = cmd->target;
+    req->lun = cmd->lun;
+    req->initiator = cmd->initiator;
+    req->tag = cmd->tag;
+    req->attr = cmd->attr;
+    scsi_req_set_cdb(req, cmd->cdb, cmd->cdb_len);
+    req->dir = cmd->dir;
+    req_set_sg(req, cmd->sg, cmd->nsg);
+    req_init_state(req, bus, hba_private);
+}
+
+/* Inline into every way of submitting: the path of every command. */
+static inline __attribute__((always_inline)) void req_start(SCSIBus *bus,
+                                                            SCSIRequest *req)
 {
     SCSIDevice *dev;
     SCSISense ua;
-
-    req_init(req, bus, cmd, hba_private);
 
     TRACE(scsi_req_submit,
           "tag=0x%" PRIx64 " %s %u:%u op=0x%02x dir=%d "
@@ -1075,10 +1049,10 @@ req_submit(SCSIBus *bus, SCSIRequest *req, const SCSICommand *cmd,
           req->tag, bus->name, req->target, req->lun, req->cdb[0], req->dir,
           req->sg_len, req->initiator);
 
-    dev = scsi_device_find(bus, cmd->target, cmd->lun);
+    dev = scsi_device_find(bus, req->target, req->lun);
     if (!dev) {
         reqlist_push(&bus->orphans, req);
-        if (!target_exists(bus, cmd->target)) {
+        if (!target_exists(bus, req->target)) {
             req->host_status = SCSI_HOST_NO_TARGET;
         } else if (!req->cdb_len) {
             scsi_req_invalid_field(req, 0, -1);
@@ -1112,6 +1086,14 @@ req_submit(SCSIBus *bus, SCSIRequest *req, const SCSICommand *cmd,
     g_assert(req->in_run || event_pending(&req->done_ev));
 }
 
+static inline __attribute__((always_inline)) void
+req_submit(SCSIBus *bus, SCSIRequest *req, const SCSICommand *cmd,
+           void *hba_private)
+{
+    req_init(req, bus, cmd, hba_private);
+    req_start(bus, req);
+}
+
 SCSIRequest *scsi_req_submit(SCSIBus *bus, const SCSICommand *cmd,
                              void *hba_private)
 {
@@ -1126,6 +1108,13 @@ void scsi_req_submit_in(SCSIBus *bus, SCSIRequest *req, const SCSICommand *cmd,
 {
     g_assert(req->hba_owned && !req->in_flight);
     req_submit(bus, req, cmd, hba_private);
+}
+
+void scsi_req_submit_prepared(SCSIBus *bus, SCSIRequest *req, void *hba_private)
+{
+    g_assert(req->hba_owned && !req->in_flight);
+    req_init_state(req, bus, hba_private);
+    req_start(bus, req);
 }
 
 static bool match_tag(SCSIRequest *req, const void *arg)

@@ -52,6 +52,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <glib.h>
 #include "hw/block/dma-sg.h"
 #include "hw/scsi/scsi-defs.h"
@@ -123,7 +124,8 @@ typedef struct SCSIReqList {
  * A recycled request is not cleared: req_init() in scsi-bus.c sets each
  * field above sg_inline but sense[] and done_ev (set up once, when the
  * storage is) and in_run (false whenever a request is not on a run;
- * run_next counts only on one), so a new field needs a line there.
+ * run_next counts only on one), so a new field needs a line there (in
+ * req_init_state() unless it is part of the command).
  */
 struct SCSIRequest {
     /* The command (read-only for everyone after submit). */
@@ -135,7 +137,7 @@ struct SCSIRequest {
     uint8_t cdb[SCSI_CDB_MAX];
     unsigned cdb_len;
     SCSIXferDir dir;
-    DmaSgEntry *sg; /* sg_inline or sg_heap */
+    const DmaSgEntry *sg; /* sg_inline, sg_heap or the HBA's (prepared) */
     unsigned nsg;
     uint64_t sg_len;
     void *hba_private;
@@ -212,6 +214,60 @@ void scsi_req_storage_init(SCSIRequest *req);
 void scsi_req_submit_in(SCSIBus *bus, SCSIRequest *req, const SCSICommand *cmd,
                         void *hba_private);
 void scsi_req_storage_fini(SCSIRequest *req);
+/*
+ * Or such a request built in place, with nothing to copy: the HBA sets
+ * target, lun, initiator, tag, attr and dir, the CDB with
+ * scsi_req_set_cdb() and the SG list with scsi_req_set_sg_ref(), then
+ * submits it with scsi_req_submit_prepared(), which sets up the rest and
+ * runs the same checks in the same order as scsi_req_submit_in().
+ */
+void scsi_req_submit_prepared(SCSIBus *bus, SCSIRequest *req,
+                              void *hba_private);
+
+/* The CDB into @req, the bytes after it zero: the usual sizes as fixed
+ * copies the compiler inlines. */
+static inline __attribute__((always_inline)) void
+scsi_req_set_cdb(SCSIRequest *req, const uint8_t *cdb, unsigned len)
+{
+    len = MIN(len, (unsigned)SCSI_CDB_MAX);
+    req->cdb_len = len;
+    if (len == SCSI_CDB_MAX) {
+        /* virtio-scsi always passes its whole CDB field. */
+        memcpy(req->cdb, cdb, SCSI_CDB_MAX);
+        return;
+    }
+    memset(req->cdb, 0, sizeof(req->cdb));
+    switch (len) {
+    case 16:
+        memcpy(req->cdb, cdb, 16);
+        break;
+    case 10:
+        memcpy(req->cdb, cdb, 10);
+        break;
+    case 6:
+        memcpy(req->cdb, cdb, 6);
+        break;
+    case 0:
+        break;
+    default:
+        memcpy(req->cdb, cdb, len);
+        break;
+    }
+}
+
+/*
+ * The SG list of a prepared request, used where it is instead of copied:
+ * @sg must stay as it is until complete() ran. @len is the sum of the
+ * elements' lengths, which the HBA has at hand (a virtqueue element's part
+ * length), so the bus need not add them up again.
+ */
+static inline void scsi_req_set_sg_ref(SCSIRequest *req, const DmaSgEntry *sg,
+                                       unsigned nsg, uint64_t len)
+{
+    req->sg = sg;
+    req->nsg = nsg;
+    req->sg_len = len;
+}
 /* Abort one request (ABORT TASK): complete() runs before this returns.
  * False if it was not in flight. */
 bool scsi_req_cancel(SCSIRequest *req);

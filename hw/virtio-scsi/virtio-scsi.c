@@ -508,7 +508,8 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
     uint64_t hdr_len = VSCSI_REQ_HDR + (uint64_t)s->cdb_size;
     unsigned cdb_len = MIN(s->cdb_size, (uint32_t)SCSI_CDB_MAX);
     uint64_t out_data, in_data;
-    SCSICommand cmd = {0};
+    SCSIRequest *sr = &req->sr;
+    unsigned nsg;
 
     req->q = vq->index;
     req->resp_len = VSCSI_RESP_HDR + s->sense_size;
@@ -538,8 +539,8 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
         vscsi_cmd_fail(req, VIRTIO_SCSI_S_FAILURE);
         return;
     }
-    /* Read in place when it can be: the bus copies the CDB at submission,
-     * and the rest is parsed before. */
+    /* Read in place when it can be: the CDB is copied into the request
+     * below, and the rest is parsed before. */
     hdr = vq_elem_peek(vq, e, hdr_buf, VSCSI_REQ_HDR + cdb_len);
     if (!hdr) {
         vscsi_req_put(s, req);
@@ -558,42 +559,52 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
         vscsi_cmd_fail(req, VIRTIO_SCSI_S_FAILURE);
         return;
     }
-    /* The bus copies the list: the element's own segments do when the
-     * data starts a buffer, as it does with every usual layout. */
+    /*
+     * The command is built in the bus request itself. Its SG list is used
+     * where it is, in the element (or req->data), which neither changes
+     * until the response is written: the element's own segments when the
+     * data starts a buffer, as it does with every usual layout. The part
+     * lengths are the sums of the segments, so the data length is the
+     * list's.
+     */
+    sr->dir = SCSI_XFER_NONE;
+    scsi_req_set_sg_ref(sr, sr->sg_inline, 0, 0); /* as a copied empty list */
     if (out_data) {
-        cmd.dir = SCSI_XFER_TO_DEV;
-        cmd.sg = vq_elem_tail(e, false, hdr_len, &cmd.nsg);
-        if (!cmd.sg) {
-            cmd.nsg =
-                vq_elem_slice(e, false, hdr_len, &req->data, &req->data_cap);
-            cmd.sg = req->data;
+        const DmaSgEntry *sg = vq_elem_tail(e, false, hdr_len, &nsg);
+
+        if (!sg) {
+            nsg = vq_elem_slice(e, false, hdr_len, &req->data, &req->data_cap);
+            sg = req->data;
         }
+        sr->dir = SCSI_XFER_TO_DEV;
+        scsi_req_set_sg_ref(sr, sg, nsg, out_data);
     } else if (in_data) {
-        cmd.dir = SCSI_XFER_FROM_DEV;
-        cmd.sg = vq_elem_tail(e, true, req->resp_len, &cmd.nsg);
-        if (!cmd.sg) {
-            cmd.nsg = vq_elem_slice(e, true, req->resp_len, &req->data,
-                                    &req->data_cap);
-            cmd.sg = req->data;
+        const DmaSgEntry *sg = vq_elem_tail(e, true, req->resp_len, &nsg);
+
+        if (!sg) {
+            nsg = vq_elem_slice(e, true, req->resp_len, &req->data,
+                                &req->data_cap);
+            sg = req->data;
         }
+        sr->dir = SCSI_XFER_FROM_DEV;
+        scsi_req_set_sg_ref(sr, sg, nsg, in_data);
     }
-    cmd.target = req->target;
-    cmd.lun = req->lun;
-    cmd.tag = req->tag;
-    cmd.initiator = 0;
-    cmd.attr = vscsi_task_attr(hdr[offsetof(VirtioScsiCmdReqHdr, task_attr)]);
-    cmd.cdb = hdr + VSCSI_REQ_HDR;
-    cmd.cdb_len = cdb_len;
-    req->dir = cmd.dir;
+    sr->target = req->target;
+    sr->lun = req->lun;
+    sr->tag = req->tag;
+    sr->initiator = 0;
+    sr->attr = vscsi_task_attr(hdr[offsetof(VirtioScsiCmdReqHdr, task_attr)]);
+    scsi_req_set_cdb(sr, hdr + VSCSI_REQ_HDR, cdb_len);
+    req->dir = sr->dir;
 
     vscsi_req_link(s, req);
     TRACE(vscsi_cmd_start,
           "%s tag=0x%" PRIx64 " q%u head=%u %u:%u "
           "op=0x%02x dir=%d data=%" PRIu64 "/%u",
           s->id, req->tag, req->q, e->head, req->target, req->lun, req->opcode,
-          cmd.dir, out_data + in_data, cmd.nsg);
-    req->sreq = &req->sr;
-    scsi_req_submit_in(s->bus, &req->sr, &cmd, req);
+          sr->dir, out_data + in_data, sr->nsg);
+    req->sreq = sr;
+    scsi_req_submit_prepared(s->bus, sr, req);
 }
 
 static uint8_t vscsi_host_response(const SCSIRequest *sreq)
