@@ -501,16 +501,19 @@ static bool word_clean(const uint8_t *cdb, const uint8_t *usage, unsigned i)
 }
 
 /* Bytes 1 to len - 2 of a CDB of @len >= 10 bytes use only @usage bits,
- * checked eight bytes at a time (the last word may overlap). */
+ * checked eight bytes at a time (a last word, if any bytes are left,
+ * overlaps the one before; a 10-byte CDB needs none). */
 static bool cdb_words_clean(const uint8_t *cdb, const uint8_t *usage,
                             unsigned len)
 {
-    for (unsigned i = 1; i + 8 < len; i += 8) {
+    unsigned i;
+
+    for (i = 1; i + 8 <= len - 1; i += 8) {
         if (!word_clean(cdb, usage, i)) {
             return false;
         }
     }
-    return word_clean(cdb, usage, len - 9);
+    return i == len - 1 || word_clean(cdb, usage, len - 9);
 }
 
 bool scsi_req_check_cdb(SCSIRequest *req, const uint8_t *usage, unsigned len)

@@ -17,6 +17,7 @@
  * notification.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <string.h>
 #include "hw/core/memory.h"
 #include "hw/virtio-scsi/virtio-pci.h"
@@ -35,10 +36,6 @@
 
 typedef struct VScsiReq VScsiReq;
 
-typedef struct VScsiReqList {
-    VScsiReq *head, *tail;
-} VScsiReqList;
-
 /*
  * One command between its pop and its push, with the bus request it
  * becomes (one object for both; the outcome is read in place). Pooled
@@ -47,8 +44,10 @@ typedef struct VScsiReqList {
 struct VScsiReq {
     VirtioScsiState *s;
     VScsiReq *next_free;
-    VScsiReq *prev, *next; /* in its queue's in-flight list */
+    /* In flight (between submission and response); @seq orders it among
+     * the others. */
     bool linked;
+    uint64_t seq;
     bool dropped; /* reset: end without touching guest memory */
     unsigned q;
     VirtQueueElement elem;
@@ -98,13 +97,15 @@ struct VirtioScsiState {
     uint32_t sense_size; /* device configuration, RW */
     uint32_t cdb_size;
 
-    /* Per virtqueue (request queues only), the commands in flight, oldest
-     * first; the links are in the requests, so linking and unlinking on
-     * every command's path allocate nothing and call nothing. */
-    VScsiReqList *inflight;
+    /*
+     * The commands in flight are the linked ones of all_reqs, in @seq
+     * order: no list is kept up to date on every command's path for the
+     * queue resets and task management functions that need them in order
+     * (vscsi_inflight()).
+     */
     unsigned in_flight;
     VScsiReq *free_reqs;
-    GPtrArray *all_reqs; /* every VScsiReq, for teardown */
+    GPtrArray *all_reqs; /* every VScsiReq */
 
     VirtQueueElement ctrl_elem;
     VirtQueueElement event_elem;
@@ -172,43 +173,47 @@ static void vscsi_req_put(VirtioScsiState *s, VScsiReq *req)
 
 static void vscsi_req_link(VirtioScsiState *s, VScsiReq *req)
 {
-    VScsiReqList *l = &s->inflight[req->q];
-
-    req->next = NULL;
-    req->prev = l->tail;
-    if (l->tail) {
-        l->tail->next = req;
-    } else {
-        l->head = req;
-    }
-    l->tail = req;
     req->linked = true;
+    req->seq = s->commands;
     s->in_flight++;
 }
 
-/* Inline: every command's completion unlinks it, and the call cost as
- * much as the unlinking. */
-static inline __attribute__((always_inline)) void
-vscsi_req_unlink(VirtioScsiState *s, VScsiReq *req)
+static inline void vscsi_req_unlink(VirtioScsiState *s, VScsiReq *req)
 {
-    VScsiReqList *l = &s->inflight[req->q];
+    if (req->linked) {
+        req->linked = false;
+        s->in_flight--;
+    }
+}
 
-    if (!req->linked) {
-        return;
+static gint vscsi_req_cmp(gconstpointer a, gconstpointer b)
+{
+    const VScsiReq *x = *(VScsiReq *const *)a, *y = *(VScsiReq *const *)b;
+
+    if (x->q != y->q) {
+        return x->q < y->q ? -1 : 1;
     }
-    if (req->prev) {
-        req->prev->next = req->next;
-    } else {
-        l->head = req->next;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * The commands in flight on queue @q (every queue with @q UINT_MAX), by
+ * queue, then oldest first: a walk of every request, for the rare
+ * functions that need them.
+ */
+static GPtrArray *vscsi_inflight(VirtioScsiState *s, unsigned q)
+{
+    GPtrArray *a = g_ptr_array_new();
+
+    for (guint i = 0; i < s->all_reqs->len; i++) {
+        VScsiReq *req = g_ptr_array_index(s->all_reqs, i);
+
+        if (req->linked && (q == UINT_MAX || req->q == q)) {
+            g_ptr_array_add(a, req);
+        }
     }
-    if (req->next) {
-        req->next->prev = req->prev;
-    } else {
-        l->tail = req->prev;
-    }
-    req->prev = req->next = NULL;
-    req->linked = false;
-    s->in_flight--;
+    g_ptr_array_sort(a, vscsi_req_cmp);
+    return a;
 }
 
 /* ---- addressing (5.6.6.1) ------------------------------------------------ */
@@ -666,9 +671,14 @@ static const SCSIBusOps vscsi_bus_ops = {
 /* End queue @q's commands without touching guest memory. */
 static void vscsi_drop_queue(VirtioScsiState *s, unsigned q)
 {
-    while (s->inflight[q].head) {
-        VScsiReq *req = s->inflight[q].head;
+    g_autoptr(GPtrArray) reqs = vscsi_inflight(s, q);
 
+    for (guint i = 0; i < reqs->len; i++) {
+        VScsiReq *req = g_ptr_array_index(reqs, i);
+
+        if (!req->linked) {
+            continue; /* not possible today: ended by an earlier one */
+        }
         vscsi_req_unlink(s, req);
         req->dropped = true;
         TRACE(vscsi_cmd_drop, "%s tag=0x%" PRIx64 " q%u", s->id, req->tag, q);
@@ -689,12 +699,12 @@ static void vscsi_drop_queue(VirtioScsiState *s, unsigned q)
 static bool vscsi_task_in_flight(VirtioScsiState *s, uint32_t target,
                                  uint32_t lun, bool any, uint64_t tag)
 {
-    for (unsigned q = VIRTIO_SCSI_VQ_REQUEST; q < s->vp.num_queues; q++) {
-        for (VScsiReq *req = s->inflight[q].head; req; req = req->next) {
-            if (req->target == target && req->lun == lun &&
-                (any || req->tag == tag)) {
-                return true;
-            }
+    for (guint i = 0; i < s->all_reqs->len; i++) {
+        VScsiReq *req = g_ptr_array_index(s->all_reqs, i);
+
+        if (req->linked && req->target == target && req->lun == lun &&
+            (any || req->tag == tag)) {
+            return true;
         }
     }
     return false;
@@ -711,17 +721,18 @@ static void vscsi_tmf_end_held(VirtioScsiState *s, uint32_t target,
                                uint32_t lun, bool whole_target, bool match_tag,
                                uint64_t tag, uint8_t response)
 {
+    g_autoptr(GPtrArray) reqs = vscsi_inflight(s, UINT_MAX);
     g_autoptr(GPtrArray) hit = g_ptr_array_new();
 
-    for (unsigned q = VIRTIO_SCSI_VQ_REQUEST; q < s->vp.num_queues; q++) {
-        for (VScsiReq *req = s->inflight[q].head; req; req = req->next) {
-            if (req->sreq || !req->held || req->target != target ||
-                (!whole_target && req->lun != lun) ||
-                (match_tag && req->tag != tag)) {
-                continue;
-            }
-            g_ptr_array_add(hit, req);
+    for (guint i = 0; i < reqs->len; i++) {
+        VScsiReq *req = g_ptr_array_index(reqs, i);
+
+        if (req->sreq || !req->held || req->target != target ||
+            (!whole_target && req->lun != lun) ||
+            (match_tag && req->tag != tag)) {
+            continue;
         }
+        g_ptr_array_add(hit, req);
     }
     for (guint i = 0; i < hit->len; i++) {
         VScsiReq *req = g_ptr_array_index(hit, i);
@@ -1149,7 +1160,6 @@ VirtioScsiState *virtio_scsi_new(const VirtioScsiProps *props, GError **errp)
         g_free(s);
         return NULL;
     }
-    s->inflight = g_new0(VScsiReqList, s->vp.num_queues);
     s->all_reqs = g_ptr_array_new();
     s->resp_buf = g_malloc0(VSCSI_RESP_HDR + VSCSI_SENSE_SIZE_MAX);
     event_init(&s->held_ev, "vscsi-done", vscsi_held_ev, s);
@@ -1183,7 +1193,6 @@ void virtio_scsi_free(VirtioScsiState *s)
     g_ptr_array_free(s->all_reqs, TRUE);
     vq_elem_free(&s->ctrl_elem);
     vq_elem_free(&s->event_elem);
-    g_free(s->inflight);
     g_free(s->resp_buf);
     g_ptr_array_remove(vscsi_devices, s);
     if (!vscsi_devices->len) {

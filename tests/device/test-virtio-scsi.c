@@ -1111,6 +1111,62 @@ static void test_tmf_abort_held(void)
     t_stop(&t);
 }
 
+/*
+ * A task set function ends the held commands oldest first, whatever the
+ * order of the device's pooled request objects: a first round leaves them
+ * on the free list the other way round from the second round's
+ * submission order.
+ */
+static void test_tmf_abort_held_order(void)
+{
+    VirtioScsiProps p = VIRTIO_SCSI_PROPS_DEFAULT;
+    uint8_t req[sizeof(VirtioScsiCtrlTmfReq)];
+    VDrvIo io[4];
+    VDrvResp r;
+    uint32_t id, len;
+    uint64_t rs;
+    T t;
+
+    p.id = "vscsi0";
+    p.latency_ns = NS_PER_MS;
+    t_start_props(&t, &p, all_features, true);
+    vdrv_clear_ua(t.d, Q_REQ, 0, 0);
+    for (unsigned round = 0; round < 2; round++) {
+        for (unsigned i = 0; i < 4; i++) {
+            read_in_flight(&t, &io[i], 0x600 + round * 4 + i, i * 8, 8);
+        }
+        run_fetch(&t);
+        g_assert_true(event_advance_to_next()); /* the target finishes */
+        vdrv_run_now();
+        g_assert_cmpuint(virtio_scsi_in_flight(t.fx.s), ==, 4);
+        if (round == 0) {
+            g_assert_true(event_advance_to_next()); /* the latency */
+            vdrv_run_now();
+            g_assert_cmpuint(virtio_scsi_in_flight(t.fx.s), ==, 0);
+            for (unsigned i = 0; i < 4; i++) {
+                g_assert_true(vdrv_get_used(t.d, Q_REQ, &id, &len));
+                g_assert_cmpuint(id, ==, io[i].head);
+            }
+        }
+    }
+
+    tmf_build(req, VIRTIO_SCSI_T_TMF_ABORT_TASK_SET, 0, 0, 0);
+    rs = ctrl_submit(&t, req, sizeof(req), 1);
+    run_fetch(&t);
+    g_assert_cmpuint(*(uint8_t *)vdrv_ptr(rs), ==,
+                     VIRTIO_SCSI_S_FUNCTION_COMPLETE);
+    g_assert_cmpuint(virtio_scsi_in_flight(t.fx.s), ==, 0);
+    g_assert_cmpuint(vdrv_used_pending(t.d, Q_REQ), ==, 4);
+    for (unsigned i = 0; i < 4; i++) {
+        g_assert_true(vdrv_get_used(t.d, Q_REQ, &id, &len));
+        g_assert_cmpuint(id, ==, io[i].head);
+        vdrv_io_resp(&io[i], &r);
+        g_assert_cmpuint(r.response, ==, VIRTIO_SCSI_S_ABORTED);
+    }
+    g_assert_cmpuint(errors(&t), ==, 0);
+    t_stop(&t);
+}
+
 static void test_tmf_query_and_addressing(void)
 {
     VDrvIo io;
@@ -2098,6 +2154,8 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-scsi/fetch-window", test_fetch_window);
     g_test_add_func("/virtio-scsi/avail-wrap", test_avail_wrap);
     g_test_add_func("/virtio-scsi/tmf/abort-held", test_tmf_abort_held);
+    g_test_add_func("/virtio-scsi/tmf/abort-held-order",
+                    test_tmf_abort_held_order);
     g_test_add_func("/virtio-scsi/ring-reads", test_ring_reads);
     g_test_add_func("/virtio-scsi/latency", test_latency);
     g_test_add_func("/virtio-scsi/scsi-hd", test_scsi_hd);
