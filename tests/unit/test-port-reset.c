@@ -16,13 +16,21 @@
 #define DROP_LBA  7
 #define TIMEOUT_S 2
 
-static bool drop_startio(TpExt *x, PVOID srb, BOOLEAN *ret)
+/* The low byte of a READ(10)'s LBA, or -1 for any other request. */
+static int read_lba(PVOID srb)
 {
     PCDB cdb = SrbGetCdb(srb);
 
     if (SrbGetSrbFunction(srb) != SRB_FUNCTION_EXECUTE_SCSI ||
-        cdb->AsByte[0] != SCSIOP_READ ||
-        cdb->CDB10.LogicalBlockByte3 != DROP_LBA) {
+        cdb->AsByte[0] != SCSIOP_READ) {
+        return -1;
+    }
+    return cdb->CDB10.LogicalBlockByte3;
+}
+
+static bool drop_startio(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    if (read_lba(srb) != DROP_LBA) {
         return false;
     }
     /* Lost: the device never hears of it. */
@@ -44,11 +52,7 @@ static bool lazy_reset(TpExt *x, ULONG path, BOOLEAN *ret)
 
 static bool drop_many_startio(TpExt *x, PVOID srb, BOOLEAN *ret)
 {
-    PCDB cdb = SrbGetCdb(srb);
-
-    if (SrbGetSrbFunction(srb) != SRB_FUNCTION_EXECUTE_SCSI ||
-        cdb->AsByte[0] != SCSIOP_READ ||
-        cdb->CDB10.LogicalBlockByte3 < DROP_MANY_LBA) {
+    if (read_lba(srb) < DROP_MANY_LBA) {
         return false;
     }
     *ret = TRUE;
