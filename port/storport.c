@@ -479,6 +479,38 @@ PVOID NTAPI StorPortGetUncachedExtension(
     return a->uncached;
 }
 
+/* The end of what extension_address() maps for @len bytes at @va: whole
+ * guest pages, within RAM. */
+static inline uintptr_t ext_map_end(uintptr_t va, uint64_t len)
+{
+    uint64_t gpa = va - (uintptr_t)ram_base;
+    uint64_t end = (gpa + len + GUEST_PAGE_SIZE - 1) & ~(GUEST_PAGE_SIZE - 1);
+
+    return va + (uintptr_t)(MIN(end, ram_size) - gpa);
+}
+
+/* Whether @req's extension mapping of this verifier epoch covers [@va,
+ * @va_end). */
+static inline bool ext_mapped(const PortRequest *req, uintptr_t va,
+                              uintptr_t va_end)
+{
+    return req->ext_map_epoch == verifier_map_epoch &&
+           va >= req->ext_map_start && va_end <= req->ext_map_end;
+}
+
+/* The answer for @len contiguous bytes of extension at @va. */
+static inline STOR_PHYSICAL_ADDRESS ext_answer(uintptr_t va, uint64_t len,
+                                               ULONG *Length)
+{
+    STOR_PHYSICAL_ADDRESS pa = {.QuadPart =
+                                    (LONGLONG)(va - (uintptr_t)ram_base)};
+
+    if (Length) {
+        *Length = (ULONG)MIN(len, (uint64_t)G_MAXUINT32);
+    }
+    return pa;
+}
+
 /*
  * A request's own SRB extension is one allocation in guest RAM,
  * physically contiguous as Storport's are: a miniport that puts a
@@ -486,7 +518,7 @@ PVOID NTAPI StorPortGetUncachedExtension(
  * one per page the extension touches. For the verifier, the extension's
  * pages, as the per-page answers a miniport walking it used to get mapped
  * them: DMA legality does not change, and later calls find the range
- * mapped in one bitmap test rather than failing it on the extension's
+ * mapped in one quiet-map test rather than failing it on the extension's
  * last, partial granule. Mapped ranges stay mapped until the verifier
  * drops them all (a new epoch), so a miniport asking for the same
  * extension at every start costs the verifier nothing after the first.
@@ -494,23 +526,15 @@ PVOID NTAPI StorPortGetUncachedExtension(
 static STOR_PHYSICAL_ADDRESS extension_address(PortRequest *req, uintptr_t va,
                                                uint64_t len, ULONG *Length)
 {
-    STOR_PHYSICAL_ADDRESS pa;
-    uint64_t gpa = va - (uintptr_t)ram_base;
-    uint64_t end = (gpa + len + GUEST_PAGE_SIZE - 1) & ~(GUEST_PAGE_SIZE - 1);
-    uintptr_t va_end = va + (uintptr_t)(MIN(end, ram_size) - gpa);
+    uintptr_t va_end = ext_map_end(va, len);
 
-    if (req->ext_map_epoch != verifier_map_epoch || va < req->ext_map_start ||
-        va_end > req->ext_map_end) {
-        verifier_map_range(gpa, MIN(end, ram_size) - gpa);
+    if (!ext_mapped(req, va, va_end)) {
+        verifier_map_range(va - (uintptr_t)ram_base, va_end - va);
         req->ext_map_epoch = verifier_map_epoch;
         req->ext_map_start = va;
         req->ext_map_end = va_end;
     }
-    pa.QuadPart = (LONGLONG)gpa;
-    if (Length) {
-        *Length = (ULONG)MIN(len, (uint64_t)G_MAXUINT32);
-    }
-    return pa;
+    return ext_answer(va, len, Length);
 }
 
 static STOR_PHYSICAL_ADDRESS G_GNUC_NO_INLINE
@@ -594,21 +618,10 @@ STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
         uintptr_t ext_end = ext + req->lu->adapter->cfg->SrbExtensionSize;
         uintptr_t buf = (uintptr_t)SrbGetDataBuffer(Srb);
         ULONG n = SrbGetDataTransferLength(Srb);
-        uint64_t gpa = va - (uintptr_t)ram_base;
-        uint64_t end = (ext_end - (uintptr_t)ram_base + GUEST_PAGE_SIZE - 1) &
-                       ~(GUEST_PAGE_SIZE - 1);
 
         if (va >= ext && va < ext_end && !(va >= buf && va < buf + n) &&
-            req->ext_map_epoch == verifier_map_epoch &&
-            va >= req->ext_map_start &&
-            (uintptr_t)ram_base + MIN(end, ram_size) <= req->ext_map_end) {
-            STOR_PHYSICAL_ADDRESS pa = {.QuadPart = (LONGLONG)gpa};
-
-            if (Length) {
-                *Length =
-                    (ULONG)MIN((uint64_t)(ext_end - va), (uint64_t)G_MAXUINT32);
-            }
-            return pa;
+            ext_mapped(req, va, ext_map_end(va, ext_end - va))) {
+            return ext_answer(va, ext_end - va, Length);
         }
     }
     return physical_address_slow(HwDeviceExtension, Srb, VirtualAddress,
