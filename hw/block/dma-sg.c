@@ -147,6 +147,19 @@ bool dma_sg_begin_watched(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
     return !w.refused;
 }
 
+/* One finished piece in RAM: counted and shown to the after-hooks, the
+ * hooks' DMA entry with no access record. Without dma_done_inline()'s
+ * quiet-map test: data buffers are not in it, and the verifier makes the
+ * test itself. */
+static inline __attribute__((always_inline)) void
+sg_done(BndKind kind, uint64_t addr, const void *data, uint64_t len)
+{
+    bnd_counts[kind]++;
+    if (bnd_after_kinds & BND_BIT(kind)) {
+        bnd_after_dma(kind, addr, data, len);
+    }
+}
+
 /*
  * The walk of sg_walk() written out: the after side runs for every disk
  * transfer with the verifier on, and one access record, of which only
@@ -162,10 +175,7 @@ void dma_sg_end_watched(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
         void *data = ram_ptr(sg[0].addr, len);
 
         if (data) {
-            bnd_counts[kind]++;
-            if (bnd_after_kinds & BND_BIT(kind)) {
-                bnd_after_dma(kind, sg[0].addr, data, len);
-            }
+            sg_done(kind, sg[0].addr, data, len);
             return;
         }
     }
@@ -182,13 +192,8 @@ void dma_sg_end_watched(BndKind kind, const DmaSgEntry *sg, unsigned nsg,
             sg[i].addr > UINT64_MAX - skip ? UINT64_MAX : sg[i].addr + skip;
         a.data = ram_ptr(a.addr, a.len);
         if (ok && a.data) {
-            /* Nearly every one: the hooks' DMA entry, no access record.
-             * Without dma_inline()'s quiet-map test: data buffers are
-             * not in it, and the verifier makes the test itself. */
-            bnd_counts[kind]++;
-            if (bnd_after_kinds & BND_BIT(kind)) {
-                bnd_after_dma(kind, a.addr, a.data, a.len);
-            }
+            /* Nearly every one. */
+            sg_done(kind, a.addr, a.data, a.len);
         } else {
             bnd_after(&a);
         }

@@ -96,6 +96,20 @@ void ram_foreach_allocation(void (*fn)(uint64_t gpa, uint64_t size,
 bool dma_access_slow(BndKind kind, uint64_t gpa, void *buf, uint64_t len);
 
 /*
+ * The boundary's side of a DMA the device performed wholly in RAM, no
+ * before-hook wanting its kind: counted, and shown to the after-hooks
+ * (@data the bytes moved) unless the quiet map settles it.
+ */
+static inline __attribute__((always_inline)) void
+dma_done_inline(BndKind kind, uint64_t gpa, const void *data, uint64_t len)
+{
+    bnd_counts[kind]++;
+    if ((bnd_after_kinds & BND_BIT(kind)) && !bnd_dma_quiet_covers(gpa, len)) {
+        bnd_after_dma(kind, gpa, data, len);
+    }
+}
+
+/*
  * Inline so that with no hook watching DMA a device's small fixed-size
  * accesses (ring indices, descriptors, used elements) compile to a bounds
  * check and a load or store, and with only after-hooks watching (the
@@ -115,11 +129,7 @@ dma_inline(BndKind kind, uint64_t gpa, void *buf, uint64_t len)
         } else {
             memcpy(host, buf, len);
         }
-        bnd_counts[kind]++;
-        if ((bnd_after_kinds & BND_BIT(kind)) &&
-            !bnd_dma_quiet_covers(gpa, len)) {
-            bnd_after_dma(kind, gpa, buf, len);
-        }
+        dma_done_inline(kind, gpa, buf, len);
         return true;
     }
     return dma_access_slow(kind, gpa, buf, len);

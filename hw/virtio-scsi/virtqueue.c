@@ -180,11 +180,7 @@ vq_map_read(VirtQueue *vq, uint64_t gpa, uint64_t len)
     }
     host = ram_ptr(gpa, len);
     g_assert(host);
-    bnd_counts[BND_DMA_READ]++;
-    if ((bnd_after_kinds & BND_BIT(BND_DMA_READ)) &&
-        !bnd_dma_quiet_covers(gpa, len)) {
-        bnd_after_dma(BND_DMA_READ, gpa, host, len);
-    }
+    dma_done_inline(BND_DMA_READ, gpa, host, len);
     return host;
 }
 
