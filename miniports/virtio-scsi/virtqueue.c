@@ -579,6 +579,8 @@ failed:
  * is per queue, taken at DIRQL from any of those contexts, and is the
  * lock the port holds around that queue's interrupt routine. Under INTx
  * there is one interrupt, so one lock: the interrupt lock.
+ * VioScsiLockQueue/VioScsiUnlockQueue (inline, vioscsi.h) take one
+ * queue's; VioScsiLockAll takes every one.
  */
 VOID VioScsiLockAll(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
                     BOOLEAN InterruptLockHeld, PVIOSCSI_ALL_LOCKS Locks)
