@@ -804,134 +804,151 @@ static inline VOID PushEntryList(PSINGLE_LIST_ENTRY ListHead,
  * Full-barrier read-modify-write operations, as the Windows Interlocked*
  * family.  Increment/Decrement/Add return the new value; Exchange,
  * CompareExchange, ExchangeAdd and the bitwise ones return the old one.
+ *
+ * The machine is one host thread (docs/machine.md): vCPUs
+ * are coroutines that switch only at yield points, and devices run between
+ * them, so nothing observes guest memory between two instructions of
+ * guest code.  A read-modify-write that does not yield is therefore atomic
+ * for every vCPU and device, and a full barrier has only to keep the
+ * compiler from moving memory accesses across it.  A host lock prefix or
+ * fence would order nothing more, at tens of cycles each: a virtqueue
+ * submission has three.
+ *
+ * SP_RMW_(P, NEW) stores NEW, an expression of the old value o_, and
+ * yields the old value; arithmetic goes through the unsigned type so it
+ * wraps as the processor's does.  A failed compare-exchange writes the old
+ * value back, as LOCK CMPXCHG does.
  */
-static inline LONG InterlockedIncrement(LONG volatile *Addend)
-{
-    return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
-}
-
-static inline LONG InterlockedDecrement(LONG volatile *Addend)
-{
-    return __atomic_sub_fetch(Addend, 1, __ATOMIC_SEQ_CST);
-}
-
-static inline LONG InterlockedExchange(LONG volatile *Target, LONG Value)
-{
-    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
-}
+#define SP_FENCE_() __asm__ __volatile__("" ::: "memory")
+#define SP_RMW_(P, NEW)                                                        \
+    __extension__({                                                            \
+        SP_FENCE_();                                                           \
+        __auto_type o_ = *(P);                                                 \
+        *(P) = (NEW);                                                          \
+        SP_FENCE_();                                                           \
+        o_;                                                                    \
+    })
 
 static inline LONG InterlockedExchangeAdd(LONG volatile *Addend, LONG Value)
 {
-    return __atomic_fetch_add(Addend, Value, __ATOMIC_SEQ_CST);
+    return SP_RMW_(Addend, (LONG)((ULONG)o_ + (ULONG)Value));
 }
 
 static inline LONG InterlockedAdd(LONG volatile *Addend, LONG Value)
 {
-    return __atomic_add_fetch(Addend, Value, __ATOMIC_SEQ_CST);
+    return (LONG)((ULONG)InterlockedExchangeAdd(Addend, Value) + (ULONG)Value);
+}
+
+static inline LONG InterlockedIncrement(LONG volatile *Addend)
+{
+    return InterlockedAdd(Addend, 1);
+}
+
+static inline LONG InterlockedDecrement(LONG volatile *Addend)
+{
+    return InterlockedAdd(Addend, -1);
+}
+
+static inline LONG InterlockedExchange(LONG volatile *Target, LONG Value)
+{
+    return SP_RMW_(Target, Value);
 }
 
 static inline LONG InterlockedCompareExchange(LONG volatile *Destination,
                                               LONG ExChange, LONG Comparand)
 {
-    __atomic_compare_exchange_n(Destination, &Comparand, ExChange, 0,
-                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-    return Comparand;
+    return SP_RMW_(Destination, o_ == Comparand ? ExChange : o_);
 }
 
 static inline LONG InterlockedOr(LONG volatile *Destination, LONG Value)
 {
-    return __atomic_fetch_or(Destination, Value, __ATOMIC_SEQ_CST);
+    return SP_RMW_(Destination, o_ | Value);
 }
 
 static inline LONG InterlockedAnd(LONG volatile *Destination, LONG Value)
 {
-    return __atomic_fetch_and(Destination, Value, __ATOMIC_SEQ_CST);
+    return SP_RMW_(Destination, o_ & Value);
 }
 
 static inline LONG InterlockedXor(LONG volatile *Destination, LONG Value)
 {
-    return __atomic_fetch_xor(Destination, Value, __ATOMIC_SEQ_CST);
+    return SP_RMW_(Destination, o_ ^ Value);
 }
 
 static inline SHORT InterlockedIncrement16(SHORT volatile *Addend)
 {
-    return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+    return (SHORT)(USHORT)(SP_RMW_(Addend, (SHORT)(USHORT)(o_ + 1)) + 1);
 }
 
 static inline SHORT InterlockedDecrement16(SHORT volatile *Addend)
 {
-    return __atomic_sub_fetch(Addend, 1, __ATOMIC_SEQ_CST);
+    return (SHORT)(USHORT)(SP_RMW_(Addend, (SHORT)(USHORT)(o_ - 1)) - 1);
 }
 
 static inline SHORT InterlockedCompareExchange16(SHORT volatile *Destination,
                                                  SHORT ExChange,
                                                  SHORT Comparand)
 {
-    __atomic_compare_exchange_n(Destination, &Comparand, ExChange, 0,
-                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-    return Comparand;
-}
-
-static inline LONG64 InterlockedIncrement64(LONG64 volatile *Addend)
-{
-    return __atomic_add_fetch(Addend, 1, __ATOMIC_SEQ_CST);
-}
-
-static inline LONG64 InterlockedDecrement64(LONG64 volatile *Addend)
-{
-    return __atomic_sub_fetch(Addend, 1, __ATOMIC_SEQ_CST);
-}
-
-static inline LONG64 InterlockedExchange64(LONG64 volatile *Target,
-                                           LONG64 Value)
-{
-    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+    return SP_RMW_(Destination, o_ == Comparand ? ExChange : o_);
 }
 
 static inline LONG64 InterlockedExchangeAdd64(LONG64 volatile *Addend,
                                               LONG64 Value)
 {
-    return __atomic_fetch_add(Addend, Value, __ATOMIC_SEQ_CST);
+    return SP_RMW_(Addend, (LONG64)((ULONG64)o_ + (ULONG64)Value));
 }
 
 static inline LONG64 InterlockedAdd64(LONG64 volatile *Addend, LONG64 Value)
 {
-    return __atomic_add_fetch(Addend, Value, __ATOMIC_SEQ_CST);
+    return (LONG64)((ULONG64)InterlockedExchangeAdd64(Addend, Value) +
+                    (ULONG64)Value);
+}
+
+static inline LONG64 InterlockedIncrement64(LONG64 volatile *Addend)
+{
+    return InterlockedAdd64(Addend, 1);
+}
+
+static inline LONG64 InterlockedDecrement64(LONG64 volatile *Addend)
+{
+    return InterlockedAdd64(Addend, -1);
+}
+
+static inline LONG64 InterlockedExchange64(LONG64 volatile *Target,
+                                           LONG64 Value)
+{
+    return SP_RMW_(Target, Value);
 }
 
 static inline LONG64 InterlockedCompareExchange64(LONG64 volatile *Destination,
                                                   LONG64 ExChange,
                                                   LONG64 Comparand)
 {
-    __atomic_compare_exchange_n(Destination, &Comparand, ExChange, 0,
-                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-    return Comparand;
+    return SP_RMW_(Destination, o_ == Comparand ? ExChange : o_);
 }
 
 static inline LONG64 InterlockedOr64(LONG64 volatile *Destination, LONG64 Value)
 {
-    return __atomic_fetch_or(Destination, Value, __ATOMIC_SEQ_CST);
+    return SP_RMW_(Destination, o_ | Value);
 }
 
 static inline LONG64 InterlockedAnd64(LONG64 volatile *Destination,
                                       LONG64 Value)
 {
-    return __atomic_fetch_and(Destination, Value, __ATOMIC_SEQ_CST);
+    return SP_RMW_(Destination, o_ & Value);
 }
 
 static inline PVOID InterlockedExchangePointer(PVOID volatile *Target,
                                                PVOID Value)
 {
-    return __atomic_exchange_n(Target, Value, __ATOMIC_SEQ_CST);
+    return SP_RMW_(Target, Value);
 }
 
 static inline PVOID
 InterlockedCompareExchangePointer(PVOID volatile *Destination, PVOID ExChange,
                                   PVOID Comparand)
 {
-    __atomic_compare_exchange_n(Destination, &Comparand, ExChange, 0,
-                                __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-    return Comparand;
+    return SP_RMW_(Destination, o_ == Comparand ? ExChange : o_);
 }
 
 /* The compiler-intrinsic spellings some drivers call directly. */
@@ -953,12 +970,13 @@ InterlockedCompareExchangePointer(PVOID volatile *Destination, PVOID ExChange,
 #define InterlockedExchangeAddSizeT(a, b)                                      \
     ((SIZE_T)InterlockedExchangeAdd64((LONG64 volatile *)(a), (LONG64)(b)))
 
-#define KeMemoryBarrier()             __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define MemoryBarrier()               __atomic_thread_fence(__ATOMIC_SEQ_CST)
-#define KeMemoryBarrierWithoutFence() __asm__ __volatile__("" ::: "memory")
-#define _ReadWriteBarrier()           __asm__ __volatile__("" ::: "memory")
-#define _ReadBarrier()                __asm__ __volatile__("" ::: "memory")
-#define _WriteBarrier()               __asm__ __volatile__("" ::: "memory")
+/* Full barriers: compiler-only on a one-thread machine (above). */
+#define KeMemoryBarrier()             SP_FENCE_()
+#define MemoryBarrier()               SP_FENCE_()
+#define KeMemoryBarrierWithoutFence() SP_FENCE_()
+#define _ReadWriteBarrier()           SP_FENCE_()
+#define _ReadBarrier()                SP_FENCE_()
+#define _WriteBarrier()               SP_FENCE_()
 #define YieldProcessor()              __asm__ __volatile__("pause" ::: "memory")
 
 /* --- Debug output and assertions ------------------------------------------ */

@@ -994,6 +994,32 @@ static void test_interlocked(void)
     KeMemoryBarrier();
 }
 
+/* The processor's wrap-around, which the one-thread versions compute in
+ * the unsigned type (a signed overflow would be undefined in C). */
+static void test_interlocked_wrap(void)
+{
+    LONG volatile l = G_MAXINT32;
+    SHORT volatile s = G_MAXINT16;
+    LONG64 volatile q = G_MININT64;
+
+    g_assert_cmpint(InterlockedIncrement(&l), ==, G_MININT32);
+    g_assert_cmpint(InterlockedDecrement(&l), ==, G_MAXINT32);
+    g_assert_cmpint(InterlockedExchangeAdd(&l, 2), ==, G_MAXINT32);
+    g_assert_cmpint(l, ==, G_MININT32 + 1);
+    g_assert_cmpint(InterlockedIncrement16(&s), ==, G_MININT16);
+    g_assert_cmpint(InterlockedDecrement16(&s), ==, G_MAXINT16);
+    g_assert_cmpint(InterlockedCompareExchange16(&s, 7, 1), ==, G_MAXINT16);
+    g_assert_cmpint(s, ==, G_MAXINT16);
+    g_assert_cmpint(InterlockedCompareExchange16(&s, 7, G_MAXINT16), ==,
+                    G_MAXINT16);
+    g_assert_cmpint(s, ==, 7);
+    g_assert_cmpint(InterlockedDecrement64(&q), ==, G_MAXINT64);
+    g_assert_cmpint(InterlockedAdd64(&q, 1), ==, G_MININT64);
+    g_assert_cmpint(InterlockedOr64(&q, 1), ==, G_MININT64);
+    g_assert_cmpint(InterlockedAnd64(&q, 3), ==, G_MININT64 + 1);
+    g_assert_cmpint(q, ==, 1);
+}
+
 /* --- SRB helpers on both SRB kinds ---------------------------------------- */
 
 /*
@@ -2173,6 +2199,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ddi/helpers/memory", test_memory_helpers);
     g_test_add_func("/ddi/helpers/lists", test_lists);
     g_test_add_func("/ddi/helpers/interlocked", test_interlocked);
+    g_test_add_func("/ddi/helpers/interlocked-wrap", test_interlocked_wrap);
     g_test_add_func("/ddi/srb/fixture-length", test_srb_layout_of_fixture);
     g_test_add_func("/ddi/srb/getters-agree", test_srb_getters_agree);
     g_test_add_func("/ddi/srb/setters-agree", test_srb_setters_agree);
