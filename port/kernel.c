@@ -443,8 +443,9 @@ static GuestSpinLock released_marker;
 #define LOCK_RELEASED (&released_marker)
 
 /* guest_spin_unlock(@l), then port_lower(@old); the unlock's yield point
- * leaves this vCPU's level as it was, so the test can come first. */
-static void unlock_lower(GuestSpinLock *l, KIRQL old)
+ * leaves this vCPU's level as it was, so the test can come first. Inline:
+ * the callers' test that this vCPU holds @l then folds into the unlock's. */
+static inline void unlock_lower(GuestSpinLock *l, KIRQL old)
 {
     if (old <= cpu_level()) {
         guest_spin_unlock_lower(l, old);
@@ -581,8 +582,30 @@ static PortMessage *msg_checked(PortAdapter *a, ULONG id, const char *fn)
     return &a->msg[id];
 }
 
-ULONG NTAPI StorPortAcquireMSISpinLock(PVOID HwDeviceExtension, ULONG MessageId,
-                                       PULONG OldIrql)
+/*
+ * The MSI lock routines' common case, which every I/O takes twice (a
+ * queue's lock in HwStorStartIo): the first adapter's device extension
+ * (port_adapter_for_caller()'s short path) and a message it has. NULL
+ * sends the routine down its full path, which reports what is wrong.
+ * Nothing is changed before the full path is taken, so that path sees
+ * the call as it came.
+ */
+static inline PortMessage *msg_fast(PVOID devext, ULONG id)
+{
+    PortAdapter *a;
+
+    if (!devext || !port.nadapters) {
+        return NULL;
+    }
+    a = port.adapters[0];
+    if (a->devext != devext || !a->use_msi || id >= a->nmsg) {
+        return NULL;
+    }
+    return &a->msg[id];
+}
+
+static G_GNUC_NO_INLINE ULONG msi_acquire_full(PVOID HwDeviceExtension,
+                                               ULONG MessageId, PULONG OldIrql)
 {
     PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
                                              "StorPortAcquireMSISpinLock");
@@ -603,8 +626,25 @@ ULONG NTAPI StorPortAcquireMSISpinLock(PVOID HwDeviceExtension, ULONG MessageId,
     return STOR_STATUS_SUCCESS;
 }
 
-ULONG NTAPI StorPortReleaseMSISpinLock(PVOID HwDeviceExtension, ULONG MessageId,
-                                       ULONG OldIrql)
+ULONG NTAPI StorPortAcquireMSISpinLock(PVOID HwDeviceExtension, ULONG MessageId,
+                                       PULONG OldIrql)
+{
+    PortMessage *m = msg_fast(HwDeviceExtension, MessageId);
+
+    /* A free lock is not this vCPU's: the recursion test passes. */
+    if (G_LIKELY(m && OldIrql)) {
+        int old = guest_spin_lock_raise_fast(
+            &m->lock, MAX(m->adapter->dirql, cpu_level()), mp_current_name());
+        if (G_LIKELY(old >= 0)) {
+            *OldIrql = (ULONG)old;
+            return STOR_STATUS_SUCCESS;
+        }
+    }
+    return msi_acquire_full(HwDeviceExtension, MessageId, OldIrql);
+}
+
+static G_GNUC_NO_INLINE ULONG msi_release_full(PVOID HwDeviceExtension,
+                                               ULONG MessageId, ULONG OldIrql)
 {
     PortAdapter *a = port_adapter_for_caller(HwDeviceExtension,
                                              "StorPortReleaseMSISpinLock");
@@ -621,6 +661,18 @@ ULONG NTAPI StorPortReleaseMSISpinLock(PVOID HwDeviceExtension, ULONG MessageId,
     }
     unlock_lower(&m->lock, (KIRQL)OldIrql);
     return STOR_STATUS_SUCCESS;
+}
+
+ULONG NTAPI StorPortReleaseMSISpinLock(PVOID HwDeviceExtension, ULONG MessageId,
+                                       ULONG OldIrql)
+{
+    PortMessage *m = msg_fast(HwDeviceExtension, MessageId);
+
+    /* The fast unlock tests that this vCPU holds the lock. */
+    if (G_LIKELY(m && guest_spin_unlock_lower_fast(&m->lock, (KIRQL)OldIrql))) {
+        return STOR_STATUS_SUCCESS;
+    }
+    return msi_release_full(HwDeviceExtension, MessageId, OldIrql);
 }
 
 BOOLEAN NTAPI StorPortSynchronizeAccess(

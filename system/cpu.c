@@ -112,17 +112,6 @@ G_STATIC_ASSERT(offsetof(VCpu, index) == offsetof(VCpuHead, index));
 G_STATIC_ASSERT(offsetof(VCpu, level) == offsetof(VCpuHead, level));
 G_STATIC_ASSERT(offsetof(VCpu, irr_level) == offsetof(VCpuHead, irr_level));
 
-/*
- * The running vCPU for the fast paths of yield points: cpu_none outside
- * guest code, as a VCpu. Its irr_level fails yield_passes_at() before
- * anything beyond the head is touched, so those paths need no test for
- * NULL; their slow paths take cur, which asserts as before.
- */
-static inline VCpu *running(void)
-{
-    return (VCpu *)cpu_running;
-}
-
 static inline void set_running(VCpu *c)
 {
     cur = c;
@@ -150,7 +139,7 @@ static inline void may_ready(void)
  * sched.quantum, unused but for the turn's reset), a device=off replay's
  * oracle or a stop request.
  */
-static unsigned quantum_left;
+unsigned cpu_quantum_left;
 static bool stop_requested;
 /*
  * FIFO policy, no yield oracle, no stop requested: yield_point()'s FIFO
@@ -161,7 +150,8 @@ static bool yield_fifo;
 static int stop_exit_code;
 static MachineStop guest_stop = MACHINE_STOP_NONE;
 static GString *stop_report;
-static uint64_t n_yields, n_switches, fingerprint;
+uint64_t cpu_n_yields;
+static uint64_t n_switches, fingerprint;
 /* The yield point at which the running vCPU gave the CPU back, 0 when it
  * blocked instead: part of each scheduling decision's record, so a replay
  * without devices knows where the recorded vCPU left (boundary.h). */
@@ -286,10 +276,10 @@ bool cpus_init(unsigned n, const SchedConfig *cfg, GError **errp)
     none_ready = false;
     stop_requested = false;
     yield_fifo = sched.policy == SCHED_POLICY_FIFO;
-    quantum_left = yield_fifo ? sched.quantum : 0;
+    cpu_quantum_left = yield_fifo ? sched.quantum : 0;
     stop_exit_code = 0;
     guest_stop = MACHINE_STOP_NONE;
-    n_yields = n_switches = yield_return = 0;
+    cpu_n_yields = n_switches = yield_return = 0;
     fingerprint = 0xcbf29ce484222325ULL;
     if (!stop_report) {
         stop_report = g_string_new(NULL);
@@ -416,7 +406,7 @@ static void guest_stop_now(MachineStop why, int code)
     guest_stop = why;
     stop_requested = true;
     yield_fifo = false;
-    quantum_left = 0;
+    cpu_quantum_left = 0;
     stop_exit_code = code;
     /* Never resumed: the machine is stopping. */
     coroutine_yield();
@@ -429,7 +419,7 @@ static bool loop_pass_in_place(VCpu *c);
 static G_GNUC_NO_INLINE void yield_to_loop(VCpu *c, const char *why)
 {
     TRACE(sched_yield, "cpu=%u at=%s", c->index, why);
-    yield_return = n_yields;
+    yield_return = cpu_n_yields;
     if (loop_pass_in_place(c)) {
         /* What cpu_block() does when the vCPU is resumed. */
         service_interrupts(c);
@@ -458,7 +448,7 @@ static G_GNUC_NO_INLINE void yield_slow(VCpu *c, const char *why)
             preempt = rng_chance(&sched_rng, sched.preempt);
         } else {
             preempt = pct_next_change < pct_changes &&
-                      n_yields >= pct_change_points[pct_next_change];
+                      cpu_n_yields >= pct_change_points[pct_next_change];
             if (preempt) {
                 /* This vCPU drops below every initial priority. */
                 c->pct_priority = pct_next_change++;
@@ -478,11 +468,11 @@ static G_GNUC_NO_INLINE void yield_slow(VCpu *c, const char *why)
  * when yield_passes() does not hold. */
 static G_GNUC_NO_INLINE void yield_full(VCpu *c, const char *why)
 {
-    n_yields++;
+    cpu_n_yields++;
     /* FIFO, the default: the vCPU goes on unless an event is due or its
      * quantum ran out. Everything else: yield_slow(). */
     if (G_LIKELY(yield_fifo)) {
-        if (!event_due() && --quantum_left > 0) {
+        if (!event_due() && --cpu_quantum_left > 0) {
             if (deliverable(c) >= 0) {
                 service_interrupts(c);
             }
@@ -494,15 +484,10 @@ static G_GNUC_NO_INLINE void yield_full(VCpu *c, const char *why)
     yield_slow(c, why);
 }
 
-/*
- * Do the next @n yield points on @c change nothing? FIFO keeps the vCPU
- * past them (quantum_left is 0 under any other rule, see there), no event
- * is due and no interrupt can be delivered: each one then only counts
- * (yield_pass()). None of these can change between them, as nothing runs.
- */
+/* cpu_yield_passes_at() (cpu.h) for one of ours. */
 static inline bool yield_passes_at(const VCpu *c, unsigned n, uint8_t level)
 {
-    return quantum_left > n && !event_due() && c->irr_level <= (int)level;
+    return cpu_yield_passes_at((const VCpuHead *)c, n, level);
 }
 
 static inline bool yield_passes(const VCpu *c, unsigned n)
@@ -512,8 +497,7 @@ static inline bool yield_passes(const VCpu *c, unsigned n)
 
 static inline void yield_pass(unsigned n)
 {
-    quantum_left -= n;
-    n_yields += n;
+    cpu_yield_pass(n);
 }
 
 /* A yield point on @c, the running vCPU (cpu_yield() without the look-up;
@@ -527,12 +511,8 @@ static inline void yield_point(VCpu *c, const char *why)
     yield_full(c, why);
 }
 
-void cpu_yield(const char *why)
+void cpu_yield_slow(const char *why)
 {
-    if (G_LIKELY(yield_passes(running(), 1))) {
-        yield_pass(1);
-        return;
-    }
     g_assert(cur != NULL);
     yield_full(cur, why);
 }
@@ -569,18 +549,8 @@ static G_GNUC_NO_INLINE void lower_level_full(VCpu *c, uint8_t level)
     yield_point(c, "lower_level");
 }
 
-/* Everything is tested before anything changes, here and in the lock
- * operations below, so that the rest is one tail call: the fast paths
- * then save no registers. */
-void cpu_lower_level(uint8_t level)
+void cpu_lower_level_slow(uint8_t level)
 {
-    VCpu *c = running();
-
-    if (G_LIKELY(level <= c->level && yield_passes_at(c, 1, level))) {
-        c->level = level;
-        yield_pass(1);
-        return;
-    }
     lower_level_full(cur, level);
 }
 
@@ -776,30 +746,13 @@ void guest_spin_lock(GuestSpinLock *l, const char *site)
     spin_lock(cur, l, site);
 }
 
-static G_GNUC_NO_INLINE uint8_t spin_lock_raise_full(GuestSpinLock *l,
-                                                     uint8_t level,
-                                                     const char *site)
+uint8_t guest_spin_lock_raise_slow(GuestSpinLock *l, uint8_t level,
+                                   const char *site)
 {
     uint8_t old = cpu_raise_level(level);
 
     spin_lock(cur, l, site);
     return old;
-}
-
-uint8_t guest_spin_lock_raise(GuestSpinLock *l, uint8_t level, const char *site)
-{
-    VCpu *c = running();
-
-    if (G_LIKELY(level >= c->level && l->owner < 0 &&
-                 yield_passes_at(c, 1, level))) {
-        uint8_t old = c->level;
-
-        c->level = level;
-        yield_pass(1);
-        spin_take(c, l, site);
-        return old;
-    }
-    return spin_lock_raise_full(l, level, site);
 }
 
 bool guest_spin_trylock(GuestSpinLock *l, const char *site)
@@ -837,31 +790,15 @@ void guest_spin_unlock(GuestSpinLock *l)
     yield_point(c, "spin_unlock");
 }
 
-static G_GNUC_NO_INLINE void spin_unlock_lower_full(GuestSpinLock *l,
-                                                    uint8_t level)
+void guest_spin_unlock_lower_slow(GuestSpinLock *l, uint8_t level)
 {
     guest_spin_unlock(l);
     cpu_lower_level(level);
 }
 
-void guest_spin_unlock_lower(GuestSpinLock *l, uint8_t level)
+void cpu_service_interrupts(void)
 {
-    VCpu *c = running();
-
-    /* Both yield points only count: nothing runs between them, so the
-     * second sees what the first saw, but at the lower level. */
-    if (G_LIKELY(l->owner == (int)c->index && level <= c->level &&
-                 yield_passes(c, 2))) {
-        l->owner = -1;
-        l->owner_site = NULL;
-        yield_pass(2);
-        c->level = level;
-        if (deliverable(c) >= 0) {
-            service_interrupts(c);
-        }
-        return;
-    }
-    spin_unlock_lower_full(l, level);
+    service_interrupts(cur);
 }
 
 /* ---- events ---- */
@@ -1044,7 +981,7 @@ static int sched_pick(void)
          * (mask holds cpu_ready() of every vCPU.) Under a replay's yield
          * oracle the quantum is pinned at 0 but would be whole: no yield
          * point counts it down then. */
-        if (last_cpu >= 0 && (quantum_left > 0 || !yield_fifo) &&
+        if (last_cpu >= 0 && (cpu_quantum_left > 0 || !yield_fifo) &&
             (mask & (1ULL << (last_cpu % 64)))) {
             pick = last_cpu;
         } else {
@@ -1090,8 +1027,8 @@ static int sched_pick(void)
     } else {
         bnd_counts[BND_SCHED]++; /* what bnd_after() would do */
     }
-    fingerprint =
-        (fingerprint ^ (n_yields * 131 + (uint64_t)pick)) * 0x100000001b3ULL;
+    fingerprint = (fingerprint ^ (cpu_n_yields * 131 + (uint64_t)pick)) *
+                  0x100000001b3ULL;
     return pick;
 }
 
@@ -1100,8 +1037,8 @@ static Ctx *cpu_turn(int i)
 {
     Ctx *ctx;
 
-    if (yield_fifo && (i != last_cpu || quantum_left == 0)) {
-        quantum_left = sched.quantum;
+    if (yield_fifo && (i != last_cpu || cpu_quantum_left == 0)) {
+        cpu_quantum_left = sched.quantum;
     }
     if (i != last_cpu) {
         n_switches++;
@@ -1164,8 +1101,8 @@ static bool loop_pass_in_place(VCpu *c)
     }
     /* cpu_turn(i) for the vCPU that ran last: its active context, which
      * blocked on nothing, stays. */
-    if (yield_fifo && quantum_left == 0) {
-        quantum_left = sched.quantum;
+    if (yield_fifo && cpu_quantum_left == 0) {
+        cpu_quantum_left = sched.quantum;
     }
     yield_return = 0;
     set_running(c);
@@ -1235,7 +1172,7 @@ MachineStop cpus_run(uint64_t time_limit)
         /* A replay without devices came or went: under it every yield
          * point asks the oracle, and nothing counts the quantum down. */
         yield_fifo = fifo;
-        quantum_left = fifo ? sched.quantum : 0;
+        cpu_quantum_left = fifo ? sched.quantum : 0;
     }
     g_string_truncate(stop_report, 0);
     for (;;) {
@@ -1300,7 +1237,7 @@ void machine_request_stop(int exit_code)
 {
     stop_requested = true;
     yield_fifo = false;
-    quantum_left = 0;
+    cpu_quantum_left = 0;
     stop_exit_code = exit_code;
 }
 
@@ -1321,7 +1258,7 @@ uint64_t sched_switches(void)
 
 uint64_t sched_yields(void)
 {
-    return n_yields;
+    return cpu_n_yields;
 }
 
 uint64_t sched_fingerprint(void)

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <glib.h>
+#include "system/event.h"
 
 #define VCPU_MAX    64
 #define IRQ_VECTORS 256
@@ -146,6 +147,37 @@ static inline bool guest_spin_held_by_me(const GuestSpinLock *l)
 {
     return l->owner >= 0 && l->owner == (int)cpu_running->index;
 }
+/*
+ * The yield-point counters (cpu.c's), public so that the common case of a
+ * yield point, which only counts, inlines into the lock and level
+ * operations the port runs several times per I/O: a call there costs as
+ * much as the test. cpu_quantum_left is what is left of the running
+ * vCPU's FIFO turn, pinned at 0 when no FIFO turn runs (cpu.c says when),
+ * so that it alone says "FIFO goes on here"; cpu_n_yields counts every
+ * yield point.
+ */
+extern unsigned cpu_quantum_left;
+extern uint64_t cpu_n_yields;
+
+/*
+ * Do the next @n yield points on @c, running at @level, change nothing?
+ * FIFO keeps the vCPU past them, no event is due and no interrupt can be
+ * delivered: each one then only counts (cpu_yield_pass()). None of these
+ * can change between them, as nothing runs. cpu_none's irr_level fails the
+ * test, so a caller outside guest code takes its slow path.
+ */
+static inline bool cpu_yield_passes_at(const VCpuHead *c, unsigned n,
+                                       uint8_t level)
+{
+    return cpu_quantum_left > n && !event_due() && c->irr_level <= (int)level;
+}
+
+static inline void cpu_yield_pass(unsigned n)
+{
+    cpu_quantum_left -= n;
+    cpu_n_yields += n;
+}
+
 /* cpu_raise_level() outside its common case (reports and stops). */
 uint8_t cpu_raise_level_slow(uint8_t level);
 /* Raise to @level (>= current); returns the old level. Not a yield point:
@@ -162,13 +194,35 @@ static inline uint8_t cpu_raise_level(uint8_t level)
     }
     return cpu_raise_level_slow(level);
 }
+/* cpu_lower_level() when its yield point may do something. */
+void cpu_lower_level_slow(uint8_t level);
 /* Lower to @level (<= current); pending interrupts may run before return. */
-void cpu_lower_level(uint8_t level);
+static inline void cpu_lower_level(uint8_t level)
+{
+    /* Written only once the yield test passed, which cpu_none fails. */
+    VCpuHead *c = (VCpuHead *)cpu_running;
+
+    if (G_LIKELY(level <= c->level && cpu_yield_passes_at(c, 1, level))) {
+        c->level = level;
+        cpu_yield_pass(1);
+        return;
+    }
+    cpu_lower_level_slow(level);
+}
 /* Depth of interrupt nesting on this vCPU (0 = thread context). */
 unsigned cpu_interrupt_depth(void);
 
+/* cpu_yield() when it may do something. */
+void cpu_yield_slow(const char *why);
 /* A yield point; @why names it for traces and the scheduler. */
-void cpu_yield(const char *why);
+static inline void cpu_yield(const char *why)
+{
+    if (G_LIKELY(cpu_yield_passes_at(cpu_running, 1, cpu_running->level))) {
+        cpu_yield_pass(1);
+        return;
+    }
+    cpu_yield_slow(why);
+}
 /* Busy-wait @ns of virtual time; interrupts above the level still run. */
 void cpu_stall(uint64_t ns);
 /* Block the calling thread until @ns of virtual time passed (sleep). */
@@ -193,13 +247,82 @@ void guest_spin_lock_init(GuestSpinLock *l, const char *name);
 void guest_spin_lock(GuestSpinLock *l, const char *site);
 bool guest_spin_trylock(GuestSpinLock *l, const char *site);
 void guest_spin_unlock(GuestSpinLock *l);
+/* The slow paths of the two below, and the interrupts a lowered level
+ * unmasks on the running vCPU. */
+uint8_t guest_spin_lock_raise_slow(GuestSpinLock *l, uint8_t level,
+                                   const char *site);
+void guest_spin_unlock_lower_slow(GuestSpinLock *l, uint8_t level);
+void cpu_service_interrupts(void);
+
+/*
+ * The common case of guest_spin_lock_raise(): @l free, its yield point
+ * only counts. Takes @l at @level (>= the current level, as it must be)
+ * and returns the old level; -1, having done nothing, in any other case.
+ * Inline, as the miniports take a lock per I/O: the port's own tests of
+ * the lock and level before it then fold into these. (It leaves the
+ * vCPU's spinning_on alone: that is read only while the vCPU spins on a
+ * lock, and set just before.)
+ */
+static inline int guest_spin_lock_raise_fast(GuestSpinLock *l, uint8_t level,
+                                             const char *site)
+{
+    /* Written only once the yield test passed, which cpu_none fails. */
+    VCpuHead *c = (VCpuHead *)cpu_running;
+    uint8_t old = c->level;
+
+    if (G_LIKELY(level >= old && l->owner < 0 &&
+                 cpu_yield_passes_at(c, 1, level))) {
+        c->level = level;
+        cpu_yield_pass(1);
+        l->owner = (int)c->index;
+        l->owner_site = site;
+        l->acquisitions++;
+        return old;
+    }
+    return -1;
+}
+
 /* cpu_raise_level(@level), then guest_spin_lock(@l, @site); returns the
  * old level. */
-uint8_t guest_spin_lock_raise(GuestSpinLock *l, uint8_t level,
-                              const char *site);
-/* guest_spin_unlock(@l), then cpu_lower_level(@level): two yield points,
- * one call. */
-void guest_spin_unlock_lower(GuestSpinLock *l, uint8_t level);
+static inline uint8_t guest_spin_lock_raise(GuestSpinLock *l, uint8_t level,
+                                            const char *site)
+{
+    int old = guest_spin_lock_raise_fast(l, level, site);
+
+    return old >= 0 ? (uint8_t)old : guest_spin_lock_raise_slow(l, level, site);
+}
+
+/* The common case of guest_spin_unlock_lower(): this vCPU holds @l,
+ * @level is not above the current one, both yield points only count.
+ * Does it and returns true; false, having done nothing, otherwise. */
+static inline bool guest_spin_unlock_lower_fast(GuestSpinLock *l, uint8_t level)
+{
+    VCpuHead *c = (VCpuHead *)cpu_running;
+
+    /* Nothing runs between the two yield points, so the second sees what
+     * the first saw, but at the lower level. (cpu_none fails the yield
+     * test, even though a free lock's owner is its index.) */
+    if (G_LIKELY(l->owner == (int)c->index && level <= c->level &&
+                 cpu_yield_passes_at(c, 2, c->level))) {
+        l->owner = -1;
+        l->owner_site = NULL;
+        cpu_yield_pass(2);
+        c->level = level;
+        if (c->irr_level > (int)level) {
+            cpu_service_interrupts();
+        }
+        return true;
+    }
+    return false;
+}
+
+/* guest_spin_unlock(@l), then cpu_lower_level(@level): two yield points. */
+static inline void guest_spin_unlock_lower(GuestSpinLock *l, uint8_t level)
+{
+    if (!guest_spin_unlock_lower_fast(l, level)) {
+        guest_spin_unlock_lower_slow(l, level);
+    }
+}
 
 /* Waitable events (KEVENT-like); waiting is allowed below DISPATCH only. */
 void guest_event_init(GuestEvent *e, const char *name, bool auto_reset);
