@@ -590,7 +590,7 @@ static PortMessage *msg_checked(PortAdapter *a, ULONG id, const char *fn)
  * Nothing is changed before the full path is taken, so that path sees
  * the call as it came.
  */
-static inline PortMessage *msg_fast(PVOID devext, ULONG id)
+static inline PortMessage *msg_fast(PVOID devext, ULONG id, PortAdapter **ap)
 {
     PortAdapter *a;
 
@@ -601,6 +601,7 @@ static inline PortMessage *msg_fast(PVOID devext, ULONG id)
     if (a->devext != devext || !a->use_msi || id >= a->nmsg) {
         return NULL;
     }
+    *ap = a;
     return &a->msg[id];
 }
 
@@ -629,12 +630,13 @@ static G_GNUC_NO_INLINE ULONG msi_acquire_full(PVOID HwDeviceExtension,
 ULONG NTAPI StorPortAcquireMSISpinLock(PVOID HwDeviceExtension, ULONG MessageId,
                                        PULONG OldIrql)
 {
-    PortMessage *m = msg_fast(HwDeviceExtension, MessageId);
+    PortAdapter *a = NULL;
+    PortMessage *m = msg_fast(HwDeviceExtension, MessageId, &a);
 
     /* A free lock is not this vCPU's: the recursion test passes. */
     if (G_LIKELY(m && OldIrql)) {
         int old = guest_spin_lock_raise_fast(
-            &m->lock, MAX(m->adapter->dirql, cpu_level()), mp_current_name());
+            &m->lock, MAX(a->dirql, cpu_level()), mp_current_name());
         if (G_LIKELY(old >= 0)) {
             *OldIrql = (ULONG)old;
             return STOR_STATUS_SUCCESS;
@@ -666,7 +668,8 @@ static G_GNUC_NO_INLINE ULONG msi_release_full(PVOID HwDeviceExtension,
 ULONG NTAPI StorPortReleaseMSISpinLock(PVOID HwDeviceExtension, ULONG MessageId,
                                        ULONG OldIrql)
 {
-    PortMessage *m = msg_fast(HwDeviceExtension, MessageId);
+    PortAdapter *a;
+    PortMessage *m = msg_fast(HwDeviceExtension, MessageId, &a);
 
     /* The fast unlock tests that this vCPU holds the lock. */
     if (G_LIKELY(m && guest_spin_unlock_lower_fast(&m->lock, (KIRQL)OldIrql))) {

@@ -821,13 +821,8 @@ static void make_runnable(GuestThread *t)
     }
 }
 
-void guest_event_set(GuestEvent *e)
+void guest_event_set_slow(GuestEvent *e)
 {
-    /* No thread waits on a signaled event (a wait on one returns at once,
-     * a set wakes the waiters): a batch of completions looks once. */
-    if (e->signaled) {
-        return;
-    }
     e->signaled = true;
     for (guint i = 0; i < threads->len; i++) {
         GuestThread *t = g_ptr_array_index(threads, i);
@@ -843,11 +838,6 @@ void guest_event_set(GuestEvent *e)
             break;
         }
     }
-}
-
-void guest_event_clear(GuestEvent *e)
-{
-    e->signaled = false;
 }
 
 static void wait_timeout(void *opaque)

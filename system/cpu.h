@@ -326,8 +326,21 @@ static inline void guest_spin_unlock_lower(GuestSpinLock *l, uint8_t level)
 
 /* Waitable events (KEVENT-like); waiting is allowed below DISPATCH only. */
 void guest_event_init(GuestEvent *e, const char *name, bool auto_reset);
-void guest_event_set(GuestEvent *e);
-void guest_event_clear(GuestEvent *e);
+/* guest_event_set() of an event not signaled: wakes its waiters. */
+void guest_event_set_slow(GuestEvent *e);
+/* Inline: a batch of completions sets the same event once per request, and
+ * no thread waits on a signaled event (a wait on one returns at once, a
+ * set wakes the waiters), so all but the first only look. */
+static inline void guest_event_set(GuestEvent *e)
+{
+    if (!e->signaled) {
+        guest_event_set_slow(e);
+    }
+}
+static inline void guest_event_clear(GuestEvent *e)
+{
+    e->signaled = false;
+}
 void guest_event_wait(GuestEvent *e);
 /* Wait with a virtual-time limit; false on time-out. */
 bool guest_event_wait_timeout(GuestEvent *e, uint64_t ns);
