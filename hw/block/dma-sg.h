@@ -108,6 +108,28 @@ static inline void dma_sg_end_counted(BndKind kind, const DmaSgEntry *sg,
 }
 
 /*
+ * dma_sg_end_counted() for bytes [0, @len) that dma_sg_map() mapped onto
+ * @iov. A one-element list's transfer is one iovec at the host address
+ * the after-hooks would look up again: they get it at once, without a
+ * call (the disk transfer of nearly every command, with the verifier on).
+ */
+static inline void dma_sg_end_mapped(BndKind kind, const DmaSgEntry *sg,
+                                     unsigned nsg, uint64_t len, bool ok,
+                                     unsigned chunks, const struct iovec *iov)
+{
+    if (!(bnd_after_kinds & BND_BIT(kind))) {
+        bnd_counts[kind] += chunks;
+        return;
+    }
+    if (nsg == 1 && ok) {
+        bnd_counts[kind]++;
+        bnd_after_dma(kind, sg[0].addr, iov[0].iov_base, len);
+        return;
+    }
+    dma_sg_end_watched(kind, sg, nsg, 0, len, ok);
+}
+
+/*
  * Copy @len bytes between @buf and the list, starting at byte 0 of the
  * list, through dma_write()/dma_read(). Returns the bytes copied (the
  * smaller of @len and the list's size) or -1 when an element lies outside

@@ -1508,12 +1508,50 @@ static bool opcode_has_sa(uint8_t opcode)
  * none: a lookup per command instead of a scan of the table. */
 static uint8_t cmd_first[256];
 
+/*
+ * Per sdisk_cmds[] row, the bits scsi_req_check_cdb() refuses as two
+ * eight-byte masks, one over bytes 1-8 and one over the last eight bytes
+ * (the control byte's included): a clean CDB, nearly every one, costs
+ * two tests instead of the call and its loops. Built with cmd_first[].
+ */
+typedef struct SDiskCdbMask {
+    uint64_t lo, hi;
+    uint8_t hi_at; /* first byte of @hi */
+} SDiskCdbMask;
+
+static SDiskCdbMask cmd_mask[G_N_ELEMENTS(sdisk_cmds)];
+
 static void cmd_index_init(void)
 {
     G_STATIC_ASSERT(G_N_ELEMENTS(sdisk_cmds) < 255);
     for (unsigned i = G_N_ELEMENTS(sdisk_cmds); i-- > 0;) {
-        cmd_first[sdisk_cmds[i].opcode] = (uint8_t)(i + 1);
+        const SDiskCmd *c = &sdisk_cmds[i];
+        uint8_t bad[SCSI_CDB_MAX] = {0};
+        unsigned len = c->cdb_len;
+
+        cmd_first[c->opcode] = (uint8_t)(i + 1);
+        g_assert(len >= 2 && len <= 16);
+        for (unsigned j = 1; j + 1 < len; j++) {
+            bad[j] = (uint8_t)~c->usage[j];
+        }
+        bad[len - 1] = 0x3f; /* as scsi_req_check_cdb() tests it */
+        cmd_mask[i].hi_at = len > 9 ? len - 8 : 1;
+        memcpy(&cmd_mask[i].lo, bad + 1, 8);
+        memcpy(&cmd_mask[i].hi, bad + cmd_mask[i].hi_at, 8);
     }
+}
+
+/* Whether scsi_req_check_cdb(req, c->usage, c->cdb_len) would pass, for
+ * the usual answer: yes. False sends the command to it for the sense. */
+static inline __attribute__((always_inline)) bool
+cdb_clean(const SCSIRequest *req, const SDiskCmd *c)
+{
+    const SDiskCdbMask *m = &cmd_mask[c - sdisk_cmds];
+    uint64_t lo, hi;
+
+    memcpy(&lo, req->cdb + 1, 8);
+    memcpy(&hi, req->cdb + m->hi_at, 8);
+    return req->cdb_len >= c->cdb_len && !(lo & m->lo) && !(hi & m->hi);
 }
 
 /* Inline: sdisk_submit() looks up every command. */
@@ -1635,7 +1673,7 @@ static void sdisk_submit(SCSIDevice *dev, SCSIRequest *req)
         return;
     }
     TRACE(sdisk_cmd, "%s tag=0x%" PRIx64 " %s", s->name, req->tag, c->name);
-    if (!scsi_req_check_cdb(req, c->usage, c->cdb_len)) {
+    if (!cdb_clean(req, c) && !scsi_req_check_cdb(req, c->usage, c->cdb_len)) {
         /* fails with the field pointer set */
     } else if ((c->flags & SDISK_F_MEDIA) && s->stopped) {
         scsi_req_check_condition(req, SENSE_NOT_READY_START_REQUIRED);
@@ -1657,8 +1695,8 @@ static void sdisk_finish(SCSIDevice *dev, SCSIRequest *req)
     }
     err = sdisk_wait_io(dr, &err_off);
     if (dr->dma_len) {
-        dma_sg_end_counted(dr->dma_kind, req->sg, req->nsg, 0, dr->dma_len,
-                           !err, dr->dma_chunks);
+        dma_sg_end_mapped(dr->dma_kind, req->sg, req->nsg, dr->dma_len, !err,
+                          dr->dma_chunks, dr->iov);
     }
     if (err) {
         sdisk_io_error(

@@ -455,6 +455,62 @@ static void test_cdb_errors(Fixture *f, gconstpointer data)
     }
 }
 
+/*
+ * Every bit a command may not set, alone in an otherwise zero CDB, fails
+ * it with a field pointer at that bit: the usage data the disk reports
+ * (REPORT SUPPORTED OPERATION CODES) and the check it makes agree for
+ * every command, byte and bit, whichever way the check is done.
+ */
+static void test_cdb_reserved_bits(Fixture *f, gconstpointer data)
+{
+    uint8_t all[4 + 64 * 8];
+    unsigned tested = 0;
+    uint32_t len;
+
+    {
+        uint8_t cdb[12] = {SCSI_OP_MAINTENANCE_IN, 0x0c};
+
+        scsi_put_be32(cdb + 6, sizeof(all));
+        assert_good(run_in(f, cdb, 12, sizeof(all)));
+        memcpy(all, f->buf, sizeof(all));
+    }
+    len = scsi_be32(all);
+    g_assert_cmpuint(len, <=, sizeof(all) - 4);
+    for (uint32_t off = 4; off < 4 + len; off += 8) {
+        uint8_t op = all[off];
+        uint16_t sa = scsi_be16(all + off + 2);
+        bool has_sa = all[off + 5] & 0x01;
+        unsigned clen = scsi_be16(all + off + 6);
+        uint8_t q[12] = {SCSI_OP_MAINTENANCE_IN, 0x0c, has_sa ? 2 : 1, op};
+        uint8_t usage[16];
+
+        scsi_put_be16(q + 4, sa);
+        scsi_put_be32(q + 6, 64);
+        assert_good(run_in(f, q, 12, 64));
+        g_assert_cmpuint(scsi_be16(f->buf + 2), ==, clen);
+        memcpy(usage, f->buf + 4, clen);
+        for (unsigned byte = 1; byte < clen; byte++) {
+            for (int bit = 0; bit < 8; bit++) {
+                uint8_t cdb[SCSI_CDB_MAX] = {op, has_sa ? (uint8_t)sa : 0};
+                bool ctl = byte == clen - 1;
+                SCSIRequest *req;
+
+                if (has_sa && byte == 1 && bit < 5) {
+                    continue; /* the service action */
+                }
+                if (ctl ? bit > 5 : (usage[byte] >> bit) & 1) {
+                    continue; /* allowed */
+                }
+                cdb[byte] |= 1u << bit;
+                req = run_none(f, cdb, clen);
+                assert_sense(req, SENSE_INVALID_FIELD, byte, bit, true, false);
+                tested++;
+            }
+        }
+    }
+    g_assert_cmpuint(tested, >, 100);
+}
+
 /* The same sense byte for byte, in each format. */
 static void test_sense_layout(Fixture *f, gconstpointer data)
 {
@@ -2716,6 +2772,7 @@ int main(int argc, char **argv)
     g_test_init(&argc, &argv, NULL);
 
     ADD("/scsi-disk/cdb-errors", test_cdb_errors);
+    ADD("/scsi-disk/cdb-reserved-bits", test_cdb_reserved_bits);
     ADD("/scsi-disk/sense-layout", test_sense_layout);
     ADD("/scsi-disk/commands", test_ok_cases);
     ADD("/scsi-disk/read-write", test_read_write);
