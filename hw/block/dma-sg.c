@@ -50,30 +50,13 @@ static bool sg_walk(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
     return len == 0;
 }
 
-int dma_sg_map(const DmaSgEntry *sg, unsigned nsg, uint64_t skip, uint64_t len,
-               struct iovec *iov, unsigned max_iov, uint64_t *bad_gpa,
-               unsigned *chunks)
+int dma_sg_map_walk(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
+                    uint64_t len, struct iovec *iov, unsigned max_iov,
+                    uint64_t *bad_gpa, unsigned *chunks)
 {
     uint64_t end_gpa = 0;
     unsigned n = 0, c = 0;
 
-    if (nsg == 1 && skip == 0 && len && len <= sg[0].len) {
-        /* One buffer holding the whole range, as a 4 KiB I/O usually
-         * comes: the loop below reduced to what it would do. */
-        uint8_t *host = ram_ptr(sg[0].addr, len);
-
-        if (!host) {
-            *bad_gpa = sg[0].addr;
-            return -1;
-        }
-        g_assert(max_iov > 0);
-        iov[0].iov_base = host;
-        iov[0].iov_len = len;
-        if (chunks) {
-            *chunks = 1;
-        }
-        return 1;
-    }
     for (unsigned i = 0; i < nsg && len > 0; i++) {
         uint64_t elen = sg[i].len;
         uint64_t chunk, gpa;

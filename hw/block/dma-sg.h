@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/uio.h>
 #include <glib.h>
+#include "hw/core/ram.h"
 #include "system/boundary.h"
 
 typedef struct DmaSgEntry {
@@ -42,9 +43,34 @@ uint64_t dma_sg_size(const DmaSgEntry *sg, unsigned nsg);
  * elements the range crosses, what dma_sg_chunks() would say, for
  * dma_sg_end_counted().
  */
-int dma_sg_map(const DmaSgEntry *sg, unsigned nsg, uint64_t skip, uint64_t len,
-               struct iovec *iov, unsigned max_iov, uint64_t *bad_gpa,
-               unsigned *chunks);
+static inline int dma_sg_map(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
+                             uint64_t len, struct iovec *iov, unsigned max_iov,
+                             uint64_t *bad_gpa, unsigned *chunks);
+/* Its walk of the list, for every case but the one below. */
+int dma_sg_map_walk(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
+                    uint64_t len, struct iovec *iov, unsigned max_iov,
+                    uint64_t *bad_gpa, unsigned *chunks);
+
+/* Inline: one buffer in RAM holding the whole range, as a 4 KiB I/O
+ * usually comes, costs a bounds test rather than a call and a walk. */
+static inline int dma_sg_map(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
+                             uint64_t len, struct iovec *iov, unsigned max_iov,
+                             uint64_t *bad_gpa, unsigned *chunks)
+{
+    if (nsg == 1 && skip == 0 && len && len <= sg[0].len && max_iov) {
+        uint8_t *host = ram_ptr(sg[0].addr, len);
+
+        if (host) {
+            iov[0].iov_base = host;
+            iov[0].iov_len = len;
+            if (chunks) {
+                *chunks = 1;
+            }
+            return 1;
+        }
+    }
+    return dma_sg_map_walk(sg, nsg, skip, len, iov, max_iov, bad_gpa, chunks);
+}
 
 /*
  * Boundary notifications for a zero-copy transfer of bytes [@skip, @skip +
