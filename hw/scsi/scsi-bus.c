@@ -376,8 +376,8 @@ bool scsi_device_attach(SCSIBus *bus, SCSIDevice *dev, const SCSIDeviceOps *ops,
     dev->nexus = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
                                        (GDestroyNotify)g_array_unref);
     dev->ua_new = ua_queue_new();
-    dev->service_ns = SCSI_DEFAULT_SERVICE_NS;
-    dev->bytes_per_sec = SCSI_DEFAULT_BYTES_PER_SEC;
+    scsi_device_set_latency(dev, SCSI_DEFAULT_SERVICE_NS,
+                            SCSI_DEFAULT_BYTES_PER_SEC);
     dev->barrier = 0;
     dev->last_due = 0;
     /* Power on (SAM-5 5.14): every initiator sees 29/00 first. */
@@ -411,12 +411,13 @@ void scsi_device_detach(SCSIDevice *dev)
 
 SCSIDevice *scsi_device_find(SCSIBus *bus, uint32_t target, uint32_t lun)
 {
-    uint64_t key = dev_key(target, lun);
     SCSIDevice *dev = bus->last_dev;
+    uint64_t key;
 
     if (dev && dev->target == target && dev->lun == lun) {
         return dev;
     }
+    key = dev_key(target, lun);
     dev = g_hash_table_lookup(bus->devs, &key);
     if (dev) {
         bus->last_dev = dev;
@@ -424,11 +425,28 @@ SCSIDevice *scsi_device_find(SCSIBus *bus, uint32_t target, uint32_t lun)
     return dev;
 }
 
+/* The latency model's service + transfer time of @bytes, saturating. */
+static uint64_t latency_cost(uint64_t service, uint64_t bps, uint64_t bytes)
+{
+    uint64_t xfer = 0;
+
+    if (bps && bytes <= UINT64_MAX / NS_PER_SEC) {
+        xfer = bytes * NS_PER_SEC / bps; /* no 128-bit division */
+    } else if (bps) {
+        unsigned __int128 x = (unsigned __int128)bytes * NS_PER_SEC / bps;
+
+        xfer = x > UINT64_MAX ? UINT64_MAX : (uint64_t)x;
+    }
+    return service > UINT64_MAX - xfer ? UINT64_MAX : service + xfer;
+}
+
 void scsi_device_set_latency(SCSIDevice *dev, uint64_t service_ns,
                              uint64_t bytes_per_sec)
 {
     dev->service_ns = service_ns;
     dev->bytes_per_sec = bytes_per_sec;
+    dev->cost_bytes = 0;
+    dev->cost = latency_cost(service_ns, bytes_per_sec, 0);
 }
 
 void scsi_device_reset(SCSIDevice *dev)
@@ -646,22 +664,21 @@ static void req_leave_run(SCSIRequest *req)
 void scsi_req_schedule(SCSIRequest *req, uint64_t bytes)
 {
     SCSIDevice *dev = req->dev;
-    uint64_t service = dev ? dev->service_ns : SCSI_DEFAULT_SERVICE_NS;
-    uint64_t bps = dev ? dev->bytes_per_sec : SCSI_DEFAULT_BYTES_PER_SEC;
-    uint64_t xfer = 0, now = vclock_now(), room = VTIME_NEVER - now, due;
+    uint64_t now = vclock_now(), cost, due;
 
     g_assert(!event_pending(&req->done_ev) && !req->in_run);
-    if (bps && bytes <= UINT64_MAX / NS_PER_SEC) {
-        xfer = bytes * NS_PER_SEC / bps; /* no 128-bit division */
-    } else if (bps) {
-        unsigned __int128 x = (unsigned __int128)bytes * NS_PER_SEC / bps;
-
-        /* Past UINT64_MAX it is past any room left, like UINT64_MAX. */
-        xfer = x > UINT64_MAX ? UINT64_MAX : (uint64_t)x;
+    if (!dev) {
+        cost = latency_cost(SCSI_DEFAULT_SERVICE_NS, SCSI_DEFAULT_BYTES_PER_SEC,
+                            bytes);
+    } else if (bytes == dev->cost_bytes) {
+        cost = dev->cost;
+    } else {
+        cost = latency_cost(dev->service_ns, dev->bytes_per_sec, bytes);
+        dev->cost_bytes = bytes;
+        dev->cost = cost;
     }
-    /* xfer + service >= room, without 128-bit sums on every command. */
-    due = xfer >= room || service >= room - xfer ? VTIME_NEVER - 1
-                                                 : now + service + xfer;
+    /* A saturated cost is past any room left, and so is its sum. */
+    due = cost >= VTIME_NEVER - now ? VTIME_NEVER - 1 : now + cost;
     if (dev) {
         if (req->attr == SCSI_TASK_ORDERED) {
             due = MAX(due, dev->last_due);
@@ -1014,8 +1031,6 @@ req_init_state(SCSIRequest *req, SCSIBus *bus, void *hba_private)
     req->residual = 0;
     req->overrun = 0;
 
-    req->submitted_at = vclock_now();
-    req->due = 0;
     req->data_in = NULL; /* scsi_req_free() freed it */
     req->data_in_len = 0;
     req->dev_private = NULL;

@@ -153,9 +153,8 @@ struct SCSIRequest {
 
     /* Bus and target state. */
     Event done_ev;
-    uint64_t submitted_at; /* virtual ns */
-    uint64_t due;          /* completion time */
-    uint8_t *data_in;      /* buffered data-in, copied at completion */
+    uint64_t due;     /* completion time */
+    uint8_t *data_in; /* buffered data-in, copied at completion */
     uint64_t data_in_len;
     void *dev_private; /* the target's per-request state */
     bool in_flight;
@@ -347,6 +346,10 @@ struct SCSIDevice {
     bool desc_sense;     /* D_SENSE: descriptor-format sense */
     uint64_t service_ns; /* latency model */
     uint64_t bytes_per_sec;
+    /* The model's service + transfer time (saturating) for a command of
+     * @cost_bytes, the size the commands before came with: a lookup
+     * instead of a division per command. Set with the model. */
+    uint64_t cost_bytes, cost;
     uint64_t barrier;  /* completion of the last ORDERED request */
     uint64_t last_due; /* latest completion scheduled */
 };

@@ -201,17 +201,22 @@ static void sdisk_req_pool_free(SCSIDiskState *s)
     }
 }
 
-/* Room for @n iovecs in dr->iov (its contents are not kept). */
-static void sdisk_iov_reserve(SDiskReq *dr, unsigned n)
+static G_GNUC_NO_INLINE void sdisk_iov_grow(SDiskReq *dr, unsigned n)
 {
-    if (n <= dr->iov_cap) {
-        return;
-    }
     if (dr->iov != dr->iov_inline) {
         g_free(dr->iov);
     }
     dr->iov_cap = MAX(n, 2 * dr->iov_cap);
     dr->iov = g_new(struct iovec, dr->iov_cap);
+}
+
+/* Room for @n iovecs in dr->iov (its contents are not kept). Inline: a
+ * media command's path, which nearly always has the room. */
+static inline void sdisk_iov_reserve(SDiskReq *dr, unsigned n)
+{
+    if (G_UNLIKELY(n > dr->iov_cap)) {
+        sdisk_iov_grow(dr, n);
+    }
 }
 
 static void sdisk_iov_append(SDiskReq *dr, void *base, size_t len)
