@@ -268,16 +268,6 @@ void cls_io_put(ClsIo *io)
     q->free_head = io;
 }
 
-void cls_io_set_rw(ClsIo *io, ClsOp op, uint64_t lba, uint32_t blocks,
-                   void *buf)
-{
-    g_assert(op == CLS_READ || op == CLS_WRITE);
-    io->op = op;
-    io->lba = lba;
-    io->blocks = blocks;
-    io->buf = buf;
-}
-
 void cls_io_set_flush(ClsIo *io)
 {
     io->op = CLS_FLUSH;

@@ -202,8 +202,16 @@ ClsIo *cls_queue_io(ClsQueue *q, unsigned i);
 ClsIo *cls_io_get(ClsQueue *q);
 void cls_io_put(ClsIo *io);
 
-void cls_io_set_rw(ClsIo *io, ClsOp op, uint64_t lba, uint32_t blocks,
-                   void *buf);
+/* Inline: four stores, done for every I/O a workload issues. */
+static inline void cls_io_set_rw(ClsIo *io, ClsOp op, uint64_t lba,
+                                 uint32_t blocks, void *buf)
+{
+    g_assert(op == CLS_READ || op == CLS_WRITE);
+    io->op = op;
+    io->lba = lba;
+    io->blocks = blocks;
+    io->buf = buf;
+}
 void cls_io_set_flush(ClsIo *io);
 void cls_io_set_unmap(ClsIo *io, uint64_t lba, uint32_t blocks);
 void cls_io_set_raw(ClsIo *io, const uint8_t *cdb, unsigned cdb_len, void *buf,

@@ -238,7 +238,7 @@ static inline uint64_t slot_lba(const WlJob *j, uint64_t slot)
     return j->cfg.first_lba + slot * j->cfg.bs_blocks;
 }
 
-static uint64_t pick_slot(WlJob *j)
+static inline __attribute__((always_inline)) uint64_t pick_slot(WlJob *j)
 {
     uint64_t s;
 
@@ -260,7 +260,7 @@ static uint64_t pick_slot(WlJob *j)
     return s;
 }
 
-static bool pick_write(WlJob *j)
+static inline __attribute__((always_inline)) bool pick_write(WlJob *j)
 {
     switch (j->cfg.rw) {
     case WL_WRITE:
@@ -285,7 +285,10 @@ static bool can_issue(const WlJob *j)
            vclock_now() - j->run_start < j->cfg.runtime_ns;
 }
 
-static void issue(WlJob *j, ClsIo *io)
+/* Inlined, with the two above, into run_loop(), which issues once per
+ * I/O: out of line each was a call and a frame for a few loads, stores
+ * and the random draw. */
+static inline __attribute__((always_inline)) void issue(WlJob *j, ClsIo *io)
 {
     uint64_t slot = pick_slot(j);
     uint64_t lba = slot_lba(j, slot);
