@@ -114,16 +114,22 @@ bool mp_in_half_duplex_startio(void)
     return top()->half_duplex_startio;
 }
 
+/* The calling vCPU's routine stack. A guest thread stays on the vCPU it
+ * was created on, so a caller may keep the answer across the miniport
+ * routine it calls. */
+static inline MpStack *my_stack(void)
+{
+    int c = cpu_index();
+
+    g_assert(c >= 0);
+    return &mp_stacks[c];
+}
+
 /* Inlined at every call: four frames per I/O, and the compiler keeps them
  * out of line for the size of the trace points. */
 static inline __attribute__((always_inline)) void
-push(MpRoutine r, PortRequest *req, bool hd)
+push_on(MpStack *s, MpRoutine r, PortRequest *req, bool hd)
 {
-    int c = cpu_index();
-    MpStack *s;
-
-    g_assert(c >= 0);
-    s = &mp_stacks[c];
     if (s->depth == MP_MAX_DEPTH) {
         /* Only a miniport nesting calls without bound gets here (e.g.
          * StorPortSynchronizeAccess from its own callback, over and over):
@@ -132,57 +138,59 @@ push(MpRoutine r, PortRequest *req, bool hd)
             verifier_report(VC_BAD_CALL, NULL,
                             "miniport routines nested more than %d deep on "
                             "vCPU%d (entering %s)",
-                            MP_MAX_DEPTH, c, mp_routine_names[r]);
+                            MP_MAX_DEPTH, cpu_index(), mp_routine_names[r]);
             machine_request_stop(EXIT_VERIFIER);
         }
         return;
     }
     s->frames[++s->depth] = (MpFrame){req, (uint8_t)r, hd};
-    TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, c, mp_routine_names[r],
-          req ? req->id : 0);
+    TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, cpu_index(),
+          mp_routine_names[r], req ? req->id : 0);
 }
 
-static inline __attribute__((always_inline)) void pop(void)
+static inline __attribute__((always_inline)) void pop_on(MpStack *s)
 {
-    int c = cpu_index();
-    MpStack *s;
-
-    g_assert(c >= 0);
-    s = &mp_stacks[c];
     if (s->overflow) {
         s->overflow--;
         return;
     }
     g_assert(s->depth > 0);
-    TRACE(mp_exit, "cpu=%d %s", c,
+    TRACE(mp_exit, "cpu=%d %s", cpu_index(),
           mp_routine_names[s->frames[s->depth].routine]);
     s->depth--;
 }
 
+static inline __attribute__((always_inline)) void
+push(MpRoutine r, PortRequest *req, bool hd)
+{
+    push_on(my_stack(), r, req, hd);
+}
+
+static inline __attribute__((always_inline)) void pop(void)
+{
+    pop_on(my_stack());
+}
+
 /*
- * pop(), then push(@r, @req, @hd) into the same slot: for a routine called
- * right after another with no yield point between them, where nothing can
- * look at the stack, the top frame is rewritten in place.
+ * pop_on(@s), then push_on(@s, @r, @req, @hd) into the same slot: for a
+ * routine called right after another with no yield point between them,
+ * where nothing can look at the stack, the top frame is rewritten in place.
  */
 static inline __attribute__((always_inline)) void
-repush(MpRoutine r, PortRequest *req, bool hd)
+repush_on(MpStack *s, MpRoutine r, PortRequest *req, bool hd)
 {
-    int c = cpu_index();
-    MpStack *s;
     MpFrame *f;
 
-    g_assert(c >= 0);
-    s = &mp_stacks[c];
     if (G_UNLIKELY(s->overflow || s->depth == 0)) {
-        pop();
-        push(r, req, hd);
+        pop_on(s);
+        push_on(s, r, req, hd);
         return;
     }
     f = &s->frames[s->depth];
-    TRACE(mp_exit, "cpu=%d %s", c, mp_routine_names[f->routine]);
+    TRACE(mp_exit, "cpu=%d %s", cpu_index(), mp_routine_names[f->routine]);
     *f = (MpFrame){req, (uint8_t)r, hd};
-    TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, c, mp_routine_names[r],
-          req ? req->id : 0);
+    TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, cpu_index(),
+          mp_routine_names[r], req ? req->id : 0);
 }
 
 /* A routine documented for PASSIVE_LEVEL called above it is a port bug,
@@ -195,8 +203,11 @@ static void expect_level(KIRQL want, MpRoutine r)
     }
 }
 
-/* Take the lock @l at @level; returns the previous IRQL. */
-static KIRQL lock_at(GuestSpinLock *l, KIRQL level, const char *site)
+/* Take the lock @l at @level; returns the previous IRQL. Inline, as is
+ * unlock_to(): without a lock (concurrent channels, a virtual miniport)
+ * each is a level test, less than the call. */
+static inline __attribute__((always_inline)) KIRQL
+lock_at(GuestSpinLock *l, KIRQL level, const char *site)
 {
     KIRQL old = cpu_level();
 
@@ -209,7 +220,8 @@ static KIRQL lock_at(GuestSpinLock *l, KIRQL level, const char *site)
     return old;
 }
 
-static void unlock_to(GuestSpinLock *l, KIRQL old)
+static inline __attribute__((always_inline)) void unlock_to(GuestSpinLock *l,
+                                                            KIRQL old)
 {
     /* (The unlock's yield point leaves this vCPU's level as it was.) */
     if (l && cpu_level() > old) {
@@ -297,7 +309,8 @@ void mp_start_request(PortAdapter *a, PortRequest *req)
     GuestSpinLock *lock = NULL;
     KIRQL level = DISPATCH_LEVEL;
     bool hd = false;
-    bool framed = false; /* HwStorBuildIo's frame is still up */
+    bool framed = false;      /* HwStorBuildIo's frame is still up */
+    MpStack *st = my_stack(); /* for both routines: see my_stack() */
     BOOLEAN ok;
 
     req->state = REQ_STARTING;
@@ -306,10 +319,10 @@ void mp_start_request(PortAdapter *a, PortRequest *req)
         cpu_raise_level(DISPATCH_LEVEL);
     }
     if (hw->HwBuildIo && !virt) {
-        push(MP_BUILDIO, req, false);
+        push_on(st, MP_BUILDIO, req, false);
         ok = hw->HwBuildIo(a->devext, req->srb);
         if (!ok) {
-            pop();
+            pop_on(st);
             /* FALSE: the miniport completed the request in BuildIo. */
             req->in_startio = false;
             if (req->state == REQ_STARTING) {
@@ -336,16 +349,16 @@ void mp_start_request(PortAdapter *a, PortRequest *req)
         /* Without a lock nothing yields between the two routines (lock_at
          * only raises), so no one sees BuildIo's frame become StartIo's. */
         old = lock_at(NULL, level, "HwStorStartIo");
-        repush(MP_STARTIO, req, hd);
+        repush_on(st, MP_STARTIO, req, hd);
     } else {
         if (framed) {
-            pop();
+            pop_on(st);
         }
         old = lock_at(lock, virt ? cpu_level() : level, "HwStorStartIo");
-        push(MP_STARTIO, req, hd);
+        push_on(st, MP_STARTIO, req, hd);
     }
     ok = hw->HwStartIo(a->devext, req->srb);
-    pop();
+    pop_on(st);
     unlock_to(lock, old);
     req->in_startio = false;
     if (req->state == REQ_STARTING) {
