@@ -550,6 +550,74 @@ static void test_extension_part_used_late(void)
 }
 
 /*
+ * The poison of an extension the miniport writes all of is checked and
+ * refilled in pieces of up to 256 bytes, 32 at a time, the last 32 ending
+ * at the end (queue.c, span_diff): whatever the size, a write after
+ * completion to its first, a middle or its last byte is caught, and none
+ * is reported when nothing writes late.
+ */
+static ULONG span_size, span_byte;
+static bool span_write;
+static unsigned span_reads;
+
+static bool buildio_span_state(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    if (is_read(srb)) {
+        memset(SrbGetMiniportContext(srb), 1, span_size);
+    }
+    return false;
+}
+
+static bool complete_span(TpExt *x, PVOID srb)
+{
+    PUCHAR ext = SrbGetMiniportContext(srb);
+    bool read = is_read(srb);
+
+    tp_mp_complete(x, srb, SRB_STATUS_SUCCESS);
+    if (read && ++span_reads == 3 && span_write) {
+        ext[span_byte] = 2;
+    }
+    return true;
+}
+
+static void span_body(void *opaque)
+{
+    for (unsigned i = 0; i < 5; i++) {
+        g_assert_cmpuint(tp_io(port_lun_at(0), SCSIOP_READ, i, 1, 0), ==,
+                         SRB_STATUS_SUCCESS);
+    }
+}
+
+static void test_extension_spans(void)
+{
+    static const TpHooks hooks = {.buildio = buildio_span_state,
+                                  .complete = complete_span};
+    static const ULONG sizes[] = {20, 32, 33, 64, 200, 256, 257, 300, 700};
+
+    for (unsigned i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        for (unsigned w = 0; w < 4; w++) {
+            TpMachine m = {.verifier = VERIFIER_ON};
+            ULONG at[] = {0, sizes[i] / 2, sizes[i] - 1};
+
+            tp_mp_defaults();
+            tp_mp.hooks = &hooks;
+            tp_mp.srbext = sizes[i];
+            span_size = sizes[i];
+            span_write = w < 3;
+            span_byte = span_write ? at[w] : 0;
+            span_reads = 0;
+            tp_machine_up(&m);
+            g_assert_cmpint(tp_run(0, span_body, NULL, 60), ==,
+                            MACHINE_STOP_REQUESTED);
+            g_assert_cmpuint(tp_verifier_delta(VC_SRB_AFTER_COMPLETION), ==,
+                             span_write ? 1 : 0);
+            g_assert_cmpuint(tp_verifier_total_delta(), ==, span_write ? 1 : 0);
+            tp_machine_down();
+        }
+    }
+}
+
+/*
  * A request's data DMA is tested first against the request the SG walk
  * would try first (the one after the last hit), then by the walk. Three
  * requests with adjacent 4 KiB buffers, in flight together: each buffer,
@@ -681,6 +749,7 @@ int main(int argc, char **argv)
 #endif
     g_test_add_func("/port/verifier/srb-extension-part-used-late",
                     test_extension_part_used_late);
+    g_test_add_func("/port/verifier/srb-extension-spans", test_extension_spans);
     g_test_add_func("/port/verifier/dma-range-sg-hint", test_dma_sg_hint);
     g_test_add_func("/port/verifier/dma-range-long-run",
                     test_dma_range_long_run);
