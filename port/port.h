@@ -38,6 +38,9 @@
 /* What the verifier fills a completed SRB and an unused SRB extension
  * with (queue.c): a miniport reading a field it never set reads this. */
 #define PORT_POISON_BYTE 0xdb
+/* Set by tests: the verifier's poison goes through its generic path
+ * (queue.c) on a host that has the vector one, so both are tested. */
+extern bool port_poison_generic;
 /* PORT_CONFIGURATION_INFORMATION.MaxNumberOfIO: Storport's default, and
  * the most it allows without full 64-bit DMA (Dma64BitAddresses). */
 #define PORT_DEFAULT_MAX_IO 1000

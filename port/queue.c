@@ -399,14 +399,16 @@ static long chunks_mismatch(const uint8_t *ext, ULONG n, uint64_t mask)
  * shorter one, only possible as an extension's last chunk, a byte at a
  * time). The check only says whether all of it is poison; on a miss the
  * generic path finds the byte to report. The CPU's features are read once
- * at start-up (libgcc's constructor): have_avx2() is a load and a test.
+ * at start-up (libgcc's constructor): poison_simd() is two loads and tests.
  */
+bool port_poison_generic;
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 
-static inline bool have_avx2(void)
+static inline bool poison_simd(void)
 {
-    return __builtin_cpu_supports("avx2");
+    return !port_poison_generic && __builtin_cpu_supports("avx2");
 }
 
 /* @acc with the bits of [@p, @p+@n) that differ from poison or'ed in.
@@ -549,7 +551,7 @@ fill_poison_avx2(uint8_t *srb, ULONG srb_n, uint8_t *ext, const ExtRuns *r)
     }
 }
 #else
-static inline bool have_avx2(void)
+static inline bool poison_simd(void)
 {
     return false;
 }
@@ -621,7 +623,7 @@ static void check_poison(PortRequest *req)
         return;
     }
     req->poisoned = false;
-    if (have_avx2() &&
+    if (poison_simd() &&
         all_poison_avx2(req->srb, req->srb_bytes, req->srb_ext,
                         req->srb_ext ? ext_runs(req->poison_mask, ext_size(req))
                                      : NULL)) {
@@ -945,7 +947,7 @@ static void capture_results(PortRequest *req)
                                                     SRB_STATUS_BUSY)
                          : NULL;
 
-        if (have_avx2()) {
+        if (poison_simd()) {
             fill_poison_avx2(srb, req->srb_bytes, req->srb_ext, r);
         } else {
             if (req->extended) {

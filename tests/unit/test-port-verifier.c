@@ -588,12 +588,14 @@ static void span_body(void *opaque)
     }
 }
 
-static void test_extension_spans(void)
+static void test_extension_spans(gconstpointer data)
 {
     static const TpHooks hooks = {.buildio = buildio_span_state,
                                   .complete = complete_span};
     static const ULONG sizes[] = {20, 32, 33, 64, 200, 256, 257, 300, 700};
+    bool generic = GPOINTER_TO_INT(data);
 
+    port_poison_generic = generic;
     for (unsigned i = 0; i < G_N_ELEMENTS(sizes); i++) {
         for (unsigned w = 0; w < 4; w++) {
             TpMachine m = {.verifier = VERIFIER_ON};
@@ -615,6 +617,7 @@ static void test_extension_spans(void)
             tp_machine_down();
         }
     }
+    port_poison_generic = false;
 }
 
 /*
@@ -749,7 +752,10 @@ int main(int argc, char **argv)
 #endif
     g_test_add_func("/port/verifier/srb-extension-part-used-late",
                     test_extension_part_used_late);
-    g_test_add_func("/port/verifier/srb-extension-spans", test_extension_spans);
+    g_test_add_data_func("/port/verifier/srb-extension-spans/vector",
+                         GINT_TO_POINTER(false), test_extension_spans);
+    g_test_add_data_func("/port/verifier/srb-extension-spans/generic",
+                         GINT_TO_POINTER(true), test_extension_spans);
     g_test_add_func("/port/verifier/dma-range-sg-hint", test_dma_sg_hint);
     g_test_add_func("/port/verifier/dma-range-long-run",
                     test_dma_range_long_run);
