@@ -100,15 +100,6 @@ static void vp_config_ev(void *opaque)
     }
 }
 
-void virtio_pci_queue_used(VirtioPCI *vp, VirtQueue *vq)
-{
-    /* Completions due at the same instant share one interrupt decision:
-     * the event runs after every completion already queued for now. */
-    if (!event_pending(&vq->irq_ev)) {
-        event_schedule(&vq->irq_ev, vclock_now());
-    }
-}
-
 /* A configuration change interrupt, from an event, once DRIVER_OK is set
  * (before it the driver reads the configuration anyway). */
 static void vp_schedule_config_irq(VirtioPCI *vp)

@@ -143,8 +143,19 @@ static inline bool virtio_pci_running(const VirtioPCI *vp)
 /* Run queue @q's work from an event @delay_ns from now (or sooner, if it
  * is already scheduled sooner) if the device runs. */
 void virtio_pci_schedule_queue(VirtioPCI *vp, unsigned q, uint64_t delay_ns);
-/* Entries were pushed on @vq: decide and send its interrupt from an event. */
-void virtio_pci_queue_used(VirtioPCI *vp, VirtQueue *vq);
+/*
+ * Entries were pushed on @vq: decide and send its interrupt from an
+ * event. Completions due at the same instant share one interrupt
+ * decision: the event runs after every completion already queued for
+ * now. Inline: every completion calls it, and only its batch's first
+ * schedules the event.
+ */
+static inline void virtio_pci_queue_used(VirtioPCI *vp, VirtQueue *vq)
+{
+    if (!event_pending(&vq->irq_ev)) {
+        event_schedule(&vq->irq_ev, vclock_now());
+    }
+}
 /* The device configuration changed (4.1.5.3): interrupt from an event. */
 void virtio_pci_config_changed(VirtioPCI *vp);
 /* Enter DEVICE_NEEDS_RESET (2.1.2): stop taking requests, tell the

@@ -410,8 +410,8 @@ static void vscsi_cmd_finish(VScsiReq *req)
           s->id, req->tag, req->q, req->response, sr->status, sense, residual,
           used);
     vscsi_req_unlink(s, req);
-    if (vq_elem_write(vq, &req->elem, 0, r, req->resp_len) &&
-        vq_push(vq, req->elem.head, (uint32_t)MIN(used, UINT32_MAX))) {
+    if (vq_respond(vq, &req->elem, r, req->resp_len,
+                   (uint32_t)MIN(used, UINT32_MAX))) {
         virtio_pci_queue_used(&s->vp, vq);
     }
     if (sense) {

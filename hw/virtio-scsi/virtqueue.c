@@ -490,10 +490,14 @@ VqPopResult vq_pop(VirtQueue *vq, VirtQueueElement *elem)
     return VQ_POP_OK;
 }
 
-bool vq_push(VirtQueue *vq, uint16_t head, uint32_t len)
+/* Inline: vq_respond() does it right after the response, in one call. */
+static inline __attribute__((always_inline)) bool
+vq_push_inline(VirtQueue *vq, uint16_t head, uint32_t len)
 {
     uint8_t el[sizeof(VirtqUsedElem)];
-    uint64_t gpa = vq->used + VIRTQ_USED_RING(vq->used_idx % vq->size);
+    /* The size is a power of two (the transport refuses any other). */
+    uint64_t gpa =
+        vq->used + VIRTQ_USED_RING(vq->used_idx & (uint16_t)(vq->size - 1));
 
     pci_set_long(el + offsetof(VirtqUsedElem, id), head);
     pci_set_long(el + offsetof(VirtqUsedElem, len), len);
@@ -507,6 +511,11 @@ bool vq_push(VirtQueue *vq, uint16_t head, uint32_t len)
     TRACE(virtqueue_push, "%s q%u head=%u len=%u used_idx=%u", vq->owner,
           vq->index, head, len, vq->used_idx);
     return true;
+}
+
+bool vq_push(VirtQueue *vq, uint16_t head, uint32_t len)
+{
+    return vq_push_inline(vq, head, len);
 }
 
 bool vq_publish(VirtQueue *vq)
@@ -638,6 +647,14 @@ bool vq_elem_write(VirtQueue *vq, const VirtQueueElement *elem, uint64_t off,
 {
     g_assert(off <= elem->in_len && len <= elem->in_len - off);
     return elem_copy(vq, elem, true, off, (uint8_t *)buf, len);
+}
+
+bool vq_respond(VirtQueue *vq, const VirtQueueElement *elem, const void *buf,
+                uint32_t len, uint32_t used)
+{
+    g_assert(len <= elem->in_len);
+    return elem_copy(vq, elem, true, 0, (uint8_t *)buf, len) &&
+           vq_push_inline(vq, elem->head, used);
 }
 
 const uint8_t *vq_elem_peek(VirtQueue *vq, const VirtQueueElement *elem,

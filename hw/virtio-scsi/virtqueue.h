@@ -121,6 +121,11 @@ VqPopResult vq_pop(VirtQueue *vq, VirtQueueElement *elem);
  * now, the index that publishes it by vq_publish(). False on a DMA
  * failure. */
 bool vq_push(VirtQueue *vq, uint16_t head, uint32_t len);
+/* vq_elem_write() of @len bytes at offset 0 of the writable part, then
+ * vq_push() of the chain with @used bytes: a request's end in one call.
+ * False on a DMA failure (the push is not made if the write failed). */
+bool vq_respond(VirtQueue *vq, const VirtQueueElement *elem, const void *buf,
+                uint32_t len, uint32_t used);
 /* Write the used index once for every vq_push() since the last call
  * (2.7.8.2: after the elements). False on a DMA failure. */
 bool vq_publish(VirtQueue *vq);
