@@ -146,6 +146,27 @@ static inline void vq_decode_desc(const uint8_t *raw, VirtqDesc *d)
     d->next = pci_get_word(raw + offsetof(VirtqDesc, next));
 }
 
+/*
+ * A DMA read of [@gpa, @gpa + @len), which lies in RAM at @host (the
+ * caller checked it with ram_ptr(), now or when it took the range from
+ * the ring: RAM does not move), done where the bytes are: when no hook
+ * may answer a DMA read, the hooks after it see the same crossing as
+ * pci_dma_read()'s (address, length, bytes) and only the copy is saved.
+ * NULL when a hook may answer it or bus mastering is off: the caller
+ * then copies with pci_dma_read(). The bytes cannot change while the
+ * caller uses them: no guest code runs before it is done.
+ */
+static inline __attribute__((always_inline)) const uint8_t *
+vq_map_read(VirtQueue *vq, uint64_t gpa, const uint8_t *host, uint64_t len)
+{
+    if (G_UNLIKELY(!pci_bus_master_enabled(vq->dev) ||
+                   (bnd_before_kinds & BND_BIT(BND_DMA_READ)))) {
+        return NULL;
+    }
+    dma_done_inline(BND_DMA_READ, gpa, host, len);
+    return host;
+}
+
 static bool vq_read_desc(VirtQueue *vq, uint64_t table, unsigned i,
                          VirtqDesc *d)
 {
@@ -161,38 +182,14 @@ static bool vq_read_desc(VirtQueue *vq, uint64_t table, unsigned i,
 }
 
 /*
- * A DMA read of [@gpa, @gpa + @len), which lies in RAM, done where the
- * bytes are: when no hook may answer a DMA read, the hooks after it see
- * the same crossing as pci_dma_read()'s (address, length, bytes) and
- * only the copy is saved. NULL when a hook may answer it or bus
- * mastering is off: the caller then copies with pci_dma_read(). The
- * bytes cannot change while the caller uses them: no guest code runs
- * before it is done.
- */
-static inline __attribute__((always_inline)) const uint8_t *
-vq_map_read(VirtQueue *vq, uint64_t gpa, uint64_t len)
-{
-    const uint8_t *host;
-
-    if (G_UNLIKELY(!pci_bus_master_enabled(vq->dev) ||
-                   (bnd_before_kinds & BND_BIT(BND_DMA_READ)))) {
-        return NULL;
-    }
-    host = ram_ptr(gpa, len);
-    g_assert(host);
-    dma_done_inline(BND_DMA_READ, gpa, host, len);
-    return host;
-}
-
-/*
  * Read a whole indirect table (@len bytes, in RAM: checked) with one DMA:
  * every entry of it is the driver's description of this chain
  * (2.7.5.3), and one transfer costs less than one per descriptor.
  */
 static const uint8_t *vq_read_indirect(VirtQueue *vq, uint64_t gpa,
-                                       uint32_t len)
+                                       const uint8_t *in_ram, uint32_t len)
 {
-    const uint8_t *host = vq_map_read(vq, gpa, len);
+    const uint8_t *host = vq_map_read(vq, gpa, in_ram, len);
 
     if (G_LIKELY(host)) {
         return host;
@@ -373,7 +370,7 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
             return false;
         }
         if (d.flags & VIRTQ_DESC_F_INDIRECT) {
-            const uint8_t *ind;
+            const uint8_t *ind, *in_ram;
 
             if (!vq->indirect) {
                 vq_fail(vq,
@@ -395,7 +392,7 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
                         head, d.len, vq->size);
                 return false;
             }
-            if (!ram_ptr(d.addr, d.len)) {
+            if (!(in_ram = ram_ptr(d.addr, d.len))) {
                 vq_fail(vq,
                         "chain at head %u: indirect table 0x%" PRIx64
                         "+%u outside guest RAM",
@@ -403,7 +400,7 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
                 return false;
             }
             /* The WRITE flag of the table descriptor is ignored (2.7.5.3.2). */
-            ind = vq_read_indirect(vq, d.addr, d.len);
+            ind = vq_read_indirect(vq, d.addr, in_ram, d.len);
             return ind &&
                    vq_walk_table(vq, &w, e, ind, d.len / sizeof(VirtqDesc));
         }
@@ -609,14 +606,39 @@ static bool elem_copy_walk(VirtQueue *vq, const VirtQueueElement *e,
 }
 
 /*
+ * pci_dma_write() (@write) or pci_dma_read() of [@gpa, @gpa + @len),
+ * which lies in RAM at @host (checked by the caller): the same crossing
+ * without testing the range again.
+ */
+static inline __attribute__((always_inline)) bool
+vq_dma_ram(VirtQueue *vq, bool write, uint64_t gpa, uint8_t *host, uint8_t *buf,
+           uint64_t len)
+{
+    BndKind kind = write ? BND_DMA_WRITE : BND_DMA_READ;
+
+    if (G_LIKELY(pci_bus_master_enabled(vq->dev) &&
+                 !(bnd_before_kinds & BND_BIT(kind)))) {
+        if (write) {
+            memcpy(host, buf, len);
+        } else {
+            memcpy(buf, host, len);
+        }
+        dma_done_inline(kind, gpa, buf, len);
+        return true;
+    }
+    return write ? pci_dma_write(vq->dev, gpa, buf, len)
+                 : pci_dma_read(vq->dev, gpa, buf, len);
+}
+
+/*
  * Copy [@off, @off + @len) of the element's readable (@writable false) or
  * writable part. Drivers put a request header, and the response, in a
  * buffer of its own: when the range lies in the part's first segment it
  * is one DMA without the walk.
  */
-static inline bool elem_copy(VirtQueue *vq, const VirtQueueElement *e,
-                             bool writable, uint64_t off, uint8_t *buf,
-                             uint64_t len)
+static inline __attribute__((always_inline)) bool
+elem_copy(VirtQueue *vq, const VirtQueueElement *e, bool writable, uint64_t off,
+          uint8_t *buf, uint64_t len)
 {
     unsigned first = writable ? e->n_out : 0;
     unsigned n = writable ? e->n_in : e->n_out;
@@ -624,8 +646,8 @@ static inline bool elem_copy(VirtQueue *vq, const VirtQueueElement *e,
 
     if (n && len && off < s->len && len <= s->len - off) {
         uint64_t gpa = s->addr + off;
-        bool ok = writable ? pci_dma_write(vq->dev, gpa, buf, len)
-                           : pci_dma_read(vq->dev, gpa, buf, len);
+        /* Checked to lie in RAM when the chain was popped. */
+        bool ok = vq_dma_ram(vq, writable, gpa, ram_base + gpa, buf, len);
         if (G_UNLIKELY(!ok)) {
             vq_fail(vq, "buffer %s at 0x%" PRIx64 " failed",
                     writable ? "write" : "read", gpa);
@@ -662,7 +684,9 @@ const uint8_t *vq_elem_peek(VirtQueue *vq, const VirtQueueElement *elem,
 {
     g_assert(len <= elem->out_len);
     if (len && len <= elem->sg[0].len) {
-        const uint8_t *host = vq_map_read(vq, elem->sg[0].addr, len);
+        /* Checked to lie in RAM when the chain was popped. */
+        const uint8_t *host =
+            vq_map_read(vq, elem->sg[0].addr, ram_base + elem->sg[0].addr, len);
 
         if (G_LIKELY(host)) {
             return host;

@@ -14,7 +14,9 @@
  * queue size) breaks the queue: the failure is a traced guest error,
  * counted, and the owner's on_error callback runs (the transport sets
  * DEVICE_NEEDS_RESET). Ring memory is reached by pci_dma_read/write, so
- * every access is bounds-checked, recorded and gated by bus mastering.
+ * every access is bounds-checked, recorded and gated by bus mastering; a
+ * chain's buffers are checked once, when it is popped (RAM does not
+ * move), and their accesses are recorded and gated the same way.
  */
 #ifndef HW_VIRTIO_SCSI_VIRTQUEUE_H
 #define HW_VIRTIO_SCSI_VIRTQUEUE_H
