@@ -60,15 +60,15 @@ struct VScsiReq {
     bool held;
     VScsiReq *held_next;
     uint64_t held_due;
-    uint64_t tag;
-    uint32_t target, lun;
-    uint8_t opcode;
-    SCSIXferDir dir;
     uint32_t resp_len; /* response bytes, fixed at submission */
 
-    /* Outcome: the response here, the rest in @sr (status, sense_len,
-     * sense, transferred, residual), which vscsi_cmd_fail() and task
-     * management set themselves for commands the bus did not end. */
+    /*
+     * The command's tag, address, CDB and direction are read from @sr,
+     * where the header is parsed to (the bus never rewrites them), not
+     * kept twice. Outcome: the response here, the rest in @sr (status,
+     * sense_len, sense, transferred, residual), which vscsi_cmd_fail()
+     * and task management set themselves for commands the bus did not end.
+     */
     uint8_t response;
 };
 
@@ -96,6 +96,11 @@ struct VirtioScsiState {
 
     uint32_t sense_size; /* device configuration, RW */
     uint32_t cdb_size;
+    /* What every command's checks derive from them, kept with them
+     * (vscsi_sizes_set()) instead of computed per command. */
+    uint64_t req_hdr_len; /* VSCSI_REQ_HDR + cdb_size */
+    uint32_t resp_len;    /* VSCSI_RESP_HDR + sense_size */
+    unsigned cdb_len;     /* CDB bytes the bus gets */
 
     /*
      * The commands in flight are the linked ones of all_reqs, in @seq
@@ -142,6 +147,16 @@ static const uint64_t vscsi_features =
 static inline VirtioScsiState *vscsi_of(VirtioPCI *vp)
 {
     return vp->opaque;
+}
+
+static void vscsi_sizes_set(VirtioScsiState *s, uint32_t sense_size,
+                            uint32_t cdb_size)
+{
+    s->sense_size = sense_size;
+    s->cdb_size = cdb_size;
+    s->req_hdr_len = VSCSI_REQ_HDR + (uint64_t)cdb_size;
+    s->resp_len = VSCSI_RESP_HDR + sense_size;
+    s->cdb_len = MIN(cdb_size, (uint32_t)SCSI_CDB_MAX);
 }
 
 /* ---- request pool -------------------------------------------------------- */
@@ -373,8 +388,11 @@ static void vscsi_event_work(VirtioScsiState *s)
 
 /* ---- request queues (5.6.6.1) -------------------------------------------- */
 
-/* Write the response, return the chain, drop the request. */
-static void vscsi_cmd_finish(VScsiReq *req)
+/* Write the response, return the chain, drop the request. Inline into
+ * vscsi_held_ev(), where every command with the device's latency ends;
+ * vscsi_cmd_finish() for the others. */
+static inline __attribute__((always_inline)) void
+vscsi_cmd_finish_inline(VScsiReq *req)
 {
     VirtioScsiState *s = req->s;
     VirtQueue *vq = virtio_pci_queue(&s->vp, req->q);
@@ -401,13 +419,13 @@ static void vscsi_cmd_finish(VScsiReq *req)
     if (sense) { /* most commands have none: skip the library call */
         memcpy(r + VSCSI_RESP_HDR, sr->sense, sense);
     }
-    if (req->dir == SCSI_XFER_FROM_DEV) {
+    if (sr->dir == SCSI_XFER_FROM_DEV) {
         used += sr->transferred;
     }
     TRACE(vscsi_cmd_end,
           "%s tag=0x%" PRIx64 " q%u response=%u status=0x%02x "
           "sense=%u resid=%u used=%" PRIu64,
-          s->id, req->tag, req->q, req->response, sr->status, sense, residual,
+          s->id, sr->tag, req->q, req->response, sr->status, sense, residual,
           used);
     vscsi_req_unlink(s, req);
     if (vq_respond(vq, &req->elem, r, req->resp_len,
@@ -418,6 +436,11 @@ static void vscsi_cmd_finish(VScsiReq *req)
         memset(r + VSCSI_RESP_HDR, 0, sense);
     }
     vscsi_req_put(s, req);
+}
+
+static void vscsi_cmd_finish(VScsiReq *req)
+{
+    vscsi_cmd_finish_inline(req);
 }
 
 /* ---- the latency stage --------------------------------------------------- */
@@ -471,7 +494,7 @@ static void vscsi_held_ev(void *opaque)
             s->held_tail = NULL;
         }
         req->held = false;
-        vscsi_cmd_finish(req);
+        vscsi_cmd_finish_inline(req);
     }
     if (s->held_head && !event_pending(&s->held_ev)) {
         event_schedule(&s->held_ev, s->held_head->held_due);
@@ -486,7 +509,7 @@ static void vscsi_cmd_fail(VScsiReq *req, uint8_t response)
     req->sr.sense_len = 0;
     req->sr.residual = 0;
     req->sr.transferred = 0;
-    req->dir = SCSI_XFER_NONE;
+    req->sr.dir = SCSI_XFER_NONE;
     vscsi_cmd_finish(req);
 }
 
@@ -510,17 +533,15 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
     VirtQueueElement *e = &req->elem;
     uint8_t hdr_buf[sizeof(VirtioScsiCmdReqHdr) + SCSI_CDB_MAX];
     const uint8_t *hdr;
-    uint64_t hdr_len = VSCSI_REQ_HDR + (uint64_t)s->cdb_size;
-    unsigned cdb_len = MIN(s->cdb_size, (uint32_t)SCSI_CDB_MAX);
+    uint64_t hdr_len = s->req_hdr_len;
+    unsigned cdb_len = s->cdb_len;
     uint64_t out_data, in_data;
     SCSIRequest *sr = &req->sr;
     unsigned nsg;
 
     req->q = vq->index;
-    req->resp_len = VSCSI_RESP_HDR + s->sense_size;
-    req->tag = 0;
-    req->opcode = 0;
-    req->dir = SCSI_XFER_NONE;
+    req->resp_len = s->resp_len;
+    sr->tag = 0; /* traced by a command failed before its header is read */
     s->commands++;
 
     if (e->in_len < VSCSI_RESP_HDR) {
@@ -551,9 +572,8 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
         vscsi_req_put(s, req);
         return;
     }
-    req->tag = pci_get_quad(hdr + offsetof(VirtioScsiCmdReqHdr, id));
-    req->opcode = cdb_len ? hdr[VSCSI_REQ_HDR] : 0;
-    if (!vscsi_parse_lun(hdr, &req->target, &req->lun)) {
+    sr->tag = pci_get_quad(hdr + offsetof(VirtioScsiCmdReqHdr, id));
+    if (!vscsi_parse_lun(hdr, &sr->target, &sr->lun)) {
         vscsi_cmd_fail(req, VIRTIO_SCSI_S_BAD_TARGET);
         return;
     }
@@ -594,19 +614,15 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
         sr->dir = SCSI_XFER_FROM_DEV;
         scsi_req_set_sg_ref(sr, sg, nsg, in_data);
     }
-    sr->target = req->target;
-    sr->lun = req->lun;
-    sr->tag = req->tag;
     sr->initiator = 0;
     sr->attr = vscsi_task_attr(hdr[offsetof(VirtioScsiCmdReqHdr, task_attr)]);
     scsi_req_set_cdb(sr, hdr + VSCSI_REQ_HDR, cdb_len);
-    req->dir = sr->dir;
 
     vscsi_req_link(s, req);
     TRACE(vscsi_cmd_start,
           "%s tag=0x%" PRIx64 " q%u head=%u %u:%u "
           "op=0x%02x dir=%d data=%" PRIu64 "/%u",
-          s->id, req->tag, req->q, e->head, req->target, req->lun, req->opcode,
+          s->id, sr->tag, req->q, e->head, sr->target, sr->lun, sr->cdb[0],
           sr->dir, out_data + in_data, sr->nsg);
     req->sreq = sr;
     scsi_req_submit_prepared(s->bus, sr, req);
@@ -648,10 +664,10 @@ static void vscsi_bus_complete(SCSIRequest *sreq, void *opaque)
                    sreq->host_status == SCSI_HOST_RESET;
 
     if (req->response == VIRTIO_SCSI_S_OK && sreq->status == 0 &&
-        (req->opcode == SCSI_OP_MODE_SELECT_6 ||
-         req->opcode == SCSI_OP_MODE_SELECT_10)) {
+        (sreq->cdb[0] == SCSI_OP_MODE_SELECT_6 ||
+         sreq->cdb[0] == SCSI_OP_MODE_SELECT_10)) {
         /* MODE PARAMETERS CHANGED (SPC-5 7.5): tell the driver too. */
-        virtio_scsi_param_change(s, req->target, req->lun, 0x2a, 0x01);
+        virtio_scsi_param_change(s, sreq->target, sreq->lun, 0x2a, 0x01);
     }
     /*
      * Commands ended by a task management function are returned at once,
@@ -681,7 +697,8 @@ static void vscsi_drop_queue(VirtioScsiState *s, unsigned q)
         }
         vscsi_req_unlink(s, req);
         req->dropped = true;
-        TRACE(vscsi_cmd_drop, "%s tag=0x%" PRIx64 " q%u", s->id, req->tag, q);
+        TRACE(vscsi_cmd_drop, "%s tag=0x%" PRIx64 " q%u", s->id, req->sr.tag,
+              q);
         if (req->sreq) {
             /* The completion callback frees it, before this returns. */
             scsi_req_cancel(req->sreq);
@@ -702,8 +719,8 @@ static bool vscsi_task_in_flight(VirtioScsiState *s, uint32_t target,
     for (guint i = 0; i < s->all_reqs->len; i++) {
         VScsiReq *req = g_ptr_array_index(s->all_reqs, i);
 
-        if (req->linked && req->target == target && req->lun == lun &&
-            (any || req->tag == tag)) {
+        if (req->linked && req->sr.target == target && req->sr.lun == lun &&
+            (any || req->sr.tag == tag)) {
             return true;
         }
     }
@@ -727,9 +744,9 @@ static void vscsi_tmf_end_held(VirtioScsiState *s, uint32_t target,
     for (guint i = 0; i < reqs->len; i++) {
         VScsiReq *req = g_ptr_array_index(reqs, i);
 
-        if (req->sreq || !req->held || req->target != target ||
-            (!whole_target && req->lun != lun) ||
-            (match_tag && req->tag != tag)) {
+        if (req->sreq || !req->held || req->sr.target != target ||
+            (!whole_target && req->sr.lun != lun) ||
+            (match_tag && req->sr.tag != tag)) {
             continue;
         }
         g_ptr_array_add(hit, req);
@@ -966,8 +983,8 @@ static void vscsi_reset(VirtioPCI *vp)
     s->hung = false;
     s->nevents = 0;
     s->events_missed = false;
-    s->sense_size = VIRTIO_SCSI_SENSE_SIZE_DEFAULT;
-    s->cdb_size = VIRTIO_SCSI_CDB_SIZE_DEFAULT;
+    vscsi_sizes_set(s, VIRTIO_SCSI_SENSE_SIZE_DEFAULT,
+                    VIRTIO_SCSI_CDB_SIZE_DEFAULT);
     /* The HBA's reset resets its bus: targets back to their reset state,
      * each reporting 29/00 to the new driver. */
     scsi_bus_reset(s->bus);
@@ -1091,6 +1108,7 @@ static void vscsi_config_write(VirtioPCI *vp, unsigned off, uint64_t val,
         return;
     }
     *field = (uint32_t)val;
+    vscsi_sizes_set(s, s->sense_size, s->cdb_size);
 }
 
 static const VirtioPCIOps vscsi_vp_ops = {
@@ -1136,8 +1154,8 @@ VirtioScsiState *virtio_scsi_new(const VirtioScsiProps *props, GError **errp)
     s->num_queues = props->num_queues;
     s->queue_size = (uint16_t)props->queue_size;
     s->latency_ns = props->latency_ns;
-    s->sense_size = VIRTIO_SCSI_SENSE_SIZE_DEFAULT;
-    s->cdb_size = VIRTIO_SCSI_CDB_SIZE_DEFAULT;
+    vscsi_sizes_set(s, VIRTIO_SCSI_SENSE_SIZE_DEFAULT,
+                    VIRTIO_SCSI_CDB_SIZE_DEFAULT);
     s->bus = scsi_bus_new(s->id, &vscsi_bus_ops, s, errp);
     if (!s->bus) {
         g_free(s->id);
