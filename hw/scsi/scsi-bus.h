@@ -319,6 +319,13 @@ typedef struct SCSIDeviceOps {
     /* Start @req (addressing and unit attention already handled). The
      * target sets up its work and calls scsi_req_schedule() exactly once. */
     void (*submit)(SCSIDevice *dev, SCSIRequest *req);
+    /*
+     * Or, instead of submit: set up the work and return the bytes the
+     * command moves; the bus schedules its completion as
+     * scsi_req_schedule(req, bytes) would, in the same call as the rest
+     * of the command's start (the target must not call it itself).
+     */
+    uint64_t (*start)(SCSIDevice *dev, SCSIRequest *req);
     /* The completion time of @req came: wait for its host I/O and set
      * status, sense, data and transfer counts. */
     void (*finish)(SCSIDevice *dev, SCSIRequest *req);
