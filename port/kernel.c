@@ -594,11 +594,11 @@ static inline PortMessage *msg_fast(PVOID devext, ULONG id, PortAdapter **ap)
 {
     PortAdapter *a;
 
-    if (!devext || !port.nadapters) {
+    if (devext != port.devext0) {
         return NULL;
     }
     a = port.adapters[0];
-    if (a->devext != devext || !a->use_msi || id >= a->nmsg) {
+    if (!a->use_msi || id >= a->nmsg) {
         return NULL;
     }
     *ap = a;

@@ -27,7 +27,16 @@
 #define DRAIN_POLL_NS           (100 * NS_PER_US)
 #define DRAIN_LIMIT_NS          (60 * NS_PER_SEC)
 
-Port port;
+Port port = {.devext0 = &port.devext0};
+
+/* Keep port.devext0 (port.h) right: called wherever port.nadapters or
+ * the first adapter changes. With no adapter it points at itself, a host
+ * address that is never a device extension in guest RAM. */
+static void port_adapters_changed(void)
+{
+    port.devext0 =
+        port.nadapters ? port.adapters[0]->devext : (PVOID)&port.devext0;
+}
 
 typedef struct Builtin {
     const char *name;
@@ -141,6 +150,7 @@ bool port_load(const Opts *miniport, VerifierMode verifier, GError **errp)
     port.verifier = verifier;
     port.next_request_id = 0;
     port.nadapters = 0;
+    port_adapters_changed();
     port.loaded = true;
     luns = g_ptr_array_new();
     verifier_reset();
@@ -228,6 +238,7 @@ static PortAdapter *adapter_new(PCIDevice *pci)
     a->timer.adapter = a;
     port_queue_init_adapter(a);
     port.adapters[port.nadapters++] = a;
+    port_adapters_changed();
     return a;
 }
 
@@ -1094,6 +1105,7 @@ static void discard_adapter(PortAdapter *a)
 {
     g_assert(port.nadapters && port.adapters[port.nadapters - 1] == a);
     port.nadapters--;
+    port_adapters_changed();
     if (a->uncached) {
         ram_free(a->uncached);
     }
@@ -1155,6 +1167,7 @@ void port_unload(void)
         g_free(a);
     }
     port.nadapters = 0;
+    port_adapters_changed();
     if (port.srb_map) {
         GHashTableIter it;
         gpointer k, v;

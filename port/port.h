@@ -315,6 +315,10 @@ typedef struct Port {
     VerifierMode verifier;
     uint64_t next_request_id;
     bool loaded;
+    /* adapters[0]->devext, or a host address no device extension can
+     * have while there is no adapter (port_adapters_changed, pnp.c): a
+     * DDI call's adapter test is then one compare. */
+    PVOID devext0;
 } Port;
 
 extern Port port;
@@ -333,10 +337,11 @@ PortAdapter *port_adapter_find(PVOID devext);
 PortAdapter *port_adapter_for_caller_slow(PVOID devext, const char *routine);
 
 /* Every DDI call names its adapter by device extension, and one adapter
- * is the common case: test the first before walking them all. */
+ * is the common case: test the first before walking them all. (A NULL
+ * devext never equals port.devext0: device extensions are allocated.) */
 static inline PortAdapter *port_adapter_from_devext(PVOID devext)
 {
-    if (devext && port.nadapters && port.adapters[0]->devext == devext) {
+    if (devext == port.devext0) {
         return port.adapters[0];
     }
     return port_adapter_find(devext);
@@ -346,7 +351,7 @@ static inline PortAdapter *port_adapter_from_devext(PVOID devext)
 static inline PortAdapter *port_adapter_for_caller(PVOID devext,
                                                    const char *routine)
 {
-    if (devext && port.nadapters && port.adapters[0]->devext == devext) {
+    if (devext == port.devext0) {
         return port.adapters[0];
     }
     return port_adapter_for_caller_slow(devext, routine);
