@@ -287,8 +287,10 @@ struct PortRequest {
     uint64_t poison_mask;
     /* The last extension range StorPortGetPhysicalAddress mapped for the
      * verifier, and under which verifier_map_epoch: asking again for a
-     * part of it needs no new mapping. */
-    uintptr_t ext_map_start, ext_map_end;
+     * part of it needs no new mapping. ext_map_for: the extension end
+     * ext_map_end was computed from (it depends on nothing else), so that
+     * the same end again needs no recomputing. */
+    uintptr_t ext_map_start, ext_map_end, ext_map_for;
     uint64_t ext_map_epoch;
     /* The verifier's copy of the SG elements while they are mapped (the
      * list in guest RAM is the miniport's to scribble on), on its list of

@@ -699,15 +699,34 @@ static inline void copy_cdb(uint8_t *dst, const uint8_t *src, unsigned n)
     }
 }
 
-void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
-                       void *buf, uint32_t len, PortXfer dir,
-                       unsigned timeout_s)
+/* fill_scsi for an SRB_TYPE_SCSI_REQUEST_BLOCK adapter: apart, as its
+ * accessors' register needs would make every fill save registers. */
+static G_GNUC_NO_INLINE void fill_scsi_srb(PortRequest *req, const uint8_t *cdb,
+                                           unsigned cdb_len, void *buf,
+                                           uint32_t len, ULONG flags,
+                                           unsigned timeout_s)
+{
+    memcpy(req->srb, req->srb_base, sizeof(SCSI_REQUEST_BLOCK));
+    ((PSCSI_REQUEST_BLOCK)req->srb)->Function = SRB_FUNCTION_EXECUTE_SCSI;
+    ((PSCSI_REQUEST_BLOCK)req->srb)->QueueAction = SRB_SIMPLE_TAG_REQUEST;
+    SrbAssignSrbFlags(req->srb, flags);
+    SrbSetCdbLength(req->srb, (UCHAR)cdb_len);
+    copy_cdb(SrbGetCdb(req->srb)->AsByte, cdb, cdb_len);
+    SrbSetDataBuffer(req->srb, len ? buf : NULL);
+    SrbSetDataTransferLength(req->srb, len);
+    SrbSetTimeOutValue(req->srb,
+                       timeout_s ? timeout_s : PORT_DEFAULT_TIMEOUT_S);
+    SrbSetSenseInfoBuffer(req->srb, req->sense);
+    SrbSetSenseInfoBufferLength(req->srb, PORT_SENSE_SIZE);
+}
+
+/* port_request_scsi's SRB fill, once the old contents are checked. */
+static inline __attribute__((always_inline)) void
+fill_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len, void *buf,
+          uint32_t len, PortXfer dir, unsigned timeout_s)
 {
     ULONG flags = SRB_FLAGS_QUEUE_ACTION_ENABLE;
 
-    g_assert(req->state == REQ_IDLE || req->state == REQ_DONE);
-    g_assert(cdb_len <= 16);
-    g_assert(!len || ram_contains(buf, len));
     if (dir == PORT_XFER_IN) {
         flags |= SRB_FLAGS_DATA_IN;
     } else if (dir == PORT_XFER_OUT) {
@@ -717,7 +736,6 @@ void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
     }
     /* fill_common, with the size of the copy known here so that it is
      * inline moves, not a memcpy call per I/O. */
-    check_poison(req);
     if (req->extended) {
         /* The port lays this SRB out itself: write the CDB block directly
          * rather than searching the SrbExData list for it once per
@@ -738,18 +756,49 @@ void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
         d->SenseInfoBufferLength = PORT_SENSE_SIZE;
         return;
     }
-    memcpy(req->srb, req->srb_base, sizeof(SCSI_REQUEST_BLOCK));
-    ((PSCSI_REQUEST_BLOCK)req->srb)->Function = SRB_FUNCTION_EXECUTE_SCSI;
-    ((PSCSI_REQUEST_BLOCK)req->srb)->QueueAction = SRB_SIMPLE_TAG_REQUEST;
-    SrbAssignSrbFlags(req->srb, flags);
-    SrbSetCdbLength(req->srb, (UCHAR)cdb_len);
-    copy_cdb(SrbGetCdb(req->srb)->AsByte, cdb, cdb_len);
-    SrbSetDataBuffer(req->srb, len ? buf : NULL);
-    SrbSetDataTransferLength(req->srb, len);
-    SrbSetTimeOutValue(req->srb,
-                       timeout_s ? timeout_s : PORT_DEFAULT_TIMEOUT_S);
-    SrbSetSenseInfoBuffer(req->srb, req->sense);
-    SrbSetSenseInfoBufferLength(req->srb, PORT_SENSE_SIZE);
+    fill_scsi_srb(req, cdb, cdb_len, buf, len, flags, timeout_s);
+}
+
+static inline __attribute__((always_inline)) void
+request_scsi_asserts(PortRequest *req, unsigned cdb_len, void *buf,
+                     uint32_t len)
+{
+    g_assert(req->state == REQ_IDLE || req->state == REQ_DONE);
+    g_assert(cdb_len <= 16);
+    g_assert(!len || ram_contains(buf, len));
+}
+
+/* A request whose SRB may hold poison or a stale extension to check
+ * first (with the verifier, every request after its first), and one
+ * with nothing to check, which then makes no call and saves no
+ * registers: port_request_scsi picks one and jumps to it. */
+static G_GNUC_NO_INLINE void
+request_scsi_checked(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
+                     void *buf, uint32_t len, PortXfer dir, unsigned timeout_s)
+{
+    request_scsi_asserts(req, cdb_len, buf, len);
+    check_poison(req);
+    fill_scsi(req, cdb, cdb_len, buf, len, dir, timeout_s);
+}
+
+static G_GNUC_NO_INLINE void
+request_scsi_clean(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
+                   void *buf, uint32_t len, PortXfer dir, unsigned timeout_s)
+{
+    request_scsi_asserts(req, cdb_len, buf, len);
+    fill_scsi(req, cdb, cdb_len, buf, len, dir, timeout_s);
+}
+
+void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
+                       void *buf, uint32_t len, PortXfer dir,
+                       unsigned timeout_s)
+{
+    /* What check_poison looks at. */
+    if (req->stale_ext || req->poisoned) {
+        request_scsi_checked(req, cdb, cdb_len, buf, len, dir, timeout_s);
+    } else {
+        request_scsi_clean(req, cdb, cdb_len, buf, len, dir, timeout_s);
+    }
 }
 
 void port_request_function(PortRequest *req, uint8_t function)

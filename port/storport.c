@@ -533,6 +533,7 @@ static STOR_PHYSICAL_ADDRESS extension_address(PortRequest *req, uintptr_t va,
         req->ext_map_epoch = verifier_map_epoch;
         req->ext_map_start = va;
         req->ext_map_end = va_end;
+        req->ext_map_for = va + len;
     }
     return ext_answer(va, len, Length);
 }
@@ -619,8 +620,13 @@ STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
         uintptr_t buf = (uintptr_t)SrbGetDataBuffer(Srb);
         ULONG n = SrbGetDataTransferLength(Srb);
 
+        /* ext_map_end() of the same extension end is req->ext_map_end:
+         * the usual case, where the test needs no computing. */
         if (va >= ext && va < ext_end && !(va >= buf && va < buf + n) &&
-            ext_mapped(req, va, ext_map_end(va, ext_end - va))) {
+            req->ext_map_epoch == verifier_map_epoch &&
+            va >= req->ext_map_start &&
+            (ext_end == req->ext_map_for ||
+             ext_map_end(va, ext_end - va) <= req->ext_map_end)) {
             return ext_answer(va, ext_end - va, Length);
         }
     }
