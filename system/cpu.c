@@ -133,13 +133,17 @@ static inline void may_ready(void)
     none_ready = false;
 }
 /*
- * Yield points left in the FIFO turn of the running vCPU. The fast path of
- * a yield point tests it alone for "FIFO goes on here", so it is pinned at
- * 0 while yield_fifo is false: another policy (where it would stay
- * sched.quantum, unused but for the turn's reset), a device=off replay's
- * oracle or a stop request.
+ * Yield points left in the FIFO turn of the running vCPU: the yield gate
+ * (event.h), with what an event falling due parked. The fast path of a
+ * yield point tests the gate alone for "FIFO goes on here", so the quantum
+ * is pinned at 0 while yield_fifo is false: another policy (where it would
+ * stay sched.quantum, unused but for the turn's reset), a device=off
+ * replay's oracle or a stop request.
  */
-unsigned cpu_quantum_left;
+static inline unsigned quantum_left(void)
+{
+    return yield_gate + yield_gate_parked;
+}
 static bool stop_requested;
 /*
  * FIFO policy, no yield oracle, no stop requested: yield_point()'s FIFO
@@ -150,7 +154,40 @@ static bool yield_fifo;
 static int stop_exit_code;
 static MachineStop guest_stop = MACHINE_STOP_NONE;
 static GString *stop_report;
-uint64_t cpu_n_yields;
+/*
+ * The yield points so far plus quantum_left(): the fast path counts a
+ * yield point by counting the quantum down alone, and a yield point that
+ * does not count the quantum down adds 1 here.
+ */
+static uint64_t yields_base;
+
+/* Every yield point so far. */
+static inline uint64_t n_yields(void)
+{
+    return yields_base - quantum_left();
+}
+
+/* A new quantum of @q (the yield points so far stay). */
+static void quantum_set(unsigned q)
+{
+    yields_base = n_yields() + q;
+    yield_gate = q;
+    yield_gate_parked = 0;
+}
+
+/*
+ * Before guest code runs: open the gate to the quantum left, unless an
+ * event is due (the main loop ran them all, so none should be). While
+ * guest code runs the gate closes whenever one falls due (event.h).
+ */
+static inline void gate_open(void)
+{
+    yield_gate += yield_gate_parked;
+    yield_gate_parked = 0;
+    if (event_due()) {
+        yield_gate_close();
+    }
+}
 static uint64_t n_switches, fingerprint;
 /* The yield point at which the running vCPU gave the CPU back, 0 when it
  * blocked instead: part of each scheduling decision's record, so a replay
@@ -276,10 +313,11 @@ bool cpus_init(unsigned n, const SchedConfig *cfg, GError **errp)
     none_ready = false;
     stop_requested = false;
     yield_fifo = sched.policy == SCHED_POLICY_FIFO;
-    cpu_quantum_left = yield_fifo ? sched.quantum : 0;
+    yields_base = yield_gate = yield_gate_parked = 0;
+    quantum_set(yield_fifo ? sched.quantum : 0);
     stop_exit_code = 0;
     guest_stop = MACHINE_STOP_NONE;
-    cpu_n_yields = n_switches = yield_return = 0;
+    n_switches = yield_return = 0;
     fingerprint = 0xcbf29ce484222325ULL;
     if (!stop_report) {
         stop_report = g_string_new(NULL);
@@ -406,7 +444,7 @@ static void guest_stop_now(MachineStop why, int code)
     guest_stop = why;
     stop_requested = true;
     yield_fifo = false;
-    cpu_quantum_left = 0;
+    quantum_set(0);
     stop_exit_code = code;
     /* Never resumed: the machine is stopping. */
     coroutine_yield();
@@ -419,7 +457,7 @@ static bool loop_pass_in_place(VCpu *c);
 static G_GNUC_NO_INLINE void yield_to_loop(VCpu *c, const char *why)
 {
     TRACE(sched_yield, "cpu=%u at=%s", c->index, why);
-    yield_return = cpu_n_yields;
+    yield_return = n_yields();
     if (loop_pass_in_place(c)) {
         /* What cpu_block() does when the vCPU is resumed. */
         service_interrupts(c);
@@ -448,7 +486,7 @@ static G_GNUC_NO_INLINE void yield_slow(VCpu *c, const char *why)
             preempt = rng_chance(&sched_rng, sched.preempt);
         } else {
             preempt = pct_next_change < pct_changes &&
-                      cpu_n_yields >= pct_change_points[pct_next_change];
+                      n_yields() >= pct_change_points[pct_next_change];
             if (preempt) {
                 /* This vCPU drops below every initial priority. */
                 c->pct_priority = pct_next_change++;
@@ -468,19 +506,28 @@ static G_GNUC_NO_INLINE void yield_slow(VCpu *c, const char *why)
  * when yield_passes() does not hold. */
 static G_GNUC_NO_INLINE void yield_full(VCpu *c, const char *why)
 {
-    cpu_n_yields++;
     /* FIFO, the default: the vCPU goes on unless an event is due or its
      * quantum ran out. Everything else: yield_slow(). */
     if (G_LIKELY(yield_fifo)) {
-        if (!event_due() && --cpu_quantum_left > 0) {
-            if (deliverable(c) >= 0) {
-                service_interrupts(c);
+        /* The gate may be closed for an event cancelled since it fell due:
+         * take the quantum back from it. */
+        yield_gate += yield_gate_parked;
+        yield_gate_parked = 0;
+        if (!event_due()) {
+            /* Counting the quantum down counts the yield point. */
+            if (--yield_gate > 0) {
+                if (deliverable(c) >= 0) {
+                    service_interrupts(c);
+                }
+                return;
             }
-            return;
+        } else {
+            yields_base++;
         }
         yield_to_loop(c, why);
         return;
     }
+    yields_base++;
     yield_slow(c, why);
 }
 
@@ -971,7 +1018,7 @@ static int sched_pick(void)
          * (mask holds cpu_ready() of every vCPU.) Under a replay's yield
          * oracle the quantum is pinned at 0 but would be whole: no yield
          * point counts it down then. */
-        if (last_cpu >= 0 && (cpu_quantum_left > 0 || !yield_fifo) &&
+        if (last_cpu >= 0 && (quantum_left() > 0 || !yield_fifo) &&
             (mask & (1ULL << (last_cpu % 64)))) {
             pick = last_cpu;
         } else {
@@ -1017,8 +1064,8 @@ static int sched_pick(void)
     } else {
         bnd_counts[BND_SCHED]++; /* what bnd_after() would do */
     }
-    fingerprint = (fingerprint ^ (cpu_n_yields * 131 + (uint64_t)pick)) *
-                  0x100000001b3ULL;
+    fingerprint =
+        (fingerprint ^ (n_yields() * 131 + (uint64_t)pick)) * 0x100000001b3ULL;
     return pick;
 }
 
@@ -1027,9 +1074,10 @@ static Ctx *cpu_turn(int i)
 {
     Ctx *ctx;
 
-    if (yield_fifo && (i != last_cpu || cpu_quantum_left == 0)) {
-        cpu_quantum_left = sched.quantum;
+    if (yield_fifo && (i != last_cpu || quantum_left() == 0)) {
+        quantum_set(sched.quantum);
     }
+    gate_open();
     if (i != last_cpu) {
         n_switches++;
     }
@@ -1091,9 +1139,10 @@ static bool loop_pass_in_place(VCpu *c)
     }
     /* cpu_turn(i) for the vCPU that ran last: its active context, which
      * blocked on nothing, stays. */
-    if (yield_fifo && cpu_quantum_left == 0) {
-        cpu_quantum_left = sched.quantum;
+    if (yield_fifo && quantum_left() == 0) {
+        quantum_set(sched.quantum);
     }
+    gate_open();
     yield_return = 0;
     set_running(c);
     return true;
@@ -1162,7 +1211,7 @@ MachineStop cpus_run(uint64_t time_limit)
         /* A replay without devices came or went: under it every yield
          * point asks the oracle, and nothing counts the quantum down. */
         yield_fifo = fifo;
-        cpu_quantum_left = fifo ? sched.quantum : 0;
+        quantum_set(fifo ? sched.quantum : 0);
     }
     g_string_truncate(stop_report, 0);
     for (;;) {
@@ -1227,7 +1276,7 @@ void machine_request_stop(int exit_code)
 {
     stop_requested = true;
     yield_fifo = false;
-    cpu_quantum_left = 0;
+    quantum_set(0);
     stop_exit_code = exit_code;
 }
 
@@ -1248,7 +1297,7 @@ uint64_t sched_switches(void)
 
 uint64_t sched_yields(void)
 {
-    return cpu_n_yields;
+    return n_yields();
 }
 
 uint64_t sched_fingerprint(void)

@@ -148,16 +148,14 @@ static inline bool guest_spin_held_by_me(const GuestSpinLock *l)
     return l->owner >= 0 && l->owner == (int)cpu_running->index;
 }
 /*
- * The yield-point counters (cpu.c's), public so that the common case of a
- * yield point, which only counts, inlines into the lock and level
+ * The yield gate (event.h's yield_gate), public so that the common case of
+ * a yield point, which only counts, inlines into the lock and level
  * operations the port runs several times per I/O: a call there costs as
- * much as the test. cpu_quantum_left is what is left of the running
- * vCPU's FIFO turn, pinned at 0 when no FIFO turn runs (cpu.c says when),
- * so that it alone says "FIFO goes on here"; cpu_n_yields counts every
- * yield point.
+ * much as the test. The gate is what is left of the running vCPU's FIFO
+ * turn, pinned at 0 when no FIFO turn runs (cpu.c says when), and closed
+ * while an event is due, so that it alone says "FIFO goes on here".
+ * Counting it down also counts the yield points (cpu.c's n_yields()).
  */
-extern unsigned cpu_quantum_left;
-extern uint64_t cpu_n_yields;
 
 /*
  * Do the next @n yield points on @c, running at @level, change nothing?
@@ -169,13 +167,12 @@ extern uint64_t cpu_n_yields;
 static inline bool cpu_yield_passes_at(const VCpuHead *c, unsigned n,
                                        uint8_t level)
 {
-    return cpu_quantum_left > n && !event_due() && c->irr_level <= (int)level;
+    return yield_gate > n && c->irr_level <= (int)level;
 }
 
 static inline void cpu_yield_pass(unsigned n)
 {
-    cpu_quantum_left -= n;
-    cpu_n_yields += n;
+    yield_gate -= n;
 }
 
 /* cpu_raise_level() outside its common case (reports and stops). */

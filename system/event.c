@@ -29,6 +29,7 @@
 
 uint64_t vclock_ns;
 uint64_t event_deadline = VTIME_NEVER;
+unsigned yield_gate, yield_gate_parked;
 
 static Event **heap; /* heap[1..count] */
 static uint32_t count, capacity;
@@ -290,6 +291,10 @@ static inline void schedule_idle(Event *ev, uint64_t when)
     if (!first || when < first->when) {
         first = ev;
         event_deadline = when;
+        /* The deadline went down: due now if it is now (never before). */
+        if (when == vclock_ns) {
+            yield_gate_close();
+        }
     }
     if (!lane_add(ev)) {
         heap_add(ev);

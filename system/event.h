@@ -65,6 +65,24 @@ static inline bool event_due(void)
 }
 
 /*
+ * The scheduler's yield gate (cpu.h, cpu.c): the yield points the running
+ * vCPU may pass without a look. Only cpu.c opens it, and only after it
+ * looked at event_due(). The moment an event falls due while guest code
+ * runs (scheduled for now, or the clock moved past a deadline) the gate
+ * closes here, its count parked in yield_gate_parked for cpu.c to take
+ * back, so that the yield fast path's one test of the gate also says "no
+ * event due". Kept here, not in cpu.c, as the event loop runs without
+ * vCPUs too.
+ */
+extern unsigned yield_gate, yield_gate_parked;
+
+static inline void yield_gate_close(void)
+{
+    yield_gate_parked += yield_gate;
+    yield_gate = 0;
+}
+
+/*
  * Runs of events served as one. An owner with many events due at the same
  * time that would run back to back (a bus's completions of one batch) may
  * queue a single Event for the run and add the rest to it, saving a
@@ -120,6 +138,9 @@ static inline void event_count_add(unsigned n)
 static inline void vclock_advance(uint64_t ns)
 {
     vclock_ns += ns;
+    if (event_due()) {
+        yield_gate_close();
+    }
 }
 
 /* Run every event due at or before now, in order; returns how many ran. */

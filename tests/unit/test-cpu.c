@@ -610,6 +610,71 @@ static void test_events_due_at_yield(void)
     machine_down();
 }
 
+static void note_event(void *opaque)
+{
+    g_string_append(trail, "E.");
+}
+
+/* Main-loop passes (sched_pick() calls) made by one yield point. */
+static uint64_t loop_passes(void (*yield)(const char *why))
+{
+    uint64_t s0 = bnd_counts[BND_SCHED];
+
+    yield("gate");
+    return bnd_counts[BND_SCHED] - s0;
+}
+
+static void gate_thread(void *opaque)
+{
+    Event *ev = opaque;
+    GuestSpinLock l = GUEST_SPIN_LOCK_INIT("gate");
+    uint64_t s0;
+
+    /* Due and cancelled before the yield point: the vCPU goes on. */
+    event_schedule(ev, vclock_now());
+    event_cancel(ev);
+    g_assert_cmpuint(loop_passes(cpu_yield), ==, 0);
+    g_string_append(trail, "a.");
+    /* Due at the yield point: it runs there, in one loop pass. */
+    event_schedule(ev, vclock_now());
+    g_assert_cmpuint(loop_passes(cpu_yield), ==, 1);
+    g_string_append(trail, "b.");
+    /* Due by the clock at the first of a lock's and a level's yield
+     * points, and cancelled and due again in the fused unlock-lower. */
+    event_schedule(ev, vclock_now() + 5);
+    vclock_advance(5);
+    s0 = bnd_counts[BND_SCHED];
+    guest_spin_lock_raise(&l, LEVEL_DISPATCH, "gate");
+    g_assert_cmpuint(bnd_counts[BND_SCHED] - s0, ==, 1);
+    g_string_append(trail, "c.");
+    event_schedule(ev, vclock_now());
+    event_cancel(ev);
+    guest_spin_unlock_lower(&l, LEVEL_PASSIVE);
+    g_assert_cmpuint(bnd_counts[BND_SCHED] - s0, ==, 1);
+    g_string_append(trail, "d.");
+    event_schedule(ev, vclock_now());
+    guest_spin_lock_raise(&l, LEVEL_DISPATCH, "gate");
+    guest_spin_unlock_lower(&l, LEVEL_PASSIVE);
+    g_assert_cmpuint(bnd_counts[BND_SCHED] - s0, ==, 2);
+    g_string_append(trail, "e.");
+}
+
+static void test_event_due_closes_gate(void)
+{
+    Event ev;
+
+    /* Whatever makes an event due while guest code runs stops the yield
+     * points that follow from only counting, and a cancel in between
+     * lets them count again; either way each is counted once. */
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    event_init(&ev, "gate", note_event, NULL);
+    guest_thread_create(0, "gate", gate_thread, &ev);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpstr(trail->str, ==, "a.E.b.E.c.d.E.e.");
+    g_assert_cmpuint(sched_yields(), ==, 8);
+    machine_down();
+}
+
 static void pending_mix_thread(void *opaque)
 {
     uint8_t old = cpu_raise_level(LEVEL_HIGH);
@@ -966,6 +1031,7 @@ int main(int argc, char **argv)
                          (void *)outside_unlock_lower,
                          test_yield_point_outside_guest);
     g_test_add_func("/cpu/events-due-at-yield", test_events_due_at_yield);
+    g_test_add_func("/cpu/event-due-closes-gate", test_event_due_closes_gate);
     g_test_add_func("/cpu/host-events-wake",
                     test_host_events_wake_waiting_cpus);
     g_test_add_func("/cpu/request-stop", test_request_stop);
