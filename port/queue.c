@@ -411,6 +411,44 @@ static inline bool poison_simd(void)
     return !port_poison_generic && __builtin_cpu_supports("avx2");
 }
 
+/*
+ * OP(offset) over a piece in 32-byte blocks: 256-byte rounds while more
+ * than 256 bytes are left (moving @p on), then a jump into a run of
+ * blocks whose last ends at the end of the piece, overlapping the one
+ * before it (a piece is at least 32 bytes).
+ */
+#define SPAN_ROUNDS(OP, p, n)                                                  \
+    for (; (n) > 256; (p) += 256, (n) -= 256) {                                \
+        OP(0), OP(32), OP(64), OP(96);                                         \
+        OP(128), OP(160), OP(192), OP(224);                                    \
+    }
+#define SPAN_TAIL(OP, n)                                                       \
+    switch (((n)-1) / 32) {                                                    \
+    case 7:                                                                    \
+        OP(192);                                                               \
+        G_GNUC_FALLTHROUGH;                                                    \
+    case 6:                                                                    \
+        OP(160);                                                               \
+        G_GNUC_FALLTHROUGH;                                                    \
+    case 5:                                                                    \
+        OP(128);                                                               \
+        G_GNUC_FALLTHROUGH;                                                    \
+    case 4:                                                                    \
+        OP(96);                                                                \
+        G_GNUC_FALLTHROUGH;                                                    \
+    case 3:                                                                    \
+        OP(64);                                                                \
+        G_GNUC_FALLTHROUGH;                                                    \
+    case 2:                                                                    \
+        OP(32);                                                                \
+        G_GNUC_FALLTHROUGH;                                                    \
+    case 1:                                                                    \
+        OP(0);                                                                 \
+        G_GNUC_FALLTHROUGH;                                                    \
+    default:                                                                   \
+        OP((long)(n)-32);                                                      \
+    }
+
 /* @acc with the bits of [@p, @p+@n) that differ from poison or'ed in.
  * Up to 256 bytes at a time without a loop: a jump into a run of
  * 32-byte blocks, the last of which ends at the end (the SRB, the
@@ -432,36 +470,9 @@ span_diff(__m256i acc, const uint8_t *p, ULONG n, __m256i pv)
             }
             return _mm256_or_si256(acc, _mm256_set1_epi8((char)d));
         }
-        for (; n > 256; p += 256, n -= 256) {
-            DIFF(0), DIFF(32), DIFF(64), DIFF(96);
-            DIFF(128), DIFF(160), DIFF(192), DIFF(224);
-        }
+        SPAN_ROUNDS(DIFF, p, n);
     }
-    switch ((n - 1) / 32) {
-    case 7:
-        DIFF(192);
-        /* fall through */
-    case 6:
-        DIFF(160);
-        /* fall through */
-    case 5:
-        DIFF(128);
-        /* fall through */
-    case 4:
-        DIFF(96);
-        /* fall through */
-    case 3:
-        DIFF(64);
-        /* fall through */
-    case 2:
-        DIFF(32);
-        /* fall through */
-    case 1:
-        DIFF(0);
-        /* fall through */
-    default:
-        DIFF((long)n - 32); /* after a 256-byte round: in it */
-    }
+    SPAN_TAIL(DIFF, n);
 #undef DIFF
     return acc;
 }
@@ -501,36 +512,9 @@ span_fill(uint8_t *p, ULONG n, __m256i pv)
             memset(p, PORT_POISON_BYTE, n);
             return;
         }
-        for (; n > 256; p += 256, n -= 256) {
-            FILL(0), FILL(32), FILL(64), FILL(96);
-            FILL(128), FILL(160), FILL(192), FILL(224);
-        }
+        SPAN_ROUNDS(FILL, p, n);
     }
-    switch ((n - 1) / 32) {
-    case 7:
-        FILL(192);
-        /* fall through */
-    case 6:
-        FILL(160);
-        /* fall through */
-    case 5:
-        FILL(128);
-        /* fall through */
-    case 4:
-        FILL(96);
-        /* fall through */
-    case 3:
-        FILL(64);
-        /* fall through */
-    case 2:
-        FILL(32);
-        /* fall through */
-    case 1:
-        FILL(0);
-        /* fall through */
-    default:
-        FILL((long)n - 32);
-    }
+    SPAN_TAIL(FILL, n);
 #undef FILL
 }
 
