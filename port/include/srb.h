@@ -928,6 +928,9 @@ static inline VOID SrbSetScsiData(PSTORAGE_REQUEST_BLOCK SrbEx,
                                   PUCHAR SenseInfoBufferLength)
 {
     PSRBEX_DATA data;
+    PUCHAR status;
+    PVOID *sense;
+    PUCHAR senseLength;
 
     if (!storemu_srb_is_extended(SrbEx)) {
         return;
@@ -940,51 +943,44 @@ static inline VOID SrbSetScsiData(PSTORAGE_REQUEST_BLOCK SrbEx,
     if (data == NULL) {
         return;
     }
+    /* The three CDB blocks differ in the CDB length's width and where the
+     * fields lie: find them, then set them alike. */
     if (data->Type == SrbExDataTypeScsiCdbVar) {
         PSRBEX_DATA_SCSI_CDB_VAR d = (PSRBEX_DATA_SCSI_CDB_VAR)data;
 
         if (CdbLength32 != NULL) {
             d->CdbLength = *CdbLength32;
         }
-        if (ScsiStatus != NULL) {
-            d->ScsiStatus = *ScsiStatus;
-        }
-        if (SenseInfoBuffer != NULL) {
-            d->SenseInfoBuffer = *SenseInfoBuffer;
-        }
-        if (SenseInfoBufferLength != NULL) {
-            d->SenseInfoBufferLength = *SenseInfoBufferLength;
-        }
+        status = &d->ScsiStatus;
+        sense = &d->SenseInfoBuffer;
+        senseLength = &d->SenseInfoBufferLength;
     } else if (data->Type == SrbExDataTypeScsiCdb32) {
         PSRBEX_DATA_SCSI_CDB32 d = (PSRBEX_DATA_SCSI_CDB32)data;
 
         if (CdbLength8 != NULL) {
             d->CdbLength = *CdbLength8;
         }
-        if (ScsiStatus != NULL) {
-            d->ScsiStatus = *ScsiStatus;
-        }
-        if (SenseInfoBuffer != NULL) {
-            d->SenseInfoBuffer = *SenseInfoBuffer;
-        }
-        if (SenseInfoBufferLength != NULL) {
-            d->SenseInfoBufferLength = *SenseInfoBufferLength;
-        }
+        status = &d->ScsiStatus;
+        sense = &d->SenseInfoBuffer;
+        senseLength = &d->SenseInfoBufferLength;
     } else {
         PSRBEX_DATA_SCSI_CDB16 d = (PSRBEX_DATA_SCSI_CDB16)data;
 
         if (CdbLength8 != NULL) {
             d->CdbLength = *CdbLength8;
         }
-        if (ScsiStatus != NULL) {
-            d->ScsiStatus = *ScsiStatus;
-        }
-        if (SenseInfoBuffer != NULL) {
-            d->SenseInfoBuffer = *SenseInfoBuffer;
-        }
-        if (SenseInfoBufferLength != NULL) {
-            d->SenseInfoBufferLength = *SenseInfoBufferLength;
-        }
+        status = &d->ScsiStatus;
+        sense = &d->SenseInfoBuffer;
+        senseLength = &d->SenseInfoBufferLength;
+    }
+    if (ScsiStatus != NULL) {
+        *status = *ScsiStatus;
+    }
+    if (SenseInfoBuffer != NULL) {
+        *sense = *SenseInfoBuffer;
+    }
+    if (SenseInfoBufferLength != NULL) {
+        *senseLength = *SenseInfoBufferLength;
     }
 }
 
