@@ -814,24 +814,24 @@ static inline VOID PushEntryList(PSINGLE_LIST_ENTRY ListHead,
  * fence would order nothing more, at tens of cycles each: a virtqueue
  * submission has three.
  *
- * SP_RMW_(P, NEW) stores NEW, an expression of the old value o_, and
+ * STOREMU_RMW(P, NEW) stores NEW, an expression of the old value o_, and
  * yields the old value; arithmetic goes through the unsigned type so it
  * wraps as the processor's does.  A failed compare-exchange writes the old
  * value back, as LOCK CMPXCHG does.
  */
-#define SP_FENCE_() __asm__ __volatile__("" ::: "memory")
-#define SP_RMW_(P, NEW)                                                        \
+#define STOREMU_FENCE() __asm__ __volatile__("" ::: "memory")
+#define STOREMU_RMW(P, NEW)                                                    \
     __extension__({                                                            \
-        SP_FENCE_();                                                           \
+        STOREMU_FENCE();                                                       \
         __auto_type o_ = *(P);                                                 \
         *(P) = (NEW);                                                          \
-        SP_FENCE_();                                                           \
+        STOREMU_FENCE();                                                       \
         o_;                                                                    \
     })
 
 static inline LONG InterlockedExchangeAdd(LONG volatile *Addend, LONG Value)
 {
-    return SP_RMW_(Addend, (LONG)((ULONG)o_ + (ULONG)Value));
+    return STOREMU_RMW(Addend, (LONG)((ULONG)o_ + (ULONG)Value));
 }
 
 static inline LONG InterlockedAdd(LONG volatile *Addend, LONG Value)
@@ -851,51 +851,51 @@ static inline LONG InterlockedDecrement(LONG volatile *Addend)
 
 static inline LONG InterlockedExchange(LONG volatile *Target, LONG Value)
 {
-    return SP_RMW_(Target, Value);
+    return STOREMU_RMW(Target, Value);
 }
 
 static inline LONG InterlockedCompareExchange(LONG volatile *Destination,
                                               LONG ExChange, LONG Comparand)
 {
-    return SP_RMW_(Destination, o_ == Comparand ? ExChange : o_);
+    return STOREMU_RMW(Destination, o_ == Comparand ? ExChange : o_);
 }
 
 static inline LONG InterlockedOr(LONG volatile *Destination, LONG Value)
 {
-    return SP_RMW_(Destination, o_ | Value);
+    return STOREMU_RMW(Destination, o_ | Value);
 }
 
 static inline LONG InterlockedAnd(LONG volatile *Destination, LONG Value)
 {
-    return SP_RMW_(Destination, o_ & Value);
+    return STOREMU_RMW(Destination, o_ & Value);
 }
 
 static inline LONG InterlockedXor(LONG volatile *Destination, LONG Value)
 {
-    return SP_RMW_(Destination, o_ ^ Value);
+    return STOREMU_RMW(Destination, o_ ^ Value);
 }
 
 static inline SHORT InterlockedIncrement16(SHORT volatile *Addend)
 {
-    return (SHORT)(USHORT)(SP_RMW_(Addend, (SHORT)(USHORT)(o_ + 1)) + 1);
+    return (SHORT)(USHORT)(STOREMU_RMW(Addend, (SHORT)(USHORT)(o_ + 1)) + 1);
 }
 
 static inline SHORT InterlockedDecrement16(SHORT volatile *Addend)
 {
-    return (SHORT)(USHORT)(SP_RMW_(Addend, (SHORT)(USHORT)(o_ - 1)) - 1);
+    return (SHORT)(USHORT)(STOREMU_RMW(Addend, (SHORT)(USHORT)(o_ - 1)) - 1);
 }
 
 static inline SHORT InterlockedCompareExchange16(SHORT volatile *Destination,
                                                  SHORT ExChange,
                                                  SHORT Comparand)
 {
-    return SP_RMW_(Destination, o_ == Comparand ? ExChange : o_);
+    return STOREMU_RMW(Destination, o_ == Comparand ? ExChange : o_);
 }
 
 static inline LONG64 InterlockedExchangeAdd64(LONG64 volatile *Addend,
                                               LONG64 Value)
 {
-    return SP_RMW_(Addend, (LONG64)((ULONG64)o_ + (ULONG64)Value));
+    return STOREMU_RMW(Addend, (LONG64)((ULONG64)o_ + (ULONG64)Value));
 }
 
 static inline LONG64 InterlockedAdd64(LONG64 volatile *Addend, LONG64 Value)
@@ -917,38 +917,38 @@ static inline LONG64 InterlockedDecrement64(LONG64 volatile *Addend)
 static inline LONG64 InterlockedExchange64(LONG64 volatile *Target,
                                            LONG64 Value)
 {
-    return SP_RMW_(Target, Value);
+    return STOREMU_RMW(Target, Value);
 }
 
 static inline LONG64 InterlockedCompareExchange64(LONG64 volatile *Destination,
                                                   LONG64 ExChange,
                                                   LONG64 Comparand)
 {
-    return SP_RMW_(Destination, o_ == Comparand ? ExChange : o_);
+    return STOREMU_RMW(Destination, o_ == Comparand ? ExChange : o_);
 }
 
 static inline LONG64 InterlockedOr64(LONG64 volatile *Destination, LONG64 Value)
 {
-    return SP_RMW_(Destination, o_ | Value);
+    return STOREMU_RMW(Destination, o_ | Value);
 }
 
 static inline LONG64 InterlockedAnd64(LONG64 volatile *Destination,
                                       LONG64 Value)
 {
-    return SP_RMW_(Destination, o_ & Value);
+    return STOREMU_RMW(Destination, o_ & Value);
 }
 
 static inline PVOID InterlockedExchangePointer(PVOID volatile *Target,
                                                PVOID Value)
 {
-    return SP_RMW_(Target, Value);
+    return STOREMU_RMW(Target, Value);
 }
 
 static inline PVOID
 InterlockedCompareExchangePointer(PVOID volatile *Destination, PVOID ExChange,
                                   PVOID Comparand)
 {
-    return SP_RMW_(Destination, o_ == Comparand ? ExChange : o_);
+    return STOREMU_RMW(Destination, o_ == Comparand ? ExChange : o_);
 }
 
 /* The compiler-intrinsic spellings some drivers call directly. */
@@ -971,12 +971,12 @@ InterlockedCompareExchangePointer(PVOID volatile *Destination, PVOID ExChange,
     ((SIZE_T)InterlockedExchangeAdd64((LONG64 volatile *)(a), (LONG64)(b)))
 
 /* Full barriers: compiler-only on a one-thread machine (above). */
-#define KeMemoryBarrier()             SP_FENCE_()
-#define MemoryBarrier()               SP_FENCE_()
-#define KeMemoryBarrierWithoutFence() SP_FENCE_()
-#define _ReadWriteBarrier()           SP_FENCE_()
-#define _ReadBarrier()                SP_FENCE_()
-#define _WriteBarrier()               SP_FENCE_()
+#define KeMemoryBarrier()             STOREMU_FENCE()
+#define MemoryBarrier()               STOREMU_FENCE()
+#define KeMemoryBarrierWithoutFence() STOREMU_FENCE()
+#define _ReadWriteBarrier()           STOREMU_FENCE()
+#define _ReadBarrier()                STOREMU_FENCE()
+#define _WriteBarrier()               STOREMU_FENCE()
 #define YieldProcessor()              __asm__ __volatile__("pause" ::: "memory")
 
 /* --- Debug output and assertions ------------------------------------------ */
