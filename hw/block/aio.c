@@ -560,17 +560,10 @@ unsigned aio_in_flight(void)
     return in_flight;
 }
 
-void aio_submit(AioOp *op)
+/* The engines that hold an op for later; out of aio_submit(), whose
+ * frame then stays small for the sync engine's inline run. */
+static G_GNUC_NO_INLINE void engine_submit(AioOp *op)
 {
-    if (!started) {
-        engine_start_auto();
-    }
-    g_assert(op->type == AIO_OP_FDATASYNC || op->type == AIO_OP_FALLOCATE ||
-             (op->iovcnt > 0 && op->iovcnt <= AIO_IOV_MAX));
-    op->done = false;
-    op->waited = false;
-    op->result = 0;
-    op->next = NULL;
     in_flight++;
     switch (cur_engine) {
 #ifdef CONFIG_URING
@@ -590,11 +583,32 @@ void aio_submit(AioOp *op)
         defer_tail = op;
         break;
     default:
+        g_assert_not_reached();
+    }
+}
+
+bool aio_submit(AioOp *op)
+{
+    /* Types are READ, WRITE, FDATASYNC, FALLOCATE in that order: only
+     * the first two carry iovecs. */
+    g_assert(
+        (unsigned)op->type <= AIO_OP_FALLOCATE &&
+        (op->type > AIO_OP_WRITE || (unsigned)(op->iovcnt - 1) < AIO_IOV_MAX));
+    if (G_UNLIKELY(!started)) {
+        engine_start_auto();
+    }
+    op->waited = false;
+    op->next = NULL;
+    if (cur_engine == AIO_ENGINE_SYNC) {
+        /* Run here, never in flight. */
         op->result = aio_op_exec(op);
         op->done = true;
-        in_flight--;
-        break;
+        return true;
     }
+    op->done = false;
+    op->result = 0;
+    engine_submit(op);
+    return false;
 }
 
 void aio_run_now(AioOp *op)
@@ -607,7 +621,8 @@ void aio_run_now(AioOp *op)
     op->waited = true; /* never counted in flight */
 }
 
-void aio_wait(AioOp *op)
+/* aio_wait() for an op that is not known to be done. */
+static G_GNUC_NO_INLINE void aio_wait_slow(AioOp *op)
 {
     if (cur_engine == AIO_ENGINE_THREADS) {
         /* op->done is written by a worker: read it under the lock, and
@@ -634,6 +649,16 @@ void aio_wait(AioOp *op)
     default:
         g_assert_not_reached();
     }
+}
+
+void aio_wait(AioOp *op)
+{
+    /* Done already (the sync engine, a reaped completion): no frame. A
+     * worker's op->done is only read under the lock. */
+    if (cur_engine != AIO_ENGINE_THREADS && op->done) {
+        return;
+    }
+    aio_wait_slow(op);
 }
 
 void aio_wait_all(AioOp *const *ops, unsigned n)

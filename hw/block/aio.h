@@ -74,7 +74,9 @@ bool aio_set_engine(AioEngine engine, GError **errp);
 AioEngine aio_engine(void);
 const char *aio_engine_name(AioEngine engine);
 
-void aio_submit(AioOp *op);
+/* Start @op. True when it is done already (the sync engine runs it
+ * inside the call): nothing can be waiting on its host I/O any more. */
+bool aio_submit(AioOp *op);
 /*
  * Run @op at once with a blocking system call on the calling thread,
  * whatever the engine; aio_wait() then returns at once. For work the

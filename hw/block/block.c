@@ -133,10 +133,24 @@ struct BlockBackend {
     /* Requests whose host I/O is not reaped: readers, and requests that
      * change the image (writes, discards, flushes), in submission order. */
     BlkRequest *readers, *writers;
+    /* Nothing but the file to read: no cached block, no mapping, no
+     * bounce alignment, no overlay sector, no error rule (see
+     * read_path_update(); writers in flight are tested apart). */
+    bool reads_plain;
     BlkRequest *free_reqs; /* pool */
     GArray *rules;         /* BlkErrorRule */
     BlkStats stats;
 };
+
+/*
+ * Recompute blk->reads_plain; called wherever one of its conditions
+ * changes, so that a read asks one question instead of five.
+ */
+static void read_path_update(BlockBackend *blk)
+{
+    blk->reads_plain = !blk->cache.live && !blk->map && !blk->dio_align &&
+                       !blk->ovl_reads && (!blk->rules || !blk->rules->len);
+}
 
 typedef struct BlkSlot {
     AioOp aio;
@@ -151,7 +165,9 @@ struct BlkRequest {
     BlkOp op;
     unsigned flags;
     uint64_t offset, bytes;
-    uint64_t span_lo, span_hi; /* bytes it may touch, for conflicts */
+    /* Bytes a write may touch, for conflicts (set for writes only: a
+     * read touches exactly [offset, offset + bytes)). */
+    uint64_t span_lo, span_hi;
     int ret;
     uint64_t err_offset;
     bool finished;  /* host I/O reaped */
@@ -303,7 +319,10 @@ static inline bool map_test(const BlockBackend *blk, uint64_t sector)
 
 static void map_set(BlockBackend *blk, uint64_t offset, uint64_t len)
 {
-    blk->ovl_reads = blk->ovl_map;
+    if (!blk->ovl_reads) {
+        blk->ovl_reads = blk->ovl_map;
+        read_path_update(blk);
+    }
     for (uint64_t s = offset / BLK_SECTOR_SIZE;
          s < DIV_ROUND_UP(offset + len, BLK_SECTOR_SIZE); s++) {
         blk->ovl_map[s / 64] |= 1ULL << (s % 64);
@@ -364,8 +383,6 @@ req_init(BlkRequest *req, BlkOp op, uint64_t offset, uint64_t bytes,
     req->bytes = bytes;
     /* Writes may touch whole blocks around them (O_DIRECT read-modify-
      * write), so they conflict at that granularity. */
-    req->span_lo = offset;
-    req->span_hi = offset + bytes;
     if (op_writes(op)) {
         req->span_lo = offset / BLK_CACHE_BLOCK * BLK_CACHE_BLOCK;
         req->span_hi =
@@ -1020,6 +1037,17 @@ static int blk_run_internal(BlkRequest *req)
 
 /* ---- ordering --------------------------------------------------------- */
 
+/* The bytes @r may touch; only asked of reads and writes. */
+static inline uint64_t req_span_lo(const BlkRequest *r)
+{
+    return op_writes(r->op) ? r->span_lo : r->offset;
+}
+
+static inline uint64_t req_span_hi(const BlkRequest *r)
+{
+    return op_writes(r->op) ? r->span_hi : r->offset + r->bytes;
+}
+
 static bool req_conflict(const BlkRequest *a, const BlkRequest *b)
 {
     if (a->op == BLK_OP_FLUSH || b->op == BLK_OP_FLUSH) {
@@ -1028,7 +1056,7 @@ static bool req_conflict(const BlkRequest *a, const BlkRequest *b)
     if (!op_writes(a->op) && !op_writes(b->op)) {
         return false;
     }
-    return a->span_lo < b->span_hi && b->span_lo < a->span_hi;
+    return req_span_lo(a) < req_span_hi(b) && req_span_lo(b) < req_span_hi(a);
 }
 
 static void drain_list(BlkRequest *l, const BlkRequest *req)
@@ -1136,8 +1164,10 @@ static void cache_link(WriteCache *c, uint32_t s)
 
 /* Forget everything the cache holds: empty the chains of the blocks held
  * (cheaper than clearing every bucket when few are). */
-static void cache_clear(WriteCache *c)
+static void cache_clear(BlockBackend *blk)
 {
+    WriteCache *c = &blk->cache;
+
     for (uint32_t s = 0; s < c->high; s++) {
         if (c->slots[s].mask) {
             c->buckets[cache_hash(c, c->slots[s].idx)] = CACHE_NONE;
@@ -1148,6 +1178,7 @@ static void cache_clear(WriteCache *c)
     c->free = CACHE_NONE;
     c->live = 0;
     c->bytes = 0;
+    read_path_update(blk);
 }
 
 /* Free the arrays; they are allocated again at the next cached write. */
@@ -1221,7 +1252,9 @@ static uint32_t cache_insert(BlockBackend *blk, uint64_t idx)
     c->slots[s].mask = 0;
     c->slots[s].zmask = 0;
     cache_link(c, s);
-    c->live++;
+    if (c->live++ == 0) {
+        read_path_update(blk);
+    }
     c->bytes += cache_block_len(blk, idx);
     return s;
 }
@@ -1238,7 +1271,9 @@ static void cache_remove(BlockBackend *blk, uint32_t s)
     c->slots[s].mask = 0;
     c->slots[s].next = c->free;
     c->free = s;
-    c->live--;
+    if (--c->live == 0) {
+        read_path_update(blk);
+    }
     c->bytes -= cache_block_len(blk, c->slots[s].idx);
 }
 
@@ -1521,7 +1556,7 @@ static int cache_write_back(BlockBackend *blk, uint64_t first, uint64_t last)
     req_free(w->req);
     free(tmp);
     if (n == c->live) {
-        cache_clear(c);
+        cache_clear(blk);
     } else {
         for (uint32_t k = 0; k < n; k++) {
             cache_remove(blk, c->scratch[k]);
@@ -1749,7 +1784,7 @@ void blk_power_cut(BlockBackend *blk)
      * image, so forgetting the cache undoes exactly them. */
     blk_drain(blk);
     n = blk->cache.live;
-    cache_clear(&blk->cache);
+    cache_clear(blk);
     blk->stats.power_cuts++;
     blk->stats.blocks_rolled_back += n;
     TRACE(blk_power_cut, "%s: %" PRIu64 " cached blocks lost", blk->filename,
@@ -1835,6 +1870,7 @@ static bool map_image(BlockBackend *blk, GError **errp)
         return false;
     }
     blk->map = p;
+    read_path_update(blk);
     /* Reads are random: no readahead around a faulting page. */
     madvise(p, blk->size, MADV_RANDOM);
     blk->map_chunks = g_new0(uint64_t, DIV_ROUND_UP(nchunks, 64));
@@ -1848,6 +1884,7 @@ static void unmap_image(BlockBackend *blk)
     if (blk->map) {
         munmap(blk->map, blk->size);
         blk->map = NULL;
+        read_path_update(blk);
     }
     g_clear_pointer(&blk->map_chunks, g_free);
 }
@@ -1966,11 +2003,13 @@ void blk_inject_error(BlockBackend *blk, int err, unsigned op_mask,
     };
 
     g_array_append_val(blk->rules, r);
+    read_path_update(blk);
 }
 
 void blk_clear_injected_errors(BlockBackend *blk)
 {
     g_array_set_size(blk->rules, 0);
+    read_path_update(blk);
 }
 
 /* Apply the first matching rule to @req; true if it failed it. */
@@ -1993,6 +2032,7 @@ static bool inject_match(BlockBackend *blk, BlkRequest *req)
             req->op == BLK_OP_FLUSH ? 0 : MAX(req->offset, r->offset);
         if (r->count && --r->count == 0) {
             g_array_remove_index(blk->rules, i);
+            read_path_update(blk);
         }
         return true;
     }
@@ -2143,22 +2183,28 @@ submit_injected(BlockBackend *blk, BlkRequest *req)
     return false;
 }
 
-BlkRequest *blk_submit_in(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
-                          uint64_t offset, uint64_t bytes,
-                          const struct iovec *iov, unsigned niov,
-                          unsigned flags)
+/* Storage a request of another backend used, or zeroed storage: free
+ * either way, so set up afresh. */
+static void req_embed(BlkRequest *req, BlockBackend *blk)
+{
+    memset(req, 0, sizeof(*req));
+    req->blk = blk;
+    req->slots = &req->slot0;
+    req->slots_cap = 1;
+    req->embedded = true;
+}
+
+/* blk_submit_in() for everything but its plain read. */
+static G_GNUC_NO_INLINE BlkRequest *
+blk_submit_in_slow(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
+                   uint64_t offset, uint64_t bytes, const struct iovec *iov,
+                   unsigned niov, unsigned flags)
 {
     BlkRequest *req = (BlkRequest *)st;
 
     g_assert(op == BLK_OP_READ || op == BLK_OP_WRITE);
-    if (G_UNLIKELY(req->blk != blk)) {
-        /* Zeroed storage, or storage a request of another backend
-         * used: either way free, so start it afresh. */
-        memset(req, 0, sizeof(*req));
-        req->blk = blk;
-        req->slots = &req->slot0;
-        req->slots_cap = 1;
-        req->embedded = true;
+    if (req->blk != blk) {
+        req_embed(req, blk);
     }
     req_init(req, op, offset, bytes, flags);
     submit_note(blk, op, offset, bytes, flags);
@@ -2170,28 +2216,45 @@ BlkRequest *blk_submit_in(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
     if (op != BLK_OP_READ) {
         return submit_write(req, iov, niov, niov, true);
     }
-    if (G_LIKELY(!blk->cache.live && !blk->map && !blk->writers &&
-                 !blk->dio_align && !blk->ovl_reads && niov <= AIO_IOV_MAX)) {
-        /* What submit_read() comes to with nothing cached, no mapping, no
-         * write to wait for, no bounce and one file to read: the one op
-         * on the caller's iovecs (req_free() left no ops, and room for
-         * one), started. */
-        BlkSlot *s = &req->slots[0];
-
-        req->nslots = 1;
-        s->aio.type = AIO_OP_READ;
-        s->aio.fd = blk->fd;
-        s->aio.rw_flags = 0;
-        s->aio.offset = offset;
-        s->aio.iov = iov;
-        s->aio.iovcnt = (int)niov;
-        s->expect = bytes;
-        s->own_iov = NULL;
-        req_track(req);
-        aio_submit(&s->aio);
-        return req;
-    }
     return submit_read(req, iov, niov, niov, true);
+}
+
+BlkRequest *blk_submit_in(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
+                          uint64_t offset, uint64_t bytes,
+                          const struct iovec *iov, unsigned niov,
+                          unsigned flags)
+{
+    BlkRequest *req = (BlkRequest *)st;
+    BlkSlot *s = &req->slot0;
+
+    if (G_UNLIKELY(op != BLK_OP_READ || req->blk != blk || !blk->reads_plain ||
+                   blk->writers || niov > AIO_IOV_MAX)) {
+        return blk_submit_in_slow(st, blk, op, offset, bytes, iov, niov, flags);
+    }
+    /*
+     * What submit_read() comes to with nothing cached, no mapping, no
+     * write to wait for, no bounce, one file to read and no error rule
+     * (reads_plain): the one op on the caller's iovecs (req_free() left
+     * no ops, and the first slot is slot0 in a caller's storage),
+     * started.
+     */
+    req_init(req, op, offset, bytes, flags);
+    submit_note(blk, op, offset, bytes, flags);
+    req->nslots = 1;
+    s->aio.type = AIO_OP_READ;
+    s->aio.fd = blk->fd;
+    s->aio.rw_flags = 0;
+    s->aio.offset = offset;
+    s->aio.iov = iov;
+    s->aio.iovcnt = (int)niov;
+    s->expect = bytes;
+    s->own_iov = NULL;
+    /* A read the engine ran inside the call has no host I/O a later
+     * write could have to wait for: it stays off the readers list. */
+    if (!aio_submit(&s->aio)) {
+        req_track(req);
+    }
+    return req;
 }
 
 BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
@@ -2244,7 +2307,8 @@ BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
     return req;
 }
 
-int blk_wait(BlkRequest *req, uint64_t *err_offset)
+/* blk_wait() for everything but a one-op request that went well. */
+static G_GNUC_NO_INLINE int blk_wait_slow(BlkRequest *req, uint64_t *err_offset)
 {
     BlockBackend *blk = req->blk;
     int ret;
@@ -2266,6 +2330,44 @@ int blk_wait(BlkRequest *req, uint64_t *err_offset)
     }
     req_free(req);
     return ret;
+}
+
+int blk_wait(BlkRequest *req, uint64_t *err_offset)
+{
+    BlockBackend *blk = req->blk;
+    BlkSlot *s = req->slots;
+
+    /*
+     * The usual request: one op, no bounce to copy out of (extras), and
+     * it moved every byte it should (so slot_reap() finds no error). The
+     * rest, and a short or failed op, take the whole path, which waits
+     * again at no cost.
+     */
+    if (G_UNLIKELY(req->finished || req->nslots != 1 || req->extras)) {
+        return blk_wait_slow(req, err_offset);
+    }
+    aio_wait(&s->aio);
+    if (G_UNLIKELY(s->aio.result != (int64_t)s->expect)) {
+        return blk_wait_slow(req, err_offset);
+    }
+    req->finished = true;
+    if (req->list) {
+        req_untrack(req);
+    }
+    if (req->op == BLK_OP_READ) {
+        blk->stats.bytes_read += req->bytes;
+    } else if (req->op == BLK_OP_WRITE) {
+        blk->stats.bytes_written += req->bytes;
+    }
+    if (err_offset) {
+        *err_offset = req->err_offset;
+    }
+    req->nslots = 0;
+    if (!req->embedded) {
+        req->next = blk->free_reqs;
+        blk->free_reqs = req;
+    }
+    return 0;
 }
 
 int blk_pread(BlockBackend *blk, uint64_t offset, void *buf, uint64_t len)
@@ -2313,6 +2415,7 @@ static BlockBackend *blk_alloc(const char *filename, unsigned flags)
     blk->cache_limit = BLK_CACHE_LIMIT_DEFAULT;
     blk->cache.free = CACHE_NONE;
     blk->rules = g_array_new(FALSE, TRUE, sizeof(BlkErrorRule));
+    read_path_update(blk);
     return blk;
 }
 
@@ -2421,6 +2524,7 @@ static bool probe_dio(BlockBackend *blk, GError **errp)
     for (unsigned i = 0; i < G_N_ELEMENTS(sizes); i++) {
         if (pread(blk->fd, buf, sizes[i], 0) >= 0 || errno != EINVAL) {
             blk->dio_align = sizes[i];
+            read_path_update(blk);
             break;
         }
     }
@@ -2574,6 +2678,7 @@ BlockBackend *blk_open(const char *path, unsigned flags, GError **errp)
             close(blk->fd);
             blk->fd = fd;
             blk->dio_align = 0;
+            read_path_update(blk);
             if (!lock_image(blk, false, errp)) {
                 goto fail;
             }

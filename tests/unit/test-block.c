@@ -1572,6 +1572,96 @@ static int64_t engine_read(int fd, uint8_t *buf)
  * descriptor number: ops on the number reach the new file. (io_uring
  * keeps files it has seen registered, and would read the old one.)
  */
+/*
+ * blk_submit_in()'s plain read follows what can make a read more than a
+ * file read: cached data, an error rule (consumed or cleared), and on
+ * every engine a write or flush after reads still in flight (or run at
+ * submission, which are then not tracked) keeps submission order.
+ */
+static void test_submit_in_read_path(gconstpointer data)
+{
+    const EngineCase *c = data;
+    g_autoptr(GError) err = NULL;
+    BlockBackend *blk;
+    enum { N = 8 };
+    static BlkRequestStorage st[N];
+    static uint8_t bufs[N][4096];
+    uint8_t wbuf[4096];
+    struct iovec v[N], wv = {wbuf, sizeof(wbuf)};
+    BlkRequest *reqs[N], *w;
+    uint64_t off = 0;
+
+    if (!aio_set_engine(c->engine, &err)) {
+        g_test_skip(err->message);
+        return;
+    }
+    memset(st, 0, sizeof(st));
+    blk = blk_new_temp(1 << 20, 0, &err);
+    g_assert_no_error(err);
+    for (int i = 0; i < N; i++) {
+        v[i] = (struct iovec){bufs[i], 4096};
+    }
+    /* A cached write is seen by the next read; after the flush the read
+     * goes to the file again. */
+    fill(wbuf, sizeof(wbuf), 0x21);
+    g_assert_cmpint(blk_pwrite(blk, 4096, wbuf, 4096, 0), ==, 0);
+    g_assert_cmpuint(blk_cache_dirty_bytes(blk), ==, 4096);
+    g_assert_cmpint(blk_wait(blk_submit_in(&st[0], blk, BLK_OP_READ, 4096, 4096,
+                                           &v[0], 1, 0),
+                             NULL),
+                    ==, 0);
+    g_assert_true(all_bytes(bufs[0], 4096, 0x21));
+    g_assert_cmpint(blk_flush(blk), ==, 0);
+    memset(bufs[0], 0, 4096);
+    g_assert_cmpint(blk_wait(blk_submit_in(&st[0], blk, BLK_OP_READ, 4096, 4096,
+                                           &v[0], 1, 0),
+                             NULL),
+                    ==, 0);
+    g_assert_true(all_bytes(bufs[0], 4096, 0x21));
+    /* A rule for one read: it fails once, then the range reads again. */
+    blk_inject_error(blk, EIO, BLK_OP_BIT(BLK_OP_READ), 4096, 1, 1);
+    g_assert_cmpint(
+        blk_wait(blk_submit_in(&st[0], blk, BLK_OP_READ, 0, 4096, &v[0], 1, 0),
+                 NULL),
+        ==, 0);
+    g_assert_cmpint(blk_wait(blk_submit_in(&st[0], blk, BLK_OP_READ, 4096, 4096,
+                                           &v[0], 1, 0),
+                             &off),
+                    ==, -EIO);
+    g_assert_cmpuint(off, ==, 4096);
+    memset(bufs[0], 0, 4096);
+    g_assert_cmpint(blk_wait(blk_submit_in(&st[0], blk, BLK_OP_READ, 4096, 4096,
+                                           &v[0], 1, 0),
+                             NULL),
+                    ==, 0);
+    g_assert_true(all_bytes(bufs[0], 4096, 0x21));
+    /* A rule that matches nothing read here, cleared: reads are plain. */
+    blk_inject_error(blk, EIO, BLK_OP_BIT(BLK_OP_READ), 1 << 19, 0, 0);
+    blk_clear_injected_errors(blk);
+    /* Reads in flight, then a write through to the host over them and a
+     * flush: the reads see the data from before the write. */
+    blk_set_write_cache(blk, false);
+    for (int i = 0; i < N; i++) {
+        reqs[i] =
+            blk_submit_in(&st[i], blk, BLK_OP_READ, 4096, 4096, &v[i], 1, 0);
+    }
+    fill(wbuf, sizeof(wbuf), 0x43);
+    w = blk_submit(blk, BLK_OP_WRITE, 4096, 4096, &wv, 1, 0);
+    g_assert_cmpint(blk_flush(blk), ==, 0);
+    g_assert_cmpint(blk_wait(w, NULL), ==, 0);
+    for (int i = 0; i < N; i++) {
+        g_assert_cmpint(blk_wait(reqs[i], NULL), ==, 0);
+        g_assert_true(all_bytes(bufs[i], 4096, 0x21));
+    }
+    g_assert_cmpint(blk_wait(blk_submit_in(&st[0], blk, BLK_OP_READ, 4096, 4096,
+                                           &v[0], 1, 0),
+                             NULL),
+                    ==, 0);
+    g_assert_true(all_bytes(bufs[0], 4096, 0x43));
+    blk_close(blk);
+    aio_shutdown();
+}
+
 static void test_engine_fd_reuse(gconstpointer data)
 {
     const EngineCase *c = data;
@@ -1707,6 +1797,11 @@ int main(int argc, char **argv)
         g_autofree char *n =
             g_strdup_printf("/block/engine/%s", engine_cases[i].name);
         g_test_add_data_func(n, &engine_cases[i], test_engine);
+    }
+    for (unsigned i = 0; i < G_N_ELEMENTS(engine_cases); i++) {
+        g_autofree char *n = g_strdup_printf("/block/submit-in/read-path/%s",
+                                             engine_cases[i].name);
+        g_test_add_data_func(n, &engine_cases[i], test_submit_in_read_path);
     }
     for (unsigned i = 0; i < G_N_ELEMENTS(engine_cases); i++) {
         g_autofree char *n =
