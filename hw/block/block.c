@@ -2359,9 +2359,6 @@ int blk_wait(BlkRequest *req, uint64_t *err_offset)
     } else if (req->op == BLK_OP_WRITE) {
         blk->stats.bytes_written += req->bytes;
     }
-    if (err_offset) {
-        *err_offset = req->err_offset;
-    }
     req->nslots = 0;
     if (!req->embedded) {
         req->next = blk->free_reqs;

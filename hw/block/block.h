@@ -162,9 +162,10 @@ BlkRequest *blk_submit_in(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
                           unsigned flags);
 /*
  * Wait for the host I/O of @req and free it. Returns 0 or -errno (EIO for
- * reads past the end of a shrunken file); with @err_offset non-NULL, the
- * image offset of the first byte known to have failed (the request's
- * offset when the host does not say).
+ * reads past the end of a shrunken file); with @err_offset non-NULL and
+ * an error, the image offset of the first byte known to have failed (the
+ * request's offset when the host does not say). On success *@err_offset
+ * may be left as it was.
  */
 int blk_wait(BlkRequest *req, uint64_t *err_offset);
 

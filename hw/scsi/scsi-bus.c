@@ -710,8 +710,12 @@ req_finalize_inline(SCSIRequest *req)
 {
     SCSIBus *bus = req->bus;
 
-    if (req->host_status == SCSI_HOST_OK && req->data_in) {
-        if (req->dir == SCSI_XFER_FROM_DEV) {
+    /* Buffered data-in is the exception (a media command moves its data
+     * itself): one test for the usual command. */
+    if (G_UNLIKELY(req->data_in)) {
+        if (req->host_status != SCSI_HOST_OK) {
+            /* dropped */
+        } else if (req->dir == SCSI_XFER_FROM_DEV) {
             int64_t n = dma_sg_copy_to_guest(req->sg, req->nsg, req->data_in,
                                              req->data_in_len);
             if (n < 0) {
@@ -723,8 +727,8 @@ req_finalize_inline(SCSIRequest *req)
         } else {
             req->overrun = req->data_in_len;
         }
+        g_clear_pointer(&req->data_in, g_free);
     }
-    g_clear_pointer(&req->data_in, g_free);
     req->data_in_len = 0;
     if (req->host_status != SCSI_HOST_OK) {
         req->transferred = 0;
@@ -758,14 +762,19 @@ void scsi_req_release(SCSIRequest *req)
     req_finalize(req);
 }
 
-static void req_done_event(void *opaque)
+/* A request's completion time came: the target finishes it, the bus
+ * ends it. Inline into bus_run_event(), which serves nearly every one. */
+static inline __attribute__((always_inline)) void req_done(SCSIRequest *req)
 {
-    SCSIRequest *req = opaque;
-
     if (req->dev) {
         req->dev->ops->finish(req->dev, req);
     }
     req_finalize_inline(req);
+}
+
+static void req_done_event(void *opaque)
+{
+    req_done(opaque);
 }
 
 /*
@@ -784,7 +793,7 @@ static void bus_run_event(void *opaque)
     for (;;) {
         run_serving = req->run_next;
         req->in_run = false;
-        req_done_event(req);
+        req_done(req);
         req = run_serving;
         if (!req) {
             break;
