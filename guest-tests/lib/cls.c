@@ -17,6 +17,8 @@
 #define CLS_UNMAP_LIST_LEN 24
 /* Guest RAM a request needs besides its extension (SRB, sense, SG list). */
 #define CLS_REQUEST_RAM 4096
+/* ClsIo.prep_op when no command is kept for reuse: no ClsOp value. */
+#define PREP_NONE 0xff
 
 enum {
     IO_FREE,      /* on the queue's free list */
@@ -164,6 +166,7 @@ ClsQueue *cls_queue_new(ClsDisk *d, unsigned depth, uint32_t buf_bytes)
         ClsIo *io = &q->ios[i];
         io->q = q;
         io->state = IO_FREE;
+        io->prep_op = PREP_NONE;
         io->unmap_list = ram_alloc(CLS_UNMAP_LIST_LEN, 16, 0, "cls-unmap");
         if (buf_bytes) {
             io->own_buf =
@@ -395,6 +398,16 @@ static void send_chunk(ClsIo *io)
         buf = (uint8_t *)io->buf + (size_t)io->done_blocks * d->block_size;
         bytes = n * d->block_size;
         dir = io->op == CLS_WRITE ? PORT_XFER_OUT : PORT_XFER_IN;
+        if (n == io->blocks && len == 16) {
+            /* The whole I/O in one (16) command: what rw_reusable()
+             * lets the next I/O of this size on this buffer send again. */
+            memcpy(io->prep_cdb, cdb, 16);
+            io->prep_op = (uint8_t)io->op;
+            io->prep_blocks = n;
+            io->prep_buf = io->buf;
+            io->prep_bytes = bytes;
+            io->prep_dir = dir;
+        }
         break;
     }
     case CLS_FLUSH:
@@ -475,6 +488,33 @@ static bool io_valid(const ClsIo *io)
     return false;
 }
 
+/*
+ * Whether @io is a READ/WRITE that send_chunk() sent whole before with
+ * the same op, length and buffer, and its range is on the disk: then the
+ * command kept from that time, with the new LBA, is what send_chunk()
+ * would build, and the length and buffer checks it passed still hold
+ * (the block size and transfer limit are fixed once the disk is open).
+ */
+static inline bool rw_reusable(const ClsIo *io, const ClsDisk *d)
+{
+    return io->op == io->prep_op && io->blocks == io->prep_blocks &&
+           io->buf == io->prep_buf && !d->use_cdb10 && io->lba < d->blocks &&
+           io->blocks <= d->blocks - io->lba;
+}
+
+/* send_chunk() for an I/O rw_reusable() accepted: no split, no choice of
+ * CDB, no new request. */
+static inline void send_reused(ClsIo *io, ClsDisk *d)
+{
+    put_be64(io->prep_cdb + 2, io->lba);
+    io->chunk_blocks = io->blocks;
+    port_request_scsi(io->req, io->prep_cdb, 16, io->buf, io->prep_bytes,
+                      io->prep_dir, 0);
+    io->state = IO_PORT;
+    d->count.srbs++;
+    port_submit(io->req, on_port_done, io);
+}
+
 void cls_submit(ClsIo *io)
 {
     ClsQueue *q = io->q;
@@ -493,6 +533,10 @@ void cls_submit(ClsIo *io)
     io->submit_cpu = cpu_index();
     io->done_cpu = -1;
     q->outstanding++;
+    if (rw_reusable(io, q->disk)) {
+        send_reused(io, q->disk);
+        return;
+    }
     if (!io_valid(io)) {
         /* Never sent: no attempt sets the result. */
         r->srb_status = 0;
@@ -624,6 +668,8 @@ static void read_result(ClsIo *io, uint32_t *xfer)
     if (r->srb_status == SRB_STATUS_TIMEOUT ||
         r->srb_status == SRB_STATUS_COMMAND_TIMEOUT) {
         io->replace_req = true;
+        /* send_chunk() replaces the request first. */
+        io->prep_op = PREP_NONE;
     }
 }
 

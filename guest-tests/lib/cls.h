@@ -160,6 +160,15 @@ struct ClsIo {
     uint8_t state;
     bool replace_req;
     ClsIo *next;
+    /* The READ(16)/WRITE(16) last sent whole for this I/O: sent again
+     * with only its LBA changed while the op, length and buffer stay the
+     * same (see rw_reusable()); prep_op is no ClsOp while there is none. */
+    uint8_t prep_op;
+    uint8_t prep_cdb[16];
+    PortXfer prep_dir;
+    uint32_t prep_blocks;
+    uint32_t prep_bytes;
+    void *prep_buf;
 };
 
 /* ---- disks ---- */

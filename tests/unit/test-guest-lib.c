@@ -266,6 +266,101 @@ static void test_cdb10_fallback(void)
                     ==, MACHINE_STOP_REQUESTED);
 }
 
+/* One queued I/O sent again and again: a READ(16)/WRITE(16) kept for
+ * reuse carries the new LBA, and a new length, buffer or op, a range off
+ * the disk or the switch to 10-byte CDBs are not sent with the old one. */
+static void one_io(ClsQueue *q, ClsOp op, uint64_t lba, uint32_t blocks,
+                   void *buf, ClsStatus want)
+{
+    ClsIo *io = cls_io_get(q);
+
+    g_assert_nonnull(io);
+    cls_io_set_rw(io, op, lba, blocks, buf ? buf : io->buf);
+    cls_submit(io);
+    g_assert_true(cls_wait(q) == io);
+    g_assert_cmpint(io->res.status, ==, want);
+    if (want == CLS_OK) {
+        g_assert_cmpuint(io->res.transferred, ==, blocks * 512);
+    }
+    cls_io_put(io);
+}
+
+static void reuse_body(void *opaque)
+{
+    ClsDisk *d = cls_open(0);
+    ClsQueue *q = cls_queue_new(d, 1, 8 * 512);
+    uint8_t *own = cls_queue_io(q, 0)->buf;
+    uint8_t *other = ram_alloc(8 * 512, 4096, 0, "other");
+    uint64_t srbs;
+
+    for (unsigned i = 0; i < 4; i++) {
+        pat_fill(own, i * 8, 8, 512, 1, TAG);
+        one_io(q, CLS_WRITE, i * 8, 8, NULL, CLS_OK);
+    }
+    for (unsigned i = 0; i < 4; i++) {
+        memset(own, 0, 8 * 512);
+        one_io(q, CLS_READ, i * 8, 8, NULL, CLS_OK);
+        g_assert_cmpuint(pat_check(own, i * 8, 8, 512, 1, TAG, NULL, NULL), ==,
+                         0);
+    }
+    memset(own, 0, 8 * 512);
+    one_io(q, CLS_READ, 20, 4, NULL, CLS_OK);
+    g_assert_cmpuint(pat_check(own, 20, 4, 512, 1, TAG, NULL, NULL), ==, 0);
+    g_assert_cmpuint(own[4 * 512], ==, 0);
+    one_io(q, CLS_READ, 8, 8, other, CLS_OK);
+    g_assert_cmpuint(pat_check(other, 8, 8, 512, 1, TAG, NULL, NULL), ==, 0);
+    srbs = d->count.srbs;
+    one_io(q, CLS_READ, d->blocks - 4, 8, other, CLS_ERR_PARAM);
+    one_io(q, CLS_READ, d->blocks, 8, other, CLS_ERR_PARAM);
+    one_io(q, CLS_READ, 0, 0, other, CLS_ERR_PARAM);
+    g_assert_cmpuint(d->count.srbs, ==, srbs);
+    one_io(q, CLS_READ, d->blocks - 8, 8, other, CLS_OK);
+    g_assert_cmpuint(gt_vdisk_stats.reads, ==, 7);
+    g_assert_cmpuint(gt_vdisk_stats.writes, ==, 4);
+    g_assert_cmpuint(gt_vdisk_stats.cdb10, ==, 0);
+    ram_free(other);
+    cls_queue_free(q);
+    cls_close(d);
+}
+
+static void test_reuse(void)
+{
+    gt_vdisk_reset();
+    g_assert_cmpint(gt_harness_run("-miniport gt-vdisk", reuse_body, NULL), ==,
+                    MACHINE_STOP_REQUESTED);
+}
+
+/* A WRITE(16) kept for reuse when the device refused it is not sent
+ * again once the disk uses 10-byte CDBs. */
+static void reuse_fallback_body(void *opaque)
+{
+    ClsDisk *d = cls_open(0);
+    ClsQueue *q = cls_queue_new(d, 1, 8 * 512);
+    uint8_t *own = cls_queue_io(q, 0)->buf;
+
+    for (unsigned i = 0; i < 3; i++) {
+        pat_fill(own, 16, 8, 512, 3 + i, TAG);
+        one_io(q, CLS_WRITE, 16, 8, NULL, CLS_OK);
+        g_assert_true(d->use_cdb10);
+    }
+    memset(own, 0, 8 * 512);
+    one_io(q, CLS_READ, 16, 8, NULL, CLS_OK);
+    g_assert_cmpuint(pat_check(own, 16, 8, 512, 5, TAG, NULL, NULL), ==, 0);
+    g_assert_cmpuint(d->count.cdb10_fallbacks, ==, 1);
+    g_assert_cmpuint(gt_vdisk_stats.cdb10, ==, 4);
+    cls_queue_free(q);
+    cls_close(d);
+}
+
+static void test_reuse_fallback(void)
+{
+    gt_vdisk_reset();
+    gt_vdisk_config.no_cdb16 = true;
+    g_assert_cmpint(
+        gt_harness_run("-miniport gt-vdisk", reuse_fallback_body, NULL), ==,
+        MACHINE_STOP_REQUESTED);
+}
+
 typedef struct RetryCase {
     const char *name;
     GtVdiskFaults faults; /* counters only; LBA faults are -1 */
@@ -764,6 +859,8 @@ int main(int argc, char **argv)
     g_test_add_func("/guest/cls/inventory", test_inventory);
     g_test_add_func("/guest/cls/read-write-split", test_read_write_split);
     g_test_add_func("/guest/cls/cdb10-fallback", test_cdb10_fallback);
+    g_test_add_func("/guest/cls/reuse", test_reuse);
+    g_test_add_func("/guest/cls/reuse-fallback", test_reuse_fallback);
     for (unsigned i = 0; i < G_N_ELEMENTS(retry_cases); i++) {
         g_autofree char *p =
             g_strdup_printf("/guest/cls/retry/%s", retry_cases[i].name);
