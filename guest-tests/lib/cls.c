@@ -825,14 +825,62 @@ static ClsIo *next_finished(ClsQueue *q, bool block)
     }
 }
 
+/*
+ * The I/O at the head of the done list if its attempt was the last one
+ * and clean: a READ/WRITE whose chunk ended in SUCCESS and GOOD without
+ * sense, moved all it asked and left nothing to send. It gets what
+ * read_result(), attempt_good() and next_finished() would give it, with
+ * no call to the retry and split logic around them. NULL, with nothing
+ * changed, for anything else.
+ */
+static inline ClsIo *take_clean(ClsQueue *q)
+{
+    ClsIo *io = q->done_head;
+    ClsResult *r;
+    PortResults pr;
+
+    if (!io || io->state != IO_COMPLETED ||
+        (io->op != CLS_READ && io->op != CLS_WRITE)) {
+        return NULL;
+    }
+    port_request_results(io->req, &pr);
+    if (SRB_STATUS(pr.srb_status) != SRB_STATUS_SUCCESS ||
+        pr.scsi_status != SCSISTAT_GOOD || pr.sense_len ||
+        pr.transferred < io->chunk_blocks * q->disk->block_size ||
+        io->done_blocks + io->chunk_blocks < io->blocks) {
+        return NULL;
+    }
+    q->done_head = io->next;
+    if (!q->done_head) {
+        q->done_tail = NULL;
+    }
+    io->next = NULL;
+    r = &io->res;
+    r->srb_status = SRB_STATUS_SUCCESS;
+    r->scsi_status = SCSISTAT_GOOD;
+    r->sense_len = 0;
+    r->sense_key = r->asc = r->ascq = 0;
+    r->sense_valid = false;
+    r->transferred += pr.transferred;
+    io->done_blocks += io->chunk_blocks;
+    finish(q, io, CLS_OK);
+    io->state = IO_HELD;
+    q->outstanding--;
+    return io;
+}
+
 ClsIo *cls_wait(ClsQueue *q)
 {
-    return next_finished(q, true);
+    ClsIo *io = take_clean(q);
+
+    return io ? io : next_finished(q, true);
 }
 
 ClsIo *cls_poll(ClsQueue *q)
 {
-    return next_finished(q, false);
+    ClsIo *io = take_clean(q);
+
+    return io ? io : next_finished(q, false);
 }
 
 /* ---- synchronous path ---- */
