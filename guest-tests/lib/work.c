@@ -238,7 +238,10 @@ static inline uint64_t slot_lba(const WlJob *j, uint64_t slot)
     return j->cfg.first_lba + slot * j->cfg.bs_blocks;
 }
 
-static inline __attribute__((always_inline)) uint64_t pick_slot(WlJob *j)
+/* @verify is j->slot_busy != NULL, a constant in each copy of the loop
+ * (see run_loop()). */
+static inline __attribute__((always_inline)) uint64_t pick_slot(WlJob *j,
+                                                                bool verify)
 {
     uint64_t s;
 
@@ -251,7 +254,7 @@ static inline __attribute__((always_inline)) uint64_t pick_slot(WlJob *j)
         s = rng_below(&j->rng, j->nslots);
         break;
     }
-    if (j->slot_busy) {
+    if (verify) {
         /* At most depth - 1 slots are busy, and depth <= slots. */
         while (j->slot_busy[s]) {
             s = s + 1 == j->nslots ? 0 : s + 1;
@@ -263,13 +266,13 @@ static inline __attribute__((always_inline)) uint64_t pick_slot(WlJob *j)
 static inline __attribute__((always_inline)) bool pick_write(WlJob *j)
 {
     switch (j->cfg.rw) {
-    case WL_WRITE:
-    case WL_RANDWRITE:
-        return true;
+    case WL_READ:
+    case WL_RANDREAD:
+        return false;
     case WL_RANDRW:
         return rng_below(&j->rng, 100) >= j->cfg.rwmixread;
     default:
-        return false;
+        return true;
     }
 }
 
@@ -288,14 +291,15 @@ static bool can_issue(const WlJob *j)
 /* Inlined, with the two above, into run_loop(), which issues once per
  * I/O: out of line each was a call and a frame for a few loads, stores
  * and the random draw. */
-static inline __attribute__((always_inline)) void issue(WlJob *j, ClsIo *io)
+static inline __attribute__((always_inline)) void issue(WlJob *j, ClsIo *io,
+                                                        bool verify)
 {
-    uint64_t slot = pick_slot(j);
+    uint64_t slot = pick_slot(j, verify);
     uint64_t lba = slot_lba(j, slot);
     uint32_t n = slot_blocks(j, slot);
     bool write = pick_write(j);
 
-    if (j->slot_busy) {
+    if (verify) {
         j->slot_busy[slot] = 1;
         if (write) {
             uint32_t gen = ++j->next_gen;
@@ -355,7 +359,8 @@ static uint64_t check_read(WlJob *j, const ClsIo *io, uint64_t slot)
     return bad;
 }
 
-static void complete(WlJob *j, ClsIo *io)
+static inline __attribute__((always_inline)) void complete(WlJob *j, ClsIo *io,
+                                                           bool verify)
 {
     uint64_t slot = io->tag;
     unsigned dir = io->op == CLS_WRITE ? WL_DIR_WRITE : WL_DIR_READ;
@@ -366,7 +371,7 @@ static void complete(WlJob *j, ClsIo *io)
     }
     if (io->res.status != CLS_OK) {
         note_error(j, io);
-        if (j->slot_busy) {
+        if (verify) {
             if (dir == WL_DIR_WRITE && j->slot_gen[slot]) {
                 /* What a failed write left behind is unknown. */
                 j->slot_gen[slot] = 0;
@@ -379,7 +384,7 @@ static void complete(WlJob *j, ClsIo *io)
     hist_add(&j->st.lat[dir], io->done_ns - io->submit_ns);
     j->st.ios[dir]++;
     j->st.bytes[dir] += (uint64_t)io->blocks * j->disk->block_size;
-    if (j->slot_busy) {
+    if (verify) {
         if (dir == WL_DIR_WRITE) {
             if (!j->slot_gen[slot]) {
                 j->written_slots++;
@@ -400,7 +405,8 @@ static void complete(WlJob *j, ClsIo *io)
     }
 }
 
-static void run_loop(WlJob *j)
+static inline __attribute__((always_inline)) void run_loop_as(WlJob *j,
+                                                              bool verify)
 {
     /* Whether the queue's free list may hold an I/O: only this loop takes
      * from it and gives back to it, so it is empty from the first
@@ -421,17 +427,17 @@ static void run_loop(WlJob *j)
                 maybe_free = false;
                 break;
             }
-            issue(j, io);
+            issue(j, io, verify);
         }
         io = cls_wait(j->q);
         if (!io) {
             break;
         }
-        complete(j, io);
+        complete(j, io, verify);
         /* Giving the I/O back would put it at the head of the free list,
          * where the next cls_io_get() takes it: send it again at once. */
         if (can_issue(j)) {
-            issue(j, io);
+            issue(j, io, verify);
         } else {
             cls_io_put(io);
             maybe_free = true;
@@ -439,6 +445,17 @@ static void run_loop(WlJob *j)
     }
     j->running = false;
     j->st.t_end = vclock_now();
+}
+
+/* One copy of the loop per verify setting, which is fixed for the job:
+ * the copy without it tests nothing of it per I/O. */
+static void run_loop(WlJob *j)
+{
+    if (j->slot_busy) {
+        run_loop_as(j, true);
+    } else {
+        run_loop_as(j, false);
+    }
 }
 
 void wl_job_run(WlJob *j)
