@@ -515,6 +515,15 @@ static inline void send_reused(ClsIo *io, ClsDisk *d)
     port_submit(io->req, on_port_done, io);
 }
 
+/* What cls_sense_parse() says of no sense, without the call: the case
+ * of nearly every attempt. */
+static inline void result_no_sense(ClsResult *r)
+{
+    r->sense_len = 0;
+    r->sense_key = r->asc = r->ascq = 0;
+    r->sense_valid = false;
+}
+
 void cls_submit(ClsIo *io)
 {
     ClsQueue *q = io->q;
@@ -541,9 +550,7 @@ void cls_submit(ClsIo *io)
         /* Never sent: no attempt sets the result. */
         r->srb_status = 0;
         r->scsi_status = 0;
-        r->sense_key = r->asc = r->ascq = 0;
-        r->sense_valid = false;
-        r->sense_len = 0;
+        result_no_sense(r);
         r->status = CLS_ERR_PARAM;
         io->done_ns = io->submit_ns;
         io->state = IO_REJECTED;
@@ -660,10 +667,7 @@ static void read_result(ClsIo *io, uint32_t *xfer)
         r->sense_valid = cls_sense_parse(r->sense, r->sense_len, &r->sense_key,
                                          &r->asc, &r->ascq);
     } else {
-        /* What cls_sense_parse says of no sense, without the call: the
-         * case of nearly every attempt. */
-        r->sense_key = r->asc = r->ascq = 0;
-        r->sense_valid = false;
+        result_no_sense(r);
     }
     if (r->srb_status == SRB_STATUS_TIMEOUT ||
         r->srb_status == SRB_STATUS_COMMAND_TIMEOUT) {
@@ -783,6 +787,25 @@ static bool process(ClsQueue *q, ClsIo *io)
     return attempt_not_clean(q, io, xfer);
 }
 
+/* Take the done list's head off it. */
+static inline void done_unlink_head(ClsQueue *q)
+{
+    ClsIo *io = q->done_head;
+
+    q->done_head = io->next;
+    if (!q->done_head) {
+        q->done_tail = NULL;
+    }
+    io->next = NULL;
+}
+
+/* A finished I/O goes back to the caller. */
+static inline void hand_back(ClsQueue *q, ClsIo *io)
+{
+    io->state = IO_HELD;
+    q->outstanding--;
+}
+
 static ClsIo *next_finished(ClsQueue *q, bool block)
 {
     for (;;) {
@@ -790,18 +813,13 @@ static ClsIo *next_finished(ClsQueue *q, bool block)
 
         if (io) {
             bool done;
-            q->done_head = io->next;
-            if (!q->done_head) {
-                q->done_tail = NULL;
-            }
-            io->next = NULL;
+            done_unlink_head(q);
             done = io->state == IO_REJECTED || process(q, io);
             if (done) {
                 if (io->state == IO_REJECTED) {
                     finish(q, io, CLS_ERR_PARAM);
                 }
-                io->state = IO_HELD;
-                q->outstanding--;
+                hand_back(q, io);
                 return io;
             }
             continue;
@@ -850,22 +868,15 @@ static inline ClsIo *take_clean(ClsQueue *q)
         io->done_blocks + io->chunk_blocks < io->blocks) {
         return NULL;
     }
-    q->done_head = io->next;
-    if (!q->done_head) {
-        q->done_tail = NULL;
-    }
-    io->next = NULL;
+    done_unlink_head(q);
     r = &io->res;
     r->srb_status = SRB_STATUS_SUCCESS;
     r->scsi_status = SCSISTAT_GOOD;
-    r->sense_len = 0;
-    r->sense_key = r->asc = r->ascq = 0;
-    r->sense_valid = false;
+    result_no_sense(r);
     r->transferred += pr.transferred;
     io->done_blocks += io->chunk_blocks;
     finish(q, io, CLS_OK);
-    io->state = IO_HELD;
-    q->outstanding--;
+    hand_back(q, io);
     return io;
 }
 
