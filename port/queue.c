@@ -336,6 +336,7 @@ typedef struct ExtRuns {
     uint64_t mask;
     ULONG size;
     unsigned count;
+    bool short_runs; /* every run 32 to 256 bytes: span_tail() alone */
     ULONG off[EXT_CHUNKS / 2], len[EXT_CHUNKS / 2];
 } ExtRuns;
 
@@ -363,6 +364,10 @@ static const ExtRuns *G_GNUC_NO_INLINE ext_runs_build(uint64_t mask, ULONG n)
             r->len[r->count] = end - off;
             r->count++;
         }
+    }
+    r->short_runs = true;
+    for (unsigned i = 0; i < r->count; i++) {
+        r->short_runs &= r->len[i] >= 32 && r->len[i] <= 256;
     }
     return r;
 }
@@ -704,10 +709,7 @@ static G_GNUC_NO_INLINE void fill_scsi_srb(PortRequest *req, const uint8_t *cdb,
     SrbSetSenseInfoBufferLength(req->srb, PORT_SENSE_SIZE);
 }
 
-/* port_request_scsi's SRB fill, once the old contents are checked. */
-static inline __attribute__((always_inline)) void
-fill_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len, void *buf,
-          uint32_t len, PortXfer dir, unsigned timeout_s)
+static inline __attribute__((always_inline)) ULONG scsi_flags(PortXfer dir)
 {
     ULONG flags = SRB_FLAGS_QUEUE_ACTION_ENABLE;
 
@@ -718,29 +720,44 @@ fill_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len, void *buf,
     } else {
         flags |= SRB_FLAGS_NO_DATA_TRANSFER;
     }
+    return flags;
+}
+
+/* An extended SRB's own fields, once srb_base is copied in. The port lays
+ * this SRB out itself: write the CDB block directly rather than searching
+ * the SrbExData list for it once per field. */
+static inline __attribute__((always_inline)) void
+fill_scsi_ex(PortRequest *req, const uint8_t *cdb, unsigned cdb_len, void *buf,
+             uint32_t len, ULONG flags, unsigned timeout_s)
+{
+    PSTORAGE_REQUEST_BLOCK s = req->srb;
+    PSRBEX_DATA_SCSI_CDB16 d =
+        (PSRBEX_DATA_SCSI_CDB16)((uint8_t *)s + extended_layout().cdb_off);
+
+    s->SrbFunction = SRB_FUNCTION_EXECUTE_SCSI;
+    s->SrbFlags = flags;
+    s->DataBuffer = len ? buf : NULL;
+    s->DataTransferLength = len;
+    s->TimeOutValue = timeout_s ? timeout_s : PORT_DEFAULT_TIMEOUT_S;
+    d->CdbLength = (UCHAR)cdb_len;
+    copy_cdb(d->Cdb, cdb, cdb_len);
+    d->SenseInfoBuffer = req->sense;
+    d->SenseInfoBufferLength = PORT_SENSE_SIZE;
+}
+
+/* port_request_scsi's SRB fill, once the old contents are checked. */
+static inline __attribute__((always_inline)) void
+fill_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len, void *buf,
+          uint32_t len, PortXfer dir, unsigned timeout_s)
+{
     /* fill_common, with the size of the copy known here so that it is
      * inline moves, not a memcpy call per I/O. */
     if (req->extended) {
-        /* The port lays this SRB out itself: write the CDB block directly
-         * rather than searching the SrbExData list for it once per
-         * field. */
-        PSTORAGE_REQUEST_BLOCK s = req->srb;
-        PSRBEX_DATA_SCSI_CDB16 d =
-            (PSRBEX_DATA_SCSI_CDB16)((uint8_t *)s + extended_layout().cdb_off);
-
-        memcpy(s, req->srb_base, extended_layout().total);
-        s->SrbFunction = SRB_FUNCTION_EXECUTE_SCSI;
-        s->SrbFlags = flags;
-        s->DataBuffer = len ? buf : NULL;
-        s->DataTransferLength = len;
-        s->TimeOutValue = timeout_s ? timeout_s : PORT_DEFAULT_TIMEOUT_S;
-        d->CdbLength = (UCHAR)cdb_len;
-        copy_cdb(d->Cdb, cdb, cdb_len);
-        d->SenseInfoBuffer = req->sense;
-        d->SenseInfoBufferLength = PORT_SENSE_SIZE;
+        memcpy(req->srb, req->srb_base, extended_layout().total);
+        fill_scsi_ex(req, cdb, cdb_len, buf, len, scsi_flags(dir), timeout_s);
         return;
     }
-    fill_scsi_srb(req, cdb, cdb_len, buf, len, flags, timeout_s);
+    fill_scsi_srb(req, cdb, cdb_len, buf, len, scsi_flags(dir), timeout_s);
 }
 
 static inline __attribute__((always_inline)) void
@@ -773,12 +790,84 @@ request_scsi_clean(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
     fill_scsi(req, cdb, cdb_len, buf, len, dir, timeout_s);
 }
 
+#if defined(__x86_64__)
+/*
+ * request_scsi_checked for the usual poisoned request (an extended SRB, no
+ * stale extension, AVX2): the check inline, so the request's arguments
+ * stay in their registers across it rather than being saved around two
+ * calls. Anything else, or poison that is not intact, goes to
+ * request_scsi_checked, which looks again and reports: as a tail call,
+ * nothing here lives across a call.
+ */
+__attribute__((target("avx2"))) static G_GNUC_NO_INLINE void
+request_scsi_checked_avx2(PortRequest *req, const uint8_t *cdb,
+                          unsigned cdb_len, void *buf, uint32_t len,
+                          PortXfer dir, unsigned timeout_s)
+{
+    __m256i pv = _mm256_set1_epi8((char)PORT_POISON_BYTE), acc;
+    const uint8_t *ext = req->srb_ext;
+    const ExtRuns *r = &ext_runs_cache;
+
+    /* (The runs not the ones cached, rare, are built there too.) */
+    if (G_UNLIKELY(!req->extended || req->stale_ext || !req->poisoned ||
+                   (ext && (r->mask != req->poison_mask ||
+                            r->size != ext_size(req) || !r->short_runs)))) {
+        request_scsi_checked(req, cdb, cdb_len, buf, len, dir, timeout_s);
+        return;
+    }
+    __asm__("" : "+x"(pv)); /* as in all_poison_avx2() */
+    acc = span_diff(_mm256_setzero_si256(), req->srb, extended_layout().total,
+                    pv);
+    for (unsigned i = 0; ext && i < r->count; i++) {
+        const uint8_t *p = ext + r->off[i];
+        ULONG n = r->len[i];
+#define DIFF(off)                                                              \
+    acc = _mm256_or_si256(                                                     \
+        acc, _mm256_xor_si256(                                                 \
+                 _mm256_loadu_si256((const __m256i *)(p + (off))), pv))
+        SPAN_TAIL(DIFF, n);
+#undef DIFF
+    }
+    if (G_UNLIKELY(!_mm256_testz_si256(acc, acc))) {
+        request_scsi_checked(req, cdb, cdb_len, buf, len, dir, timeout_s);
+        return;
+    }
+    request_scsi_asserts(req, cdb_len, buf, len);
+    req->poisoned = false;
+    {
+        /* srb_base in 32-byte moves (the compiler's memcpy makes 16-byte
+         * ones), the last overlapping the one before. */
+        const uint8_t *b = req->srb_base;
+        uint8_t *d = req->srb;
+        ULONG n = extended_layout().total;
+#define COPY(off)                                                              \
+    _mm256_storeu_si256((__m256i *)(d + (off)),                                \
+                        _mm256_loadu_si256((const __m256i *)(b + (off))))
+        SPAN_TAIL(COPY, n);
+#undef COPY
+    }
+    fill_scsi_ex(req, cdb, cdb_len, buf, len, scsi_flags(dir), timeout_s);
+}
+#else
+static void request_scsi_checked_avx2(PortRequest *req, const uint8_t *cdb,
+                                      unsigned cdb_len, void *buf, uint32_t len,
+                                      PortXfer dir, unsigned timeout_s)
+{
+    g_assert_not_reached();
+}
+#endif
+
 void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
                        void *buf, uint32_t len, PortXfer dir,
                        unsigned timeout_s)
 {
     /* What check_poison looks at. */
     if (req->stale_ext || req->poisoned) {
+        if (poison_simd()) {
+            request_scsi_checked_avx2(req, cdb, cdb_len, buf, len, dir,
+                                      timeout_s);
+            return;
+        }
         request_scsi_checked(req, cdb, cdb_len, buf, len, dir, timeout_s);
     } else {
         request_scsi_clean(req, cdb, cdb_len, buf, len, dir, timeout_s);
@@ -1000,6 +1089,69 @@ static void capture_results(PortRequest *req)
     req->state = REQ_COMPLETING;
 }
 
+#if defined(__x86_64__)
+/*
+ * capture_results for the usual completion with the verifier on: an
+ * extended SRB as the port built it, without sense data, not BUSY, and an
+ * extension whose runs are the cached ones and not due a look
+ * (ext_poison_runs). The fill inline, with no call for anything: the
+ * generic path saves registers and dispatches per piece. Anything else
+ * goes to capture_results.
+ */
+__attribute__((target("avx2"))) static G_GNUC_NO_INLINE void
+capture_results_avx2(PortRequest *req)
+{
+    PSTORAGE_REQUEST_BLOCK s = req->srb;
+    PSRBEX_DATA_SCSI_CDB16 d =
+        (PSRBEX_DATA_SCSI_CDB16)((uint8_t *)s + extended_layout().cdb_off);
+    PortAdapter *a = req->lu->adapter;
+    const ExtRuns *r = &ext_runs_cache;
+    uint8_t *ext = req->srb_ext;
+    uint64_t k = a->ext_looks;
+    __m256i pv;
+
+    if (G_UNLIKELY(!req->extended || !srbex_as_built(s) ||
+                   (s->SrbStatus & SRB_STATUS_AUTOSENSE_VALID) ||
+                   SRB_STATUS(s->SrbStatus) == SRB_STATUS_BUSY ||
+                   (ext && (k < EXT_LOOK_ALWAYS || k % EXT_LOOK_EVERY == 0 ||
+                            r->mask != a->ext_written ||
+                            r->size != ext_size(req) || !r->short_runs)))) {
+        capture_results(req);
+        return;
+    }
+    req->srb_status = s->SrbStatus;
+    req->scsi_status = d->ScsiStatus;
+    req->transferred = s->DataTransferLength;
+    req->sense_len = 0;
+    if (ext) {
+        a->ext_looks = k + 1;
+        req->poison_mask = a->ext_written;
+    }
+    pv = _mm256_set1_epi8((char)PORT_POISON_BYTE);
+    __asm__("" : "+x"(pv)); /* as in all_poison_avx2() */
+    {
+        uint8_t *p = req->srb;
+        ULONG n = extended_layout().total;
+#define FILL(off) _mm256_storeu_si256((__m256i *)(p + (off)), pv)
+        SPAN_TAIL(FILL, n);
+        for (unsigned i = 0; ext && i < r->count; i++) {
+            p = ext + r->off[i];
+            n = r->len[i];
+            SPAN_TAIL(FILL, n);
+        }
+#undef FILL
+    }
+    req->poisoned = true;
+    verifier_sg_unmap(req);
+    req->state = REQ_COMPLETING;
+}
+#else
+static void capture_results_avx2(PortRequest *req)
+{
+    g_assert_not_reached();
+}
+#endif
+
 static void start_one(PortRequest *req)
 {
     PortLu *lu = req->lu;
@@ -1181,7 +1333,11 @@ void port_complete_from_miniport(PortAdapter *a, PVOID srb)
                         "SRB_STATUS_BUSY after HwStorStartIo returned: "
                         "the transaction had started");
     }
-    capture_results(req);
+    if (port.verifier != VERIFIER_OFF && poison_simd()) {
+        capture_results_avx2(req);
+    } else {
+        capture_results(req);
+    }
     TRACE(port_complete, "req=%" G_GUINT64_FORMAT " status=0x%02x", req->id,
           req->srb_status);
     q = &cq[cpu < 0 ? 0 : cpu];

@@ -621,6 +621,103 @@ static void test_extension_spans(gconstpointer data)
 }
 
 /*
+ * An extended SRB reused request after request (as a class driver keeps
+ * one per slot), past the completions at which the port looks at the
+ * whole extension: a write after completion to the SRB's first or last
+ * byte, or to the first or last byte of the extension parts the miniport
+ * uses, is caught at the next fill, with the vector check and the
+ * generic one, and none is reported when nothing writes late. The
+ * extension sizes give one run, two apart, and runs too short or long
+ * for one piece of the vector path.
+ */
+#define REUSE_IOS 420
+
+static ULONG reuse_size;
+static unsigned reuse_at, reuse_target, reuse_reads;
+
+static void find_reuse(TpExt *x, PPORT_CONFIGURATION_INFORMATION cfg)
+{
+    cfg->SrbType = SRB_TYPE_STORAGE_REQUEST_BLOCK;
+}
+
+static bool buildio_reuse(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    PUCHAR ext = SrbGetMiniportContext(srb);
+
+    if (is_read(srb)) {
+        memset(ext, 1, MIN(reuse_size, 16u));
+        memset(ext + reuse_size - MIN(reuse_size, 16u), 1,
+               MIN(reuse_size, 16u));
+    }
+    return false;
+}
+
+static bool complete_reuse(TpExt *x, PVOID srb)
+{
+    PUCHAR ext = SrbGetMiniportContext(srb);
+    ULONG srb_len = SrbGetSrbLength(srb);
+    bool read = is_read(srb);
+
+    tp_mp_complete(x, srb, SRB_STATUS_SUCCESS);
+    if (read && ++reuse_reads == reuse_at) {
+        PUCHAR at[] = {(PUCHAR)srb, (PUCHAR)srb + srb_len - 1, ext,
+                       ext + reuse_size - 1};
+        *at[reuse_target] = 2;
+    }
+    return true;
+}
+
+static void reuse_body(void *opaque)
+{
+    PortRequest *req = port_request_new(port_lun_at(0));
+    void *buf = ram_alloc(TP_MP_BLOCK, 16, 0, "reuse");
+    uint8_t cdb[10] = {SCSIOP_READ, [8] = 1};
+
+    for (unsigned i = 0; i < REUSE_IOS; i++) {
+        port_request_scsi(req, cdb, sizeof(cdb), buf, TP_MP_BLOCK, PORT_XFER_IN,
+                          0);
+        port_execute(req);
+        g_assert_cmpuint(port_request_srb_status(req), ==, SRB_STATUS_SUCCESS);
+    }
+    port_request_free(req);
+    ram_free(buf);
+}
+
+static void test_reused_srb_late_writes(gconstpointer data)
+{
+    static const TpHooks hooks = {.find = find_reuse,
+                                  .buildio = buildio_reuse,
+                                  .complete = complete_reuse};
+    static const ULONG sizes[] = {20, 64, 200, 300, 700, 2048};
+    static const unsigned ats[] = {300, 333, 385};
+
+    port_poison_generic = GPOINTER_TO_INT(data);
+    for (unsigned i = 0; i < G_N_ELEMENTS(sizes); i++) {
+        for (unsigned w = 0; w < 5 * G_N_ELEMENTS(ats); w++) {
+            TpMachine m = {.verifier = VERIFIER_ON};
+            bool write = w % 5 < 4;
+
+            tp_mp_defaults();
+            tp_mp.hooks = &hooks;
+            tp_mp.srbext = sizes[i];
+            tp_mp.extended_srb = true;
+            reuse_size = sizes[i];
+            reuse_target = w % 5;
+            reuse_at = write ? ats[w / 5] : 0;
+            reuse_reads = 0;
+            tp_machine_up(&m);
+            g_assert_cmpint(tp_run(0, reuse_body, NULL, 60), ==,
+                            MACHINE_STOP_REQUESTED);
+            g_assert_cmpuint(tp_verifier_delta(VC_SRB_AFTER_COMPLETION), ==,
+                             write ? 1 : 0);
+            g_assert_cmpuint(tp_verifier_total_delta(), ==, write ? 1 : 0);
+            tp_machine_down();
+        }
+    }
+    port_poison_generic = false;
+}
+
+/*
  * A request's data DMA is tested first against the request the SG walk
  * would try first (the one after the last hit), then by the walk. Three
  * requests with adjacent 4 KiB buffers, in flight together: each buffer,
@@ -756,6 +853,10 @@ int main(int argc, char **argv)
                          GINT_TO_POINTER(false), test_extension_spans);
     g_test_add_data_func("/port/verifier/srb-extension-spans/generic",
                          GINT_TO_POINTER(true), test_extension_spans);
+    g_test_add_data_func("/port/verifier/reused-srb-late-writes/vector",
+                         GINT_TO_POINTER(false), test_reused_srb_late_writes);
+    g_test_add_data_func("/port/verifier/reused-srb-late-writes/generic",
+                         GINT_TO_POINTER(true), test_reused_srb_late_writes);
     g_test_add_func("/port/verifier/dma-range-sg-hint", test_dma_sg_hint);
     g_test_add_func("/port/verifier/dma-range-long-run",
                     test_dma_range_long_run);
