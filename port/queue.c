@@ -1024,7 +1024,8 @@ static inline bool srbex_as_built(PVOID srb)
  * A BUSY request will be sent again: keep a snapshot of its SRB to
  * restore.
  */
-static void capture_results(PortRequest *req)
+static inline __attribute__((always_inline)) void
+capture_results_body(PortRequest *req, bool verify)
 {
     PVOID srb = req->srb;
     UCHAR sense_len = 0;
@@ -1063,7 +1064,7 @@ static void capture_results(PortRequest *req)
     }
     /* Poisoning is the verifier's check: a run without it does not pay for
      * three passes over every SRB and extension. */
-    if (port.verifier != VERIFIER_OFF) {
+    if (verify) {
         const ExtRuns *r =
             req->srb_ext ? ext_poison_runs(req, SRB_STATUS(req->srb_status) ==
                                                     SRB_STATUS_BUSY)
@@ -1087,6 +1088,18 @@ static void capture_results(PortRequest *req)
         verifier_sg_unmap(req);
     }
     req->state = REQ_COMPLETING;
+}
+
+static G_GNUC_NO_INLINE void capture_results(PortRequest *req)
+{
+    capture_results_body(req, port.verifier != VERIFIER_OFF);
+}
+
+/* A completion's capture_results without the verifier: the poisoning
+ * left out, rather than tested for once more. */
+static G_GNUC_NO_INLINE void capture_results_unverified(PortRequest *req)
+{
+    capture_results_body(req, false);
 }
 
 #if defined(__x86_64__)
@@ -1333,7 +1346,9 @@ void port_complete_from_miniport(PortAdapter *a, PVOID srb)
                         "SRB_STATUS_BUSY after HwStorStartIo returned: "
                         "the transaction had started");
     }
-    if (port.verifier != VERIFIER_OFF && poison_simd()) {
+    if (port.verifier == VERIFIER_OFF) {
+        capture_results_unverified(req);
+    } else if (poison_simd()) {
         capture_results_avx2(req);
     } else {
         capture_results(req);
