@@ -560,6 +560,13 @@ static void fill_poison_avx2(uint8_t *srb, ULONG srb_n, uint8_t *ext,
 
 /* The runs of the request's extension to poison at its completion: what
  * a miniport could still be writing, the whole of it when @all. */
+/* Whether the @k-th completion of an adapter looks at which extension
+ * chunks the miniport writes, rather than trusting what it learnt. */
+static inline bool ext_look_due(uint64_t k)
+{
+    return k < EXT_LOOK_ALWAYS || k % EXT_LOOK_EVERY == 0;
+}
+
 static const ExtRuns *ext_poison_runs(PortRequest *req, bool all)
 {
     PortAdapter *a = req->lu->adapter;
@@ -569,7 +576,7 @@ static const ExtRuns *ext_poison_runs(PortRequest *req, bool all)
         req->poison_mask = ext_all_chunks(n);
     } else {
         uint64_t k = a->ext_looks++;
-        if (k < EXT_LOOK_ALWAYS || k % EXT_LOOK_EVERY == 0) {
+        if (ext_look_due(k)) {
             a->ext_written |=
                 ext_written_chunks(req->srb_ext, n, a->ext_written);
         }
@@ -1024,6 +1031,19 @@ static inline bool srbex_as_built(PVOID srb)
  * A BUSY request will be sent again: keep a snapshot of its SRB to
  * restore.
  */
+/* The results of an extended SRB laid out as the port built it (the CDB
+ * block where it put it); returns the sense buffer length. */
+static inline UCHAR capture_built(PortRequest *req, PSTORAGE_REQUEST_BLOCK s)
+{
+    PSRBEX_DATA_SCSI_CDB16 d =
+        (PSRBEX_DATA_SCSI_CDB16)((uint8_t *)s + extended_layout().cdb_off);
+
+    req->srb_status = s->SrbStatus;
+    req->scsi_status = d->ScsiStatus;
+    req->transferred = s->DataTransferLength;
+    return d->SenseInfoBufferLength;
+}
+
 static inline __attribute__((always_inline)) void
 capture_results_body(PortRequest *req, bool verify)
 {
@@ -1031,14 +1051,7 @@ capture_results_body(PortRequest *req, bool verify)
     UCHAR sense_len = 0;
 
     if (req->extended && srbex_as_built(srb)) {
-        PSTORAGE_REQUEST_BLOCK s = srb;
-        PSRBEX_DATA_SCSI_CDB16 d =
-            (PSRBEX_DATA_SCSI_CDB16)((uint8_t *)s + extended_layout().cdb_off);
-
-        req->srb_status = s->SrbStatus;
-        req->scsi_status = d->ScsiStatus;
-        sense_len = d->SenseInfoBufferLength;
-        req->transferred = s->DataTransferLength;
+        sense_len = capture_built(req, srb);
     } else {
         req->srb_status = SrbGetSrbStatus(srb);
         if (req->extended) {
@@ -1115,8 +1128,6 @@ __attribute__((target("avx2"))) static G_GNUC_NO_INLINE void
 capture_results_avx2(PortRequest *req)
 {
     PSTORAGE_REQUEST_BLOCK s = req->srb;
-    PSRBEX_DATA_SCSI_CDB16 d =
-        (PSRBEX_DATA_SCSI_CDB16)((uint8_t *)s + extended_layout().cdb_off);
     PortAdapter *a = req->lu->adapter;
     const ExtRuns *r = &ext_runs_cache;
     uint8_t *ext = req->srb_ext;
@@ -1126,15 +1137,12 @@ capture_results_avx2(PortRequest *req)
     if (G_UNLIKELY(!req->extended || !srbex_as_built(s) ||
                    (s->SrbStatus & SRB_STATUS_AUTOSENSE_VALID) ||
                    SRB_STATUS(s->SrbStatus) == SRB_STATUS_BUSY ||
-                   (ext && (k < EXT_LOOK_ALWAYS || k % EXT_LOOK_EVERY == 0 ||
-                            r->mask != a->ext_written ||
+                   (ext && (ext_look_due(k) || r->mask != a->ext_written ||
                             r->size != ext_size(req) || !r->short_runs)))) {
         capture_results(req);
         return;
     }
-    req->srb_status = s->SrbStatus;
-    req->scsi_status = d->ScsiStatus;
-    req->transferred = s->DataTransferLength;
+    capture_built(req, s);
     req->sense_len = 0;
     if (ext) {
         a->ext_looks = k + 1;
