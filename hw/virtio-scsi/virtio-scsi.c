@@ -246,7 +246,7 @@ vscsi_parse_lun(const uint8_t *l, uint32_t *target, uint32_t *lun)
         return false;
     }
     *target = l[1];
-    if (l[4] | l[5] | l[6] | l[7]) {
+    if (pci_get_long(l + 4)) {
         *lun = VSCSI_LUN_INVALID;
     } else if ((l[2] & 0xc0) == VIRTIO_SCSI_LUN_FLAT) {
         *lun = (uint32_t)(l[2] & 0x3f) << 8 | l[3];
@@ -592,8 +592,6 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
      * lengths are the sums of the segments, so the data length is the
      * list's.
      */
-    sr->dir = SCSI_XFER_NONE;
-    scsi_req_set_sg_ref(sr, sr->sg_inline, 0, 0); /* as a copied empty list */
     if (out_data) {
         const DmaSgEntry *sg = vq_elem_tail(e, false, hdr_len, &nsg);
 
@@ -613,6 +611,9 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
         }
         sr->dir = SCSI_XFER_FROM_DEV;
         scsi_req_set_sg_ref(sr, sg, nsg, in_data);
+    } else {
+        sr->dir = SCSI_XFER_NONE;
+        scsi_req_set_sg_ref(sr, sr->sg_inline, 0, 0); /* a copied empty list */
     }
     sr->initiator = 0;
     sr->attr = vscsi_task_attr(hdr[offsetof(VirtioScsiCmdReqHdr, task_attr)]);

@@ -206,11 +206,9 @@ static const uint8_t *vq_read_indirect(VirtQueue *vq, uint64_t gpa,
     return vq->ind_buf;
 }
 
-/* Room for @n more segments in @e. */
-static inline void elem_reserve(VirtQueueElement *e, unsigned n)
+/* Room for @need segments in @e. */
+static inline void elem_reserve(VirtQueueElement *e, unsigned need)
 {
-    unsigned need = e->n_out + e->n_in + n;
-
     if (G_UNLIKELY(need > e->sg_cap)) {
         unsigned cap = e->sg_cap ? e->sg_cap : 8;
 
@@ -222,21 +220,38 @@ static inline void elem_reserve(VirtQueueElement *e, unsigned n)
     }
 }
 
-/* A chain being walked: what the checks of later descriptors depend on. */
+/*
+ * A chain being walked: what the checks of later descriptors depend on,
+ * and the element's counts and segment array as locals, stored into the
+ * element once at the end (vq_walk_end()). The build does not assume
+ * strict aliasing, so the element's fields, updated in place, were
+ * loaded and stored again around every segment written.
+ */
 typedef struct VqWalk {
     uint16_t head;
     bool seen_writable;
     unsigned ndesc;
     uint64_t total;
+    DmaSgEntry *sg; /* the element's, room reserved by the caller */
+    unsigned n_out, n_in;
+    uint64_t out_len, in_len;
 } VqWalk;
+
+static inline __attribute__((always_inline)) void
+vq_walk_end(const VqWalk *w, VirtQueueElement *e)
+{
+    e->n_out = w->n_out;
+    e->n_in = w->n_in;
+    e->out_len = w->out_len;
+    e->in_len = w->in_len;
+}
 
 /*
  * One buffer descriptor (not INDIRECT) of the chain: the checks every one
  * passes, in this order, then its segment (room reserved by the caller).
  */
 static inline __attribute__((always_inline)) bool
-vq_take_desc(VirtQueue *vq, VqWalk *w, VirtQueueElement *e, const VirtqDesc *d,
-             bool count)
+vq_take_desc(VirtQueue *vq, VqWalk *w, const VirtqDesc *d, bool count)
 {
     if (count && ++w->ndesc > vq->size) {
         vq_fail(vq, "chain at head %u is longer than the queue size %u",
@@ -261,22 +276,22 @@ vq_take_desc(VirtQueue *vq, VqWalk *w, VirtQueueElement *e, const VirtqDesc *d,
     if (d->len) {
         DmaSgEntry *sg;
 
-        if (!ram_ptr(d->addr, d->len)) {
+        if (!ram_range_ok(d->addr, d->len)) {
             vq_fail(vq,
                     "chain at head %u: buffer 0x%" PRIx64 "+%u "
                     "outside guest RAM",
                     w->head, d->addr, d->len);
             return false;
         }
-        sg = &e->sg[e->n_out + e->n_in];
+        sg = &w->sg[w->n_out + w->n_in];
         sg->addr = d->addr;
         sg->len = d->len;
         if (d->flags & VIRTQ_DESC_F_WRITE) {
-            e->n_in++;
-            e->in_len += d->len;
+            w->n_in++;
+            w->in_len += d->len;
         } else {
-            e->n_out++;
-            e->out_len += d->len;
+            w->n_out++;
+            w->out_len += d->len;
         }
     }
     return true;
@@ -289,8 +304,8 @@ vq_take_desc(VirtQueue *vq, VqWalk *w, VirtQueueElement *e, const VirtqDesc *d,
  * once, as the walk cannot take more.
  */
 static inline __attribute__((always_inline)) bool
-vq_walk_table_loop(VirtQueue *vq, VqWalk *w, VirtQueueElement *e,
-                   const uint8_t *ind, unsigned n, bool count)
+vq_walk_table_loop(VirtQueue *vq, VqWalk *w, const uint8_t *ind, unsigned n,
+                   bool count)
 {
     unsigned i = 0;
     VirtqDesc d;
@@ -311,7 +326,7 @@ vq_walk_table_loop(VirtQueue *vq, VqWalk *w, VirtQueueElement *e,
                     w->head);
             return false;
         }
-        if (!vq_take_desc(vq, w, e, &d, count)) {
+        if (!vq_take_desc(vq, w, &d, count)) {
             return false;
         }
         if (!(d.flags & VIRTQ_DESC_F_NEXT)) {
@@ -331,14 +346,39 @@ vq_walk_table_loop(VirtQueue *vq, VqWalk *w, VirtQueueElement *e,
 static bool vq_walk_table(VirtQueue *vq, VqWalk *w, VirtQueueElement *e,
                           const uint8_t *ind, unsigned n)
 {
-    elem_reserve(e, n);
+    bool ok;
+
+    elem_reserve(e, w->n_out + w->n_in + n);
+    w->sg = e->sg;
     /* The table is visited at most @n times: when the descriptors before
      * it leave room for @n more, the chain cannot outgrow the queue and
      * the count need not be kept (the usual chain: an indirect head). */
     if (w->ndesc + n <= vq->size) {
-        return vq_walk_table_loop(vq, w, e, ind, n, false);
+        ok = vq_walk_table_loop(vq, w, ind, n, false);
+    } else {
+        ok = vq_walk_table_loop(vq, w, ind, n, true);
     }
-    return vq_walk_table_loop(vq, w, e, ind, n, true);
+    vq_walk_end(w, e);
+    return ok;
+}
+
+/*
+ * Descriptor @i of the ring's table, decoded. The table was checked to
+ * lie in RAM when the queue was enabled (vq_validate(); the areas cannot
+ * change while it is) and @i is below the queue size, so it is read in
+ * place when no hook may answer a DMA read.
+ */
+static inline __attribute__((always_inline)) bool
+vq_ring_desc(VirtQueue *vq, unsigned i, VirtqDesc *d)
+{
+    uint64_t gpa = vq->desc + (uint64_t)i * sizeof(VirtqDesc);
+    const uint8_t *raw = vq_map_read(vq, gpa, ram_base + gpa, sizeof(*d));
+
+    if (G_UNLIKELY(!raw)) {
+        return vq_read_desc(vq, vq->desc, i, d);
+    }
+    vq_decode_desc(raw, d);
+    return true;
 }
 
 /*
@@ -355,34 +395,32 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
     VirtqDesc d;
 
     e->head = head;
-    e->n_out = e->n_in = 0;
-    e->out_len = e->in_len = 0;
     for (;;) {
         if (visits == 0) {
             vq_fail(vq,
                     "chain at head %u loops (more than %u descriptors in "
                     "one table)",
                     head, vq->size);
-            return false;
+            break;
         }
         visits--;
-        if (!vq_read_desc(vq, vq->desc, i, &d)) {
-            return false;
+        if (!vq_ring_desc(vq, i, &d)) {
+            break;
         }
         if (d.flags & VIRTQ_DESC_F_INDIRECT) {
-            const uint8_t *ind, *in_ram;
+            const uint8_t *ind;
 
             if (!vq->indirect) {
                 vq_fail(vq,
                         "chain at head %u: indirect descriptor without "
                         "VIRTIO_F_INDIRECT_DESC",
                         head);
-                return false;
+                break;
             }
             if (d.flags & VIRTQ_DESC_F_NEXT) {
                 vq_fail(vq, "chain at head %u: INDIRECT together with NEXT",
                         head);
-                return false;
+                break;
             }
             if (d.len == 0 || d.len % sizeof(VirtqDesc) ||
                 d.len / sizeof(VirtqDesc) > vq->size) {
@@ -390,25 +428,29 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
                         "chain at head %u: indirect table of %u bytes "
                         "(a multiple of 16, at most %u entries)",
                         head, d.len, vq->size);
-                return false;
+                break;
             }
-            if (!(in_ram = ram_ptr(d.addr, d.len))) {
+            if (!ram_range_ok(d.addr, d.len)) {
                 vq_fail(vq,
                         "chain at head %u: indirect table 0x%" PRIx64
                         "+%u outside guest RAM",
                         head, d.addr, d.len);
-                return false;
+                break;
             }
             /* The WRITE flag of the table descriptor is ignored (2.7.5.3.2). */
-            ind = vq_read_indirect(vq, d.addr, in_ram, d.len);
-            return ind &&
-                   vq_walk_table(vq, &w, e, ind, d.len / sizeof(VirtqDesc));
+            ind = vq_read_indirect(vq, d.addr, ram_base + d.addr, d.len);
+            if (!ind) {
+                break;
+            }
+            return vq_walk_table(vq, &w, e, ind, d.len / sizeof(VirtqDesc));
         }
-        elem_reserve(e, 1);
-        if (!vq_take_desc(vq, &w, e, &d, true)) {
-            return false;
+        elem_reserve(e, w.n_out + w.n_in + 1);
+        w.sg = e->sg;
+        if (!vq_take_desc(vq, &w, &d, true)) {
+            break;
         }
         if (!(d.flags & VIRTQ_DESC_F_NEXT)) {
+            vq_walk_end(&w, e);
             return true;
         }
         if (d.next >= vq->size) {
@@ -416,10 +458,12 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
                     "chain at head %u: next index %u out of range (%u "
                     "entries)",
                     head, d.next, vq->size);
-            return false;
+            break;
         }
         i = d.next;
     }
+    vq_walk_end(&w, e);
+    return false;
 }
 
 /*
@@ -679,19 +723,10 @@ bool vq_respond(VirtQueue *vq, const VirtQueueElement *elem, const void *buf,
            vq_push_inline(vq, elem->head, used);
 }
 
-const uint8_t *vq_elem_peek(VirtQueue *vq, const VirtQueueElement *elem,
-                            void *buf, uint64_t len)
+const uint8_t *vq_elem_peek_copy(VirtQueue *vq, const VirtQueueElement *elem,
+                                 void *buf, uint64_t len)
 {
     g_assert(len <= elem->out_len);
-    if (len && len <= elem->sg[0].len) {
-        /* Checked to lie in RAM when the chain was popped. */
-        const uint8_t *host =
-            vq_map_read(vq, elem->sg[0].addr, ram_base + elem->sg[0].addr, len);
-
-        if (G_LIKELY(host)) {
-            return host;
-        }
-    }
     return elem_copy(vq, elem, false, 0, buf, len) ? buf : NULL;
 }
 
