@@ -50,6 +50,7 @@ struct VScsiReq {
     uint64_t seq;
     bool dropped; /* reset: end without touching guest memory */
     unsigned q;
+    VirtQueue *vq; /* queue @q's */
     VirtQueueElement elem;
     SCSIRequest sr;    /* the command on the bus, and its outcome */
     SCSIRequest *sreq; /* &sr while the bus has it */
@@ -395,9 +396,11 @@ static inline __attribute__((always_inline)) void
 vscsi_cmd_finish_inline(VScsiReq *req)
 {
     VirtioScsiState *s = req->s;
-    VirtQueue *vq = virtio_pci_queue(&s->vp, req->q);
+    VirtQueue *vq = req->vq;
     const SCSIRequest *sr = &req->sr;
-    uint8_t *r = s->resp_buf;
+    uint8_t *r;
+    bool in_place;
+    bool ok;
     unsigned sense = MIN(MIN(sr->sense_len, (unsigned)SCSI_SENSE_MAX),
                          req->resp_len - VSCSI_RESP_HDR);
     uint32_t residual = (uint32_t)MIN(sr->residual, UINT32_MAX);
@@ -408,9 +411,16 @@ vscsi_cmd_finish_inline(VScsiReq *req)
         return;
     }
     /* The whole response area is written (sense zero-padded), so the used
-     * length below never claims bytes the device did not write. Past the
-     * header resp_buf is kept zero between responses (the sense copied in
-     * is cleared after the write), which saves clearing it all each time. */
+     * length below never claims bytes the device did not write. It is
+     * built where the driver will read it when it can be (a copy less),
+     * else in resp_buf, which past the header is kept zero between
+     * responses (the sense copied in is cleared after the write), which
+     * saves clearing it all each time. */
+    r = vq_respond_map(vq, &req->elem, req->resp_len);
+    in_place = r != NULL;
+    if (!in_place) {
+        r = s->resp_buf;
+    }
     pci_set_word(r + offsetof(VirtioScsiCmdRespHdr, status_qualifier), 0);
     pci_set_long(r + offsetof(VirtioScsiCmdRespHdr, sense_len), sense);
     pci_set_long(r + offsetof(VirtioScsiCmdRespHdr, residual), residual);
@@ -418,6 +428,19 @@ vscsi_cmd_finish_inline(VScsiReq *req)
     r[offsetof(VirtioScsiCmdRespHdr, response)] = req->response;
     if (sense) { /* most commands have none: skip the library call */
         memcpy(r + VSCSI_RESP_HDR, sr->sense, sense);
+    }
+    if (in_place) {
+        unsigned pad = req->resp_len - VSCSI_RESP_HDR - sense;
+
+        if (pad == VIRTIO_SCSI_SENSE_SIZE_DEFAULT) {
+            /* The usual case: a fixed size, copied from zeroes, is a few
+             * vector moves (gcc makes a fixed memset a rep stos). */
+            static const uint8_t zero[VIRTIO_SCSI_SENSE_SIZE_DEFAULT];
+
+            memcpy(r + VSCSI_RESP_HDR, zero, sizeof(zero));
+        } else {
+            memset(r + VSCSI_RESP_HDR + sense, 0, pad);
+        }
     }
     if (sr->dir == SCSI_XFER_FROM_DEV) {
         used += sr->transferred;
@@ -428,11 +451,17 @@ vscsi_cmd_finish_inline(VScsiReq *req)
           s->id, sr->tag, req->q, req->response, sr->status, sense, residual,
           used);
     vscsi_req_unlink(s, req);
-    if (vq_respond(vq, &req->elem, r, req->resp_len,
-                   (uint32_t)MIN(used, UINT32_MAX))) {
+    if (in_place) {
+        ok = vq_respond_mapped(vq, &req->elem, req->resp_len,
+                               (uint32_t)MIN(used, UINT32_MAX));
+    } else {
+        ok = vq_respond(vq, &req->elem, r, req->resp_len,
+                        (uint32_t)MIN(used, UINT32_MAX));
+    }
+    if (ok) {
         virtio_pci_queue_used(&s->vp, vq);
     }
-    if (sense) {
+    if (sense && !in_place) {
         memset(r + VSCSI_RESP_HDR, 0, sense);
     }
     vscsi_req_put(s, req);
@@ -540,6 +569,7 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
     unsigned nsg;
 
     req->q = vq->index;
+    req->vq = vq;
     req->resp_len = s->resp_len;
     sr->tag = 0; /* traced by a command failed before its header is read */
     s->commands++;

@@ -531,18 +531,45 @@ VqPopResult vq_pop(VirtQueue *vq, VirtQueueElement *elem)
     return VQ_POP_OK;
 }
 
+/*
+ * pci_dma_write() (@write) or pci_dma_read() of [@gpa, @gpa + @len),
+ * which lies in RAM at @host (checked by the caller): the same crossing
+ * without testing the range again.
+ */
+static inline __attribute__((always_inline)) bool
+vq_dma_ram(VirtQueue *vq, bool write, uint64_t gpa, uint8_t *host, uint8_t *buf,
+           uint64_t len)
+{
+    BndKind kind = write ? BND_DMA_WRITE : BND_DMA_READ;
+
+    if (G_LIKELY(pci_bus_master_enabled(vq->dev) &&
+                 !(bnd_before_kinds & BND_BIT(kind)))) {
+        if (write) {
+            memcpy(host, buf, len);
+        } else {
+            memcpy(buf, host, len);
+        }
+        dma_done_inline(kind, gpa, buf, len);
+        return true;
+    }
+    return write ? pci_dma_write(vq->dev, gpa, buf, len)
+                 : pci_dma_read(vq->dev, gpa, buf, len);
+}
+
 /* Inline: vq_respond() does it right after the response, in one call. */
 static inline __attribute__((always_inline)) bool
 vq_push_inline(VirtQueue *vq, uint16_t head, uint32_t len)
 {
     uint8_t el[sizeof(VirtqUsedElem)];
-    /* The size is a power of two (the transport refuses any other). */
+    /* The size is a power of two (the transport refuses any other). The
+     * used area was checked to lie in RAM when the queue was enabled
+     * (vq_validate(); it cannot change while it is). */
     uint64_t gpa =
         vq->used + VIRTQ_USED_RING(vq->used_idx & (uint16_t)(vq->size - 1));
 
     pci_set_long(el + offsetof(VirtqUsedElem, id), head);
     pci_set_long(el + offsetof(VirtqUsedElem, len), len);
-    if (!pci_dma_write(vq->dev, gpa, el, sizeof(el))) {
+    if (!vq_dma_ram(vq, true, gpa, ram_base + gpa, el, sizeof(el))) {
         vq_fail(vq, "used ring write at 0x%" PRIx64 " failed", gpa);
         return false;
     }
@@ -650,31 +677,6 @@ static bool elem_copy_walk(VirtQueue *vq, const VirtQueueElement *e,
 }
 
 /*
- * pci_dma_write() (@write) or pci_dma_read() of [@gpa, @gpa + @len),
- * which lies in RAM at @host (checked by the caller): the same crossing
- * without testing the range again.
- */
-static inline __attribute__((always_inline)) bool
-vq_dma_ram(VirtQueue *vq, bool write, uint64_t gpa, uint8_t *host, uint8_t *buf,
-           uint64_t len)
-{
-    BndKind kind = write ? BND_DMA_WRITE : BND_DMA_READ;
-
-    if (G_LIKELY(pci_bus_master_enabled(vq->dev) &&
-                 !(bnd_before_kinds & BND_BIT(kind)))) {
-        if (write) {
-            memcpy(host, buf, len);
-        } else {
-            memcpy(buf, host, len);
-        }
-        dma_done_inline(kind, gpa, buf, len);
-        return true;
-    }
-    return write ? pci_dma_write(vq->dev, gpa, buf, len)
-                 : pci_dma_read(vq->dev, gpa, buf, len);
-}
-
-/*
  * Copy [@off, @off + @len) of the element's readable (@writable false) or
  * writable part. Drivers put a request header, and the response, in a
  * buffer of its own: when the range lies in the part's first segment it
@@ -721,6 +723,15 @@ bool vq_respond(VirtQueue *vq, const VirtQueueElement *elem, const void *buf,
     g_assert(len <= elem->in_len);
     return elem_copy(vq, elem, true, 0, (uint8_t *)buf, len) &&
            vq_push_inline(vq, elem->head, used);
+}
+
+bool vq_respond_mapped(VirtQueue *vq, const VirtQueueElement *elem,
+                       uint32_t len, uint32_t used)
+{
+    uint64_t gpa = elem->sg[elem->n_out].addr;
+
+    dma_done_inline(BND_DMA_WRITE, gpa, ram_base + gpa, len);
+    return vq_push_inline(vq, elem->head, used);
 }
 
 const uint8_t *vq_elem_peek_copy(VirtQueue *vq, const VirtQueueElement *elem,

@@ -130,6 +130,29 @@ bool vq_push(VirtQueue *vq, uint16_t head, uint32_t len);
  * False on a DMA failure (the push is not made if the write failed). */
 bool vq_respond(VirtQueue *vq, const VirtQueueElement *elem, const void *buf,
                 uint32_t len, uint32_t used);
+/*
+ * Where the first @len bytes of the chain's writable part may be written
+ * in place for vq_respond_mapped(): in the part's first buffer (checked to
+ * lie in RAM when the chain was popped) when it holds them and no hook may
+ * answer a DMA write. NULL otherwise: the caller then uses vq_respond().
+ * Nothing may cross the boundary between the two calls.
+ */
+static inline __attribute__((always_inline)) uint8_t *
+vq_respond_map(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len)
+{
+    const DmaSgEntry *s = &elem->sg[elem->n_out];
+
+    if (G_LIKELY(elem->n_in && len && len <= s->len &&
+                 pci_bus_master_enabled(vq->dev) &&
+                 !(bnd_before_kinds & BND_BIT(BND_DMA_WRITE)))) {
+        return ram_base + s->addr;
+    }
+    return NULL;
+}
+/* vq_respond() of the @len bytes the caller wrote where vq_respond_map()
+ * said: the write's crossing as vq_respond() makes it, then the push. */
+bool vq_respond_mapped(VirtQueue *vq, const VirtQueueElement *elem,
+                       uint32_t len, uint32_t used);
 /* Write the used index once for every vq_push() since the last call
  * (2.7.8.2: after the elements). False on a DMA failure. */
 bool vq_publish(VirtQueue *vq);

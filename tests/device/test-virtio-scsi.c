@@ -785,6 +785,12 @@ static void test_residual_overrun(void)
     g_assert_cmpuint(vdrv_io_run(t.d, Q_REQ, &io, &r), ==, 108 + 36);
     g_assert_cmpuint(r.response, ==, VIRTIO_SCSI_S_OK);
     g_assert_cmpuint(r.residual, ==, 64);
+    /* Without sense data the whole sense field is written, as zeroes (the
+     * driver's buffer held a pattern). */
+    g_assert_cmpuint(r.sense_len, ==, 0);
+    for (unsigned i = 0; i < VIRTIO_SCSI_SENSE_SIZE_DEFAULT; i++) {
+        g_assert_cmphex(r.sense[i], ==, 0);
+    }
     g_assert_cmpmem(vdrv_io_data(&io) + 8, 8, "STOREMU ", 8);
     vdrv_clear_ua(t.d, Q_REQ, 0, 0);
     /* READ of 1 block into 1536 bytes. */
