@@ -38,18 +38,30 @@ static VOID VioScsiSetTableEntry(VirtqDesc *Desc, ULONGLONG Address,
  * reads and writes. Storport extensions are physically contiguous, but
  * StorPortGetPhysicalAddress may report a shorter run (a page); check the
  * rest continues where it stops instead of assuming it.
+ *
+ * Extensions live in nonpaged memory, which is never remapped, so an
+ * extension's physical address does not change from one request to the
+ * next: it is asked once per extension and kept in the extension beside
+ * the address it answers for, rather than asked at every request. An
+ * extension the port poisoned in between (the verifier) or has not given
+ * us before holds no such pair and asks again.
  */
 static BOOLEAN
 VioScsiExtensionAddress(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension, PVOID Srb,
-                        PVIOSCSI_SRB_EXTENSION SrbExt, PULONGLONG Address)
+                        PVIOSCSI_SRB_EXTENSION SrbExt)
 {
     ULONG needed = FIELD_OFFSET(VIOSCSI_SRB_EXTENSION, Srb);
     ULONG length = 0;
-    STOR_PHYSICAL_ADDRESS pa =
-        StorPortGetPhysicalAddress(AdapterExtension, Srb, SrbExt, &length);
-    ULONGLONG base = (ULONGLONG)pa.QuadPart;
-    ULONG covered = length;
+    STOR_PHYSICAL_ADDRESS pa;
+    ULONGLONG base;
+    ULONG covered;
 
+    if (SrbExt != NULL && SrbExt->TablePaFor == (ULONG_PTR)SrbExt) {
+        return TRUE;
+    }
+    pa = StorPortGetPhysicalAddress(AdapterExtension, Srb, SrbExt, &length);
+    base = (ULONGLONG)pa.QuadPart;
+    covered = length;
     if (length == 0) {
         return FALSE;
     }
@@ -62,7 +74,8 @@ VioScsiExtensionAddress(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension, PVOID Srb,
         }
         covered += length;
     }
-    *Address = base;
+    SrbExt->TablePa = base;
+    SrbExt->TablePaFor = (ULONG_PTR)SrbExt;
     return TRUE;
 }
 
@@ -247,9 +260,10 @@ static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
             return SRB_STATUS_INVALID_REQUEST;
         }
     }
-    if (!VioScsiExtensionAddress(AdapterExtension, Srb, SrbExt, &base)) {
+    if (!VioScsiExtensionAddress(AdapterExtension, Srb, SrbExt)) {
         return SRB_STATUS_ERROR;
     }
+    base = SrbExt->TablePa;
 
     /* Device-readable parts first, then device-writable ones (2.7.4). */
     VioScsiSetTableEntry(&SrbExt->Table[entry],
@@ -280,7 +294,6 @@ static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
             (USHORT)(VIRTQ_DESC_F_WRITE | (last ? 0 : VIRTQ_DESC_F_NEXT)),
             (USHORT)(last ? 0 : entry + 1));
     }
-    SrbExt->TablePa = base;
     SrbExt->TableEntries = (USHORT)entry;
     return SRB_STATUS_PENDING;
 }

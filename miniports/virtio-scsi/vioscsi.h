@@ -272,6 +272,10 @@ typedef struct _VIOSCSI_SRB_EXTENSION {
     ULONG DataLength; /* DataTransferLength when built */
     ULONG UsedLength; /* from the used element */
     ULONG Epoch;      /* ResetEpoch when it was made available */
+    /* The extension TablePa was looked up for: the extension's address
+     * while TablePa is its physical address, anything else before the
+     * first look-up (see VioScsiExtensionAddress). */
+    ULONG_PTR TablePaFor;
 } VIOSCSI_SRB_EXTENSION, *PVIOSCSI_SRB_EXTENSION;
 
 /*

@@ -1070,9 +1070,13 @@ static void test_events(gconstpointer data)
  * poisons it: every byte of the request header the device reads must be
  * set by HwStorBuildIo itself, the CDB field padded with zeroes. The same
  * request carries a 16-byte CDB and then shorter ones, so its reused
- * extension held a longer CDB before.
+ * extension held a longer CDB before. Without the verifier the extension
+ * keeps the physical address the miniport asked for at the first request
+ * and later ones reuse it: the device must still read every header where
+ * the extension is.
  */
-static unsigned hdr_reads, hdr_unclean;
+static unsigned hdr_reads, hdr_unclean, hdr_misplaced;
+static uint64_t hdr_gpa;
 
 /* The CDB's length by its group; the whole field for groups without one. */
 static unsigned cdb_group_length(uint8_t opcode)
@@ -1099,6 +1103,7 @@ static void note_header(const BndAccess *a, void *opaque)
     }
     hdr_reads++;
     hdr_unclean += !clean;
+    hdr_misplaced += a->addr != hdr_gpa;
 }
 
 static void header_body(void *opaque)
@@ -1115,7 +1120,9 @@ static void header_body(void *opaque)
     unsigned n;
 
     settle();
-    hdr_reads = hdr_unclean = 0;
+    hdr_reads = hdr_unclean = hdr_misplaced = 0;
+    g_assert_true(ram_gpa(req->srb_ext, &hdr_gpa));
+    hdr_gpa += offsetof(VIOSCSI_SRB_EXTENSION, Request);
     g_assert_true(bnd_hook_add(&hook));
     for (unsigned round = 0; round < 2; round++) {
         n = cdb_rw(cdb, false, true, 100, 8);
@@ -1130,6 +1137,7 @@ static void header_body(void *opaque)
     bnd_hook_remove(&hook);
     g_assert_cmpuint(hdr_reads, ==, 6);
     g_assert_cmpuint(hdr_unclean, ==, 0);
+    g_assert_cmpuint(hdr_misplaced, ==, 0);
     port_request_free(req);
     ram_free(buf);
 }
