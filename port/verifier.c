@@ -377,9 +377,13 @@ static void dma_check_ram(BndKind kind, uint64_t gpa, const void *data,
                           uint64_t len, void *opaque)
 {
     PortRequest *req;
+    uint64_t end = gpa + len; /* in RAM: no wrap */
 
     req = verifier_sg_hint ? verifier_sg_hint : verifier_sg_head;
-    if (req && gpa + len >= gpa && sg_has(req, gpa, gpa + len)) {
+    /* A listed request has an element (verifier_sg_link): the first,
+     * nearly always the only one, is tested without the loop's count. */
+    if (req && ((req->vr[0].start <= gpa && req->vr[0].end >= end) ||
+                sg_has(req, gpa, end))) {
         verifier_sg_hint = req->vr_next;
         return;
     }
