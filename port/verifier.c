@@ -116,6 +116,24 @@ uint64_t verifier_total(void)
     return n;
 }
 
+/* The map, empty, for all of RAM: whole (BndQuietMap), so the inline DMA
+ * path tests it without a bound. A byte per granule of the largest RAM,
+ * zeroed pages the kernel provides on first touch: only those holding
+ * mapped granules become resident. */
+static void quiet_alloc(void)
+{
+    quiet.n = ram_size >> GRANULE_SHIFT;
+    quiet.runs = g_new0(uint8_t, BND_QUIET_ROOM);
+    quiet.whole = true;
+}
+
+static void quiet_free(void)
+{
+    g_clear_pointer(&quiet.runs, g_free);
+    quiet.n = 0;
+    quiet.whole = false;
+}
+
 void verifier_reset(void)
 {
     memset(counts, 0, sizeof(counts));
@@ -125,8 +143,11 @@ void verifier_reset(void)
     if (dma_ranges) {
         g_array_set_size(dma_ranges, 0);
     }
-    g_clear_pointer(&quiet.runs, g_free);
-    quiet.n = 0;
+    quiet_free();
+    if (hooked) {
+        quiet_alloc();
+        bnd_quiet_changed();
+    }
     verifier_map_epoch++;
     while (verifier_sg_head) {
         verifier_sg_unmap(verifier_sg_head);
@@ -203,13 +224,6 @@ static void G_GNUC_NO_INLINE map_range_slow(uint64_t gpa, uint64_t len)
 
     if (!dma_ranges) {
         dma_ranges = g_array_new(FALSE, FALSE, sizeof(Range));
-    }
-    if (!quiet.runs) {
-        /* A byte per granule (4 MiB for 256 MiB of RAM), zeroed pages the
-         * kernel provides on first touch: only the pages holding mapped
-         * granules ever become resident. */
-        quiet.n = ram_size >> GRANULE_SHIFT;
-        quiet.runs = g_new0(uint8_t, quiet.n);
     }
     i = floor_index(dma_ranges, gpa);
     if (i >= 0 && g_array_index(dma_ranges, Range, i).end >= r.end) {
@@ -404,7 +418,12 @@ static const BndHook dma_hook = {
 void verifier_attach(void)
 {
     if (!hooked && port.verifier != VERIFIER_OFF) {
+        /* Before the hook: the boundary takes the runs as it adds it. */
+        quiet_alloc();
         hooked = bnd_hook_add(&dma_hook);
+        if (!hooked) {
+            quiet_free();
+        }
         /* Unhooked, verifier_map_range mapped nothing. */
         verifier_map_epoch++;
     }
@@ -420,8 +439,7 @@ void verifier_detach(void)
         g_array_free(dma_ranges, TRUE);
         dma_ranges = NULL;
     }
-    g_clear_pointer(&quiet.runs, g_free);
-    quiet.n = 0;
+    quiet_free(); /* the hook is gone: nothing reads it */
     verifier_map_epoch++;
     while (verifier_sg_head) {
         verifier_sg_unmap(verifier_sg_head);

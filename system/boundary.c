@@ -19,6 +19,10 @@ uint64_t bnd_counts[BND_KIND_COUNT];
 BndYieldOracle *bnd_yield_oracle;
 static const BndQuietMap no_quiet;
 const BndQuietMap *bnd_dma_quiet = &no_quiet;
+/* BND_QUIET_ROOM zeros, allocated when a hook first watches DMA: pages of
+ * it are only ever read, so the kernel's zero page backs them all. */
+static uint8_t *no_quiet_runs;
+const uint8_t *bnd_dma_quiet_runs;
 static BndHook hooks[BND_MAX_HOOKS];
 
 /*
@@ -63,9 +67,11 @@ static BeforeList before_list[BND_KIND_COUNT];
 static AfterList after_list[BND_KIND_COUNT];
 static NoteList note_list;
 static DmaList dma_list[2];
-static BndAfterDmaFn dma_after_two, dma_after_access;
+static BndAfterDmaFn dma_after_two, dma_after_access, dma_after_partial;
 BndDmaAfter bnd_dma_after[2] = {{dma_after_access, NULL},
                                 {dma_after_access, NULL}};
+/* What dma_after_partial() calls once its map leaves a DMA to the hook. */
+static BndDmaAfter dma_after_inner[2];
 static void rebuild_dma_after(BndDmaAfter *h, DmaList *d);
 
 static void rebuild_dma(DmaList *d, BndKind kind)
@@ -147,6 +153,27 @@ static void rebuild(void)
     rebuild_dma(&dma_list[1], BND_DMA_WRITE);
     rebuild_dma_after(&bnd_dma_after[0], &dma_list[0]);
     rebuild_dma_after(&bnd_dma_after[1], &dma_list[1]);
+    if (bnd_dma_quiet->whole) {
+        bnd_dma_quiet_runs = bnd_dma_quiet->runs;
+        return;
+    }
+    if (!no_quiet_runs && (bnd_after_kinds & dma)) {
+        no_quiet_runs = g_malloc0(BND_QUIET_ROOM);
+    }
+    bnd_dma_quiet_runs = no_quiet_runs;
+    if (bnd_dma_quiet != &no_quiet) {
+        /* Inline, nothing is quiet: the map is tested here instead. */
+        for (unsigned k = 0; k < 2; k++) {
+            dma_after_inner[k] = bnd_dma_after[k];
+            bnd_dma_after[k].fn = dma_after_partial;
+            bnd_dma_after[k].opaque = &dma_after_inner[k];
+        }
+    }
+}
+
+void bnd_quiet_changed(void)
+{
+    rebuild();
 }
 
 bool bnd_hook_add(const BndHook *hook)
@@ -291,6 +318,19 @@ static void G_GNUC_NO_INLINE dma_after_two(BndKind kind, uint64_t gpa,
         d->fn[d->alone](kind, gpa, data, len, d->opaque[d->alone]);
     } else {
         after_dma_both(d, kind, gpa, data, len);
+    }
+}
+
+/* bnd_dma_after[] for a lone hook's map that is not whole (@opaque: what
+ * it was without the map). */
+static void G_GNUC_NO_INLINE dma_after_partial(BndKind kind, uint64_t gpa,
+                                               const void *data, uint64_t len,
+                                               void *opaque)
+{
+    const BndDmaAfter *h = opaque;
+
+    if (!bnd_quiet_covers(bnd_dma_quiet, gpa, len)) {
+        h->fn(kind, gpa, data, len, h->opaque);
     }
 }
 

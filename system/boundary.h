@@ -94,14 +94,23 @@ typedef struct BndNote {
  */
 #define BND_QUIET_SHIFT   6
 #define BND_QUIET_RUN_MAX 255
+/* Granules in the largest RAM (RAM_MAX_SIZE, ram.h checks). */
+#define BND_QUIET_ROOM ((3ULL << 30) >> BND_QUIET_SHIFT)
 typedef struct BndQuietMap {
     uint8_t *runs;
     uint64_t n; /* granules the map covers (0 while runs is NULL) */
+    /* runs holds BND_QUIET_ROOM bytes, zero from n on, so that a granule
+     * of RAM needs no test against n (bnd_dma_quiet_covers()). An owner
+     * that replaces or frees runs while its hook is added says so with
+     * bnd_quiet_changed(). */
+    bool whole;
 } BndQuietMap;
 
 /* Set granules [@first, @end) of @q (those below q->n), keeping the runs
  * of the granules before them. */
 void bnd_quiet_add(BndQuietMap *q, uint64_t first, uint64_t end);
+/* A hook's quiet map has new runs (see BndQuietMap.whole). */
+void bnd_quiet_changed(void);
 
 /* after() for a DMA that bnd_after_dma() reports, with the access
  * record's fields as arguments (see BndHook.after_dma). */
@@ -219,6 +228,10 @@ static inline void bnd_after(const BndAccess *a)
 
 /* The quiet map in force: the one DMA after-hook's, else an empty one. */
 extern const BndQuietMap *bnd_dma_quiet;
+/* What the inline DMA path tests: that map's runs when it is whole, else
+ * BND_QUIET_ROOM zeros (a map that is not whole is then tested in
+ * boundary.c, before the hook is called). */
+extern const uint8_t *bnd_dma_quiet_runs;
 
 /* Does a DMA of @len bytes at @gpa lie in @q's quiet granules (at most
  * BND_QUIET_RUN_MAX of them)? The test the map's owner makes first. A
@@ -233,10 +246,15 @@ static inline bool bnd_quiet_covers(const BndQuietMap *q, uint64_t gpa,
     return g0 < q->n && g1 - g0 < q->runs[g0];
 }
 
-/* Does no after-hook need to see this DMA (the quiet map in force)? */
+/* Does no after-hook need to see this DMA (the quiet map in force)? The
+ * range lies in RAM, so its first granule is in bnd_dma_quiet_runs: the
+ * test is bnd_quiet_covers()'s without the bound, or a load of the map. */
 static inline bool bnd_dma_quiet_covers(uint64_t gpa, uint64_t len)
 {
-    return bnd_quiet_covers(bnd_dma_quiet, gpa, len);
+    uint64_t g0 = gpa >> BND_QUIET_SHIFT;
+    uint64_t g1 = (gpa + len - 1) >> BND_QUIET_SHIFT;
+
+    return g1 - g0 < bnd_dma_quiet_runs[g0];
 }
 
 /* Does any hook look at crossings of @kind? */

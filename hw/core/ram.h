@@ -27,6 +27,9 @@
 #define RAM_MAX_SIZE     (3ULL << 30) /* below the PCI hole */
 #define RAM_DEFAULT_SIZE (256ULL << 20)
 
+/* bnd_dma_quiet_covers() reads a quiet map's byte for any granule of RAM. */
+G_STATIC_ASSERT(RAM_MAX_SIZE >> BND_QUIET_SHIFT <= BND_QUIET_ROOM);
+
 extern uint8_t *ram_base;
 extern uint64_t ram_size;
 

@@ -525,6 +525,63 @@ static void test_dma_two_hooks_quiet(void)
     ram_down();
 }
 
+/*
+ * A whole quiet map (runs for every granule of the largest RAM, as the
+ * verifier's) is read by the inline path without a bound: granules from
+ * its n on are never quiet, to the end of RAM, and once its owner says it
+ * has new runs, only those count.
+ */
+static void test_dma_quiet_whole(void)
+{
+    const uint64_t ram = 8 << 20;
+    BndQuietMap map = {
+        .runs = g_new0(uint8_t, BND_QUIET_ROOM),
+        .n = 64,
+        .whole = true,
+    };
+    BndHook quiet = {
+        .name = "quiet",
+        .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE),
+        .after = note_dma,
+        .after_dma = note_dma_quiet,
+        .dma_quiet = &map,
+    };
+    uint8_t buf[128] = {0};
+    uint8_t *old;
+
+    bnd_quiet_add(&map, 4, 6);
+    bnd_quiet_add(&map, 60, 70); /* up to n only */
+    ram_up(ram);
+    quiet_calls = 0;
+    quiet_second = false;
+    g_assert_true(bnd_hook_add(&quiet));
+    g_assert_true(bnd_dma_quiet_runs == map.runs);
+    g_assert_true(dma_read(4 * 64 + 8, buf, 16)); /* quiet */
+    g_assert_true(dma_write(63 * 64, buf, 64));   /* quiet, the last */
+    g_assert_cmpuint(quiet_calls, ==, 0);
+    g_assert_true(dma_read(5 * 64 + 60, buf, 8)); /* 5 and 6 */
+    g_assert_true(dma_write(63 * 64, buf, 65));   /* 63 and 64 */
+    g_assert_true(dma_read(64 * 64, buf, 8));     /* past n */
+    g_assert_true(dma_read(ram - 8, buf, 8));     /* RAM's last granule */
+    g_assert_cmpuint(quiet_calls, ==, 4);
+
+    old = map.runs;
+    map.runs = g_new0(uint8_t, BND_QUIET_ROOM);
+    bnd_quiet_changed();
+    g_free(old);
+    g_assert_true(bnd_dma_quiet_runs == map.runs);
+    g_assert_true(dma_read(4 * 64 + 8, buf, 16)); /* no longer quiet */
+    g_assert_cmpuint(quiet_calls, ==, 5);
+    bnd_quiet_add(&map, 4, 5);
+    g_assert_true(dma_read(4 * 64 + 8, buf, 16));
+    g_assert_cmpuint(quiet_calls, ==, 5);
+
+    bnd_hook_remove(&quiet);
+    g_assert_true(bnd_dma_quiet_runs != map.runs);
+    g_free(map.runs);
+    ram_down();
+}
+
 /* A recorded run with device faults and the verifier needs four hooks
  * (the recorder takes two); the table refuses only past its size. */
 static void test_hook_table_full(void)
@@ -568,6 +625,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ram/dma-quiet-map", test_dma_quiet_map);
     g_test_add_func("/ram/dma-two-hooks-quiet", test_dma_two_hooks_quiet);
     g_test_add_func("/ram/dma-quiet-runs", test_dma_quiet_runs);
+    g_test_add_func("/ram/dma-quiet-whole", test_dma_quiet_whole);
     g_test_add_func("/ram/hook-table-full", test_hook_table_full);
     g_test_add_func("/ram/dma-hook-fail", test_dma_hook_can_fail);
     g_test_add_func("/ram/msi-window", test_msi_window_write_raises);
