@@ -428,7 +428,15 @@ static void sum_sse2(TraceDigest *d, const uint8_t *p, size_t n)
     sum_scalar(d, p, n, pairs * 2);
 }
 
-/* AVX2 takes the whole piece in two registers. */
+/*
+ * AVX2 takes the whole piece in registers. A long one runs as four
+ * chains, stripe 4q + c in x_c/y_c (x_0 starting at a): the vector unit
+ * has the registers, and the two additions of a stripe are all a pass
+ * costs, where two chains paid a register copy and the loop's count for
+ * every other stripe. After the loop a is the sum of the x_c, and b has
+ * grown by 4 * (y_0 + ... + y_3) - (x_1 + 2 x_2 + 3 x_3): stripe 4q + c
+ * counts 4 (P - q) - c times in b, and y_c counts it P - q times.
+ */
 __attribute__((target("avx2"))) static void sum_avx2(TraceDigest *d,
                                                      const uint8_t *p, size_t n)
 {
@@ -437,24 +445,37 @@ __attribute__((target("avx2"))) static void sum_avx2(TraceDigest *d,
     __m256i b = _mm256_loadu_si256((const __m256i *)d->b), t;
 
     if (n >= 8 * 32) {
-        const uint8_t *end2 = p + (n & ~(size_t)63);
-        __m256i x1 = _mm256_setzero_si256(), y0 = x1, y1 = x1;
+        const uint8_t *end4 = p + (n & ~(size_t)127);
+        __m256i x1 = _mm256_setzero_si256(), x2 = x1, x3 = x1;
+        __m256i y0 = x1, y1 = x1, y2 = x1, y3 = x1;
 
         /* gcc and clang both take this pragma, and unroll better than
          * a loop written out twice. */
 #pragma GCC unroll 2
-        for (; q < end2; q += 64) {
+        for (; q < end4; q += 128) {
             a = _mm256_add_epi64(a, _mm256_loadu_si256((const __m256i *)q));
             y0 = _mm256_add_epi64(y0, a);
             x1 = _mm256_add_epi64(
                 x1, _mm256_loadu_si256((const __m256i *)(q + 32)));
             y1 = _mm256_add_epi64(y1, x1);
+            x2 = _mm256_add_epi64(
+                x2, _mm256_loadu_si256((const __m256i *)(q + 64)));
+            y2 = _mm256_add_epi64(y2, x2);
+            x3 = _mm256_add_epi64(
+                x3, _mm256_loadu_si256((const __m256i *)(q + 96)));
+            y3 = _mm256_add_epi64(y3, x3);
         }
-        a = _mm256_add_epi64(a, x1);
-        y0 = _mm256_add_epi64(y0, y1);
-        b = _mm256_add_epi64(b, _mm256_sub_epi64(_mm256_add_epi64(y0, y0), x1));
+        y0 = _mm256_add_epi64(_mm256_add_epi64(y0, y1),
+                              _mm256_add_epi64(y2, y3));
+        y0 = _mm256_add_epi64(y0, y0);
+        y0 = _mm256_add_epi64(y0, y0);
+        /* x_1 + 2 x_2 + 3 x_3 as (x_1 + x_2 + x_3) + (x_2 + x_3) + x_3 */
+        t = _mm256_add_epi64(x2, x3);
+        y1 = _mm256_add_epi64(_mm256_add_epi64(x1, t), _mm256_add_epi64(t, x3));
+        a = _mm256_add_epi64(a, _mm256_add_epi64(x1, t));
+        b = _mm256_add_epi64(b, _mm256_sub_epi64(y0, y1));
     }
-    /* Few stripes, or the one an odd count leaves: one after another. */
+    /* Few stripes, or the 0-3 the blocks leave: one after another. */
     for (; q < end; q += 32) {
         a = _mm256_add_epi64(a, _mm256_loadu_si256((const __m256i *)q));
         b = _mm256_add_epi64(b, a);
