@@ -88,7 +88,7 @@ static void open_chunk(Recorder *r)
     r->len += TRACE_CHUNK_HDR;
     r->chunk_index = r->codec.index;
     r->chunk_time = r->codec.time;
-    trace_codec_reset(&r->codec, r->chunk_index, r->chunk_time);
+    trace_enc_reset(&r->codec, r->chunk_index, r->chunk_time);
 }
 
 /* Seal the open chunk; an empty one is taken back instead. */

@@ -306,6 +306,10 @@ uint64_t trace_digest_final(const TraceDigest *d);
 
 /* Start a chunk: index and time of the records before it. */
 void trace_codec_reset(TraceCodec *c, uint64_t index, uint64_t time);
+/* The same for an encoder that only trace_codec_reset() and this have
+ * reset: it leaves the codec as trace_codec_reset() would, at a cost
+ * that grows with the slots used, not with the codec's size. */
+void trace_enc_reset(TraceCodec *c, uint64_t index, uint64_t time);
 
 /* Bytes trace_encode() may write for @e at most. */
 size_t trace_encode_bound(const TraceCodec *c, const TraceEvent *e);

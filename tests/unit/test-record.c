@@ -593,6 +593,55 @@ static void test_codec_slots(void)
     g_free(dec);
 }
 
+/*
+ * The recorder's reset at a chunk leaves the encoder as the full reset
+ * does: the same bytes after it, the same codec to the byte, with resets
+ * after a few records and after slots have run out and been reused.
+ */
+static void test_codec_enc_reset(void)
+{
+    g_autoptr(GArray) ev = sample_events(false);
+    g_autofree uint8_t *ba = g_malloc(1 << 16), *bb = g_malloc(1 << 16);
+    TraceCodec *a = g_new0(TraceCodec, 1), *b = g_new0(TraceCodec, 1);
+    uint64_t t = 0;
+
+    for (unsigned i = 0; i < 400; i++) {
+        /* more buffers than slots, a ring, a register */
+        TraceEvent e =
+            crossing(TT_DMA_WRITE, -1, t, 0x20000 + 4096 * (i % 150), 0, 0);
+        e.len = 4096;
+        e.has_data = true;
+        g_array_append_val(ev, e);
+        e = crossing(TT_DMA_READ, -1, t, 0x10002 + 2 * (i % 64), 0, 0);
+        e.len = 2;
+        e.has_data = true;
+        e.value = i % 64;
+        g_array_append_val(ev, e);
+        e = crossing(TT_MMIO_WRITE, 0, t += 40, 0xe0003008 + 4 * (i % 3), 2, 2);
+        g_array_append_val(ev, e);
+    }
+    a->smp = b->smp = 2;
+    trace_codec_reset(a, 0, 1000);
+    trace_codec_reset(b, 0, 1000);
+    for (unsigned every = 1; every < 700; every = every * 3 + 1) {
+        for (guint i = 0; i < ev->len; i++) {
+            TraceEvent *e = &g_array_index(ev, TraceEvent, i);
+            size_t na, nb;
+
+            if (i % every == 0) {
+                trace_codec_reset(a, a->index, a->time);
+                trace_enc_reset(b, b->index, b->time);
+                g_assert_cmpmem(a, sizeof(*a), b, sizeof(*b));
+            }
+            na = trace_encode(a, e, ba);
+            nb = trace_encode(b, e, bb);
+            g_assert_cmpmem(ba, na, bb, nb);
+        }
+    }
+    g_free(a);
+    g_free(b);
+}
+
 /* Every prefix of a valid stream is refused cleanly (never a crash, never
  * a record made of bytes beyond the prefix). */
 static void test_codec_truncated_records(void)
@@ -1245,6 +1294,7 @@ int main(int argc, char **argv)
                     test_codec_truncated_records);
     g_test_add_func("/record/codec/rejects", test_codec_rejects);
     g_test_add_func("/record/codec/slots", test_codec_slots);
+    g_test_add_func("/record/codec/enc-reset", test_codec_enc_reset);
     g_test_add_func("/record/header/roundtrip", test_header_roundtrip);
     g_test_add_func("/record/recording/complete", test_recording_complete);
     g_test_add_func("/record/recording/deterministic", test_deterministic);
