@@ -317,9 +317,69 @@ static NO_SLP void rec_dma(BndKind kind, uint64_t gpa, const void *data,
     rec_dma_at(r, kind, mi, gpa, data, len, value);
 }
 
-static void rec_after(const BndAccess *a, void *opaque)
+/*
+ * rec_after_as() of a crossing of kind @k, not a DMA: what
+ * trace_encode_access_as() does, with the kind a constant, so that the
+ * codec's switches and table look-ups on it fold away. The crossing is
+ * read before the first store, which could alias it and would make the
+ * compiler read it again after each.
+ */
+static inline __attribute__((always_inline)) void
+rec_after_kind(Recorder *r, const BndAccess *a, BndKind k)
 {
-    rec_after_as(opaque, a, false);
+    bool sched = k == BND_SCHED;
+    /* the normalization trace_event_from_access() does */
+    TraceXing x = {
+        .type = k,
+        .ok = k == BND_IRQ_DELIVER || a->ok,
+        .size = a->size,
+        .cpu = sched ? (int16_t)a->value : a->cpu,
+        .devfn = a->devfn,
+        .addr = a->addr,
+        .len = sched ? a->len : 0,
+        .value = a->value,
+    };
+    uint8_t *out;
+    size_t n;
+
+    r->kinds[k]++;
+    if (r->digest_pending) {
+        put_digest(r);
+    }
+    x.time = vclock_now();
+    out = reserve(r, BOUND);
+    n = trace_enc_fast_as(&r->codec, &x, out, false);
+    if (!n) {
+        n = trace_encode_access_slow(&r->codec, a, x.time, x.value, NULL, out);
+    }
+    r->len += n;
+    if (G_UNLIKELY(r->codec.index >= r->next_checkpoint)) {
+        put_checkpoint(r);
+    }
+}
+
+/* The kinds every request crosses, each with its own copy of the hook's
+ * body: with the kind known, the codec's switches on it and its table
+ * look-ups are gone from the path. */
+static NO_SLP void rec_after(const BndAccess *a, void *opaque)
+{
+    switch (a->kind) {
+    case BND_IRQ_DELIVER:
+        rec_after_kind(opaque, a, BND_IRQ_DELIVER);
+        break;
+    case BND_IRQ_RAISE:
+        rec_after_kind(opaque, a, BND_IRQ_RAISE);
+        break;
+    case BND_MMIO_WRITE:
+        rec_after_kind(opaque, a, BND_MMIO_WRITE);
+        break;
+    case BND_SCHED:
+        rec_after_kind(opaque, a, BND_SCHED);
+        break;
+    default:
+        rec_after_as(opaque, a, false);
+        break;
+    }
 }
 
 static void rec_note(const BndNote *n, void *opaque)
