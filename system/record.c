@@ -327,18 +327,7 @@ static NO_SLP void rec_dma(BndKind kind, uint64_t gpa, const void *data,
 static inline __attribute__((always_inline)) void
 rec_after_kind(Recorder *r, const BndAccess *a, BndKind k)
 {
-    bool sched = k == BND_SCHED;
-    /* the normalization trace_event_from_access() does */
-    TraceXing x = {
-        .type = k,
-        .ok = k == BND_IRQ_DELIVER || a->ok,
-        .size = a->size,
-        .cpu = sched ? (int16_t)a->value : a->cpu,
-        .devfn = a->devfn,
-        .addr = a->addr,
-        .len = sched ? a->len : 0,
-        .value = a->value,
-    };
+    TraceXing x = trace_xing_from_access(a, k, vclock_now(), a->value, false);
     uint8_t *out;
     size_t n;
 
@@ -346,7 +335,6 @@ rec_after_kind(Recorder *r, const BndAccess *a, BndKind k)
     if (r->digest_pending) {
         put_digest(r);
     }
-    x.time = vclock_now();
     out = reserve(r, BOUND);
     n = trace_enc_fast_as(&r->codec, &x, out, false);
     if (!n) {

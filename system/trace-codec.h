@@ -288,20 +288,18 @@ trace_enc_fast(TraceCodec *restrict c, const TraceXing *x,
                                       : trace_enc_fast_as(c, x, out, false);
 }
 
-/* trace_encode() of the record trace_event_from_access(@a, @time) with
- * @value (a short DMA payload's value) and @data (a data=full payload,
- * else NULL): a plain hit without building the record. @dma: @a is a
- * DMA (a constant where the caller knows it). */
-static inline __attribute__((always_inline)) size_t
-trace_encode_access_as(TraceCodec *c, const BndAccess *a, uint64_t time,
-                       uint64_t value, const uint8_t *data, uint8_t *out,
-                       bool dma)
+/* The normalization trace_event_from_access() does, into the encoder's
+ * form. @kind is @a->kind, passed so that a caller that knows it can
+ * make it a constant; @dma: it is a DMA. */
+static inline __attribute__((always_inline)) TraceXing
+trace_xing_from_access(const BndAccess *a, BndKind kind, uint64_t time,
+                       uint64_t value, bool dma)
 {
-    bool sched = !dma && a->kind == BND_SCHED;
-    /* the normalization trace_event_from_access() does */
-    TraceXing x = {
-        .type = a->kind,
-        .ok = a->ok || (!dma && a->kind == BND_IRQ_DELIVER),
+    bool sched = !dma && kind == BND_SCHED;
+
+    return (TraceXing){
+        .type = kind,
+        .ok = a->ok || (!dma && kind == BND_IRQ_DELIVER),
         .has_data = dma && a->data != NULL,
         .size = a->size,
         .cpu = sched ? (int16_t)a->value : a->cpu,
@@ -311,6 +309,18 @@ trace_encode_access_as(TraceCodec *c, const BndAccess *a, uint64_t time,
         .len = dma || sched ? a->len : 0,
         .value = value,
     };
+}
+
+/* trace_encode() of the record trace_event_from_access(@a, @time) with
+ * @value (a short DMA payload's value) and @data (a data=full payload,
+ * else NULL): a plain hit without building the record. @dma: @a is a
+ * DMA (a constant where the caller knows it). */
+static inline __attribute__((always_inline)) size_t
+trace_encode_access_as(TraceCodec *c, const BndAccess *a, uint64_t time,
+                       uint64_t value, const uint8_t *data, uint8_t *out,
+                       bool dma)
+{
+    TraceXing x = trace_xing_from_access(a, a->kind, time, value, dma);
     size_t n = trace_enc_fast_as(c, &x, out, dma);
 
     return n ? n : trace_encode_access_slow(c, a, time, value, data, out);
