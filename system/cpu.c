@@ -67,8 +67,7 @@ struct GuestThread {
 struct VCpu {
     unsigned index;
     uint8_t level;
-    /* irr_top's level (-1 if none): the hot test, which thus needs no
-     * shift, and with cpu_none's INT_MAX no test for "no vCPU" either. */
+    /* irr_top's level (-1 if none): the tests need no shift. */
     int irr_level;
     unsigned irq_depth;
     Ctx *irq_ctx; /* context holding nested interrupt frames */
@@ -105,17 +104,20 @@ static Rng sched_rng;
 static GPtrArray *threads; /* every thread, in creation order */
 static IrqVector vectors[IRQ_VECTORS];
 static VCpu *cur; /* the vCPU running guest code, or NULL */
-const VCpuHead cpu_none = {
-    .index = UINT_MAX, .level = LEVEL_PASSIVE, .irr_level = INT_MAX};
+const VCpuHead cpu_none = {.index = UINT_MAX, .level = LEVEL_PASSIVE};
 const VCpuHead *cpu_running = &cpu_none; /* cur, as cpu.h sees it */
 G_STATIC_ASSERT(offsetof(VCpu, index) == offsetof(VCpuHead, index));
 G_STATIC_ASSERT(offsetof(VCpu, level) == offsetof(VCpuHead, level));
-G_STATIC_ASSERT(offsetof(VCpu, irr_level) == offsetof(VCpuHead, irr_level));
 
+/* (Clearing it closes the yield gate, which only gate_open() opens, for
+ * the vCPU about to run: cpu.h's fast paths need no test for "no vCPU".) */
 static inline void set_running(VCpu *c)
 {
     cur = c;
     cpu_running = c ? (const VCpuHead *)c : &cpu_none;
+    if (!c) {
+        yield_gate_close();
+    }
 }
 static int last_cpu = -1;
 /*
@@ -167,24 +169,35 @@ static inline uint64_t n_yields(void)
     return yields_base - quantum_left();
 }
 
-/* A new quantum of @q (the yield points so far stay). */
+/* A new quantum of @q (the yield points so far stay), parked: only
+ * gate_open() opens the gate. */
 static void quantum_set(unsigned q)
 {
     yields_base = n_yields() + q;
-    yield_gate = q;
-    yield_gate_parked = 0;
+    yield_gate = 0;
+    yield_gate_parked = q;
+}
+
+/* An interrupt pending on @c that some level could let through: while
+ * one is, @c's gate stays closed (cpu.h). Vectors of level PASSIVE are
+ * never delivered. */
+static inline bool irq_waiting(const VCpu *c)
+{
+    return c->irr_level > LEVEL_PASSIVE;
 }
 
 /*
- * Before guest code runs: open the gate to the quantum left, unless an
- * event is due (the main loop ran them all, so none should be). While
- * guest code runs the gate closes whenever one falls due (event.h).
+ * Before guest code runs on @c and when @c's pending interrupts went down:
+ * open the gate to the quantum left, unless an event is due (the main loop
+ * ran them all, so none should be) or an interrupt waits on @c. While
+ * guest code runs the gate closes whenever one falls due (event.h) or an
+ * interrupt comes pending on the running vCPU (irr_set()).
  */
-static inline void gate_open(void)
+static inline void gate_open(const VCpu *c)
 {
     yield_gate += yield_gate_parked;
     yield_gate_parked = 0;
-    if (event_due()) {
+    if (event_due() || irq_waiting(c)) {
         yield_gate_close();
     }
 }
@@ -225,6 +238,9 @@ static inline void irr_set(VCpu *c, unsigned v)
     if ((int)v > c->irr_top) {
         c->irr_top = (int)v;
         c->irr_level = vector_level(v);
+        if (c == cur && irq_waiting(c)) {
+            yield_gate_close();
+        }
     }
 }
 
@@ -509,8 +525,8 @@ static G_GNUC_NO_INLINE void yield_full(VCpu *c, const char *why)
     /* FIFO, the default: the vCPU goes on unless an event is due or its
      * quantum ran out. Everything else: yield_slow(). */
     if (G_LIKELY(yield_fifo)) {
-        /* The gate may be closed for an event cancelled since it fell due:
-         * take the quantum back from it. */
+        /* The gate may be closed for an event cancelled since it fell due
+         * or for an interrupt masked here: take the quantum back from it. */
         yield_gate += yield_gate_parked;
         yield_gate_parked = 0;
         if (!event_due()) {
@@ -518,6 +534,8 @@ static G_GNUC_NO_INLINE void yield_full(VCpu *c, const char *why)
             if (--yield_gate > 0) {
                 if (deliverable(c) >= 0) {
                     service_interrupts(c);
+                } else if (irq_waiting(c)) {
+                    yield_gate_close();
                 }
                 return;
             }
@@ -531,15 +549,9 @@ static G_GNUC_NO_INLINE void yield_full(VCpu *c, const char *why)
     yield_slow(c, why);
 }
 
-/* cpu_yield_passes_at() (cpu.h) for one of ours. */
-static inline bool yield_passes_at(const VCpu *c, unsigned n, uint8_t level)
+static inline bool yield_passes(unsigned n)
 {
-    return cpu_yield_passes_at((const VCpuHead *)c, n, level);
-}
-
-static inline bool yield_passes(const VCpu *c, unsigned n)
-{
-    return yield_passes_at(c, n, c->level);
+    return cpu_yield_passes(n);
 }
 
 static inline void yield_pass(unsigned n)
@@ -551,7 +563,7 @@ static inline void yield_pass(unsigned n)
  * inlined into the lock and level operations that yield). */
 static inline void yield_point(VCpu *c, const char *why)
 {
-    if (G_LIKELY(yield_passes(c, 1))) {
+    if (G_LIKELY(yield_passes(1))) {
         yield_pass(1);
         return;
     }
@@ -660,6 +672,9 @@ static void deliver(VCpu *c, unsigned v)
     IrqVector *iv = &vectors[v];
 
     irr_clear(c, v);
+    /* Closed for @v: what is left may let it open (the handler's yield
+     * points pass then, as they would have if it had come first). */
+    gate_open(c);
     bit_set(c->isr, v);
     c->level = vector_level(v);
     if (c->irq_depth++ == 0) {
@@ -780,7 +795,7 @@ static G_GNUC_NO_INLINE void spin_lock_full(VCpu *c, GuestSpinLock *l,
  * (its order against the owner test does not matter then: nothing runs). */
 static inline void spin_lock(VCpu *c, GuestSpinLock *l, const char *site)
 {
-    if (G_LIKELY(c != NULL && l->owner < 0 && yield_passes(c, 1))) {
+    if (G_LIKELY(c != NULL && l->owner < 0 && yield_passes(1))) {
         yield_pass(1);
         spin_take(c, l, site);
         return;
@@ -841,11 +856,6 @@ void guest_spin_unlock_lower_slow(GuestSpinLock *l, uint8_t level)
 {
     guest_spin_unlock(l);
     cpu_lower_level(level);
-}
-
-void cpu_service_interrupts(void)
-{
-    service_interrupts(cur);
 }
 
 /* ---- events ---- */
@@ -1077,7 +1087,7 @@ static Ctx *cpu_turn(int i)
     if (yield_fifo && (i != last_cpu || quantum_left() == 0)) {
         quantum_set(sched.quantum);
     }
-    gate_open();
+    gate_open(&cpus[i]);
     if (i != last_cpu) {
         n_switches++;
     }
@@ -1142,7 +1152,7 @@ static bool loop_pass_in_place(VCpu *c)
     if (yield_fifo && quantum_left() == 0) {
         quantum_set(sched.quantum);
     }
-    gate_open();
+    gate_open(c);
     yield_return = 0;
     set_running(c);
     return true;

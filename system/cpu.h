@@ -116,7 +116,6 @@ const char *guest_thread_name(const GuestThread *t);
 typedef struct VCpuHead {
     unsigned index;
     uint8_t level;
-    int irr_level; /* cpu.c's; cpu_none's is INT_MAX */
 } VCpuHead;
 /*
  * The vCPU running guest code; outside guest context cpu_none, whose index
@@ -153,21 +152,23 @@ static inline bool guest_spin_held_by_me(const GuestSpinLock *l)
  * operations the port runs several times per I/O: a call there costs as
  * much as the test. The gate is what is left of the running vCPU's FIFO
  * turn, pinned at 0 when no FIFO turn runs (cpu.c says when), and closed
- * while an event is due, so that it alone says "FIFO goes on here".
- * Counting it down also counts the yield points (cpu.c's n_yields()).
+ * while no vCPU runs, while an event is due and while the running vCPU
+ * has an interrupt pending above PASSIVE (masked or not), so that it
+ * alone says "FIFO goes on here, and no level this vCPU can lower to
+ * unmasks anything". Counting it down also counts the yield points
+ * (cpu.c's n_yields()).
  */
 
 /*
- * Do the next @n yield points on @c, running at @level, change nothing?
- * FIFO keeps the vCPU past them, no event is due and no interrupt can be
- * delivered: each one then only counts (cpu_yield_pass()). None of these
- * can change between them, as nothing runs. cpu_none's irr_level fails the
- * test, so a caller outside guest code takes its slow path.
+ * Do the next @n yield points on the running vCPU, at any level, change
+ * nothing? FIFO keeps the vCPU past them, no event is due and no interrupt
+ * can be delivered: each one then only counts (cpu_yield_pass()). None of
+ * these can change between them, as nothing runs. Outside guest code the
+ * gate is closed, so a caller there takes its slow path.
  */
-static inline bool cpu_yield_passes_at(const VCpuHead *c, unsigned n,
-                                       uint8_t level)
+static inline bool cpu_yield_passes(unsigned n)
 {
-    return yield_gate > n && c->irr_level <= (int)level;
+    return yield_gate > n;
 }
 
 static inline void cpu_yield_pass(unsigned n)
@@ -199,7 +200,7 @@ static inline void cpu_lower_level(uint8_t level)
     /* Written only once the yield test passed, which cpu_none fails. */
     VCpuHead *c = (VCpuHead *)cpu_running;
 
-    if (G_LIKELY(level <= c->level && cpu_yield_passes_at(c, 1, level))) {
+    if (G_LIKELY(level <= c->level && cpu_yield_passes(1))) {
         c->level = level;
         cpu_yield_pass(1);
         return;
@@ -214,7 +215,7 @@ void cpu_yield_slow(const char *why);
 /* A yield point; @why names it for traces and the scheduler. */
 static inline void cpu_yield(const char *why)
 {
-    if (G_LIKELY(cpu_yield_passes_at(cpu_running, 1, cpu_running->level))) {
+    if (G_LIKELY(cpu_yield_passes(1))) {
         cpu_yield_pass(1);
         return;
     }
@@ -244,12 +245,10 @@ void guest_spin_lock_init(GuestSpinLock *l, const char *name);
 void guest_spin_lock(GuestSpinLock *l, const char *site);
 bool guest_spin_trylock(GuestSpinLock *l, const char *site);
 void guest_spin_unlock(GuestSpinLock *l);
-/* The slow paths of the two below, and the interrupts a lowered level
- * unmasks on the running vCPU. */
+/* The slow paths of the two below. */
 uint8_t guest_spin_lock_raise_slow(GuestSpinLock *l, uint8_t level,
                                    const char *site);
 void guest_spin_unlock_lower_slow(GuestSpinLock *l, uint8_t level);
-void cpu_service_interrupts(void);
 
 /*
  * The common case of guest_spin_lock_raise(): @l free, its yield point
@@ -267,8 +266,7 @@ static inline int guest_spin_lock_raise_fast(GuestSpinLock *l, uint8_t level,
     VCpuHead *c = (VCpuHead *)cpu_running;
     uint8_t old = c->level;
 
-    if (G_LIKELY(level >= old && l->owner < 0 &&
-                 cpu_yield_passes_at(c, 1, level))) {
+    if (G_LIKELY(level >= old && l->owner < 0 && cpu_yield_passes(1))) {
         c->level = level;
         cpu_yield_pass(1);
         l->owner = (int)c->index;
@@ -297,17 +295,15 @@ static inline bool guest_spin_unlock_lower_fast(GuestSpinLock *l, uint8_t level)
     VCpuHead *c = (VCpuHead *)cpu_running;
 
     /* Nothing runs between the two yield points, so the second sees what
-     * the first saw, but at the lower level. (cpu_none fails the yield
-     * test, even though a free lock's owner is its index.) */
+     * the first saw; an open gate says that no level unmasks an interrupt.
+     * (cpu_none fails the yield test, even though a free lock's owner is
+     * its index.) */
     if (G_LIKELY(l->owner == (int)c->index && level <= c->level &&
-                 cpu_yield_passes_at(c, 2, c->level))) {
+                 cpu_yield_passes(2))) {
         l->owner = -1;
         l->owner_site = NULL;
         cpu_yield_pass(2);
         c->level = level;
-        if (c->irr_level > (int)level) {
-            cpu_service_interrupts();
-        }
         return true;
     }
     return false;

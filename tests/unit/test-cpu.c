@@ -177,6 +177,41 @@ static void test_level_masks_delivery(void)
     machine_down();
 }
 
+/*
+ * An interrupt raised on the running vCPU while masked closes its yield
+ * gate, so that the fast paths of the lock and level operations, which
+ * test the gate alone, still deliver it where the level drops below it:
+ * here in the unlock-and-lower of a lock taken at a raised level, and
+ * not at the lock's own yield points before.
+ */
+static void masked_lock_thread(void *opaque)
+{
+    static GuestSpinLock l = GUEST_SPIN_LOCK_INIT("masked");
+    uint8_t old = guest_spin_lock_raise(&l, 6, "masked_lock_thread");
+
+    irq_raise(0, 0x50); /* level 5 <= 6: held */
+    cpu_yield("masked");
+    guest_spin_unlock_lower(&l, 6);
+    guest_spin_lock_raise(&l, 6, "masked_lock_thread");
+    g_string_append(trail, "M");
+    guest_spin_unlock_lower(&l, old); /* delivered here */
+    g_string_append_printf(trail, "U@%u", cpu_level());
+    cpu_yield("after");
+    g_string_append(trail, "Y");
+}
+
+static void test_level_masks_delivery_lock(void)
+{
+    machine_up(1, SCHED_POLICY_FIFO, 0);
+    irq_set_handler(0x50, on_irq, NULL, "v50");
+    irq_set_handler(0x80, on_irq, NULL, "v80");
+    irq_set_handler(0x40, on_irq, NULL, "v40");
+    guest_thread_create(0, "t", masked_lock_thread, NULL);
+    g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
+    g_assert_cmpstr(trail->str, ==, "M<50@5<80@880>50><40@440>U@0Y");
+    machine_down();
+}
+
 static int level_hits;
 
 static void level_isr(unsigned cpu, unsigned vector, void *opaque)
@@ -999,6 +1034,8 @@ int main(int argc, char **argv)
     g_test_add_func("/cpu/sched/random-exposes-race", test_random_exposes_race);
     g_test_add_func("/cpu/irq/nested-by-level", test_nested_delivery_by_level);
     g_test_add_func("/cpu/irq/level-masks", test_level_masks_delivery);
+    g_test_add_func("/cpu/irq/level-masks-lock",
+                    test_level_masks_delivery_lock);
     g_test_add_func("/cpu/irq/level-triggered",
                     test_level_triggered_redelivery);
     g_test_add_func("/cpu/irq/storm", test_interrupt_storm_is_a_hang);
