@@ -1006,49 +1006,60 @@ static Ctx *cpu_context(VCpu *c)
     return c->active;
 }
 
+/* The @k-th (from 0) vCPU in @mask, which has more than @k. */
+static inline int mask_nth(uint64_t mask, unsigned k)
+{
+    while (k--) {
+        mask &= mask - 1;
+    }
+    return __builtin_ctzll(mask);
+}
+
+/*
+ * The candidates are the vCPUs set in a mask of cpu_ready() (VCPU_MAX is
+ * 64), in index order: no array of them to fill on every pick, which the
+ * main loop makes a few times per batch of I/Os.
+ */
 static int sched_pick(void)
 {
     uint64_t mask = 0;
-    unsigned n = 0;
     int pick = -1;
-    int cand[VCPU_MAX];
 
     for (unsigned i = 0; i < ncpus; i++) {
         if (cpu_ready(&cpus[i])) {
-            cand[n++] = (int)i;
-            mask |= 1ULL << (i % 64);
+            mask |= 1ULL << i;
         }
     }
-    if (n == 0) {
+    if (mask == 0) {
         return -1;
     }
     switch (sched.policy) {
     case SCHED_POLICY_FIFO:
-        /* Keep the last vCPU while its quantum lasts, else round-robin.
-         * (mask holds cpu_ready() of every vCPU.) Under a replay's yield
-         * oracle the quantum is pinned at 0 but would be whole: no yield
-         * point counts it down then. */
+        /* Keep the last vCPU while its quantum lasts, else round-robin:
+         * the first candidate above it, or the first. Under a replay's
+         * yield oracle the quantum is pinned at 0 but would be whole: no
+         * yield point counts it down then. */
         if (last_cpu >= 0 && (quantum_left() > 0 || !yield_fifo) &&
-            (mask & (1ULL << (last_cpu % 64)))) {
+            (mask & (1ULL << last_cpu))) {
             pick = last_cpu;
         } else {
-            pick = cand[0];
-            for (unsigned k = 0; k < n; k++) {
-                if (cand[k] > last_cpu) {
-                    pick = cand[k];
-                    break;
-                }
-            }
+            /* (Shifted in two steps: last_cpu + 1 may be 64.) */
+            uint64_t above = last_cpu < 0 ? mask : mask >> last_cpu >> 1;
+
+            pick = above ? last_cpu + 1 + __builtin_ctzll(above)
+                         : __builtin_ctzll(mask);
         }
         break;
     case SCHED_POLICY_RANDOM:
-        pick = cand[rng_below(&sched_rng, n)];
+        pick = mask_nth(
+            mask, (unsigned)rng_below(&sched_rng, __builtin_popcountll(mask)));
         break;
     case SCHED_POLICY_PCT:
-        pick = cand[0];
-        for (unsigned k = 1; k < n; k++) {
-            if (cpus[cand[k]].pct_priority > cpus[pick].pct_priority) {
-                pick = cand[k];
+        pick = __builtin_ctzll(mask);
+        for (uint64_t m = mask & (mask - 1); m; m &= m - 1) {
+            int k = __builtin_ctzll(m);
+            if (cpus[k].pct_priority > cpus[pick].pct_priority) {
+                pick = k;
             }
         }
         break;
