@@ -314,6 +314,10 @@ static void unqueue(Event *ev)
 static G_GNUC_NO_INLINE void reschedule(Event *ev, uint64_t when)
 {
     unqueue(ev);
+    if (ev == event_run_last) {
+        /* Set again below if it stays at event_run_when (event.h). */
+        event_run_last = NULL;
+    }
     schedule_idle(ev, when);
 }
 
@@ -363,6 +367,9 @@ unsigned event_run_due(void)
             break;
         }
         pop_first(ev);
+        if (G_UNLIKELY(ev == event_run_last)) {
+            event_run_last = NULL; /* no longer queued (event.h) */
+        }
         event_runs++;
         n++;
         /* The handler may reschedule this or other events. */

@@ -110,23 +110,25 @@ void event_schedule_run(Event *ev, uint64_t when);
 extern uint64_t event_runs;         /* event_count() */
 extern uint64_t event_run_when;     /* the time event_join() watches */
 extern const Event *event_run_last; /* the event scheduled last at it,
-                                        * NULL if unknown or cancelled */
+                                        * NULL if unknown or no longer
+                                        * queued there */
 
 /*
  * An event scheduled now at @when would get the next seq, so it would run
  * after every queued event at that time: right after @ev exactly when no
  * other queued event at that time has a later seq than @ev. As every
- * scheduling at event_run_when updates event_run_last, @ev being it says
- * that. (An event scheduled at that time and cancelled since would not
- * matter, but is not known here: then false, which is only slower.)
+ * scheduling at event_run_when updates event_run_last, and event.c clears
+ * it when that event runs, is cancelled or moves, @ev being it says that
+ * @ev is queued at event_run_when, last. (An event scheduled at that time
+ * and cancelled since would not matter, but is not known here: then false,
+ * which is only slower.)
  */
 static inline bool event_join(const Event *ev, uint64_t when)
 {
     if (when < vclock_ns) {
         when = vclock_ns;
     }
-    return ev == event_run_last && when == event_run_when && ev->heap_index &&
-           ev->when == when;
+    return ev == event_run_last && when == event_run_when;
 }
 
 static inline void event_count_add(unsigned n)

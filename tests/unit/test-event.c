@@ -376,6 +376,11 @@ static void test_join_rules(void)
     event_schedule(&e, 300);
     g_assert_false(event_join(&e, 100));
     g_assert_false(event_join(&e, 300));
+    /* Back at the time, and last there: joinable again. */
+    event_schedule(&e, 100);
+    g_assert_true(event_join(&e, 100));
+    event_schedule(&e, 300);
+    g_assert_false(event_join(&e, 100));
     /* A time in the past means now, for the run and for what joins. */
     event_cancel(&e);
     event_cancel(&y);
