@@ -725,15 +725,6 @@ bool vq_respond(VirtQueue *vq, const VirtQueueElement *elem, const void *buf,
            vq_push_inline(vq, elem->head, used);
 }
 
-bool vq_respond_mapped(VirtQueue *vq, const VirtQueueElement *elem,
-                       uint32_t len, uint32_t used)
-{
-    uint64_t gpa = elem->sg[elem->n_out].addr;
-
-    dma_done_inline(BND_DMA_WRITE, gpa, ram_base + gpa, len);
-    return vq_push_inline(vq, elem->head, used);
-}
-
 const uint8_t *vq_elem_peek_copy(VirtQueue *vq, const VirtQueueElement *elem,
                                  void *buf, uint64_t len)
 {
