@@ -23,6 +23,7 @@ const BndQuietMap *bnd_dma_quiet = &no_quiet;
  * it are only ever read, so the kernel's zero page backs them all. */
 static uint8_t *no_quiet_runs;
 const uint8_t *bnd_dma_quiet_runs;
+uint64_t bnd_dma_gen = 1;
 static BndHook hooks[BND_MAX_HOOKS];
 
 /*
@@ -109,6 +110,7 @@ static void rebuild(void)
     const uint32_t dma = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE);
     unsigned dma_watchers = 0;
 
+    bnd_dma_gen++;
     bnd_dma_quiet = &no_quiet;
     bnd_before_kinds = bnd_after_kinds = 0;
     memset(before_list, 0, sizeof(before_list));
@@ -342,6 +344,7 @@ void bnd_quiet_add(BndQuietMap *q, uint64_t first, uint64_t end)
     if (first >= end) {
         return;
     }
+    bnd_dma_gen++; /* @q may be the map in force */
     next = end < q->n ? q->runs[end] : 0;
     /* Back from the end: the new granules, then the set ones before them
      * whose run now reaches further (up to one that was unset, or whose

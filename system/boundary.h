@@ -246,6 +246,18 @@ static inline bool bnd_quiet_covers(const BndQuietMap *q, uint64_t gpa,
     return g0 < q->n && g1 - g0 < q->runs[g0];
 }
 
+/*
+ * Bumped (never 0) whenever what a DMA's hook tests answer may change:
+ * the hooks and the map in force, on every rebuild of them
+ * (bnd_hook_add(), bnd_hook_remove(), bnd_quiet_changed() ...), and the
+ * quiet granules, on every bnd_quiet_add(). A device may keep, for a
+ * fixed range of RAM (its rings), that at some generation no hook wanted
+ * a DMA there (no before-hook on DMA, and no after-hook or the range is
+ * quiet), and while the generation is the same make such a DMA with only
+ * its count (bnd_counts): what dma_done_inline() does then.
+ */
+extern uint64_t bnd_dma_gen;
+
 /* Does no after-hook need to see this DMA (the quiet map in force)? The
  * range lies in RAM, so its first granule is in bnd_dma_quiet_runs: the
  * test is bnd_quiet_covers()'s without the bound, or a load of the map. */

@@ -94,10 +94,12 @@ void vq_reset(VirtQueue *vq)
     vq->signalled_valid = false;
     vq->broken = false;
     vq->irq_wanted = false;
+    vq->quiet_gen = vq->loud_gen = 0;
 }
 
 bool vq_validate(VirtQueue *vq)
 {
+    vq->quiet_gen = vq->loud_gen = 0; /* the rings may have moved */
     if ((vq->desc % VIRTQ_DESC_ALIGN) || (vq->avail % VIRTQ_AVAIL_ALIGN) ||
         (vq->used % VIRTQ_USED_ALIGN)) {
         vq_fail(vq,
@@ -116,6 +118,29 @@ bool vq_validate(VirtQueue *vq)
         return false;
     }
     return true;
+}
+
+bool vq_rings_check(VirtQueue *vq)
+{
+    const uint32_t dma = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE);
+    uint64_t desc = VIRTQ_DESC_TABLE_SIZE(vq->size);
+    uint64_t avail = VIRTQ_AVAIL_SIZE(vq->size);
+    uint64_t used = VIRTQ_USED_SIZE(vq->size);
+    /* An area outside RAM (a queue that failed vq_validate()) is never
+     * quiet; bnd_dma_quiet_covers() holds for ranges in RAM only. */
+    bool quiet =
+        ram_range_ok(vq->desc, desc) && ram_range_ok(vq->avail, avail) &&
+        ram_range_ok(vq->used, used) && !(bnd_before_kinds & dma) &&
+        (!(bnd_after_kinds & dma) || (bnd_dma_quiet_covers(vq->desc, desc) &&
+                                      bnd_dma_quiet_covers(vq->avail, avail) &&
+                                      bnd_dma_quiet_covers(vq->used, used)));
+
+    if (quiet) {
+        vq->quiet_gen = bnd_dma_gen;
+    } else {
+        vq->loud_gen = bnd_dma_gen;
+    }
+    return quiet;
 }
 
 bool vq_avail_count(VirtQueue *vq, uint16_t *count)
@@ -372,8 +397,14 @@ static inline __attribute__((always_inline)) bool
 vq_ring_desc(VirtQueue *vq, unsigned i, VirtqDesc *d)
 {
     uint64_t gpa = vq->desc + (uint64_t)i * sizeof(VirtqDesc);
-    const uint8_t *raw = vq_map_read(vq, gpa, ram_base + gpa, sizeof(*d));
+    const uint8_t *raw;
 
+    if (G_LIKELY(vq_rings_quiet(vq) && pci_bus_master_enabled(vq->dev))) {
+        bnd_counts[BND_DMA_READ]++; /* all a hook-free DMA read does */
+        vq_decode_desc(ram_base + gpa, d);
+        return true;
+    }
+    raw = vq_map_read(vq, gpa, ram_base + gpa, sizeof(*d));
     if (G_UNLIKELY(!raw)) {
         return vq_read_desc(vq, vq->desc, i, d);
     }
@@ -569,7 +600,10 @@ vq_push_inline(VirtQueue *vq, uint16_t head, uint32_t len)
 
     pci_set_long(el + offsetof(VirtqUsedElem, id), head);
     pci_set_long(el + offsetof(VirtqUsedElem, len), len);
-    if (!vq_dma_ram(vq, true, gpa, ram_base + gpa, el, sizeof(el))) {
+    if (G_LIKELY(vq_rings_quiet(vq) && pci_bus_master_enabled(vq->dev))) {
+        memcpy(ram_base + gpa, el, sizeof(el));
+        bnd_counts[BND_DMA_WRITE]++; /* all a hook-free DMA write does */
+    } else if (!vq_dma_ram(vq, true, gpa, ram_base + gpa, el, sizeof(el))) {
         vq_fail(vq, "used ring write at 0x%" PRIx64 " failed", gpa);
         return false;
     }

@@ -95,6 +95,11 @@ struct VirtQueue {
     uint64_t pops;
     uint64_t pushes;
 
+    /* The bnd_dma_gen at which the rings were last found to need no hook
+     * (vq_rings_quiet()), and the one at which they were found to need
+     * one; 0 when not since the queue was enabled. */
+    uint64_t quiet_gen, loud_gen;
+
     /* Available-ring entries read ahead in one DMA, for this batch only
      * (vq_batch_end() drops them): heads[ahead_pos .. ahead_pos +
      * ahead_n) are the entries from last_avail_idx on. */
@@ -117,6 +122,21 @@ void vq_reset(VirtQueue *vq);
  * (2.7, table) and lie in guest RAM. False (and the queue broken) if not.
  */
 bool vq_validate(VirtQueue *vq);
+
+/* vq_rings_quiet()'s question asked of the boundary, the answer kept. */
+bool vq_rings_check(VirtQueue *vq);
+/*
+ * May the queue's ring accesses (descriptor table, available and used
+ * rings: fixed while it is enabled) be made in place and only counted,
+ * no hook wanting any DMA there? Asked again only when bnd_dma_gen moves,
+ * which a compare of it answers where the hook tests of each access took
+ * three times as long. Bus mastering is the caller's to test.
+ */
+static inline __attribute__((always_inline)) bool vq_rings_quiet(VirtQueue *vq)
+{
+    return G_LIKELY(vq->quiet_gen == bnd_dma_gen) ||
+           (vq->loud_gen != bnd_dma_gen && vq_rings_check(vq));
+}
 
 /* Entries the driver has made available and the device has not taken;
  * reads the driver's index (vq_pop() reads it again only once the entries
@@ -154,29 +174,28 @@ vq_respond_map(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len)
 /*
  * vq_respond() of the @len bytes the caller wrote where vq_respond_map()
  * said: the write's crossing as vq_respond() makes it, then the push's.
- * Inline, with the used element built in place: every command ends here,
- * and the call cost as much as the push. The used area was checked to
- * lie in RAM when the queue was enabled (vq_validate(); it cannot change
- * while it is) and its size is a power of two.
+ * Inline, with the used element built in place when no hook wants its
+ * crossing: every command ends here, and the call cost as much as the
+ * push. The used area was checked to lie in RAM when the queue was
+ * enabled (vq_validate(); it cannot change while it is) and its size is
+ * a power of two.
  */
 static inline __attribute__((always_inline)) bool
 vq_respond_mapped(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len,
                   uint32_t used)
 {
     uint64_t gpa = elem->sg[elem->n_out].addr;
-    uint64_t ugpa =
-        vq->used + VIRTQ_USED_RING(vq->used_idx & (uint16_t)(vq->size - 1));
-    uint8_t *el = ram_base + ugpa;
+    uint8_t *el = ram_base + vq->used +
+                  VIRTQ_USED_RING(vq->used_idx & (uint16_t)(vq->size - 1));
 
     dma_done_inline(BND_DMA_WRITE, gpa, ram_base + gpa, len);
-    /* vq_push()'s own test: after-hooks ran since vq_respond_map(). */
-    if (G_UNLIKELY(!pci_bus_master_enabled(vq->dev) ||
-                   (bnd_before_kinds & BND_BIT(BND_DMA_WRITE)))) {
+    /* Tested after the response's crossing, whose after-hooks have run. */
+    if (G_UNLIKELY(!vq_rings_quiet(vq) || !pci_bus_master_enabled(vq->dev))) {
         return vq_push(vq, elem->head, used);
     }
     pci_set_long(el + offsetof(VirtqUsedElem, id), elem->head);
     pci_set_long(el + offsetof(VirtqUsedElem, len), used);
-    dma_done_inline(BND_DMA_WRITE, ugpa, el, sizeof(VirtqUsedElem));
+    bnd_counts[BND_DMA_WRITE]++;
     vq->used_idx++;
     vq->pushes++;
     vq->irq_wanted = true;

@@ -1587,6 +1587,123 @@ static void run_tur(T *t, uint64_t tag)
     g_assert_cmpuint(r.status, ==, SCSI_STATUS_GOOD);
 }
 
+/* Ring DMAs an after-hook saw: descriptor table reads, used ring writes. */
+typedef struct RingSeen {
+    uint64_t desc_lo, desc_hi, used_lo, used_hi;
+    unsigned desc_reads, used_writes;
+} RingSeen;
+
+static void ring_seen_dma(BndKind kind, uint64_t gpa, const void *data,
+                          uint64_t len, void *opaque)
+{
+    RingSeen *r = opaque;
+
+    if (kind == BND_DMA_READ && gpa >= r->desc_lo && gpa < r->desc_hi) {
+        r->desc_reads++;
+    } else if (kind == BND_DMA_WRITE && gpa >= r->used_lo && gpa < r->used_hi) {
+        r->used_writes++;
+    }
+}
+
+static void ring_seen_after(const BndAccess *a, void *opaque)
+{
+    if (a->kind == BND_DMA_READ || a->kind == BND_DMA_WRITE) {
+        ring_seen_dma(a->kind, a->addr, a->data, a->len, opaque);
+    }
+}
+
+/* DMAs counted for one TEST UNIT READY (with @r's counts cleared). */
+static uint64_t ring_seen_tur(T *t, RingSeen *r, uint64_t tag)
+{
+    uint64_t dmas = bnd_counts[BND_DMA_READ] + bnd_counts[BND_DMA_WRITE];
+
+    r->desc_reads = r->used_writes = 0;
+    run_tur(t, tag);
+    return bnd_counts[BND_DMA_READ] + bnd_counts[BND_DMA_WRITE] - dmas;
+}
+
+/*
+ * A queue keeps, per bnd_dma_gen, that no hook wants its ring DMAs, and
+ * then only counts them: a hook added later, a quiet map that grows over
+ * the rings and a second hook beside the map's owner must each be seen
+ * at the next ring access, with the same crossings counted throughout.
+ */
+static void test_ring_quiet(void)
+{
+    const uint32_t dma = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE);
+    BndQuietMap map = {
+        .runs = g_new0(uint8_t, BND_QUIET_ROOM),
+        .whole = true,
+    };
+    RingSeen quiet_seen = {0}, other_seen;
+    BndHook quiet = {.name = "ring-quiet",
+                     .kinds = dma,
+                     .after = ring_seen_after,
+                     .after_dma = ring_seen_dma,
+                     .opaque = &quiet_seen,
+                     .dma_quiet = &map};
+    BndHook other = {.name = "ring-other",
+                     .kinds = dma,
+                     .after = ring_seen_after,
+                     .after_dma = ring_seen_dma,
+                     .opaque = &other_seen};
+    const VDrvQueue *q;
+    uint64_t dmas;
+    T t;
+
+    t_start(&t, all_features, true);
+    vdrv_clear_ua(t.d, Q_REQ, 0, 0);
+    vdrv_irq_log_stop();
+    map.n = ram_size >> BND_QUIET_SHIFT;
+    q = &t.d->q[Q_REQ];
+    quiet_seen.desc_lo = q->desc;
+    quiet_seen.desc_hi = q->desc + VIRTQ_DESC_TABLE_SIZE(q->size);
+    quiet_seen.used_lo = q->used;
+    quiet_seen.used_hi = q->used + VIRTQ_USED_SIZE(q->size);
+    other_seen = quiet_seen;
+    /* No hook: the queue finds its rings quiet. */
+    dmas = ring_seen_tur(&t, &quiet_seen, 1);
+    g_assert_true(bnd_dma_gen != 0);
+
+    /* A hook whose map does not cover the rings sees them. */
+    g_assert_true(bnd_hook_add(&quiet));
+    g_assert_cmpuint(ring_seen_tur(&t, &quiet_seen, 2), ==, dmas);
+    g_assert_cmpuint(quiet_seen.desc_reads, >=, 1);
+    g_assert_cmpuint(quiet_seen.used_writes, >=, 2); /* element, index */
+
+    /* The map now covers the rings: quiet again, the same DMAs counted. */
+    bnd_quiet_add(&map, q->desc >> BND_QUIET_SHIFT,
+                  (quiet_seen.desc_hi >> BND_QUIET_SHIFT) + 1);
+    bnd_quiet_add(&map, q->avail >> BND_QUIET_SHIFT,
+                  ((q->avail + VIRTQ_AVAIL_SIZE(q->size)) >> BND_QUIET_SHIFT) +
+                      1);
+    bnd_quiet_add(&map, q->used >> BND_QUIET_SHIFT,
+                  (quiet_seen.used_hi >> BND_QUIET_SHIFT) + 1);
+    g_assert_cmpuint(ring_seen_tur(&t, &quiet_seen, 3), ==, dmas);
+    g_assert_cmpuint(quiet_seen.desc_reads, ==, 0);
+    g_assert_cmpuint(quiet_seen.used_writes, ==, 0);
+
+    /* A second hook on DMA sees every ring access; the owner still not. */
+    g_assert_true(bnd_hook_add(&other));
+    other_seen.desc_reads = other_seen.used_writes = 0;
+    g_assert_cmpuint(ring_seen_tur(&t, &quiet_seen, 4), ==, dmas);
+    g_assert_cmpuint(other_seen.desc_reads, >=, 1);
+    g_assert_cmpuint(other_seen.used_writes, >=, 2);
+    g_assert_cmpuint(quiet_seen.desc_reads, ==, 0);
+    g_assert_cmpuint(quiet_seen.used_writes, ==, 0);
+    bnd_hook_remove(&other);
+
+    /* Alone again: quiet. */
+    other_seen.desc_reads = other_seen.used_writes = 0;
+    g_assert_cmpuint(ring_seen_tur(&t, &quiet_seen, 5), ==, dmas);
+    g_assert_cmpuint(quiet_seen.desc_reads + quiet_seen.used_writes, ==, 0);
+    g_assert_cmpuint(other_seen.desc_reads + other_seen.used_writes, ==, 0);
+    bnd_hook_remove(&quiet);
+    g_assert_cmpuint(errors(&t), ==, 0);
+    t_stop(&t);
+    g_free(map.runs);
+}
+
 static void test_suppression(void)
 {
     const unsigned vec = VEC_BASE + Q_REQ + 1;
@@ -2163,6 +2280,7 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-scsi/tmf/abort-held-order",
                     test_tmf_abort_held_order);
     g_test_add_func("/virtio-scsi/ring-reads", test_ring_reads);
+    g_test_add_func("/virtio-scsi/ring-quiet", test_ring_quiet);
     g_test_add_func("/virtio-scsi/latency", test_latency);
     g_test_add_func("/virtio-scsi/scsi-hd", test_scsi_hd);
     g_test_add_func("/virtio-scsi/create/errors", test_create_errors);

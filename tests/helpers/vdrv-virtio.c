@@ -512,6 +512,11 @@ void vdrv_irq_log_start(void)
     g_assert_true(bnd_hook_add(&irq_hook));
 }
 
+void vdrv_irq_log_stop(void)
+{
+    bnd_hook_remove(&irq_hook);
+}
+
 void vdrv_irq_log_clear(void)
 {
     bool level = vdrv_irqs.intx_level;
