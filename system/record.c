@@ -290,15 +290,16 @@ static G_GNUC_NO_INLINE NO_SLP void rec_dma_look(Recorder *r, BndKind kind,
 }
 
 /*
- * The hook's DMA entry (BndHook.after_dma): rec_after_dma() of a DMA in
- * RAM in device context, nearly every one. A plain hit is coded first and
- * the payload hashed last, so that the path ends in a tail call and holds
- * nothing across a call; anything else is rec_dma_slow()'s.
+ * The hook's DMA entry (BndHook.after_dma) for a DMA of kind @kind:
+ * rec_after_dma() of a DMA in RAM in device context, nearly every one. A
+ * plain hit is coded first and the payload hashed last, so that the path
+ * ends in a tail call and holds nothing across a call; anything else is
+ * rec_dma_slow()'s.
  */
-static NO_SLP void rec_dma(BndKind kind, uint64_t gpa, const void *data,
-                           uint64_t len, void *opaque)
+static inline __attribute__((always_inline)) void
+rec_dma_as(Recorder *r, BndKind kind, uint64_t gpa, const void *data,
+           uint64_t len)
 {
-    Recorder *r = opaque;
     uint64_t value = 0;
     unsigned mi;
 
@@ -315,6 +316,18 @@ static NO_SLP void rec_dma(BndKind kind, uint64_t gpa, const void *data,
         return;
     }
     rec_dma_at(r, kind, mi, gpa, data, len, value);
+}
+
+/* A copy per kind: with the kind a constant, the codec's tables for it
+ * are at fixed offsets and it takes no register on the path. */
+static NO_SLP void rec_dma(BndKind kind, uint64_t gpa, const void *data,
+                           uint64_t len, void *opaque)
+{
+    if (kind == BND_DMA_READ) {
+        rec_dma_as(opaque, BND_DMA_READ, gpa, data, len);
+    } else {
+        rec_dma_as(opaque, BND_DMA_WRITE, gpa, data, len);
+    }
 }
 
 /*

@@ -582,6 +582,79 @@ static void test_dma_quiet_whole(void)
     ram_down();
 }
 
+/*
+ * Two DMA hooks, the second with a whole map (the recorder beside the
+ * verifier): boundary.c keeps the map's runs with the hooks, so a covered
+ * DMA goes to the first hook only, anything else to both, and runs its
+ * owner replaces count once it says so.
+ */
+static void test_dma_two_hooks_whole(void)
+{
+    const uint64_t ram = 8 << 20;
+    unsigned first_calls = 0;
+    BndQuietMap map = {
+        .runs = g_new0(uint8_t, BND_QUIET_ROOM),
+        .n = 64,
+        .whole = true,
+    };
+    BndHook first = {
+        .name = "first",
+        .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE),
+        .after = note_dma,
+        .after_dma = note_dma_args,
+        .opaque = &first_calls,
+    };
+    BndHook quiet = {
+        .name = "quiet",
+        .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE),
+        .after = note_dma_second,
+        .after_dma = note_dma_quiet,
+        .dma_quiet = &map,
+    };
+    uint8_t buf[200] = {0};
+    uint8_t *old;
+
+    bnd_quiet_add(&map, 4, 6);
+    bnd_quiet_add(&map, 60, 70); /* up to n only */
+    ram_up(ram);
+    seen = g_array_new(FALSE, FALSE, sizeof(BndAccess));
+    quiet_calls = 0;
+    quiet_second = true;
+    g_assert_true(bnd_hook_add(&first));
+    g_assert_true(bnd_hook_add(&quiet));
+    g_assert_true(dma_read(4 * 64 + 8, buf, 16)); /* quiet: first only */
+    g_assert_true(dma_write(63 * 64, buf, 64));   /* quiet, the last */
+    g_assert_true(dma_write(4 * 64, buf, 128));   /* 4 and 5: quiet */
+    g_assert_cmpuint(first_calls, ==, 3);
+    g_assert_cmpuint(quiet_calls, ==, 0);
+    g_assert_true(dma_read(5 * 64 + 60, buf, 8)); /* 5 and 6: both */
+    g_assert_true(dma_write(63 * 64, buf, 65));   /* 63 and 64: both */
+    g_assert_true(dma_read(64 * 64, buf, 8));     /* past n: both */
+    g_assert_true(dma_read(ram - 8, buf, 8));     /* RAM's last granule */
+    g_assert_cmpuint(first_calls, ==, 7);
+    g_assert_cmpuint(seen->len, ==, 7);
+    g_assert_cmpuint(quiet_calls, ==, 4);
+
+    old = map.runs;
+    map.runs = g_new0(uint8_t, BND_QUIET_ROOM);
+    bnd_quiet_changed();
+    memset(old, 0xff, BND_QUIET_ROOM); /* the old runs are not read */
+    g_assert_true(dma_read(4 * 64 + 8, buf, 16)); /* no longer quiet */
+    g_assert_cmpuint(quiet_calls, ==, 5);
+    bnd_quiet_add(&map, 4, 5);
+    g_assert_true(dma_read(4 * 64 + 8, buf, 16));
+    g_assert_cmpuint(quiet_calls, ==, 5);
+    g_assert_cmpuint(first_calls, ==, 9);
+    g_free(old);
+
+    bnd_hook_remove(&first);
+    bnd_hook_remove(&quiet);
+    quiet_second = false;
+    g_array_free(seen, TRUE);
+    g_free(map.runs);
+    ram_down();
+}
+
 /* A recorded run with device faults and the verifier needs four hooks
  * (the recorder takes two); the table refuses only past its size. */
 static void test_hook_table_full(void)
@@ -626,6 +699,7 @@ int main(int argc, char **argv)
     g_test_add_func("/ram/dma-two-hooks-quiet", test_dma_two_hooks_quiet);
     g_test_add_func("/ram/dma-quiet-runs", test_dma_quiet_runs);
     g_test_add_func("/ram/dma-quiet-whole", test_dma_quiet_whole);
+    g_test_add_func("/ram/dma-two-hooks-whole", test_dma_two_hooks_whole);
     g_test_add_func("/ram/hook-table-full", test_hook_table_full);
     g_test_add_func("/ram/dma-hook-fail", test_dma_hook_can_fail);
     g_test_add_func("/ram/msi-window", test_msi_window_write_raises);
