@@ -54,6 +54,7 @@ typedef struct Recorder {
 
     bool digest_pending; /* DMAs in the digest since the last one */
     TraceDigest digest;
+    TraceDigest digest_start; /* a new digest: copied, not computed */
     uint64_t next_checkpoint; /* crossings (codec index) that call for one */
     uint64_t kinds[BND_KIND_COUNT]; /* crossings by kind */
     RecordStats st; /* records other than crossings; the rest of the
@@ -147,7 +148,7 @@ static G_GNUC_NO_INLINE void put_digest(Recorder *r)
 {
     r->len += trace_encode_digest(reserve(r, 16),
                                   (uint32_t)trace_digest_final(&r->digest));
-    trace_digest_init(&r->digest, 0);
+    r->digest = r->digest_start;
     r->digest_pending = false;
     r->st.records++;
 }
@@ -383,66 +384,51 @@ static NO_SLP void rec_after(const BndAccess *a, void *opaque)
     }
 }
 
+/* SRB notes are coded from the note itself, with no TraceEvent between. */
 static void rec_note(const BndNote *n, void *opaque)
 {
     Recorder *r = opaque;
+    uint64_t time = vclock_now();
     TraceEvent e;
+    uint8_t *out;
     size_t n_hit;
 
-    /* Only what the encoder reads for these records is filled in. */
-    e.time = vclock_now();
-    e.cpu = n->cpu;
+    if (r->digest_pending) {
+        put_digest(r);
+    }
+    out = reserve(r, BOUND);
+    r->st.records++;
     switch (n->kind) {
     case BND_NOTE_SRB_START:
-        e.type = TT_SRB_START;
-        e.req = n->req;
-        e.path = n->path;
-        e.target = n->target;
-        e.lun = n->lun;
-        e.function = n->function;
-        e.cdb_len = n->cdb ? MIN(n->cdb_len, TRACE_CDB_MAX) : 0;
-        if (e.cdb_len == sizeof(e.cdb)) {
-            /* READ/WRITE(16), the class layer's: two moves, no calls. */
-            memcpy(e.cdb, n->cdb, sizeof(e.cdb));
-        } else {
-            memset(e.cdb, 0, sizeof(e.cdb));
-            if (e.cdb_len) {
-                memcpy(e.cdb, n->cdb, e.cdb_len);
-            }
-        }
-        e.xfer = n->data_len;
+        r->len += trace_encode_srb_start(&r->codec, n, time, out);
         r->st.srbs++;
         /* READ/WRITE(6/10/12/16): opcodes 0x08 0x0a 0x28 0x2a 0x88 0x8a
          * 0xa8 0xaa: bit 3 set, bits 0, 2, 4 and 6 clear. */
-        r->st.ios += e.function == 0 && e.cdb_len && (e.cdb[0] & 0x5d) == 0x08;
-        break;
+        r->st.ios += n->function == 0 && n->cdb && n->cdb_len &&
+                     (n->cdb[0] & 0x5d) == 0x08;
+        return;
     case BND_NOTE_SRB_DONE:
-        e.type = TT_SRB_DONE;
-        e.req = n->req;
-        e.xfer = n->data_len;
-        e.srb_status = n->srb_status;
-        e.scsi_status = n->scsi_status;
-        break;
+        r->len += trace_encode_srb_done(&r->codec, n, time, out);
+        return;
     case BND_NOTE_IRQ_RETURN:
     default:
-        if (r->digest_pending) {
-            put_digest(r);
-        }
-        n_hit = trace_encode_irq_return_hit(&r->codec, n->cpu, n->vector,
-                                            e.time, reserve(r, BOUND));
+        n_hit = trace_encode_irq_return_hit(&r->codec, n->cpu, n->vector, time,
+                                            out);
         if (n_hit) {
             r->len += n_hit;
-            r->st.records++;
             return;
         }
-        e.type = TT_EXT;
-        e.ext_kind = TRACE_EXT_IRQ_RETURN;
-        e.ext_code = n->vector;
-        e.ext_len = 0;
-        e.ext_data = NULL;
         break;
     }
-    emit(r, &e, BOUND);
+    /* Only what the encoder reads for this record is filled in. */
+    e.time = time;
+    e.cpu = n->cpu;
+    e.type = TT_EXT;
+    e.ext_kind = TRACE_EXT_IRQ_RETURN;
+    e.ext_code = n->vector;
+    e.ext_len = 0;
+    e.ext_data = NULL;
+    r->len += trace_encode(&r->codec, &e, out);
 }
 
 #define REC_DMA_KINDS (BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE))
@@ -557,7 +543,8 @@ bool record_start(const char *path, RecordData data, const MachineConfig *cfg,
     r->write_errno = 0;
     r->written = 0;
     r->digest_pending = false;
-    trace_digest_init(&r->digest, 0);
+    trace_digest_init(&r->digest_start, 0);
+    r->digest = r->digest_start;
     r->next_checkpoint = RECORD_CHECKPOINT_INTERVAL;
     memset(r->kinds, 0, sizeof(r->kinds));
     memset(&r->st, 0, sizeof(r->st));

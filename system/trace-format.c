@@ -437,8 +437,8 @@ static void sum_sse2(TraceDigest *d, const uint8_t *p, size_t n)
  * grown by 4 * (y_0 + ... + y_3) - (x_1 + 2 x_2 + 3 x_3): stripe 4q + c
  * counts 4 (P - q) - c times in b, and y_c counts it P - q times.
  */
-__attribute__((target("avx2"))) static void sum_avx2(TraceDigest *d,
-                                                     const uint8_t *p, size_t n)
+__attribute__((target("avx2"))) static G_GNUC_NO_INLINE void
+sum_avx2_long(TraceDigest *d, const uint8_t *p, size_t n)
 {
     const uint8_t *q = p, *end = p + (n & ~(size_t)31);
     __m256i a = _mm256_loadu_si256((const __m256i *)d->a);
@@ -487,6 +487,55 @@ __attribute__((target("avx2"))) static void sum_avx2(TraceDigest *d,
             t = _mm256_set_epi64x(
                 (long long)short_word(p, n, 3), (long long)short_word(p, n, 2),
                 (long long)short_word(p, n, 1), (long long)short_word(p, n, 0));
+        }
+        a = _mm256_add_epi64(a, t);
+        b = _mm256_add_epi64(b, a);
+    }
+    a = _mm256_add_epi64(a, _mm256_set_epi64x(0, 0, 0, (long long)n));
+    b = _mm256_add_epi64(b, a);
+    _mm256_storeu_si256((__m256i *)d->a, a);
+    _mm256_storeu_si256((__m256i *)d->b, b);
+}
+
+/*
+ * The digest's pieces are mostly short (descriptors, headers, responses:
+ * four of five per request, 16 to 108 bytes): for those, the stripes one
+ * after another with nothing else to set up, the end of one under 32
+ * bytes in two masked loads of its whole words and its last bytes where
+ * they are not a whole word. Same sums as sum_avx2_long().
+ */
+__attribute__((target("avx2"))) static void sum_avx2(TraceDigest *d,
+                                                     const uint8_t *p, size_t n)
+{
+    const uint8_t *q = p, *end = p + (n & ~(size_t)31);
+    __m256i a, b, t;
+
+    if (n >= 8 * 32) {
+        sum_avx2_long(d, p, n);
+        return;
+    }
+    a = _mm256_loadu_si256((const __m256i *)d->a);
+    b = _mm256_loadu_si256((const __m256i *)d->b);
+    for (; q < end; q += 32) {
+        a = _mm256_add_epi64(a, _mm256_loadu_si256((const __m256i *)q));
+        b = _mm256_add_epi64(b, a);
+    }
+    if (n % 32) {
+        if (n >= 32) {
+            t = _mm256_loadu_si256((const __m256i *)(p + n - 32));
+        } else {
+            __m256i words = _mm256_set1_epi64x((long long)(n / 8));
+            __m256i lane = _mm256_set_epi64x(3, 2, 1, 0);
+
+            t = _mm256_maskload_epi64((const long long *)p,
+                                      _mm256_cmpgt_epi64(words, lane));
+            if (n % 8) {
+                t = _mm256_or_si256(
+                    t,
+                    _mm256_and_si256(_mm256_cmpeq_epi64(words, lane),
+                                     _mm256_set1_epi64x((long long)load_short(
+                                         p + (n & ~(size_t)7), n % 8))));
+            }
         }
         a = _mm256_add_epi64(a, t);
         b = _mm256_add_epi64(b, a);
@@ -1065,31 +1114,38 @@ static size_t enc_crossing(TraceCodec *c, const TraceEvent *e, uint8_t *out)
 
 /* Time and vCPU of a non-crossing record: predicted "same time, same
  * vCPU as before". Returns the extension byte and sets out[0]'s bit. */
-static size_t enc_note_head(TraceCodec *c, const TraceEvent *e, uint8_t tag,
-                            uint8_t *out)
+static inline __attribute__((always_inline)) size_t
+enc_note_head_as(TraceCodec *c, uint64_t time, int16_t cpu, uint8_t tag,
+                 uint8_t *out)
 {
     uint8_t ext = 0;
     size_t n = 1;
 
-    if (e->time != c->time) {
+    if (time != c->time) {
         ext |= E_TIME;
     }
-    if (e->cpu != c->guest_cpu) {
+    if (cpu != c->guest_cpu) {
         ext |= E_CPU;
     }
     out[0] = (uint8_t)(tag | (ext ? T_EXT : 0));
-    if (ext) {
+    if (G_UNLIKELY(ext)) {
         out[n++] = ext;
+        if (ext & E_TIME) {
+            n += trace_put_varint(out + n, time - c->time);
+        }
+        if (ext & E_CPU) {
+            n += trace_put_varint(out + n, trace_zigzag(cpu));
+        }
     }
-    if (ext & E_TIME) {
-        n += trace_put_varint(out + n, e->time - c->time);
-    }
-    if (ext & E_CPU) {
-        n += trace_put_varint(out + n, trace_zigzag(e->cpu));
-    }
-    c->time = e->time;
-    c->guest_cpu = e->cpu;
+    c->time = time;
+    c->guest_cpu = cpu;
     return n;
+}
+
+static size_t enc_note_head(TraceCodec *c, const TraceEvent *e, uint8_t tag,
+                            uint8_t *out)
+{
+    return enc_note_head_as(c, e->time, e->cpu, tag, out);
 }
 
 /* Bit i set when byte i of the two 8-byte groups differs (branch free:
@@ -1108,89 +1164,141 @@ static inline uint64_t cdb_diff8(const uint8_t *a, const uint8_t *b)
 
 /* A request id and length that are not the next id with the same
  * length: both as deltas from the record before of the kind. */
-static size_t enc_req_xfer(uint8_t *out, const TraceEvent *e, uint64_t prev_req,
-                           uint32_t prev_xfer)
+static size_t enc_req_xfer(uint8_t *out, uint64_t req, uint32_t xfer,
+                           uint64_t prev_req, uint32_t prev_xfer)
 {
     size_t n =
-        trace_put_varint(out, trace_zigzag((int64_t)(e->req - prev_req - 1)));
+        trace_put_varint(out, trace_zigzag((int64_t)(req - prev_req - 1)));
 
-    return n + trace_put_varint(out + n, trace_zigzag((int64_t)e->xfer -
-                                                      (int64_t)prev_xfer));
+    return n + trace_put_varint(
+                   out + n, trace_zigzag((int64_t)xfer - (int64_t)prev_xfer));
+}
+
+/*
+ * An SRB start from its fields, for a TraceEvent (enc_srb_start()) and
+ * for the recorder's note (trace_encode_srb_start()), which so builds no
+ * record. @cdb: TRACE_CDB_MAX bytes, zero past @cdb_len (at most
+ * TRACE_CDB_MAX).
+ */
+static inline __attribute__((always_inline)) size_t
+enc_srb_start_as(TraceCodec *c, uint64_t time, int16_t cpu, uint64_t req,
+                 uint8_t path, uint8_t target, uint8_t lun, uint8_t function,
+                 const uint8_t *cdb, uint8_t cdb_len, uint32_t xfer,
+                 uint8_t *out)
+{
+    unsigned f = 0;
+    size_t n;
+
+    if (path != c->path || target != c->target || lun != c->lun) {
+        f |= A_ADDR;
+    }
+    if (function != c->function || cdb_len != c->cdb_len) {
+        f |= A_SHAPE;
+    }
+    if (req == c->start_req + 1 && xfer == c->start_xfer) {
+        f |= A_NEXT;
+    }
+    n = enc_note_head_as(c, time, cpu,
+                         (uint8_t)(TT_SRB_START | (f << T_FIELD_SHIFT)), out);
+    if (f & A_ADDR) {
+        out[n++] = path;
+        out[n++] = target;
+        out[n++] = lun;
+    }
+    if (f & A_SHAPE) {
+        out[n++] = function;
+        out[n++] = cdb_len;
+        memcpy(out + n, cdb, cdb_len);
+        n += cdb_len;
+    } else {
+        uint64_t mask =
+            (cdb_diff8(cdb, c->cdb) | cdb_diff8(cdb + 8, c->cdb + 8) << 8) &
+            ((1u << cdb_len) - 1);
+        n += trace_put_varint(out + n, mask);
+        for (uint64_t m = mask; m; m &= m - 1) {
+            out[n++] = cdb[__builtin_ctzll(m)];
+        }
+    }
+    if (!(f & A_NEXT)) {
+        n += enc_req_xfer(out + n, req, xfer, c->start_req, c->start_xfer);
+    }
+    c->path = path;
+    c->target = target;
+    c->lun = lun;
+    c->function = function;
+    c->cdb_len = cdb_len;
+    /* Both are zero past the length: the next mask compares all 16. */
+    memcpy(c->cdb, cdb, sizeof(c->cdb));
+    c->start_req = req;
+    c->start_xfer = xfer;
+    return n;
 }
 
 static size_t enc_srb_start(TraceCodec *c, const TraceEvent *e, uint8_t *out)
 {
+    return enc_srb_start_as(c, e->time, e->cpu, e->req, e->path, e->target,
+                            e->lun, e->function, e->cdb,
+                            MIN(e->cdb_len, TRACE_CDB_MAX), e->xfer, out);
+}
+
+size_t trace_encode_srb_start(TraceCodec *c, const BndNote *note, uint64_t time,
+                              uint8_t *out)
+{
+    uint8_t cdb_len = note->cdb ? MIN(note->cdb_len, TRACE_CDB_MAX) : 0;
+    uint8_t padded[TRACE_CDB_MAX];
+    const uint8_t *cdb = note->cdb;
+
+    if (cdb_len != TRACE_CDB_MAX) {
+        memset(padded, 0, sizeof(padded));
+        if (cdb_len) {
+            memcpy(padded, note->cdb, cdb_len);
+        }
+        cdb = padded;
+    }
+    return enc_srb_start_as(c, time, note->cpu, note->req, note->path,
+                            note->target, note->lun, note->function, cdb,
+                            cdb_len, note->data_len, out);
+}
+
+static inline __attribute__((always_inline)) size_t
+enc_srb_done_as(TraceCodec *c, uint64_t time, int16_t cpu, uint64_t req,
+                uint32_t xfer, uint8_t srb_status, uint8_t scsi_status,
+                uint8_t *out)
+{
     unsigned f = 0;
     size_t n;
-    uint8_t cdb_len = MIN(e->cdb_len, TRACE_CDB_MAX);
 
-    if (e->path != c->path || e->target != c->target || e->lun != c->lun) {
-        f |= A_ADDR;
+    if (srb_status != SRB_SUCCESS || scsi_status != 0) {
+        f |= D_STATUS;
     }
-    if (e->function != c->function || cdb_len != c->cdb_len) {
-        f |= A_SHAPE;
+    if (req == c->done_req + 1 && xfer == c->done_xfer) {
+        f |= D_NEXT;
     }
-    if (e->req == c->start_req + 1 && e->xfer == c->start_xfer) {
-        f |= A_NEXT;
+    n = enc_note_head_as(c, time, cpu,
+                         (uint8_t)(TT_SRB_DONE | (f << T_FIELD_SHIFT)), out);
+    if (!(f & D_NEXT)) {
+        n += enc_req_xfer(out + n, req, xfer, c->done_req, c->done_xfer);
     }
-    n = enc_note_head(c, e, (uint8_t)(TT_SRB_START | (f << T_FIELD_SHIFT)),
-                      out);
-    if (f & A_ADDR) {
-        out[n++] = e->path;
-        out[n++] = e->target;
-        out[n++] = e->lun;
+    if (f & D_STATUS) {
+        out[n++] = srb_status;
+        out[n++] = scsi_status;
     }
-    if (f & A_SHAPE) {
-        out[n++] = e->function;
-        out[n++] = cdb_len;
-        memcpy(out + n, e->cdb, cdb_len);
-        n += cdb_len;
-    } else {
-        uint64_t mask = (cdb_diff8(e->cdb, c->cdb) |
-                         cdb_diff8(e->cdb + 8, c->cdb + 8) << 8) &
-                        ((1u << cdb_len) - 1);
-        n += trace_put_varint(out + n, mask);
-        for (uint64_t m = mask; m; m &= m - 1) {
-            out[n++] = e->cdb[__builtin_ctzll(m)];
-        }
-    }
-    if (!(f & A_NEXT)) {
-        n += enc_req_xfer(out + n, e, c->start_req, c->start_xfer);
-    }
-    c->path = e->path;
-    c->target = e->target;
-    c->lun = e->lun;
-    c->function = e->function;
-    c->cdb_len = cdb_len;
-    /* Both are zero past the length: the next mask compares all 16. */
-    memcpy(c->cdb, e->cdb, sizeof(c->cdb));
-    c->start_req = e->req;
-    c->start_xfer = e->xfer;
+    c->done_req = req;
+    c->done_xfer = xfer;
     return n;
 }
 
 static size_t enc_srb_done(TraceCodec *c, const TraceEvent *e, uint8_t *out)
 {
-    unsigned f = 0;
-    size_t n;
+    return enc_srb_done_as(c, e->time, e->cpu, e->req, e->xfer, e->srb_status,
+                           e->scsi_status, out);
+}
 
-    if (e->srb_status != SRB_SUCCESS || e->scsi_status != 0) {
-        f |= D_STATUS;
-    }
-    if (e->req == c->done_req + 1 && e->xfer == c->done_xfer) {
-        f |= D_NEXT;
-    }
-    n = enc_note_head(c, e, (uint8_t)(TT_SRB_DONE | (f << T_FIELD_SHIFT)), out);
-    if (!(f & D_NEXT)) {
-        n += enc_req_xfer(out + n, e, c->done_req, c->done_xfer);
-    }
-    if (f & D_STATUS) {
-        out[n++] = e->srb_status;
-        out[n++] = e->scsi_status;
-    }
-    c->done_req = e->req;
-    c->done_xfer = e->xfer;
-    return n;
+size_t trace_encode_srb_done(TraceCodec *c, const BndNote *note, uint64_t time,
+                             uint8_t *out)
+{
+    return enc_srb_done_as(c, time, note->cpu, note->req, note->data_len,
+                           note->srb_status, note->scsi_status, out);
 }
 
 /* The vector on top of @cpu's in-service stack, -1 if none. */

@@ -304,6 +304,13 @@ void trace_digest_init(TraceDigest *d, uint64_t seed);
 void trace_digest_add(TraceDigest *d, const void *data, size_t n);
 uint64_t trace_digest_final(const TraceDigest *d);
 
+/* trace_encode() of the SRB start or done record of @note at @time,
+ * without building it (the recorder's notes). */
+size_t trace_encode_srb_start(TraceCodec *c, const BndNote *note, uint64_t time,
+                              uint8_t *out);
+size_t trace_encode_srb_done(TraceCodec *c, const BndNote *note, uint64_t time,
+                             uint8_t *out);
+
 /* Start a chunk: index and time of the records before it. */
 void trace_codec_reset(TraceCodec *c, uint64_t index, uint64_t time);
 /* The same for an encoder that only trace_codec_reset() and this have

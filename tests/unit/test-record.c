@@ -1273,6 +1273,66 @@ static void test_external_records(void)
     rr_outcome_clear(&o);
 }
 
+/*
+ * The recorder codes SRB notes straight from the BndNote: the same bytes
+ * as trace_encode() of the record, for every CDB length (none, short,
+ * READ(16), longer than the codec keeps), addresses, shapes, request ids,
+ * statuses, times and vCPUs that change or do not.
+ */
+static void test_codec_srb_notes(void)
+{
+    static TraceCodec a, b;
+    static const uint8_t lens[] = {16, 16, 10, 6, 0, 20, 16, 12};
+    uint8_t cdb[20], ba[128], bb[128];
+    uint64_t time = 1000;
+
+    trace_codec_reset(&a, 0, 0);
+    trace_codec_reset(&b, 0, 0);
+    for (unsigned i = 0; i < 400; i++) {
+        BndNote n = {
+            .kind = i % 3 == 2 ? BND_NOTE_SRB_DONE : BND_NOTE_SRB_START,
+            .cpu = (int16_t)(i % 7 == 0),
+            .req = i / 3 + (i % 11 == 0 ? 5 : 0),
+            .target = (uint8_t)(i % 13 == 0),
+            .lun = (uint8_t)(i % 17 == 0),
+            .function = (uint8_t)(i % 19 == 0 ? 0x20 : 0),
+            .cdb_len = lens[i % 8],
+            .cdb = i % 23 == 0 ? NULL : cdb,
+            .data_len = i % 5 == 0 ? 512 : 4096,
+            .srb_status = (uint8_t)(i % 9 == 0 ? 4 : 1),
+            .scsi_status = (uint8_t)(i % 18 == 0 ? 2 : 0),
+        };
+        TraceEvent e;
+        size_t na, nb;
+
+        for (unsigned k = 0; k < sizeof(cdb); k++) {
+            cdb[k] = (uint8_t)(k == 0 ? 0x88 : (i * 37 + k) >> (k % 4));
+        }
+        time += i % 4 == 0 ? 0 : 100;
+        memset(&e, 0, sizeof(e));
+        e.time = time;
+        e.cpu = n.cpu;
+        e.req = n.req;
+        e.xfer = n.data_len;
+        if (n.kind == BND_NOTE_SRB_START) {
+            e.type = TT_SRB_START;
+            e.target = n.target;
+            e.lun = n.lun;
+            e.function = n.function;
+            e.cdb_len = n.cdb ? MIN(n.cdb_len, TRACE_CDB_MAX) : 0;
+            memcpy(e.cdb, cdb, e.cdb_len);
+            nb = trace_encode_srb_start(&b, &n, time, bb);
+        } else {
+            e.type = TT_SRB_DONE;
+            e.srb_status = n.srb_status;
+            e.scsi_status = n.scsi_status;
+            nb = trace_encode_srb_done(&b, &n, time, bb);
+        }
+        na = trace_encode(&a, &e, ba);
+        g_assert_cmpmem(ba, na, bb, nb);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int rc;
@@ -1295,6 +1355,7 @@ int main(int argc, char **argv)
     g_test_add_func("/record/codec/rejects", test_codec_rejects);
     g_test_add_func("/record/codec/slots", test_codec_slots);
     g_test_add_func("/record/codec/enc-reset", test_codec_enc_reset);
+    g_test_add_func("/record/codec/srb-notes", test_codec_srb_notes);
     g_test_add_func("/record/header/roundtrip", test_header_roundtrip);
     g_test_add_func("/record/recording/complete", test_recording_complete);
     g_test_add_func("/record/recording/deterministic", test_deterministic);
