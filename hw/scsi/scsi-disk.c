@@ -329,11 +329,13 @@ static bool check_writable(SCSIDiskState *s, SCSIRequest *req)
     return true;
 }
 
-/* LBA, block count and the byte of the count field, by CDB size. */
+/* LBA, block count and the byte of the count field of a CDB of @len
+ * bytes (scsi_cdb_length() of its operation code). */
 static inline __attribute__((always_inline)) void
-rw_decode(const uint8_t *cdb, uint64_t *lba, uint32_t *n, unsigned *len_byte)
+rw_decode(const uint8_t *cdb, unsigned len, uint64_t *lba, uint32_t *n,
+          unsigned *len_byte)
 {
-    switch (scsi_cdb_length(cdb[0])) {
+    switch (len) {
     case 6:
         *lba = scsi_be24(cdb + 1) & 0x1fffff;
         *n = cdb[4] ? cdb[4] : 256; /* SBC-4 5.16: 0 means 256 */
@@ -361,13 +363,15 @@ rw_decode(const uint8_t *cdb, uint64_t *lba, uint32_t *n, unsigned *len_byte)
  * non-NULL its FUA bit as a block flag, from the same decoding. Inline
  * into each command: a READ or WRITE is decoded, checked and started in
  * one function. */
+/* rw_args() for a CDB of @len bytes: a constant where the operation code
+ * is known, which leaves one decoding. */
 static inline __attribute__((always_inline)) bool
-rw_args(SCSIDiskState *s, SCSIRequest *req, uint64_t *lba, uint32_t *n,
-        unsigned *fua)
+rw_args_len(SCSIDiskState *s, SCSIRequest *req, unsigned len, uint64_t *lba,
+            uint32_t *n, unsigned *fua)
 {
     unsigned len_byte;
 
-    rw_decode(req->cdb, lba, n, &len_byte);
+    rw_decode(req->cdb, len, lba, n, &len_byte);
     if (fua) {
         /* READ(6)/WRITE(6) (count at byte 4) have no FUA bit. */
         *fua = len_byte != 4 && (req->cdb[1] & 0x08) ? BLK_REQ_FUA : 0;
@@ -378,6 +382,13 @@ rw_args(SCSIDiskState *s, SCSIRequest *req, uint64_t *lba, uint32_t *n,
         return false;
     }
     return check_lba_range(s, req, *lba, *n);
+}
+
+static inline __attribute__((always_inline)) bool
+rw_args(SCSIDiskState *s, SCSIRequest *req, uint64_t *lba, uint32_t *n,
+        unsigned *fua)
+{
+    return rw_args_len(s, req, scsi_cdb_length(req->cdb[0]), lba, n, fua);
 }
 
 /*
@@ -681,19 +692,26 @@ static uint64_t exec_read_capacity_16(SCSIDiskState *s, SCSIRequest *req)
 
 /* ---- READ, WRITE, VERIFY, WRITE AND VERIFY ------------------------------ */
 
-/* Inline into sdisk_start() too: the command nearly every I/O is. */
+/* exec_read() of a CDB of @len bytes (scsi_cdb_length() of its code). */
 static inline __attribute__((always_inline)) uint64_t
-exec_read(SCSIDiskState *s, SCSIRequest *req)
+exec_read_len(SCSIDiskState *s, SCSIRequest *req, unsigned len)
 {
     uint64_t lba;
     uint32_t n;
     unsigned fua;
 
-    if (!rw_args(s, req, &lba, &n, &fua)) {
+    if (!rw_args_len(s, req, len, &lba, &n, &fua)) {
         return 0;
     }
     start_rw(s, req, lba, n, false, fua);
     return (uint64_t)n * s->block_size;
+}
+
+/* Inline into sdisk_start() too: the command nearly every I/O is. */
+static inline __attribute__((always_inline)) uint64_t
+exec_read(SCSIDiskState *s, SCSIRequest *req)
+{
+    return exec_read_len(s, req, scsi_cdb_length(req->cdb[0]));
 }
 
 static uint64_t exec_write(SCSIDiskState *s, SCSIRequest *req)
@@ -1528,6 +1546,15 @@ typedef struct SDiskCdbMask {
 
 static SDiskCdbMask cmd_mask[G_N_ELEMENTS(sdisk_cmds)];
 
+/*
+ * The rows of READ(16) and READ(10), nearly every command, and their
+ * masks: sdisk_start() tests their operation codes first and then knows
+ * the row, the CDB length (one decoding) and the command (a read of the
+ * medium) without the look-up. Set by cmd_index_init().
+ */
+static const SDiskCmd *cmd_read16, *cmd_read10;
+static SDiskCdbMask mask_read16, mask_read10;
+
 static void cmd_index_init(void)
 {
     G_STATIC_ASSERT(G_N_ELEMENTS(sdisk_cmds) < 255);
@@ -1546,6 +1573,17 @@ static void cmd_index_init(void)
         memcpy(&cmd_mask[i].lo, bad + 1, 8);
         memcpy(&cmd_mask[i].hi, bad + cmd_mask[i].hi_at, 8);
     }
+    cmd_read16 = &sdisk_cmds[cmd_first[SCSI_OP_READ_16] - 1];
+    cmd_read10 = &sdisk_cmds[cmd_first[SCSI_OP_READ_10] - 1];
+    /* What sdisk_start()'s READ path takes for granted. */
+    g_assert(cmd_read16->opcode == SCSI_OP_READ_16 && cmd_read16->sa < 0 &&
+             cmd_read16->cdb_len == 16 && cmd_read16->exec == exec_read &&
+             cmd_read16->flags == SDISK_F_MEDIA);
+    g_assert(cmd_read10->opcode == SCSI_OP_READ_10 && cmd_read10->sa < 0 &&
+             cmd_read10->cdb_len == 10 && cmd_read10->exec == exec_read &&
+             cmd_read10->flags == SDISK_F_MEDIA);
+    mask_read16 = cmd_mask[cmd_read16 - sdisk_cmds];
+    mask_read10 = cmd_mask[cmd_read10 - sdisk_cmds];
 }
 
 /* Whether scsi_req_check_cdb(req, c->usage, c->cdb_len) would pass, for
@@ -1559,6 +1597,18 @@ cdb_clean(const SCSIRequest *req, const SDiskCmd *c)
     memcpy(&lo, req->cdb + 1, 8);
     memcpy(&hi, req->cdb + m->hi_at, 8);
     return req->cdb_len >= c->cdb_len && !(lo & m->lo) && !(hi & m->hi);
+}
+
+/* cdb_clean() for a row of a CDB of @len bytes, with its mask @m: the
+ * place of the last eight bytes a constant. */
+static inline __attribute__((always_inline)) bool
+cdb_clean_len(const SCSIRequest *req, const SDiskCdbMask *m, unsigned len)
+{
+    uint64_t lo, hi;
+
+    memcpy(&lo, req->cdb + 1, 8);
+    memcpy(&hi, req->cdb + (len > 9 ? len - 8 : 1), 8);
+    return req->cdb_len >= len && !(lo & m->lo) && !(hi & m->hi);
 }
 
 /* Inline: sdisk_start() looks up every command. */
@@ -1665,6 +1715,24 @@ static uint64_t sdisk_start(SCSIDevice *dev, SCSIRequest *req)
     const SDiskCmd *c;
     uint64_t bytes = 0;
 
+    /*
+     * A clean READ(16) or READ(10) of a started unit, what the general
+     * path below comes to for it, in the same order; anything else about
+     * it (a bad field, a stopped unit) takes that path for the sense.
+     */
+    if (G_LIKELY(opcode == SCSI_OP_READ_16)) {
+        if (G_LIKELY(cdb_clean_len(req, &mask_read16, 16) && !s->stopped)) {
+            TRACE(sdisk_cmd, "%s tag=0x%" PRIx64 " %s", s->name, req->tag,
+                  cmd_read16->name);
+            return exec_read_len(s, req, 16);
+        }
+    } else if (opcode == SCSI_OP_READ_10) {
+        if (G_LIKELY(cdb_clean_len(req, &mask_read10, 10) && !s->stopped)) {
+            TRACE(sdisk_cmd, "%s tag=0x%" PRIx64 " %s", s->name, req->tag,
+                  cmd_read10->name);
+            return exec_read_len(s, req, 10);
+        }
+    }
     if (opcode_has_sa(opcode) && req->cdb_len > 1) {
         sa = req->cdb[1] & 0x1f;
     }
@@ -1685,8 +1753,7 @@ static uint64_t sdisk_start(SCSIDevice *dev, SCSIRequest *req)
     } else if ((c->flags & SDISK_F_MEDIA) && s->stopped) {
         scsi_req_check_condition(req, SENSE_NOT_READY_START_REQUIRED);
     } else {
-        /* A READ without the indirect call, and in one function. */
-        bytes = c->exec == exec_read ? exec_read(s, req) : c->exec(s, req);
+        bytes = c->exec(s, req);
     }
     return bytes;
 }

@@ -1971,6 +1971,10 @@ static void test_start_stop(Fixture *f, gconstpointer data)
     make_rw_cdb(rd, SCSI_OP_READ_10, 0, 1, 0);
     assert_sense(run_in(f, rd, 10, BS), SENSE_NOT_READY_START_REQUIRED, -1, -1,
                  false, false);
+    /* READ(16) has a path of its own in sdisk_start(). */
+    make_rw_cdb(rd, SCSI_OP_READ_16, 0, 1, 0);
+    assert_sense(run_in(f, rd, 16, BS), SENSE_NOT_READY_START_REQUIRED, -1, -1,
+                 false, false);
     assert_good(run_in(f, inq, 6, 36));
     req = run_in(f, rs, 6, 18);
     assert_good(req);
