@@ -76,19 +76,22 @@ static void reqlist_push(SCSIReqList *l, SCSIRequest *req)
     l->len++;
 }
 
+/* The links of a request off its list are left as they are: only a list
+ * reads them, and reqlist_push() sets both. */
 static void reqlist_remove(SCSIReqList *l, SCSIRequest *req)
 {
-    if (req->prev) {
-        req->prev->next = req->next;
+    SCSIRequest *prev = req->prev, *next = req->next;
+
+    if (prev) {
+        prev->next = next;
     } else {
-        l->head = req->next;
+        l->head = next;
     }
-    if (req->next) {
-        req->next->prev = req->prev;
+    if (next) {
+        next->prev = prev;
     } else {
-        l->tail = req->prev;
+        l->tail = prev;
     }
-    req->prev = req->next = NULL;
     l->len--;
 }
 
@@ -728,8 +731,8 @@ req_finalize_inline(SCSIRequest *req)
             req->overrun = req->data_in_len;
         }
         g_clear_pointer(&req->data_in, g_free);
+        req->data_in_len = 0;
     }
-    req->data_in_len = 0;
     if (req->host_status != SCSI_HOST_OK) {
         req->transferred = 0;
     }
@@ -1038,9 +1041,13 @@ static bool ua_exempt(uint8_t opcode)
 
 /*
  * Every field of a pooled request but the command's, the sense buffer
- * (sense_len says what of it counts), the SG storage and the completion
- * event (idle, and set up by req_alloc()), one store each: cheaper than
- * clearing the whole request and then filling it in.
+ * (sense_len says what of it counts), the SG storage, the completion
+ * event (idle, and set up by req_alloc()), the list links (reqlist_push()
+ * sets them) and data_in (NULL on every request not in flight: only the
+ * bus sets it, and clears it before complete(); data_in_len counts only
+ * with it),
+ * one store each: cheaper than clearing the whole request and then
+ * filling it in.
  */
 static inline __attribute__((always_inline)) void
 req_init_state(SCSIRequest *req, SCSIBus *bus, void *hba_private)
@@ -1056,11 +1063,8 @@ req_init_state(SCSIRequest *req, SCSIBus *bus, void *hba_private)
     req->residual = 0;
     req->overrun = 0;
 
-    req->data_in = NULL; /* scsi_req_free() freed it */
-    req->data_in_len = 0;
     req->dev_private = NULL;
     req->in_flight = true;
-    req->prev = req->next = NULL;
 }
 
 /* The command copied in, and the rest as req_init_state() sets it. */

@@ -123,8 +123,10 @@ typedef struct SCSIReqList {
  * keep a request inside its own per-command state (scsi_req_submit_in()).
  * A recycled request is not cleared: req_init() in scsi-bus.c sets each
  * field above sg_inline but sense[] and done_ev (set up once, when the
- * storage is) and in_run (false whenever a request is not on a run;
- * run_next counts only on one), so a new field needs a line there (in
+ * storage is), in_run (false whenever a request is not on a run;
+ * run_next counts only on one), prev and next (set when it is put on a
+ * list, read only there) and data_in (NULL on a request not in flight;
+ * data_in_len counts only with it), so a new field needs a line there (in
  * req_init_state() unless it is part of the command).
  */
 struct SCSIRequest {

@@ -100,6 +100,8 @@ struct SDiskReq {
     unsigned dma_chunks; /* SG elements they cross */
     uint64_t want;       /* data-in the command had */
     uint64_t xfer;       /* data moved with the guest (zero copy) */
+    /* Verify and write-and-verify only, which set them: the medium range
+     * and BYTCHK their finish compares by. */
     uint64_t lba;
     uint32_t nblocks;
     int bytchk;
@@ -155,9 +157,6 @@ sdisk_req_new(SCSIRequest *req, SDiskIo kind)
     dr->niov = 0;
     dr->dma_len = 0;
     dr->want = dr->xfer = 0;
-    dr->lba = 0;
-    dr->nblocks = 0;
-    dr->bytchk = 0;
     req->dev_private = dr;
     return dr;
 }
@@ -417,8 +416,6 @@ start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba, uint32_t n,
     dr = sdisk_req_new(req, write ? SDISK_IO_WRITE : SDISK_IO_READ);
     dr->want = bytes;
     dr->xfer = xfer;
-    dr->lba = lba;
-    dr->nblocks = n;
     TRACE(sdisk_rw,
           "%s tag=0x%" PRIx64 " %s lba=%" PRIu64 " n=%u xfer=%" PRIu64 "%s",
           s->name, req->tag, write ? "write" : "read", lba, n, xfer,
@@ -1833,7 +1830,11 @@ static void sdisk_finish(SCSIDevice *dev, SCSIRequest *req)
                       dr->dma_chunks, dr->iov);
     req->transferred = dr->xfer;
     req->overrun = dr->want - dr->xfer;
-    sdisk_req_free(req);
+    /* sdisk_req_free() of what is known here: a read's state, holding no
+     * buffer and no request. */
+    dr->next_free = to_disk(dev)->free_reqs;
+    to_disk(dev)->free_reqs = dr;
+    req->dev_private = NULL;
 }
 
 static void sdisk_cancel(SCSIDevice *dev, SCSIRequest *req)
