@@ -2236,10 +2236,10 @@ BlkRequest *blk_submit_in(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
      * write to wait for, no bounce, one file to read and no error rule
      * (reads_plain): the one op on the caller's iovecs (req_free() left
      * no ops, and the first slot is slot0 in a caller's storage),
-     * started.
+     * started. Counted and traced once it is set up, so that the
+     * arguments need not outlive the trace's call (in saved registers).
      */
     req_init(req, op, offset, bytes, flags);
-    submit_note(blk, op, offset, bytes, flags);
     req->nslots = 1;
     s->aio.type = AIO_OP_READ;
     s->aio.fd = blk->fd;
@@ -2249,6 +2249,7 @@ BlkRequest *blk_submit_in(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
     s->aio.iovcnt = (int)niov;
     s->expect = bytes;
     s->own_iov = NULL;
+    submit_note(blk, op, offset, bytes, flags);
     /* A read the engine ran inside the call has no host I/O a later
      * write could have to wait for: it stays off the readers list. */
     if (!aio_submit(&s->aio)) {
