@@ -429,6 +429,50 @@ static void sum_sse2(TraceDigest *d, const uint8_t *p, size_t n)
 }
 
 /*
+ * The end of an AVX2 sum: stripes from @q to @end one after another, the
+ * piece's last bytes short of a stripe (a whole stripe ending at its end
+ * when there is one before them, else its whole words in a masked load
+ * and its last bytes where they are not a whole word), then the length.
+ * @a, @b: the running sums; @p, @n: the whole piece.
+ */
+__attribute__((target("avx2"))) static inline
+    __attribute__((always_inline)) void
+    sum_avx2_finish(TraceDigest *d, __m256i a, __m256i b, const uint8_t *q,
+                    const uint8_t *end, const uint8_t *p, size_t n)
+{
+    __m256i t;
+
+    for (; q < end; q += 32) {
+        a = _mm256_add_epi64(a, _mm256_loadu_si256((const __m256i *)q));
+        b = _mm256_add_epi64(b, a);
+    }
+    if (n % 32) {
+        if (n >= 32) {
+            t = _mm256_loadu_si256((const __m256i *)(p + n - 32));
+        } else {
+            __m256i words = _mm256_set1_epi64x((long long)(n / 8));
+            __m256i lane = _mm256_set_epi64x(3, 2, 1, 0);
+
+            t = _mm256_maskload_epi64((const long long *)p,
+                                      _mm256_cmpgt_epi64(words, lane));
+            if (n % 8) {
+                t = _mm256_or_si256(
+                    t,
+                    _mm256_and_si256(_mm256_cmpeq_epi64(words, lane),
+                                     _mm256_set1_epi64x((long long)load_short(
+                                         p + (n & ~(size_t)7), n % 8))));
+            }
+        }
+        a = _mm256_add_epi64(a, t);
+        b = _mm256_add_epi64(b, a);
+    }
+    a = _mm256_add_epi64(a, _mm256_set_epi64x(0, 0, 0, (long long)n));
+    b = _mm256_add_epi64(b, a);
+    _mm256_storeu_si256((__m256i *)d->a, a);
+    _mm256_storeu_si256((__m256i *)d->b, b);
+}
+
+/*
  * AVX2 takes the whole piece in registers. A long one runs as four
  * chains, stripe 4q + c in x_c/y_c (x_0 starting at a): the vector unit
  * has the registers, and the two additions of a stripe are all a pass
@@ -475,26 +519,8 @@ sum_avx2_long(TraceDigest *d, const uint8_t *p, size_t n)
         a = _mm256_add_epi64(a, _mm256_add_epi64(x1, t));
         b = _mm256_add_epi64(b, _mm256_sub_epi64(y0, y1));
     }
-    /* Few stripes, or the 0-3 the blocks leave: one after another. */
-    for (; q < end; q += 32) {
-        a = _mm256_add_epi64(a, _mm256_loadu_si256((const __m256i *)q));
-        b = _mm256_add_epi64(b, a);
-    }
-    if (n % 32) {
-        if (n >= 32) {
-            t = _mm256_loadu_si256((const __m256i *)(p + n - 32));
-        } else {
-            t = _mm256_set_epi64x(
-                (long long)short_word(p, n, 3), (long long)short_word(p, n, 2),
-                (long long)short_word(p, n, 1), (long long)short_word(p, n, 0));
-        }
-        a = _mm256_add_epi64(a, t);
-        b = _mm256_add_epi64(b, a);
-    }
-    a = _mm256_add_epi64(a, _mm256_set_epi64x(0, 0, 0, (long long)n));
-    b = _mm256_add_epi64(b, a);
-    _mm256_storeu_si256((__m256i *)d->a, a);
-    _mm256_storeu_si256((__m256i *)d->b, b);
+    /* The 0-3 stripes the blocks leave (n is 256 or more here). */
+    sum_avx2_finish(d, a, b, q, end, p, n);
 }
 
 /*
@@ -507,43 +533,13 @@ sum_avx2_long(TraceDigest *d, const uint8_t *p, size_t n)
 __attribute__((target("avx2"))) static void sum_avx2(TraceDigest *d,
                                                      const uint8_t *p, size_t n)
 {
-    const uint8_t *q = p, *end = p + (n & ~(size_t)31);
-    __m256i a, b, t;
-
     if (n >= 8 * 32) {
         sum_avx2_long(d, p, n);
         return;
     }
-    a = _mm256_loadu_si256((const __m256i *)d->a);
-    b = _mm256_loadu_si256((const __m256i *)d->b);
-    for (; q < end; q += 32) {
-        a = _mm256_add_epi64(a, _mm256_loadu_si256((const __m256i *)q));
-        b = _mm256_add_epi64(b, a);
-    }
-    if (n % 32) {
-        if (n >= 32) {
-            t = _mm256_loadu_si256((const __m256i *)(p + n - 32));
-        } else {
-            __m256i words = _mm256_set1_epi64x((long long)(n / 8));
-            __m256i lane = _mm256_set_epi64x(3, 2, 1, 0);
-
-            t = _mm256_maskload_epi64((const long long *)p,
-                                      _mm256_cmpgt_epi64(words, lane));
-            if (n % 8) {
-                t = _mm256_or_si256(
-                    t,
-                    _mm256_and_si256(_mm256_cmpeq_epi64(words, lane),
-                                     _mm256_set1_epi64x((long long)load_short(
-                                         p + (n & ~(size_t)7), n % 8))));
-            }
-        }
-        a = _mm256_add_epi64(a, t);
-        b = _mm256_add_epi64(b, a);
-    }
-    a = _mm256_add_epi64(a, _mm256_set_epi64x(0, 0, 0, (long long)n));
-    b = _mm256_add_epi64(b, a);
-    _mm256_storeu_si256((__m256i *)d->a, a);
-    _mm256_storeu_si256((__m256i *)d->b, b);
+    sum_avx2_finish(d, _mm256_loadu_si256((const __m256i *)d->a),
+                    _mm256_loadu_si256((const __m256i *)d->b), p,
+                    p + (n & ~(size_t)31), p, n);
 }
 #endif
 
