@@ -176,14 +176,22 @@ struct PortAdapter {
 
     /* queue control */
     ULONG busy_count; /* StorPortBusy: completions to wait for */
-    bool busy;
-    bool paused;
+    /* Whatever holds back every unit's queue, tested as one word by
+     * lu_can_start() on each request (queue.c): any set flag sends it to
+     * the full test. */
+    union {
+        struct {
+            bool busy;
+            bool paused;
+            bool resetting;
+            bool holding; /* stop/shutdown: only the port's own requests pass */
+        };
+        uint32_t held_any;
+    };
     Event pause_ev;       /* StorPortPause time-out */
     Event busy_ev;        /* StorPortBusy with nothing to wait for */
     Event reset_ev;       /* end of the bus reset hold */
     PortWork resume_work; /* restart every queue, at DISPATCH */
-    bool resetting;
-    bool holding; /* stop/shutdown: only the port's own requests pass */
     uint64_t reset_hold_until;
     Event tick_ev;
     PortWork tick_work;
@@ -224,9 +232,17 @@ struct PortLu {
     unsigned outstanding;
     unsigned depth;
     ULONG busy_count; /* StorPortDeviceBusy */
-    bool busy;
-    bool retry_hold; /* a BUSY retry waits for a completion */
-    bool paused;
+    /* What holds back this unit's queue, tested as one word with the
+     * adapter's held_any. spare_ is never set: it makes the word whole. */
+    union {
+        struct {
+            bool busy;
+            bool retry_hold; /* a BUSY retry waits for a completion */
+            bool paused;
+            bool spare_;
+        };
+        uint32_t held_any;
+    };
     Event pause_ev;       /* StorPortPauseDevice time-out */
     Event retry_ev;       /* BUSY retry / DeviceBusy hold */
     PortWork resume_work; /* restart this queue, at DISPATCH */

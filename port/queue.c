@@ -962,7 +962,7 @@ PortRequest *port_lu_pending_pop(PortLu *lu)
     return pending_pop(lu);
 }
 
-static bool lu_can_start(PortLu *lu)
+static G_GNUC_NO_INLINE bool lu_can_start_held(PortLu *lu)
 {
     PortAdapter *a = lu->adapter;
     PortRequest *head = lu->pending_head;
@@ -979,6 +979,20 @@ static bool lu_can_start(PortLu *lu)
            !a->resetting && vclock_now() >= a->reset_hold_until &&
            !lu->paused && !lu->busy && !lu->retry_hold &&
            lu->outstanding < lu->depth && a->outstanding < a->max_io;
+}
+
+/* Asked for every request: with no adapter flag set (held_any) the test
+ * above without them, inline; lu_can_start_held() answers the rest. */
+static inline __attribute__((always_inline)) bool lu_can_start(PortLu *lu)
+{
+    PortAdapter *a = lu->adapter;
+
+    if (G_LIKELY(!a->held_any)) {
+        return a->state == ADAPTER_RUNNING && !lu->held_any &&
+               lu->outstanding < lu->depth && a->outstanding < a->max_io &&
+               vclock_now() >= a->reset_hold_until;
+    }
+    return lu_can_start_held(lu);
 }
 
 /* Build the SG list for the request's data buffer. Guest RAM is one
@@ -1173,7 +1187,8 @@ static void capture_results_avx2(PortRequest *req)
 }
 #endif
 
-static void start_one(PortRequest *req)
+/* Inline in port_submit(), which starts nearly every request itself. */
+static inline __attribute__((always_inline)) void start_one(PortRequest *req)
 {
     PortLu *lu = req->lu;
     PortAdapter *a = lu->adapter;
@@ -1272,7 +1287,7 @@ void port_submit(PortRequest *req, PortDoneFunc *done, void *opaque)
     req->state = REQ_QUEUED;
     if (req->internal && a->holding) {
         pending_push_head(lu, req);
-    } else if (!lu->pending_head && !a->holding && lu_can_start(lu)) {
+    } else if (!lu->pending_head && lu_can_start(lu)) {
         /* Nothing waits on the unit and it can start one (nearly every
          * request): what the queue would do, without a trip through it. */
         start_one(req);
@@ -1295,21 +1310,6 @@ void port_execute(PortRequest *req)
 }
 
 /* ---- completion ---- */
-
-static void drain_completions(PortWork *w)
-{
-    CompletionQueue *q = (CompletionQueue *)w;
-    PortRequest *req;
-
-    while ((req = q->head)) {
-        q->head = req->next;
-        if (!q->head) {
-            q->tail = NULL;
-        }
-        req->next = NULL;
-        finish_request(req);
-    }
-}
 
 void port_complete_from_miniport(PortAdapter *a, PVOID srb)
 {
@@ -1407,7 +1407,10 @@ static void busy_retry(PortRequest *req)
     }
 }
 
-static void finish_request(PortRequest *req)
+/* Inline in drain_completions(), which finishes nearly every request;
+ * finish_request() for the rest. */
+static inline __attribute__((always_inline)) void
+finish_request_inline(PortRequest *req)
 {
     PortLu *lu = req->lu;
     PortAdapter *a = lu->adapter;
@@ -1467,6 +1470,26 @@ static void finish_request(PortRequest *req)
     /* Nothing waits after nearly every completion: no call for that. */
     if (a->pending) {
         port_restart_all_queues(a);
+    }
+}
+
+static void finish_request(PortRequest *req)
+{
+    finish_request_inline(req);
+}
+
+static void drain_completions(PortWork *w)
+{
+    CompletionQueue *q = (CompletionQueue *)w;
+    PortRequest *req;
+
+    while ((req = q->head)) {
+        q->head = req->next;
+        if (!q->head) {
+            q->tail = NULL;
+        }
+        req->next = NULL;
+        finish_request_inline(req);
     }
 }
 
