@@ -1122,13 +1122,6 @@ static G_GNUC_NO_INLINE void capture_results(PortRequest *req)
     capture_results_body(req, port.verifier != VERIFIER_OFF);
 }
 
-/* A completion's capture_results without the verifier: the poisoning
- * left out, rather than tested for once more. */
-static G_GNUC_NO_INLINE void capture_results_unverified(PortRequest *req)
-{
-    capture_results_body(req, false);
-}
-
 #if defined(__x86_64__)
 /*
  * capture_results for the usual completion with the verifier on: an
@@ -1355,7 +1348,8 @@ void port_complete_from_miniport(PortAdapter *a, PVOID srb)
                         "the transaction had started");
     }
     if (port.verifier == VERIFIER_OFF) {
-        capture_results_unverified(req);
+        /* Without the poisoning, inline: one call less per I/O. */
+        capture_results_body(req, false);
     } else if (poison_simd()) {
         capture_results_avx2(req);
     } else {
