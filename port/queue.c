@@ -981,6 +981,10 @@ static G_GNUC_NO_INLINE bool lu_can_start_held(PortLu *lu)
            lu->outstanding < lu->depth && a->outstanding < a->max_io;
 }
 
+/* The four flags of each held_any word fill it, no more. */
+G_STATIC_ASSERT(sizeof(bool) == 1);
+G_STATIC_ASSERT(sizeof(((PortLu *)0)->held_any) == 4 * sizeof(bool));
+
 /* Asked for every request: with no adapter flag set (held_any) the test
  * above without them, inline; lu_can_start_held() answers the rest. */
 static inline __attribute__((always_inline)) bool lu_can_start(PortLu *lu)
