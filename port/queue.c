@@ -33,14 +33,15 @@ typedef struct SrbLayout {
     uint32_t addr_off, cdb_off, total;
 } SrbLayout;
 
+/* The port's own extended SRB: the block, its BTL8 address, its CDB16
+ * block, each 8-byte aligned. */
+#define SRBEX_ADDR_OFF ALIGN8((uint32_t)sizeof(STORAGE_REQUEST_BLOCK))
+#define SRBEX_CDB_OFF  ALIGN8(SRBEX_ADDR_OFF + (uint32_t)sizeof(STOR_ADDR_BTL8))
+#define SRBEX_TOTAL    (SRBEX_CDB_OFF + (uint32_t)sizeof(SRBEX_DATA_SCSI_CDB16))
+
 static SrbLayout extended_layout(void)
 {
-    SrbLayout l;
-
-    l.addr_off = ALIGN8((uint32_t)sizeof(STORAGE_REQUEST_BLOCK));
-    l.cdb_off = ALIGN8(l.addr_off + (uint32_t)sizeof(STOR_ADDR_BTL8));
-    l.total = l.cdb_off + (uint32_t)sizeof(SRBEX_DATA_SCSI_CDB16);
-    return l;
+    return (SrbLayout){SRBEX_ADDR_OFF, SRBEX_CDB_OFF, SRBEX_TOTAL};
 }
 
 static bool use_extended(const PortAdapter *a)
@@ -459,14 +460,22 @@ static inline bool poison_simd(void)
  * 32-byte blocks, the last of which ends at the end (the SRB, the
  * extension's runs are a few blocks each, where a loop would cost more
  * than the blocks). */
-__attribute__((target("avx2"), always_inline)) static inline __m256i
-span_diff(__m256i acc, const uint8_t *p, ULONG n, __m256i pv)
-{
 #define DIFF(off)                                                              \
     acc = _mm256_or_si256(                                                     \
         acc, _mm256_xor_si256(                                                 \
                  _mm256_loadu_si256((const __m256i *)(p + (off))), pv))
 
+/* span_diff() of a piece of 32 to 256 bytes. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+span_diff_short(__m256i acc, const uint8_t *p, ULONG n, __m256i pv)
+{
+    SPAN_TAIL(DIFF, n);
+    return acc;
+}
+
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+span_diff(__m256i acc, const uint8_t *p, ULONG n, __m256i pv)
+{
     if (G_UNLIKELY(n - 32 > 256 - 32)) {
         if (n < 32) {
             uint8_t d = 0;
@@ -477,10 +486,9 @@ span_diff(__m256i acc, const uint8_t *p, ULONG n, __m256i pv)
         }
         SPAN_ROUNDS(DIFF, p, n);
     }
-    SPAN_TAIL(DIFF, n);
-#undef DIFF
-    return acc;
+    return span_diff_short(acc, p, n, pv);
 }
+#undef DIFF
 
 /* Whether the @srb_n bytes at @srb and the runs @r of @ext are all
  * poison. */
@@ -507,11 +515,18 @@ __attribute__((target("avx2"))) static bool all_poison_avx2(const uint8_t *srb,
 }
 
 /* [@p, @p+@n) made poison, as span_diff() reads it. */
+#define FILL(off) _mm256_storeu_si256((__m256i *)(p + (off)), pv)
+
+/* span_fill() of a piece of 32 to 256 bytes. */
+__attribute__((target("avx2"), always_inline)) static inline void
+span_fill_short(uint8_t *p, ULONG n, __m256i pv)
+{
+    SPAN_TAIL(FILL, n);
+}
+
 __attribute__((target("avx2"), always_inline)) static inline void
 span_fill(uint8_t *p, ULONG n, __m256i pv)
 {
-#define FILL(off) _mm256_storeu_si256((__m256i *)(p + (off)), pv)
-
     if (G_UNLIKELY(n - 32 > 256 - 32)) {
         if (n < 32) {
             memset(p, PORT_POISON_BYTE, n);
@@ -519,9 +534,9 @@ span_fill(uint8_t *p, ULONG n, __m256i pv)
         }
         SPAN_ROUNDS(FILL, p, n);
     }
-    SPAN_TAIL(FILL, n);
-#undef FILL
+    span_fill_short(p, n, pv);
 }
+#undef FILL
 
 /* Poison the @srb_n bytes at @srb and the runs @r of @ext. */
 __attribute__((target("avx2"))) static void
@@ -798,6 +813,9 @@ request_scsi_clean(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
 }
 
 #if defined(__x86_64__)
+/* The fast paths below copy and fill the SRB in one run of blocks. */
+G_STATIC_ASSERT(SRBEX_TOTAL >= 32 && SRBEX_TOTAL <= 256);
+
 /*
  * request_scsi_checked for the usual poisoned request (an extended SRB, no
  * stale extension, AVX2): the check inline, so the request's arguments
@@ -826,14 +844,7 @@ request_scsi_checked_avx2(PortRequest *req, const uint8_t *cdb,
     acc = span_diff(_mm256_setzero_si256(), req->srb, extended_layout().total,
                     pv);
     for (unsigned i = 0; ext && i < r->count; i++) {
-        const uint8_t *p = ext + r->off[i];
-        ULONG n = r->len[i];
-#define DIFF(off)                                                              \
-    acc = _mm256_or_si256(                                                     \
-        acc, _mm256_xor_si256(                                                 \
-                 _mm256_loadu_si256((const __m256i *)(p + (off))), pv))
-        SPAN_TAIL(DIFF, n);
-#undef DIFF
+        acc = span_diff_short(acc, ext + r->off[i], r->len[i], pv);
     }
     if (G_UNLIKELY(!_mm256_testz_si256(acc, acc))) {
         request_scsi_checked(req, cdb, cdb_len, buf, len, dir, timeout_s);
@@ -843,7 +854,8 @@ request_scsi_checked_avx2(PortRequest *req, const uint8_t *cdb,
     req->poisoned = false;
     {
         /* srb_base in 32-byte moves (the compiler's memcpy makes 16-byte
-         * ones), the last overlapping the one before. */
+         * ones), the last overlapping the one before: no rounds, as the
+         * SRB is 32 to 256 bytes (asserted above). */
         const uint8_t *b = req->srb_base;
         uint8_t *d = req->srb;
         ULONG n = extended_layout().total;
@@ -1161,17 +1173,9 @@ capture_results_avx2(PortRequest *req)
     }
     pv = _mm256_set1_epi8((char)PORT_POISON_BYTE);
     __asm__("" : "+x"(pv)); /* as in all_poison_avx2() */
-    {
-        uint8_t *p = req->srb;
-        ULONG n = extended_layout().total;
-#define FILL(off) _mm256_storeu_si256((__m256i *)(p + (off)), pv)
-        SPAN_TAIL(FILL, n);
-        for (unsigned i = 0; ext && i < r->count; i++) {
-            p = ext + r->off[i];
-            n = r->len[i];
-            SPAN_TAIL(FILL, n);
-        }
-#undef FILL
+    span_fill_short(req->srb, SRBEX_TOTAL, pv);
+    for (unsigned i = 0; ext && i < r->count; i++) {
+        span_fill_short(ext + r->off[i], r->len[i], pv);
     }
     req->poisoned = true;
     verifier_sg_unmap(req);
