@@ -439,20 +439,26 @@ static G_GNUC_NO_INLINE void req_free_extras(BlkRequest *req)
 }
 
 /* Inline: blk_wait() ends every request with it. */
-static inline __attribute__((always_inline)) void req_free(BlkRequest *req)
+/* req_free() of a request off every list and with no extras. */
+static inline __attribute__((always_inline)) void req_release(BlkRequest *req)
 {
     BlockBackend *blk = req->blk;
 
-    g_assert(!req->list);
-    if (G_UNLIKELY(req->extras)) {
-        req_free_extras(req);
-    }
     req->nslots = 0;
     if (req->embedded) {
         return;
     }
     req->next = blk->free_reqs;
     blk->free_reqs = req;
+}
+
+static inline __attribute__((always_inline)) void req_free(BlkRequest *req)
+{
+    g_assert(!req->list);
+    if (G_UNLIKELY(req->extras)) {
+        req_free_extras(req);
+    }
+    req_release(req);
 }
 
 static void pool_release(BlockBackend *blk)
@@ -2308,6 +2314,16 @@ BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,
     return req;
 }
 
+/* The bytes a request that went well moved, in the statistics. */
+static inline void count_done(BlockBackend *blk, const BlkRequest *req)
+{
+    if (req->op == BLK_OP_READ) {
+        blk->stats.bytes_read += req->bytes;
+    } else if (req->op == BLK_OP_WRITE) {
+        blk->stats.bytes_written += req->bytes;
+    }
+}
+
 /* blk_wait() for everything but a one-op request that went well. */
 static G_GNUC_NO_INLINE int blk_wait_slow(BlkRequest *req, uint64_t *err_offset)
 {
@@ -2321,10 +2337,8 @@ static G_GNUC_NO_INLINE int blk_wait_slow(BlkRequest *req, uint64_t *err_offset)
         TRACE(blk_error, "%s %s off=%" PRIu64 " len=%" PRIu64 ": %s",
               blk->id ? blk->id : blk->filename, op_names[req->op], req->offset,
               req->bytes, g_strerror(-ret));
-    } else if (req->op == BLK_OP_READ) {
-        blk->stats.bytes_read += req->bytes;
-    } else if (req->op == BLK_OP_WRITE) {
-        blk->stats.bytes_written += req->bytes;
+    } else {
+        count_done(blk, req);
     }
     if (err_offset) {
         *err_offset = req->err_offset;
@@ -2355,16 +2369,8 @@ int blk_wait(BlkRequest *req, uint64_t *err_offset)
     if (req->list) {
         req_untrack(req);
     }
-    if (req->op == BLK_OP_READ) {
-        blk->stats.bytes_read += req->bytes;
-    } else if (req->op == BLK_OP_WRITE) {
-        blk->stats.bytes_written += req->bytes;
-    }
-    req->nslots = 0;
-    if (!req->embedded) {
-        req->next = blk->free_reqs;
-        blk->free_reqs = req;
-    }
+    count_done(blk, req);
+    req_release(req); /* untracked above, no extras */
     return 0;
 }
 
