@@ -161,11 +161,19 @@ sdisk_req_new(SCSIRequest *req, SDiskIo kind)
     return dr;
 }
 
+/* sdisk_req_free() of @dr, holding no buffer: back to the pool. */
+static inline __attribute__((always_inline)) void
+sdisk_req_release(SCSIDiskState *s, SCSIRequest *req, SDiskReq *dr)
+{
+    dr->next_free = s->free_reqs;
+    s->free_reqs = dr;
+    req->dev_private = NULL;
+}
+
 static inline __attribute__((always_inline)) void
 sdisk_req_free(SCSIRequest *req)
 {
     SDiskReq *dr = req->dev_private;
-    SCSIDiskState *s;
 
     if (!dr) {
         return;
@@ -178,10 +186,7 @@ sdisk_req_free(SCSIRequest *req)
         g_clear_pointer(&dr->cmp, g_free);
         g_clear_pointer(&dr->pattern, free);
     }
-    s = to_disk(req->dev);
-    dr->next_free = s->free_reqs;
-    s->free_reqs = dr;
-    req->dev_private = NULL;
+    sdisk_req_release(to_disk(req->dev), req, dr);
 }
 
 static void sdisk_req_pool_free(SCSIDiskState *s)
@@ -1704,6 +1709,19 @@ static uint64_t exec_rsoc(SCSIDiskState *s, SCSIRequest *req)
 /* ---- the device ops --------------------------------------------------- */
 
 /* The bus schedules the completion by the bytes returned. */
+/* Whether the READ of row @c (a CDB of @len bytes, mask @m) is clean and
+ * the unit started: then traced as the general path traces it. */
+static inline __attribute__((always_inline)) bool
+read_ready(SCSIDiskState *s, SCSIRequest *req, const SDiskCmd *c,
+           const SDiskCdbMask *m, unsigned len)
+{
+    if (!cdb_clean_len(req, m, len) || s->stopped) {
+        return false;
+    }
+    TRACE(sdisk_cmd, "%s tag=0x%" PRIx64 " %s", s->name, req->tag, c->name);
+    return true;
+}
+
 static uint64_t sdisk_start(SCSIDevice *dev, SCSIRequest *req)
 {
     SCSIDiskState *s = to_disk(dev);
@@ -1718,15 +1736,11 @@ static uint64_t sdisk_start(SCSIDevice *dev, SCSIRequest *req)
      * it (a bad field, a stopped unit) takes that path for the sense.
      */
     if (G_LIKELY(opcode == SCSI_OP_READ_16)) {
-        if (G_LIKELY(cdb_clean_len(req, &mask_read16, 16) && !s->stopped)) {
-            TRACE(sdisk_cmd, "%s tag=0x%" PRIx64 " %s", s->name, req->tag,
-                  cmd_read16->name);
+        if (G_LIKELY(read_ready(s, req, cmd_read16, &mask_read16, 16))) {
             return exec_read_len(s, req, 16);
         }
     } else if (opcode == SCSI_OP_READ_10) {
-        if (G_LIKELY(cdb_clean_len(req, &mask_read10, 10) && !s->stopped)) {
-            TRACE(sdisk_cmd, "%s tag=0x%" PRIx64 " %s", s->name, req->tag,
-                  cmd_read10->name);
+        if (G_LIKELY(read_ready(s, req, cmd_read10, &mask_read10, 10))) {
             return exec_read_len(s, req, 10);
         }
     }
@@ -1830,11 +1844,8 @@ static void sdisk_finish(SCSIDevice *dev, SCSIRequest *req)
                       dr->dma_chunks, dr->iov);
     req->transferred = dr->xfer;
     req->overrun = dr->want - dr->xfer;
-    /* sdisk_req_free() of what is known here: a read's state, holding no
-     * buffer and no request. */
-    dr->next_free = to_disk(dev)->free_reqs;
-    to_disk(dev)->free_reqs = dr;
-    req->dev_private = NULL;
+    /* A read holds no buffer, and its one request is waited for. */
+    sdisk_req_release(to_disk(dev), req, dr);
 }
 
 static void sdisk_cancel(SCSIDevice *dev, SCSIRequest *req)
