@@ -262,13 +262,21 @@ typedef struct VqWalk {
     uint64_t out_len, in_len;
 } VqWalk;
 
+/* The element's counts, from a walk (vq_walk_end()) or the fast pop. */
+static inline __attribute__((always_inline)) void
+elem_set_counts(VirtQueueElement *e, unsigned n_out, unsigned n_in,
+                uint64_t out_len, uint64_t in_len)
+{
+    e->n_out = n_out;
+    e->n_in = n_in;
+    e->out_len = out_len;
+    e->in_len = in_len;
+}
+
 static inline __attribute__((always_inline)) void
 vq_walk_end(const VqWalk *w, VirtQueueElement *e)
 {
-    e->n_out = w->n_out;
-    e->n_in = w->n_in;
-    e->out_len = w->out_len;
-    e->in_len = w->in_len;
+    elem_set_counts(e, w->n_out, w->n_in, w->out_len, w->in_len);
 }
 
 /*
@@ -412,6 +420,28 @@ vq_ring_desc(VirtQueue *vq, unsigned i, VirtqDesc *d)
     return true;
 }
 
+/* A buffer of @len bytes at @gpa that is not empty and lies in RAM:
+ * ram_range_ok() with the empty buffer refused by the same compare. */
+static inline __attribute__((always_inline)) bool buf_in_ram(uint64_t gpa,
+                                                             uint32_t len)
+{
+    return gpa < ram_size && (uint64_t)len - 1 < ram_size - gpa;
+}
+
+/*
+ * Whether @d, an INDIRECT descriptor of the ring's table, names a table
+ * the walk may read: every test of vq_walk_chain() at once, which tells
+ * the failures apart only when one fails.
+ */
+static inline __attribute__((always_inline)) bool
+vq_indirect_ok(const VirtQueue *vq, const VirtqDesc *d)
+{
+    return vq->indirect && !(d->flags & VIRTQ_DESC_F_NEXT) &&
+           d->len % sizeof(VirtqDesc) == 0 &&
+           d->len <= vq->size * sizeof(VirtqDesc) &&
+           buf_in_ram(d->addr, d->len);
+}
+
 /*
  * Walk the chain at @head. Two budgets bound the walk: each table (the
  * ring's, then at most one indirect table) is visited at most once per
@@ -441,6 +471,15 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
         if (d.flags & VIRTQ_DESC_F_INDIRECT) {
             const uint8_t *ind;
 
+            if (G_LIKELY(vq_indirect_ok(vq, &d))) {
+                /* The WRITE flag of the table descriptor is ignored
+                 * (2.7.5.3.2). */
+                ind = vq_read_indirect(vq, d.addr, ram_base + d.addr, d.len);
+                if (!ind) {
+                    break;
+                }
+                return vq_walk_table(vq, &w, e, ind, d.len / sizeof(VirtqDesc));
+            }
             if (!vq->indirect) {
                 vq_fail(vq,
                         "chain at head %u: indirect descriptor without "
@@ -461,19 +500,11 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
                         head, d.len, vq->size);
                 break;
             }
-            if (!ram_range_ok(d.addr, d.len)) {
-                vq_fail(vq,
-                        "chain at head %u: indirect table 0x%" PRIx64
-                        "+%u outside guest RAM",
-                        head, d.addr, d.len);
-                break;
-            }
-            /* The WRITE flag of the table descriptor is ignored (2.7.5.3.2). */
-            ind = vq_read_indirect(vq, d.addr, ram_base + d.addr, d.len);
-            if (!ind) {
-                break;
-            }
-            return vq_walk_table(vq, &w, e, ind, d.len / sizeof(VirtqDesc));
+            vq_fail(vq,
+                    "chain at head %u: indirect table 0x%" PRIx64
+                    "+%u outside guest RAM",
+                    head, d.addr, d.len);
+            break;
         }
         elem_reserve(e, w.n_out + w.n_in + 1);
         w.sg = e->sg;
@@ -495,6 +526,76 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
     }
     vq_walk_end(&w, e);
     return false;
+}
+
+/*
+ * The usual chain, taken in one pass: an INDIRECT head whose table lists
+ * its buffers in order (entry i + 1 after entry i), none empty, the
+ * readable ones first, all in RAM, with the rings quiet and bus mastering
+ * on. Anything else (false) takes vq_walk_chain(), which finds the same
+ * chain or tells what is wrong with it: nothing a caller or the walk
+ * reads has changed by then, no crossing has been counted or shown, and
+ * the element's segments are the walk's to write again. Entries visited
+ * in order cannot loop, and the table's at most queue-size entries of
+ * at most 2^32 - 1 bytes cannot overflow the total. The table is read in
+ * place before its crossing is shown: after-hooks only look at it, and
+ * no guest code runs in between.
+ */
+static inline __attribute__((always_inline)) bool
+vq_pop_fast(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
+{
+    uint64_t total = 0, out_len = 0;
+    unsigned n_out = 0, n, i;
+    const uint8_t *ind;
+    DmaSgEntry *sg;
+    VirtqDesc d, t;
+
+    /* Quiet rings also mean no before-hook on DMA reads (vq_rings_check()),
+     * so the table may be read in place like vq_map_read() does. */
+    if (G_UNLIKELY(!vq_rings_quiet(vq) || !pci_bus_master_enabled(vq->dev))) {
+        return false;
+    }
+    vq_decode_desc(ram_base + vq->desc + (uint64_t)head * sizeof(VirtqDesc),
+                   &d);
+    if (G_UNLIKELY(!(d.flags & VIRTQ_DESC_F_INDIRECT) ||
+                   !vq_indirect_ok(vq, &d))) {
+        return false;
+    }
+    n = d.len / sizeof(VirtqDesc);
+    ind = ram_base + d.addr;
+    elem_reserve(e, n);
+    sg = e->sg;
+    for (i = 0;; i++) {
+        vq_decode_desc(ind + (size_t)i * sizeof(VirtqDesc), &t);
+        if (G_UNLIKELY((t.flags & ~(VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE)) ||
+                       !buf_in_ram(t.addr, t.len))) {
+            return false;
+        }
+        if (!(t.flags & VIRTQ_DESC_F_WRITE)) {
+            if (G_UNLIKELY(n_out != i)) {
+                return false;
+            }
+            n_out++;
+            out_len += t.len;
+        }
+        total += t.len;
+        sg[i].addr = t.addr;
+        sg[i].len = t.len;
+        if (!(t.flags & VIRTQ_DESC_F_NEXT)) {
+            break;
+        }
+        if (G_UNLIKELY(t.next != i + 1 || i + 1 >= n)) {
+            return false;
+        }
+    }
+    if (G_UNLIKELY(total > UINT32_MAX)) {
+        return false;
+    }
+    bnd_counts[BND_DMA_READ]++; /* the head, as vq_ring_desc() counts it */
+    dma_done_inline(BND_DMA_READ, d.addr, ind, d.len);
+    e->head = head;
+    elem_set_counts(e, n_out, i + 1 - n_out, out_len, total - out_len);
+    return true;
 }
 
 /*
@@ -551,7 +652,7 @@ VqPopResult vq_pop(VirtQueue *vq, VirtQueueElement *elem)
                 vq->last_avail_idx, head, vq->size);
         return VQ_POP_ERROR;
     }
-    if (!vq_walk_chain(vq, head, elem)) {
+    if (!vq_pop_fast(vq, head, elem) && !vq_walk_chain(vq, head, elem)) {
         return VQ_POP_ERROR;
     }
     vq->last_avail_idx++;

@@ -277,6 +277,47 @@ static void build_indirect_outside_ram(T *t)
     publish(t, HI);
 }
 
+/* The checks of vq_walk_chain(), in an indirect table: the device's quick
+ * way with a table gives any of these to the walk, which refuses them. */
+static void build_table(T *t, unsigned n, const uint64_t *addr,
+                        const uint32_t *len, const uint16_t *flags)
+{
+    uint64_t table = vdrv_alloc(16 * (uint64_t)n);
+
+    for (unsigned i = 0; i < n; i++) {
+        put(vdrv_ptr(table), i, addr[i], len[i], flags[i], (uint16_t)(i + 1));
+    }
+    desc(t, HI, table, 16 * n, INDIRECT, 0);
+    publish(t, HI);
+}
+
+static void build_indirect_length_overflow(T *t)
+{
+    build_table(t, 2, (uint64_t[]){t->req, t->resp},
+                (uint32_t[]){0x80000000u, 0x80000000u},
+                (uint16_t[]){NEXT, WRITE});
+}
+
+static void build_indirect_buffer_outside_ram(T *t)
+{
+    build_table(t, 3, (uint64_t[]){t->req, t->resp, 1ULL << 32},
+                (uint32_t[]){51, 108, 512},
+                (uint16_t[]){NEXT, WRITE | NEXT, WRITE});
+}
+
+static void build_indirect_readable_after_writable(T *t)
+{
+    build_table(t, 3, (uint64_t[]){t->req, t->resp, t->req},
+                (uint32_t[]){51, 108, 16}, (uint16_t[]){NEXT, WRITE | NEXT, 0});
+}
+
+static void build_indirect_next_past_end(T *t)
+{
+    /* The last entry goes on to entry 2 of a table of 2. */
+    build_table(t, 2, (uint64_t[]){t->req, t->resp}, (uint32_t[]){51, 108},
+                (uint16_t[]){NEXT, WRITE | NEXT});
+}
+
 static void build_length_overflow(T *t)
 {
     desc(t, HI, t->req, 0x80000000u, NEXT, HI + 1);
@@ -361,6 +402,11 @@ static const ChainCase chain_cases[] = {
     {"indirect-outside-ram", build_indirect_outside_ram},
     {"indirect-not-negotiated", build_indirect_not_negotiated,
      F(VIRTIO_F_VERSION_1)},
+    {"indirect-length-overflow", build_indirect_length_overflow},
+    {"indirect-buffer-outside-ram", build_indirect_buffer_outside_ram},
+    {"indirect-readable-after-writable",
+     build_indirect_readable_after_writable},
+    {"indirect-next-past-end", build_indirect_next_past_end},
     {"length-overflow", build_length_overflow},
     {"buffer-outside-ram", build_buffer_outside_ram},
     {"buffer-straddles-ram-end", build_buffer_straddles_ram_end},
@@ -461,6 +507,66 @@ static void test_odd_but_legal(void)
     g_assert_cmpuint(r[11], ==, VIRTIO_SCSI_S_OK);
     g_assert_cmpuint(r[10], ==, SCSI_STATUS_GOOD);
     g_assert_cmpuint(errors(&t), ==, 0);
+    t_stop(&t);
+}
+
+/*
+ * Indirect tables that are legal but not in the usual shape (entries out
+ * of order, an empty buffer, entries past the chain's end), and the usual
+ * shape itself: each gets the same answer, whichever way the device
+ * takes it.
+ */
+static void test_indirect_odd_but_legal(void)
+{
+    static const struct {
+        const char *what;
+        uint8_t order[4]; /* table entry of the k-th (0 first) */
+        uint32_t len[4];  /* request, response, response rest, spare */
+        unsigned n;       /* table entries */
+        unsigned used;    /* chain buffers */
+    } cases[] = {
+        {"usual", {0, 1, 2}, {51, 108, 0}, 2, 2},
+        {"usual-split", {0, 1, 2}, {51, 11, 97}, 3, 3},
+        {"out-of-order", {0, 2, 1}, {51, 11, 97}, 3, 3},
+        {"jumps", {0, 3, 1, 2}, {51, 11, 97, 4}, 4, 3},
+        {"empty-buffer", {0, 1, 2}, {51, 0, 108}, 3, 3},
+        {"entries-past-chain", {0, 1, 2, 3}, {51, 108, 4, 4}, 4, 2},
+    };
+    T t;
+
+    t_start(&t, all_features);
+    for (unsigned c = 0; c < G_N_ELEMENTS(cases); c++) {
+        uint64_t table = vdrv_alloc(16 * 4);
+        uint64_t resp_off = 0;
+        uint32_t id, len;
+        uint8_t *r;
+
+        g_test_message("%s", cases[c].what);
+        memset(vdrv_ptr(t.resp), 0xa5, 108);
+        for (unsigned k = 0; k < cases[c].n; k++) {
+            unsigned e = cases[c].order[k];
+            bool last = k + 1 >= cases[c].used;
+            uint64_t addr = k == 0 ? t.req : t.resp + resp_off;
+
+            /* Entries past the chain point at the response: unused. */
+            put(vdrv_ptr(table), e, k < cases[c].used ? addr : t.resp,
+                cases[c].len[k], (k ? WRITE : 0) | (last ? 0 : NEXT),
+                last ? 0 : cases[c].order[k + 1]);
+            resp_off += k ? cases[c].len[k] : 0;
+        }
+        desc(&t, HI, table, 16 * cases[c].n, INDIRECT, 0);
+        publish(&t, HI);
+        vdrv_notify(t.d, Q_REQ);
+        vdrv_run();
+        g_assert_true(vdrv_get_used(t.d, Q_REQ, &id, &len));
+        g_assert_cmpuint(id, ==, HI);
+        r = vdrv_ptr(t.resp);
+        g_assert_cmpuint(len, ==, 108);
+        g_assert_cmpuint(r[11], ==, VIRTIO_SCSI_S_OK);
+        g_assert_cmpuint(r[10], ==, SCSI_STATUS_GOOD);
+        g_assert_cmpuint(errors(&t), ==, 0);
+    }
+    g_assert_cmpuint(t.disk->commands, ==, G_N_ELEMENTS(cases));
     t_stop(&t);
 }
 
@@ -781,6 +887,8 @@ int main(int argc, char **argv)
     }
     g_test_add_func("/virtio-scsi-hostile/short-request", test_short_request);
     g_test_add_func("/virtio-scsi-hostile/odd-but-legal", test_odd_but_legal);
+    g_test_add_func("/virtio-scsi-hostile/indirect-odd-but-legal",
+                    test_indirect_odd_but_legal);
     g_test_add_func("/virtio-scsi-hostile/bad-control", test_bad_control);
     g_test_add_func("/virtio-scsi-hostile/bad-event-buffers",
                     test_bad_event_buffers);
