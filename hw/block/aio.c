@@ -30,6 +30,21 @@ static bool started;
 static unsigned in_flight;
 static unsigned plug_depth;
 
+/* A system call's return as an op's result. */
+static inline int64_t exec_result(ssize_t r)
+{
+    return r < 0 ? -errno : r;
+}
+
+/* aio_op_exec() of a read; inline, so that aio_submit_read() runs the
+ * sync engine's read in its own frame. */
+static inline __attribute__((always_inline)) int64_t
+aio_read_exec(const AioOp *op)
+{
+    return exec_result(
+        preadv2(op->fd, op->iov, op->iovcnt, (off_t)op->offset, 0));
+}
+
 /* Run one op with blocking system calls (pool workers, sync engines). */
 static int64_t aio_op_exec(AioOp *op)
 {
@@ -37,8 +52,7 @@ static int64_t aio_op_exec(AioOp *op)
 
     switch (op->type) {
     case AIO_OP_READ:
-        r = preadv2(op->fd, op->iov, op->iovcnt, (off_t)op->offset, 0);
-        break;
+        return aio_read_exec(op);
     case AIO_OP_WRITE:
         r = pwritev2(op->fd, op->iov, op->iovcnt, (off_t)op->offset,
                      op->rw_flags);
@@ -52,7 +66,7 @@ static int64_t aio_op_exec(AioOp *op)
     default:
         g_assert_not_reached();
     }
-    return r < 0 ? -errno : r;
+    return exec_result(r);
 }
 
 /* ---- thread pool ------------------------------------------------------ */
@@ -587,13 +601,12 @@ static G_GNUC_NO_INLINE void engine_submit(AioOp *op)
     }
 }
 
-bool aio_submit(AioOp *op)
+/* aio_submit() of an op known to be valid, and with @read known to be a
+ * read (a constant: the sync engine's read then needs no aio_op_exec()
+ * frame). */
+static inline __attribute__((always_inline)) bool submit_valid(AioOp *op,
+                                                               bool read)
 {
-    /* Types are READ, WRITE, FDATASYNC, FALLOCATE in that order: only
-     * the first two carry iovecs. */
-    g_assert(
-        (unsigned)op->type <= AIO_OP_FALLOCATE &&
-        (op->type > AIO_OP_WRITE || (unsigned)(op->iovcnt - 1) < AIO_IOV_MAX));
     if (G_UNLIKELY(!started)) {
         engine_start_auto();
     }
@@ -601,7 +614,7 @@ bool aio_submit(AioOp *op)
     op->next = NULL;
     if (cur_engine == AIO_ENGINE_SYNC) {
         /* Run here, never in flight. */
-        op->result = aio_op_exec(op);
+        op->result = read ? aio_read_exec(op) : aio_op_exec(op);
         op->done = true;
         return true;
     }
@@ -609,6 +622,21 @@ bool aio_submit(AioOp *op)
     op->result = 0;
     engine_submit(op);
     return false;
+}
+
+bool aio_submit(AioOp *op)
+{
+    /* Types are READ, WRITE, FDATASYNC, FALLOCATE in that order: only
+     * the first two carry iovecs. */
+    g_assert(
+        (unsigned)op->type <= AIO_OP_FALLOCATE &&
+        (op->type > AIO_OP_WRITE || (unsigned)(op->iovcnt - 1) < AIO_IOV_MAX));
+    return submit_valid(op, false);
+}
+
+bool aio_submit_read(AioOp *op)
+{
+    return submit_valid(op, true);
 }
 
 void aio_run_now(AioOp *op)

@@ -77,6 +77,9 @@ const char *aio_engine_name(AioEngine engine);
 /* Start @op. True when it is done already (the sync engine runs it
  * inside the call): nothing can be waiting on its host I/O any more. */
 bool aio_submit(AioOp *op);
+/* aio_submit() of an AIO_OP_READ with 1..AIO_IOV_MAX iovecs, which its
+ * caller vouches for (a bug of the caller otherwise: not checked again). */
+bool aio_submit_read(AioOp *op);
 /*
  * Run @op at once with a blocking system call on the calling thread,
  * whatever the engine; aio_wait() then returns at once. For work the

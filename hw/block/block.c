@@ -2257,8 +2257,10 @@ BlkRequest *blk_submit_in(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
     s->own_iov = NULL;
     submit_note(blk, op, offset, bytes, flags);
     /* A read the engine ran inside the call has no host I/O a later
-     * write could have to wait for: it stays off the readers list. */
-    if (!aio_submit(&s->aio)) {
+     * write could have to wait for: it stays off the readers list. The
+     * op is a read of 1..AIO_IOV_MAX iovecs (the contract says @bytes is
+     * not 0 and @iov holds it), so the engine need not check it again. */
+    if (!aio_submit_read(&s->aio)) {
         req_track(req);
     }
     return req;
