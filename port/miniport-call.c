@@ -125,11 +125,31 @@ static inline MpStack *my_stack(void)
     return &mp_stacks[c];
 }
 
-/* Inlined at every call: four frames per I/O, and the compiler keeps them
- * out of line for the size of the trace points. */
-static inline __attribute__((always_inline)) void
+/* The trace points of entering and leaving a routine. */
+static inline __attribute__((always_inline)) void trace_enter(MpRoutine r,
+                                                              PortRequest *req)
+{
+    TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, cpu_index(),
+          mp_routine_names[r], req ? req->id : 0);
+}
+
+static inline __attribute__((always_inline)) void trace_exit(const MpFrame *f)
+{
+    TRACE(mp_exit, "cpu=%d %s", cpu_index(), mp_routine_names[f->routine]);
+}
+
+/*
+ * Inlined at every call: four frames per I/O, and the compiler keeps them
+ * out of line for the size of the trace points. Returns the frame pushed,
+ * NULL when the push was refused; a caller that keeps it may pop it with
+ * pop_frame() and retag it with retag_frame(), which then need not test
+ * the stack again.
+ */
+static inline __attribute__((always_inline)) MpFrame *
 push_on(MpStack *s, MpRoutine r, PortRequest *req, bool hd)
 {
+    MpFrame *f;
+
     if (s->depth == MP_MAX_DEPTH) {
         /* Only a miniport nesting calls without bound gets here (e.g.
          * StorPortSynchronizeAccess from its own callback, over and over):
@@ -141,11 +161,21 @@ push_on(MpStack *s, MpRoutine r, PortRequest *req, bool hd)
                             MP_MAX_DEPTH, cpu_index(), mp_routine_names[r]);
             machine_request_stop(EXIT_VERIFIER);
         }
-        return;
+        return NULL;
     }
-    s->frames[++s->depth] = (MpFrame){req, (uint8_t)r, hd};
-    TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, cpu_index(),
-          mp_routine_names[r], req ? req->id : 0);
+    f = &s->frames[++s->depth];
+    *f = (MpFrame){req, (uint8_t)r, hd};
+    trace_enter(r, req);
+    return f;
+}
+
+/* Pop the top frame, which push_on() pushed; the routine it called
+ * returned, having popped what it pushed. */
+static inline __attribute__((always_inline)) void pop_pushed(MpStack *s,
+                                                             MpFrame *f)
+{
+    trace_exit(f);
+    s->depth--;
 }
 
 static inline __attribute__((always_inline)) void pop_on(MpStack *s)
@@ -155,15 +185,26 @@ static inline __attribute__((always_inline)) void pop_on(MpStack *s)
         return;
     }
     g_assert(s->depth > 0);
-    TRACE(mp_exit, "cpu=%d %s", cpu_index(),
-          mp_routine_names[s->frames[s->depth].routine]);
-    s->depth--;
+    pop_pushed(s, &s->frames[s->depth]);
+}
+
+/* pop_on(@s) for the frame @f that push_on(@s) returned: a pushed frame
+ * is the top one again when its routine returns, and no overflow is left
+ * above it, so only a refused push (NULL) needs the general pop. */
+static inline __attribute__((always_inline)) void pop_frame(MpStack *s,
+                                                            MpFrame *f)
+{
+    if (G_UNLIKELY(!f)) {
+        pop_on(s);
+        return;
+    }
+    pop_pushed(s, f);
 }
 
 static inline __attribute__((always_inline)) void
 push(MpRoutine r, PortRequest *req, bool hd)
 {
-    push_on(my_stack(), r, req, hd);
+    (void)push_on(my_stack(), r, req, hd);
 }
 
 static inline __attribute__((always_inline)) void pop(void)
@@ -172,25 +213,24 @@ static inline __attribute__((always_inline)) void pop(void)
 }
 
 /*
- * pop_on(@s), then push_on(@s, @r, @req, @hd) into the same slot: for a
- * routine called right after another with no yield point between them,
- * where nothing can look at the stack, the top frame is rewritten in place.
+ * pop_frame(@s, @f), then push_on(@s, @r, @f's request, @hd) into the same
+ * slot; returns the frame now on top, as push_on() does. For a routine
+ * called right after another for the same request with no yield point
+ * between them, where nothing can look at the stack, a pushed frame is
+ * retagged in place.
  */
-static inline __attribute__((always_inline)) void
-repush_on(MpStack *s, MpRoutine r, PortRequest *req, bool hd)
+static inline __attribute__((always_inline)) MpFrame *
+retag_frame(MpStack *s, MpFrame *f, MpRoutine r, PortRequest *req, bool hd)
 {
-    MpFrame *f;
-
-    if (G_UNLIKELY(s->overflow || s->depth == 0)) {
+    if (G_UNLIKELY(!f)) {
         pop_on(s);
-        push_on(s, r, req, hd);
-        return;
+        return push_on(s, r, req, hd);
     }
-    f = &s->frames[s->depth];
-    TRACE(mp_exit, "cpu=%d %s", cpu_index(), mp_routine_names[f->routine]);
-    *f = (MpFrame){req, (uint8_t)r, hd};
-    TRACE(mp_enter, "cpu=%d %s req=%" G_GUINT64_FORMAT, cpu_index(),
-          mp_routine_names[r], req ? req->id : 0);
+    trace_exit(f);
+    f->routine = (uint8_t)r;
+    f->half_duplex_startio = hd;
+    trace_enter(r, req);
+    return f;
 }
 
 /* A routine documented for PASSIVE_LEVEL called above it is a port bug,
@@ -309,8 +349,9 @@ void mp_start_request(PortAdapter *a, PortRequest *req)
     GuestSpinLock *lock = NULL;
     KIRQL level = DISPATCH_LEVEL;
     bool hd = false;
-    bool framed = false;      /* HwStorBuildIo's frame is still up */
     MpStack *st = my_stack(); /* for both routines: see my_stack() */
+    MpFrame *f = NULL;        /* the frame this pushed, for pop_frame() */
+    bool framed = false;      /* HwStorBuildIo's frame is still up */
     BOOLEAN ok;
 
     req->state = REQ_STARTING;
@@ -319,10 +360,10 @@ void mp_start_request(PortAdapter *a, PortRequest *req)
         cpu_raise_level(DISPATCH_LEVEL);
     }
     if (hw->HwBuildIo && !virt) {
-        push_on(st, MP_BUILDIO, req, false);
+        f = push_on(st, MP_BUILDIO, req, false);
         ok = hw->HwBuildIo(a->devext, req->srb);
         if (!ok) {
-            pop_on(st);
+            pop_frame(st, f);
             /* FALSE: the miniport completed the request in BuildIo. */
             req->in_startio = false;
             if (req->state == REQ_STARTING) {
@@ -349,16 +390,16 @@ void mp_start_request(PortAdapter *a, PortRequest *req)
         /* Without a lock nothing yields between the two routines (lock_at
          * only raises), so no one sees BuildIo's frame become StartIo's. */
         old = lock_at(NULL, level, "HwStorStartIo");
-        repush_on(st, MP_STARTIO, req, hd);
+        f = retag_frame(st, f, MP_STARTIO, req, hd);
     } else {
         if (framed) {
-            pop_on(st);
+            pop_frame(st, f);
         }
         old = lock_at(lock, virt ? cpu_level() : level, "HwStorStartIo");
-        push_on(st, MP_STARTIO, req, hd);
+        f = push_on(st, MP_STARTIO, req, hd);
     }
     ok = hw->HwStartIo(a->devext, req->srb);
-    pop_on(st);
+    pop_frame(st, f);
     unlock_to(lock, old);
     req->in_startio = false;
     if (req->state == REQ_STARTING) {

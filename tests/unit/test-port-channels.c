@@ -149,9 +149,71 @@ static void test_channels(gconstpointer data)
     tp_machine_down();
 }
 
+/*
+ * A request started on a vCPU whose routine stack is full (a miniport
+ * nesting routines without bound): BuildIo's and StartIo's pushes are
+ * refused and reported, and both routines still run, each seeing the one
+ * refused push (BuildIo's popped before StartIo's). The stop the report
+ * asks for takes the machine down at the next yield point: inside StartIo
+ * with concurrent channels, at the StartIo lock (so before StartIo)
+ * without.
+ */
+static unsigned full_depth_calls, full_depth_errors;
+static bool full_depth_armed;
+
+/* BuildIo and StartIo alike: the refused push is all there is above the
+ * full stack. */
+static bool full_frames(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    if (full_depth_armed) {
+        full_depth_calls++;
+        full_depth_errors += mp_depth() != MP_MAX_DEPTH;
+        full_depth_errors += mp_stacks[cpu_index()].overflow != 1;
+    }
+    return false;
+}
+
+static const TpHooks full_hooks = {.buildio = full_frames,
+                                   .startio = full_frames};
+
+static void start_at_full_depth(void *opaque)
+{
+    TpBatch b;
+
+    tp_batch_init(&b);
+    mp_stacks[cpu_index()].depth = MP_MAX_DEPTH;
+    full_depth_armed = true;
+    tp_batch_submit(&b, port_lun_at(0), SCSIOP_READ, 1, 1, 0);
+    full_depth_armed = false;
+}
+
+static void test_full_depth(gconstpointer data)
+{
+    TpMachine m = {.verifier = VERIFIER_ON};
+
+    tp_mp_defaults();
+    tp_mp.channels = GPOINTER_TO_INT(data);
+    tp_mp.hooks = &full_hooks;
+    full_depth_calls = full_depth_errors = 0;
+    full_depth_armed = false;
+    tp_machine_up(&m);
+    g_assert_cmpint(tp_run(0, start_at_full_depth, NULL, 10), ==,
+                    MACHINE_STOP_REQUESTED);
+    g_assert_cmpint(machine_requested_exit_code(), ==, EXIT_VERIFIER);
+    g_assert_cmpuint(full_depth_calls, ==, tp_mp.channels ? 2 : 1);
+    g_assert_cmpuint(full_depth_errors, ==, 0);
+    /* One report per refused push. */
+    g_assert_cmpuint(tp_verifier_delta(VC_BAD_CALL), ==, full_depth_calls);
+    tp_machine_down();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_data_func("/port/channels/full-depth", GINT_TO_POINTER(1),
+                         test_full_depth);
+    g_test_add_data_func("/port/channels/full-depth-no-channels",
+                         GINT_TO_POINTER(0), test_full_depth);
     for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autofree char *path =
             g_strdup_printf("/port/channels/%s", cases[i].name);
