@@ -581,10 +581,8 @@ VOID VioScsiRequestDpc(PSTOR_DPC Dpc, PVOID HwDeviceExtension,
     PVIOSCSI_QUEUE queue = CONTAINING_RECORD(Dpc, VIOSCSI_QUEUE, Dpc);
     PVIOSCSI_SRB_EXTENSION first = NULL;
     PVIOSCSI_SRB_EXTENSION *tail = &first;
-    VIOSCSI_USED used[32];
     VIOSCSI_LOCK lock;
-    ULONG count;
-    ULONG i;
+    USHORT ready;
 
     UNREFERENCED_PARAMETER(SystemArgument1);
     UNREFERENCED_PARAMETER(SystemArgument2);
@@ -592,15 +590,23 @@ VOID VioScsiRequestDpc(PSTOR_DPC Dpc, PVOID HwDeviceExtension,
     InterlockedIncrement(&queue->Stats.DpcRuns);
     VioScsiLockQueue(adapterExtension, queue, &lock);
     if (adapterExtension->Running) {
+        /* Locals, not the queue's fields: the stores below could alias
+         * them. */
+        volatile UCHAR *ring = queue->Used;
+        USHORT size = queue->Size;
+
         do {
             /* In batches: the used index is read (and its barrier paid)
-             * once per batch rather than once per element. */
-            while ((count = VioScsiVqPopMany(queue, used,
-                                             RTL_NUMBER_OF(used))) != 0) {
-                for (i = 0; i < count; i++) {
-                    USHORT head = used[i].Head;
+             * once per batch; each element goes straight to its request,
+             * not through an array first. */
+            while ((ready = VioScsiVqUsedReady(queue)) != 0) {
+                USHORT last = queue->LastUsed;
+                USHORT end = (USHORT)(last + ready);
+
+                for (; last != end; last++) {
+                    VIOSCSI_USED used = VioScsiVqUsedElement(ring, size, last);
                     PVIOSCSI_SRB_EXTENSION srbExt =
-                        head < queue->Size ? queue->Context[head] : NULL;
+                        used.Head < size ? queue->Context[used.Head] : NULL;
 
                     if (srbExt == NULL) {
                         /* Not a buffer we gave: the device is confused.
@@ -609,12 +615,13 @@ VOID VioScsiRequestDpc(PSTOR_DPC Dpc, PVOID HwDeviceExtension,
                         InterlockedIncrement(&queue->Stats.BadUsed);
                         continue;
                     }
-                    queue->Context[head] = NULL;
-                    queue->FreeStack[queue->FreeCount++] = head;
-                    srbExt->UsedLength = used[i].Length;
+                    queue->Context[used.Head] = NULL;
+                    queue->FreeStack[queue->FreeCount++] = used.Head;
+                    srbExt->UsedLength = used.Length;
                     *tail = srbExt;
                     tail = &srbExt->NextCompleted;
                 }
+                VioScsiVqUsedTaken(queue, last, ready);
             }
         } while (VioScsiVqArm(adapterExtension, queue));
     }

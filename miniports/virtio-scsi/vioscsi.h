@@ -324,15 +324,92 @@ BOOLEAN VioScsiDeviceStart(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension);
 VOID VioScsiLayoutQueues(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension);
 ULONG VioScsiUncachedSize(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension);
 
-/* Queue operations; the caller holds the queue's lock. */
+/* ---- ring fields (little-endian, as the host is) ---- */
+
+FORCEINLINE USHORT VioScsiRead16(volatile UCHAR *Base, ULONGLONG Offset)
+{
+    return *(volatile USHORT *)(Base + Offset);
+}
+
+FORCEINLINE VOID VioScsiWrite16(volatile UCHAR *Base, ULONGLONG Offset,
+                                USHORT Value)
+{
+    *(volatile USHORT *)(Base + Offset) = Value;
+}
+
+FORCEINLINE ULONG VioScsiRead32(volatile UCHAR *Base, ULONGLONG Offset)
+{
+    return *(volatile ULONG *)(Base + Offset);
+}
+
+/*
+ * Queue operations; the caller holds the queue's lock. The ones StartIo
+ * and the request DPC use once per request are inline (here); the rest
+ * call them.
+ */
+
+/* Queue @Head in the available ring; VioScsiVqKick publishes it. */
+FORCEINLINE VOID VioScsiVqAddInline(PVIOSCSI_QUEUE Queue, USHORT Head)
+{
+    USHORT slot = (USHORT)(Queue->NextAvail & (Queue->Size - 1));
+
+    VioScsiWrite16(Queue->Avail, VIRTQ_AVAIL_RING(slot), Head);
+    Queue->NextAvail++;
+    InterlockedIncrement(&Queue->Stats.Submitted);
+}
+
+/* Publish what was queued since @OldAvail and ring the doorbell if the
+ * device wants to hear about it (2.7.13.3, 2.7.10). */
+FORCEINLINE VOID
+VioScsiVqKickInline(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
+                    PVIOSCSI_QUEUE Queue, USHORT OldAvail)
+{
+    USHORT newAvail = Queue->NextAvail;
+    BOOLEAN notify;
+
+    if (newAvail == OldAvail) {
+        return;
+    }
+    /* The descriptors and ring entries must be visible before the index
+     * that publishes them (2.7.13.3). */
+    KeMemoryBarrier();
+    VioScsiWrite16(Queue->Avail, VIRTQ_AVAIL_IDX, newAvail);
+    /* And the index before we look at what the device asked for, or we
+     * could miss a notification it is waiting for (2.7.13.4). */
+    KeMemoryBarrier();
+    if (AdapterExtension->EventIdx) {
+        USHORT event =
+            VioScsiRead16(Queue->Used, VIRTQ_USED_AVAIL_EVENT(Queue->Size));
+
+        /* Notify when avail_event lies in [old, new). */
+        notify = (USHORT)(newAvail - event - 1) < (USHORT)(newAvail - OldAvail);
+    } else {
+        notify = !(VioScsiRead16(Queue->Used, VIRTQ_USED_FLAGS) &
+                   VIRTQ_USED_F_NO_NOTIFY);
+    }
+    if (notify) {
+        InterlockedIncrement(&Queue->Stats.Notifications);
+        StorPortWriteRegisterUshort(AdapterExtension, Queue->Notify,
+                                    Queue->Index);
+    } else {
+        InterlockedIncrement(&Queue->Stats.Suppressed);
+    }
+}
+
+/* Both of one head: StartIo's, inline there rather than a call per
+ * request. */
+FORCEINLINE VOID VioScsiVqSubmit(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
+                                 PVIOSCSI_QUEUE Queue, USHORT Head)
+{
+    USHORT old = Queue->NextAvail;
+
+    VioScsiVqAddInline(Queue, Head);
+    VioScsiVqKickInline(AdapterExtension, Queue, old);
+}
+
 VOID VioScsiVqAdd(PVIOSCSI_QUEUE Queue, USHORT Head);
-/* Publish what VioScsiVqAdd queued since @OldAvail and ring the doorbell
- * if the device wants to hear about it. */
 VOID VioScsiVqKick(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
                    PVIOSCSI_QUEUE Queue, USHORT OldAvail);
-/* VioScsiVqAdd and VioScsiVqKick of one head, in one call: StartIo's. */
-VOID VioScsiVqSubmit(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
-                     PVIOSCSI_QUEUE Queue, USHORT Head);
 BOOLEAN VioScsiVqPop(PVIOSCSI_QUEUE Queue, PUSHORT Head, PULONG Length);
 /* One used element: its head (0xffff if out of range) and length. */
 typedef struct _VIOSCSI_USED {
@@ -342,6 +419,46 @@ typedef struct _VIOSCSI_USED {
 /* Pops up to Max used elements into Used, in ring order, reading the used
  * index once; returns how many. */
 ULONG VioScsiVqPopMany(PVIOSCSI_QUEUE Queue, PVIOSCSI_USED Used, ULONG Max);
+
+/*
+ * The steps of VioScsiVqPopMany, for the request DPC, which takes each
+ * element straight to its request rather than through an array: how many
+ * elements the device published past LastUsed (the index read once, the
+ * elements read after it), ...
+ */
+FORCEINLINE USHORT VioScsiVqUsedReady(PVIOSCSI_QUEUE Queue)
+{
+    USHORT ready =
+        (USHORT)(VioScsiRead16(Queue->Used, VIRTQ_USED_IDX) - Queue->LastUsed);
+
+    if (ready != 0) {
+        KeMemoryBarrier();
+    }
+    return ready;
+}
+
+/* ... the element at free-running index @Index (the id is a 32-bit field;
+ * a head is below the queue size, so a larger id reads as 0xffff, which
+ * the caller's range check rejects) ... */
+FORCEINLINE VIOSCSI_USED VioScsiVqUsedElement(volatile UCHAR *Ring, USHORT Size,
+                                              USHORT Index)
+{
+    ULONGLONG element = VIRTQ_USED_RING((USHORT)(Index & (Size - 1)));
+    ULONG id = VioScsiRead32(Ring, element);
+    VIOSCSI_USED used;
+
+    used.Head = id < Size ? (USHORT)id : (USHORT)0xffff;
+    used.Length = VioScsiRead32(Ring, element + 4);
+    return used;
+}
+
+/* ... and the batch taken, up to free-running index @Last. */
+FORCEINLINE VOID VioScsiVqUsedTaken(PVIOSCSI_QUEUE Queue, USHORT Last,
+                                    ULONG Count)
+{
+    Queue->LastUsed = Last;
+    InterlockedAdd(&Queue->Stats.Completed, (LONG)Count);
+}
 /* Ask for an interrupt at the next used buffer; TRUE when used buffers
  * arrived meanwhile (pop again). */
 BOOLEAN VioScsiVqArm(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,

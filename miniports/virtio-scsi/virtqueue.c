@@ -229,23 +229,6 @@ VOID VioScsiLayoutQueues(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension)
     AdapterExtension->EventsPa = pa + events;
 }
 
-/* ---- ring fields (little-endian, as the host is) ---- */
-
-static USHORT VioScsiRead16(volatile UCHAR *Base, ULONGLONG Offset)
-{
-    return *(volatile USHORT *)(Base + Offset);
-}
-
-static VOID VioScsiWrite16(volatile UCHAR *Base, ULONGLONG Offset, USHORT Value)
-{
-    *(volatile USHORT *)(Base + Offset) = Value;
-}
-
-static ULONG VioScsiRead32(volatile UCHAR *Base, ULONGLONG Offset)
-{
-    return *(volatile ULONG *)(Base + Offset);
-}
-
 static VOID VioScsiSetDesc(VirtqDesc *Desc, ULONGLONG Address, ULONG Length,
                            USHORT Flags, USHORT Next)
 {
@@ -309,49 +292,7 @@ static VOID VioScsiVqReset(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
 
 VOID VioScsiVqAdd(PVIOSCSI_QUEUE Queue, USHORT Head)
 {
-    USHORT slot = (USHORT)(Queue->NextAvail & (Queue->Size - 1));
-
-    VioScsiWrite16(Queue->Avail, VIRTQ_AVAIL_RING(slot), Head);
-    Queue->NextAvail++;
-    InterlockedIncrement(&Queue->Stats.Submitted);
-}
-
-/* The body of VioScsiVqKick, inlined into VioScsiVqSubmit too: one call
- * per started request rather than two. */
-FORCEINLINE VOID
-VioScsiVqKickInline(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
-                    PVIOSCSI_QUEUE Queue, USHORT OldAvail)
-{
-    USHORT newAvail = Queue->NextAvail;
-    BOOLEAN notify;
-
-    if (newAvail == OldAvail) {
-        return;
-    }
-    /* The descriptors and ring entries must be visible before the index
-     * that publishes them (2.7.13.3). */
-    KeMemoryBarrier();
-    VioScsiWrite16(Queue->Avail, VIRTQ_AVAIL_IDX, newAvail);
-    /* And the index before we look at what the device asked for, or we
-     * could miss a notification it is waiting for (2.7.13.4). */
-    KeMemoryBarrier();
-    if (AdapterExtension->EventIdx) {
-        USHORT event =
-            VioScsiRead16(Queue->Used, VIRTQ_USED_AVAIL_EVENT(Queue->Size));
-
-        /* Notify when avail_event lies in [old, new). */
-        notify = (USHORT)(newAvail - event - 1) < (USHORT)(newAvail - OldAvail);
-    } else {
-        notify = !(VioScsiRead16(Queue->Used, VIRTQ_USED_FLAGS) &
-                   VIRTQ_USED_F_NO_NOTIFY);
-    }
-    if (notify) {
-        InterlockedIncrement(&Queue->Stats.Notifications);
-        StorPortWriteRegisterUshort(AdapterExtension, Queue->Notify,
-                                    Queue->Index);
-    } else {
-        InterlockedIncrement(&Queue->Stats.Suppressed);
-    }
+    VioScsiVqAddInline(Queue, Head);
 }
 
 VOID VioScsiVqKick(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
@@ -360,41 +301,23 @@ VOID VioScsiVqKick(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
     VioScsiVqKickInline(AdapterExtension, Queue, OldAvail);
 }
 
-VOID VioScsiVqSubmit(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
-                     PVIOSCSI_QUEUE Queue, USHORT Head)
-{
-    USHORT old = Queue->NextAvail;
-
-    VioScsiVqAdd(Queue, Head);
-    VioScsiVqKickInline(AdapterExtension, Queue, old);
-}
-
 ULONG VioScsiVqPopMany(PVIOSCSI_QUEUE Queue, PVIOSCSI_USED Used, ULONG Max)
 {
     /* Locals, not Queue's fields: the stores to Used could alias them. */
     volatile UCHAR *ring = Queue->Used;
     USHORT size = Queue->Size;
     USHORT last = Queue->LastUsed;
-    USHORT ready = (USHORT)(VioScsiRead16(ring, VIRTQ_USED_IDX) - last);
+    USHORT ready = VioScsiVqUsedReady(Queue);
     ULONG count = ready < Max ? ready : Max;
     ULONG i;
 
     if (count == 0) {
         return 0;
     }
-    /* The elements are read after the index that published them. */
-    KeMemoryBarrier();
     for (i = 0; i < count; i++, last++) {
-        ULONGLONG element = VIRTQ_USED_RING((USHORT)(last & (size - 1)));
-        /* The id is a 32-bit field; a head is below the queue size, so a
-         * larger id is rejected by the caller's range check. */
-        ULONG id = VioScsiRead32(ring, element);
-
-        Used[i].Head = id < size ? (USHORT)id : (USHORT)0xffff;
-        Used[i].Length = VioScsiRead32(ring, element + 4);
+        Used[i] = VioScsiVqUsedElement(ring, size, last);
     }
-    Queue->LastUsed = last;
-    InterlockedAdd(&Queue->Stats.Completed, (LONG)count);
+    VioScsiVqUsedTaken(Queue, last, count);
     return count;
 }
 
