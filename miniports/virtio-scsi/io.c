@@ -33,6 +33,23 @@ static VOID VioScsiSetTableEntry(VirtqDesc *Desc, ULONGLONG Address,
     Desc->next = Next;
 }
 
+/* The first @Count segments of @Sgl as entries from @Entry on, each
+ * chained to the next, with @Flags; returns the entry after them. */
+static ULONG VioScsiSetSegments(VirtqDesc *Table, ULONG Entry,
+                                const STOR_SCATTER_GATHER_LIST *Sgl,
+                                ULONG Count, USHORT Flags)
+{
+    ULONG i;
+
+    for (i = 0; i < Count; i++, Entry++) {
+        VioScsiSetTableEntry(
+            &Table[Entry], (ULONGLONG)Sgl->List[i].PhysicalAddress.QuadPart,
+            Sgl->List[i].Length, (USHORT)(Flags | VIRTQ_DESC_F_NEXT),
+            (USHORT)(Entry + 1));
+    }
+    return Entry;
+}
+
 /*
  * The physical address of the part of the SRB extension the device
  * reads and writes. Storport extensions are physically contiguous, but
@@ -211,7 +228,6 @@ static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
     ULONGLONG base;
     ULONG segments = 0;
     ULONG entry = 0;
-    ULONG i;
     UCHAR path = 0, target = 0, lun = 0;
 
     if (cdb == NULL || cdbLength == 0 ||
@@ -265,35 +281,38 @@ static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
     }
     base = SrbExt->TablePa;
 
-    /* Device-readable parts first, then device-writable ones (2.7.4). */
+    /* Device-readable parts first, then device-writable ones (2.7.4).
+     * Whether the response is the last entry is known before it is
+     * written, and the last data-in segment is written apart, so no
+     * entry tests whether it ends the chain. */
     VioScsiSetTableEntry(&SrbExt->Table[entry],
                          base + FIELD_OFFSET(VIOSCSI_SRB_EXTENSION, Request),
                          sizeof(VirtioScsiCmdReq), VIRTQ_DESC_F_NEXT,
                          (USHORT)(entry + 1));
     entry++;
-    for (i = 0; dataOut && i < segments; i++, entry++) {
-        VioScsiSetTableEntry(&SrbExt->Table[entry],
-                             (ULONGLONG)sgl->List[i].PhysicalAddress.QuadPart,
-                             sgl->List[i].Length, VIRTQ_DESC_F_NEXT,
-                             (USHORT)(entry + 1));
+    if (dataOut) {
+        entry = VioScsiSetSegments(SrbExt->Table, entry, sgl, segments, 0);
     }
-    VioScsiSetTableEntry(
-        &SrbExt->Table[entry],
-        base + FIELD_OFFSET(VIOSCSI_SRB_EXTENSION, Response),
-        sizeof(VirtioScsiCmdResp),
-        (USHORT)(VIRTQ_DESC_F_WRITE | (dataIn ? VIRTQ_DESC_F_NEXT : 0)),
-        (USHORT)(dataIn ? entry + 1 : 0));
-    entry++;
-    for (i = 0; dataIn && i < segments; i++, entry++) {
-        BOOLEAN last = i + 1 == segments;
-
+    if (dataIn) {
         VioScsiSetTableEntry(
             &SrbExt->Table[entry],
-            (ULONGLONG)sgl->List[i].PhysicalAddress.QuadPart,
-            sgl->List[i].Length,
-            (USHORT)(VIRTQ_DESC_F_WRITE | (last ? 0 : VIRTQ_DESC_F_NEXT)),
-            (USHORT)(last ? 0 : entry + 1));
+            base + FIELD_OFFSET(VIOSCSI_SRB_EXTENSION, Response),
+            sizeof(VirtioScsiCmdResp), VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT,
+            (USHORT)(entry + 1));
+        entry++;
+        entry = VioScsiSetSegments(SrbExt->Table, entry, sgl, segments - 1,
+                                   VIRTQ_DESC_F_WRITE);
+        VioScsiSetTableEntry(
+            &SrbExt->Table[entry],
+            (ULONGLONG)sgl->List[segments - 1].PhysicalAddress.QuadPart,
+            sgl->List[segments - 1].Length, VIRTQ_DESC_F_WRITE, 0);
+    } else {
+        VioScsiSetTableEntry(&SrbExt->Table[entry],
+                             base +
+                                 FIELD_OFFSET(VIOSCSI_SRB_EXTENSION, Response),
+                             sizeof(VirtioScsiCmdResp), VIRTQ_DESC_F_WRITE, 0);
     }
+    entry++;
     SrbExt->TableEntries = (USHORT)entry;
     return SRB_STATUS_PENDING;
 }
