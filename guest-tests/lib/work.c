@@ -15,6 +15,10 @@
  * virtual instant the job stops instead of spinning forever. */
 #define WL_STALL_IOS 100000
 
+/* WlJob.limit of a job without a count: never reached, so that
+ * can_issue() needs one comparison for both cases. */
+#define WL_NO_LIMIT UINT64_MAX
+
 const char *const wl_rw_names[] = {
     "read", "write", "randread", "randwrite", "randrw", NULL,
 };
@@ -31,9 +35,10 @@ struct WlJob {
     uint64_t nslots;
     uint64_t next_seq;
     uint32_t next_gen;
-    uint32_t *slot_gen; /* verify: generation on disk, 0 = unknown */
-    uint8_t *slot_busy; /* verify: an I/O is in flight on the slot */
-    uint32_t *io_gen;   /* verify: generation a write carries */
+    uint32_t *slot_gen;  /* verify: generation on disk, 0 = unknown */
+    uint8_t *slot_busy;  /* verify: an I/O is in flight on the slot */
+    uint32_t *io_gen;    /* verify: generation a write carries */
+    uint32_t block_size; /* the disk's, kept here for the I/O path */
     uint64_t written_slots;
     WlStats st;
     uint64_t issued, completed, limit;
@@ -166,6 +171,7 @@ WlJob *wl_job_new(ClsDisk *d, const WlConfig *cfg)
     g_strlcpy(j->name, cfg->name ? cfg->name : "job", sizeof(j->name));
     j->cfg.name = j->name;
     j->disk = d;
+    j->block_size = d->block_size;
     j->nslots = (cfg->blocks + cfg->bs_blocks - 1) / cfg->bs_blocks;
     j->depth = cfg->iodepth;
     if (cfg->verify) {
@@ -186,8 +192,8 @@ WlJob *wl_job_new(ClsDisk *d, const WlConfig *cfg)
         j->io_gen = g_new0(uint32_t, j->depth);
     }
     j->limit = cfg->count;
-    if (!cfg->count && !cfg->runtime_ns) {
-        j->limit = j->nslots;
+    if (!cfg->count) {
+        j->limit = cfg->runtime_ns ? WL_NO_LIMIT : j->nslots;
     }
     guest_event_init(&j->done_ev, "wl-done", false);
     return j;
@@ -281,7 +287,7 @@ static bool can_issue(const WlJob *j)
     if (j->st.clock_stalled) {
         return false;
     }
-    if (j->limit && j->issued >= j->limit) {
+    if (j->issued >= j->limit) {
         return false;
     }
     return !j->cfg.runtime_ns ||
@@ -304,7 +310,7 @@ static inline __attribute__((always_inline)) void issue(WlJob *j, ClsIo *io,
         if (write) {
             uint32_t gen = ++j->next_gen;
             j->io_gen[io - j->io0] = gen;
-            pat_fill(io->buf, lba, n, j->disk->block_size, gen, j->tag);
+            pat_fill(io->buf, lba, n, j->block_size, gen, j->tag);
         }
     }
     cls_io_set_rw(io, write ? CLS_WRITE : CLS_READ, lba, n, io->buf);
@@ -340,8 +346,8 @@ static uint64_t check_read(WlJob *j, const ClsIo *io, uint64_t slot)
         j->st.unverified_reads++;
         return 0;
     }
-    bad = pat_check(io->buf, io->lba, io->blocks, j->disk->block_size, gen,
-                    j->tag, j->st.mismatch, &first);
+    bad = pat_check(io->buf, io->lba, io->blocks, j->block_size, gen, j->tag,
+                    j->st.mismatch, &first);
     j->st.verified_blocks += io->blocks;
     if (bad) {
         char msg[200];
@@ -357,6 +363,15 @@ static uint64_t check_read(WlJob *j, const ClsIo *io, uint64_t slot)
         }
     }
     return bad;
+}
+
+/* A successful I/O's latency and size, in the statistics of @dir. */
+static inline __attribute__((always_inline)) void
+count_done(WlJob *j, const ClsIo *io, unsigned dir)
+{
+    hist_add(&j->st.lat[dir], io->done_ns - io->submit_ns);
+    j->st.ios[dir]++;
+    j->st.bytes[dir] += (uint64_t)io->blocks * j->block_size;
 }
 
 static inline __attribute__((always_inline)) void complete(WlJob *j, ClsIo *io,
@@ -381,9 +396,14 @@ static inline __attribute__((always_inline)) void complete(WlJob *j, ClsIo *io,
         }
         return;
     }
-    hist_add(&j->st.lat[dir], io->done_ns - io->submit_ns);
-    j->st.ios[dir]++;
-    j->st.bytes[dir] += (uint64_t)io->blocks * j->disk->block_size;
+    /* A constant direction in each call: the histogram and counters are
+     * then at fixed offsets in the job, not recomputed from the index at
+     * every access. */
+    if (dir == WL_DIR_WRITE) {
+        count_done(j, io, WL_DIR_WRITE);
+    } else {
+        count_done(j, io, WL_DIR_READ);
+    }
     if (verify) {
         if (dir == WL_DIR_WRITE) {
             if (!j->slot_gen[slot]) {
@@ -472,8 +492,8 @@ void wl_job_prefill(WlJob *j)
 {
     WlRw rw = j->cfg.rw;
     uint64_t runtime = j->cfg.runtime_ns;
-    uint64_t left = j->limit ? j->limit - MIN(j->limit, j->issued) : 0;
-    bool had_limit = j->limit != 0;
+    bool had_limit = j->limit != WL_NO_LIMIT;
+    uint64_t left = had_limit ? j->limit - MIN(j->limit, j->issued) : 0;
     g_autofree WlStats *saved = g_memdup2(&j->st, sizeof(j->st));
 
     if (!j->slot_gen) {
@@ -490,7 +510,7 @@ void wl_job_prefill(WlJob *j)
     j->cfg.rw = rw;
     j->cfg.runtime_ns = runtime;
     j->next_seq = 0;
-    j->limit = had_limit ? j->issued + left : 0;
+    j->limit = had_limit ? j->issued + left : WL_NO_LIMIT;
 }
 
 void wl_job_assume_written(WlJob *j, unsigned passes)
