@@ -398,7 +398,7 @@ static void vscsi_event_work(VirtioScsiState *s)
  * vscsi_held_ev(), where every command with the device's latency ends;
  * vscsi_cmd_finish() for the others. */
 static inline __attribute__((always_inline)) void
-vscsi_cmd_finish_inline(VScsiReq *req)
+vscsi_cmd_finish_inline(VScsiReq *req, bool bus_master)
 {
     VirtioScsiState *s = req->s;
     VirtQueue *vq = req->vq;
@@ -424,7 +424,7 @@ vscsi_cmd_finish_inline(VScsiReq *req)
      * else in resp_buf, which past the header is kept zero between
      * responses (the sense copied in is cleared after the write), which
      * saves clearing it all each time. */
-    r = vq_respond_map(vq, &req->elem, req->resp_len);
+    r = vq_respond_map(vq, &req->elem, req->resp_len, bus_master);
     in_place = r != NULL;
     if (!in_place) {
         r = s->resp_buf;
@@ -484,7 +484,7 @@ vscsi_cmd_finish_inline(VScsiReq *req)
 
 static void vscsi_cmd_finish(VScsiReq *req)
 {
-    vscsi_cmd_finish_inline(req);
+    vscsi_cmd_finish_inline(req, pci_bus_master_enabled(&req->s->vp.pci));
 }
 
 /* ---- the latency stage --------------------------------------------------- */
@@ -529,6 +529,8 @@ static void vscsi_held_ev(void *opaque)
 {
     VirtioScsiState *s = opaque;
     uint64_t now = vclock_now();
+    /* Asked once for the batch: see vq_respond_map(). */
+    bool bus_master = pci_bus_master_enabled(&s->vp.pci);
 
     while (s->held_head && s->held_head->held_due <= now) {
         VScsiReq *req = s->held_head;
@@ -538,7 +540,7 @@ static void vscsi_held_ev(void *opaque)
             s->held_tail = NULL;
         }
         req->held = false;
-        vscsi_cmd_finish_inline(req);
+        vscsi_cmd_finish_inline(req, bus_master);
     }
     if (s->held_head && !event_pending(&s->held_ev)) {
         event_schedule(&s->held_ev, s->held_head->held_due);

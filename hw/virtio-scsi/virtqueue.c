@@ -693,27 +693,29 @@ static inline __attribute__((always_inline)) bool
 vq_push_inline(VirtQueue *vq, uint16_t head, uint32_t len)
 {
     uint8_t el[sizeof(VirtqUsedElem)];
-    /* The size is a power of two (the transport refuses any other). The
-     * used area was checked to lie in RAM when the queue was enabled
-     * (vq_validate(); it cannot change while it is). */
-    uint64_t gpa =
-        vq->used + VIRTQ_USED_RING(vq->used_idx & (uint16_t)(vq->size - 1));
+    uint64_t gpa;
 
+    if (G_LIKELY(vq_rings_quiet(vq) && pci_bus_master_enabled(vq->dev))) {
+        vq_used_put(vq, head, len);
+        return true;
+    }
+    /* As vq_used_put() finds it: the size is a power of two (the
+     * transport refuses any other), the used area in RAM. */
+    gpa = vq->used + VIRTQ_USED_RING(vq->used_idx & (uint16_t)(vq->size - 1));
     pci_set_long(el + offsetof(VirtqUsedElem, id), head);
     pci_set_long(el + offsetof(VirtqUsedElem, len), len);
-    if (G_LIKELY(vq_rings_quiet(vq) && pci_bus_master_enabled(vq->dev))) {
-        memcpy(ram_base + gpa, el, sizeof(el));
-        bnd_counts[BND_DMA_WRITE]++; /* all a hook-free DMA write does */
-    } else if (!vq_dma_ram(vq, true, gpa, ram_base + gpa, el, sizeof(el))) {
+    if (!vq_dma_ram(vq, true, gpa, ram_base + gpa, el, sizeof(el))) {
         vq_fail(vq, "used ring write at 0x%" PRIx64 " failed", gpa);
         return false;
     }
-    vq->used_idx++;
-    vq->pushes++;
-    vq->irq_wanted = true;
+    vq_used_done(vq, head, len);
+    return true;
+}
+
+void vq_trace_push(const VirtQueue *vq, uint16_t head, uint32_t len)
+{
     TRACE(virtqueue_push, "%s q%u head=%u len=%u used_idx=%u", vq->owner,
           vq->index, head, len, vq->used_idx);
-    return true;
 }
 
 bool vq_push(VirtQueue *vq, uint16_t head, uint32_t len)

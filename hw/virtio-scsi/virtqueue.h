@@ -152,21 +152,62 @@ bool vq_push(VirtQueue *vq, uint16_t head, uint32_t len);
  * False on a DMA failure (the push is not made if the write failed). */
 bool vq_respond(VirtQueue *vq, const VirtQueueElement *elem, const void *buf,
                 uint32_t len, uint32_t used);
+/* The virtqueue_push trace point, kept in virtqueue.c with the others
+ * (the trace point list is made from the .c files). */
+void vq_trace_push(const VirtQueue *vq, uint16_t head, uint32_t len);
+/*
+ * The bookkeeping of a used element written (vq_push(), vq_used_put()):
+ * vq_publish() writes the index, the transport's event notifies.
+ */
+static inline __attribute__((always_inline)) void
+vq_used_done(VirtQueue *vq, uint16_t head, uint32_t len)
+{
+    vq->used_idx++;
+    vq->pushes++;
+    vq->irq_wanted = true;
+    if (G_UNLIKELY(trace_any)) {
+        vq_trace_push(vq, head, len);
+    }
+}
+/*
+ * vq_push() with the rings quiet and bus mastering on (the caller's to
+ * test): the used element built in place, the crossing only counted. The
+ * used area was checked to lie in RAM when the queue was enabled
+ * (vq_validate(); it cannot change while it is) and its size is a power
+ * of two.
+ */
+static inline __attribute__((always_inline)) void
+vq_used_put(VirtQueue *vq, uint16_t head, uint32_t len)
+{
+    uint8_t *el = ram_base + vq->used +
+                  VIRTQ_USED_RING(vq->used_idx & (uint16_t)(vq->size - 1));
+
+    pci_set_long(el + offsetof(VirtqUsedElem, id), head);
+    pci_set_long(el + offsetof(VirtqUsedElem, len), len);
+    bnd_counts[BND_DMA_WRITE]++; /* all a hook-free DMA write does */
+    vq_used_done(vq, head, len);
+}
 /*
  * Where the first @len bytes of the chain's writable part may be written
  * in place for vq_respond_mapped(): in the part's first buffer (checked to
  * lie in RAM when the chain was popped) when it holds them and no hook may
  * answer a DMA write. NULL otherwise: the caller then uses vq_respond().
- * Nothing may cross the boundary between the two calls.
+ * @bus_master is pci_bus_master_enabled() of the queue's device, which a
+ * caller ending a batch of requests in one event may ask once for all:
+ * only a guest's configuration write changes it, and no guest code runs
+ * inside an event. Nothing may cross the boundary between the two calls.
  */
 static inline __attribute__((always_inline)) uint8_t *
-vq_respond_map(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len)
+vq_respond_map(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len,
+               bool bus_master)
 {
     const DmaSgEntry *s = &elem->sg[elem->n_out];
 
-    if (G_LIKELY(elem->n_in && len && len <= s->len &&
-                 pci_bus_master_enabled(vq->dev) &&
-                 !(bnd_before_kinds & BND_BIT(BND_DMA_WRITE)))) {
+    /* Quiet rings mean no before-hook on DMA writes (vq_rings_check()),
+     * and the compare is the one vq_respond_mapped() makes again. */
+    if (G_LIKELY(bus_master && elem->n_in && len && len <= s->len &&
+                 (vq_rings_quiet(vq) ||
+                  !(bnd_before_kinds & BND_BIT(BND_DMA_WRITE))))) {
         return ram_base + s->addr;
     }
     return NULL;
@@ -176,31 +217,21 @@ vq_respond_map(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len)
  * said: the write's crossing as vq_respond() makes it, then the push's.
  * Inline, with the used element built in place when no hook wants its
  * crossing: every command ends here, and the call cost as much as the
- * push. The used area was checked to lie in RAM when the queue was
- * enabled (vq_validate(); it cannot change while it is) and its size is
- * a power of two.
+ * push. Bus mastering was on at vq_respond_map() and stays on (no guest
+ * code runs in between).
  */
 static inline __attribute__((always_inline)) bool
 vq_respond_mapped(VirtQueue *vq, const VirtQueueElement *elem, uint32_t len,
                   uint32_t used)
 {
     uint64_t gpa = elem->sg[elem->n_out].addr;
-    uint8_t *el = ram_base + vq->used +
-                  VIRTQ_USED_RING(vq->used_idx & (uint16_t)(vq->size - 1));
 
     dma_done_inline(BND_DMA_WRITE, gpa, ram_base + gpa, len);
     /* Tested after the response's crossing, whose after-hooks have run. */
-    if (G_UNLIKELY(!vq_rings_quiet(vq) || !pci_bus_master_enabled(vq->dev))) {
+    if (G_UNLIKELY(!vq_rings_quiet(vq))) {
         return vq_push(vq, elem->head, used);
     }
-    pci_set_long(el + offsetof(VirtqUsedElem, id), elem->head);
-    pci_set_long(el + offsetof(VirtqUsedElem, len), used);
-    bnd_counts[BND_DMA_WRITE]++;
-    vq->used_idx++;
-    vq->pushes++;
-    vq->irq_wanted = true;
-    TRACE(virtqueue_push, "%s q%u head=%u len=%u used_idx=%u", vq->owner,
-          vq->index, elem->head, used, vq->used_idx);
+    vq_used_put(vq, elem->head, used);
     return true;
 }
 /* Write the used index once for every vq_push() since the last call

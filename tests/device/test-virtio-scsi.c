@@ -1060,6 +1060,77 @@ static void test_tmf(gconstpointer data)
 }
 
 /*
+ * The held commands' end asks once per batch whether the device may
+ * master the bus: mastering turned off while they wait means no response
+ * and no used entry (the DMA is refused, the queue breaks); turned off
+ * and on again before they end, they end as usual.
+ */
+static void test_held_bus_master(void)
+{
+    VirtioScsiProps p = VIRTIO_SCSI_PROPS_DEFAULT;
+    static const VDrvLayout layouts[] = {VDRV_LAYOUT_SIMPLE,
+                                         VDRV_LAYOUT_INDIRECT};
+
+    p.id = "vscsi0";
+    p.latency_ns = NS_PER_MS;
+    for (unsigned off = 0; off < 2; off++) {
+        for (unsigned k = 0; k < G_N_ELEMENTS(layouts); k++) {
+            PCIDevice *pci;
+            VDrvIo io[3];
+            VDrvResp r;
+            uint16_t cmd;
+            uint64_t e0;
+            uint8_t cdb[10];
+            T t;
+
+            t_start_props(&t, &p, all_features, true);
+            vdrv_clear_ua(t.d, Q_REQ, 0, 0);
+            pci = virtio_scsi_pci(t.fx.s);
+            for (unsigned i = 0; i < 3; i++) {
+                cdb_rw10(cdb, SCSI_OP_READ_10, i * 8, 8);
+                vdrv_io_init(&io[i], layouts[k], 0, 0, 0x600 + i, cdb, 10,
+                             8 * 512u, false, 0, 0);
+                vdrv_io_submit(t.d, Q_REQ, &io[i]);
+            }
+            vdrv_notify(t.d, Q_REQ);
+            run_fetch(&t);
+            g_assert_true(event_advance_to_next()); /* the target finishes */
+            vdrv_run_now();
+            g_assert_cmpuint(virtio_scsi_in_flight(t.fx.s), ==, 3);
+            e0 = errors(&t);
+            cmd = pci_config_read(pci, PCI_CFG_COMMAND, 2);
+            pci_config_write(pci, PCI_CFG_COMMAND, cmd & ~PCI_CMD_MASTER, 2);
+            if (!off) {
+                pci_config_write(pci, PCI_CFG_COMMAND, cmd, 2);
+            }
+            g_assert_true(event_advance_to_next()); /* the latency ends */
+            vdrv_run_now();
+            pci_config_write(pci, PCI_CFG_COMMAND, cmd, 2);
+            g_assert_cmpuint(virtio_scsi_in_flight(t.fx.s), ==, 0);
+            if (off) {
+                g_assert_cmpuint(vdrv_used_pending(t.d, Q_REQ), ==, 0);
+                g_assert_true(vdrv_status(t.d) &
+                              VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+                g_assert_cmpuint(errors(&t), >, e0);
+            } else {
+                g_assert_cmpuint(vdrv_used_pending(t.d, Q_REQ), ==, 3);
+                for (unsigned i = 0; i < 3; i++) {
+                    uint32_t id, len;
+
+                    g_assert_true(vdrv_get_used(t.d, Q_REQ, &id, &len));
+                    g_assert_cmpuint(id, ==, io[i].head);
+                    vdrv_io_resp(&io[i], &r);
+                    g_assert_cmpuint(r.response, ==, VIRTIO_SCSI_S_OK);
+                    g_assert_cmpuint(r.status, ==, SCSI_STATUS_GOOD);
+                }
+                g_assert_cmpuint(errors(&t), ==, e0);
+            }
+            t_stop(&t);
+        }
+    }
+}
+
+/*
  * Commands the target has finished wait out the device's latency in the
  * order they finished; aborting the middle one ends it at once and leaves
  * the others to complete at their own time.
@@ -2277,6 +2348,8 @@ int main(int argc, char **argv)
     g_test_add_func("/virtio-scsi/fetch-window", test_fetch_window);
     g_test_add_func("/virtio-scsi/avail-wrap", test_avail_wrap);
     g_test_add_func("/virtio-scsi/tmf/abort-held", test_tmf_abort_held);
+    g_test_add_func("/virtio-scsi/latency/held-bus-master",
+                    test_held_bus_master);
     g_test_add_func("/virtio-scsi/tmf/abort-held-order",
                     test_tmf_abort_held_order);
     g_test_add_func("/virtio-scsi/ring-reads", test_ring_reads);
