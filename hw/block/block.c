@@ -2225,16 +2225,20 @@ blk_submit_in_slow(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
     return submit_read(req, iov, niov, niov, true);
 }
 
-BlkRequest *blk_submit_in(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
-                          uint64_t offset, uint64_t bytes,
-                          const struct iovec *iov, unsigned niov,
-                          unsigned flags)
+/* blk_submit_in() of a READ: inline into it and into blk_read_in(), whose
+ * caller passes no op and no flags, the two arguments that would go on
+ * the stack. */
+static inline __attribute__((always_inline)) BlkRequest *
+submit_in_read(BlkRequestStorage *st, BlockBackend *blk, uint64_t offset,
+               uint64_t bytes, const struct iovec *iov, unsigned niov,
+               unsigned flags)
 {
+    const BlkOp op = BLK_OP_READ;
     BlkRequest *req = (BlkRequest *)st;
     BlkSlot *s = &req->slot0;
 
-    if (G_UNLIKELY(op != BLK_OP_READ || req->blk != blk || !blk->reads_plain ||
-                   blk->writers || niov > AIO_IOV_MAX)) {
+    if (G_UNLIKELY(req->blk != blk || !blk->reads_plain || blk->writers ||
+                   niov > AIO_IOV_MAX)) {
         return blk_submit_in_slow(st, blk, op, offset, bytes, iov, niov, flags);
     }
     /*
@@ -2264,6 +2268,23 @@ BlkRequest *blk_submit_in(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
         req_track(req);
     }
     return req;
+}
+
+BlkRequest *blk_submit_in(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
+                          uint64_t offset, uint64_t bytes,
+                          const struct iovec *iov, unsigned niov,
+                          unsigned flags)
+{
+    if (G_UNLIKELY(op != BLK_OP_READ)) {
+        return blk_submit_in_slow(st, blk, op, offset, bytes, iov, niov, flags);
+    }
+    return submit_in_read(st, blk, offset, bytes, iov, niov, flags);
+}
+
+void blk_read_in(BlkRequestStorage *st, BlockBackend *blk, uint64_t offset,
+                 uint64_t bytes, const struct iovec *iov, unsigned niov)
+{
+    submit_in_read(st, blk, offset, bytes, iov, niov, 0);
 }
 
 BlkRequest *blk_submit(BlockBackend *blk, BlkOp op, uint64_t offset,

@@ -161,6 +161,19 @@ BlkRequest *blk_submit_in(BlkRequestStorage *st, BlockBackend *blk, BlkOp op,
                           const struct iovec *iov, unsigned niov,
                           unsigned flags);
 /*
+ * The request blk_submit_in() and blk_read_in() start in @st, which is
+ * always the one they return: a caller may take it before the call and
+ * keep nothing live across it.
+ */
+static inline BlkRequest *blk_storage_request(BlkRequestStorage *st)
+{
+    return (BlkRequest *)st;
+}
+/* blk_submit_in() of a BLK_OP_READ without flags (no FUA): fewer
+ * arguments, none on the stack, for the read of nearly every I/O. */
+void blk_read_in(BlkRequestStorage *st, BlockBackend *blk, uint64_t offset,
+                 uint64_t bytes, const struct iovec *iov, unsigned niov);
+/*
  * Wait for the host I/O of @req and free it. Returns 0 or -errno (EIO for
  * reads past the end of a shrunken file); with @err_offset non-NULL and
  * an error, the image offset of the first byte known to have failed (the

@@ -398,9 +398,11 @@ rw_args(SCSIDiskState *s, SCSIRequest *req, uint64_t *lba, uint32_t *n,
 /*
  * Zero-copy read or write of @n blocks at @lba. Data-in moves as much as
  * the SG holds; data-out needs all of it. Inline into exec_read() and
- * exec_write(), each of which then has one direction.
+ * exec_write(), each of which then has one direction. Returns the
+ * command's bytes, which the bus schedules by whatever the outcome: one
+ * value live across the backend's call.
  */
-static inline __attribute__((always_inline)) void
+static inline __attribute__((always_inline)) uint64_t
 start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba, uint32_t n,
          bool write, unsigned flags)
 {
@@ -412,7 +414,7 @@ start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba, uint32_t n,
 
     if (write) {
         if (!scsi_req_data_out_ok(req, bytes)) {
-            return;
+            return bytes;
         }
         xfer = bytes;
     } else {
@@ -426,7 +428,7 @@ start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba, uint32_t n,
           s->name, req->tag, write ? "write" : "read", lba, n, xfer,
           flags & BLK_REQ_FUA ? " fua" : "");
     if (!xfer) {
-        return;
+        return bytes;
     }
     sdisk_iov_reserve(dr, req->nsg);
     niov = dma_sg_map(req->sg, req->nsg, 0, xfer, dr->iov, dr->iov_cap, &bad,
@@ -437,14 +439,14 @@ start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba, uint32_t n,
                     s->name, bad, req->tag);
         scsi_req_dma_error(req, bad);
         sdisk_req_free(req);
-        return;
+        return bytes;
     }
     dr->dma_kind = write ? BND_DMA_READ : BND_DMA_WRITE;
     if (!dma_sg_begin(dr->dma_kind, req->sg, req->nsg, 0, xfer)) {
         dma_sg_end(dr->dma_kind, req->sg, req->nsg, 0, xfer, false);
         scsi_req_dma_error(req, req->sg[0].addr);
         sdisk_req_free(req);
-        return;
+        return bytes;
     }
     dr->niov = (unsigned)niov;
     dr->dma_len = xfer;
@@ -452,10 +454,17 @@ start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba, uint32_t n,
      * exec_write() that the disk is writable, dma_sg_map() mapped exactly
      * xfer bytes, and xfer is whole blocks for a write: the backend need
      * not check again. A fresh dr has no request yet. */
-    dr->io[0] =
-        blk_submit_in(&dr->rw_io, s->blk, write ? BLK_OP_WRITE : BLK_OP_READ,
-                      lba * s->block_size, xfer, dr->iov, dr->niov, flags);
+    dr->io[0] = blk_storage_request(&dr->rw_io);
     dr->nio = 1;
+    if (!write && !flags) {
+        blk_read_in(&dr->rw_io, s->blk, lba * s->block_size, xfer, dr->iov,
+                    (unsigned)niov);
+    } else {
+        blk_submit_in(&dr->rw_io, s->blk, write ? BLK_OP_WRITE : BLK_OP_READ,
+                      lba * s->block_size, xfer, dr->iov, (unsigned)niov,
+                      flags);
+    }
+    return bytes;
 }
 
 static uint8_t *alloc_data(uint64_t len)
@@ -705,8 +714,7 @@ exec_read_len(SCSIDiskState *s, SCSIRequest *req, unsigned len)
     if (!rw_args_len(s, req, len, &lba, &n, &fua)) {
         return 0;
     }
-    start_rw(s, req, lba, n, false, fua);
-    return (uint64_t)n * s->block_size;
+    return start_rw(s, req, lba, n, false, fua);
 }
 
 /* Inline into sdisk_start() too: the command nearly every I/O is. */
@@ -725,8 +733,7 @@ static uint64_t exec_write(SCSIDiskState *s, SCSIRequest *req)
     if (!rw_args(s, req, &lba, &n, &fua) || !check_writable(s, req)) {
         return 0;
     }
-    start_rw(s, req, lba, n, true, fua);
-    return (uint64_t)n * s->block_size;
+    return start_rw(s, req, lba, n, true, fua);
 }
 
 static uint64_t exec_verify(SCSIDiskState *s, SCSIRequest *req)

@@ -1573,8 +1573,8 @@ static int64_t engine_read(int fd, uint8_t *buf)
  * keeps files it has seen registered, and would read the old one.)
  */
 /*
- * blk_submit_in()'s plain read follows what can make a read more than a
- * file read: cached data, an error rule (consumed or cleared), and on
+ * blk_submit_in()'s plain read (and blk_read_in()'s) follows what can
+ * make a read more than a file read: cached data, an error rule (consumed or cleared), and on
  * every engine a write or flush after reads still in flight (or run at
  * submission, which are then not tracked) keeps submission order.
  */
@@ -1611,6 +1611,10 @@ static void test_submit_in_read_path(gconstpointer data)
                              NULL),
                     ==, 0);
     g_assert_true(all_bytes(bufs[0], 4096, 0x21));
+    /* blk_read_in() is the same read, in the request its storage holds. */
+    blk_read_in(&st[1], blk, 4096, 4096, &v[1], 1);
+    g_assert_cmpint(blk_wait(blk_storage_request(&st[1]), NULL), ==, 0);
+    g_assert_true(all_bytes(bufs[1], 4096, 0x21));
     g_assert_cmpint(blk_flush(blk), ==, 0);
     memset(bufs[0], 0, 4096);
     g_assert_cmpint(blk_wait(blk_submit_in(&st[0], blk, BLK_OP_READ, 4096, 4096,
@@ -1642,8 +1646,14 @@ static void test_submit_in_read_path(gconstpointer data)
      * flush: the reads see the data from before the write. */
     blk_set_write_cache(blk, false);
     for (int i = 0; i < N; i++) {
+        if (i % 2) {
+            blk_read_in(&st[i], blk, 4096, 4096, &v[i], 1);
+            reqs[i] = blk_storage_request(&st[i]);
+            continue;
+        }
         reqs[i] =
             blk_submit_in(&st[i], blk, BLK_OP_READ, 4096, 4096, &v[i], 1, 0);
+        g_assert_true(reqs[i] == blk_storage_request(&st[i]));
     }
     fill(wbuf, sizeof(wbuf), 0x43);
     w = blk_submit(blk, BLK_OP_WRITE, 4096, 4096, &wv, 1, 0);
