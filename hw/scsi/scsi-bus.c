@@ -685,12 +685,12 @@ static inline __attribute__((always_inline)) void req_schedule(SCSIRequest *req,
     /* A saturated cost is past any room left, and so is its sum. */
     due = cost >= VTIME_NEVER - now ? VTIME_NEVER - 1 : now + cost;
     if (dev) {
-        if (req->attr == SCSI_TASK_ORDERED) {
-            due = MAX(due, dev->last_due);
-        }
-        due = MAX(due, dev->barrier);
-        if (req->attr == SCSI_TASK_ORDERED) {
+        /* One test of the task attribute: SIMPLE is the usual one. */
+        if (G_UNLIKELY(req->attr == SCSI_TASK_ORDERED)) {
+            due = MAX(MAX(due, dev->last_due), dev->barrier);
             dev->barrier = due;
+        } else {
+            due = MAX(due, dev->barrier);
         }
         dev->last_due = MAX(dev->last_due, due);
     }
@@ -1040,7 +1040,8 @@ static bool ua_exempt(uint8_t opcode)
 }
 
 /*
- * Every field of a pooled request but the command's, the sense buffer
+ * Every field of a pooled request but the command's, the device
+ * (req_start() sets it from its look-up), the sense buffer
  * (sense_len says what of it counts), the SG storage, the completion
  * event (idle, and set up by req_alloc()), the list links (reqlist_push()
  * sets them) and data_in (NULL on every request not in flight: only the
@@ -1053,7 +1054,6 @@ static inline __attribute__((always_inline)) void
 req_init_state(SCSIRequest *req, SCSIBus *bus, void *hba_private)
 {
     req->bus = bus;
-    req->dev = NULL;
     req->hba_private = hba_private;
 
     req->host_status = SCSI_HOST_OK;
@@ -1097,6 +1097,7 @@ static inline __attribute__((always_inline)) void req_start(SCSIBus *bus,
           req->sg_len, req->initiator);
 
     dev = scsi_device_find(bus, req->target, req->lun);
+    req->dev = dev;
     if (!dev) {
         reqlist_push(&bus->orphans, req);
         if (!target_exists(bus, req->target)) {
@@ -1109,7 +1110,6 @@ static inline __attribute__((always_inline)) void req_start(SCSIBus *bus,
         scsi_req_schedule(req, 0);
         return;
     }
-    req->dev = dev;
     reqlist_push(&dev->requests, req);
     if (!req->cdb_len) {
         scsi_req_invalid_field(req, 0, -1);
