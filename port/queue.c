@@ -299,36 +299,40 @@ static bool is_poison(const uint8_t *p, ULONG n)
     return true;
 }
 
-/* The chunks of @ext outside @known that are not poison. Unwritten ones
- * are the common case: look at each stretch of unknown chunks at once,
- * and chunk by chunk only in a stretch that is not all poison. */
-static uint64_t ext_written_chunks(const uint8_t *ext, ULONG n, uint64_t known)
+/* The chunks of @ext outside @known that are not poison, @poison_at
+ * telling whether a piece is. Unwritten ones are the common case: look at
+ * each stretch of unknown chunks at once, and chunk by chunk only in a
+ * stretch that is not all poison. */
+static inline __attribute__((always_inline)) uint64_t
+ext_written_chunks_with(const uint8_t *ext, ULONG n, uint64_t known,
+                        bool (*poison_at)(const uint8_t *, ULONG))
 {
     ULONG chunk = ext_chunk(n);
-    uint64_t found = 0;
-    ULONG i = 0;
+    uint64_t unknown = ext_all_chunks(n) & ~known, found = 0;
 
-    while (i < EXT_CHUNKS && i * chunk < n) {
-        ULONG j = i;
+    while (unknown) {
+        unsigned i = (unsigned)__builtin_ctzll(unknown);
+        /* unknown >> i has its top i bits clear: the complement is 0 only
+         * when every chunk is unknown. */
+        uint64_t after = ~(unknown >> i);
+        unsigned j = after ? i + (unsigned)__builtin_ctzll(after) : 64;
 
-        if (known & (1ULL << i)) {
-            i++;
-            continue;
-        }
-        while (j < EXT_CHUNKS && j * chunk < n && !(known & (1ULL << j))) {
-            j++;
-        }
-        if (!is_poison(ext + i * chunk, MIN(j * chunk, n) - i * chunk)) {
-            for (ULONG k = i; k < j; k++) {
+        if (!poison_at(ext + i * chunk, MIN(j * chunk, n) - i * chunk)) {
+            for (unsigned k = i; k < j; k++) {
                 ULONG off = k * chunk;
-                if (!is_poison(ext + off, MIN(chunk, n - off))) {
+                if (!poison_at(ext + off, MIN(chunk, n - off))) {
                     found |= 1ULL << k;
                 }
             }
         }
-        i = j;
+        unknown = j < 64 ? unknown & (~0ULL << j) : 0;
     }
     return found;
+}
+
+static uint64_t ext_written_chunks(const uint8_t *ext, ULONG n, uint64_t known)
+{
+    return ext_written_chunks_with(ext, n, known, is_poison);
 }
 
 /* A chunk mask as byte ranges, kept for the last mask asked about: every
@@ -554,6 +558,16 @@ fill_poison_avx2(uint8_t *srb, ULONG srb_n, uint8_t *ext, const ExtRuns *r)
         span_fill(ext + r->off[i], r->len[i], pv);
     }
 }
+/* is_poison(), a 32-byte block at a time with no call. */
+__attribute__((target("avx2"), always_inline)) static inline bool
+is_poison_avx2(const uint8_t *p, ULONG n)
+{
+    __m256i pv = _mm256_set1_epi8((char)PORT_POISON_BYTE), acc;
+
+    acc = span_diff(_mm256_setzero_si256(), p, n, pv);
+    return _mm256_testz_si256(acc, acc);
+}
+
 #else
 static inline bool poison_simd(void)
 {
@@ -1139,33 +1153,23 @@ static G_GNUC_NO_INLINE void capture_results(PortRequest *req)
 }
 
 #if defined(__x86_64__)
-/*
- * capture_results for the usual completion with the verifier on: an
- * extended SRB as the port built it, without sense data, not BUSY, and an
- * extension whose runs are the cached ones and not due a look
- * (ext_poison_runs). The fill inline, with no call for anything: the
- * generic path saves registers and dispatches per piece. Anything else
- * goes to capture_results.
- */
-__attribute__((target("avx2"))) static G_GNUC_NO_INLINE void
-capture_results_avx2(PortRequest *req)
+/* Whether the runs @r, cached, are those of @mask for an extension of @n
+ * bytes, each short: the fast paths' blocks. */
+static inline bool ext_runs_fast(const ExtRuns *r, uint64_t mask, ULONG n)
 {
-    PSTORAGE_REQUEST_BLOCK s = req->srb;
-    PortAdapter *a = req->lu->adapter;
-    const ExtRuns *r = &ext_runs_cache;
-    uint8_t *ext = req->srb_ext;
-    uint64_t k = a->ext_looks;
+    return r->mask == mask && r->size == n && r->short_runs;
+}
+
+/* The fast capture and fill, once capture_results_avx2 (or its look) has
+ * found it applies: the fill inline, with no call for anything, where
+ * the generic path saves registers and makes a call per piece. */
+__attribute__((target("avx2"), always_inline)) static inline void
+capture_fast(PortRequest *req, PortAdapter *a, uint8_t *ext, const ExtRuns *r,
+             uint64_t k)
+{
     __m256i pv;
 
-    if (G_UNLIKELY(!req->extended || !srbex_as_built(s) ||
-                   (s->SrbStatus & SRB_STATUS_AUTOSENSE_VALID) ||
-                   SRB_STATUS(s->SrbStatus) == SRB_STATUS_BUSY ||
-                   (ext && (ext_look_due(k) || r->mask != a->ext_written ||
-                            r->size != ext_size(req) || !r->short_runs)))) {
-        capture_results(req);
-        return;
-    }
-    capture_built(req, s);
+    capture_built(req, req->srb);
     req->sense_len = 0;
     if (ext) {
         a->ext_looks = k + 1;
@@ -1180,6 +1184,60 @@ capture_results_avx2(PortRequest *req)
     req->poisoned = true;
     verifier_sg_unmap(req);
     req->state = REQ_COMPLETING;
+}
+
+/* capture_results_avx2 at a completion due a look (ext_poison_runs): a
+ * call apart, so that the usual completion saves no registers for it. A
+ * look that finds nothing new leaves the runs as they are; one that does
+ * (rare) is made again by capture_results, which learns it. */
+__attribute__((target("avx2"))) static G_GNUC_NO_INLINE void
+capture_results_looking(PortRequest *req, PortAdapter *a, uint8_t *ext,
+                        uint64_t k)
+{
+    const ExtRuns *r = &ext_runs_cache;
+    ULONG n = ext_size(req);
+
+    if (ext_written_chunks_with(ext, n, a->ext_written, is_poison_avx2) ||
+        !ext_runs_fast(r, a->ext_written, n)) {
+        capture_results(req);
+        return;
+    }
+    capture_fast(req, a, ext, r, k);
+}
+
+/*
+ * capture_results for the usual completion with the verifier on: an
+ * extended SRB as the port built it, without sense data, not BUSY, and an
+ * extension whose runs are the cached ones (and, when a look is due, in
+ * which the look finds no new chunk written). Anything else goes to
+ * capture_results.
+ */
+__attribute__((target("avx2"))) static G_GNUC_NO_INLINE void
+capture_results_avx2(PortRequest *req)
+{
+    PSTORAGE_REQUEST_BLOCK s = req->srb;
+    PortAdapter *a = req->lu->adapter;
+    const ExtRuns *r = &ext_runs_cache;
+    uint8_t *ext = req->srb_ext;
+    uint64_t k = a->ext_looks;
+
+    if (G_UNLIKELY(!req->extended || !srbex_as_built(s) ||
+                   (s->SrbStatus & SRB_STATUS_AUTOSENSE_VALID) ||
+                   SRB_STATUS(s->SrbStatus) == SRB_STATUS_BUSY)) {
+        capture_results(req);
+        return;
+    }
+    if (ext) {
+        if (G_UNLIKELY(ext_look_due(k))) {
+            capture_results_looking(req, a, ext, k);
+            return;
+        }
+        if (G_UNLIKELY(!ext_runs_fast(r, a->ext_written, ext_size(req)))) {
+            capture_results(req);
+            return;
+        }
+    }
+    capture_fast(req, a, ext, r, k);
 }
 #else
 static void capture_results_avx2(PortRequest *req)
