@@ -290,7 +290,7 @@ struct PortRequest {
     unsigned busy_retries;
     bool reset_seen;     /* timed out once, a reset was tried */
     bool in_startio;     /* BUSY is legal only while this is set */
-    bool poisoned;       /* SRB and extension poisoned after completion */
+    bool poison_avx2;    /* poison_simd() when the request was made */
     bool poisoned_stale; /* stale_ext was poisoned */
     bool sg_mapped;      /* SG elements registered with the verifier */
     bool internal;       /* issued by the port itself */
@@ -301,6 +301,11 @@ struct PortRequest {
     PortRequest *qnext; /* the unit's pending queue */
     /* The extension chunks poisoned at completion. */
     uint64_t poison_mask;
+    /* Whether SRB and extension were poisoned after completion: 0 if not,
+     * 1 by capture_results, and by its AVX2 fast path the ext_runs_gen
+     * of the runs it poisoned, so that the next start knows with one
+     * compare that its fast check applies. */
+    uint64_t poisoned;
     /* The last extension range StorPortGetPhysicalAddress mapped for the
      * verifier, and under which verifier_map_epoch: asking again for a
      * part of it needs no new mapping. ext_map_for: the extension end

@@ -185,6 +185,8 @@ static void build_srb_base(PortRequest *req, void *srb)
     SrbSetSrbStatus(srb, SRB_STATUS_PENDING);
 }
 
+static inline bool poison_simd(void);
+
 PortRequest *port_request_new(PortLu *lu)
 {
     PortAdapter *a = lu->adapter;
@@ -195,6 +197,7 @@ PortRequest *port_request_new(PortLu *lu)
     elems = CLAMP(elems, 1u, 1024u);
     req->lu = lu;
     req->extended = use_extended(a);
+    req->poison_avx2 = poison_simd();
     req->srb_bytes = req->extended ? extended_layout().total
                                    : (uint32_t)sizeof(SCSI_REQUEST_BLOCK);
     req->srb = ram_alloc(req->srb_bytes, 64, 0, "srb");
@@ -346,12 +349,15 @@ typedef struct ExtRuns {
 } ExtRuns;
 
 static ExtRuns ext_runs_cache;
+/* Counts the builds of ext_runs_cache, from 2: PortRequest.poisoned. */
+static uint64_t ext_runs_gen = 2;
 
 static const ExtRuns *G_GNUC_NO_INLINE ext_runs_build(uint64_t mask, ULONG n)
 {
     ExtRuns *r = &ext_runs_cache;
     ULONG chunk;
 
+    ext_runs_gen++;
     chunk = ext_chunk(n);
     r->mask = mask;
     r->size = n;
@@ -408,8 +414,8 @@ static long chunks_mismatch(const uint8_t *ext, ULONG n, uint64_t mask)
  * piece overlapping the one before (a piece is at least that long; a
  * shorter one, only possible as an extension's last chunk, a byte at a
  * time). The check only says whether all of it is poison; on a miss the
- * generic path finds the byte to report. The CPU's features are read once
- * at start-up (libgcc's constructor): poison_simd() is two loads and tests.
+ * generic path finds the byte to report. A request asks poison_simd() once,
+ * when it is made (PortRequest.poison_avx2).
  */
 bool port_poison_generic;
 
@@ -647,8 +653,8 @@ static void check_poison(PortRequest *req)
     if (!req->poisoned) {
         return;
     }
-    req->poisoned = false;
-    if (poison_simd() &&
+    req->poisoned = 0;
+    if (req->poison_avx2 &&
         all_poison_avx2(req->srb, req->srb_bytes, req->srb_ext,
                         req->srb_ext ? ext_runs(req->poison_mask, ext_size(req))
                                      : NULL)) {
@@ -831,8 +837,10 @@ request_scsi_clean(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
 G_STATIC_ASSERT(SRBEX_TOTAL >= 32 && SRBEX_TOTAL <= 256);
 
 /*
- * request_scsi_checked for the usual poisoned request (an extended SRB, no
- * stale extension, AVX2): the check inline, so the request's arguments
+ * request_scsi_checked for the usual poisoned request, one capture_fast
+ * poisoned under the runs still cached (so an extended SRB, AVX2, runs
+ * of 32 to 256 bytes; port_request_scsi tells by req->poisoned alone),
+ * with no stale extension: the check inline, so the request's arguments
  * stay in their registers across it rather than being saved around two
  * calls. Anything else, or poison that is not intact, goes to
  * request_scsi_checked, which looks again and reports: as a tail call,
@@ -847,10 +855,7 @@ request_scsi_checked_avx2(PortRequest *req, const uint8_t *cdb,
     const uint8_t *ext = req->srb_ext;
     const ExtRuns *r = &ext_runs_cache;
 
-    /* (The runs not the ones cached, rare, are built there too.) */
-    if (G_UNLIKELY(!req->extended || req->stale_ext || !req->poisoned ||
-                   (ext && (r->mask != req->poison_mask ||
-                            r->size != ext_size(req) || !r->short_runs)))) {
+    if (G_UNLIKELY(req->stale_ext)) {
         request_scsi_checked(req, cdb, cdb_len, buf, len, dir, timeout_s);
         return;
     }
@@ -865,7 +870,7 @@ request_scsi_checked_avx2(PortRequest *req, const uint8_t *cdb,
         return;
     }
     request_scsi_asserts(req, cdb_len, buf, len);
-    req->poisoned = false;
+    req->poisoned = 0;
     {
         /* srb_base in 32-byte moves (the compiler's memcpy makes 16-byte
          * ones), the last overlapping the one before: no rounds, as the
@@ -895,12 +900,9 @@ void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
                        unsigned timeout_s)
 {
     /* What check_poison looks at. */
-    if (req->stale_ext || req->poisoned) {
-        if (poison_simd()) {
-            request_scsi_checked_avx2(req, cdb, cdb_len, buf, len, dir,
-                                      timeout_s);
-            return;
-        }
+    if (req->poisoned == ext_runs_gen) {
+        request_scsi_checked_avx2(req, cdb, cdb_len, buf, len, dir, timeout_s);
+    } else if (req->stale_ext || req->poisoned) {
         request_scsi_checked(req, cdb, cdb_len, buf, len, dir, timeout_s);
     } else {
         request_scsi_clean(req, cdb, cdb_len, buf, len, dir, timeout_s);
@@ -1127,7 +1129,7 @@ capture_results_body(PortRequest *req, bool verify)
                                                     SRB_STATUS_BUSY)
                          : NULL;
 
-        if (poison_simd()) {
+        if (req->poison_avx2) {
             fill_poison_avx2(srb, req->srb_bytes, req->srb_ext, r);
         } else {
             if (req->extended) {
@@ -1139,7 +1141,7 @@ capture_results_body(PortRequest *req, bool verify)
                 poison_fill((uint8_t *)req->srb_ext + r->off[i], r->len[i]);
             }
         }
-        req->poisoned = true;
+        req->poisoned = 1;
     }
     if (req->sg_mapped) {
         verifier_sg_unmap(req);
@@ -1181,7 +1183,7 @@ capture_fast(PortRequest *req, PortAdapter *a, uint8_t *ext, const ExtRuns *r,
     for (unsigned i = 0; ext && i < r->count; i++) {
         span_fill_short(ext + r->off[i], r->len[i], pv);
     }
-    req->poisoned = true;
+    req->poisoned = ext_runs_gen;
     verifier_sg_unmap(req);
     req->state = REQ_COMPLETING;
 }
@@ -1416,7 +1418,7 @@ void port_complete_from_miniport(PortAdapter *a, PVOID srb)
     if (port.verifier == VERIFIER_OFF) {
         /* Without the poisoning, inline: one call less per I/O. */
         capture_results_body(req, false);
-    } else if (poison_simd()) {
+    } else if (req->poison_avx2) {
         capture_results_avx2(req);
     } else {
         capture_results(req);
@@ -1452,8 +1454,8 @@ static void busy_retry(PortRequest *req)
     memcpy(req->srb, req->srb_save, req->srb_bytes);
     SrbSetSrbStatus(req->srb, SRB_STATUS_PENDING);
     check_stale_extension(req);
-    req->poisoned_stale = req->poisoned;
-    req->poisoned = false;
+    req->poisoned_stale = req->poisoned != 0;
+    req->poisoned = 0;
     req->stale_ext = req->srb_ext;
     req->srb_ext = alloc_extension(a);
     req->state = REQ_QUEUED;
