@@ -301,6 +301,19 @@ static GArray *ua_queue(SCSIDevice *dev, uint32_t initiator)
     return q;
 }
 
+/* What ua_clear is for the queues as they are now. */
+static uint64_t ua_clear_of(const SCSIDevice *dev)
+{
+    return dev->ua_last && !dev->ua_last->len ? dev->ua_last_initiator
+                                              : SCSI_UA_PENDING;
+}
+
+/* After a change of ua_last or of what a queue holds. */
+static void ua_note(SCSIDevice *dev)
+{
+    dev->ua_clear = ua_clear_of(dev);
+}
+
 static void ua_push(GArray *q, SCSISense s)
 {
     if (s.asc == 0x29) {
@@ -333,19 +346,25 @@ void scsi_device_queue_ua(SCSIDevice *dev, SCSISense s, bool except_initiator,
         }
     }
     ua_push(dev->ua_new, s);
+    ua_note(dev);
     TRACE(scsi_ua_set, "%u:%u %x/%02x/%02x%s", dev->target, dev->lun, s.key,
           s.asc, s.ascq, except_initiator ? " (not for the sender)" : "");
 }
 
 bool scsi_device_take_ua(SCSIDevice *dev, uint32_t initiator, SCSISense *s)
 {
-    GArray *q = ua_queue(dev, initiator);
+    GArray *q;
 
+    /* Off the usual path: check here that every writer kept the word. */
+    g_assert(dev->ua_clear == ua_clear_of(dev));
+    q = ua_queue(dev, initiator);
     if (!q->len) {
+        ua_note(dev);
         return false;
     }
     *s = g_array_index(q, SCSISense, 0);
     g_array_remove_index(q, 0);
+    ua_note(dev);
     TRACE(scsi_ua_report, "%u:%u initiator %u: %x/%02x/%02x", dev->target,
           dev->lun, initiator, s->key, s->asc, s->ascq);
     return true;
@@ -379,6 +398,7 @@ bool scsi_device_attach(SCSIBus *bus, SCSIDevice *dev, const SCSIDeviceOps *ops,
     dev->nexus = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL,
                                        (GDestroyNotify)g_array_unref);
     dev->ua_new = ua_queue_new();
+    ua_note(dev);
     scsi_device_set_latency(dev, SCSI_DEFAULT_SERVICE_NS,
                             SCSI_DEFAULT_BYTES_PER_SEC);
     dev->barrier = 0;
@@ -407,6 +427,7 @@ void scsi_device_detach(SCSIDevice *dev)
     g_hash_table_destroy(dev->nexus);
     g_array_unref(dev->ua_new);
     dev->ua_last = NULL;
+    ua_note(dev);
     dev->nexus = NULL;
     dev->ua_new = NULL;
     dev->bus = NULL;
@@ -1027,8 +1048,7 @@ static void no_lun_command(SCSIRequest *req)
  * without the call. */
 static inline bool ua_none_known(const SCSIDevice *dev, uint32_t initiator)
 {
-    return dev->ua_last && dev->ua_last_initiator == initiator &&
-           !dev->ua_last->len;
+    return dev->ua_clear == initiator;
 }
 
 static bool ua_exempt(uint8_t opcode)

@@ -64,8 +64,9 @@ typedef struct SCSIRequest SCSIRequest;
 
 #define SCSI_CDB_MAX    32
 #define SCSI_MAX_TARGET 255
-#define SCSI_MAX_LUN    16383 /* flat space addressing (SAM-5 4.7.7) */
-#define SCSI_UA_MAX     8     /* unit attentions queued per I_T nexus */
+#define SCSI_MAX_LUN    16383      /* flat space addressing (SAM-5 4.7.7) */
+#define SCSI_UA_MAX     8          /* unit attentions queued per I_T nexus */
+#define SCSI_UA_PENDING UINT64_MAX /* ua_clear: not known to be empty */
 
 /* SG elements a request holds without an allocation. */
 #define SCSI_SG_INLINE 4
@@ -352,6 +353,11 @@ struct SCSIDevice {
      * command); NULL when not known. */
     GArray *ua_last;
     uint32_t ua_last_initiator;
+    /* ua_last_initiator while its queue (ua_last) is empty, else
+     * SCSI_UA_PENDING, which no initiator matches: the usual command's
+     * "no unit attention to report" is one compare. Kept by every writer
+     * of the queues or of ua_last (ua_note()). */
+    uint64_t ua_clear;
     bool desc_sense;     /* D_SENSE: descriptor-format sense */
     uint64_t service_ns; /* latency model */
     uint64_t bytes_per_sec;
