@@ -51,22 +51,39 @@ int dma_sg_map_walk(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
                     uint64_t len, struct iovec *iov, unsigned max_iov,
                     uint64_t *bad_gpa, unsigned *chunks);
 
-/* Inline: one buffer in RAM holding the whole range, as a 4 KiB I/O
- * usually comes, costs a bounds test rather than a call and a walk. */
+/* The host address of bytes [0, @len) of a list of one element in RAM
+ * that holds them all, as a 4 KiB I/O usually comes; else NULL (also for
+ * @len 0), and dma_sg_map_walk() knows the answer. */
+static inline void *dma_sg_host_one(const DmaSgEntry *sg, unsigned nsg,
+                                    uint64_t len)
+{
+    return nsg == 1 && len && len <= sg[0].len ? ram_ptr(sg[0].addr, len)
+                                               : NULL;
+}
+
+/* dma_sg_map()'s answer for what dma_sg_host_one() found at @host. */
+static inline int dma_sg_map_one(void *host, uint64_t len, struct iovec *iov,
+                                 unsigned *chunks)
+{
+    iov[0].iov_base = host;
+    iov[0].iov_len = len;
+    if (chunks) {
+        *chunks = 1;
+    }
+    return 1;
+}
+
+/* Inline: one buffer in RAM holding the whole range costs a bounds test
+ * rather than a call and a walk. */
 static inline int dma_sg_map(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
                              uint64_t len, struct iovec *iov, unsigned max_iov,
                              uint64_t *bad_gpa, unsigned *chunks)
 {
-    if (nsg == 1 && skip == 0 && len && len <= sg[0].len && max_iov) {
-        uint8_t *host = ram_ptr(sg[0].addr, len);
+    if (skip == 0 && max_iov) {
+        void *host = dma_sg_host_one(sg, nsg, len);
 
         if (host) {
-            iov[0].iov_base = host;
-            iov[0].iov_len = len;
-            if (chunks) {
-                *chunks = 1;
-            }
-            return 1;
+            return dma_sg_map_one(host, len, iov, chunks);
         }
     }
     return dma_sg_map_walk(sg, nsg, skip, len, iov, max_iov, bad_gpa, chunks);
@@ -101,10 +118,17 @@ unsigned dma_sg_chunks(const DmaSgEntry *sg, unsigned nsg, uint64_t skip,
  * side tests only its own hooks, as bnd_before() and bnd_after() do: the
  * verifier, say, watches DMA after the fact only.
  */
+/* No hook wants to hear before a DMA of @kind: dma_sg_begin() of it
+ * passes without a look at the list. */
+static inline bool dma_sg_begin_unwatched(BndKind kind)
+{
+    return !(bnd_before_kinds & BND_BIT(kind));
+}
+
 static inline bool dma_sg_begin(BndKind kind, const DmaSgEntry *sg,
                                 unsigned nsg, uint64_t skip, uint64_t len)
 {
-    return !(bnd_before_kinds & BND_BIT(kind)) ||
+    return dma_sg_begin_unwatched(kind) ||
            dma_sg_begin_watched(kind, sg, nsg, skip, len);
 }
 

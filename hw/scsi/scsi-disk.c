@@ -136,6 +136,25 @@ static inline SCSIDiskState *to_disk(SCSIDevice *dev)
 
 /* ---- helpers ---------------------------------------------------------- */
 
+/* @dr, the first of the pool, taken from it. */
+static inline __attribute__((always_inline)) void
+sdisk_req_pop(SCSIDiskState *s, SDiskReq *dr)
+{
+    s->free_reqs = dr->next_free;
+}
+
+/* @dr, pooled or new, set up as @req's state for a command of @kind. */
+static inline __attribute__((always_inline)) void
+sdisk_req_init(SCSIRequest *req, SDiskReq *dr, SDiskIo kind)
+{
+    dr->kind = kind;
+    dr->nio = 0;
+    dr->niov = 0;
+    dr->dma_len = 0;
+    dr->want = dr->xfer = 0;
+    req->dev_private = dr;
+}
+
 /* Inline: every media command's path. */
 static inline __attribute__((always_inline)) SDiskReq *
 sdisk_req_new(SCSIRequest *req, SDiskIo kind)
@@ -144,7 +163,7 @@ sdisk_req_new(SCSIRequest *req, SDiskIo kind)
     SDiskReq *dr = s->free_reqs;
 
     if (dr) {
-        s->free_reqs = dr->next_free;
+        sdisk_req_pop(s, dr);
     } else {
         dr = g_new0(SDiskReq, 1);
         dr->io = dr->io_inline;
@@ -152,12 +171,7 @@ sdisk_req_new(SCSIRequest *req, SDiskIo kind)
         dr->iov = dr->iov_inline;
         dr->iov_cap = SDISK_IOV_INLINE;
     }
-    dr->kind = kind;
-    dr->nio = 0;
-    dr->niov = 0;
-    dr->dma_len = 0;
-    dr->want = dr->xfer = 0;
-    req->dev_private = dr;
+    sdisk_req_init(req, dr, kind);
     return dr;
 }
 
@@ -313,11 +327,18 @@ static void sdisk_io_error(SCSIDiskState *s, SCSIRequest *req, int err,
     scsi_req_set_sense(req, &si);
 }
 
+/* @n blocks at @lba lie on the medium. An LBA past the last one is out
+ * of range even with no blocks. */
+static inline __attribute__((always_inline)) bool
+lba_range_ok(const SCSIDiskState *s, uint64_t lba, uint64_t n)
+{
+    return lba < s->nblocks && n <= s->nblocks - lba;
+}
+
 static bool check_lba_range(SCSIDiskState *s, SCSIRequest *req, uint64_t lba,
                             uint64_t n)
 {
-    /* An LBA past the last one is out of range even with no blocks. */
-    if (lba >= s->nblocks || n > s->nblocks - lba) {
+    if (!lba_range_ok(s, lba, n)) {
         scsi_req_check_condition(req, SENSE_LBA_OUT_OF_RANGE);
         return false;
     }
@@ -363,6 +384,14 @@ rw_decode(const uint8_t *cdb, unsigned len, uint64_t *lba, uint32_t *n,
     }
 }
 
+/* The FUA bit of a CDB rw_decode() found the count of at @len_byte, as
+ * a block flag. READ(6)/WRITE(6) (count at byte 4) have none. */
+static inline __attribute__((always_inline)) unsigned rw_fua(const uint8_t *cdb,
+                                                             unsigned len_byte)
+{
+    return len_byte != 4 && (cdb[1] & 0x08) ? BLK_REQ_FUA : 0;
+}
+
 /* The LBA and block count of a READ/WRITE/VERIFY CDB, checked; with @fua
  * non-NULL its FUA bit as a block flag, from the same decoding. Inline
  * into each command: a READ or WRITE is decoded, checked and started in
@@ -377,8 +406,7 @@ rw_args_len(SCSIDiskState *s, SCSIRequest *req, unsigned len, uint64_t *lba,
 
     rw_decode(req->cdb, len, lba, n, &len_byte);
     if (fua) {
-        /* READ(6)/WRITE(6) (count at byte 4) have no FUA bit. */
-        *fua = len_byte != 4 && (req->cdb[1] & 0x08) ? BLK_REQ_FUA : 0;
+        *fua = rw_fua(req->cdb, len_byte);
     }
     if (*n > s->max_xfer_blocks) {
         /* SBC-4 4.x: beyond MAXIMUM TRANSFER LENGTH. */
@@ -393,6 +421,39 @@ rw_args(SCSIDiskState *s, SCSIRequest *req, uint64_t *lba, uint32_t *n,
         unsigned *fua)
 {
     return rw_args_len(s, req, scsi_cdb_length(req->cdb[0]), lba, n, fua);
+}
+
+/* The data-in a READ of @bytes moves: as much as the SG holds. */
+static inline __attribute__((always_inline)) uint64_t
+read_xfer(const SCSIRequest *req, uint64_t bytes)
+{
+    return MIN(bytes, req->dir == SCSI_XFER_FROM_DEV ? req->sg_len : 0);
+}
+
+/*
+ * The end of start_rw(): @dr holds the @niov iovecs of the @xfer bytes at
+ * @lba and their DMA of @kind has begun; the backend I/O starts.
+ * rw_args() checked the range (the image holds s->nblocks blocks),
+ * exec_write() that the disk is writable, dma_sg_map() mapped exactly
+ * @xfer bytes, and @xfer is whole blocks for a write: the backend need
+ * not check again. A fresh dr has no request yet.
+ */
+static inline __attribute__((always_inline)) void
+rw_go(SCSIDiskState *s, SDiskReq *dr, BndKind kind, uint64_t lba, uint64_t xfer,
+      unsigned niov, bool write, unsigned flags)
+{
+    dr->dma_kind = kind;
+    dr->niov = niov;
+    dr->dma_len = xfer;
+    dr->io[0] = blk_storage_request(&dr->rw_io);
+    dr->nio = 1;
+    if (!write && !flags) {
+        blk_read_in(&dr->rw_io, s->blk, lba * s->block_size, xfer, dr->iov,
+                    niov);
+    } else {
+        blk_submit_in(&dr->rw_io, s->blk, write ? BLK_OP_WRITE : BLK_OP_READ,
+                      lba * s->block_size, xfer, dr->iov, niov, flags);
+    }
 }
 
 /*
@@ -410,6 +471,7 @@ start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba, uint32_t n,
     uint64_t xfer;
     SDiskReq *dr;
     uint64_t bad;
+    BndKind kind;
     int niov;
 
     if (write) {
@@ -418,7 +480,7 @@ start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba, uint32_t n,
         }
         xfer = bytes;
     } else {
-        xfer = MIN(bytes, req->dir == SCSI_XFER_FROM_DEV ? req->sg_len : 0);
+        xfer = read_xfer(req, bytes);
     }
     dr = sdisk_req_new(req, write ? SDISK_IO_WRITE : SDISK_IO_READ);
     dr->want = bytes;
@@ -441,29 +503,14 @@ start_rw(SCSIDiskState *s, SCSIRequest *req, uint64_t lba, uint32_t n,
         sdisk_req_free(req);
         return bytes;
     }
-    dr->dma_kind = write ? BND_DMA_READ : BND_DMA_WRITE;
-    if (!dma_sg_begin(dr->dma_kind, req->sg, req->nsg, 0, xfer)) {
-        dma_sg_end(dr->dma_kind, req->sg, req->nsg, 0, xfer, false);
+    kind = write ? BND_DMA_READ : BND_DMA_WRITE;
+    if (!dma_sg_begin(kind, req->sg, req->nsg, 0, xfer)) {
+        dma_sg_end(kind, req->sg, req->nsg, 0, xfer, false);
         scsi_req_dma_error(req, req->sg[0].addr);
         sdisk_req_free(req);
         return bytes;
     }
-    dr->niov = (unsigned)niov;
-    dr->dma_len = xfer;
-    /* rw_args() checked the range (the image holds s->nblocks blocks),
-     * exec_write() that the disk is writable, dma_sg_map() mapped exactly
-     * xfer bytes, and xfer is whole blocks for a write: the backend need
-     * not check again. A fresh dr has no request yet. */
-    dr->io[0] = blk_storage_request(&dr->rw_io);
-    dr->nio = 1;
-    if (!write && !flags) {
-        blk_read_in(&dr->rw_io, s->blk, lba * s->block_size, xfer, dr->iov,
-                    (unsigned)niov);
-    } else {
-        blk_submit_in(&dr->rw_io, s->blk, write ? BLK_OP_WRITE : BLK_OP_READ,
-                      lba * s->block_size, xfer, dr->iov, (unsigned)niov,
-                      flags);
-    }
+    rw_go(s, dr, kind, lba, xfer, (unsigned)niov, write, flags);
     return bytes;
 }
 
@@ -1729,7 +1776,53 @@ read_ready(SCSIDiskState *s, SCSIRequest *req, const SDiskCmd *c,
     return true;
 }
 
-static uint64_t sdisk_start(SCSIDevice *dev, SCSIRequest *req)
+/*
+ * exec_read_len() of a clean READ of a started unit when nothing rare can
+ * happen on its way: tracing off, a pooled per-command state, no FUA, a
+ * good range, data-in to one SG element in RAM and no hook before a DMA
+ * write. Then it starts as start_rw() starts it, with no call but the
+ * backend's, so sdisk_start() saves no registers for the rare ones; false
+ * leaves @req as it was, for the general path (which does all of it).
+ */
+static inline __attribute__((always_inline)) bool
+read_fast(SCSIDiskState *s, SCSIRequest *req, const SDiskCdbMask *m,
+          unsigned len, uint64_t *bytes_out)
+{
+    SDiskReq *dr = s->free_reqs;
+    uint64_t lba, bytes, xfer;
+    unsigned len_byte;
+    uint32_t n;
+    void *host;
+
+    if (trace_any || !dr || !dma_sg_begin_unwatched(BND_DMA_WRITE) ||
+        !cdb_clean_len(req, m, len) || s->stopped) {
+        return false;
+    }
+    rw_decode(req->cdb, len, &lba, &n, &len_byte);
+    if (rw_fua(req->cdb, len_byte) || n > s->max_xfer_blocks ||
+        !lba_range_ok(s, lba, n)) {
+        return false;
+    }
+    bytes = (uint64_t)n * s->block_size;
+    xfer = read_xfer(req, bytes);
+    host = dma_sg_host_one(req->sg, req->nsg, xfer);
+    if (!host) {
+        return false;
+    }
+    sdisk_req_pop(s, dr);
+    sdisk_req_init(req, dr, SDISK_IO_READ);
+    dr->want = bytes;
+    dr->xfer = xfer;
+    /* A pooled state has room for one iovec at least. */
+    dma_sg_map_one(host, xfer, dr->iov, &dr->dma_chunks);
+    rw_go(s, dr, BND_DMA_WRITE, lba, xfer, 1, false, 0);
+    *bytes_out = bytes;
+    return true;
+}
+
+/* Every command but the ones read_fast() starts. */
+static G_GNUC_NO_INLINE uint64_t sdisk_start_any(SCSIDevice *dev,
+                                                 SCSIRequest *req)
 {
     SCSIDiskState *s = to_disk(dev);
     uint8_t opcode = req->cdb[0];
@@ -1774,6 +1867,20 @@ static uint64_t sdisk_start(SCSIDevice *dev, SCSIRequest *req)
         bytes = c->exec(s, req);
     }
     return bytes;
+}
+
+static uint64_t sdisk_start(SCSIDevice *dev, SCSIRequest *req)
+{
+    SCSIDiskState *s = to_disk(dev);
+    uint64_t bytes;
+
+    if (G_LIKELY(req->cdb[0] == SCSI_OP_READ_16)
+            ? read_fast(s, req, &mask_read16, 16, &bytes)
+            : req->cdb[0] == SCSI_OP_READ_10 &&
+                  read_fast(s, req, &mask_read10, 10, &bytes)) {
+        return bytes;
+    }
+    return sdisk_start_any(dev, req);
 }
 
 /* The end of a command whose backend I/O is over with @err (its first
