@@ -538,6 +538,22 @@ static STOR_PHYSICAL_ADDRESS extension_address(PortRequest *req, uintptr_t va,
     return ext_answer(va, len, Length);
 }
 
+/* The size of @req's extension: the adapter's, as the port allocated
+ * and poisons it (queue.c), read where they read it. */
+static inline ULONG srb_ext_size(const PortRequest *req)
+{
+    return req->lu->adapter->cfg->SrbExtensionSize;
+}
+
+/* Whether @va is in @Srb's data buffer, which ends at *@end. */
+static inline bool in_data_buffer(PVOID Srb, uintptr_t va, uintptr_t *end)
+{
+    uintptr_t buf = (uintptr_t)SrbGetDataBuffer(Srb);
+
+    *end = buf + SrbGetDataTransferLength(Srb);
+    return va >= buf && va < *end;
+}
+
 static STOR_PHYSICAL_ADDRESS G_GNUC_NO_INLINE
 physical_address_slow(PVOID HwDeviceExtension, PSCSI_REQUEST_BLOCK Srb,
                       PVOID VirtualAddress, ULONG *Length)
@@ -553,21 +569,17 @@ physical_address_slow(PVOID HwDeviceExtension, PSCSI_REQUEST_BLOCK Srb,
      * buffer when it is a known one (the SRB's data buffer first, then
      * its own extension), else to the end of the page. */
     if (Srb) {
-        uintptr_t buf = (uintptr_t)SrbGetDataBuffer(Srb);
-        ULONG n = SrbGetDataTransferLength(Srb);
+        uintptr_t data_end;
 
-        in_data = va >= buf && va < buf + n;
+        in_data = in_data_buffer(Srb, va, &data_end);
         if (!in_data && req && req->srb_ext &&
-            va - (uintptr_t)req->srb_ext <
-                req->lu->adapter->cfg->SrbExtensionSize) {
+            va - (uintptr_t)req->srb_ext < srb_ext_size(req)) {
             return extension_address(
-                req, va,
-                (uintptr_t)req->srb_ext +
-                    req->lu->adapter->cfg->SrbExtensionSize - va,
+                req, va, (uintptr_t)req->srb_ext + srb_ext_size(req) - va,
                 Length);
         }
         if (in_data) {
-            len = buf + n - va;
+            len = data_end - va;
         }
     }
     if (!ram_gpa(VirtualAddress, &gpa)) {
@@ -599,11 +611,16 @@ physical_address_slow(PVOID HwDeviceExtension, PSCSI_REQUEST_BLOCK Srb,
 
 /*
  * A miniport asks for its request's extension once per I/O (the device
- * reads descriptors and headers there), and after the first time the
- * verifier has that range mapped already (extension_address): answered
- * here without the slow path's register saves or its other cases. The
- * data buffer comes first, as in the slow path, for a miniport that
- * points it into its own extension.
+ * reads descriptors and headers there), from its start, and after the
+ * first time the verifier has that range mapped already
+ * (extension_address): answered here without the slow path's register
+ * saves or its other cases. extension_address recorded the mapping with
+ * the extension's end it was made for, so the same start, under the same
+ * epoch, with the same end, needs no range arithmetic: the answer is the
+ * whole extension. Any other address, an extension a BUSY retry replaced
+ * or a changed SrbExtensionSize takes the slow path, which gives the
+ * same answers. The data buffer comes first, as in the slow path, for a
+ * miniport that points it into its own extension.
  */
 STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
                                                        PSCSI_REQUEST_BLOCK Srb,
@@ -613,21 +630,18 @@ STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
     PortSrbCacheSlot *c = port_srb_cache_slot(Srb);
     uintptr_t va = (uintptr_t)VirtualAddress;
 
-    if (Srb && c->srb == (PVOID)Srb && c->req->srb_ext) {
+    if (Srb && c->srb == (PVOID)Srb) {
         PortRequest *req = c->req;
-        uintptr_t ext = (uintptr_t)req->srb_ext;
-        uintptr_t ext_end = ext + req->lu->adapter->cfg->SrbExtensionSize;
-        uintptr_t buf = (uintptr_t)SrbGetDataBuffer(Srb);
-        ULONG n = SrbGetDataTransferLength(Srb);
 
-        /* ext_map_end() of the same extension end is req->ext_map_end:
-         * the usual case, where the test needs no computing. */
-        if (va >= ext && va < ext_end && !(va >= buf && va < buf + n) &&
-            req->ext_map_epoch == verifier_map_epoch &&
-            va >= req->ext_map_start &&
-            (ext_end == req->ext_map_for ||
-             ext_map_end(va, ext_end - va) <= req->ext_map_end)) {
-            return ext_answer(va, ext_end - va, Length);
+        if (va && va == (uintptr_t)req->srb_ext && va == req->ext_map_start &&
+            req->ext_map_epoch == verifier_map_epoch) {
+            ULONG size = srb_ext_size(req);
+            uintptr_t data_end;
+
+            if (req->ext_map_for == va + size &&
+                !in_data_buffer(Srb, va, &data_end)) {
+                return ext_answer(va, size, Length);
+            }
         }
     }
     return physical_address_slow(HwDeviceExtension, Srb, VirtualAddress,

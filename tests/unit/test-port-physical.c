@@ -20,6 +20,9 @@ enum {
     S_LEN_NOSRB, /* from the start, no SRB */
     S_PA_OK,     /* the address is the extension's guest-physical one */
     S_PAGE_END,  /* bytes from the start to its page end */
+    S_LEN_AGAIN, /* from the start again, SRB named: the mapped case */
+    S_PA_AGAIN,  /* that answer's address is the first one's */
+    S_LEN_DATA,  /* from the start with the data buffer pointed there */
 };
 
 static bool is_read(PVOID srb)
@@ -60,6 +63,22 @@ static bool ext_startio(TpExt *x, PVOID srb, BOOLEAN *ret)
     x->scratch[S_LEN_INNER] = len;
     StorPortGetPhysicalAddress(x, NULL, ext, &len);
     x->scratch[S_LEN_NOSRB] = len;
+    len = 0;
+    x->scratch[S_PA_AGAIN] =
+        StorPortGetPhysicalAddress(x, srb, ext, &len).QuadPart == pa.QuadPart;
+    x->scratch[S_LEN_AGAIN] = len;
+    {
+        /* A data buffer in the extension answers first, mapped or not. */
+        PVOID buf = SrbGetDataBuffer(srb);
+        ULONG n = SrbGetDataTransferLength(srb);
+
+        SrbSetDataBuffer(srb, ext);
+        SrbSetDataTransferLength(srb, 512);
+        StorPortGetPhysicalAddress(x, srb, ext, &len);
+        x->scratch[S_LEN_DATA] = len;
+        SrbSetDataBuffer(srb, buf);
+        SrbSetDataTransferLength(srb, n);
+    }
     /* The device writes the extension's last 64 bytes: quiet. */
     g_assert_true(tp_mp_submit(x, srb, gpa + EXT_SIZE - 64, 64, 0));
     *ret = TRUE;
@@ -101,6 +120,9 @@ static void run_extension_length(bool inner)
     g_assert_cmpuint(tp_ext->scratch[S_LEN_NOSRB], ==,
                      tp_ext->scratch[S_PAGE_END]);
     g_assert_cmpuint(tp_ext->scratch[S_LEN_NOSRB], <, EXT_SIZE);
+    g_assert_cmpuint(tp_ext->scratch[S_PA_AGAIN], ==, 1);
+    g_assert_cmpuint(tp_ext->scratch[S_LEN_AGAIN], ==, EXT_SIZE);
+    g_assert_cmpuint(tp_ext->scratch[S_LEN_DATA], ==, 512);
     g_assert_cmpuint(tp_verifier_total_delta(), ==, 0);
     tp_machine_down();
 }
