@@ -87,23 +87,63 @@ ULONG NTAPI StorPortInitialize(PVOID Argument1, PVOID Argument2,
 
 /* ---- StorPortNotification ---- */
 
+/* What RequestComplete does once the adapter is known and the call has
+ * yielded. */
+static inline void request_complete(PortAdapter *a, PVOID Srb)
+{
+    a->notifications[RequestComplete]++;
+    port_complete_from_miniport(a, Srb);
+}
+
+static void G_GNUC_NO_INLINE
+notification(SCSI_NOTIFICATION_TYPE NotificationType, PVOID HwDeviceExtension,
+             va_list ap);
+
+/*
+ * RequestComplete comes once per I/O; the other types are set-up and
+ * rare, and go to notification() with the argument list. So this
+ * variadic function holds nothing across a call and saves no registers,
+ * and the usual completion, the first adapter's while the yield needs no
+ * switch, tests just that; anything else takes notification(), the same
+ * path as every other type.
+ */
 VOID StorPortNotification(SCSI_NOTIFICATION_TYPE NotificationType,
                           PVOID HwDeviceExtension, ...)
 {
+    va_list ap;
+
+    if (NotificationType == RequestComplete &&
+        HwDeviceExtension == port.devext0 && port.adapters[0] &&
+        G_LIKELY(cpu_yield_passes(1))) {
+        /* Not ap: a list that never leaves the function costs no stores. */
+        va_list one;
+        PVOID srb;
+
+        va_start(one, HwDeviceExtension);
+        srb = va_arg(one, PVOID);
+        va_end(one);
+        cpu_yield_pass(1);
+        request_complete(port.adapters[0], srb);
+        return;
+    }
+    va_start(ap, HwDeviceExtension);
+    notification(NotificationType, HwDeviceExtension, ap);
+    va_end(ap);
+}
+
+static void G_GNUC_NO_INLINE
+notification(SCSI_NOTIFICATION_TYPE NotificationType, PVOID HwDeviceExtension,
+             va_list ap)
+{
     PortAdapter *a =
         port_adapter_for_caller(HwDeviceExtension, "StorPortNotification");
-    va_list ap;
 
     if (!a) {
         return;
     }
     cpu_yield("StorPortNotification");
     if (NotificationType == RequestComplete) {
-        /* Once per I/O: straight there, without the switch. */
-        a->notifications[RequestComplete]++;
-        va_start(ap, HwDeviceExtension);
-        port_complete_from_miniport(a, va_arg(ap, PVOID));
-        va_end(ap);
+        request_complete(a, va_arg(ap, PVOID));
         return;
     }
     if ((unsigned)NotificationType <= GetExtendedFunctionTable) {
@@ -113,11 +153,7 @@ VOID StorPortNotification(SCSI_NOTIFICATION_TYPE NotificationType,
         a->notifications[GetExtendedFunctionTable + 1 +
                          (NotificationType - EnablePassiveInitialization)]++;
     }
-    va_start(ap, HwDeviceExtension);
     switch (NotificationType) {
-    case RequestComplete:
-        port_complete_from_miniport(a, va_arg(ap, PVOID));
-        break;
     case NextRequest:
     case NextLuRequest:
         /* Storport never waits for these: the miniport is always ready
@@ -197,7 +233,6 @@ VOID StorPortNotification(SCSI_NOTIFICATION_TYPE NotificationType,
         TRACE(port_notification_ignored, "type=0x%x", NotificationType);
         break;
     }
-    va_end(ap);
 }
 
 BOOLEAN NTAPI StorPortEnablePassiveInitialization(
