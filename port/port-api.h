@@ -86,6 +86,25 @@ typedef struct PortResults {
 } PortResults;
 void port_request_results(const PortRequest *req, PortResults *out);
 
+/* The first member of every PortRequest: the one result a class driver
+ * asks of nearly every completion, readable in place with no call. */
+typedef struct PortRequestHead {
+    /* Set as the request finishes: transferred + 2^32 when it finished
+     * clean (SRB_STATUS_SUCCESS, SCSISTAT_GOOD, no sense data), else 0. */
+    uint64_t clean;
+} PortRequestHead;
+
+/* Whether a finished request finished clean, and then how much it moved:
+ * port_request_results() tells the rest of any other. */
+static inline bool port_request_finished_clean(const PortRequest *req,
+                                               uint32_t *transferred)
+{
+    uint64_t c = ((const PortRequestHead *)req)->clean;
+
+    *transferred = (uint32_t)c;
+    return c >> 32;
+}
+
 typedef enum PortPowerAction {
     PORT_POWER_STOP,      /* device removal/disable: ScsiStopAdapter */
     PORT_POWER_HIBERNATE, /* flush, then ScsiStopAdapter */

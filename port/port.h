@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <glib.h>
 #include "hw/core/pci.h"
+#include "port/port-api.h"
 #include "system/config.h"
 #include "system/cpu.h"
 #include "system/event.h"
@@ -271,6 +272,8 @@ typedef enum PortDir {
 typedef void PortDoneFunc(PortRequest *req, void *opaque);
 
 struct PortRequest {
+    /* First: port_request_finished_clean() (port-api.h) reads it in place. */
+    PortRequestHead head;
     PortLu *lu;
     PVOID srb; /* guest RAM: SCSI_ or STORAGE_REQUEST_BLOCK */
     bool extended;

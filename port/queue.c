@@ -1469,6 +1469,18 @@ static void busy_retry(PortRequest *req)
     }
 }
 
+/* The head's clean word of the results a finishing request hands back
+ * (port-api.h): set once per request, read by the class layer in place. */
+G_STATIC_ASSERT(G_STRUCT_OFFSET(PortRequest, head) == 0);
+
+static inline void note_clean(PortRequest *req)
+{
+    bool clean = SRB_STATUS(req->srb_status) == SRB_STATUS_SUCCESS &&
+                 req->scsi_status == SCSISTAT_GOOD && !req->sense_len;
+
+    req->head.clean = clean ? (uint64_t)1 << 32 | req->transferred : 0;
+}
+
 /* Inline in drain_completions(), which finishes nearly every request;
  * finish_request() for the rest. */
 static inline __attribute__((always_inline)) void
@@ -1526,6 +1538,7 @@ finish_request_inline(PortRequest *req)
     TRACE(port_done, "req=%" G_GUINT64_FORMAT " srb=0x%02x scsi=0x%02x len=%lu",
           req->id, req->srb_status, req->scsi_status,
           (unsigned long)req->transferred);
+    note_clean(req);
     if (req->done) {
         req->done(req, req->opaque);
     }
@@ -1631,6 +1644,7 @@ static void abandon(PortRequest *req)
     req->sense_len = 0;
     verifier_sg_unmap(req);
     req->state = REQ_ABANDONED;
+    note_clean(req);
     if (req->done) {
         req->done(req, req->opaque);
     }

@@ -855,16 +855,14 @@ static inline ClsIo *take_clean(ClsQueue *q)
 {
     ClsIo *io = q->done_head;
     ClsResult *r;
-    PortResults pr;
+    uint32_t transferred;
 
     if (!io || io->state != IO_COMPLETED ||
         (io->op != CLS_READ && io->op != CLS_WRITE)) {
         return NULL;
     }
-    port_request_results(io->req, &pr);
-    if (SRB_STATUS(pr.srb_status) != SRB_STATUS_SUCCESS ||
-        pr.scsi_status != SCSISTAT_GOOD || pr.sense_len ||
-        pr.transferred < io->chunk_blocks * q->disk->block_size ||
+    if (!port_request_finished_clean(io->req, &transferred) ||
+        transferred < io->chunk_blocks * q->disk->block_size ||
         io->done_blocks + io->chunk_blocks < io->blocks) {
         return NULL;
     }
@@ -873,7 +871,7 @@ static inline ClsIo *take_clean(ClsQueue *q)
     r->srb_status = SRB_STATUS_SUCCESS;
     r->scsi_status = SCSISTAT_GOOD;
     result_no_sense(r);
-    r->transferred += pr.transferred;
+    r->transferred += transferred;
     io->done_blocks += io->chunk_blocks;
     finish(q, io, CLS_OK);
     hand_back(q, io);

@@ -90,6 +90,13 @@ static void read_twice(void *opaque)
                           0);
         port_execute(req);
         status[i] = port_request_srb_status(req);
+        /* The class layer's in-place test agrees. */
+        {
+            uint32_t moved = 0;
+
+            g_assert(port_request_finished_clean(req, &moved));
+            g_assert_cmpuint(moved, ==, port_request_transferred(req));
+        }
     }
     port_request_free(req);
     ram_free(buf);

@@ -477,6 +477,12 @@ static void one_failing_read(void *opaque)
         g_assert_cmpuint(r.sense_len, ==, REWRITE_SENSE);
         g_assert(r.sense == sense);
     }
+    /* With sense data, not what the class layer takes as clean. */
+    {
+        uint32_t moved;
+
+        g_assert(!port_request_finished_clean(req, &moved));
+    }
     port_request_free(req);
     ram_free(buf);
 }
