@@ -616,16 +616,29 @@ static inline void verifier_sg_link(PortRequest *req, unsigned n)
     req->sg_mapped = true;
 }
 
+/* verifier_sg_map() of a list of one element, @len bytes at @gpa, by
+ * the one who just wrote it there (start_one in queue.c): what it holds
+ * needs no reading back from guest RAM. */
+static inline void verifier_sg_map_one(PortRequest *req, uint64_t gpa,
+                                       ULONG len)
+{
+    if (G_LIKELY(req->vr && !req->sg_mapped)) {
+        req->vr[0].start = gpa;
+        req->vr[0].end = gpa + len;
+        verifier_sg_link(req, 1);
+        return;
+    }
+    verifier_sg_map_slow(req);
+}
+
 static inline void verifier_sg_map(PortRequest *req)
 {
     PSTOR_SCATTER_GATHER_LIST sgl = req->sgl;
 
-    if (G_LIKELY(sgl && sgl->NumberOfElements == 1 && req->vr &&
-                 !req->sg_mapped)) {
-        uint64_t s = (uint64_t)sgl->List[0].PhysicalAddress.QuadPart;
-        req->vr[0].start = s;
-        req->vr[0].end = s + sgl->List[0].Length;
-        verifier_sg_link(req, 1);
+    if (G_LIKELY(sgl && sgl->NumberOfElements == 1)) {
+        verifier_sg_map_one(req,
+                            (uint64_t)sgl->List[0].PhysicalAddress.QuadPart,
+                            sgl->List[0].Length);
         return;
     }
     verifier_sg_map_slow(req);

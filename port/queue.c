@@ -1027,25 +1027,26 @@ static inline __attribute__((always_inline)) bool lu_can_start(PortLu *lu)
     return lu_can_start_held(lu);
 }
 
-/* Build the SG list for the request's data buffer. Guest RAM is one
- * physically contiguous region, so a buffer is one element, as a DMA
- * adapter would merge contiguous pages. */
-static bool build_sgl(PortRequest *req)
+/* Build the SG list for the request's data buffer, @len bytes at @buf.
+ * Guest RAM is one physically contiguous region, so a buffer is one
+ * element, as a DMA adapter would merge contiguous pages. False for a
+ * buffer outside guest RAM; *@gpa is the element's address when there is
+ * one. */
+static inline __attribute__((always_inline)) bool
+build_sgl(PortRequest *req, PVOID buf, ULONG len, uint64_t *gpa)
 {
-    PVOID buf = SrbGetDataBuffer(req->srb);
-    ULONG len = SrbGetDataTransferLength(req->srb);
-    uint64_t gpa;
+    PSTOR_SCATTER_GATHER_LIST sgl = req->sgl;
 
-    req->sgl->NumberOfElements = 0;
+    sgl->NumberOfElements = 0;
     if (!len || !buf) {
         return true;
     }
-    if (!ram_gpa(buf, &gpa) || !ram_contains(buf, len)) {
+    if (!ram_gpa(buf, gpa) || !ram_contains(buf, len)) {
         return false;
     }
-    req->sgl->List[0].PhysicalAddress.QuadPart = (LONGLONG)gpa;
-    req->sgl->List[0].Length = len;
-    req->sgl->NumberOfElements = 1;
+    sgl->List[0].PhysicalAddress.QuadPart = (LONGLONG)*gpa;
+    sgl->List[0].Length = len;
+    sgl->NumberOfElements = 1;
     return true;
 }
 
@@ -1254,6 +1255,8 @@ static inline __attribute__((always_inline)) void start_one(PortRequest *req)
     PortLu *lu = req->lu;
     PortAdapter *a = lu->adapter;
     ULONG len = SrbGetDataTransferLength(req->srb);
+    PVOID buf;
+    uint64_t gpa = 0;
 
     BND_NOTE_SRB_START(req->id, cpu_index(), lu->path, lu->target, lu->lun,
                        (uint8_t)SrbGetSrbFunction(req->srb),
@@ -1269,13 +1272,20 @@ static inline __attribute__((always_inline)) void start_one(PortRequest *req)
         finish_request(req);
         return;
     }
-    if (!build_sgl(req)) {
+    buf = SrbGetDataBuffer(req->srb);
+    if (!build_sgl(req, buf, len, &gpa)) {
         SrbSetSrbStatus(req->srb, SRB_STATUS_INVALID_REQUEST);
         capture_results(req);
         lu->outstanding++;
         a->outstanding++;
         finish_request(req);
         return;
+    }
+    /* Mapped as the list is built, from what was written to it: nothing
+     * from here to the miniport's call makes a DMA or yields, so the
+     * verifier sees the same ranges as if it were mapped last. */
+    if (port.verifier != VERIFIER_OFF && len && buf) {
+        verifier_sg_map_one(req, gpa, len);
     }
     if (req->extended) {
         ((PSTORAGE_REQUEST_BLOCK)req->srb)->MiniportContext = req->srb_ext;
@@ -1291,9 +1301,6 @@ static inline __attribute__((always_inline)) void start_one(PortRequest *req)
     TRACE(port_start, "req=%" G_GUINT64_FORMAT " lu=%u:%u:%u op=0x%02x",
           req->id, lu->path, lu->target, lu->lun, port_request_opcode(req));
     port_tick_arm(a);
-    if (port.verifier != VERIFIER_OFF && req->sgl->NumberOfElements) {
-        verifier_sg_map(req);
-    }
     mp_start_request(a, req);
 }
 
