@@ -342,6 +342,7 @@ static void read_back_config(PortAdapter *a)
     a->sync = d->virtual_miniport ? StorSynchronizeFullDuplex
                                   : c->SynchronizationModel;
     a->isync = c->InterruptSynchronizationMode;
+    a->srb_ext_size = c->SrbExtensionSize;
     port_set_max_io(a, c->MaxNumberOfIO);
     port_set_max_ios_per_lun(a, c->MaxIOsPerLun);
 }
@@ -883,7 +884,7 @@ uint32_t port_lun_max_transfer(const PortLu *lu)
 
 uint32_t port_lun_srb_extension_size(const PortLu *lu)
 {
-    return lu->adapter->cfg->SrbExtensionSize;
+    return lu->adapter->srb_ext_size;
 }
 
 unsigned port_lun_queue_depth(const PortLu *lu)
@@ -958,6 +959,27 @@ static bool stop_adapter(PortAdapter *a, GError **errp)
     return true;
 }
 
+/*
+ * Every request keeps the SRB extension it was made with, allocated at
+ * the size the first HwStorFindAdapter asked for: a second one (the
+ * re-initialization of a miniport without ScsiRestartAdapter) that asks
+ * for another size fails the restart, rather than leaving the miniport
+ * writing past extensions smaller than it now expects.
+ */
+static bool same_srb_extension_size(PortAdapter *a, GError **errp)
+{
+    if (a->cfg->SrbExtensionSize == a->srb_ext_size) {
+        return true;
+    }
+    g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_FAILED,
+                "%s: HwStorFindAdapter asked for a %lu-byte SRB extension on "
+                "re-initialization, %lu bytes before: the extensions of "
+                "existing requests cannot change size",
+                a->name, (unsigned long)a->cfg->SrbExtensionSize,
+                (unsigned long)a->srb_ext_size);
+    return false;
+}
+
 static bool restart_adapter(PortAdapter *a, GError **errp)
 {
     if (a->state != ADAPTER_STOPPED) {
@@ -978,7 +1000,7 @@ static bool restart_adapter(PortAdapter *a, GError **errp)
         /* No restart support: the full initialization again. */
         BOOLEAN again = FALSE;
         if (mp_find_adapter(a, &again) != SP_RETURN_FOUND ||
-            !initialize_adapter(a, errp)) {
+            !same_srb_extension_size(a, errp) || !initialize_adapter(a, errp)) {
             a->state = ADAPTER_FAILED;
             if (errp && !*errp) {
                 g_set_error(errp, STOREMU_ERROR, STOREMU_ERROR_FAILED,

@@ -141,6 +141,10 @@ struct PortAdapter {
     PCIDevice *pci;                      /* NULL for a virtual adapter */
     PVOID devext;                        /* guest RAM */
     PPORT_CONFIGURATION_INFORMATION cfg; /* guest RAM, kept after find */
+    /* cfg->SrbExtensionSize as HwStorFindAdapter left it: the size every
+     * SRB extension is allocated, poisoned and mapped with. Not read from
+     * cfg later, which is guest RAM the miniport can still write. */
+    ULONG srb_ext_size;
     PortRange ranges[PORT_MAX_RANGES];
     unsigned nranges;
 

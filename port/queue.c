@@ -51,7 +51,7 @@ static bool use_extended(const PortAdapter *a)
 
 static ULONG ext_size(const PortRequest *req)
 {
-    return req->lu->adapter->cfg->SrbExtensionSize;
+    return req->lu->adapter->srb_ext_size;
 }
 
 /*
@@ -134,7 +134,7 @@ static void srb_map_remove(PortRequest *req)
  */
 static void *alloc_extension(PortAdapter *a)
 {
-    ULONG n = a->cfg->SrbExtensionSize;
+    ULONG n = a->srb_ext_size;
     void *ext = n ? ram_alloc(n, 64, 0, "srb-extension") : NULL;
 
     if (ext && port.verifier != VERIFIER_OFF) {
@@ -208,7 +208,7 @@ PortRequest *port_request_new(PortLu *lu)
     req->sgl_max = elems;
     req->srb_ext = alloc_extension(a);
     if (!req->srb || !req->sense || !req->sgl ||
-        (a->cfg->SrbExtensionSize && !req->srb_ext)) {
+        (a->srb_ext_size && !req->srb_ext)) {
         void *parts[] = {req->srb, req->sense, req->sgl, req->srb_ext};
         for (unsigned i = 0; i < G_N_ELEMENTS(parts); i++) {
             if (parts[i]) {

@@ -574,10 +574,10 @@ static STOR_PHYSICAL_ADDRESS extension_address(PortRequest *req, uintptr_t va,
 }
 
 /* The size of @req's extension: the adapter's, as the port allocated
- * and poisons it (queue.c), read where they read it. */
+ * and poisons it (queue.c). */
 static inline ULONG srb_ext_size(const PortRequest *req)
 {
-    return req->lu->adapter->cfg->SrbExtensionSize;
+    return req->lu->adapter->srb_ext_size;
 }
 
 /* Whether @va is in @Srb's data buffer, which ends at *@end. */
@@ -652,8 +652,8 @@ physical_address_slow(PVOID HwDeviceExtension, PSCSI_REQUEST_BLOCK Srb,
  * saves or its other cases. extension_address recorded the mapping with
  * the extension's end it was made for, so the same start, under the same
  * epoch, with the same end, needs no range arithmetic: the answer is the
- * whole extension. Any other address, an extension a BUSY retry replaced
- * or a changed SrbExtensionSize takes the slow path, which gives the
+ * whole extension. Any other address or an extension a BUSY retry
+ * replaced takes the slow path, which gives the
  * same answers. The data buffer comes first, as in the slow path, for a
  * miniport that points it into its own extension.
  */

@@ -129,6 +129,9 @@ static ULONG tp_find_adapter(PVOID DeviceExtension, PVOID HwContext,
     ACCESS_RANGE *r = *ConfigInfo->AccessRanges;
 
     tp_log_add(x, TP_FIND_ADAPTER, 0);
+    if (tp_found.valid && tp_mp.srbext_refind) {
+        ConfigInfo->SrbExtensionSize = tp_mp.srbext_refind;
+    }
     record_found(ConfigInfo);
     *Again = FALSE;
     if (ConfigInfo->NumberOfAccessRanges < 1 || !r[0].RangeInMemory) {

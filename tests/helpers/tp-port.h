@@ -130,6 +130,7 @@ typedef struct TpMiniportConfig {
     bool extended_srb;      /* offer STORAGE_REQUEST_BLOCK (SrbTypeFlags) */
     unsigned luns;          /* REPORT LUNS lists 0..luns-1 */
     ULONG srbext;           /* SrbExtensionSize (default 64) */
+    ULONG srbext_refind;    /* asked for by a second FindAdapter, if not 0 */
     ULONG startio_stall_us; /* widen HwStorStartIo */
     ULONG isr_stall_us;     /* widen the ISRs */
     const TpHooks *hooks;

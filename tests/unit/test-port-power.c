@@ -126,9 +126,47 @@ static void test_power(gconstpointer data)
     tp_machine_down();
 }
 
+static bool resumed;
+static char *resume_error;
+
+static void resize_body(void *opaque)
+{
+    g_autoptr(GError) err = NULL;
+
+    g_assert_cmpuint(tp_io(port_lun_at(0), SCSIOP_READ, 1, 1, 0), ==,
+                     SRB_STATUS_SUCCESS);
+    g_assert_true(port_power(PORT_POWER_STOP, &err));
+    resumed = port_power(PORT_POWER_RESUME, &err);
+    resume_error = err ? g_strdup(err->message) : NULL;
+}
+
+/* A miniport without ScsiRestartAdapter whose second HwStorFindAdapter
+ * asks for a larger SRB extension: existing requests keep theirs, so the
+ * resume fails and says why, rather than the miniport writing past them. */
+static void test_reinitialize_resized_extension(void)
+{
+    TpMachine m = {.verifier = VERIFIER_ON};
+
+    tp_mp_defaults();
+    tp_mp.support_restart = false;
+    tp_mp.srbext_refind = 256;
+    tp_machine_up(&m);
+    g_assert_cmpint(tp_run(0, resize_body, NULL, 30), ==,
+                    MACHINE_STOP_REQUESTED);
+    g_assert_false(resumed);
+    g_assert_nonnull(resume_error);
+    g_assert_nonnull(strstr(resume_error, "256-byte SRB extension"));
+    g_assert_nonnull(strstr(resume_error, "64 bytes before"));
+    g_assert_cmpuint(port_lun_srb_extension_size(port_lun_at(0)), ==, 64);
+    g_clear_pointer(&resume_error, g_free);
+    tp_machine_down();
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
+    g_test_add_func("/port/power/reinitialize-resized-extension",
+                    test_reinitialize_resized_extension);
     for (unsigned i = 0; i < G_N_ELEMENTS(cases); i++) {
         g_autofree char *path =
             g_strdup_printf("/port/power/%s", cases[i].name);
