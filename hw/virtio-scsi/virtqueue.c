@@ -699,9 +699,7 @@ vq_push_inline(VirtQueue *vq, uint16_t head, uint32_t len)
         vq_used_put(vq, head, len);
         return true;
     }
-    /* As vq_used_put() finds it: the size is a power of two (the
-     * transport refuses any other), the used area in RAM. */
-    gpa = vq->used + VIRTQ_USED_RING(vq->used_idx & (uint16_t)(vq->size - 1));
+    gpa = vq_used_elem_gpa(vq);
     pci_set_long(el + offsetof(VirtqUsedElem, id), head);
     pci_set_long(el + offsetof(VirtqUsedElem, len), len);
     if (!vq_dma_ram(vq, true, gpa, ram_base + gpa, el, sizeof(el))) {

@@ -169,18 +169,22 @@ vq_used_done(VirtQueue *vq, uint16_t head, uint32_t len)
         vq_trace_push(vq, head, len);
     }
 }
+/* Where the next used element goes. The used area was checked to lie in
+ * RAM when the queue was enabled (vq_validate(); it cannot change while
+ * it is) and its size is a power of two (the transport refuses any
+ * other). */
+static inline uint64_t vq_used_elem_gpa(const VirtQueue *vq)
+{
+    return vq->used + VIRTQ_USED_RING(vq->used_idx & (uint16_t)(vq->size - 1));
+}
 /*
  * vq_push() with the rings quiet and bus mastering on (the caller's to
- * test): the used element built in place, the crossing only counted. The
- * used area was checked to lie in RAM when the queue was enabled
- * (vq_validate(); it cannot change while it is) and its size is a power
- * of two.
+ * test): the used element built in place, the crossing only counted.
  */
 static inline __attribute__((always_inline)) void
 vq_used_put(VirtQueue *vq, uint16_t head, uint32_t len)
 {
-    uint8_t *el = ram_base + vq->used +
-                  VIRTQ_USED_RING(vq->used_idx & (uint16_t)(vq->size - 1));
+    uint8_t *el = ram_base + vq_used_elem_gpa(vq);
 
     pci_set_long(el + offsetof(VirtqUsedElem, id), head);
     pci_set_long(el + offsetof(VirtqUsedElem, len), len);
