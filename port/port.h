@@ -604,6 +604,13 @@ struct VerifierRange {
     uint64_t start, end;
 };
 extern PortRequest *verifier_sg_head, *verifier_sg_tail, *verifier_sg_hint;
+/* The size of @req's SRB extension, as the port allocated, poisons and
+ * maps it (PortAdapter.srb_ext_size). */
+static inline ULONG port_request_ext_size(const PortRequest *req)
+{
+    return req->lu->adapter->srb_ext_size;
+}
+
 void verifier_sg_map_slow(PortRequest *req);
 
 static inline void verifier_sg_link(PortRequest *req, unsigned n)

@@ -49,11 +49,6 @@ static bool use_extended(const PortAdapter *a)
     return a->cfg->SrbType == SRB_TYPE_STORAGE_REQUEST_BLOCK;
 }
 
-static ULONG ext_size(const PortRequest *req)
-{
-    return req->lu->adapter->srb_ext_size;
-}
-
 /*
  * Large fills go to libc's memset in chunks below its rep-stosb threshold
  * (2 KiB), where it runs a vector loop: that is as fast on hardware, and
@@ -605,7 +600,7 @@ static inline bool ext_look_due(uint64_t k)
 static const ExtRuns *ext_poison_runs(PortRequest *req, bool all)
 {
     PortAdapter *a = req->lu->adapter;
-    ULONG n = ext_size(req);
+    ULONG n = port_request_ext_size(req);
 
     if (all) {
         req->poison_mask = ext_all_chunks(n);
@@ -631,8 +626,9 @@ static void check_stale_extension(PortRequest *req)
     }
     /* Not poisoned when the verifier is off (capture_results); all of it
      * otherwise (a BUSY completion). */
-    bad = req->poisoned_stale ? poison_mismatch(req->stale_ext, ext_size(req))
-                              : -1;
+    bad = req->poisoned_stale
+              ? poison_mismatch(req->stale_ext, port_request_ext_size(req))
+              : -1;
     if (bad >= 0) {
         verifier_report(VC_SRB_AFTER_COMPLETION, req,
                         "the SRB extension replaced by a BUSY retry was "
@@ -656,7 +652,8 @@ static void check_poison(PortRequest *req)
     req->poisoned = 0;
     if (req->poison_avx2 &&
         all_poison_avx2(req->srb, req->srb_bytes, req->srb_ext,
-                        req->srb_ext ? ext_runs(req->poison_mask, ext_size(req))
+                        req->srb_ext ? ext_runs(req->poison_mask,
+                                                port_request_ext_size(req))
                                      : NULL)) {
         return;
     }
@@ -669,7 +666,8 @@ static void check_poison(PortRequest *req)
         return;
     }
     bad = req->srb_ext
-              ? chunks_mismatch(req->srb_ext, ext_size(req), req->poison_mask)
+              ? chunks_mismatch(req->srb_ext, port_request_ext_size(req),
+                                req->poison_mask)
               : -1;
     if (bad >= 0) {
         verifier_report(VC_SRB_AFTER_COMPLETION, req,
@@ -1029,25 +1027,25 @@ static inline __attribute__((always_inline)) bool lu_can_start(PortLu *lu)
 
 /* Build the SG list for the request's data buffer, @len bytes at @buf.
  * Guest RAM is one physically contiguous region, so a buffer is one
- * element, as a DMA adapter would merge contiguous pages. False for a
- * buffer outside guest RAM; *@gpa is the element's address when there is
- * one. */
-static inline __attribute__((always_inline)) bool
+ * element, as a DMA adapter would merge contiguous pages. Returns the
+ * number of elements (0 without data; then *@gpa is the element's
+ * address), or -1 for a buffer outside guest RAM. */
+static inline __attribute__((always_inline)) int
 build_sgl(PortRequest *req, PVOID buf, ULONG len, uint64_t *gpa)
 {
     PSTOR_SCATTER_GATHER_LIST sgl = req->sgl;
 
     sgl->NumberOfElements = 0;
     if (!len || !buf) {
-        return true;
+        return 0;
     }
     if (!ram_gpa(buf, gpa) || !ram_contains(buf, len)) {
-        return false;
+        return -1;
     }
     sgl->List[0].PhysicalAddress.QuadPart = (LONGLONG)*gpa;
     sgl->List[0].Length = len;
     sgl->NumberOfElements = 1;
-    return true;
+    return 1;
 }
 
 static void finish_request(PortRequest *req);
@@ -1198,7 +1196,7 @@ capture_results_looking(PortRequest *req, PortAdapter *a, uint8_t *ext,
                         uint64_t k)
 {
     const ExtRuns *r = &ext_runs_cache;
-    ULONG n = ext_size(req);
+    ULONG n = port_request_ext_size(req);
 
     if (ext_written_chunks_with(ext, n, a->ext_written, is_poison_avx2) ||
         !ext_runs_fast(r, a->ext_written, n)) {
@@ -1235,7 +1233,8 @@ capture_results_avx2(PortRequest *req)
             capture_results_looking(req, a, ext, k);
             return;
         }
-        if (G_UNLIKELY(!ext_runs_fast(r, a->ext_written, ext_size(req)))) {
+        if (G_UNLIKELY(!ext_runs_fast(r, a->ext_written,
+                                      port_request_ext_size(req)))) {
             capture_results(req);
             return;
         }
@@ -1249,14 +1248,25 @@ static void capture_results_avx2(PortRequest *req)
 }
 #endif
 
+/* A request start_one() will not hand to the miniport: INVALID_REQUEST,
+ * finished as one that was outstanding. */
+static G_GNUC_NO_INLINE void start_refused(PortRequest *req)
+{
+    SrbSetSrbStatus(req->srb, SRB_STATUS_INVALID_REQUEST);
+    capture_results(req);
+    req->lu->outstanding++;
+    req->lu->adapter->outstanding++;
+    finish_request(req);
+}
+
 /* Inline in port_submit(), which starts nearly every request itself. */
 static inline __attribute__((always_inline)) void start_one(PortRequest *req)
 {
     PortLu *lu = req->lu;
     PortAdapter *a = lu->adapter;
     ULONG len = SrbGetDataTransferLength(req->srb);
-    PVOID buf;
     uint64_t gpa = 0;
+    int nsg;
 
     BND_NOTE_SRB_START(req->id, cpu_index(), lu->path, lu->target, lu->lun,
                        (uint8_t)SrbGetSrbFunction(req->srb),
@@ -1265,26 +1275,18 @@ static inline __attribute__((always_inline)) void start_one(PortRequest *req)
     if (a->cfg->MaximumTransferLength && len > a->cfg->MaximumTransferLength) {
         /* The class layer must split; the port refuses, as Windows'
          * would fail an oversized request. */
-        SrbSetSrbStatus(req->srb, SRB_STATUS_INVALID_REQUEST);
-        capture_results(req);
-        lu->outstanding++;
-        a->outstanding++;
-        finish_request(req);
+        start_refused(req);
         return;
     }
-    buf = SrbGetDataBuffer(req->srb);
-    if (!build_sgl(req, buf, len, &gpa)) {
-        SrbSetSrbStatus(req->srb, SRB_STATUS_INVALID_REQUEST);
-        capture_results(req);
-        lu->outstanding++;
-        a->outstanding++;
-        finish_request(req);
+    nsg = build_sgl(req, SrbGetDataBuffer(req->srb), len, &gpa);
+    if (nsg < 0) {
+        start_refused(req);
         return;
     }
     /* Mapped as the list is built, from what was written to it: nothing
      * from here to the miniport's call makes a DMA or yields, so the
      * verifier sees the same ranges as if it were mapped last. */
-    if (port.verifier != VERIFIER_OFF && len && buf) {
+    if (port.verifier != VERIFIER_OFF && nsg) {
         verifier_sg_map_one(req, gpa, len);
     }
     if (req->extended) {

@@ -573,13 +573,6 @@ static STOR_PHYSICAL_ADDRESS extension_address(PortRequest *req, uintptr_t va,
     return ext_answer(va, len, Length);
 }
 
-/* The size of @req's extension: the adapter's, as the port allocated
- * and poisons it (queue.c). */
-static inline ULONG srb_ext_size(const PortRequest *req)
-{
-    return req->lu->adapter->srb_ext_size;
-}
-
 /* Whether @va is in @Srb's data buffer, which ends at *@end. */
 static inline bool in_data_buffer(PVOID Srb, uintptr_t va, uintptr_t *end)
 {
@@ -608,10 +601,11 @@ physical_address_slow(PVOID HwDeviceExtension, PSCSI_REQUEST_BLOCK Srb,
 
         in_data = in_data_buffer(Srb, va, &data_end);
         if (!in_data && req && req->srb_ext &&
-            va - (uintptr_t)req->srb_ext < srb_ext_size(req)) {
-            return extension_address(
-                req, va, (uintptr_t)req->srb_ext + srb_ext_size(req) - va,
-                Length);
+            va - (uintptr_t)req->srb_ext < port_request_ext_size(req)) {
+            return extension_address(req, va,
+                                     (uintptr_t)req->srb_ext +
+                                         port_request_ext_size(req) - va,
+                                     Length);
         }
         if (in_data) {
             len = data_end - va;
@@ -653,9 +647,9 @@ physical_address_slow(PVOID HwDeviceExtension, PSCSI_REQUEST_BLOCK Srb,
  * the extension's end it was made for, so the same start, under the same
  * epoch, with the same end, needs no range arithmetic: the answer is the
  * whole extension. Any other address or an extension a BUSY retry
- * replaced takes the slow path, which gives the
- * same answers. The data buffer comes first, as in the slow path, for a
- * miniport that points it into its own extension.
+ * replaced takes the slow path, which gives the same answers. The data
+ * buffer comes first, as in the slow path, for a miniport that points it
+ * into its own extension.
  */
 STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
                                                        PSCSI_REQUEST_BLOCK Srb,
@@ -670,7 +664,7 @@ STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
 
         if (va && va == (uintptr_t)req->srb_ext && va == req->ext_map_start &&
             req->ext_map_epoch == verifier_map_epoch) {
-            ULONG size = srb_ext_size(req);
+            ULONG size = port_request_ext_size(req);
             uintptr_t data_end;
 
             if (req->ext_map_for == va + size &&
