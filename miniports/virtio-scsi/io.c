@@ -52,7 +52,7 @@ static ULONG VioScsiSetSegments(VirtqDesc *Table, ULONG Entry,
 
 /*
  * The physical address of the part of the SRB extension the device
- * reads and writes. Storport extensions are physically contiguous, but
+ * reads and writes, into @Base. Storport extensions are physically contiguous, but
  * StorPortGetPhysicalAddress may report a shorter run (a page); check the
  * rest continues where it stops instead of assuming it.
  *
@@ -65,7 +65,7 @@ static ULONG VioScsiSetSegments(VirtqDesc *Table, ULONG Entry,
  */
 static BOOLEAN
 VioScsiExtensionAddress(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension, PVOID Srb,
-                        PVIOSCSI_SRB_EXTENSION SrbExt)
+                        PVIOSCSI_SRB_EXTENSION SrbExt, PULONGLONG Base)
 {
     ULONG needed = FIELD_OFFSET(VIOSCSI_SRB_EXTENSION, Srb);
     ULONG length = 0;
@@ -74,6 +74,7 @@ VioScsiExtensionAddress(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension, PVOID Srb,
     ULONG covered;
 
     if (SrbExt != NULL && SrbExt->TablePaFor == (ULONG_PTR)SrbExt) {
+        *Base = SrbExt->TablePa;
         return TRUE;
     }
     pa = StorPortGetPhysicalAddress(AdapterExtension, Srb, SrbExt, &length);
@@ -93,6 +94,7 @@ VioScsiExtensionAddress(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension, PVOID Srb,
     }
     SrbExt->TablePa = base;
     SrbExt->TablePaFor = (ULONG_PTR)SrbExt;
+    *Base = base;
     return TRUE;
 }
 
@@ -181,7 +183,7 @@ static BOOLEAN VioScsiReadSrb(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
             first + sizeof(SRBEX_DATA_SCSI_CDB16) <= srbEx->SrbLength &&
             block->Type == SrbExDataTypeScsiCdb16) {
             Fields->CdbLength = block->CdbLength;
-            Fields->Cdb = block->CdbLength != 0 ? (PCDB)block->Cdb : NULL;
+            Fields->Cdb = (PCDB)block->Cdb; /* length 0 is refused */
             Fields->ScsiStatusOffset =
                 (USHORT)(first +
                          FIELD_OFFSET(SRBEX_DATA_SCSI_CDB16, ScsiStatus));
@@ -220,25 +222,25 @@ static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
 {
     PVIOSCSI_SRB_EXTENSION SrbExt = Fields->SrbExt;
     ULONG flags = Fields->Flags;
-    BOOLEAN dataIn = (flags & SRB_FLAGS_DATA_IN) != 0;
-    BOOLEAN dataOut = (flags & SRB_FLAGS_DATA_OUT) != 0;
+    /* The direction as one value, not two flags kept across the port
+     * calls below. */
+    ULONG direction = Fields->DataLength != 0
+                          ? flags & SRB_FLAGS_UNSPECIFIED_DIRECTION
+                          : SRB_FLAGS_NO_DATA_TRANSFER;
     PSTOR_SCATTER_GATHER_LIST sgl = NULL;
     UCHAR cdbLength = Fields->CdbLength;
     PCDB cdb = Fields->Cdb;
-    ULONGLONG base;
+    ULONGLONG base = 0;
+    BOOLEAN addressed;
     ULONG segments = 0;
     ULONG entry = 0;
     UCHAR path = 0, target = 0, lun = 0;
 
-    if (cdb == NULL || cdbLength == 0 ||
-        cdbLength > VIRTIO_SCSI_CDB_SIZE_DEFAULT) {
+    /* One unsigned test for both an empty CDB and one too long. */
+    if (cdb == NULL || (ULONG)cdbLength - 1 >= VIRTIO_SCSI_CDB_SIZE_DEFAULT) {
         return SRB_STATUS_INVALID_REQUEST;
     }
-    if (Fields->DataLength == 0) {
-        dataIn = FALSE;
-        dataOut = FALSE;
-    }
-    if (dataIn && dataOut) {
+    if (direction == SRB_FLAGS_UNSPECIFIED_DIRECTION) {
         /* Bidirectional commands need VIRTIO_SCSI_F_INOUT (5.6.3). */
         return SRB_STATUS_INVALID_REQUEST;
     }
@@ -266,7 +268,11 @@ static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
         SrbExt->DataLength = Fields->DataLength;
     }
 
-    if (dataIn || dataOut) {
+    /* The address is asked before the list, though a bad list is
+     * reported first: then only the address is kept across the other
+     * call, rather than the list and its length across this one. */
+    addressed = VioScsiExtensionAddress(AdapterExtension, Srb, SrbExt, &base);
+    if (direction != SRB_FLAGS_NO_DATA_TRANSFER) {
         sgl = StorPortGetScatterGatherList(AdapterExtension, Srb);
         if (sgl == NULL || sgl->NumberOfElements == 0) {
             return SRB_STATUS_ERROR;
@@ -276,10 +282,9 @@ static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
             return SRB_STATUS_INVALID_REQUEST;
         }
     }
-    if (!VioScsiExtensionAddress(AdapterExtension, Srb, SrbExt)) {
+    if (!addressed) {
         return SRB_STATUS_ERROR;
     }
-    base = SrbExt->TablePa;
 
     /* Device-readable parts first, then device-writable ones (2.7.4).
      * Whether the response is the last entry is known before it is
@@ -290,10 +295,10 @@ static UCHAR VioScsiBuildRequest(PVIOSCSI_ADAPTER_EXTENSION AdapterExtension,
                          sizeof(VirtioScsiCmdReq), VIRTQ_DESC_F_NEXT,
                          (USHORT)(entry + 1));
     entry++;
-    if (dataOut) {
+    if (direction == SRB_FLAGS_DATA_OUT) {
         entry = VioScsiSetSegments(SrbExt->Table, entry, sgl, segments, 0);
     }
-    if (dataIn) {
+    if (direction == SRB_FLAGS_DATA_IN) {
         VioScsiSetTableEntry(
             &SrbExt->Table[entry],
             base + FIELD_OFFSET(VIOSCSI_SRB_EXTENSION, Response),
