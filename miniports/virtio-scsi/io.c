@@ -605,6 +605,7 @@ VOID VioScsiRequestDpc(PSTOR_DPC Dpc, PVOID HwDeviceExtension,
     PVIOSCSI_QUEUE queue = CONTAINING_RECORD(Dpc, VIOSCSI_QUEUE, Dpc);
     PVIOSCSI_SRB_EXTENSION first = NULL;
     PVIOSCSI_SRB_EXTENSION *tail = &first;
+    PVIOSCSI_SRB_EXTENSION completed;
     VIOSCSI_LOCK lock;
     USHORT ready;
 
@@ -653,12 +654,14 @@ VOID VioScsiRequestDpc(PSTOR_DPC Dpc, PVOID HwDeviceExtension,
     VioScsiUnlockQueue(adapterExtension, &lock);
 
     /* Complete the batch outside the lock; after RequestComplete the
-     * extension is the port's, so the link is read first. */
-    while (first != NULL) {
-        PVIOSCSI_SRB_EXTENSION next = first->NextCompleted;
+     * extension is the port's, so the link is read first. The walk has
+     * its own variable: first's address was taken, and each step would
+     * store it. */
+    for (completed = first; completed != NULL;) {
+        PVIOSCSI_SRB_EXTENSION next = completed->NextCompleted;
 
-        VioScsiCompleteCommand(adapterExtension, first);
-        first = next;
+        VioScsiCompleteCommand(adapterExtension, completed);
+        completed = next;
     }
 }
 
