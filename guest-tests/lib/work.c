@@ -51,15 +51,18 @@ struct WlJob {
 
 /* ---- histogram ---- */
 
-static inline unsigned hist_index(uint64_t v)
+/* 64 + (e - 6) * 32 + the 5 bits under the top one, for a top bit e >= 6:
+ * the top 6 bits are 32 + those 5, which folds the mask and two constants
+ * into one, and in 64 bits that one goes into the bucket's address. */
+static inline uint64_t hist_index(uint64_t v)
 {
     unsigned e;
 
     if (v < 64) {
-        return (unsigned)v;
+        return v;
     }
-    e = 63u - (unsigned)__builtin_clzll(v);
-    return 64 + (e - 6) * 32 + (unsigned)((v >> (e - 5)) & 31);
+    e = 63u ^ (unsigned)__builtin_clzll(v);
+    return (uint64_t)e * 32 - 160 + (v >> (e - 5));
 }
 
 static uint64_t hist_mid(unsigned i)
@@ -244,14 +247,24 @@ static inline uint64_t slot_lba(const WlJob *j, uint64_t slot)
     return j->cfg.first_lba + slot * j->cfg.bs_blocks;
 }
 
+/* run_loop_as()'s @rw for the copy that reads it from the job. */
+#define WL_RW_JOB (-1)
+
+/* The job's WlRw, or @rw where a copy of the loop has it as a constant
+ * (see run_loop()). */
+static inline __attribute__((always_inline)) WlRw job_rw(const WlJob *j, int rw)
+{
+    return rw == WL_RW_JOB ? j->cfg.rw : (WlRw)rw;
+}
+
 /* @verify is j->slot_busy != NULL, a constant in each copy of the loop
  * (see run_loop()). */
-static inline __attribute__((always_inline)) uint64_t pick_slot(WlJob *j,
-                                                                bool verify)
+static inline __attribute__((always_inline)) uint64_t
+pick_slot(WlJob *j, bool verify, int rw)
 {
     uint64_t s;
 
-    switch (j->cfg.rw) {
+    switch (job_rw(j, rw)) {
     case WL_READ:
     case WL_WRITE:
         s = j->next_seq++ % j->nslots;
@@ -269,9 +282,9 @@ static inline __attribute__((always_inline)) uint64_t pick_slot(WlJob *j,
     return s;
 }
 
-static inline __attribute__((always_inline)) bool pick_write(WlJob *j)
+static inline __attribute__((always_inline)) bool pick_write(WlJob *j, int rw)
 {
-    switch (j->cfg.rw) {
+    switch (job_rw(j, rw)) {
     case WL_READ:
     case WL_RANDREAD:
         return false;
@@ -298,12 +311,12 @@ static bool can_issue(const WlJob *j)
  * I/O: out of line each was a call and a frame for a few loads, stores
  * and the random draw. */
 static inline __attribute__((always_inline)) void issue(WlJob *j, ClsIo *io,
-                                                        bool verify)
+                                                        bool verify, int rw)
 {
-    uint64_t slot = pick_slot(j, verify);
+    uint64_t slot = pick_slot(j, verify, rw);
     uint64_t lba = slot_lba(j, slot);
     uint32_t n = slot_blocks(j, slot);
-    bool write = pick_write(j);
+    bool write = pick_write(j, rw);
 
     if (verify) {
         j->slot_busy[slot] = 1;
@@ -374,11 +387,28 @@ count_done(WlJob *j, const ClsIo *io, unsigned dir)
     j->st.bytes[dir] += (uint64_t)io->blocks * j->block_size;
 }
 
+/* The direction of @io, which a copy of the loop that only reads or only
+ * writes knows without looking: every I/O it waits for, it issued. */
+static inline __attribute__((always_inline)) unsigned io_dir(const ClsIo *io,
+                                                             int rw)
+{
+    switch (rw) {
+    case WL_READ:
+    case WL_RANDREAD:
+        return WL_DIR_READ;
+    case WL_WRITE:
+    case WL_RANDWRITE:
+        return WL_DIR_WRITE;
+    default:
+        return io->op == CLS_WRITE ? WL_DIR_WRITE : WL_DIR_READ;
+    }
+}
+
 static inline __attribute__((always_inline)) void complete(WlJob *j, ClsIo *io,
-                                                           bool verify)
+                                                           bool verify, int rw)
 {
     uint64_t slot = io->tag;
-    unsigned dir = io->op == CLS_WRITE ? WL_DIR_WRITE : WL_DIR_READ;
+    unsigned dir = io_dir(io, rw);
 
     j->completed++;
     if (io->done_cpu != io->submit_cpu) {
@@ -425,8 +455,8 @@ static inline __attribute__((always_inline)) void complete(WlJob *j, ClsIo *io,
     }
 }
 
-static inline __attribute__((always_inline)) void run_loop_as(WlJob *j,
-                                                              bool verify)
+static inline __attribute__((always_inline)) void
+run_loop_as(WlJob *j, bool verify, int rw)
 {
     /* Whether the queue's free list may hold an I/O: only this loop takes
      * from it and gives back to it, so it is empty from the first
@@ -447,17 +477,17 @@ static inline __attribute__((always_inline)) void run_loop_as(WlJob *j,
                 maybe_free = false;
                 break;
             }
-            issue(j, io, verify);
+            issue(j, io, verify, rw);
         }
         io = cls_wait(j->q);
         if (!io) {
             break;
         }
-        complete(j, io, verify);
+        complete(j, io, verify, rw);
         /* Giving the I/O back would put it at the head of the free list,
          * where the next cls_io_get() takes it: send it again at once. */
         if (can_issue(j)) {
-            issue(j, io, verify);
+            issue(j, io, verify, rw);
         } else {
             cls_io_put(io);
             maybe_free = true;
@@ -467,14 +497,38 @@ static inline __attribute__((always_inline)) void run_loop_as(WlJob *j,
     j->st.t_end = vclock_now();
 }
 
-/* One copy of the loop per verify setting, which is fixed for the job:
- * the copy without it tests nothing of it per I/O. */
+/*
+ * One copy of the loop per verify setting, which is fixed for the job:
+ * the copy without it tests nothing of it per I/O. Without verify, where
+ * the I/O path is short, one copy per rw as well, which then decides
+ * neither how to pick the slot nor whether to write per I/O; with it, the
+ * pattern work dwarfs those two tests.
+ */
 static void run_loop(WlJob *j)
 {
     if (j->slot_busy) {
-        run_loop_as(j, true);
-    } else {
-        run_loop_as(j, false);
+        run_loop_as(j, true, WL_RW_JOB);
+        return;
+    }
+    switch (j->cfg.rw) {
+    case WL_READ:
+        run_loop_as(j, false, WL_READ);
+        break;
+    case WL_WRITE:
+        run_loop_as(j, false, WL_WRITE);
+        break;
+    case WL_RANDREAD:
+        run_loop_as(j, false, WL_RANDREAD);
+        break;
+    case WL_RANDWRITE:
+        run_loop_as(j, false, WL_RANDWRITE);
+        break;
+    case WL_RANDRW:
+        run_loop_as(j, false, WL_RANDRW);
+        break;
+    default:
+        run_loop_as(j, false, WL_RW_JOB);
+        break;
     }
 }
 

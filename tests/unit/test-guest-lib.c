@@ -167,6 +167,44 @@ static void test_histogram(void)
     g_assert_cmpuint(wl_hist_pct(&b, 99.9), ==, 9);
 }
 
+/* The bucket layout is part of every printed percentile: pin it to its
+ * definition (exact below 64, then 32 buckets per power of two) at both
+ * edges of every bucket, so a faster index cannot move a value. */
+static unsigned hist_bucket_of(uint64_t v)
+{
+    unsigned e = 63;
+
+    if (v < 64) {
+        return (unsigned)v;
+    }
+    while (!(v >> e)) {
+        e--;
+    }
+    return 64 + (e - 6) * 32 + (unsigned)((v >> (e - 5)) & 31);
+}
+
+static void test_histogram_buckets(void)
+{
+    g_autofree WlHist *h = g_new0(WlHist, 1);
+
+    for (unsigned e = 0; e < 64; e++) {
+        for (unsigned sub = 0; sub < 32; sub++) {
+            uint64_t lo = e < 6 ? (uint64_t)sub << 1 | (1ULL << e)
+                                : (1ULL << e) | ((uint64_t)sub << (e - 5));
+            uint64_t hi = e < 6 ? lo : lo + (1ULL << (e - 5)) - 1;
+            uint64_t vals[] = {lo, hi, lo - 1};
+
+            for (unsigned k = 0; k < G_N_ELEMENTS(vals); k++) {
+                unsigned want = hist_bucket_of(vals[k]);
+                wl_hist_reset(h);
+                wl_hist_add(h, vals[k]);
+                g_assert_cmpuint(want, <, WL_HIST_BUCKETS);
+                g_assert_cmpuint(h->bucket[want], ==, 1);
+            }
+        }
+    }
+}
+
 /* ---- the block layer ---- */
 
 static void inventory_body(void *opaque)
@@ -856,6 +894,7 @@ int main(int argc, char **argv)
     g_test_add_func("/guest/pattern/units", test_pattern_units);
     g_test_add_func("/guest/pattern/crc32c", test_crc32c);
     g_test_add_func("/guest/histogram", test_histogram);
+    g_test_add_func("/guest/histogram/buckets", test_histogram_buckets);
     g_test_add_func("/guest/cls/inventory", test_inventory);
     g_test_add_func("/guest/cls/read-write-split", test_read_write_split);
     g_test_add_func("/guest/cls/cdb10-fallback", test_cdb10_fallback);
