@@ -105,6 +105,23 @@ static inline bool port_request_finished_clean(const PortRequest *req,
     return c >> 32;
 }
 
+/* A key for port_request_clean_covers(): finished clean, @bytes moved at
+ * least. PORT_CLEAN_NEVER is covered by no request. */
+#define PORT_CLEAN_NEVER UINT64_MAX
+static inline uint64_t port_clean_key(uint32_t bytes)
+{
+    return (uint64_t)1 << 32 | bytes;
+}
+
+/* Whether a finished request finished clean having moved at least the
+ * bytes in @key: one comparison of the word in place, as the clean flag
+ * sits above the length. */
+static inline bool port_request_clean_covers(const PortRequest *req,
+                                             uint64_t key)
+{
+    return ((const PortRequestHead *)req)->clean >= key;
+}
+
 typedef enum PortPowerAction {
     PORT_POWER_STOP,      /* device removal/disable: ScsiStopAdapter */
     PORT_POWER_HIBERNATE, /* flush, then ScsiStopAdapter */

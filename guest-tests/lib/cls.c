@@ -373,6 +373,7 @@ static void send_chunk(ClsIo *io)
     PortXfer dir = PORT_XFER_NONE;
     unsigned timeout = 0;
 
+    io->clean_key = PORT_CLEAN_NEVER;
     if (io->replace_req) {
         /* A timed-out request may have been abandoned by the port, which
          * keeps it to catch a late completion: never reuse it. */
@@ -398,6 +399,9 @@ static void send_chunk(ClsIo *io)
         buf = (uint8_t *)io->buf + (size_t)io->done_blocks * d->block_size;
         bytes = n * d->block_size;
         dir = io->op == CLS_WRITE ? PORT_XFER_OUT : PORT_XFER_IN;
+        if (io->done_blocks + n == io->blocks) {
+            io->clean_key = port_clean_key(bytes);
+        }
         if (n == io->blocks && len == 16) {
             /* The whole I/O in one (16) command: what rw_reusable()
              * lets the next I/O of this size on this buffer send again. */
@@ -406,6 +410,8 @@ static void send_chunk(ClsIo *io)
             io->prep_blocks = n;
             io->prep_buf = io->buf;
             io->prep_bytes = bytes;
+            io->prep_clean_key = io->clean_key;
+            io->prep_lba_max = d->blocks - n;
             io->prep_dir = dir;
         }
         break;
@@ -493,13 +499,15 @@ static bool io_valid(const ClsIo *io)
  * the same op, length and buffer, and its range is on the disk: then the
  * command kept from that time, with the new LBA, is what send_chunk()
  * would build, and the length and buffer checks it passed still hold
- * (the block size and transfer limit are fixed once the disk is open).
+ * (the block size, capacity and transfer limit are fixed once the disk is
+ * open, so io_valid()'s range check is one comparison with the last LBA
+ * that length may start at).
  */
 static inline bool rw_reusable(const ClsIo *io, const ClsDisk *d)
 {
     return io->op == io->prep_op && io->blocks == io->prep_blocks &&
-           io->buf == io->prep_buf && !d->use_cdb10 && io->lba < d->blocks &&
-           io->blocks <= d->blocks - io->lba;
+           io->buf == io->prep_buf && !d->use_cdb10 &&
+           io->lba <= io->prep_lba_max;
 }
 
 /* send_chunk() for an I/O rw_reusable() accepted: no split, no choice of
@@ -508,6 +516,7 @@ static inline void send_reused(ClsIo *io, ClsDisk *d)
 {
     put_be64(io->prep_cdb + 2, io->lba);
     io->chunk_blocks = io->blocks;
+    io->clean_key = io->prep_clean_key;
     port_request_scsi(io->req, io->prep_cdb, 16, io->buf, io->prep_bytes,
                       io->prep_dir, 0);
     io->state = IO_PORT;
@@ -553,6 +562,7 @@ void cls_submit(ClsIo *io)
         result_no_sense(r);
         r->status = CLS_ERR_PARAM;
         io->done_ns = io->submit_ns;
+        io->clean_key = PORT_CLEAN_NEVER;
         io->state = IO_REJECTED;
         link_done(q, io);
         return;
@@ -796,7 +806,6 @@ static inline void done_unlink_head(ClsQueue *q)
     if (!q->done_head) {
         q->done_tail = NULL;
     }
-    io->next = NULL;
 }
 
 /* A finished I/O goes back to the caller. */
@@ -845,11 +854,14 @@ static ClsIo *next_finished(ClsQueue *q, bool block)
 
 /*
  * The I/O at the head of the done list if its attempt was the last one
- * and clean: a READ/WRITE whose chunk ended in SUCCESS and GOOD without
- * sense, moved all it asked and left nothing to send. It gets what
- * read_result(), attempt_good() and next_finished() would give it, with
- * no call to the retry and split logic around them. NULL, with nothing
- * changed, for anything else.
+ * and clean: a READ/WRITE whose last chunk ended in SUCCESS and GOOD
+ * without sense and moved all it asked. Its clean_key says all that but
+ * the port's part in one comparison (it is PORT_CLEAN_NEVER for any other
+ * attempt, and for a rejected I/O, whose request did not take part). It
+ * gets what read_result(), attempt_good() and next_finished() would give
+ * it, with no call to the retry and split logic around them; but
+ * done_blocks, which only those read and cls_submit() resets, is left as
+ * it is. NULL, with nothing changed, for anything else.
  */
 static inline ClsIo *take_clean(ClsQueue *q)
 {
@@ -857,22 +869,16 @@ static inline ClsIo *take_clean(ClsQueue *q)
     ClsResult *r;
     uint32_t transferred;
 
-    if (!io || io->state != IO_COMPLETED ||
-        (io->op != CLS_READ && io->op != CLS_WRITE)) {
+    if (!io || !port_request_clean_covers(io->req, io->clean_key)) {
         return NULL;
     }
-    if (!port_request_finished_clean(io->req, &transferred) ||
-        transferred < io->chunk_blocks * q->disk->block_size ||
-        io->done_blocks + io->chunk_blocks < io->blocks) {
-        return NULL;
-    }
+    port_request_finished_clean(io->req, &transferred);
     done_unlink_head(q);
     r = &io->res;
     r->srb_status = SRB_STATUS_SUCCESS;
     r->scsi_status = SCSISTAT_GOOD;
     result_no_sense(r);
     r->transferred += transferred;
-    io->done_blocks += io->chunk_blocks;
     finish(q, io, CLS_OK);
     hand_back(q, io);
     return io;

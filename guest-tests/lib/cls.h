@@ -155,6 +155,10 @@ struct ClsIo {
     uint8_t *unmap_list; /* guest RAM, the UNMAP parameter list */
     uint32_t done_blocks;
     uint32_t chunk_blocks;
+    /* port_clean_key() of the attempt in flight when it is the I/O's last
+     * READ/WRITE chunk, else PORT_CLEAN_NEVER: what cls_wait() needs to
+     * know the I/O finished with it. */
+    uint64_t clean_key;
     unsigned tries[CLS_RETRY_CAUSES];
     uint64_t retry_at;
     uint8_t state;
@@ -168,6 +172,8 @@ struct ClsIo {
     PortXfer prep_dir;
     uint32_t prep_blocks;
     uint32_t prep_bytes;
+    uint64_t prep_clean_key;
+    uint64_t prep_lba_max; /* the last LBA it may start at on the disk */
     void *prep_buf;
 };
 
