@@ -524,6 +524,16 @@ static inline void send_reused(ClsIo *io, ClsDisk *d)
     port_submit(io->req, on_port_done, io);
 }
 
+/* A chunk's first attempt has used no retries: the memset only after an
+ * attempt that did, which nearly no I/O has. */
+static inline void tries_reset(ClsIo *io)
+{
+    if (io->tries_used) {
+        memset(io->tries, 0, sizeof(io->tries));
+        io->tries_used = false;
+    }
+}
+
 /* What cls_sense_parse() says of no sense, without the call: the case
  * of nearly every attempt. */
 static inline void result_no_sense(ClsResult *r)
@@ -541,15 +551,14 @@ void cls_submit(ClsIo *io)
     g_assert(io->state == IO_HELD);
     /* Reset only what accumulates over attempts: every attempt's result
      * (read_result) sets the status fields and the sense length, and the
-     * sense copy is sized by sense_len, so it needs no clearing. */
-    r->status = CLS_OK;
+     * sense copy is sized by sense_len, so it needs no clearing; finish()
+     * sets the status and each completion done_cpu (a rejection -1). */
     r->transferred = 0;
     r->retries = 0;
-    memset(io->tries, 0, sizeof(io->tries));
+    tries_reset(io);
     io->done_blocks = 0;
     io->submit_ns = vclock_now();
     io->submit_cpu = cpu_index();
-    io->done_cpu = -1;
     q->outstanding++;
     if (rw_reusable(io, q->disk)) {
         send_reused(io, q->disk);
@@ -562,6 +571,7 @@ void cls_submit(ClsIo *io)
         result_no_sense(r);
         r->status = CLS_ERR_PARAM;
         io->done_ns = io->submit_ns;
+        io->done_cpu = -1;
         io->clean_key = PORT_CLEAN_NEVER;
         io->state = IO_REJECTED;
         link_done(q, io);
@@ -713,7 +723,7 @@ static inline bool attempt_good(ClsQueue *q, ClsIo *io, uint32_t xfer)
     io->done_blocks += io->chunk_blocks;
     if (io->done_blocks < io->blocks) {
         d->count.splits++;
-        memset(io->tries, 0, sizeof(io->tries));
+        tries_reset(io);
         send_chunk(io);
         return false;
     }
@@ -760,6 +770,7 @@ static G_GNUC_NO_INLINE bool attempt_not_clean(ClsQueue *q, ClsIo *io,
     if (cause >= 0 && d->retry.enabled) {
         if (io->tries[cause] < d->retry.max[cause]) {
             io->tries[cause]++;
+            io->tries_used = true;
             r->retries++;
             d->count.retries[cause]++;
             if (delay) {

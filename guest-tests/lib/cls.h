@@ -160,6 +160,7 @@ struct ClsIo {
      * know the I/O finished with it. */
     uint64_t clean_key;
     unsigned tries[CLS_RETRY_CAUSES];
+    bool tries_used; /* some tries[] may be non-zero */
     uint64_t retry_at;
     uint8_t state;
     bool replace_req;

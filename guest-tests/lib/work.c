@@ -295,7 +295,10 @@ static inline __attribute__((always_inline)) bool pick_write(WlJob *j, int rw)
     }
 }
 
-static bool can_issue(const WlJob *j)
+/* @timed is j->cfg.runtime_ns != 0, which no one changes while the loop
+ * runs: there it is a register, not a load per test. */
+static inline __attribute__((always_inline)) bool can_issue(const WlJob *j,
+                                                            bool timed)
 {
     if (j->st.clock_stalled) {
         return false;
@@ -303,8 +306,7 @@ static bool can_issue(const WlJob *j)
     if (j->issued >= j->limit) {
         return false;
     }
-    return !j->cfg.runtime_ns ||
-           vclock_now() - j->run_start < j->cfg.runtime_ns;
+    return !timed || vclock_now() - j->run_start < j->cfg.runtime_ns;
 }
 
 /* Inlined, with the two above, into run_loop(), which issues once per
@@ -404,8 +406,8 @@ static inline __attribute__((always_inline)) unsigned io_dir(const ClsIo *io,
     }
 }
 
-static inline __attribute__((always_inline)) void complete(WlJob *j, ClsIo *io,
-                                                           bool verify, int rw)
+static inline __attribute__((always_inline)) void
+complete(WlJob *j, ClsIo *io, bool verify, int rw, bool timed)
 {
     uint64_t slot = io->tag;
     unsigned dir = io_dir(io, rw);
@@ -445,7 +447,7 @@ static inline __attribute__((always_inline)) void complete(WlJob *j, ClsIo *io,
         }
         j->slot_busy[slot] = 0;
     }
-    if (j->cfg.runtime_ns) {
+    if (timed) {
         if (io->done_ns != j->stall_clock) {
             j->stall_clock = io->done_ns;
             j->stall_count = 0;
@@ -462,6 +464,7 @@ run_loop_as(WlJob *j, bool verify, int rw)
      * from it and gives back to it, so it is empty from the first
      * cls_io_get() that fails until the next cls_io_put(). */
     bool maybe_free = true;
+    bool timed = j->cfg.runtime_ns != 0;
 
     j->run_start = vclock_now();
     j->st.t_start = j->run_start;
@@ -471,7 +474,7 @@ run_loop_as(WlJob *j, bool verify, int rw)
     for (;;) {
         ClsIo *io;
 
-        while (maybe_free && can_issue(j)) {
+        while (maybe_free && can_issue(j, timed)) {
             io = cls_io_get(j->q);
             if (!io) {
                 maybe_free = false;
@@ -483,10 +486,10 @@ run_loop_as(WlJob *j, bool verify, int rw)
         if (!io) {
             break;
         }
-        complete(j, io, verify, rw);
+        complete(j, io, verify, rw, timed);
         /* Giving the I/O back would put it at the head of the free list,
          * where the next cls_io_get() takes it: send it again at once. */
-        if (can_issue(j)) {
+        if (can_issue(j, timed)) {
             issue(j, io, verify, rw);
         } else {
             cls_io_put(io);

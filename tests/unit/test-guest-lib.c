@@ -525,6 +525,13 @@ static void retry_body(void *opaque)
     }
     g_assert_cmpuint(vclock_now() - t0, >=, c->min_ns);
     g_assert_cmpuint(d->count.exhausted, ==, c->exhausted ? 1 : 0);
+    /* The next I/O on the same request starts with a whole retry budget
+     * again, whatever the last one used of it. */
+    gt_vdisk_faults = c->faults;
+    ok = cls_read(d, 16, 4, buf, &res);
+    g_assert_cmpint(res.status, ==, c->status);
+    g_assert_cmpuint(res.retries, ==, c->retries);
+    g_assert_cmpuint(cls_retries_total(&d->count), ==, 2 * c->retries);
     ram_free(buf);
     cls_close(d);
 }
