@@ -598,7 +598,9 @@ static inline PortMessage *msg_fast(PVOID devext, ULONG id, PortAdapter **ap)
         return NULL;
     }
     a = port.adapters[0];
-    if (!a->use_msi || id >= a->nmsg) {
+    /* No use_msi test: connect_msix() (pnp.c) sets it with nmsg, and
+     * nothing clears either, so a message below nmsg has it. */
+    if (id >= a->nmsg) {
         return NULL;
     }
     *ap = a;

@@ -1012,15 +1012,22 @@ G_STATIC_ASSERT(sizeof(bool) == 1);
 G_STATIC_ASSERT(sizeof(((PortLu *)0)->held_any) == 4 * sizeof(bool));
 
 /* Asked for every request: with no adapter flag set (held_any) the test
- * above without them, inline; lu_can_start_held() answers the rest. */
+ * above without them (lu_can_start_unheld()), inline;
+ * lu_can_start_held() answers the rest. */
+static inline __attribute__((always_inline)) bool
+lu_can_start_unheld(PortLu *lu, PortAdapter *a)
+{
+    return a->state == ADAPTER_RUNNING && !lu->held_any &&
+           lu->outstanding < lu->depth && a->outstanding < a->max_io &&
+           vclock_now() >= a->reset_hold_until;
+}
+
 static inline __attribute__((always_inline)) bool lu_can_start(PortLu *lu)
 {
     PortAdapter *a = lu->adapter;
 
     if (G_LIKELY(!a->held_any)) {
-        return a->state == ADAPTER_RUNNING && !lu->held_any &&
-               lu->outstanding < lu->depth && a->outstanding < a->max_io &&
-               vclock_now() >= a->reset_hold_until;
+        return lu_can_start_unheld(lu, a);
     }
     return lu_can_start_held(lu);
 }
@@ -1345,6 +1352,16 @@ void port_submit(PortRequest *req, PortDoneFunc *done, void *opaque)
     req->busy_retries = 0;
     req->reset_seen = false;
     guest_event_clear(&req->event);
+    /* Nearly every request: nothing holds the adapter, so no power
+     * transition puts this one at the head; it runs, so it is neither
+     * failed nor removed; nothing waits on the unit and it can start one.
+     * What the tests and the queue below would do, without them. */
+    if (G_LIKELY(!a->held_any && !lu->pending_head &&
+                 lu_can_start_unheld(lu, a))) {
+        req->state = REQ_QUEUED;
+        start_one(req);
+        return;
+    }
     if (a->state == ADAPTER_FAILED || a->state == ADAPTER_REMOVED) {
         check_poison(req);
         SrbSetSrbStatus(req->srb, SRB_STATUS_NO_DEVICE);
@@ -1355,13 +1372,10 @@ void port_submit(PortRequest *req, PortDoneFunc *done, void *opaque)
         return;
     }
     req->state = REQ_QUEUED;
+    /* The unit could not start it at once (tested above, and nothing
+     * changed since): it waits, unless the queue lets it through. */
     if (req->internal && a->holding) {
         pending_push_head(lu, req);
-    } else if (!lu->pending_head && lu_can_start(lu)) {
-        /* Nothing waits on the unit and it can start one (nearly every
-         * request): what the queue would do, without a trip through it. */
-        start_one(req);
-        return;
     } else {
         pending_push_tail(lu, req);
     }
