@@ -926,7 +926,10 @@ UCHAR port_request_opcode(const PortRequest *req)
     return cdb ? cdb->AsByte[0] : 0;
 }
 
-PortRequest *port_request_from_srb_slow(PVOID srb)
+/* Out of line even here: inlined, its call and registers would be paid
+ * on the cache hit of StorPortGetScatterGatherList and
+ * port_complete_from_miniport, once per I/O each. */
+G_GNUC_NO_INLINE PortRequest *port_request_from_srb_slow(PVOID srb)
 {
     PortSrbCacheSlot *c;
     PortRequest *req;
