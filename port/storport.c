@@ -112,9 +112,10 @@ VOID StorPortNotification(SCSI_NOTIFICATION_TYPE NotificationType,
 {
     va_list ap;
 
+    /* No test of port.adapters[0]: port.devext0 is its device extension
+     * while it exists, and no extension's address otherwise (pnp.c). */
     if (NotificationType == RequestComplete &&
-        HwDeviceExtension == port.devext0 && port.adapters[0] &&
-        G_LIKELY(cpu_yield_passes(1))) {
+        HwDeviceExtension == port.devext0 && G_LIKELY(cpu_yield_passes(1))) {
         /* Not ap: a list that never leaves the function costs no stores. */
         va_list one;
         PVOID srb;
