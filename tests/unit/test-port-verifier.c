@@ -588,6 +588,28 @@ static void span_body(void *opaque)
     }
 }
 
+/* Five reads with an extension of @ext_size bytes, the miniport writing
+ * byte @byte of it after completing the third when @write: one report
+ * then, none otherwise. */
+static void span_run(const TpHooks *hooks, ULONG ext_size, bool write,
+                     ULONG byte)
+{
+    TpMachine m = {.verifier = VERIFIER_ON};
+
+    tp_mp_defaults();
+    tp_mp.hooks = hooks;
+    tp_mp.srbext = ext_size;
+    span_write = write;
+    span_byte = byte;
+    span_reads = 0;
+    tp_machine_up(&m);
+    g_assert_cmpint(tp_run(0, span_body, NULL, 60), ==, MACHINE_STOP_REQUESTED);
+    g_assert_cmpuint(tp_verifier_delta(VC_SRB_AFTER_COMPLETION), ==,
+                     write ? 1 : 0);
+    g_assert_cmpuint(tp_verifier_total_delta(), ==, write ? 1 : 0);
+    tp_machine_down();
+}
+
 static void test_extension_spans(gconstpointer data)
 {
     static const TpHooks hooks = {.buildio = buildio_span_state,
@@ -598,24 +620,49 @@ static void test_extension_spans(gconstpointer data)
     port_poison_generic = generic;
     for (unsigned i = 0; i < G_N_ELEMENTS(sizes); i++) {
         for (unsigned w = 0; w < 4; w++) {
-            TpMachine m = {.verifier = VERIFIER_ON};
             ULONG at[] = {0, sizes[i] / 2, sizes[i] - 1};
 
-            tp_mp_defaults();
-            tp_mp.hooks = &hooks;
-            tp_mp.srbext = sizes[i];
             span_size = sizes[i];
-            span_write = w < 3;
-            span_byte = span_write ? at[w] : 0;
-            span_reads = 0;
-            tp_machine_up(&m);
-            g_assert_cmpint(tp_run(0, span_body, NULL, 60), ==,
-                            MACHINE_STOP_REQUESTED);
-            g_assert_cmpuint(tp_verifier_delta(VC_SRB_AFTER_COMPLETION), ==,
-                             span_write ? 1 : 0);
-            g_assert_cmpuint(tp_verifier_total_delta(), ==, span_write ? 1 : 0);
-            tp_machine_down();
+            span_run(&hooks, sizes[i], w < 3, w < 3 ? at[w] : 0);
         }
+    }
+    port_poison_generic = false;
+}
+
+/*
+ * An extension written in two places far apart is poisoned and checked as
+ * two runs, the second of which is not a whole number of 32-byte blocks
+ * (queue.c works out each run's blocks once, in ext_runs_build): a write
+ * after completion to either end of either run, or inside the second, is
+ * caught, and none is reported when nothing writes late.
+ */
+#define TWO_RUNS_EXT  700
+#define TWO_RUNS_TAIL 500
+
+static bool buildio_two_runs(TpExt *x, PVOID srb, BOOLEAN *ret)
+{
+    PUCHAR ext = SrbGetMiniportContext(srb);
+
+    if (is_read(srb)) {
+        ext[0] = 1;
+        memset(ext + TWO_RUNS_TAIL, 1, TWO_RUNS_EXT - TWO_RUNS_TAIL);
+    }
+    return false;
+}
+
+static void test_extension_two_runs(gconstpointer data)
+{
+    static const TpHooks hooks = {.buildio = buildio_two_runs,
+                                  .complete = complete_span};
+    /* Chunks of 64 bytes: runs [0, 64) and [448, 700). */
+    static const ULONG at[] = {0, 63, 448, 600, 668, TWO_RUNS_EXT - 1};
+    bool generic = GPOINTER_TO_INT(data);
+
+    port_poison_generic = generic;
+    for (unsigned w = 0; w <= G_N_ELEMENTS(at); w++) {
+        bool write = w < G_N_ELEMENTS(at);
+
+        span_run(&hooks, TWO_RUNS_EXT, write, write ? at[w] : 0);
     }
     port_poison_generic = false;
 }
@@ -853,6 +900,10 @@ int main(int argc, char **argv)
                          GINT_TO_POINTER(false), test_extension_spans);
     g_test_add_data_func("/port/verifier/srb-extension-spans/generic",
                          GINT_TO_POINTER(true), test_extension_spans);
+    g_test_add_data_func("/port/verifier/srb-extension-two-runs/vector",
+                         GINT_TO_POINTER(false), test_extension_two_runs);
+    g_test_add_data_func("/port/verifier/srb-extension-two-runs/generic",
+                         GINT_TO_POINTER(true), test_extension_two_runs);
     g_test_add_data_func("/port/verifier/reused-srb-late-writes/vector",
                          GINT_TO_POINTER(false), test_reused_srb_late_writes);
     g_test_add_data_func("/port/verifier/reused-srb-late-writes/generic",
