@@ -320,6 +320,13 @@ struct PortRequest {
      * the same end again needs no recomputing. */
     uintptr_t ext_map_start, ext_map_end, ext_map_for;
     uint64_t ext_map_epoch;
+    /* The extension's own address (its length ext_fast_len) once a call
+     * for all of it has found it mapped under verifier_map_epoch
+     * ext_fast_epoch (which is never 0): the same call again is answered
+     * with three compares and the data-buffer test. */
+    uintptr_t ext_fast_va;
+    ULONG ext_fast_len;
+    uint64_t ext_fast_epoch;
     /* The verifier's copy of the SG elements while they are mapped (the
      * list in guest RAM is the miniport's to scribble on), on its list of
      * mapped requests, oldest first. */

@@ -571,6 +571,11 @@ static STOR_PHYSICAL_ADDRESS extension_address(PortRequest *req, uintptr_t va,
         req->ext_map_end = va_end;
         req->ext_map_for = va + len;
     }
+    if (va == (uintptr_t)req->srb_ext && len == port_request_ext_size(req)) {
+        req->ext_fast_va = va;
+        req->ext_fast_len = (ULONG)len;
+        req->ext_fast_epoch = verifier_map_epoch;
+    }
     return ext_answer(va, len, Length);
 }
 
@@ -644,11 +649,13 @@ physical_address_slow(PVOID HwDeviceExtension, PSCSI_REQUEST_BLOCK Srb,
  * reads descriptors and headers there), from its start, and after the
  * first time the verifier has that range mapped already
  * (extension_address): answered here without the slow path's register
- * saves or its other cases. extension_address recorded the mapping with
- * the extension's end it was made for, so the same start, under the same
- * epoch, with the same end, needs no range arithmetic: the answer is the
- * whole extension. Any other address or an extension a BUSY retry
- * replaced takes the slow path, which gives the same answers. The data
+ * saves or its other cases. extension_address noted the extension's
+ * address and length when it answered for all of it, under the epoch of
+ * a mapping that covers it, so the same address under the same epoch
+ * needs neither range arithmetic nor the extension's size: the answer is
+ * the whole extension again. Any other address, a new epoch or an
+ * extension a BUSY retry replaced takes the slow path, which gives the
+ * same answers. The data
  * buffer comes first, as in the slow path, for a miniport that points it
  * into its own extension.
  */
@@ -663,15 +670,12 @@ STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
     if (Srb && c->srb == (PVOID)Srb) {
         PortRequest *req = c->req;
 
-        if (va && va == (uintptr_t)req->srb_ext && va == req->ext_map_start &&
-            req->ext_map_epoch == verifier_map_epoch) {
-            ULONG size = port_request_ext_size(req);
-            uintptr_t data_end;
+        uintptr_t data_end;
 
-            if (req->ext_map_for == va + size &&
-                !in_data_buffer(Srb, va, &data_end)) {
-                return ext_answer(va, size, Length);
-            }
+        if (va == (uintptr_t)req->srb_ext && va == req->ext_fast_va &&
+            req->ext_fast_epoch == verifier_map_epoch &&
+            !in_data_buffer(Srb, va, &data_end)) {
+            return ext_answer(va, req->ext_fast_len, Length);
         }
     }
     return physical_address_slow(HwDeviceExtension, Srb, VirtualAddress,

@@ -65,7 +65,8 @@ static guint mru[2]; /* indexes into dma_ranges of the last hits */
  * request after the last one hit, or NULL). */
 PortRequest *verifier_sg_head, *verifier_sg_tail, *verifier_sg_hint;
 static bool hooked;
-uint64_t verifier_map_epoch;
+/* From 1: a request's zeroed ext_fast_epoch (port.h) is none. */
+uint64_t verifier_map_epoch = 1;
 
 const char *verifier_check_name(VerifierCheck c)
 {
