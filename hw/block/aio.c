@@ -27,23 +27,9 @@
 
 static AioEngine cur_engine = AIO_ENGINE_AUTO;
 static bool started;
+bool aio_sync_started;
 static unsigned in_flight;
 static unsigned plug_depth;
-
-/* A system call's return as an op's result. */
-static inline int64_t exec_result(ssize_t r)
-{
-    return r < 0 ? -errno : r;
-}
-
-/* aio_op_exec() of a read; inline, so that aio_submit_read() runs the
- * sync engine's read in its own frame. */
-static inline __attribute__((always_inline)) int64_t
-aio_read_exec(const AioOp *op)
-{
-    return exec_result(
-        preadv2(op->fd, op->iov, op->iovcnt, (off_t)op->offset, 0));
-}
 
 /* Run one op with blocking system calls (pool workers, sync engines). */
 static int64_t aio_op_exec(AioOp *op)
@@ -52,7 +38,8 @@ static int64_t aio_op_exec(AioOp *op)
 
     switch (op->type) {
     case AIO_OP_READ:
-        return aio_read_exec(op);
+        r = preadv2(op->fd, op->iov, op->iovcnt, (off_t)op->offset, 0);
+        break;
     case AIO_OP_WRITE:
         r = pwritev2(op->fd, op->iov, op->iovcnt, (off_t)op->offset,
                      op->rw_flags);
@@ -66,7 +53,7 @@ static int64_t aio_op_exec(AioOp *op)
     default:
         g_assert_not_reached();
     }
-    return exec_result(r);
+    return aio_exec_result(r);
 }
 
 /* ---- thread pool ------------------------------------------------------ */
@@ -467,6 +454,7 @@ static void engine_stop(void)
         break;
     }
     started = false;
+    aio_sync_started = false;
 }
 
 static bool engine_start(AioEngine engine, GError **errp)
@@ -497,6 +485,7 @@ static bool engine_start(AioEngine engine, GError **errp)
     }
     cur_engine = engine;
     started = true;
+    aio_sync_started = engine == AIO_ENGINE_SYNC;
     TRACE(blk_aio_engine, "engine %s", aio_engine_name(engine));
     return true;
 }
@@ -610,14 +599,17 @@ static inline __attribute__((always_inline)) bool submit_valid(AioOp *op,
     if (G_UNLIKELY(!started)) {
         engine_start_auto();
     }
-    op->waited = false;
-    op->next = NULL;
     if (cur_engine == AIO_ENGINE_SYNC) {
-        /* Run here, never in flight. */
-        op->result = read ? aio_read_exec(op) : aio_op_exec(op);
-        op->done = true;
+        /* Run here, never in flight, never on a queue. */
+        if (read) {
+            aio_run_read(op);
+        } else {
+            aio_op_ran(op, aio_op_exec(op));
+        }
         return true;
     }
+    op->waited = false;
+    op->next = NULL;
     op->done = false;
     op->result = 0;
     engine_submit(op);
@@ -634,7 +626,7 @@ bool aio_submit(AioOp *op)
     return submit_valid(op, false);
 }
 
-bool aio_submit_read(AioOp *op)
+bool aio_submit_read_engine(AioOp *op)
 {
     return submit_valid(op, true);
 }
@@ -644,9 +636,7 @@ void aio_run_now(AioOp *op)
     g_assert(op->type == AIO_OP_FDATASYNC || op->type == AIO_OP_FALLOCATE ||
              (op->iovcnt > 0 && op->iovcnt <= AIO_IOV_MAX));
     op->next = NULL;
-    op->result = aio_op_exec(op);
-    op->done = true;
-    op->waited = true; /* never counted in flight */
+    aio_op_ran(op, aio_op_exec(op));
 }
 
 /* aio_wait() for an op that is not known to be done. */
