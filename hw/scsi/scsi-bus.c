@@ -65,6 +65,7 @@ static inline uint64_t dev_key(uint32_t target, uint32_t lun)
 
 static void reqlist_push(SCSIReqList *l, SCSIRequest *req)
 {
+    req->list = l;
     req->next = NULL;
     req->prev = l->tail;
     if (l->tail) {
@@ -765,7 +766,7 @@ req_finalize_inline(SCSIRequest *req)
     if (fault_scsi_complete(req)) {
         return;
     }
-    reqlist_remove(req->dev ? &req->dev->requests : &bus->orphans, req);
+    reqlist_remove(req->list, req);
     req->in_flight = false;
     TRACE(scsi_req_complete,
           "tag=0x%" PRIx64 " host=%s status=0x%02x "
@@ -1064,11 +1065,11 @@ static bool ua_exempt(uint8_t opcode)
  * (req_start() sets it from its look-up), the sense buffer
  * (sense_len says what of it counts), the SG storage, the completion
  * event (idle, and set up by req_alloc()), the list links (reqlist_push()
- * sets them) and data_in (NULL on every request not in flight: only the
- * bus sets it, and clears it before complete(); data_in_len counts only
- * with it),
- * one store each: cheaper than clearing the whole request and then
- * filling it in.
+ * sets them), residual (every completion computes it before complete())
+ * and data_in (NULL on every request not in flight: only the bus sets it,
+ * and clears it before complete(); data_in_len counts only with it), one
+ * store each: cheaper than clearing the whole request and then filling it
+ * in.
  */
 static inline __attribute__((always_inline)) void
 req_init_state(SCSIRequest *req, SCSIBus *bus, void *hba_private)
@@ -1080,7 +1081,6 @@ req_init_state(SCSIRequest *req, SCSIBus *bus, void *hba_private)
     req->status = SCSI_STATUS_GOOD;
     req->sense_len = 0;
     req->transferred = 0;
-    req->residual = 0;
     req->overrun = 0;
 
     req->dev_private = NULL;

@@ -125,10 +125,11 @@ typedef struct SCSIReqList {
  * A recycled request is not cleared: req_init() in scsi-bus.c sets each
  * field above sg_inline but sense[] and done_ev (set up once, when the
  * storage is), in_run (false whenever a request is not on a run;
- * run_next counts only on one), prev and next (set when it is put on a
- * list, read only there) and data_in (NULL on a request not in flight;
- * data_in_len counts only with it), so a new field needs a line there (in
- * req_init_state() unless it is part of the command).
+ * run_next counts only on one), list, prev and next (set when it is put
+ * on a list, read only there), residual (computed by every completion)
+ * and data_in (NULL on a request not in flight; data_in_len counts only
+ * with it), so a new field needs a line there (in req_init_state() unless
+ * it is part of the command).
  */
 struct SCSIRequest {
     /* The command (read-only for everyone after submit). */
@@ -164,6 +165,9 @@ struct SCSIRequest {
     /* Completion on the bus's run of completions due at one time (its
      * done_ev, see scsi_req_schedule) instead of done_ev. */
     bool in_run;
+    /* The list it is on while in flight (its device's requests or the
+     * bus's orphans): its completion takes it off without the choice. */
+    SCSIReqList *list;
     SCSIRequest *prev, *next; /* in its SCSIReqList, or the pool (next) */
     SCSIRequest *run_next;    /* in the run, if in_run */
 

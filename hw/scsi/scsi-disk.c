@@ -1610,6 +1610,20 @@ static SDiskCdbMask cmd_mask[G_N_ELEMENTS(sdisk_cmds)];
  */
 static const SDiskCmd *cmd_read16, *cmd_read10;
 static SDiskCdbMask mask_read16, mask_read10;
+/* Their masks with the FUA bit (byte 1, 0x08) set as well: read_fast()
+ * leaves a FUA read to the general path with the same test. */
+static SDiskCdbMask fast_read16, fast_read10;
+
+/* @m with the FUA bit of byte 1 (0x08) counted as unclean too. */
+static SDiskCdbMask mask_with_fua(SDiskCdbMask m)
+{
+    const uint8_t fua[8] = {0x08}; /* byte 1 first, as in cdb_clean() */
+    uint64_t bit;
+
+    memcpy(&bit, fua, sizeof(bit));
+    m.lo |= bit;
+    return m;
+}
 
 static void cmd_index_init(void)
 {
@@ -1640,6 +1654,8 @@ static void cmd_index_init(void)
              cmd_read10->flags == SDISK_F_MEDIA);
     mask_read16 = cmd_mask[cmd_read16 - sdisk_cmds];
     mask_read10 = cmd_mask[cmd_read10 - sdisk_cmds];
+    fast_read16 = mask_with_fua(mask_read16);
+    fast_read10 = mask_with_fua(mask_read10);
 }
 
 /* Whether scsi_req_check_cdb(req, c->usage, c->cdb_len) would pass, for
@@ -1778,11 +1794,12 @@ read_ready(SCSIDiskState *s, SCSIRequest *req, const SDiskCmd *c,
 
 /*
  * exec_read_len() of a clean READ of a started unit when nothing rare can
- * happen on its way: tracing off, a pooled per-command state, no FUA, a
- * good range, data-in to one SG element in RAM and no hook before a DMA
- * write. Then it starts as start_rw() starts it, with no call but the
- * backend's, so sdisk_start() saves no registers for the rare ones; false
- * leaves @req as it was, for the general path (which does all of it).
+ * happen on its way: tracing off, a pooled per-command state, no FUA (@m
+ * is the fast mask, which has its bit), a good range, data-in to one SG
+ * element in RAM and no hook before a DMA write. Then it starts as
+ * start_rw() starts it, with no call but the backend's, so sdisk_start()
+ * saves no registers for the rare ones; false leaves @req as it was, for
+ * the general path (which does all of it).
  */
 static inline __attribute__((always_inline)) bool
 read_fast(SCSIDiskState *s, SCSIRequest *req, const SDiskCdbMask *m,
@@ -1799,8 +1816,7 @@ read_fast(SCSIDiskState *s, SCSIRequest *req, const SDiskCdbMask *m,
         return false;
     }
     rw_decode(req->cdb, len, &lba, &n, &len_byte);
-    if (rw_fua(req->cdb, len_byte) || n > s->max_xfer_blocks ||
-        !lba_range_ok(s, lba, n)) {
+    if (n > s->max_xfer_blocks || !lba_range_ok(s, lba, n)) {
         return false;
     }
     bytes = (uint64_t)n * s->block_size;
@@ -1875,9 +1891,9 @@ static uint64_t sdisk_start(SCSIDevice *dev, SCSIRequest *req)
     uint64_t bytes;
 
     if (G_LIKELY(req->cdb[0] == SCSI_OP_READ_16)
-            ? read_fast(s, req, &mask_read16, 16, &bytes)
+            ? read_fast(s, req, &fast_read16, 16, &bytes)
             : req->cdb[0] == SCSI_OP_READ_10 &&
-                  read_fast(s, req, &mask_read10, 10, &bytes)) {
+                  read_fast(s, req, &fast_read10, 10, &bytes)) {
         return bytes;
     }
     return sdisk_start_any(dev, req);
