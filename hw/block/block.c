@@ -376,7 +376,8 @@ static inline __attribute__((always_inline)) void
 req_init(BlkRequest *req, BlkOp op, uint64_t offset, uint64_t bytes,
          unsigned flags)
 {
-    req->next = NULL;
+    /* next is set by whatever list takes the request (req_track(), the
+     * pool), and read only there. */
     req->op = op;
     req->flags = flags;
     req->offset = offset;
@@ -442,12 +443,13 @@ static G_GNUC_NO_INLINE void req_free_extras(BlkRequest *req)
 /* req_free() of a request off every list and with no extras. */
 static inline __attribute__((always_inline)) void req_release(BlkRequest *req)
 {
-    BlockBackend *blk = req->blk;
+    BlockBackend *blk;
 
     req->nslots = 0;
     if (req->embedded) {
         return;
     }
+    blk = req->blk;
     req->next = blk->free_reqs;
     blk->free_reqs = req;
 }
@@ -2371,10 +2373,11 @@ static G_GNUC_NO_INLINE int blk_wait_slow(BlkRequest *req, uint64_t *err_offset)
 }
 
 /* The end of a one-op request whose op moved every byte, off every
- * list: blk_wait()'s usual end, whichever way it waited. */
+ * list: blk_wait()'s usual end, whichever way it waited. Released at
+ * once, so finished is not set: only a request in flight is asked, and
+ * the next submission in this storage starts it afresh (req_init()). */
 static inline __attribute__((always_inline)) int wait_done(BlkRequest *req)
 {
-    req->finished = true;
     count_done(req->blk, req);
     req_release(req); /* off every list, no extras */
     return 0;

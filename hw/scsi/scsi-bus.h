@@ -235,13 +235,14 @@ void scsi_req_submit_prepared(SCSIBus *bus, SCSIRequest *req,
 static inline __attribute__((always_inline)) void
 scsi_req_set_cdb(SCSIRequest *req, const uint8_t *cdb, unsigned len)
 {
-    len = MIN(len, (unsigned)SCSI_CDB_MAX);
-    req->cdb_len = len;
-    if (len == SCSI_CDB_MAX) {
-        /* virtio-scsi always passes its whole CDB field. */
+    if (len >= SCSI_CDB_MAX) {
+        /* virtio-scsi always passes its whole CDB field; the bytes past
+         * SCSI_CDB_MAX are cut in the same test. */
+        req->cdb_len = SCSI_CDB_MAX;
         memcpy(req->cdb, cdb, SCSI_CDB_MAX);
         return;
     }
+    req->cdb_len = len;
     memset(req->cdb, 0, sizeof(req->cdb));
     switch (len) {
     case 16:

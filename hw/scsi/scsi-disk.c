@@ -1951,7 +1951,7 @@ static G_GNUC_NO_INLINE void sdisk_finish_wait(SCSIDiskState *s,
 static void sdisk_finish(SCSIDevice *dev, SCSIRequest *req)
 {
     SDiskReq *dr = req->dev_private;
-    uint64_t err_off = 0;
+    uint64_t err_off; /* blk_wait() sets it when it fails */
     int err;
 
     if (!dr) {
