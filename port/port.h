@@ -315,10 +315,8 @@ struct PortRequest {
     uint64_t poisoned;
     /* The last extension range StorPortGetPhysicalAddress mapped for the
      * verifier, and under which verifier_map_epoch: asking again for a
-     * part of it needs no new mapping. ext_map_for: the extension end
-     * ext_map_end was computed from (it depends on nothing else), so that
-     * the same end again needs no recomputing. */
-    uintptr_t ext_map_start, ext_map_end, ext_map_for;
+     * part of it needs no new mapping. */
+    uintptr_t ext_map_start, ext_map_end;
     uint64_t ext_map_epoch;
     /* The extension's own address (its length ext_fast_len) once a call
      * for all of it has found it mapped under verifier_map_epoch

@@ -569,7 +569,6 @@ static STOR_PHYSICAL_ADDRESS extension_address(PortRequest *req, uintptr_t va,
         req->ext_map_epoch = verifier_map_epoch;
         req->ext_map_start = va;
         req->ext_map_end = va_end;
-        req->ext_map_for = va + len;
     }
     if (va == (uintptr_t)req->srb_ext && len == port_request_ext_size(req)) {
         req->ext_fast_va = va;
@@ -655,9 +654,8 @@ physical_address_slow(PVOID HwDeviceExtension, PSCSI_REQUEST_BLOCK Srb,
  * needs neither range arithmetic nor the extension's size: the answer is
  * the whole extension again. Any other address, a new epoch or an
  * extension a BUSY retry replaced takes the slow path, which gives the
- * same answers. The data
- * buffer comes first, as in the slow path, for a miniport that points it
- * into its own extension.
+ * same answers. The data buffer comes first, as in the slow path, for a
+ * miniport that points it into its own extension.
  */
 STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
                                                        PSCSI_REQUEST_BLOCK Srb,

@@ -52,9 +52,9 @@ static ULONG VioScsiSetSegments(VirtqDesc *Table, ULONG Entry,
 
 /*
  * The physical address of the part of the SRB extension the device
- * reads and writes, into @Base. Storport extensions are physically contiguous, but
- * StorPortGetPhysicalAddress may report a shorter run (a page); check the
- * rest continues where it stops instead of assuming it.
+ * reads and writes, into @Base. Storport extensions are physically
+ * contiguous, but StorPortGetPhysicalAddress may report a shorter run (a
+ * page); check the rest continues where it stops instead of assuming it.
  *
  * Extensions live in nonpaged memory, which is never remapped, so an
  * extension's physical address does not change from one request to the
