@@ -574,7 +574,9 @@ static SCSITaskAttr vscsi_task_attr(uint8_t attr)
     }
 }
 
-static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
+/* @bus_master: see vq_pop_batch(). */
+static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req,
+                             bool bus_master)
 {
     VirtQueueElement *e = &req->elem;
     uint8_t hdr_buf[sizeof(VirtioScsiCmdReqHdr) + SCSI_CDB_MAX];
@@ -614,7 +616,7 @@ static void vscsi_handle_cmd(VirtioScsiState *s, VirtQueue *vq, VScsiReq *req)
     }
     /* Read in place when it can be: the CDB is copied into the request
      * below, and the rest is parsed before. */
-    hdr = vq_elem_peek(vq, e, hdr_buf, VSCSI_REQ_HDR + cdb_len);
+    hdr = vq_elem_peek(vq, e, hdr_buf, VSCSI_REQ_HDR + cdb_len, bus_master);
     if (!hdr) {
         vscsi_req_put(s, req);
         return;
@@ -984,6 +986,7 @@ static void vscsi_queue_work(VirtioPCI *vp, unsigned q)
     VirtioScsiState *s = vscsi_of(vp);
     VirtQueue *vq = virtio_pci_queue(vp, q);
     uint16_t avail;
+    bool bus_master;
 
     if (s->hung) {
         return; /* injected hang: nothing is processed until a reset */
@@ -1008,15 +1011,21 @@ static void vscsi_queue_work(VirtioPCI *vp, unsigned q)
     if (!vq_avail_count(vq, &avail)) {
         return;
     }
+    /*
+     * Bus mastering is asked once for the batch (vq_respond_map()): only
+     * a guest's configuration write changes it. Whether the device runs
+     * is asked per request: a request can stop it (DEVICE_NEEDS_RESET).
+     */
+    bus_master = pci_bus_master_enabled(&vp->pci);
     scsi_bus_plug(s->bus);
     while (avail-- && virtio_pci_running(vp)) {
         VScsiReq *req = vscsi_req_get(s);
 
-        if (vq_pop(vq, &req->elem) != VQ_POP_OK) {
+        if (vq_pop_batch(vq, &req->elem, bus_master) != VQ_POP_OK) {
             vscsi_req_put(s, req);
             break;
         }
-        vscsi_handle_cmd(s, vq, req);
+        vscsi_handle_cmd(s, vq, req, bus_master);
     }
     scsi_bus_unplug(s->bus);
 }

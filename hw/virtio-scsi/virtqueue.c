@@ -420,12 +420,21 @@ vq_ring_desc(VirtQueue *vq, unsigned i, VirtqDesc *d)
     return true;
 }
 
-/* A buffer of @len bytes at @gpa that is not empty and lies in RAM:
- * ram_range_ok() with the empty buffer refused by the same compare. */
-static inline __attribute__((always_inline)) bool buf_in_ram(uint64_t gpa,
-                                                             uint32_t len)
+/*
+ * A buffer of @len bytes at @gpa that is not empty and lies in RAM of
+ * @ram (ram_size, which a caller checking several buffers loads once: the
+ * build does not assume strict aliasing, so the segment stores between
+ * the checks would reload it): ram_range_ok() with the empty buffer
+ * refused. @len is below 2^32, so the end wraps past 2^64 exactly when
+ * it is not above @gpa, as it is not when @len is 0: one compare for
+ * both, and the end within RAM puts @gpa there too.
+ */
+static inline __attribute__((always_inline)) bool
+buf_in_ram(uint64_t gpa, uint32_t len, uint64_t ram)
 {
-    return gpa < ram_size && (uint64_t)len - 1 < ram_size - gpa;
+    uint64_t end = gpa + len;
+
+    return gpa < end && end <= ram;
 }
 
 /*
@@ -434,12 +443,12 @@ static inline __attribute__((always_inline)) bool buf_in_ram(uint64_t gpa,
  * the failures apart only when one fails.
  */
 static inline __attribute__((always_inline)) bool
-vq_indirect_ok(const VirtQueue *vq, const VirtqDesc *d)
+vq_indirect_ok(const VirtQueue *vq, const VirtqDesc *d, uint64_t ram)
 {
     return vq->indirect && !(d->flags & VIRTQ_DESC_F_NEXT) &&
            d->len % sizeof(VirtqDesc) == 0 &&
            d->len <= vq->size * sizeof(VirtqDesc) &&
-           buf_in_ram(d->addr, d->len);
+           buf_in_ram(d->addr, d->len, ram);
 }
 
 /*
@@ -471,7 +480,7 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
         if (d.flags & VIRTQ_DESC_F_INDIRECT) {
             const uint8_t *ind;
 
-            if (G_LIKELY(vq_indirect_ok(vq, &d))) {
+            if (G_LIKELY(vq_indirect_ok(vq, &d, ram_size))) {
                 /* The WRITE flag of the table descriptor is ignored
                  * (2.7.5.3.2). */
                 ind = vq_read_indirect(vq, d.addr, ram_base + d.addr, d.len);
@@ -531,9 +540,11 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
 /*
  * The usual chain, taken in one pass: an INDIRECT head whose table lists
  * its buffers in order (entry i + 1 after entry i), none empty, the
- * readable ones first, all in RAM, with the rings quiet and bus mastering
- * on. Anything else (false) takes vq_walk_chain(), which finds the same
- * chain or tells what is wrong with it: nothing a caller or the walk
+ * readable ones first, all in RAM, with the rings quiet, bus mastering
+ * on (@bus_master, see vq_pop_batch()) and room for the segments in @e
+ * (the element's first pop makes it). Anything else (false) takes
+ * vq_walk_chain(), which finds the same chain or tells what is wrong
+ * with it: nothing a caller or the walk
  * reads has changed by then, no crossing has been counted or shown, and
  * the element's segments are the walk's to write again. Entries visited
  * in order cannot loop, and the table's at most queue-size entries of
@@ -542,9 +553,9 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
  * no guest code runs in between.
  */
 static inline __attribute__((always_inline)) bool
-vq_pop_fast(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
+vq_pop_fast(VirtQueue *vq, uint16_t head, VirtQueueElement *e, bool bus_master)
 {
-    uint64_t total = 0, out_len = 0;
+    uint64_t total = 0, out_len = 0, ram = ram_size;
     unsigned n_out = 0, n, i;
     const uint8_t *ind;
     DmaSgEntry *sg;
@@ -552,23 +563,24 @@ vq_pop_fast(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
 
     /* Quiet rings also mean no before-hook on DMA reads (vq_rings_check()),
      * so the table may be read in place like vq_map_read() does. */
-    if (G_UNLIKELY(!vq_rings_quiet(vq) || !pci_bus_master_enabled(vq->dev))) {
+    if (G_UNLIKELY(!bus_master || !vq_rings_quiet(vq))) {
         return false;
     }
     vq_decode_desc(ram_base + vq->desc + (uint64_t)head * sizeof(VirtqDesc),
                    &d);
+    n = d.len / sizeof(VirtqDesc);
+    /* No allocation here: the element's first pop takes the walk, which
+     * makes the room, and the usual pop keeps a call off its path. */
     if (G_UNLIKELY(!(d.flags & VIRTQ_DESC_F_INDIRECT) ||
-                   !vq_indirect_ok(vq, &d))) {
+                   !vq_indirect_ok(vq, &d, ram) || n > e->sg_cap)) {
         return false;
     }
-    n = d.len / sizeof(VirtqDesc);
     ind = ram_base + d.addr;
-    elem_reserve(e, n);
     sg = e->sg;
     for (i = 0;; i++) {
         vq_decode_desc(ind + (size_t)i * sizeof(VirtqDesc), &t);
         if (G_UNLIKELY((t.flags & ~(VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE)) ||
-                       !buf_in_ram(t.addr, t.len))) {
+                       !buf_in_ram(t.addr, t.len, ram))) {
             return false;
         }
         if (!(t.flags & VIRTQ_DESC_F_WRITE)) {
@@ -603,7 +615,7 @@ vq_pop_fast(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
  * as last read (at most to the ring's end and VQ_AHEAD_MAX) in one DMA:
  * a batch of requests costs one ring read, not one per request.
  */
-static bool vq_read_ahead(VirtQueue *vq)
+static G_GNUC_NO_INLINE bool vq_read_ahead(VirtQueue *vq)
 {
     unsigned slot = vq->last_avail_idx % vq->size;
     unsigned n = (uint16_t)(vq->shadow_avail_idx - vq->last_avail_idx);
@@ -623,7 +635,37 @@ static bool vq_read_ahead(VirtQueue *vq)
     return true;
 }
 
-VqPopResult vq_pop(VirtQueue *vq, VirtQueueElement *elem)
+/* A chain taken: the bookkeeping of every pop. */
+static inline __attribute__((always_inline)) VqPopResult
+vq_pop_done(VirtQueue *vq, uint16_t head, const VirtQueueElement *elem)
+{
+    vq->last_avail_idx++;
+    vq->pops++;
+    TRACE(virtqueue_pop, "%s q%u head=%u out=%" PRIu64 "/%u in=%" PRIu64 "/%u",
+          vq->owner, vq->index, head, elem->out_len, elem->n_out, elem->in_len,
+          elem->n_in);
+    return VQ_POP_OK;
+}
+
+/* The chain at @head, taken off the ring, when vq_pop_fast() cannot take
+ * it: out of line, so that the usual pop makes no call. */
+static G_GNUC_NO_INLINE VqPopResult vq_pop_walk(VirtQueue *vq, uint16_t head,
+                                                VirtQueueElement *elem)
+{
+    if (head >= vq->size) {
+        vq_fail(vq,
+                "available ring entry %u names head %u, past the %u "
+                "descriptors",
+                vq->last_avail_idx, head, vq->size);
+        return VQ_POP_ERROR;
+    }
+    if (!vq_walk_chain(vq, head, elem)) {
+        return VQ_POP_ERROR;
+    }
+    return vq_pop_done(vq, head, elem);
+}
+
+VqPopResult vq_pop_batch(VirtQueue *vq, VirtQueueElement *elem, bool bus_master)
 {
     uint16_t avail, head;
 
@@ -645,22 +687,15 @@ VqPopResult vq_pop(VirtQueue *vq, VirtQueueElement *elem)
     }
     head = vq->ahead[vq->ahead_pos++];
     vq->ahead_n--;
-    if (head >= vq->size) {
-        vq_fail(vq,
-                "available ring entry %u names head %u, past the %u "
-                "descriptors",
-                vq->last_avail_idx, head, vq->size);
-        return VQ_POP_ERROR;
+    if (G_LIKELY(head < vq->size && vq_pop_fast(vq, head, elem, bus_master))) {
+        return vq_pop_done(vq, head, elem);
     }
-    if (!vq_pop_fast(vq, head, elem) && !vq_walk_chain(vq, head, elem)) {
-        return VQ_POP_ERROR;
-    }
-    vq->last_avail_idx++;
-    vq->pops++;
-    TRACE(virtqueue_pop, "%s q%u head=%u out=%" PRIu64 "/%u in=%" PRIu64 "/%u",
-          vq->owner, vq->index, head, elem->out_len, elem->n_out, elem->in_len,
-          elem->n_in);
-    return VQ_POP_OK;
+    return vq_pop_walk(vq, head, elem);
+}
+
+VqPopResult vq_pop(VirtQueue *vq, VirtQueueElement *elem)
+{
+    return vq_pop_batch(vq, elem, pci_bus_master_enabled(vq->dev));
 }
 
 /*

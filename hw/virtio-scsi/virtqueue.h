@@ -143,6 +143,11 @@ static inline __attribute__((always_inline)) bool vq_rings_quiet(VirtQueue *vq)
  * seen here are taken). */
 bool vq_avail_count(VirtQueue *vq, uint16_t *count);
 VqPopResult vq_pop(VirtQueue *vq, VirtQueueElement *elem);
+/* vq_pop() with @bus_master, pci_bus_master_enabled() of the queue's
+ * device, asked once by a caller popping a batch in one event (see
+ * vq_respond_map()): the usual chain is then taken without it. */
+VqPopResult vq_pop_batch(VirtQueue *vq, VirtQueueElement *elem,
+                         bool bus_master);
 /* Return chain @head with @len bytes written: the used element is written
  * now, the index that publishes it by vq_publish(). False on a DMA
  * failure. */
@@ -270,17 +275,18 @@ bool vq_elem_write(VirtQueue *vq, const VirtQueueElement *elem, uint64_t off,
 const uint8_t *vq_elem_peek_copy(VirtQueue *vq, const VirtQueueElement *elem,
                                  void *buf, uint64_t len);
 /* Inline: a request's header is peeked once a command, and the call and
- * its checks cost as much as the crossing. */
+ * its checks cost as much as the crossing. @bus_master as for
+ * vq_respond_map(). */
 static inline __attribute__((always_inline)) const uint8_t *
 vq_elem_peek(VirtQueue *vq, const VirtQueueElement *elem, void *buf,
-             uint64_t len)
+             uint64_t len, bool bus_master)
 {
     /* A first readable buffer that holds @len bytes (the part is at least
      * @len long, so a nonzero @len means the part has one) was checked
      * to lie in RAM when the chain was popped: a DMA read in place, as
      * the hooks after it see it, when no hook may answer one. */
-    if (G_LIKELY(len && len <= elem->out_len && len <= elem->sg[0].len &&
-                 pci_bus_master_enabled(vq->dev) &&
+    if (G_LIKELY(bus_master && len && len <= elem->out_len &&
+                 len <= elem->sg[0].len &&
                  !(bnd_before_kinds & BND_BIT(BND_DMA_READ)))) {
         uint64_t gpa = elem->sg[0].addr;
 

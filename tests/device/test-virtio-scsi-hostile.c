@@ -305,6 +305,26 @@ static void build_indirect_buffer_outside_ram(T *t)
                 (uint16_t[]){NEXT, WRITE | NEXT, WRITE});
 }
 
+/* The quick way's one-compare range test, at its edges: an end past
+ * 2^64 and one past RAM, in the table's entries and of the table. */
+static void build_indirect_buffer_address_wraps(T *t)
+{
+    build_table(t, 2, (uint64_t[]){t->req, 0xffffffffffffff00ULL},
+                (uint32_t[]){51, 0x200}, (uint16_t[]){NEXT, WRITE});
+}
+
+static void build_indirect_buffer_straddles_ram_end(T *t)
+{
+    build_table(t, 2, (uint64_t[]){t->req, ram_size - 16}, (uint32_t[]){51, 64},
+                (uint16_t[]){NEXT, WRITE});
+}
+
+static void build_indirect_table_address_wraps(T *t)
+{
+    desc(t, HI, 0xfffffffffffffff0ULL, 32, INDIRECT, 0);
+    publish(t, HI);
+}
+
 static void build_indirect_readable_after_writable(T *t)
 {
     build_table(t, 3, (uint64_t[]){t->req, t->resp, t->req},
@@ -404,6 +424,10 @@ static const ChainCase chain_cases[] = {
      F(VIRTIO_F_VERSION_1)},
     {"indirect-length-overflow", build_indirect_length_overflow},
     {"indirect-buffer-outside-ram", build_indirect_buffer_outside_ram},
+    {"indirect-buffer-address-wraps", build_indirect_buffer_address_wraps},
+    {"indirect-buffer-straddles-ram-end",
+     build_indirect_buffer_straddles_ram_end},
+    {"indirect-table-address-wraps", build_indirect_table_address_wraps},
     {"indirect-readable-after-writable",
      build_indirect_readable_after_writable},
     {"indirect-next-past-end", build_indirect_next_past_end},
