@@ -637,9 +637,11 @@ ULONG NTAPI StorPortAcquireMSISpinLock(PVOID HwDeviceExtension, ULONG MessageId,
 
     /* A free lock is not this vCPU's: the recursion test passes. */
     if (G_LIKELY(m && OldIrql)) {
-        int old = guest_spin_lock_raise_fast(
-            &m->lock, MAX(a->dirql, cpu_level()), mp_current_name());
+        unsigned cpu;
+        int old =
+            guest_spin_take_fast(&m->lock, MAX(a->dirql, cpu_level()), &cpu);
         if (G_LIKELY(old >= 0)) {
+            m->lock.owner_site = mp_name_on(cpu);
             *OldIrql = (ULONG)old;
             return STOR_STATUS_SUCCESS;
         }

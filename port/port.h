@@ -522,15 +522,18 @@ extern const char *const mp_routine_names[MP_ROUTINE_COUNT];
 
 /* mp_routine_name(mp_current()), inline: a spin lock acquired from a
  * miniport routine is named after it, and the miniports take one per I/O
- * (a queue's MSI lock in StartIo); a call costs more than the lookup. */
+ * (a queue's MSI lock in StartIo); a call costs more than the lookup.
+ * mp_name_on() is it for vCPU @c, for a caller that knows the vCPU. */
+static inline const char *mp_name_on(unsigned c)
+{
+    return mp_routine_names[mp_stacks[c].frames[mp_stacks[c].depth].routine];
+}
+
 static inline const char *mp_current_name(void)
 {
     int c = cpu_index();
 
-    if (c < 0) {
-        return mp_routine_names[MP_NONE];
-    }
-    return mp_routine_names[mp_stacks[c].frames[mp_stacks[c].depth].routine];
+    return c < 0 ? mp_routine_names[MP_NONE] : mp_name_on((unsigned)c);
 }
 /* The request the innermost routine was called for, or NULL. */
 PortRequest *mp_current_request(void);

@@ -251,6 +251,31 @@ uint8_t guest_spin_lock_raise_slow(GuestSpinLock *l, uint8_t level,
 void guest_spin_unlock_lower_slow(GuestSpinLock *l, uint8_t level);
 
 /*
+ * guest_spin_lock_raise_fast() but for the site, which the caller stores
+ * in @l->owner_site on success (before anything can report on @l): a
+ * caller whose site costs a lookup (the miniport routine running) then
+ * makes it only once the lock is taken, for the vCPU put in *@cpu, which
+ * is known then not to be cpu_none.
+ */
+static inline int guest_spin_take_fast(GuestSpinLock *l, uint8_t level,
+                                       unsigned *cpu)
+{
+    /* Written only once the yield test passed, which cpu_none fails. */
+    VCpuHead *c = (VCpuHead *)cpu_running;
+    uint8_t old = c->level;
+
+    if (G_LIKELY(level >= old && l->owner < 0 && cpu_yield_passes(1))) {
+        c->level = level;
+        cpu_yield_pass(1);
+        *cpu = c->index;
+        l->owner = (int)c->index;
+        l->acquisitions++;
+        return old;
+    }
+    return -1;
+}
+
+/*
  * The common case of guest_spin_lock_raise(): @l free, its yield point
  * only counts. Takes @l at @level (>= the current level, as it must be)
  * and returns the old level; -1, having done nothing, in any other case.
@@ -262,19 +287,13 @@ void guest_spin_unlock_lower_slow(GuestSpinLock *l, uint8_t level);
 static inline int guest_spin_lock_raise_fast(GuestSpinLock *l, uint8_t level,
                                              const char *site)
 {
-    /* Written only once the yield test passed, which cpu_none fails. */
-    VCpuHead *c = (VCpuHead *)cpu_running;
-    uint8_t old = c->level;
+    unsigned cpu;
+    int old = guest_spin_take_fast(l, level, &cpu);
 
-    if (G_LIKELY(level >= old && l->owner < 0 && cpu_yield_passes(1))) {
-        c->level = level;
-        cpu_yield_pass(1);
-        l->owner = (int)c->index;
+    if (old >= 0) {
         l->owner_site = site;
-        l->acquisitions++;
-        return old;
     }
-    return -1;
+    return old;
 }
 
 /* cpu_raise_level(@level), then guest_spin_lock(@l, @site); returns the

@@ -121,14 +121,18 @@ extern const Event *event_run_last; /* the event scheduled last at it,
  * it when that event runs, is cancelled or moves, @ev being it says that
  * @ev is queued at event_run_when, last. (An event scheduled at that time
  * and cancelled since would not matter, but is not known here: then false,
- * which is only slower.)
+ * which is only slower.) A time in the past means now, as for
+ * event_schedule(); event_join_ahead() is for a caller whose @when never
+ * is (a bus's completion, due at now plus a service time), saving the test.
  */
+static inline bool event_join_ahead(const Event *ev, uint64_t when)
+{
+    return ev == event_run_last && when == event_run_when;
+}
+
 static inline bool event_join(const Event *ev, uint64_t when)
 {
-    if (when < vclock_ns) {
-        when = vclock_ns;
-    }
-    return ev == event_run_last && when == event_run_when;
+    return event_join_ahead(ev, when < vclock_ns ? vclock_ns : when);
 }
 
 static inline void event_count_add(unsigned n)

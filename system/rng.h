@@ -7,6 +7,7 @@
 #ifndef SYSTEM_RNG_H
 #define SYSTEM_RNG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct Rng {
@@ -40,16 +41,14 @@ static inline uint64_t rng_next(Rng *r)
 uint64_t rng_below_slow(Rng *r, uint64_t n, uint64_t v);
 
 /*
- * Uniform in [0, n); n > 0. Draws are rejected at or above
+ * rng_below() of a drawn @v: uniform in [0, n); n > 0. Draws are rejected at or above
  * UINT64_MAX - UINT64_MAX % n, which is never below 2^64 - n: a draw under
  * that (all but a fraction n / 2^64 of them) needs no division to know it
  * stands, and a power of two (an image's slot count, usually) none to
  * reduce it. The values are those of the plain rejection loop.
  */
-static inline uint64_t rng_below(Rng *r, uint64_t n)
+static inline uint64_t rng_reduce(Rng *r, uint64_t n, uint64_t v)
 {
-    uint64_t v = rng_next(r);
-
     if (__builtin_expect(v >= 0 - n, 0)) {
         return rng_below_slow(r, n, v);
     }
@@ -57,6 +56,41 @@ static inline uint64_t rng_below(Rng *r, uint64_t n)
         return v & (n - 1);
     }
     return v % n;
+}
+
+static inline uint64_t rng_below(Rng *r, uint64_t n)
+{
+    return rng_reduce(r, n, rng_next(r));
+}
+
+/*
+ * A bound drawn below many times (an image's slot count, per I/O): the
+ * tests of rng_below() made once. @fast is 2^64 - @n for a power of two,
+ * under which a draw stands and is reduced by a mask; else 0, and every
+ * draw takes rng_below()'s way.
+ */
+typedef struct RngBound {
+    uint64_t n;
+    uint64_t fast;
+    uint64_t mask;
+} RngBound;
+
+static inline RngBound rng_bound(uint64_t n)
+{
+    bool pow2 = (n & (n - 1)) == 0;
+
+    return (RngBound){.n = n, .fast = pow2 ? 0 - n : 0, .mask = n - 1};
+}
+
+/* rng_below(@r, @b->n), the same values. */
+static inline uint64_t rng_below_bound(Rng *r, const RngBound *b)
+{
+    uint64_t v = rng_next(r);
+
+    if (__builtin_expect(v < b->fast, 1)) {
+        return v & b->mask;
+    }
+    return rng_reduce(r, b->n, v);
 }
 /* True with probability p (0..1). */
 int rng_chance(Rng *r, double p);

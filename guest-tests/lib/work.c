@@ -33,6 +33,7 @@ struct WlJob {
     Rng rng;
     uint64_t tag;
     uint64_t nslots;
+    RngBound slot_bound; /* nslots, for random picks */
     uint64_t next_seq;
     uint32_t next_gen;
     uint32_t *slot_gen;  /* verify: generation on disk, 0 = unknown */
@@ -176,6 +177,7 @@ WlJob *wl_job_new(ClsDisk *d, const WlConfig *cfg)
     j->disk = d;
     j->block_size = d->block_size;
     j->nslots = (cfg->blocks + cfg->bs_blocks - 1) / cfg->bs_blocks;
+    j->slot_bound = rng_bound(j->nslots);
     j->depth = cfg->iodepth;
     if (cfg->verify) {
         /* Never two I/Os on one slot: the depth cannot exceed the slots. */
@@ -270,7 +272,7 @@ pick_slot(WlJob *j, bool verify, int rw)
         s = j->next_seq++ % j->nslots;
         break;
     default:
-        s = rng_below(&j->rng, j->nslots);
+        s = rng_below_bound(&j->rng, &j->slot_bound);
         break;
     }
     if (verify) {

@@ -389,10 +389,14 @@ static void test_join_rules(void)
     g_assert_cmpuint(e.when, ==, 70);
     g_assert_true(event_join(&e, 20));
     g_assert_true(event_join(&e, 70));
+    /* Not in the past: the same answers without the test. */
+    g_assert_true(event_join_ahead(&e, 70));
+    g_assert_false(event_join_ahead(&e, 71));
     /* Ran: nothing to join. */
     event_run_due();
     g_assert_cmpstr(log_->str, ==, "e");
     g_assert_false(event_join(&e, 70));
+    g_assert_false(event_join_ahead(&e, 70));
     teardown();
 }
 
