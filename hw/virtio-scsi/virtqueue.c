@@ -555,7 +555,7 @@ static bool vq_walk_chain(VirtQueue *vq, uint16_t head, VirtQueueElement *e)
 static inline __attribute__((always_inline)) bool
 vq_pop_fast(VirtQueue *vq, uint16_t head, VirtQueueElement *e, bool bus_master)
 {
-    uint64_t total = 0, out_len = 0, ram = ram_size;
+    uint64_t total = 0, out_len = 0, gpa;
     unsigned n_out = 0, n, i;
     const uint8_t *ind;
     DmaSgEntry *sg;
@@ -572,17 +572,28 @@ vq_pop_fast(VirtQueue *vq, uint16_t head, VirtQueueElement *e, bool bus_master)
     /* No allocation here: the element's first pop takes the walk, which
      * makes the room, and the usual pop keeps a call off its path. */
     if (G_UNLIKELY(!(d.flags & VIRTQ_DESC_F_INDIRECT) ||
-                   !vq_indirect_ok(vq, &d, ram) || n > e->sg_cap)) {
+                   !vq_indirect_ok(vq, &d, ram_size) || n > e->sg_cap)) {
         return false;
     }
-    ind = ram_base + d.addr;
+    /* Only the table's address and @n stay live through the loop: the
+     * rest of what it ends with is worked out from them again, which costs
+     * less than the registers saved and spilled for it (ram_size too is
+     * read where it is tested, not kept). The walk sets the head again if
+     * the loop gives up. */
+    gpa = d.addr;
+    ind = ram_base + gpa;
+    e->head = head;
     sg = e->sg;
     for (i = 0;; i++) {
         vq_decode_desc(ind + (size_t)i * sizeof(VirtqDesc), &t);
         if (G_UNLIKELY((t.flags & ~(VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_WRITE)) ||
-                       !buf_in_ram(t.addr, t.len, ram))) {
+                       !buf_in_ram(t.addr, t.len, ram_size))) {
             return false;
         }
+        /* The two halves of the segment stored on either side of a
+         * branch: stored together, gcc pairs them in a vector register,
+         * two instructions more. */
+        sg[i].addr = t.addr;
         if (!(t.flags & VIRTQ_DESC_F_WRITE)) {
             if (G_UNLIKELY(n_out != i)) {
                 return false;
@@ -590,9 +601,8 @@ vq_pop_fast(VirtQueue *vq, uint16_t head, VirtQueueElement *e, bool bus_master)
             n_out++;
             out_len += t.len;
         }
-        total += t.len;
-        sg[i].addr = t.addr;
         sg[i].len = t.len;
+        total += t.len;
         if (!(t.flags & VIRTQ_DESC_F_NEXT)) {
             break;
         }
@@ -604,8 +614,8 @@ vq_pop_fast(VirtQueue *vq, uint16_t head, VirtQueueElement *e, bool bus_master)
         return false;
     }
     bnd_counts[BND_DMA_READ]++; /* the head, as vq_ring_desc() counts it */
-    dma_done_inline(BND_DMA_READ, d.addr, ind, d.len);
-    e->head = head;
+    dma_done_inline(BND_DMA_READ, gpa, ram_base + gpa,
+                    n * (uint32_t)sizeof(VirtqDesc));
     elem_set_counts(e, n_out, i + 1 - n_out, out_len, total - out_len);
     return true;
 }
