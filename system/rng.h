@@ -41,11 +41,12 @@ static inline uint64_t rng_next(Rng *r)
 uint64_t rng_below_slow(Rng *r, uint64_t n, uint64_t v);
 
 /*
- * rng_below() of a drawn @v: uniform in [0, n); n > 0. Draws are rejected at or above
- * UINT64_MAX - UINT64_MAX % n, which is never below 2^64 - n: a draw under
- * that (all but a fraction n / 2^64 of them) needs no division to know it
- * stands, and a power of two (an image's slot count, usually) none to
- * reduce it. The values are those of the plain rejection loop.
+ * rng_below() of a drawn @v: uniform in [0, n); n > 0. Draws are
+ * rejected at or above UINT64_MAX - UINT64_MAX % n, which is never below
+ * 2^64 - n: a draw under that (all but a fraction n / 2^64 of them) needs
+ * no division to know it stands, and a power of two (an image's slot
+ * count, usually) none to reduce it. The values are those of the plain
+ * rejection loop.
  */
 static inline uint64_t rng_reduce(Rng *r, uint64_t n, uint64_t v)
 {

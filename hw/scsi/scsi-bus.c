@@ -636,7 +636,9 @@ bool scsi_req_read_data_out(SCSIRequest *req, void *buf, uint64_t len)
 /*
  * The completion of @req at @due: on the bus's run when it would come
  * right after it anyway (event.h: event_join), else as an event of its
- * own; a new run when the bus has none.
+ * own; a new run when the bus has none. @due is never before now
+ * (req_schedule(): now plus a cost, raised by barriers), so the join
+ * test needs no clamp (event_join_ahead).
  */
 static inline void req_schedule_done(SCSIRequest *req, uint64_t due)
 {
@@ -647,7 +649,7 @@ static inline void req_schedule_done(SCSIRequest *req, uint64_t due)
         req->run_next = NULL;
         bus->run_head = bus->run_tail = req;
         event_schedule_run(&bus->run_ev, due);
-    } else if (event_join(&bus->run_ev, due)) {
+    } else if (event_join_ahead(&bus->run_ev, due)) {
         req->in_run = true;
         req->run_next = NULL;
         bus->run_tail->run_next = req;
