@@ -409,6 +409,11 @@ typedef struct PortSrbCacheSlot {
     PortRequest *req;
 } PortSrbCacheSlot;
 
+/* What an empty slot holds: an address no lookup in it can name, so that
+ * a hit needs no test of the SRB for NULL. NULL picks slot 0, so slot 0
+ * holds an address of slot 1; any other slot, NULL. */
+#define PORT_SRB_CACHE_EMPTY0 ((PVOID)(uintptr_t)64)
+
 extern PortSrbCacheSlot port_srb_cache[PORT_SRB_CACHE_SLOTS];
 
 static inline PortSrbCacheSlot *port_srb_cache_slot(PVOID srb)
@@ -422,7 +427,7 @@ static inline PortRequest *port_request_from_srb(PVOID srb)
 {
     PortSrbCacheSlot *c = port_srb_cache_slot(srb);
 
-    if (srb && c->srb == srb) {
+    if (c->srb == srb) {
         return c->req;
     }
     return port_request_from_srb_slow(srb);

@@ -97,8 +97,17 @@ static inline void poison_fill_srbex(void *srb, size_t total)
 }
 
 /* The SRB cache (port.h): SRBs are 64-byte aligned, so the bits above
- * that pick the slot. It only ever holds pairs that are in the map. */
-PortSrbCacheSlot port_srb_cache[PORT_SRB_CACHE_SLOTS];
+ * that pick the slot. It only ever holds pairs that are in the map, or
+ * an empty slot's address that cannot be looked up there. */
+PortSrbCacheSlot port_srb_cache[PORT_SRB_CACHE_SLOTS] = {
+    [0] = {.srb = PORT_SRB_CACHE_EMPTY0},
+};
+
+static void srb_cache_empty(PortSrbCacheSlot *c)
+{
+    c->srb = c == port_srb_cache ? PORT_SRB_CACHE_EMPTY0 : NULL;
+    c->req = NULL;
+}
 
 static void srb_map_insert(PortRequest *req)
 {
@@ -115,8 +124,7 @@ static void srb_map_remove(PortRequest *req)
 
     g_hash_table_remove(port.srb_map, req->srb);
     if (c->srb == req->srb) {
-        c->srb = NULL;
-        c->req = NULL;
+        srb_cache_empty(c);
     }
 }
 
@@ -845,12 +853,12 @@ fill_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len, void *buf,
 }
 
 static inline __attribute__((always_inline)) void
-request_scsi_asserts(PortRequest *req, unsigned cdb_len, void *buf,
-                     uint32_t len)
+request_scsi_asserts(PortRequest *req, unsigned cdb_len)
 {
     g_assert(req->state == REQ_IDLE || req->state == REQ_DONE);
     g_assert(cdb_len <= 16);
-    g_assert(!len || ram_contains(buf, len));
+    /* That @buf is guest memory (port-api.h) is asserted as the request
+     * starts, by build_sgl, which must look at it then anyway. */
 }
 
 /* port_request_scsi's direction and time-out in one argument for the
@@ -883,7 +891,7 @@ static G_GNUC_NO_INLINE void request_scsi_checked(PortRequest *req,
                                                   unsigned cdb_len, void *buf,
                                                   uint32_t len, ScsiHow how)
 {
-    request_scsi_asserts(req, cdb_len, buf, len);
+    request_scsi_asserts(req, cdb_len);
     check_poison(req);
     fill_scsi(req, cdb, cdb_len, buf, len, how_dir(how), how_timeout(how));
 }
@@ -892,7 +900,7 @@ static G_GNUC_NO_INLINE void
 request_scsi_clean(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
                    void *buf, uint32_t len, PortXfer dir, unsigned timeout_s)
 {
-    request_scsi_asserts(req, cdb_len, buf, len);
+    request_scsi_asserts(req, cdb_len);
     fill_scsi(req, cdb, cdb_len, buf, len, dir, timeout_s);
 }
 
@@ -933,7 +941,7 @@ request_scsi_checked_avx2(PortRequest *req, const uint8_t *cdb,
         request_scsi_checked(req, cdb, cdb_len, buf, len, how);
         return;
     }
-    request_scsi_asserts(req, cdb_len, buf, len);
+    request_scsi_asserts(req, cdb_len);
     req->poisoned = 0;
     {
         /* srb_base in 32-byte moves (the compiler's memcpy makes 16-byte
@@ -1104,6 +1112,17 @@ static inline __attribute__((always_inline)) bool lu_can_start(PortLu *lu)
     return lu_can_start_held(lu);
 }
 
+/* A data buffer that is not @len bytes of guest memory. On a first start
+ * it is the one port_request_scsi was given, which must be guest memory
+ * (port-api.h): asserted here rather than there, as here it must be
+ * looked at anyway. One a miniport left in an SRB it returned BUSY is its
+ * own error: refused, or, for NULL, sent without an SG list. */
+static G_GNUC_NO_INLINE int build_sgl_bad(PortRequest *req, PVOID buf)
+{
+    g_assert(req->busy_retries);
+    return buf ? -1 : 0;
+}
+
 /* Build the SG list for the request's data buffer, @len bytes at @buf.
  * Guest RAM is one physically contiguous region, so a buffer is one
  * element, as a DMA adapter would merge contiguous pages. Returns the
@@ -1115,11 +1134,11 @@ build_sgl(PortRequest *req, PVOID buf, ULONG len, uint64_t *gpa)
     PSTOR_SCATTER_GATHER_LIST sgl = req->sgl;
 
     sgl->NumberOfElements = 0;
-    if (!len || !buf) {
+    if (!len) {
         return 0;
     }
-    if (!ram_gpa(buf, gpa) || !ram_contains(buf, len)) {
-        return -1;
+    if (G_UNLIKELY(!buf || !ram_gpa(buf, gpa) || !ram_contains(buf, len))) {
+        return build_sgl_bad(req, buf);
     }
     sgl->List[0].PhysicalAddress.QuadPart = (LONGLONG)*gpa;
     sgl->List[0].Length = len;
@@ -1919,7 +1938,9 @@ static void lu_retry(void *opaque)
 void port_queue_reset(void)
 {
     memset(cq, 0, sizeof(cq));
-    memset(port_srb_cache, 0, sizeof(port_srb_cache));
+    for (unsigned i = 0; i < PORT_SRB_CACHE_SLOTS; i++) {
+        srb_cache_empty(&port_srb_cache[i]);
+    }
 }
 
 void port_queue_init_adapter(PortAdapter *a)

@@ -665,7 +665,7 @@ STOR_PHYSICAL_ADDRESS NTAPI StorPortGetPhysicalAddress(PVOID HwDeviceExtension,
     PortSrbCacheSlot *c = port_srb_cache_slot(Srb);
     uintptr_t va = (uintptr_t)VirtualAddress;
 
-    if (Srb && c->srb == (PVOID)Srb) {
+    if (c->srb == (PVOID)Srb) {
         PortRequest *req = c->req;
 
         uintptr_t data_end;

@@ -19,7 +19,11 @@ enum {
     S_POISONED,      /* ... and it was all poison (the verifier is on) */
     S_WRITE_STALE,   /* misbehave: write the old extension on retry */
     S_BUSY_IN_DPC,   /* misbehave: complete with BUSY from the DPC */
+    S_BAD_BUFFER,    /* misbehave: leave a buffer outside RAM in the SRB */
 };
+
+/* Host memory that is not guest RAM. */
+static uint8_t not_ram[4096];
 
 static bool is_read(PVOID srb)
 {
@@ -38,6 +42,9 @@ static bool busy_once_startio(TpExt *x, PVOID srb, BOOLEAN *ret)
         /* Adapter resources busy: fill our extension, then give up. */
         memset(ext, 0xa5, tp_mp.srbext);
         x->saved[0] = ext;
+        if (x->scratch[S_BAD_BUFFER]) {
+            SrbSetDataBuffer(srb, not_ram);
+        }
         tp_mp_complete(x, srb, SRB_STATUS_BUSY);
         *ret = TRUE;
         return true;
@@ -73,6 +80,7 @@ static void set_flags(TpExt *x)
 {
     x->scratch[S_WRITE_STALE] = flags & 1;
     x->scratch[S_BUSY_IN_DPC] = (flags >> 1) & 1;
+    x->scratch[S_BAD_BUFFER] = (flags >> 2) & 1;
 }
 
 static void set_flags_find(TpExt *x, PPORT_CONFIGURATION_INFORMATION cfg)
@@ -93,7 +101,7 @@ static void one_read(void *opaque)
     read_status = tp_io(port_lun_at(0), SCSIOP_READ, 3, 2, 0);
 }
 
-static void run(uint32_t f)
+static void run_status(uint32_t f, uint8_t status)
 {
     TpMachine m = {.verifier = VERIFIER_ON};
     PortStats st;
@@ -105,9 +113,14 @@ static void run(uint32_t f)
     g_assert_cmpint(tp_run(0, one_read, NULL, 10), ==, MACHINE_STOP_REQUESTED);
     g_assert_cmpint(machine_requested_exit_code(), ==, EXIT_OK);
     /* The class sees the retried request succeed, never the BUSY. */
-    g_assert_cmpuint(read_status, ==, SRB_STATUS_SUCCESS);
+    g_assert_cmpuint(read_status, ==, status);
     port_stats(&st);
     g_assert_cmpuint(st.busy_returns, ==, 1);
+}
+
+static void run(uint32_t f)
+{
+    run_status(f, SRB_STATUS_SUCCESS);
 }
 
 static void test_retry_fresh_extension(void)
@@ -148,6 +161,43 @@ static void test_busy_mid_transaction(void)
     tp_machine_down();
 }
 
+/*
+ * A data buffer outside guest RAM that the miniport left in the SRB it
+ * returned BUSY: the retry is refused (INVALID_REQUEST), not started.
+ */
+static void test_busy_bad_buffer(void)
+{
+    run_status(4, SRB_STATUS_INVALID_REQUEST);
+    g_assert_cmpuint(tp_log_count(TP_STARTIO, SCSIOP_READ), ==, 1);
+    tp_machine_down();
+}
+
+/* The class layer's buffer must be guest memory (port-api.h): one that
+ * is not is a bug of the caller, asserted as the request starts. */
+static void bad_class_buffer(void *opaque)
+{
+    PortRequest *req = port_request_new(port_lun_at(0));
+    uint8_t cdb[10] = {SCSIOP_READ, 0, 0, 0, 0, 3, 0, 0, 1};
+
+    port_request_scsi(req, cdb, 10, not_ram, TP_MP_BLOCK, PORT_XFER_IN, 0);
+    port_execute(req);
+}
+
+static void test_class_bad_buffer(void)
+{
+    if (g_test_subprocess()) {
+        TpMachine m = {.verifier = VERIFIER_ON};
+
+        tp_mp_defaults();
+        tp_machine_up(&m);
+        tp_run(0, bad_class_buffer, NULL, 10);
+        exit(0); /* not reached */
+    }
+    g_test_trap_subprocess(NULL, 0, G_TEST_SUBPROCESS_DEFAULT);
+    g_test_trap_assert_failed();
+    g_test_trap_assert_stderr("*busy_retries*");
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -157,5 +207,7 @@ int main(int argc, char **argv)
                     test_stale_extension_write);
     g_test_add_func("/port/busy/busy-mid-transaction",
                     test_busy_mid_transaction);
+    g_test_add_func("/port/busy/bad-buffer", test_busy_bad_buffer);
+    g_test_add_func("/port/busy/class-bad-buffer", test_class_bad_buffer);
     return g_test_run();
 }
