@@ -55,7 +55,8 @@ typedef enum PortXfer {
 
 /*
  * Set @req up as an SRB_FUNCTION_EXECUTE_SCSI request. @buf must be guest
- * memory (ram_alloc); @timeout_s 0 means the default (10 s).
+ * memory (ram_alloc): one that is not is refused as the request starts
+ * (SRB_STATUS_INVALID_REQUEST). @timeout_s 0 means the default (10 s).
  */
 void port_request_scsi(PortRequest *req, const uint8_t *cdb, unsigned cdb_len,
                        void *buf, uint32_t len, PortXfer dir,

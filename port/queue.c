@@ -857,7 +857,7 @@ request_scsi_asserts(PortRequest *req, unsigned cdb_len)
 {
     g_assert(req->state == REQ_IDLE || req->state == REQ_DONE);
     g_assert(cdb_len <= 16);
-    /* That @buf is guest memory (port-api.h) is asserted as the request
+    /* That @buf is guest memory (port-api.h) is tested as the request
      * starts, by build_sgl, which must look at it then anyway. */
 }
 
@@ -1112,14 +1112,13 @@ static inline __attribute__((always_inline)) bool lu_can_start(PortLu *lu)
     return lu_can_start_held(lu);
 }
 
-/* A data buffer that is not @len bytes of guest memory. On a first start
- * it is the one port_request_scsi was given, which must be guest memory
- * (port-api.h): asserted here rather than there, as here it must be
- * looked at anyway. One a miniport left in an SRB it returned BUSY is its
- * own error: refused, or, for NULL, sent without an SG list. */
-static G_GNUC_NO_INLINE int build_sgl_bad(PortRequest *req, PVOID buf)
+/* A data buffer that is not @len bytes of guest memory: the class
+ * layer's (port-api.h), or one a miniport left in an SRB it returned
+ * BUSY, or wrote into an SRB it kept after completing it. Refused, or,
+ * for NULL, sent without an SG list; it is guest input either way, so
+ * never an abort. Out of line: no valid buffer pays for it. */
+static G_GNUC_NO_INLINE int build_sgl_bad(PVOID buf)
 {
-    g_assert(req->busy_retries);
     return buf ? -1 : 0;
 }
 
@@ -1138,7 +1137,7 @@ build_sgl(PortRequest *req, PVOID buf, ULONG len, uint64_t *gpa)
         return 0;
     }
     if (G_UNLIKELY(!buf || !ram_gpa(buf, gpa) || !ram_contains(buf, len))) {
-        return build_sgl_bad(req, buf);
+        return build_sgl_bad(buf);
     }
     sgl->List[0].PhysicalAddress.QuadPart = (LONGLONG)*gpa;
     sgl->List[0].Length = len;
