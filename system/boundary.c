@@ -344,10 +344,8 @@ static void G_GNUC_NO_INLINE dma_after_two_whole(BndKind kind, uint64_t gpa,
                                                  void *opaque)
 {
     const DmaList *d = opaque;
-    uint64_t g0 = gpa >> BND_QUIET_SHIFT;
-    uint64_t g1 = (gpa + len - 1) >> BND_QUIET_SHIFT;
 
-    if (G_LIKELY(g1 - g0 < d->runs[g0])) {
+    if (G_LIKELY(bnd_runs_cover(d->runs, gpa, len))) {
         d->alone_fn(kind, gpa, data, len, d->alone_opaque);
     } else {
         after_dma_both(d, kind, gpa, data, len);

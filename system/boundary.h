@@ -233,17 +233,26 @@ extern const BndQuietMap *bnd_dma_quiet;
  * boundary.c, before the hook is called). */
 extern const uint8_t *bnd_dma_quiet_runs;
 
-/* Does a DMA of @len bytes at @gpa lie in @q's quiet granules (at most
- * BND_QUIET_RUN_MAX of them)? The test the map's owner makes first. A
- * wrapped or empty range has g1 < g0, a difference no run reaches, unless
- * it lies in one granule; a run never passes q->n. */
-static inline bool bnd_quiet_covers(const BndQuietMap *q, uint64_t gpa,
-                                    uint64_t len)
+/* Whether the granules of @len bytes at @gpa are within the quiet run
+ * that starts at the first (runs[g]: quiet granules from g on), whose
+ * entry the caller knows is in @runs. A wrapped or empty range has
+ * g1 < g0, a difference no run reaches, unless it lies in one granule. */
+static inline bool bnd_runs_cover(const uint8_t *runs, uint64_t gpa,
+                                  uint64_t len)
 {
     uint64_t g0 = gpa >> BND_QUIET_SHIFT;
     uint64_t g1 = (gpa + len - 1) >> BND_QUIET_SHIFT;
 
-    return g0 < q->n && g1 - g0 < q->runs[g0];
+    return g1 - g0 < runs[g0];
+}
+
+/* Does a DMA of @len bytes at @gpa lie in @q's quiet granules (at most
+ * BND_QUIET_RUN_MAX of them)? The test the map's owner makes first; a
+ * run never passes q->n. */
+static inline bool bnd_quiet_covers(const BndQuietMap *q, uint64_t gpa,
+                                    uint64_t len)
+{
+    return (gpa >> BND_QUIET_SHIFT) < q->n && bnd_runs_cover(q->runs, gpa, len);
 }
 
 /*
@@ -263,10 +272,7 @@ extern uint64_t bnd_dma_gen;
  * test is bnd_quiet_covers()'s without the bound, or a load of the map. */
 static inline bool bnd_dma_quiet_covers(uint64_t gpa, uint64_t len)
 {
-    uint64_t g0 = gpa >> BND_QUIET_SHIFT;
-    uint64_t g1 = (gpa + len - 1) >> BND_QUIET_SHIFT;
-
-    return g1 - g0 < bnd_dma_quiet_runs[g0];
+    return bnd_runs_cover(bnd_dma_quiet_runs, gpa, len);
 }
 
 /* Does any hook look at crossings of @kind? */
