@@ -1567,16 +1567,21 @@ static int64_t engine_read(int fd, uint8_t *buf)
     return op.result;
 }
 
-/*
- * A file closed after ops named it, and another opened with the same
- * descriptor number: ops on the number reach the new file. (io_uring
- * keeps files it has seen registered, and would read the old one.)
- */
+/* blk_submit_in()'s plain read of 4096 bytes at @offset into @v, in
+ * @st, waited for: its blk_wait() result (*@err_off as blk_wait sets it). */
+static int read_4k(BlkRequestStorage *st, BlockBackend *blk, uint64_t offset,
+                   struct iovec *v, uint64_t *err_off)
+{
+    return blk_wait(blk_submit_in(st, blk, BLK_OP_READ, offset, 4096, v, 1, 0),
+                    err_off);
+}
+
 /*
  * blk_submit_in()'s plain read (and blk_read_in()'s) follows what can
- * make a read more than a file read: cached data, an error rule (consumed or cleared), and on
- * every engine a write or flush after reads still in flight (or run at
- * submission, which are then not tracked) keeps submission order.
+ * make a read more than a file read: cached data, an error rule
+ * (consumed or cleared), and on every engine a write or flush after reads
+ * still in flight (or run at submission, which are then not tracked)
+ * keeps submission order.
  */
 static void test_submit_in_read_path(gconstpointer data)
 {
@@ -1606,10 +1611,7 @@ static void test_submit_in_read_path(gconstpointer data)
     fill(wbuf, sizeof(wbuf), 0x21);
     g_assert_cmpint(blk_pwrite(blk, 4096, wbuf, 4096, 0), ==, 0);
     g_assert_cmpuint(blk_cache_dirty_bytes(blk), ==, 4096);
-    g_assert_cmpint(blk_wait(blk_submit_in(&st[0], blk, BLK_OP_READ, 4096, 4096,
-                                           &v[0], 1, 0),
-                             NULL),
-                    ==, 0);
+    g_assert_cmpint(read_4k(&st[0], blk, 4096, &v[0], NULL), ==, 0);
     g_assert_true(all_bytes(bufs[0], 4096, 0x21));
     /* blk_read_in() is the same read, in the request its storage holds. */
     blk_read_in(&st[1], blk, 4096, 4096, &v[1], 1);
@@ -1617,27 +1619,15 @@ static void test_submit_in_read_path(gconstpointer data)
     g_assert_true(all_bytes(bufs[1], 4096, 0x21));
     g_assert_cmpint(blk_flush(blk), ==, 0);
     memset(bufs[0], 0, 4096);
-    g_assert_cmpint(blk_wait(blk_submit_in(&st[0], blk, BLK_OP_READ, 4096, 4096,
-                                           &v[0], 1, 0),
-                             NULL),
-                    ==, 0);
+    g_assert_cmpint(read_4k(&st[0], blk, 4096, &v[0], NULL), ==, 0);
     g_assert_true(all_bytes(bufs[0], 4096, 0x21));
     /* A rule for one read: it fails once, then the range reads again. */
     blk_inject_error(blk, EIO, BLK_OP_BIT(BLK_OP_READ), 4096, 1, 1);
-    g_assert_cmpint(
-        blk_wait(blk_submit_in(&st[0], blk, BLK_OP_READ, 0, 4096, &v[0], 1, 0),
-                 NULL),
-        ==, 0);
-    g_assert_cmpint(blk_wait(blk_submit_in(&st[0], blk, BLK_OP_READ, 4096, 4096,
-                                           &v[0], 1, 0),
-                             &off),
-                    ==, -EIO);
+    g_assert_cmpint(read_4k(&st[0], blk, 0, &v[0], NULL), ==, 0);
+    g_assert_cmpint(read_4k(&st[0], blk, 4096, &v[0], &off), ==, -EIO);
     g_assert_cmpuint(off, ==, 4096);
     memset(bufs[0], 0, 4096);
-    g_assert_cmpint(blk_wait(blk_submit_in(&st[0], blk, BLK_OP_READ, 4096, 4096,
-                                           &v[0], 1, 0),
-                             NULL),
-                    ==, 0);
+    g_assert_cmpint(read_4k(&st[0], blk, 4096, &v[0], NULL), ==, 0);
     g_assert_true(all_bytes(bufs[0], 4096, 0x21));
     /* A rule that matches nothing read here, cleared: reads are plain. */
     blk_inject_error(blk, EIO, BLK_OP_BIT(BLK_OP_READ), 1 << 19, 0, 0);
@@ -1663,10 +1653,7 @@ static void test_submit_in_read_path(gconstpointer data)
         g_assert_cmpint(blk_wait(reqs[i], NULL), ==, 0);
         g_assert_true(all_bytes(bufs[i], 4096, 0x21));
     }
-    g_assert_cmpint(blk_wait(blk_submit_in(&st[0], blk, BLK_OP_READ, 4096, 4096,
-                                           &v[0], 1, 0),
-                             NULL),
-                    ==, 0);
+    g_assert_cmpint(read_4k(&st[0], blk, 4096, &v[0], NULL), ==, 0);
     g_assert_true(all_bytes(bufs[0], 4096, 0x43));
     blk_close(blk);
     aio_shutdown();
@@ -1713,6 +1700,11 @@ static void test_submit_in_short_read(gconstpointer data)
     g_unlink(path);
 }
 
+/*
+ * A file closed after ops named it, and another opened with the same
+ * descriptor number: ops on the number reach the new file. (io_uring
+ * keeps files it has seen registered, and would read the old one.)
+ */
 static void test_engine_fd_reuse(gconstpointer data)
 {
     const EngineCase *c = data;

@@ -138,12 +138,19 @@ static void raiser(void *opaque)
     g_string_append_printf(trail, "@%u", cpu_level());
 }
 
-static void test_nested_delivery_by_level(void)
+/* One vCPU with handlers for vectors 0x40, 0x50 and 0x80 (levels 4, 5
+ * and 8), which append to the trail. */
+static void levels_machine_up(void)
 {
     machine_up(1, SCHED_POLICY_FIFO, 0);
     irq_set_handler(0x40, on_irq, NULL, "v40");
     irq_set_handler(0x50, on_irq, NULL, "v50");
     irq_set_handler(0x80, on_irq, NULL, "v80");
+}
+
+static void test_nested_delivery_by_level(void)
+{
+    levels_machine_up();
     guest_thread_create(0, "t", raiser, NULL);
     g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
     /* 0x50 at level 5; 0x80 (level 8) nests inside it; 0x40 (level 4)
@@ -166,10 +173,7 @@ static void masked_thread(void *opaque)
 
 static void test_level_masks_delivery(void)
 {
-    machine_up(1, SCHED_POLICY_FIFO, 0);
-    irq_set_handler(0x50, on_irq, NULL, "v50");
-    irq_set_handler(0x80, on_irq, NULL, "v80");
-    irq_set_handler(0x40, on_irq, NULL, "v40");
+    levels_machine_up();
     guest_thread_create(0, "t", masked_thread, NULL);
     g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
     g_assert_true(g_str_has_prefix(trail->str, "M<50@5"));
@@ -202,10 +206,7 @@ static void masked_lock_thread(void *opaque)
 
 static void test_level_masks_delivery_lock(void)
 {
-    machine_up(1, SCHED_POLICY_FIFO, 0);
-    irq_set_handler(0x50, on_irq, NULL, "v50");
-    irq_set_handler(0x80, on_irq, NULL, "v80");
-    irq_set_handler(0x40, on_irq, NULL, "v40");
+    levels_machine_up();
     guest_thread_create(0, "t", masked_lock_thread, NULL);
     g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
     g_assert_cmpstr(trail->str, ==, "M<50@5<80@880>50><40@440>U@0Y");
@@ -776,10 +777,7 @@ static uint64_t run_nested(uint64_t *sched_n, uint64_t *deliver_n)
     uint64_t s0 = bnd_counts[BND_SCHED], d0 = bnd_counts[BND_IRQ_DELIVER];
     uint64_t fp;
 
-    machine_up(1, SCHED_POLICY_FIFO, 0);
-    irq_set_handler(0x40, on_irq, NULL, "v40");
-    irq_set_handler(0x50, on_irq, NULL, "v50");
-    irq_set_handler(0x80, on_irq, NULL, "v80");
+    levels_machine_up();
     guest_thread_create(0, "t", raiser, NULL);
     g_assert_cmpint(cpus_run(0), ==, MACHINE_STOP_IDLE);
     g_assert_cmpstr(trail->str, ==, "T<50@5<80@880>50><40@440>@0");

@@ -525,6 +525,32 @@ static void test_dma_two_hooks_quiet(void)
     ram_down();
 }
 
+/* The whole quiet map of the two tests below: 64 granules, 4 and 5 quiet
+ * and 60 to 63 (an add past n stops at n). */
+static BndQuietMap whole_map(void)
+{
+    BndQuietMap map = {
+        .runs = g_new0(uint8_t, BND_QUIET_ROOM),
+        .n = 64,
+        .whole = true,
+    };
+
+    bnd_quiet_add(&map, 4, 6);
+    bnd_quiet_add(&map, 60, 70); /* up to n only */
+    return map;
+}
+
+/* @map's runs replaced by new, empty ones, as its owner says: the old
+ * ones, for the caller to free. */
+static uint8_t *runs_replaced(BndQuietMap *map)
+{
+    uint8_t *old = map->runs;
+
+    map->runs = g_new0(uint8_t, BND_QUIET_ROOM);
+    bnd_quiet_changed();
+    return old;
+}
+
 /*
  * A whole quiet map (runs for every granule of the largest RAM, as the
  * verifier's) is read by the inline path without a bound: granules from
@@ -534,11 +560,7 @@ static void test_dma_two_hooks_quiet(void)
 static void test_dma_quiet_whole(void)
 {
     const uint64_t ram = 8 << 20;
-    BndQuietMap map = {
-        .runs = g_new0(uint8_t, BND_QUIET_ROOM),
-        .n = 64,
-        .whole = true,
-    };
+    BndQuietMap map = whole_map();
     BndHook quiet = {
         .name = "quiet",
         .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE),
@@ -549,8 +571,6 @@ static void test_dma_quiet_whole(void)
     uint8_t buf[128] = {0};
     uint8_t *old;
 
-    bnd_quiet_add(&map, 4, 6);
-    bnd_quiet_add(&map, 60, 70); /* up to n only */
     ram_up(ram);
     quiet_calls = 0;
     quiet_second = false;
@@ -565,9 +585,7 @@ static void test_dma_quiet_whole(void)
     g_assert_true(dma_read(ram - 8, buf, 8));     /* RAM's last granule */
     g_assert_cmpuint(quiet_calls, ==, 4);
 
-    old = map.runs;
-    map.runs = g_new0(uint8_t, BND_QUIET_ROOM);
-    bnd_quiet_changed();
+    old = runs_replaced(&map);
     g_free(old);
     g_assert_true(bnd_dma_quiet_runs == map.runs);
     g_assert_true(dma_read(4 * 64 + 8, buf, 16)); /* no longer quiet */
@@ -592,11 +610,7 @@ static void test_dma_two_hooks_whole(void)
 {
     const uint64_t ram = 8 << 20;
     unsigned first_calls = 0;
-    BndQuietMap map = {
-        .runs = g_new0(uint8_t, BND_QUIET_ROOM),
-        .n = 64,
-        .whole = true,
-    };
+    BndQuietMap map = whole_map();
     BndHook first = {
         .name = "first",
         .kinds = BND_BIT(BND_DMA_READ) | BND_BIT(BND_DMA_WRITE),
@@ -614,8 +628,6 @@ static void test_dma_two_hooks_whole(void)
     uint8_t buf[200] = {0};
     uint8_t *old;
 
-    bnd_quiet_add(&map, 4, 6);
-    bnd_quiet_add(&map, 60, 70); /* up to n only */
     ram_up(ram);
     seen = g_array_new(FALSE, FALSE, sizeof(BndAccess));
     quiet_calls = 0;
@@ -635,9 +647,7 @@ static void test_dma_two_hooks_whole(void)
     g_assert_cmpuint(seen->len, ==, 7);
     g_assert_cmpuint(quiet_calls, ==, 4);
 
-    old = map.runs;
-    map.runs = g_new0(uint8_t, BND_QUIET_ROOM);
-    bnd_quiet_changed();
+    old = runs_replaced(&map);
     memset(old, 0xff, BND_QUIET_ROOM); /* the old runs are not read */
     g_assert_true(dma_read(4 * 64 + 8, buf, 16)); /* no longer quiet */
     g_assert_cmpuint(quiet_calls, ==, 5);

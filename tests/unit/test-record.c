@@ -285,6 +285,17 @@ static TraceEvent crossing(unsigned type, int cpu, uint64_t t, uint64_t addr,
     return e;
 }
 
+/* A DMA of @len bytes with its data (@value for one of up to 8 bytes). */
+static TraceEvent dma_event(unsigned type, uint64_t t, uint64_t addr,
+                            uint32_t len, uint64_t value)
+{
+    TraceEvent e = crossing(type, -1, t, addr, value, 0);
+
+    e.len = len;
+    e.has_data = true;
+    return e;
+}
+
 /* A stream of every kind of record with awkward values. */
 static GArray *sample_events(bool full)
 {
@@ -347,10 +358,7 @@ static GArray *sample_events(bool full)
                              .value = 0x89abcdefu - round};
             g_array_append_val(a, e);
         }
-        e = crossing(TT_DMA_READ, -1, t, 0x2000 + round * 2, 0, 0);
-        e.len = 2;
-        e.has_data = true;
-        e.value = 0x1234 + round;
+        e = dma_event(TT_DMA_READ, t, 0x2000 + round * 2, 2, 0x1234 + round);
         g_array_append_val(a, e);
         e = crossing(TT_DMA_READ, -1, t, 0xfee00000, 0, 0);
         e.len = 1ULL << 20;
@@ -536,29 +544,16 @@ static void test_codec_slots(void)
     for (unsigned i = 0; i < 3000; i++) {
         TraceEvent e;
         /* the index just before its ring, as virtio has it */
-        e = crossing(TT_DMA_READ, -1, t, 0x10000, 0, 0);
-        e.len = 2;
-        e.has_data = true;
-        e.value = i & 0xffff;
+        e = dma_event(TT_DMA_READ, t, 0x10000, 2, i & 0xffff);
         g_array_append_val(ev, e);
-        e = crossing(TT_DMA_READ, -1, t, 0x10002 + 2 * (i % 256), 0, 0);
-        e.len = 2;
-        e.has_data = true;
-        e.value = i % 256;
+        e = dma_event(TT_DMA_READ, t, 0x10002 + 2 * (i % 256), 2, i % 256);
         g_array_append_val(ev, e);
-        e = crossing(TT_DMA_WRITE, -1, t, 0x20000 + 4096 * (i % 200), 0, 0);
-        e.len = 4096;
-        e.has_data = true;
+        e = dma_event(TT_DMA_WRITE, t, 0x20000 + 4096 * (i % 200), 4096, 0);
         g_array_append_val(ev, e);
-        e = crossing(TT_DMA_WRITE, -1, t, 0x30004 + 8 * (i % 256), 0, 0);
-        e.len = 8;
-        e.has_data = true;
-        e.value = (uint64_t)(i % 256) << 32 | 4096;
+        e = dma_event(TT_DMA_WRITE, t, 0x30004 + 8 * (i % 256), 8,
+                      (uint64_t)(i % 256) << 32 | 4096);
         g_array_append_val(ev, e);
-        e = crossing(TT_DMA_WRITE, -1, t, 0x30002, 0, 0);
-        e.len = 2;
-        e.has_data = true;
-        e.value = i & 0xffff;
+        e = dma_event(TT_DMA_WRITE, t, 0x30002, 2, i & 0xffff);
         g_array_append_val(ev, e);
         e = crossing(TT_MMIO_WRITE, 0, t += 40, 0xe0003008 + 4 * (i % 9), 2, 2);
         g_array_append_val(ev, e);
@@ -608,14 +603,9 @@ static void test_codec_enc_reset(void)
     for (unsigned i = 0; i < 400; i++) {
         /* more buffers than slots, a ring, a register */
         TraceEvent e =
-            crossing(TT_DMA_WRITE, -1, t, 0x20000 + 4096 * (i % 150), 0, 0);
-        e.len = 4096;
-        e.has_data = true;
+            dma_event(TT_DMA_WRITE, t, 0x20000 + 4096 * (i % 150), 4096, 0);
         g_array_append_val(ev, e);
-        e = crossing(TT_DMA_READ, -1, t, 0x10002 + 2 * (i % 64), 0, 0);
-        e.len = 2;
-        e.has_data = true;
-        e.value = i % 64;
+        e = dma_event(TT_DMA_READ, t, 0x10002 + 2 * (i % 64), 2, i % 64);
         g_array_append_val(ev, e);
         e = crossing(TT_MMIO_WRITE, 0, t += 40, 0xe0003008 + 4 * (i % 3), 2, 2);
         g_array_append_val(ev, e);
